@@ -1,0 +1,203 @@
+/**
+ * The tether pairing handshake (docs/protocol.md): CPace over the pairing code, a transcript
+ * hash that both sides sign, key confirmation in both directions, and a short verification
+ * code. Both roles live here so the daemon and the node cannot drift apart. Pure: scalars,
+ * session ids and keys are supplied by the caller.
+ */
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { bytes, concat, constantTimeEqual, u32be, u64be, utf8 } from "./bytes.js";
+import type { PairMethod } from "./codes.js";
+import { isValidSelector } from "./codes.js";
+import { calculateGenerator, checkShare, cpaceIskIr, cpaceShare, cpaceSharedSecret } from "./cpace.js";
+import { CryptoError } from "./errors.js";
+import { checkIdentityKey } from "./identity.js";
+import { lvCat } from "./lv.js";
+import { transcript } from "./transcript.js";
+
+export const PAIR_PROTOCOL = "tether/pair/v1";
+export const PAIR_PROTOCOL_VERSION = 1;
+export const SID_BYTES = 16;
+export const CONFIRMATION_BYTES = 64;
+export const NAME_MAX_BYTES = 64;
+export const TLS_PUBLIC_KEY_MAX_BYTES = 256;
+export const VERIFICATION_CODE_DIGITS = 6;
+
+export const Role = { Node: "node", Orchestrator: "orchestrator" } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+const ROLES: readonly string[] = Object.values(Role);
+
+/** What a node claims about itself in the first message; all of it is signed. */
+export type NodeClaims = {
+  identityKey: Uint8Array;
+  tlsPublicKey: Uint8Array; // SubjectPublicKeyInfo DER of the node's TLS key
+  name: string;
+  role: Role;
+};
+
+/**
+ * Validate a node name: 1..64 UTF-8 bytes, no control characters.
+ * @throws CryptoError BAD_NAME.
+ */
+export function checkName(name: unknown): string {
+  if (typeof name !== "string" || name.length === 0) throw new CryptoError("BAD_NAME", '"name" must not be empty');
+  if (utf8(name).length > NAME_MAX_BYTES) {
+    throw new CryptoError("BAD_NAME", `"name" must be at most ${NAME_MAX_BYTES} bytes, got ${utf8(name).length}`);
+  }
+  if (/[\p{Cc}\p{Cf}]/u.test(name)) throw new CryptoError("BAD_NAME", '"name" must not contain control characters');
+  return name;
+}
+
+/** @throws CryptoError BAD_ROLE unless the role is "node" or "orchestrator". */
+export function checkRole(role: unknown): Role {
+  if (typeof role !== "string" || !ROLES.includes(role)) {
+    throw new CryptoError("BAD_ROLE", `"role" must be one of ${ROLES.join(", ")}`);
+  }
+  return role as Role;
+}
+
+/**
+ * Labelled checks of every claim field.
+ * @throws CryptoError naming the first bad field.
+ */
+export function checkClaims(c: { identityKey: unknown; tlsPublicKey: unknown; name: unknown; role: unknown }): NodeClaims {
+  return {
+    identityKey: checkIdentityKey(c.identityKey, "identityKey"),
+    tlsPublicKey: bytes(c.tlsPublicKey, [1, TLS_PUBLIC_KEY_MAX_BYTES], "tlsPublicKey"),
+    name: checkName(c.name),
+    role: checkRole(c.role),
+  };
+}
+
+/** CPace channel identifier: lv_cat("tether/pair/v1", method, selector). */
+export function pairingCi(method: PairMethod, selector: string): Uint8Array {
+  if (!isValidSelector(method, selector)) throw new CryptoError("BAD_SELECTOR", `bad ${method} code selector`);
+  return lvCat(utf8(PAIR_PROTOCOL), utf8(method), utf8(selector));
+}
+
+/** ADa = lv_cat(identityKey, tlsPublicKey, name, role) */
+export function nodeAd(c: NodeClaims): Uint8Array {
+  return lvCat(c.identityKey, c.tlsPublicKey, utf8(c.name), utf8(c.role));
+}
+
+/** ADb = lv_cat(caCertificate, signerCertificate) */
+export function daemonAd(caCertDer: Uint8Array, signerCertDer: Uint8Array): Uint8Array {
+  return lvCat(caCertDer, signerCertDer);
+}
+
+/** Everything both sides agree on once the two CPace messages have crossed. */
+export type HandshakeView = {
+  method: PairMethod;
+  selector: string;
+  sid: Uint8Array;
+  ya: Uint8Array; // node's share
+  yb: Uint8Array; // daemon's share
+  claims: NodeClaims;
+  caCertDer: Uint8Array;
+  caFingerprint: Uint8Array; // SHA-256 of the CA SubjectPublicKeyInfo
+  signerCertDer: Uint8Array;
+};
+
+/** TH = SHA-512(transcript("tether/pair/v1/transcript", [...])) — what both sides sign and MAC. */
+export function transcriptHash(v: HandshakeView): Uint8Array {
+  return sha512(
+    transcript(`${PAIR_PROTOCOL}/transcript`, [
+      u32be(PAIR_PROTOCOL_VERSION),
+      v.method,
+      v.selector,
+      v.sid,
+      v.ya,
+      v.yb,
+      v.claims.identityKey,
+      v.claims.tlsPublicKey,
+      v.claims.name,
+      v.claims.role,
+      v.caFingerprint,
+      v.signerCertDer,
+    ]),
+  );
+}
+
+/** Keys and values derived from one completed CPace run. */
+export type SessionKeys = {
+  th: Uint8Array;
+  daemonConfirmation: Uint8Array; // HMAC the daemon sends
+  nodeConfirmation: Uint8Array; // HMAC the node sends
+  verificationCode: string; // "123-456"
+};
+
+function derive(isk: Uint8Array, th: Uint8Array, label: string, length: number): Uint8Array {
+  return hkdf(sha512, isk, th, utf8(`${PAIR_PROTOCOL} ${label}`), length);
+}
+
+/** Derive confirmation tags and the verification code from ISK and TH. */
+export function deriveSessionKeys(isk: Uint8Array, th: Uint8Array): SessionKeys {
+  const kd = derive(isk, th, "daemon confirmation key", 64);
+  const kn = derive(isk, th, "node confirmation key", 64);
+  const vc = derive(isk, th, "verification code", 8);
+  const n = new DataView(vc.buffer, vc.byteOffset, 8).getBigUint64(0, false) % 10n ** BigInt(VERIFICATION_CODE_DIGITS);
+  const digits = n.toString().padStart(VERIFICATION_CODE_DIGITS, "0");
+  return {
+    th,
+    daemonConfirmation: hmac(sha512, kd, concat(utf8("daemon"), th)),
+    nodeConfirmation: hmac(sha512, kn, concat(utf8("node"), th)),
+    verificationCode: `${digits.slice(0, 3)}-${digits.slice(3)}`,
+  };
+}
+
+function complete(v: HandshakeView, k: Uint8Array): SessionKeys {
+  const isk = cpaceIskIr(v.sid, k, v.ya, nodeAd(v.claims), v.yb, daemonAd(v.caCertDer, v.signerCertDer));
+  return deriveSessionKeys(isk, transcriptHash(v));
+}
+
+/** Node, step 1: Ya = X25519(ya, g(PRS, CI, sid)). */
+export function nodeShare(prs: Uint8Array, method: PairMethod, selector: string, sid: Uint8Array, scalar: Uint8Array): Uint8Array {
+  const g = calculateGenerator(prs, pairingCi(method, selector), bytes(sid, SID_BYTES, "sid"));
+  return cpaceShare(scalar, g);
+}
+
+/**
+ * Daemon, step 2: from the node's share, compute its own share and the session keys.
+ * @throws CryptoError NON_CANONICAL_POINT / LOW_ORDER_POINT / BAD_LENGTH for a bad node share.
+ */
+export function daemonRespond(
+  prs: Uint8Array,
+  v: Omit<HandshakeView, "yb">,
+  scalar: Uint8Array,
+): { yb: Uint8Array; keys: SessionKeys } {
+  checkShare(v.ya, "ya");
+  const g = calculateGenerator(prs, pairingCi(v.method, v.selector), bytes(v.sid, SID_BYTES, "sid"));
+  const yb = cpaceShare(scalar, g);
+  const k = cpaceSharedSecret(scalar, v.ya);
+  return { yb, keys: complete({ ...v, yb }, k) };
+}
+
+/**
+ * Node, step 3: from the daemon's share, compute the session keys.
+ * @throws CryptoError NON_CANONICAL_POINT / LOW_ORDER_POINT / BAD_LENGTH for a bad daemon share.
+ */
+export function nodeComplete(v: HandshakeView, scalar: Uint8Array): SessionKeys {
+  checkShare(v.yb, "yb");
+  return complete(v, cpaceSharedSecret(scalar, v.yb));
+}
+
+/** Constant-time check of a received confirmation tag. */
+export function confirmationMatches(expected: Uint8Array, received: Uint8Array): boolean {
+  return constantTimeEqual(expected, received);
+}
+
+/** The bytes the node signs with its identity key. */
+export function nodeSignedMessage(th: Uint8Array): Uint8Array {
+  return concat(utf8(`${PAIR_PROTOCOL} node signature`), Uint8Array.of(0), th);
+}
+
+/** The bytes the daemon signs with its pairing-signer key (ECDSA P-256, SHA-256). */
+export function daemonSignedMessage(th: Uint8Array): Uint8Array {
+  return concat(utf8(`${PAIR_PROTOCOL} daemon signature`), Uint8Array.of(0), th);
+}
+
+/** The bytes a node signs to ask about its pending request. */
+export function awaitSignedMessage(requestId: string, timestampMs: number): Uint8Array {
+  return transcript(`${PAIR_PROTOCOL}/await`, [requestId, u64be(timestampMs)]);
+}

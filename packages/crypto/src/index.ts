@@ -1,0 +1,89 @@
+/** @tether/crypto: keys, CPace, transcripts, pairing-code formats. Pure: no I/O, no clock. */
+export { CryptoError } from "./errors.js";
+export {
+  bytes,
+  concat,
+  constantTimeEqual,
+  fromBase64Url,
+  fromHex,
+  fromUtf8,
+  toBase64Url,
+  toHex,
+  u32be,
+  u64be,
+  utf8,
+  wipe,
+} from "./bytes.js";
+export { Secret } from "./secret.js";
+export { lexicographicallyLarger, leb128, lvCat, oCat, prependLen, transcriptIr, transcriptOc } from "./lv.js";
+export {
+  CPACE_DSI,
+  calculateGenerator,
+  checkShare,
+  cpaceIsk,
+  cpaceIskIr,
+  cpaceShare,
+  cpaceSharedSecret,
+  cpaceSidOutput,
+  decodeUCoordinate,
+  elligator2,
+  generatorString,
+  scalarMultVfy,
+} from "./cpace.js";
+export { transcript } from "./transcript.js";
+export {
+  DEVICE_ID_PREFIX,
+  base32,
+  checkIdentityKey,
+  deviceIdFromIdentityKey,
+  identityFromSeed,
+  identitySign,
+  identityVerify,
+  isDeviceId,
+} from "./identity.js";
+export {
+  PAIRING_URI_SCHEME,
+  PIN_SECRET_DIGITS,
+  PIN_SELECTOR_DIGITS,
+  PRS_SCRYPT,
+  PairMethod,
+  QR_SECRET_BYTES,
+  QR_SELECTOR_BYTES,
+  derivePrs,
+  fingerprintBytes,
+  formatPairingUri,
+  formatPin,
+  generatePinSecret,
+  isTrivialPinSecret,
+  isValidSelector,
+  parsePairingUri,
+  parsePin,
+  randomDigits,
+} from "./codes.js";
+export type { PairingUri } from "./codes.js";
+export {
+  CONFIRMATION_BYTES,
+  NAME_MAX_BYTES,
+  PAIR_PROTOCOL,
+  PAIR_PROTOCOL_VERSION,
+  Role,
+  SID_BYTES,
+  TLS_PUBLIC_KEY_MAX_BYTES,
+  VERIFICATION_CODE_DIGITS,
+  awaitSignedMessage,
+  checkClaims,
+  checkName,
+  checkRole,
+  confirmationMatches,
+  daemonAd,
+  daemonRespond,
+  daemonSignedMessage,
+  deriveSessionKeys,
+  nodeAd,
+  nodeComplete,
+  nodeShare,
+  nodeSignedMessage,
+  pairingCi,
+  transcriptHash,
+} from "./handshake.js";
+export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";

@@ -1,0 +1,28 @@
+/**
+ * Named defaults and the injected-dependency types (clock, randomness) of `@tether/ca`.
+ */
+
+/** A source of wall-clock time, injected so that issuing is deterministic in tests. */
+export type Clock = { now(): number };
+
+/** A source of cryptographically secure random bytes; must return exactly `n` bytes. */
+export type RandomBytes = (n: number) => Uint8Array;
+
+/** Root CA certificate lifetime: 10 years (3652 days, leap days included). */
+export const DEFAULT_CA_LIFETIME_MS = 3652 * 24 * 60 * 60_000;
+/** Node client certificate lifetime: 24 hours; nodes renew well before this. */
+export const DEFAULT_NODE_CERT_LIFETIME_MS = 24 * 60 * 60_000;
+/** Daemon server (and pairing signer) certificate lifetime: 90 days. */
+export const DEFAULT_SERVER_CERT_LIFETIME_MS = 90 * 24 * 60 * 60_000;
+/** notBefore is set this far before `now`, so peers with slightly slow clocks accept new certs. */
+export const CLOCK_SKEW_BACKDATE_MS = 5 * 60_000;
+/** Length of generated serial numbers in bytes (RFC 5280 allows up to 20; CA/B asks for >= 64 random bits). */
+export const SERIAL_BYTES = 16;
+/** Prefix of the SAN URI that carries a node's device id. */
+export const DEVICE_URI_PREFIX = "urn:tether:device:";
+/** Common name of the daemon's pairing-signer certificate. */
+export const SIGNER_COMMON_NAME = "tether pairing signer";
+/** Common name of the daemon's TLS server certificate. */
+export const SERVER_COMMON_NAME = "tether daemon";
+/** Organisation (O=) placed in every subject this CA writes. */
+export const ORGANIZATION = "tether";

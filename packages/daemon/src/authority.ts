@@ -1,0 +1,116 @@
+/**
+ * The daemon's key material on disk, in <data-dir>/ca/: the root CA, the listener's server
+ * certificate and the pairing-signer certificate. Private keys are PKCS#8 PEM files of mode
+ * 0600 in a 0700 folder, never inside LevelDB (docs/security.md). Created on first start,
+ * reused later; the server and signer certificates are re-issued when they near expiry or
+ * when the listener's host names change.
+ */
+import { X509Certificate, createPrivateKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import {
+  CertificateAuthority,
+  createRootCa,
+  derToPem,
+  generateP256KeyPair,
+  pemToDer,
+} from "@tether/ca";
+import type { PairingAuthority } from "@tether/pairing";
+import { writeFileAtomic } from "./files.js";
+
+const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
+
+export type LoadedAuthority = PairingAuthority & {
+  ca: CertificateAuthority;
+  caPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+};
+
+const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
+
+function readPair(dir: string, name: string): { certDer: Uint8Array; keyPkcs8Der: Uint8Array } | undefined {
+  const c = join(dir, `${name}.pem`);
+  const k = join(dir, `${name}.key`);
+  if (!existsSync(c) || !existsSync(k)) return undefined;
+  return { certDer: pemToDer(readFileSync(c, "utf8")), keyPkcs8Der: pemToDer(readFileSync(k, "utf8")) };
+}
+
+function writePair(dir: string, name: string, certDer: Uint8Array, keyPkcs8Der: Uint8Array): void {
+  // Key first: a crash in between leaves a key without a certificate, which is re-made.
+  writeFileAtomic(join(dir, `${name}.key`), derToPem(keyPkcs8Der, "PRIVATE KEY"), 0o600);
+  writeFileAtomic(join(dir, `${name}.pem`), derToPem(certDer, "CERTIFICATE"), 0o644);
+}
+
+/** Host names and addresses the server certificate must carry. */
+export function serverHosts(listenHost: string, advertiseHost?: string): string[] {
+  const hosts = new Set<string>(["localhost", "127.0.0.1", "::1"]);
+  if (listenHost === "0.0.0.0" || listenHost === "::") hosts.add(hostname());
+  else hosts.add(listenHost);
+  if (advertiseHost) hosts.add(advertiseHost);
+  return [...hosts].sort();
+}
+
+function nearExpiry(certDer: Uint8Array, now: number): boolean {
+  return Date.parse(new X509Certificate(certDer).validTo) - now < RENEW_BEFORE_MS;
+}
+
+/** The server certificate's host list is kept beside it, so a changed --listen re-issues it. */
+function hostsChanged(dir: string, hosts: string[]): boolean {
+  const f = join(dir, "server.hosts");
+  return !existsSync(f) || readFileSync(f, "utf8") !== JSON.stringify(hosts);
+}
+
+export async function loadOrCreateAuthority(o: {
+  dataDir: string;
+  hosts: string[];
+  now: number;
+  nodeCertLifetimeMs?: number;
+}): Promise<LoadedAuthority> {
+  const dir = join(o.dataDir, "ca");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let root = readPair(dir, "ca");
+  if (!root) {
+    root = await createRootCa({ commonName: "tether root CA", now: o.now, randomBytes: random });
+    writePair(dir, "ca", root.certDer, root.keyPkcs8Der);
+  }
+  const ca = await CertificateAuthority.load(root);
+  let server = readPair(dir, "server");
+  if (!server || nearExpiry(server.certDer, o.now) || hostsChanged(dir, o.hosts)) {
+    const kp = await generateP256KeyPair();
+    const certDer = await ca.issueServerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, hosts: o.hosts, now: o.now, randomBytes: random });
+    server = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
+    writePair(dir, "server", server.certDer, server.keyPkcs8Der);
+    writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(o.hosts), 0o644);
+  }
+  let signer = readPair(dir, "signer");
+  if (!signer || nearExpiry(signer.certDer, o.now)) {
+    const kp = await generateP256KeyPair();
+    const certDer = await ca.issueSignerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, now: o.now, randomBytes: random });
+    signer = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
+    writePair(dir, "signer", signer.certDer, signer.keyPkcs8Der);
+  }
+  const signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
+  const signerCertDer = signer.certDer;
+  return {
+    ca,
+    caPem: ca.certPem,
+    caCertDer: ca.certDer,
+    caFingerprint: ca.fingerprint,
+    signerCertDer,
+    serverCertPem: derToPem(server.certDer, "CERTIFICATE"),
+    serverKeyPem: derToPem(server.keyPkcs8Der, "PRIVATE KEY"),
+    signTranscript: (message) => new Uint8Array(sign("sha256", message, signerKey)),
+    issueNodeCert: async ({ deviceId, publicKeySpkiDer, now }) => {
+      const c = await ca.issueNodeCert({
+        deviceId,
+        publicKeySpkiDer,
+        now,
+        randomBytes: random,
+        ...(o.nodeCertLifetimeMs ? { lifetimeMs: o.nodeCertLifetimeMs } : {}),
+      });
+      return { certDer: c.certDer, fingerprint: c.fingerprint, serialHex: c.serialHex, notAfter: c.notAfter };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** @tether/daemon: the composition root. */
+export { DaemonError, describe, toServiceError } from "./errors.js";
+export { createLogger, silentLogger } from "./log.js";
+export type { Logger } from "./log.js";
+export {
+  ADMIN_SOCKET_NAME,
+  DATA_DIR_ENV,
+  DEFAULT_LISTEN,
+  defaultDataDir,
+  formatHostPort,
+  parseHostPort,
+  resolveDaemonConfig,
+} from "./config.js";
+export type { DaemonConfig } from "./config.js";
+export { VERSION, startDaemon } from "./daemon.js";
+export type { RunningDaemon } from "./daemon.js";

@@ -1,0 +1,67 @@
+/** The node-facing Pairing service: a thin adapter over PairingManager. */
+import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { PairingManager, RequestRecord } from "@tether/pairing";
+import type { AwaitRequest, AwaitResponse, FinishRequest, FinishResponse, StartRequest, StartResponse } from "@tether/wire";
+import { toServiceError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { unary } from "./rpc.js";
+
+export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: Logger): UntypedServiceImplementation {
+  const toAwait = (r: RequestRecord): AwaitResponse => ({
+    state: r.state,
+    role: r.role ?? "",
+    certificate: r.certificate ? Buffer.from(r.certificate, "base64") : new Uint8Array(),
+    caCertificate: r.state === "approved" ? caCertDer : new Uint8Array(),
+    deviceId: r.deviceId,
+    expiresAt: r.expiresAt,
+    reason: r.reason ?? "",
+  });
+
+  return {
+    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", async (req) => {
+      const out = await pm.start(req);
+      log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
+      return out;
+    }),
+    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", async (req) => {
+      const r = await pm.finish(req);
+      log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
+      return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
+    }),
+    Await: (call: ServerWritableStream<AwaitRequest, AwaitResponse>) => {
+      let done = false;
+      let unsubscribe = () => {};
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (r: RequestRecord) => {
+        if (done) return;
+        done = true;
+        unsubscribe();
+        if (timer) clearTimeout(timer);
+        call.write(toAwait(r));
+        call.end();
+      };
+      call.on("cancelled", () => {
+        done = true;
+        unsubscribe();
+        if (timer) clearTimeout(timer);
+      });
+      pm.authorizeAwait(call.request).then(
+        (r) => {
+          if (done) return;
+          if (r.state !== "pending") return finish(r);
+          unsubscribe = pm.onDecision(r.id, finish);
+          call.write(toAwait(r));
+          // Expiry is also announced by the sweeper; this timer makes it prompt.
+          timer = setTimeout(() => {
+            pm.getRequest(r.id).then((cur) => cur.state !== "pending" && finish(cur), () => {});
+          }, Math.max(0, r.expiresAt - Date.now()) + 50);
+          timer.unref();
+        },
+        (err: unknown) => {
+          done = true;
+          call.destroy(toServiceError(err, log, "Pairing.Await") as Error);
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** Pairing defaults, as named constants, resolved once into a frozen config. */
+
+export const DEFAULT_CODE_TTL_MS = 5 * 60_000;
+export const MIN_CODE_TTL_MS = 10_000;
+export const MAX_CODE_TTL_MS = 60 * 60_000;
+/** Handshakes a code allows before it is burned (each Start counts, the successful one too). */
+export const MAX_CODE_ATTEMPTS = 5;
+export const MAX_ACTIVE_CODES = 256;
+/** How long the daemon waits between Start and Finish. */
+export const SESSION_TTL_MS = 60_000;
+export const MAX_SESSIONS = 1024;
+export const DEFAULT_REQUEST_TTL_MS = 15 * 60_000;
+/** Allowed clock difference for signed Await requests. */
+export const AWAIT_MAX_SKEW_MS = 5 * 60_000;
+
+export type PairingConfig = Readonly<{
+  defaultCodeTtlMs: number;
+  maxCodeTtlMs: number;
+  maxCodeAttempts: number;
+  maxActiveCodes: number;
+  sessionTtlMs: number;
+  maxSessions: number;
+  requestTtlMs: number;
+  awaitMaxSkewMs: number;
+}>;
+
+export function resolvePairingConfig(o: Partial<PairingConfig> = {}): PairingConfig {
+  return Object.freeze({
+    defaultCodeTtlMs: o.defaultCodeTtlMs ?? DEFAULT_CODE_TTL_MS,
+    maxCodeTtlMs: o.maxCodeTtlMs ?? MAX_CODE_TTL_MS,
+    maxCodeAttempts: o.maxCodeAttempts ?? MAX_CODE_ATTEMPTS,
+    maxActiveCodes: o.maxActiveCodes ?? MAX_ACTIVE_CODES,
+    sessionTtlMs: o.sessionTtlMs ?? SESSION_TTL_MS,
+    maxSessions: o.maxSessions ?? MAX_SESSIONS,
+    requestTtlMs: o.requestTtlMs ?? DEFAULT_REQUEST_TTL_MS,
+    awaitMaxSkewMs: o.awaitMaxSkewMs ?? AWAIT_MAX_SKEW_MS,
+  });
+}

@@ -1,0 +1,26 @@
+/** @tether/pairing: pairing codes and the pairing state machine. Depends on interfaces only. */
+export { PairingError } from "./errors.js";
+export type { PairingErrorCode } from "./errors.js";
+export {
+  AWAIT_MAX_SKEW_MS,
+  DEFAULT_CODE_TTL_MS,
+  DEFAULT_REQUEST_TTL_MS,
+  MAX_CODE_ATTEMPTS,
+  MAX_CODE_TTL_MS,
+  SESSION_TTL_MS,
+  resolvePairingConfig,
+} from "./config.js";
+export type { PairingConfig } from "./config.js";
+export { PairingManager } from "./manager.js";
+export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, StartInput, StartOutput } from "./manager.js";
+export { PAIRING_TABLES } from "./records.js";
+export type {
+  CodeRecord,
+  CodeState,
+  DeviceRecord,
+  PairingOp,
+  PairingRepository,
+  PairingTables,
+  RequestRecord,
+  RequestState,
+} from "./records.js";

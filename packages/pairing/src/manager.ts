@@ -1,0 +1,514 @@
+/**
+ * The pairing state machine: minting codes, the two handshake steps, signed waiting, and the
+ * admin's decision. Storage, the CA, the clock and randomness are injected, so the logic can
+ * be driven by tests without a daemon. Every state change runs under one mutex and is durably
+ * written before the caller gets an answer.
+ */
+import { EventEmitter } from "node:events";
+import { createHash } from "node:crypto";
+import {
+  CryptoError,
+  Secret,
+  SID_BYTES,
+  awaitSignedMessage,
+  bytes,
+  checkClaims,
+  checkShare,
+  checkRole,
+  confirmationMatches,
+  daemonRespond,
+  daemonSignedMessage,
+  derivePrs,
+  deviceIdFromIdentityKey,
+  fingerprintBytes,
+  formatPairingUri,
+  formatPin,
+  fromHex,
+  generatePinSecret,
+  identityVerify,
+  isValidSelector,
+  nodeSignedMessage,
+  randomDigits,
+  toHex,
+  PAIR_PROTOCOL_VERSION,
+  QR_SECRET_BYTES,
+  QR_SELECTOR_BYTES,
+} from "@tether/crypto";
+import type { NodeClaims, PairMethod, Role, SessionKeys } from "@tether/crypto";
+import type { PairingConfig } from "./config.js";
+import { resolvePairingConfig } from "./config.js";
+import { PairingError } from "./errors.js";
+import { Mutex } from "./mutex.js";
+import type { CodeRecord, DeviceRecord, PairingRepository, RequestRecord, RequestState } from "./records.js";
+
+/** What the manager needs from the certificate authority. */
+export interface PairingAuthority {
+  readonly caCertDer: Uint8Array;
+  /** hex SHA-256 of the CA certificate's SubjectPublicKeyInfo */
+  readonly caFingerprint: string;
+  readonly signerCertDer: Uint8Array;
+  /** ECDSA P-256 / SHA-256 signature by the pairing-signer key, DER encoded. */
+  signTranscript(message: Uint8Array): Uint8Array;
+  issueNodeCert(o: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number }): Promise<{
+    certDer: Uint8Array;
+    fingerprint: string;
+    serialHex: string;
+    notAfter: number;
+  }>;
+}
+
+export type Clock = { now(): number };
+export type RandomBytes = (n: number) => Uint8Array;
+
+export type StartInput = {
+  version: number;
+  method: string;
+  selector: string;
+  sid: unknown;
+  ya: unknown;
+  identityKey: unknown;
+  tlsPublicKey: unknown;
+  name: unknown;
+  role: unknown;
+};
+
+export type StartOutput = {
+  sessionId: string;
+  yb: Uint8Array;
+  caCertificate: Uint8Array;
+  signerCertificate: Uint8Array;
+  daemonConfirmation: Uint8Array;
+  daemonSignature: Uint8Array;
+  sessionExpiresAt: number;
+};
+
+type Session = {
+  id: string;
+  codeId: string;
+  method: PairMethod;
+  claims: NodeClaims;
+  keys: SessionKeys;
+  expiresAt: number;
+};
+
+export type MintedCode = { record: CodeRecord; code: Secret<string> };
+
+/** The admin's view of a request, with the derived fields the CLI shows. */
+export type RequestView = RequestRecord & { keyFingerprint: string };
+
+export class PairingManager {
+  readonly #repo: PairingRepository;
+  readonly #ca: PairingAuthority;
+  readonly #clock: Clock;
+  readonly #random: RandomBytes;
+  readonly #config: PairingConfig;
+  readonly #advertise: () => string;
+  readonly #mutex = new Mutex();
+  readonly #sessions = new Map<string, Session>();
+  readonly #events = new EventEmitter();
+
+  constructor(o: {
+    repo: PairingRepository;
+    ca: PairingAuthority;
+    clock: Clock;
+    randomBytes: RandomBytes;
+    advertise: () => string;
+    config?: Partial<PairingConfig>;
+  }) {
+    this.#repo = o.repo;
+    this.#ca = o.ca;
+    this.#clock = o.clock;
+    this.#random = o.randomBytes;
+    this.#advertise = o.advertise;
+    this.#config = resolvePairingConfig(o.config);
+    this.#events.setMaxListeners(0);
+  }
+
+  get config(): PairingConfig {
+    return this.#config;
+  }
+
+  #id(prefix: string): string {
+    return prefix + toHex(this.#random(12));
+  }
+
+  /**
+   * Mint a single-use pairing code. Only its stretched password is stored.
+   * @throws PairingError INVALID_ARGUMENT for a bad method or TTL; TOO_MANY_CODES.
+   */
+  async mintCode(method: string, ttlMs?: number): Promise<MintedCode> {
+    if (method !== "pin" && method !== "qr") throw new PairingError("INVALID_ARGUMENT", 'method must be "pin" or "qr"');
+    const ttl = ttlMs === undefined || ttlMs === 0 ? this.#config.defaultCodeTtlMs : ttlMs;
+    if (!Number.isInteger(ttl) || ttl < 1000 || ttl > this.#config.maxCodeTtlMs) {
+      throw new PairingError(
+        "INVALID_ARGUMENT",
+        `ttl must be between 1 and ${this.#config.maxCodeTtlMs / 1000} seconds`,
+      );
+    }
+    return this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const live = (await this.#repo.list("codes")).filter((c) => c.state === "active" && c.expiresAt > now);
+      if (live.length >= this.#config.maxActiveCodes) {
+        throw new PairingError("TOO_MANY_CODES", `at most ${this.#config.maxActiveCodes} codes can be active at once`);
+      }
+      const expiresAt = now + ttl;
+      let selector: string;
+      let secret: Uint8Array | string;
+      let code: string;
+      if (method === "pin") {
+        const taken = new Set(live.filter((c) => c.method === "pin").map((c) => c.selector));
+        do selector = randomDigits(3, this.#random);
+        while (taken.has(selector));
+        secret = generatePinSecret(this.#random);
+        code = formatPin(selector, secret);
+      } else {
+        selector = toHex(this.#random(QR_SELECTOR_BYTES));
+        secret = this.#random(QR_SECRET_BYTES);
+        code = formatPairingUri({
+          address: this.#advertise(),
+          selector,
+          secret,
+          caFingerprint: this.#ca.caFingerprint,
+          expiresAt,
+        });
+      }
+      const record: CodeRecord = {
+        id: this.#id("code_"),
+        method,
+        selector,
+        prs: toHex(derivePrs(method, selector, secret)),
+        createdAt: now,
+        expiresAt,
+        attempts: 0,
+        state: "active",
+      };
+      await this.#repo.batch([{ table: "codes", type: "put", value: record }]);
+      return { record, code: new Secret(code, "PairingCode") };
+    });
+  }
+
+  async #findCode(method: PairMethod, selector: string): Promise<CodeRecord> {
+    const matches = (await this.#repo.list("codes"))
+      .filter((c) => c.method === method && c.selector === selector)
+      .sort((a, b) => b.createdAt - a.createdAt);
+    const code = matches[0];
+    if (!code) throw new PairingError("CODE_NOT_FOUND", "no pairing code with that selector");
+    return code;
+  }
+
+  #checkUsable(code: CodeRecord, now: number): void {
+    if (code.state === "used") throw new PairingError("CODE_USED", "pairing code has already been used");
+    if (code.state === "burned" || code.attempts >= this.#config.maxCodeAttempts) {
+      throw new PairingError("CODE_BURNED", "pairing code was burned after too many failed attempts; mint a new one");
+    }
+    if (code.expiresAt <= now) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
+  }
+
+  /**
+   * Handshake step 1 (node -> daemon). Counts one attempt against the code, durably, before
+   * answering.
+   * @throws PairingError for a malformed field or an unusable code.
+   */
+  async start(req: StartInput): Promise<StartOutput> {
+    if (req.version !== PAIR_PROTOCOL_VERSION) {
+      throw new PairingError("UNSUPPORTED_VERSION", `protocol version ${req.version} is not supported (expected ${PAIR_PROTOCOL_VERSION})`);
+    }
+    let claims: NodeClaims;
+    let sid: Uint8Array;
+    let ya: Uint8Array;
+    let method: PairMethod;
+    try {
+      if (req.method !== "pin" && req.method !== "qr") throw new CryptoError("BAD_METHOD", '"method" must be "pin" or "qr"');
+      method = req.method;
+      if (!isValidSelector(method, req.selector)) throw new CryptoError("BAD_SELECTOR", `"selector" is not a valid ${method} selector`);
+      sid = bytes(req.sid, SID_BYTES, "sid");
+      ya = checkShare(req.ya, "ya");
+      claims = checkClaims(req);
+    } catch (cause) {
+      throw asInvalid(cause);
+    }
+    return this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      this.#sweepSessions(now);
+      if (this.#sessions.size >= this.#config.maxSessions) {
+        throw new PairingError("TOO_MANY_SESSIONS", "too many handshakes in progress; try again shortly");
+      }
+      const code = await this.#findCode(method, req.selector);
+      this.#checkUsable(code, now);
+      const scalar = this.#random(32);
+      let yb: Uint8Array;
+      let keys: SessionKeys;
+      try {
+        ({ yb, keys } = daemonRespond(
+          fromHex(code.prs),
+          {
+            method,
+            selector: code.selector,
+            sid,
+            ya,
+            claims,
+            caCertDer: this.#ca.caCertDer,
+            caFingerprint: fingerprintBytes(this.#ca.caFingerprint),
+            signerCertDer: this.#ca.signerCertDer,
+          },
+          scalar,
+        ));
+      } catch (cause) {
+        throw asInvalid(cause);
+      } finally {
+        scalar.fill(0);
+      }
+      // The attempt is on disk before the node can learn anything from our answer.
+      await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, attempts: code.attempts + 1 } }]);
+      const session: Session = {
+        id: this.#id("hs_"),
+        codeId: code.id,
+        method,
+        claims,
+        keys,
+        expiresAt: Math.min(now + this.#config.sessionTtlMs, code.expiresAt),
+      };
+      this.#sessions.set(session.id, session);
+      return {
+        sessionId: session.id,
+        yb,
+        caCertificate: this.#ca.caCertDer,
+        signerCertificate: this.#ca.signerCertDer,
+        daemonConfirmation: keys.daemonConfirmation,
+        daemonSignature: this.#ca.signTranscript(daemonSignedMessage(keys.th)),
+        sessionExpiresAt: session.expiresAt,
+      };
+    });
+  }
+
+  #sweepSessions(now: number): void {
+    for (const [id, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(id);
+  }
+
+  /**
+   * Handshake step 2 (node -> daemon): check the node's key confirmation and signature, use
+   * up the code and store a pending request. Exactly one of several racing nodes wins a code.
+   * @throws PairingError SESSION_NOT_FOUND, WRONG_CODE, BAD_SIGNATURE, CODE_USED, ...
+   */
+  async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
+    return this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const session = this.#sessions.get(req.sessionId);
+      // One-shot: whatever happens next, this session cannot be finished again.
+      this.#sessions.delete(req.sessionId);
+      if (!session) throw new PairingError("SESSION_NOT_FOUND", "unknown handshake session (it may have been used or expired)");
+      if (session.expiresAt <= now) throw new PairingError("SESSION_EXPIRED", "handshake session expired; start again");
+      const code = await this.#repo.get("codes", session.codeId);
+      if (!code) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
+      const conf = req.nodeConfirmation instanceof Uint8Array ? req.nodeConfirmation : new Uint8Array();
+      if (!confirmationMatches(session.keys.nodeConfirmation, conf)) {
+        if (code.state === "active" && code.attempts >= this.#config.maxCodeAttempts) {
+          await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, state: "burned" } }]);
+        }
+        throw new PairingError("WRONG_CODE", "key confirmation failed: the pairing code does not match");
+      }
+      const sig = req.nodeSignature instanceof Uint8Array ? req.nodeSignature : new Uint8Array();
+      if (!identityVerify(session.claims.identityKey, nodeSignedMessage(session.keys.th), sig)) {
+        throw new PairingError("BAD_SIGNATURE", "node signature does not verify over the handshake transcript");
+      }
+      if (code.state === "used") throw new PairingError("CODE_USED", "pairing code has already been used");
+      if (code.state === "burned") throw new PairingError("CODE_BURNED", "pairing code was burned after too many failed attempts");
+      if (code.expiresAt <= now) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
+      const request: RequestRecord = {
+        id: this.#id("req_"),
+        state: "pending",
+        deviceId: deviceIdFromIdentityKey(session.claims.identityKey),
+        name: session.claims.name,
+        requestedRole: session.claims.role,
+        identityKey: toHex(session.claims.identityKey),
+        tlsPublicKey: Buffer.from(session.claims.tlsPublicKey).toString("base64"),
+        verificationCode: session.keys.verificationCode,
+        method: session.method,
+        codeId: code.id,
+        createdAt: now,
+        expiresAt: now + this.#config.requestTtlMs,
+      };
+      await this.#repo.batch([
+        { table: "codes", type: "put", value: { ...code, state: "used", requestId: request.id } },
+        { table: "requests", type: "put", value: request },
+      ]);
+      return request;
+    });
+  }
+
+  /**
+   * Check a node's signed Await and return its request (with expiry applied).
+   * @throws PairingError REQUEST_NOT_FOUND, STALE_TIMESTAMP, BAD_SIGNATURE.
+   */
+  async authorizeAwait(req: { requestId: string; timestamp: number; signature: unknown }): Promise<RequestRecord> {
+    const now = this.#clock.now();
+    const found = await this.#repo.get("requests", req.requestId);
+    // Same answer for "no such request" and "bad signature" would hide existence, but ids are
+    // random and unguessable; a precise error helps the operator more.
+    if (!found) throw new PairingError("REQUEST_NOT_FOUND", "no pairing request with that id");
+    if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
+      throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
+    }
+    const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
+    if (!identityVerify(fromHex(found.identityKey), awaitSignedMessage(req.requestId, req.timestamp), sig)) {
+      throw new PairingError("BAD_SIGNATURE", "signature does not verify with the request's identity key");
+    }
+    return this.#withExpiry(found, now);
+  }
+
+  #withExpiry(r: RequestRecord, now: number): RequestRecord {
+    return r.state === "pending" && r.expiresAt <= now ? { ...r, state: "expired" } : r;
+  }
+
+  /** Subscribe to decisions (approved, rejected, expired). Returns the unsubscribe function. */
+  onDecision(requestId: string, listener: (r: RequestRecord) => void): () => void {
+    const ev = `decision:${requestId}`;
+    this.#events.on(ev, listener);
+    return () => this.#events.off(ev, listener);
+  }
+
+  async getRequest(id: string): Promise<RequestView> {
+    const r = await this.#repo.get("requests", id);
+    if (!r) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
+    return view(this.#withExpiry(r, this.#clock.now()));
+  }
+
+  async listRequests(state?: string): Promise<RequestView[]> {
+    if (state && !["pending", "approved", "rejected", "expired"].includes(state)) {
+      throw new PairingError("INVALID_ARGUMENT", "state must be pending, approved, rejected or expired");
+    }
+    const now = this.#clock.now();
+    return (await this.#repo.list("requests"))
+      .map((r) => this.#withExpiry(r, now))
+      .filter((r) => !state || r.state === state)
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(view);
+  }
+
+  async #decide(id: string, fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord }>): Promise<RequestView> {
+    const r = await this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const found = await this.#repo.get("requests", id);
+      if (!found) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
+      const current = this.#withExpiry(found, now);
+      if (current.state !== "pending") {
+        throw new PairingError("REQUEST_NOT_PENDING", `request ${id} is already ${current.state}`);
+      }
+      const { request, device } = await fn(current, now);
+      await this.#repo.batch([
+        { table: "requests", type: "put", value: request },
+        ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
+      ]);
+      return request;
+    });
+    this.#events.emit(`decision:${id}`, r);
+    return view(r);
+  }
+
+  /**
+   * Approve a pending request: issue the node's certificate and record the device.
+   * @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING, INVALID_ARGUMENT (role).
+   */
+  approve(id: string, role?: string): Promise<RequestView> {
+    let granted: Role | undefined;
+    if (role) {
+      try {
+        granted = checkRole(role);
+      } catch (cause) {
+        return Promise.reject(asInvalid(cause));
+      }
+    }
+    return this.#decide(id, async (r, now) => {
+      const finalRole = granted ?? (r.requestedRole as Role);
+      const cert = await this.#ca.issueNodeCert({
+        deviceId: r.deviceId,
+        publicKeySpkiDer: new Uint8Array(Buffer.from(r.tlsPublicKey, "base64")),
+        now,
+      });
+      const certificate = Buffer.from(cert.certDer).toString("base64");
+      const request: RequestRecord = {
+        ...r,
+        state: "approved",
+        role: finalRole,
+        decidedAt: now,
+        certificate,
+        certificateFingerprint: cert.fingerprint,
+      };
+      const device: DeviceRecord = {
+        id: r.deviceId,
+        name: r.name,
+        role: finalRole,
+        identityKey: r.identityKey,
+        certificate,
+        certificateFingerprint: cert.fingerprint,
+        certificateSerial: cert.serialHex,
+        certificateNotAfter: cert.notAfter,
+        pairedAt: now,
+        requestId: r.id,
+      };
+      return { request, device };
+    });
+  }
+
+  /** @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING. */
+  reject(id: string, reason?: string): Promise<RequestView> {
+    return this.#decide(id, async (r, now) => ({
+      request: { ...r, state: "rejected", decidedAt: now, ...(reason ? { reason: reason.slice(0, 256) } : {}) },
+    }));
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    return (await this.#repo.list("devices")).sort((a, b) => a.pairedAt - b.pairedAt);
+  }
+
+  async getDevice(id: string): Promise<DeviceRecord> {
+    const d = await this.#repo.get("devices", id);
+    if (!d) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
+    return d;
+  }
+
+  /**
+   * Housekeeping: persist the expiry of pending requests (and tell their waiters), delete
+   * codes past their expiry, and drop stale handshake sessions. Returns how many records changed.
+   */
+  async sweep(): Promise<number> {
+    const expired: RequestRecord[] = [];
+    const n = await this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      this.#sweepSessions(now);
+      const ops: import("./records.js").PairingOp[] = [];
+      for (const r of await this.#repo.list("requests")) {
+        if (r.state === "pending" && r.expiresAt <= now) {
+          const e: RequestRecord = { ...r, state: "expired" };
+          expired.push(e);
+          ops.push({ table: "requests", type: "put", value: e });
+        }
+      }
+      for (const c of await this.#repo.list("codes")) {
+        if (c.expiresAt <= now) ops.push({ table: "codes", type: "del", key: c.id });
+      }
+      if (ops.length) await this.#repo.batch(ops);
+      return ops.length;
+    });
+    for (const e of expired) this.#events.emit(`decision:${e.id}`, e);
+    return n;
+  }
+
+  /** Active (unexpired, unused) codes, for the admin's view. The code values are never kept. */
+  async listCodes(): Promise<CodeRecord[]> {
+    const now = this.#clock.now();
+    return (await this.#repo.list("codes")).filter((c) => c.state === "active" && c.expiresAt > now);
+  }
+}
+
+function view(r: RequestRecord): RequestView {
+  return { ...r, keyFingerprint: createHash("sha256").update(Buffer.from(r.identityKey, "hex")).digest("hex") };
+}
+
+function asInvalid(cause: unknown): PairingError {
+  if (cause instanceof PairingError) return cause;
+  if (cause instanceof CryptoError) return new PairingError("INVALID_ARGUMENT", cause.message, { cause });
+  throw cause;
+}
+
+export type { RequestState };

@@ -1,0 +1,72 @@
+/** The records of pairing: codes, requests and devices. Binary fields are hex or base64 strings so records are plain JSON. */
+
+export type CodeState = "active" | "used" | "burned";
+
+/** A pairing code. Only the stretched CPace password (`prs`) is stored, never the code. */
+export type CodeRecord = {
+  id: string;
+  method: "pin" | "qr";
+  selector: string;
+  prs: string; // hex
+  createdAt: number;
+  expiresAt: number;
+  attempts: number; // handshakes started against this code
+  state: CodeState;
+  requestId?: string; // the request it created, once used
+};
+
+export type RequestState = "pending" | "approved" | "rejected" | "expired";
+
+export type RequestRecord = {
+  id: string;
+  state: RequestState;
+  deviceId: string;
+  name: string;
+  requestedRole: string;
+  role?: string;
+  identityKey: string; // hex
+  tlsPublicKey: string; // base64 SPKI DER
+  verificationCode: string;
+  method: "pin" | "qr";
+  codeId: string;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt?: number;
+  certificate?: string; // base64 DER
+  certificateFingerprint?: string;
+  reason?: string;
+};
+
+export type DeviceRecord = {
+  id: string;
+  name: string;
+  role: string;
+  identityKey: string; // hex
+  certificate: string; // base64 DER
+  certificateFingerprint: string;
+  certificateSerial: string;
+  certificateNotAfter: number;
+  pairedAt: number;
+  requestId: string;
+};
+
+/** The tables the pairing manager keeps. */
+export type PairingTables = {
+  codes: CodeRecord;
+  requests: RequestRecord;
+  devices: DeviceRecord;
+};
+export const PAIRING_TABLES = ["codes", "requests", "devices"] as const;
+
+/** One write in an atomic batch. */
+export type PairingOp =
+  | { [T in keyof PairingTables]: { table: T; type: "put"; value: PairingTables[T] } }[keyof PairingTables]
+  | { table: keyof PairingTables; type: "del"; key: string };
+
+/** What the pairing manager needs from storage; @tether/store's Store satisfies it. */
+export interface PairingRepository {
+  get<T extends keyof PairingTables>(table: T, id: string): Promise<PairingTables[T] | undefined>;
+  list<T extends keyof PairingTables>(table: T): Promise<PairingTables[T][]>;
+  /** Atomic and durable: resolves only once every write is on disk. */
+  batch(ops: readonly PairingOp[]): Promise<void>;
+}

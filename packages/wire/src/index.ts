@@ -1,0 +1,38 @@
+/**
+ * @tether/wire: the gRPC contract. Loads proto/tether/v1/*.proto once and gives the
+ * TypeScript shapes of the messages (as @grpc/proto-loader decodes them), the message size
+ * limits, and nothing else. It does not import @grpc/grpc-js.
+ */
+import { fileURLToPath } from "node:url";
+import { loadSync } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
+
+export const PROTO_DIR = fileURLToPath(new URL("../../../proto", import.meta.url));
+
+/** Largest message either side accepts on the node listener (certificates are ~1 KiB). */
+export const MAX_NODE_MESSAGE_BYTES = 64 * 1024;
+/** Largest message on the admin socket (device lists can be long). */
+export const MAX_ADMIN_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+const LOAD_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
+
+let cached: PackageDefinition | undefined;
+/** The package definition for tether.v1 (all services). */
+export function tetherPackageDefinition(): PackageDefinition {
+  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/admin.proto"], LOAD_OPTIONS);
+  return cached;
+}
+
+export type {
+  AwaitRequest,
+  AwaitResponse,
+  CreateCodeRequest,
+  CreateCodeResponse,
+  Device,
+  FinishRequest,
+  FinishResponse,
+  PairRequest,
+  StartRequest,
+  StartResponse,
+  StatusResponse,
+} from "./messages.js";

@@ -1,0 +1,73 @@
+/** Message shapes as @grpc/proto-loader decodes them (camelCase, int64 as number, bytes as Buffer). */
+
+export type StartRequest = {
+  version: number;
+  method: string;
+  selector: string;
+  sid: Uint8Array;
+  ya: Uint8Array;
+  identityKey: Uint8Array;
+  tlsPublicKey: Uint8Array;
+  name: string;
+  role: string;
+};
+export type StartResponse = {
+  sessionId: string;
+  yb: Uint8Array;
+  caCertificate: Uint8Array;
+  signerCertificate: Uint8Array;
+  daemonConfirmation: Uint8Array;
+  daemonSignature: Uint8Array;
+  sessionExpiresAt: number;
+};
+export type FinishRequest = { sessionId: string; nodeConfirmation: Uint8Array; nodeSignature: Uint8Array };
+export type FinishResponse = { requestId: string; deviceId: string; expiresAt: number };
+export type AwaitRequest = { requestId: string; timestamp: number; signature: Uint8Array };
+export type AwaitResponse = {
+  state: string;
+  role: string;
+  certificate: Uint8Array;
+  caCertificate: Uint8Array;
+  deviceId: string;
+  expiresAt: number;
+  reason: string;
+};
+export type CreateCodeRequest = { method: string; ttlSeconds: number };
+export type CreateCodeResponse = { id: string; method: string; code: string; expiresAt: number; selector: string };
+export type PairRequest = {
+  id: string;
+  state: string;
+  deviceId: string;
+  name: string;
+  requestedRole: string;
+  role: string;
+  keyFingerprint: string;
+  verificationCode: string;
+  method: string;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number;
+  certificateFingerprint: string;
+  reason: string;
+};
+export type Device = {
+  id: string;
+  name: string;
+  role: string;
+  identityKey: string;
+  keyFingerprint: string;
+  certificateFingerprint: string;
+  certificateSerial: string;
+  certificateNotAfter: number;
+  pairedAt: number;
+  requestId: string;
+  certificatePem: string;
+};
+export type StatusResponse = {
+  version: string;
+  listen: string;
+  advertise: string;
+  caFingerprint: string;
+  dataDir: string;
+  startedAt: number;
+};

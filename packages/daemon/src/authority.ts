@@ -17,7 +17,7 @@ import {
   pemToDer,
 } from "@tether/ca";
 import type { PairingAuthority } from "@tether/pairing";
-import { writeFileAtomic } from "./files.js";
+import { writeFileAtomic } from "@tether/files";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
 

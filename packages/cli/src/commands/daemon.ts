@@ -1,0 +1,71 @@
+/** tether daemon: run the daemon in the foreground. */
+import type { Command } from "../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
+
+export const daemonCommand: Command = {
+  name: "daemon",
+  summary: "run the tether daemon (CA, pairing, admin socket)",
+  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--json]",
+  help: `Runs the daemon in the foreground until SIGINT or SIGTERM.
+
+On first start it creates, in the data directory:
+  store/       the LevelDB store (pairing codes as hashes, requests, devices)
+  ca/          the root CA, the listener's server certificate and the pairing
+               signer; private keys are separate files of mode 0600
+  admin.sock   the admin API socket (mode 0600); every other tether command
+               talks to the daemon through it
+
+Options:
+  --data-dir DIR         default: $TETHER_HOME, else ~/.tether
+  --listen HOST:PORT     node-facing TLS listener (default 127.0.0.1:7443;
+                         port 0 picks a free port)
+  --advertise HOST:PORT  address put into QR codes (default: the listen address)
+  --json                 print the ready line as JSON (logs are JSON on stderr)
+
+Only one daemon can use a data directory at a time.
+
+Example:
+  tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
+  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" } },
+  async run({ values, io }) {
+    const d = await import("@tether/daemon");
+    let config;
+    try {
+      config = d.resolveDaemonConfig({
+        dataDir: await dataDirOf(values, io.env),
+        ...(str(values.listen) ? { listen: str(values.listen) as string } : {}),
+        ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
+      });
+    } catch (err) {
+      throw new CliError(Exit.Usage, (err as Error).message, { cause: err });
+    }
+    let daemon;
+    try {
+      daemon = await d.startDaemon(config);
+    } catch (err) {
+      if (err instanceof d.DaemonError) throw new CliError(Exit.Failure, err.message, { cause: err });
+      throw err;
+    }
+    const ready = {
+      event: "ready",
+      listen: daemon.listen,
+      advertise: daemon.advertise,
+      adminSocket: daemon.adminSocket,
+      caFingerprint: daemon.caFingerprint,
+      dataDir: config.dataDir,
+      pid: process.pid,
+    };
+    io.out(
+      values.json
+        ? `${JSON.stringify(ready)}\n`
+        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await daemon.close();
+    return Exit.Ok;
+  },
+};

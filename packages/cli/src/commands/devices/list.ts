@@ -1,0 +1,23 @@
+/** tether devices list */
+import type { Device } from "@tether/wire";
+import type { Command } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, table } from "../../cli.js";
+
+export const devicesListCommand: Command = {
+  name: "devices list",
+  summary: "list paired devices",
+  usage: "tether devices list [--data-dir DIR] [--json]",
+  help: `Lists every device that has been approved, with its role and certificate expiry.
+Details, including the certificate: tether devices show ID`,
+  options: { ...DATA_DIR_OPTION },
+  async run({ values, io }) {
+    const { devices } = await admin<{ devices: Device[] }>(await dataDirOf(values, io.env), "ListDevices", {});
+    const slim = devices.map(({ certificatePem: _pem, ...d }) => d);
+    emit(io, Boolean(values.json), slim, () =>
+      devices.length === 0
+        ? "no paired devices\n"
+        : table(["ID", "NAME", "ROLE", "PAIRED", "CERT EXPIRES"], devices.map((d) => [d.id, d.name, d.role, isoTime(d.pairedAt), isoTime(d.certificateNotAfter)])),
+    );
+    return Exit.Ok;
+  },
+};

@@ -1,0 +1,109 @@
+/** tether node pair: pair this machine with a daemon using a PIN, a URI or a QR image. */
+import { readFileSync } from "node:fs";
+import { NodeError, defaultStateDir, pair } from "@tether/node";
+import type { Command } from "../../cli.js";
+import { CliError, Exit, emit, str } from "../../cli.js";
+
+const EXIT_FOR: Record<string, number> = {
+  BAD_INPUT: Exit.Usage,
+  CODE_EXPIRED: Exit.Expired,
+  EXPIRED: Exit.Expired,
+  REJECTED: Exit.Rejected,
+  WRONG_CODE: Exit.AuthFailed,
+  CA_PIN_MISMATCH: Exit.AuthFailed,
+  BAD_DAEMON_SIGNATURE: Exit.AuthFailed,
+  BAD_CERTIFICATE: Exit.AuthFailed,
+  UNREACHABLE: Exit.Unreachable,
+  STATE_DIR: Exit.Failure,
+  DAEMON_REFUSED: Exit.Failure,
+};
+
+/** Read a QR code from a PNG file. */
+async function decodeQrPng(file: string): Promise<string> {
+  const { PNG } = await import("pngjs");
+  const jsQR = (await import("jsqr")).default as unknown as (d: Uint8ClampedArray, w: number, h: number) => { data: string } | null;
+  let png;
+  try {
+    png = PNG.sync.read(readFileSync(file));
+  } catch (cause) {
+    throw new CliError(Exit.Usage, `--qr-image ${file}: not a readable PNG file`, { cause });
+  }
+  const found = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+  if (!found) throw new CliError(Exit.Usage, `--qr-image ${file}: no QR code found in the image`);
+  return found.data;
+}
+
+export const nodePairCommand: Command = {
+  name: "node pair",
+  summary: "pair this machine with a daemon (PIN, URI or QR image) and wait for approval",
+  usage:
+    "tether node pair (--pin PIN --daemon HOST:PORT | --uri URI | --qr-image FILE.png) [--name NAME] [--role node|orchestrator] [--state-dir DIR] [--json]",
+  help: `Runs the pairing handshake with the daemon, prints a verification code, and
+waits until an admin approves (or rejects) the request. On approval it stores in
+the state directory:
+  identity.json  this node's Ed25519 identity key (made on first use, mode 0600)
+  tls.key        this node's TLS private key (made here, never sent, mode 0600)
+  cert.pem       the certificate the daemon's CA issued for tls.key
+  ca.pem         the daemon's CA certificate, learned through the handshake
+  node.json      the daemon's address, the device id and the granted role
+
+  --pin PIN          the PIN from \`tether pair code --method pin\`; needs --daemon
+  --uri URI          the tether:// URI from a QR code (carries the address and
+                     the CA fingerprint, which is checked)
+  --qr-image FILE    a PNG of the QR code
+  --daemon HOST:PORT the daemon's node listener (overrides the URI's address)
+  --name NAME        how admins will see this node (default: the host name)
+  --role ROLE        node (default) or orchestrator; the admin may change it
+  --state-dir DIR    default: $TETHER_NODE_HOME, else ~/.tether-node
+
+Tell the admin the verification code: it must match the one in \`tether pair list\`.
+Exit codes: 0 paired, 6 rejected, 7 expired, 8 wrong code or daemon not authentic,
+3 daemon unreachable, 2 bad usage.`,
+  options: {
+    pin: { type: "string" },
+    uri: { type: "string" },
+    "qr-image": { type: "string" },
+    daemon: { type: "string" },
+    name: { type: "string" },
+    role: { type: "string" },
+    "state-dir": { type: "string" },
+  },
+  async run({ values, io }) {
+    const given = ["pin", "uri", "qr-image"].filter((k) => values[k] !== undefined);
+    if (given.length !== 1) throw new CliError(Exit.Usage, `give exactly one of --pin, --uri or --qr-image\nusage: ${this.usage}`);
+    const uri = str(values["qr-image"]) ? await decodeQrPng(str(values["qr-image"]) as string) : str(values.uri);
+    const role = str(values.role) ?? "node";
+    if (role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");
+    const stateDir = str(values["state-dir"]) ?? defaultStateDir(io.env);
+    const json = Boolean(values.json);
+    try {
+      const r = await pair({
+        ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
+        ...(str(values.pin) !== undefined ? { pin: str(values.pin) as string } : {}),
+        ...(uri !== undefined ? { uri } : {}),
+        name: str(values.name) ?? (await import("node:os")).hostname(),
+        role,
+        stateDir,
+        onVerificationCode: (code, info) => {
+          if (json) io.err(`${JSON.stringify({ event: "awaiting_approval", verificationCode: code, ...info })}\n`);
+          else io.err(`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin:\n  tether pair approve ${info.requestId}\n`);
+        },
+      });
+      const out = {
+        deviceId: r.deviceId,
+        requestId: r.requestId,
+        role: r.role,
+        daemon: r.daemon,
+        caFingerprint: r.caFingerprint,
+        verificationCode: r.verificationCode,
+        certificateNotAfter: new Date(r.certificateNotAfter).toISOString(),
+        stateDir,
+      };
+      emit(io, json, out, () => `paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`);
+      return Exit.Ok;
+    } catch (err) {
+      if (err instanceof NodeError) throw new CliError(EXIT_FOR[err.code] ?? Exit.Failure, err.message, { cause: err });
+      throw err;
+    }
+  },
+};

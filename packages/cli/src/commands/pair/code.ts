@@ -1,0 +1,50 @@
+/** tether pair code: mint a single-use pairing code (PIN or QR). */
+import { writeFileSync } from "node:fs";
+import QRCode from "qrcode";
+import type { CreateCodeResponse } from "@tether/wire";
+import type { Command } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str } from "../../cli.js";
+
+export const pairCodeCommand: Command = {
+  name: "pair code",
+  summary: "mint a short-lived, single-use pairing code (PIN or QR)",
+  usage: "tether pair code --method pin|qr [--ttl SECONDS] [--png FILE] [--svg FILE] [--data-dir DIR] [--json]",
+  help: `Mints a pairing code. Give it to exactly one node; it works once.
+
+  --method pin   an 11-digit PIN, SSS-PPPP-PPPP: the first 3 digits name the code
+                 (not secret), the last 8 are the secret. For typing on a node:
+                   tether node pair --daemon HOST:PORT --pin 123-4567-8901
+  --method qr    a tether:// URI with the daemon's address, its CA fingerprint,
+                 a 128-bit secret and the expiry, shown as a QR code. For scanning:
+                   tether node pair --uri 'tether://...'   or   --qr-image code.png
+  --ttl SECONDS  lifetime, default 300, at most 3600
+  --png FILE / --svg FILE   also write the QR code as an image (mode 0600: it
+                 holds the secret)
+
+The daemon stores only a hash of the code and shows it this one time. A code is
+burned after 5 handshakes that did not complete. Afterwards run \`tether pair list\`
+to see the node's request and its verification code.`,
+  options: { ...DATA_DIR_OPTION, method: { type: "string" }, ttl: { type: "string" }, png: { type: "string" }, svg: { type: "string" } },
+  async run({ values, io }) {
+    const method = str(values.method);
+    if (method !== "pin" && method !== "qr") throw new CliError(Exit.Usage, "--method must be pin or qr");
+    const ttlText = str(values.ttl);
+    if (ttlText !== undefined && !/^\d+$/.test(ttlText)) throw new CliError(Exit.Usage, "--ttl must be a whole number of seconds");
+    const ttl = ttlText === undefined ? 0 : Number(ttlText);
+    if (ttlText !== undefined && (ttl < 1 || ttl > 3600)) throw new CliError(Exit.Usage, "--ttl must be between 1 and 3600 seconds");
+    if ((values.png || values.svg) && method !== "qr") throw new CliError(Exit.Usage, "--png and --svg need --method qr");
+    const r = await admin<CreateCodeResponse>(await dataDirOf(values, io.env), "CreateCode", { method, ttlSeconds: ttl });
+    if (str(values.png)) await QRCode.toFile(str(values.png) as string, r.code, { type: "png", errorCorrectionLevel: "M", margin: 2 });
+    if (str(values.png)) (await import("node:fs")).chmodSync(str(values.png) as string, 0o600);
+    if (str(values.svg)) writeFileSync(str(values.svg) as string, await QRCode.toString(r.code, { type: "svg", errorCorrectionLevel: "M" }), { mode: 0o600 });
+    const out = { id: r.id, method: r.method, code: r.code, expiresAt: new Date(r.expiresAt).toISOString() };
+    let qr = "";
+    if (method === "qr" && !values.json) qr = await QRCode.toString(r.code, { type: "terminal", small: true, errorCorrectionLevel: "M" });
+    emit(io, Boolean(values.json), out, () =>
+      method === "pin"
+        ? `PIN: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --daemon HOST:PORT --pin ${r.code}\n`
+        : `${qr}\nURI: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --uri '<the URI>'   (or --qr-image FILE.png)\n`,
+    );
+    return Exit.Ok;
+  },
+};

@@ -1,0 +1,83 @@
+/** tether's command line: finds the command, parses its flags, prints help and errors. */
+import type { Command, Io } from "./cli.js";
+import { CliError, Exit, parse } from "./cli.js";
+import { daemonCommand } from "./commands/daemon.js";
+import { devicesListCommand } from "./commands/devices/list.js";
+import { devicesShowCommand } from "./commands/devices/show.js";
+import { nodePairCommand } from "./commands/node/pair.js";
+import { pairApproveCommand } from "./commands/pair/approve.js";
+import { pairCodeCommand } from "./commands/pair/code.js";
+import { pairListCommand } from "./commands/pair/list.js";
+import { pairRejectCommand } from "./commands/pair/reject.js";
+import { statusCommand } from "./commands/status.js";
+
+export const COMMANDS: readonly Command[] = [
+  daemonCommand,
+  statusCommand,
+  pairCodeCommand,
+  pairListCommand,
+  pairApproveCommand,
+  pairRejectCommand,
+  devicesListCommand,
+  devicesShowCommand,
+  nodePairCommand,
+];
+
+function overview(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `tether: pair machines into a trusted network and send them work
+
+Usage: tether COMMAND [options]    (tether COMMAND --help for details)
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
+
+Every command takes --json for machine-readable output.
+Admin commands find the daemon through --data-dir (default $TETHER_HOME or ~/.tether).
+
+Quick start:
+  tether daemon &                                   # start the daemon
+  tether pair code --method pin                     # mint a PIN
+  tether node pair --daemon 127.0.0.1:7443 --pin P  # on the node
+  tether pair list && tether pair approve ID        # check the code, approve
+`;
+}
+
+function find(argv: string[]): { cmd?: Command; rest: string[] } {
+  for (const n of [2, 1]) {
+    const name = argv.slice(0, n).join(" ");
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (cmd) return { cmd, rest: argv.slice(n) };
+  }
+  return { rest: argv };
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    io.out(overview());
+    return argv.length === 0 ? Exit.Usage : Exit.Ok;
+  }
+  if (argv[0] === "--version") {
+    io.out("tether 0.1.0\n");
+    return Exit.Ok;
+  }
+  const { cmd, rest } = find(argv);
+  const json = argv.includes("--json");
+  try {
+    if (!cmd) {
+      const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+      const hint = group.length ? `\n${argv[0]} commands: ${group.map((c) => c.name).join(", ")}` : "";
+      throw new CliError(Exit.Usage, `unknown command "${argv.slice(0, 2).join(" ")}"${hint}\nrun: tether --help`);
+    }
+    const { values, positionals } = parse(cmd, rest);
+    if (values.help) {
+      io.out(`Usage: ${cmd.usage}\n\n${cmd.help}\n`);
+      return Exit.Ok;
+    }
+    return await cmd.run({ values, positionals, io });
+  } catch (err) {
+    const e = err instanceof CliError ? err : new CliError(Exit.Failure, `internal error: ${(err as Error).message}`, { cause: err });
+    io.err(json ? `${JSON.stringify({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${e.message}\n`);
+    return e.exitCode;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * pair(): what a node does with a PIN or a scanned QR code. It runs the CPace handshake,
+ * checks the daemon's key confirmation, CA pin and signature, signs the transcript, prints
+ * the verification code through a callback, waits for the admin's decision with signed
+ * Await calls, and stores the certificate. See docs/protocol.md.
+ */
+import { X509Certificate, randomBytes, verify as verifySignature } from "node:crypto";
+import { derToPem } from "@tether/ca";
+import {
+  CryptoError,
+  PAIR_PROTOCOL_VERSION,
+  SID_BYTES,
+  awaitSignedMessage,
+  checkName,
+  checkRole,
+  confirmationMatches,
+  daemonSignedMessage,
+  derivePrs,
+  deviceIdFromIdentityKey,
+  fingerprintBytes,
+  identitySign,
+  nodeComplete,
+  nodeShare,
+  nodeSignedMessage,
+  parsePairingUri,
+  parsePin,
+  toHex,
+} from "@tether/crypto";
+import type { PairMethod, Role } from "@tether/crypto";
+import type { AwaitResponse, FinishResponse, StartResponse } from "@tether/wire";
+import { createHash } from "node:crypto";
+import { Metadata } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
+import { fromStatus, pairingClient, unaryCall } from "./client.js";
+import { NodeError } from "./errors.js";
+import type { PairedState } from "./state.js";
+import { loadOrCreateIdentity, loadOrCreateTlsKey, savePairedState } from "./state.js";
+
+export type PairOptions = {
+  /** HOST:PORT of the daemon; optional with a URI, which carries it */
+  daemon?: string;
+  pin?: string;
+  uri?: string;
+  name: string;
+  role?: Role;
+  stateDir: string;
+  /** Called once the handshake is done, with the code the admin should see in `tether pair list`. */
+  onVerificationCode?: (code: string, info: { requestId: string; deviceId: string; expiresAt: number }) => void;
+  /** Stop waiting for the decision. */
+  signal?: AbortSignal;
+  now?: () => number;
+};
+
+export type PairResult = PairedState & { requestId: string; verificationCode: string; certificatePem: string; caPem: string };
+
+type Code = { method: PairMethod; selector: string; secret: Uint8Array | string; address: string; caFingerprint?: string };
+
+function resolveCode(o: PairOptions, now: number): Code {
+  if ((o.pin === undefined) === (o.uri === undefined)) throw new NodeError("BAD_INPUT", "give exactly one of a PIN or a pairing URI");
+  try {
+    if (o.pin !== undefined) {
+      if (!o.daemon) throw new NodeError("BAD_INPUT", "a PIN needs the daemon's address (--daemon HOST:PORT)");
+      const { selector, secret } = parsePin(o.pin);
+      return { method: "pin", selector, secret, address: o.daemon };
+    }
+    const u = parsePairingUri(o.uri as string);
+    if (u.expiresAt <= now) throw new NodeError("CODE_EXPIRED", `pairing code expired at ${new Date(u.expiresAt).toISOString()}`);
+    return { method: "qr", selector: u.selector, secret: u.secret, address: o.daemon ?? u.address, caFingerprint: u.caFingerprint };
+  } catch (err) {
+    if (err instanceof CryptoError) throw new NodeError("BAD_INPUT", err.message, { cause: err });
+    throw err;
+  }
+}
+
+function spkiFingerprint(cert: X509Certificate): string {
+  return createHash("sha256").update(cert.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+}
+
+/** Pair this node with a daemon. Resolves once the admin approved and the certificate is stored. */
+export async function pair(o: PairOptions): Promise<PairResult> {
+  const now = o.now ?? Date.now;
+  const code = resolveCode(o, now());
+  let name: string;
+  let role: Role;
+  try {
+    name = checkName(o.name);
+    role = checkRole(o.role ?? "node");
+  } catch (err) {
+    throw new NodeError("BAD_INPUT", (err as Error).message, { cause: err });
+  }
+  const identity = loadOrCreateIdentity(o.stateDir);
+  const tls = loadOrCreateTlsKey(o.stateDir);
+  const claims = { identityKey: identity.publicKey, tlsPublicKey: tls.spkiDer, name, role };
+  const prs = derivePrs(code.method, code.selector, code.secret);
+  const sid = new Uint8Array(randomBytes(SID_BYTES));
+  const scalar = new Uint8Array(randomBytes(32));
+  const client = pairingClient(code.address);
+  try {
+    const ya = nodeShare(prs, code.method, code.selector, sid, scalar);
+    const start = await unaryCall<StartResponse>(client.Start.bind(client), {
+      version: PAIR_PROTOCOL_VERSION,
+      method: code.method,
+      selector: code.selector,
+      sid,
+      ya,
+      identityKey: identity.publicKey,
+      tlsPublicKey: tls.spkiDer,
+      name,
+      role,
+    });
+
+    // The daemon's CA, as it claims it; everything below authenticates that claim.
+    let caCert: X509Certificate;
+    let signerCert: X509Certificate;
+    try {
+      caCert = new X509Certificate(start.caCertificate);
+      signerCert = new X509Certificate(start.signerCertificate);
+    } catch (cause) {
+      throw new NodeError("BAD_CERTIFICATE", "daemon sent an unparsable certificate", { cause });
+    }
+    const caFingerprint = spkiFingerprint(caCert);
+    let keys;
+    try {
+      keys = nodeComplete(
+        {
+          method: code.method,
+          selector: code.selector,
+          sid,
+          ya,
+          yb: start.yb,
+          claims,
+          caCertDer: start.caCertificate,
+          caFingerprint: fingerprintBytes(caFingerprint),
+          signerCertDer: start.signerCertificate,
+        },
+        scalar,
+      );
+    } catch (cause) {
+      throw new NodeError("WRONG_CODE", `daemon sent an invalid handshake share: ${(cause as Error).message}`, { cause });
+    } finally {
+      scalar.fill(0);
+    }
+    // Key confirmation first: it proves the daemon knows the code.
+    if (!confirmationMatches(keys.daemonConfirmation, start.daemonConfirmation)) {
+      throw new NodeError("WRONG_CODE", "the daemon could not prove it knows this pairing code: the code is wrong, or someone is in the middle");
+    }
+    if (code.caFingerprint && code.caFingerprint !== caFingerprint) {
+      throw new NodeError("CA_PIN_MISMATCH", `the daemon's CA fingerprint ${caFingerprint} does not match the one in the QR code`);
+    }
+    if (!signerCert.checkIssued(caCert) || !signerCert.verify(caCert.publicKey) || !caCert.ca) {
+      throw new NodeError("BAD_CERTIFICATE", "the daemon's signer certificate is not issued by its CA");
+    }
+    if (!verifySignature("sha256", daemonSignedMessage(keys.th), signerCert.publicKey, start.daemonSignature)) {
+      throw new NodeError("BAD_DAEMON_SIGNATURE", "the daemon's signature over the handshake transcript does not verify");
+    }
+    const fin = await unaryCall<FinishResponse>(client.Finish.bind(client), {
+      sessionId: start.sessionId,
+      nodeConfirmation: keys.nodeConfirmation,
+      nodeSignature: identitySign(identity.secretKey.expose(), nodeSignedMessage(keys.th)),
+    });
+    const deviceId = deviceIdFromIdentityKey(identity.publicKey);
+    if (fin.deviceId !== deviceId) throw new NodeError("BAD_CERTIFICATE", "daemon derived a different device id");
+    o.onVerificationCode?.(keys.verificationCode, { requestId: fin.requestId, deviceId, expiresAt: fin.expiresAt });
+
+    const decision = await awaitDecision(client, fin.requestId, identity.secretKey.expose(), now, o.signal);
+    if (decision.state === "rejected") {
+      throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${decision.reason ? `: ${decision.reason}` : ""}`);
+    }
+    if (decision.state === "expired") {
+      throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it`);
+    }
+    if (decision.state !== "approved") throw new NodeError("DAEMON_REFUSED", `unexpected request state ${decision.state}`);
+
+    // The certificate must come from the CA we authenticated and carry our key and id.
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(decision.certificate);
+    } catch (cause) {
+      throw new NodeError("BAD_CERTIFICATE", "daemon sent an unparsable certificate", { cause });
+    }
+    const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
+    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) {
+      throw new NodeError("BAD_CERTIFICATE", "issued certificate is not signed by the daemon's CA");
+    }
+    if (toHex(certSpki) !== toHex(tls.spkiDer)) throw new NodeError("BAD_CERTIFICATE", "issued certificate is not for this node's TLS key");
+    if (!(cert.subjectAltName ?? "").includes(`URI:urn:tether:device:${deviceId}`)) {
+      throw new NodeError("BAD_CERTIFICATE", "issued certificate does not name this device");
+    }
+    const state: PairedState = {
+      version: 1,
+      daemon: code.address,
+      deviceId,
+      name,
+      role: decision.role,
+      caFingerprint,
+      pairedAt: now(),
+      certificateNotAfter: Date.parse(cert.validTo),
+    };
+    const certificatePem = derToPem(decision.certificate, "CERTIFICATE");
+    const caPem = derToPem(start.caCertificate, "CERTIFICATE");
+    savePairedState(o.stateDir, certificatePem, caPem, state);
+    return { ...state, requestId: fin.requestId, verificationCode: keys.verificationCode, certificatePem, caPem };
+  } finally {
+    client.close();
+  }
+}
+
+/** Hold a signed Await stream until the decision arrives; reconnect if the stream drops. */
+async function awaitDecision(
+  client: ReturnType<typeof pairingClient>,
+  requestId: string,
+  secretKey: Uint8Array,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<AwaitResponse> {
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw new NodeError("EXPIRED", "stopped waiting for the admin's decision");
+    const timestamp = now();
+    const req = { requestId, timestamp, signature: identitySign(secretKey, awaitSignedMessage(requestId, timestamp)) };
+    const result = await new Promise<AwaitResponse | { retry: true } | NodeError>((resolve) => {
+      const call = client.Await(req, new Metadata(), {});
+      let last: AwaitResponse | undefined;
+      const onAbort = () => call.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      call.on("data", (m: AwaitResponse) => {
+        last = m;
+      });
+      call.on("error", (err: ServiceError) => {
+        signal?.removeEventListener("abort", onAbort);
+        const e = fromStatus(err);
+        resolve(e.code === "UNREACHABLE" ? { retry: true } : e);
+      });
+      call.on("end", () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(last && last.state !== "pending" ? last : { retry: true });
+      });
+    });
+    if (result instanceof NodeError) throw result;
+    if (!("retry" in result)) return result;
+    await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)));
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The node's state directory: its Ed25519 identity key and TLS key (made on first use, mode
+ * 0600), and after pairing the certificate, the CA certificate and the daemon's address.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { Secret, fromHex, identityFromSeed, toHex } from "@tether/crypto";
+import { writeFileAtomic } from "@tether/files";
+import { NodeError } from "./errors.js";
+
+export const NODE_STATE_ENV = "TETHER_NODE_HOME";
+
+/** $TETHER_NODE_HOME, else ~/.tether-node */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env[NODE_STATE_ENV] || join(homedir(), ".tether-node"));
+}
+
+export const STATE_FILES = {
+  identity: "identity.json",
+  tlsKey: "tls.key",
+  certificate: "cert.pem",
+  ca: "ca.pem",
+  node: "node.json",
+} as const;
+
+export type Identity = { publicKey: Uint8Array; secretKey: Secret<Uint8Array> };
+export type TlsKey = { spkiDer: Uint8Array; pkcs8Pem: Secret<string> };
+
+/** What `node.json` holds once pairing has finished. */
+export type PairedState = {
+  version: 1;
+  daemon: string;
+  deviceId: string;
+  name: string;
+  role: string;
+  caFingerprint: string;
+  pairedAt: number;
+  certificateNotAfter: number;
+};
+
+export function ensureStateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+  } catch (cause) {
+    throw new NodeError("STATE_DIR", `cannot use state directory ${dir}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Load the identity key, making it on first use. */
+export function loadOrCreateIdentity(dir: string): Identity {
+  ensureStateDir(dir);
+  const f = join(dir, STATE_FILES.identity);
+  if (!existsSync(f)) {
+    const seed = new Uint8Array(randomBytes(32));
+    writeFileAtomic(f, `${JSON.stringify({ version: 1, ed25519Seed: toHex(seed) })}\n`, 0o600);
+  }
+  let seedHex: unknown;
+  try {
+    seedHex = (JSON.parse(readFileSync(f, "utf8")) as { ed25519Seed?: unknown }).ed25519Seed;
+  } catch (cause) {
+    throw new NodeError("STATE_DIR", `${f} is not readable JSON`, { cause });
+  }
+  if (typeof seedHex !== "string" || !/^[0-9a-f]{64}$/.test(seedHex)) throw new NodeError("STATE_DIR", `${f} holds no valid identity key`);
+  const { secretKey, publicKey } = identityFromSeed(fromHex(seedHex));
+  return { publicKey, secretKey: new Secret(secretKey, "IdentityKey") };
+}
+
+/** Load the TLS key (ECDSA P-256), making it on first use. Its private half never leaves here. */
+export function loadOrCreateTlsKey(dir: string): TlsKey {
+  ensureStateDir(dir);
+  const f = join(dir, STATE_FILES.tlsKey);
+  if (!existsSync(f)) {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    writeFileAtomic(f, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+  }
+  const pem = readFileSync(f, "utf8");
+  const spkiDer = new Uint8Array(createPublicKey(createPrivateKey(pem)).export({ type: "spki", format: "der" }));
+  return { spkiDer, pkcs8Pem: new Secret(pem, "TlsPrivateKey") };
+}
+
+/** Write the pairing result; node.json goes last, so its presence means the rest is there. */
+export function savePairedState(dir: string, certPem: string, caPem: string, state: PairedState): void {
+  writeFileAtomic(join(dir, STATE_FILES.certificate), certPem, 0o644);
+  writeFileAtomic(join(dir, STATE_FILES.ca), caPem, 0o644);
+  writeFileAtomic(join(dir, STATE_FILES.node), `${JSON.stringify(state, null, 2)}\n`, 0o644);
+}
+
+export function readPairedState(dir: string): PairedState | undefined {
+  const f = join(dir, STATE_FILES.node);
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, "utf8")) as PairedState;
+}

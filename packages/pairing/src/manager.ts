@@ -47,6 +47,8 @@ export interface PairingAuthority {
   /** hex SHA-256 of the CA certificate's SubjectPublicKeyInfo */
   readonly caFingerprint: string;
   readonly signerCertDer: Uint8Array;
+  /** Refuse a node TLS key the CA would not certify (throws an error with code BAD_PUBLIC_KEY). */
+  checkNodePublicKey(spkiDer: Uint8Array): void;
   /** ECDSA P-256 / SHA-256 signature by the pairing-signer key, DER encoded. */
   signTranscript(message: Uint8Array): Uint8Array;
   issueNodeCert(o: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number }): Promise<{
@@ -210,6 +212,7 @@ export class PairingManager {
    * @throws PairingError for a malformed field or an unusable code.
    */
   async start(req: StartInput): Promise<StartOutput> {
+    if (!req.version) throw new PairingError("INVALID_ARGUMENT", '"version" is required');
     if (req.version !== PAIR_PROTOCOL_VERSION) {
       throw new PairingError("UNSUPPORTED_VERSION", `protocol version ${req.version} is not supported (expected ${PAIR_PROTOCOL_VERSION})`);
     }
@@ -224,6 +227,7 @@ export class PairingManager {
       sid = bytes(req.sid, SID_BYTES, "sid");
       ya = checkShare(req.ya, "ya");
       claims = checkClaims(req);
+      this.#ca.checkNodePublicKey(claims.tlsPublicKey);
     } catch (cause) {
       throw asInvalid(cause);
     }
@@ -508,6 +512,9 @@ function view(r: RequestRecord): RequestView {
 function asInvalid(cause: unknown): PairingError {
   if (cause instanceof PairingError) return cause;
   if (cause instanceof CryptoError) return new PairingError("INVALID_ARGUMENT", cause.message, { cause });
+  if (cause instanceof Error && (cause as { code?: unknown }).code === "BAD_PUBLIC_KEY") {
+    return new PairingError("INVALID_ARGUMENT", cause.message, { cause });
+  }
   throw cause;
 }
 

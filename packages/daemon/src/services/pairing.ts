@@ -59,7 +59,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         },
         (err: unknown) => {
           done = true;
-          call.destroy(toServiceError(err, log, "Pairing.Await") as Error);
+          call.emit("error", toServiceError(err, log, "Pairing.Await"));
         },
       );
     },

@@ -1,0 +1,213 @@
+/**
+ * Test harness: real daemons on port 0 in fresh temp directories (in-process or as a child
+ * process through bin/tether), the admin socket, a raw Pairing client for hostile messages,
+ * and the CLI run as a child process. Everything started here is torn down by the caller.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Metadata, credentials, loadPackageDefinition } from "@grpc/grpc-js";
+import type { Client, ServiceError } from "@grpc/grpc-js";
+import { admin as adminCall } from "../packages/cli/src/cli.ts";
+import {
+  PAIR_PROTOCOL_VERSION,
+  derivePrs,
+  fingerprintBytes,
+  identityFromSeed,
+  identitySign,
+  nodeComplete,
+  nodeShare,
+  nodeSignedMessage,
+  parsePin,
+} from "@tether/crypto";
+import type { PairMethod, SessionKeys } from "@tether/crypto";
+import { createLogger, resolveDaemonConfig, startDaemon } from "@tether/daemon";
+import type { RunningDaemon } from "@tether/daemon";
+import type { PairingConfig } from "@tether/pairing";
+import { tetherPackageDefinition } from "@tether/wire";
+import type { CreateCodeResponse, StartResponse } from "@tether/wire";
+import { X509Certificate, createHash } from "node:crypto";
+
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+export const BIN = join(ROOT, "bin", "tether");
+
+export function tempDir(prefix = "tether-test-"): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export type TestDaemon = RunningDaemon & { dataDir: string; logs: string[]; stop(): Promise<void> };
+
+/** A real daemon in this process: real TLS listener on 127.0.0.1:0, real LevelDB, real socket. */
+export async function startTestDaemon(o: { dataDir?: string; pairing?: Partial<PairingConfig>; now?: () => number } = {}): Promise<TestDaemon> {
+  const dir = o.dataDir ? undefined : tempDir();
+  const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
+  const logs: string[] = [];
+  const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: "127.0.0.1:0" }), {
+    log: createLogger((l) => logs.push(l)),
+    ...(o.pairing ? { pairing: o.pairing } : {}),
+    ...(o.now ? { now: o.now } : {}),
+  });
+  return {
+    ...d,
+    dataDir,
+    logs,
+    stop: async () => {
+      await d.close();
+      dir?.remove();
+    },
+  };
+}
+
+export function admin<T>(d: { dataDir: string }, method: string, req: object = {}): Promise<T> {
+  return adminCall<T>(d.dataDir, method, req);
+}
+
+export function mintCode(d: { dataDir: string }, method: PairMethod = "pin", ttlSeconds = 0): Promise<CreateCodeResponse> {
+  return admin<CreateCodeResponse>(d, "CreateCode", { method, ttlSeconds });
+}
+
+type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
+export type RawPairing = Client & { Start: Unary; Finish: Unary; Await: (req: unknown) => NodeJS.ReadableStream };
+
+/** A Pairing client that sends whatever it is given (TLS, server certificate not checked). */
+export function rawPairing(address: string, options: object = {}): RawPairing {
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
+    tether: { v1: { Pairing: new (a: string, c: ReturnType<typeof credentials.createSsl>, o: object) => RawPairing } };
+  };
+  return new pkg.tether.v1.Pairing(address, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), {
+    "grpc.ssl_target_name_override": "localhost",
+    ...options,
+  });
+}
+
+export function call<T>(c: RawPairing, method: "Start" | "Finish", req: object): Promise<T> {
+  return new Promise((resolve, reject) =>
+    (c[method] as Unary).call(c, req, new Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as T))),
+  );
+}
+
+/** Expect a gRPC call to fail with `code`; returns the error's details. */
+export async function expectStatus(p: Promise<unknown>, code: number): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as ServiceError;
+    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`);
+    return err.details;
+  }
+  throw new Error(`expected gRPC status ${code}, but the call succeeded`);
+}
+
+export type NodeKeys = { seed: Uint8Array; identityKey: Uint8Array; secretKey: Uint8Array; tlsPublicKey: Uint8Array };
+
+export function nodeKeys(): NodeKeys {
+  const seed = new Uint8Array(randomBytes(32));
+  const { publicKey, secretKey } = identityFromSeed(seed);
+  const { publicKey: tls } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  return { seed, identityKey: publicKey, secretKey, tlsPublicKey: new Uint8Array(tls.export({ type: "spki", format: "der" })) };
+}
+
+export type CodeParts = { method: PairMethod; selector: string; secret: Uint8Array | string };
+
+export function pinParts(code: string): CodeParts {
+  const { selector, secret } = parsePin(code);
+  return { method: "pin", selector, secret };
+}
+
+/** The node's half of a handshake, step by step, so tests can tamper with any field. */
+export async function handshakeStart(
+  c: RawPairing,
+  code: CodeParts,
+  keys: NodeKeys = nodeKeys(),
+  over: Record<string, unknown> = {},
+): Promise<{ start: StartResponse; keys: NodeKeys; session: SessionKeys; request: Record<string, unknown> }> {
+  const sid = new Uint8Array(randomBytes(16));
+  const scalar = new Uint8Array(randomBytes(32));
+  const prs = derivePrs(code.method, code.selector, code.secret);
+  const ya = nodeShare(prs, code.method, code.selector, sid, scalar);
+  const request = {
+    version: PAIR_PROTOCOL_VERSION,
+    method: code.method,
+    selector: code.selector,
+    sid,
+    ya,
+    identityKey: keys.identityKey,
+    tlsPublicKey: keys.tlsPublicKey,
+    name: "test-node",
+    role: "node",
+    ...over,
+  };
+  const start = await call<StartResponse>(c, "Start", request);
+  const ca = new X509Certificate(start.caCertificate);
+  const fp = createHash("sha256").update(ca.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+  const session = nodeComplete(
+    {
+      method: code.method,
+      selector: code.selector,
+      sid,
+      ya,
+      yb: start.yb,
+      claims: { identityKey: keys.identityKey, tlsPublicKey: keys.tlsPublicKey, name: request.name as string, role: "node" },
+      caCertDer: start.caCertificate,
+      caFingerprint: fingerprintBytes(fp),
+      signerCertDer: start.signerCertificate,
+    },
+    scalar,
+  );
+  return { start, keys, session, request };
+}
+
+/** Step 2, honest unless told otherwise. */
+export function handshakeFinish(c: RawPairing, h: { start: StartResponse; keys: NodeKeys; session: SessionKeys }, over: Record<string, unknown> = {}) {
+  return call<{ requestId: string; deviceId: string; expiresAt: number }>(c, "Finish", {
+    sessionId: h.start.sessionId,
+    nodeConfirmation: h.session.nodeConfirmation,
+    nodeSignature: identitySign(h.keys.secretKey, nodeSignedMessage(h.session.th)),
+    ...over,
+  });
+}
+
+export type CliResult = { code: number | null; stdout: string; stderr: string };
+
+/** Run bin/tether as a child process. */
+export function cli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 60_000);
+    child.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Start a long-running CLI process (daemon or waiting node) and collect its output. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d) => (out += d));
+  child.stderr?.on("data", (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+/** Poll until `fn` returns a truthy value or the time runs out. */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

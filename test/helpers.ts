@@ -114,7 +114,7 @@ export function nodeKeys(): NodeKeys {
 
 export type CodeParts = { method: PairMethod; selector: string; secret: Uint8Array | string };
 
-export function pinParts(code: string): CodeParts {
+export function pinParts(code: string): CodeParts & { secret: string } {
   const { selector, secret } = parsePin(code);
   return { method: "pin", selector, secret };
 }

@@ -126,6 +126,11 @@ export class PairingManager {
     this.#events.setMaxListeners(0);
   }
 
+  /** The injected clock's time, for adapters that schedule around it. */
+  now(): number {
+    return this.#clock.now();
+  }
+
   get config(): PairingConfig {
     return this.#config;
   }

@@ -54,7 +54,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
           // Expiry is also announced by the sweeper; this timer makes it prompt.
           timer = setTimeout(() => {
             pm.getRequest(r.id).then((cur) => cur.state !== "pending" && finish(cur), () => {});
-          }, Math.max(0, r.expiresAt - Date.now()) + 50);
+          }, Math.max(0, r.expiresAt - pm.now()) + 50);
           timer.unref();
         },
         (err: unknown) => {

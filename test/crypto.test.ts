@@ -1,0 +1,155 @@
+/** Unit tests of @tether/crypto's pure logic: encodings, codes, the handshake's two halves. */
+import { randomBytes } from "node:crypto";
+import { inspect } from "node:util";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  Secret,
+  base32,
+  checkIdentityKey,
+  constantTimeEqual,
+  daemonRespond,
+  derivePrs,
+  deviceIdFromIdentityKey,
+  formatPairingUri,
+  formatPin,
+  fromHex,
+  generatePinSecret,
+  identityFromSeed,
+  identitySign,
+  identityVerify,
+  isTrivialPinSecret,
+  nodeComplete,
+  nodeShare,
+  parsePairingUri,
+  parsePin,
+  transcript,
+  toHex,
+} from "@tether/crypto";
+import type { HandshakeView, NodeClaims } from "@tether/crypto";
+
+const rnd = (n: number) => new Uint8Array(randomBytes(n));
+
+test("trivial PINs are refused, and generated PINs are never trivial", () => {
+  for (const p of ["00000000", "11111111", "12345678", "87654321", "01234567", "13579135", "12341234", "12121212", "11112222", "90123456"]) {
+    assert.ok(isTrivialPinSecret(p), p);
+  }
+  for (const p of ["31415926", "27182818", "58203974"]) assert.not.ok(isTrivialPinSecret(p), p);
+  for (let i = 0; i < 500; i++) {
+    const s = generatePinSecret(rnd);
+    assert.match(s, /^\d{8}$/);
+    assert.not.ok(isTrivialPinSecret(s));
+  }
+});
+
+test("PIN format round-trips and tolerates spaces", () => {
+  assert.is(formatPin("042", "31415926"), "042-3141-5926");
+  assert.equal(parsePin(" 042 3141 5926 "), { selector: "042", secret: "31415926" });
+  assert.throws(() => parsePin("042-3141-592"), /11 digits/);
+  assert.throws(() => parsePin("abc-defg-hijk"), /11 digits/);
+});
+
+test("pairing URIs round-trip and bad ones are refused with the part named", () => {
+  const u = { address: "127.0.0.1:7443", selector: "0123456789abcdef", secret: rnd(16), caFingerprint: "ab".repeat(32), expiresAt: 1_900_000_000_000 };
+  const s = formatPairingUri(u);
+  assert.equal(parsePairingUri(s), u);
+  assert.equal(parsePairingUri(formatPairingUri({ ...u, address: "[::1]:7443" })).address, "[::1]:7443");
+  const bad: [string, RegExp][] = [
+    [s.replace("tether://", "https://"), /scheme/],
+    [s.replace("/pair?", "/x?"), /path/],
+    [s.replace("v=1", "v=2"), /version/],
+    [s.replace(/c=[0-9a-f]+/, "c=xyz"), /selector/],
+    [s.replace(/s=[^&]+/, "s=AAAA"), /secret/],
+    [s.replace(/fp=[0-9a-f]+/, "fp=abc"), /fingerprint/],
+    [s.replace(/exp=\d+/, "exp=soon"), /exp/],
+    ["not a uri", /not a URI/],
+    [`${s}&pad=${"x".repeat(2000)}`, /too long/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parsePairingUri(text), re, text.slice(0, 60));
+});
+
+test("transcripts are length-prefixed so different field lists never collide", () => {
+  const a = transcript("t", ["ab", "c"]);
+  const b = transcript("t", ["a", "bc"]);
+  assert.not.equal(toHex(a), toHex(b));
+  assert.is(toHex(transcript("t", ["x"])), "00000001" + "74" + "00000001" + "78");
+});
+
+test("constant-time compare", () => {
+  assert.ok(constantTimeEqual(fromHex("0102"), fromHex("0102")));
+  assert.not.ok(constantTimeEqual(fromHex("0102"), fromHex("0103")));
+  assert.not.ok(constantTimeEqual(fromHex("0102"), fromHex("010203")));
+});
+
+test("Secret never prints", () => {
+  const s = new Secret("123-4567-8901", "PinCode");
+  assert.not.match(String(s), /4567/);
+  assert.not.match(JSON.stringify({ s }), /4567/);
+  assert.not.match(inspect(s), /4567/);
+  assert.is(s.expose(), "123-4567-8901");
+});
+
+test("device ids derive from the identity key; Ed25519 checks are strict", () => {
+  const { publicKey, secretKey } = identityFromSeed(rnd(32));
+  const id = deviceIdFromIdentityKey(publicKey);
+  assert.match(id, /^dev_[a-z2-7]{26}$/);
+  assert.is(deviceIdFromIdentityKey(publicKey), id);
+  assert.is(base32(fromHex("666f6f626172")), "mzxw6ytboi"); // RFC 4648 "foobar"
+  const sig = identitySign(secretKey, fromHex("01"));
+  assert.ok(identityVerify(publicKey, fromHex("01"), sig));
+  assert.not.ok(identityVerify(publicKey, fromHex("02"), sig));
+  assert.throws(() => checkIdentityKey(new Uint8Array(32)), /small-order|not a valid/);
+  assert.throws(() => checkIdentityKey(fromHex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), /identityKey/);
+});
+
+function views(prs: Uint8Array, claims: NodeClaims) {
+  const sid = rnd(16);
+  const xa = rnd(32);
+  const ya = nodeShare(prs, "pin", "042", sid, xa);
+  const base: Omit<HandshakeView, "yb"> = {
+    method: "pin",
+    selector: "042",
+    sid,
+    ya,
+    claims,
+    caCertDer: rnd(300),
+    caFingerprint: rnd(32),
+    signerCertDer: rnd(300),
+  };
+  return { base, xa };
+}
+
+test("the two halves agree with the same code and disagree with another", () => {
+  const { publicKey } = identityFromSeed(rnd(32));
+  const claims: NodeClaims = { identityKey: publicKey, tlsPublicKey: rnd(91), name: "n", role: "node" };
+  const prs = derivePrs("pin", "042", "31415926");
+  const { base, xa } = views(prs, claims);
+  const d = daemonRespond(prs, base, rnd(32));
+  const n = nodeComplete({ ...base, yb: d.yb }, xa);
+  assert.is(toHex(n.th), toHex(d.keys.th));
+  assert.is(toHex(n.daemonConfirmation), toHex(d.keys.daemonConfirmation));
+  assert.is(toHex(n.nodeConfirmation), toHex(d.keys.nodeConfirmation));
+  assert.is(n.verificationCode, d.keys.verificationCode);
+  assert.match(n.verificationCode, /^\d{3}-\d{3}$/);
+
+  // Wrong password at the daemon: nothing matches.
+  const d2 = daemonRespond(derivePrs("pin", "042", "27182818"), base, rnd(32));
+  const n2 = nodeComplete({ ...base, yb: d2.yb }, xa);
+  assert.not.equal(toHex(n2.daemonConfirmation), toHex(d2.keys.daemonConfirmation));
+  assert.not.equal(toHex(n2.nodeConfirmation), toHex(d2.keys.nodeConfirmation));
+
+  // A different claim (name) changes the transcript and the keys even with the right code.
+  const d3 = daemonRespond(prs, { ...base, claims: { ...claims, name: "m" } }, rnd(32));
+  const n3 = nodeComplete({ ...base, yb: d3.yb }, xa);
+  assert.not.equal(toHex(n3.th), toHex(d3.keys.th));
+  assert.not.equal(toHex(n3.daemonConfirmation), toHex(d3.keys.daemonConfirmation));
+});
+
+test("the stretched code depends on method and selector", () => {
+  const a = toHex(derivePrs("pin", "042", "31415926"));
+  assert.is(a.length, 64);
+  assert.not.equal(a, toHex(derivePrs("pin", "043", "31415926")));
+  assert.is(a, toHex(derivePrs("pin", "042", "31415926")));
+});
+
+test.run();

@@ -1,0 +1,97 @@
+/**
+ * Lifetimes and storage with a real daemon and an injected clock: code TTL bounds, pending
+ * requests that expire (and the waiting node is told), and codes kept only as hashes on disk.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { pair } from "@tether/node";
+import type { NodeError } from "@tether/node";
+import { PAIRING_TABLES } from "@tether/pairing";
+import type { PairingTables } from "@tether/pairing";
+import { Store } from "@tether/store";
+import type { PairRequest } from "@tether/wire";
+import { admin, mintCode, pinParts, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
+import type { TestDaemon } from "./helpers.ts";
+
+let offset = 0;
+const now = () => Date.now() + offset;
+const ctx = {} as { d: TestDaemon; tmp: ReturnType<typeof tempDir> };
+const L = suite("pairing: lifetimes and storage");
+
+L.before(async () => {
+  ctx.tmp = tempDir();
+  ctx.d = await startTestDaemon({ dataDir: `${ctx.tmp.path}/data`, now });
+});
+L.after(async () => {
+  await ctx.d.stop();
+  ctx.tmp.remove();
+});
+
+L("code TTL: default 5 minutes, at most 1 hour, bad values refused", async () => {
+  const c = await mintCode(ctx.d, "pin");
+  assert.ok(Math.abs(c.expiresAt - (now() + 300_000)) < 5_000);
+  const long = await mintCode(ctx.d, "qr", 3600);
+  assert.ok(Math.abs(long.expiresAt - (now() + 3_600_000)) < 5_000);
+  await mintCode(ctx.d, "pin", 3601).then(
+    () => assert.unreachable("3601 s accepted"),
+    (e: Error) => assert.match(e.message, /ttl must be between/),
+  );
+  await admin(ctx.d, "CreateCode", { method: "sms", ttlSeconds: 0 }).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /method/),
+  );
+});
+
+L("a pending request expires after 15 minutes: the node is told, approval is refused", async () => {
+  const code = await mintCode(ctx.d);
+  let requestId = "";
+  const node = pair({
+    daemon: ctx.d.listen,
+    pin: code.code,
+    name: "late",
+    stateDir: `${ctx.tmp.path}/late`,
+    onVerificationCode: (_c, i) => (requestId = i.requestId),
+  }).catch((e: unknown) => e as NodeError);
+  await waitFor(() => requestId, "pending request");
+  const pending = (await admin<{ requests: PairRequest[] }>(ctx.d, "ListRequests", { state: "pending" })).requests;
+  const r = pending.find((x) => x.id === requestId);
+  assert.ok(r);
+  assert.ok(Math.abs(r.expiresAt - r.createdAt - 15 * 60_000) < 1000);
+
+  offset += 15 * 60_000 + 1000;
+  await ctx.d.pairing.sweep();
+  const err = (await node) as NodeError;
+  assert.is(err.code, "EXPIRED");
+  assert.match(err.message, /expired before an admin approved/);
+  const expired = (await admin<{ requests: PairRequest[] }>(ctx.d, "ListRequests", { state: "expired" })).requests;
+  assert.ok(expired.some((x) => x.id === requestId));
+  await admin(ctx.d, "ApproveRequest", { id: requestId, role: "" }).then(
+    () => assert.unreachable("approved an expired request"),
+    (e: Error & { code?: number }) => assert.match(e.message, /already expired/),
+  );
+  const devices = (await admin<{ devices: { name: string }[] }>(ctx.d, "ListDevices")).devices;
+  assert.not.ok(devices.some((d) => d.name === "late"), "no device for an expired request");
+});
+
+L("codes are stored only as hashes", async () => {
+  const pin = await mintCode(ctx.d, "pin");
+  const qr = await mintCode(ctx.d, "qr");
+  const secretPin = pinParts(pin.code).secret;
+  const secretQr = new URL(qr.code).searchParams.get("s") as string;
+  const dataDir = ctx.d.dataDir;
+  await ctx.d.close();
+  const store = await Store.open<PairingTables>(`${dataDir}/store`, PAIRING_TABLES);
+  try {
+    const codes = await store.list("codes");
+    const raw = JSON.stringify(codes);
+    assert.ok(codes.some((c) => c.id === pin.id) && codes.some((c) => c.id === qr.id));
+    assert.not.ok(raw.includes(secretPin), "PIN secret stored");
+    assert.not.ok(raw.includes(secretQr), "QR secret stored (base64url)");
+    assert.not.ok(raw.includes(Buffer.from(secretQr, "base64url").toString("hex")), "QR secret stored (hex)");
+  } finally {
+    await store.close();
+  }
+  ctx.d = await startTestDaemon({ dataDir, now });
+});
+
+L.run();

@@ -29,7 +29,9 @@ import {
 } from "@tether/crypto";
 import { sha512 } from "@noble/hashes/sha2.js";
 
-const path = fileURLToPath(new URL("../../shared/vectors/cpace-x25519-sha512.json", import.meta.url));
+// A copy of ../shared/vectors/cpace-x25519-sha512.json (draft-irtf-cfrg-cpace-20), kept in the
+// repository so a clone tests without the shared folder beside it.
+const path = fileURLToPath(new URL("./vectors/cpace-x25519-sha512.json", import.meta.url));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const V: any = JSON.parse(readFileSync(path, "utf8"));
 const h = (s: string) => fromHex(s);

@@ -18,7 +18,7 @@ import {
   pemToDer,
 } from "@tether/ca";
 import type { PairingAuthority } from "@tether/pairing";
-import { writeFileAtomic } from "@tether/files";
+import { writeFileAtomic } from "@tether/base";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { Secret, fromHex, identityFromSeed, toHex } from "@tether/crypto";
-import { writeFileAtomic } from "@tether/files";
+import { writeFileAtomic } from "@tether/base";
 import { NodeError } from "./errors.js";
 
 export const NODE_STATE_ENV = "TETHER_NODE_HOME";

@@ -38,7 +38,7 @@ import type { NodeClaims, PairMethod, Role, SessionKeys } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
 import { resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
-import { Mutex } from "./mutex.js";
+import { Mutex } from "@tether/base";
 import type { CodeRecord, DeviceRecord, PairingRepository, RequestRecord, RequestState } from "./records.js";
 
 /** What the manager needs from the certificate authority. */

@@ -1,4 +1,4 @@
-/** A FIFO async mutex: state changes of the pairing manager run one at a time. */
+/** A FIFO async mutex: state changes run one at a time, in call order. */
 export class Mutex {
   #tail: Promise<unknown> = Promise.resolve();
   run<T>(fn: () => Promise<T>): Promise<T> {

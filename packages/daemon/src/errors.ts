@@ -6,6 +6,8 @@ import { status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { CaError } from "@tether/ca";
 import { CryptoError } from "@tether/crypto";
+import { JobError } from "@tether/jobs";
+import type { JobErrorCode } from "@tether/jobs";
 import { PairingError } from "@tether/pairing";
 import type { PairingErrorCode } from "@tether/pairing";
 import type { Logger } from "./log.js";
@@ -13,10 +15,13 @@ import type { Logger } from "./log.js";
 /** The daemon's own error class (startup and admin-side failures). */
 export class DaemonError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /** the gRPC status when this error is sent to a client */
+  readonly status: status;
+  constructor(code: string, message: string, options?: { cause?: unknown; status?: status }) {
     super(message, options);
     this.name = "DaemonError";
     this.code = code;
+    this.status = options?.status ?? status.INTERNAL;
   }
 }
 
@@ -37,6 +42,19 @@ const PAIRING_STATUS: Record<PairingErrorCode, status> = {
   REQUEST_NOT_FOUND: status.NOT_FOUND,
   REQUEST_NOT_PENDING: status.FAILED_PRECONDITION,
   DEVICE_NOT_FOUND: status.NOT_FOUND,
+  DEVICE_REVOKED: status.PERMISSION_DENIED,
+  NOT_REVOKED: status.FAILED_PRECONDITION,
+};
+
+const JOB_STATUS: Record<JobErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  DEVICE_NOT_FOUND: status.NOT_FOUND,
+  DEVICE_REVOKED: status.FAILED_PRECONDITION,
+  UNKNOWN_CAPABILITY: status.FAILED_PRECONDITION,
+  INPUT_TOO_LARGE: status.INVALID_ARGUMENT,
+  QUEUE_FULL: status.RESOURCE_EXHAUSTED,
+  JOB_NOT_FOUND: status.NOT_FOUND,
+  JOB_FINISHED: status.FAILED_PRECONDITION,
 };
 
 /** Turn any error into the status a client sees, logging the cause of unexpected ones. */
@@ -44,6 +62,14 @@ export function toServiceError(err: unknown, log: Logger, method: string): Parti
   if (err instanceof PairingError) {
     log.info("rpc refused", { method, code: err.code, message: err.message });
     return { code: PAIRING_STATUS[err.code], details: `${err.code}: ${err.message}` };
+  }
+  if (err instanceof JobError) {
+    log.info("rpc refused", { method, code: err.code, message: err.message });
+    return { code: JOB_STATUS[err.code], details: `${err.code}: ${err.message}` };
+  }
+  if (err instanceof DaemonError && err.status !== status.INTERNAL) {
+    log.info("rpc refused", { method, code: err.code, message: err.message });
+    return { code: err.status, details: `${err.code}: ${err.message}` };
   }
   if (err instanceof CryptoError) {
     log.info("rpc refused", { method, code: err.code, message: err.message });

@@ -27,4 +27,6 @@ export type PairingErrorCode =
   | "STALE_TIMESTAMP"
   | "REQUEST_NOT_FOUND"
   | "REQUEST_NOT_PENDING"
-  | "DEVICE_NOT_FOUND";
+  | "DEVICE_NOT_FOUND"
+  | "DEVICE_REVOKED"
+  | "NOT_REVOKED";

@@ -194,6 +194,13 @@ export class PairingManager {
     });
   }
 
+  async #refuseRevoked(deviceId: string): Promise<void> {
+    const d = await this.#repo.get("devices", deviceId);
+    if (d?.revokedAt) {
+      throw new PairingError("DEVICE_REVOKED", `device ${deviceId} is revoked; an admin must clear the revocation before it can pair again`);
+    }
+  }
+
   async #findCode(method: PairMethod, selector: string): Promise<CodeRecord> {
     const matches = (await this.#repo.list("codes"))
       .filter((c) => c.method === method && c.selector === selector)
@@ -244,6 +251,7 @@ export class PairingManager {
       }
       const code = await this.#findCode(method, req.selector);
       this.#checkUsable(code, now);
+      await this.#refuseRevoked(deviceIdFromIdentityKey(claims.identityKey));
       const scalar = this.#random(32);
       let yb: Uint8Array;
       let keys: SessionKeys;
@@ -411,7 +419,60 @@ export class PairingManager {
       return request;
     });
     this.#events.emit(`decision:${id}`, r);
+    if (r.state === "approved") {
+      const d = await this.#repo.get("devices", r.deviceId);
+      if (d) this.#events.emit("device", d);
+    }
     return view(r);
+  }
+
+  /** Subscribe to every change of a device record (approval, revocation, clearing). */
+  onDevice(listener: (d: DeviceRecord) => void): () => void {
+    this.#events.on("device", listener);
+    return () => this.#events.off("device", listener);
+  }
+
+  async #updateDevice(id: string, fn: (d: DeviceRecord) => DeviceRecord): Promise<DeviceRecord> {
+    const d = await this.#mutex.run(async () => {
+      const cur = await this.#repo.get("devices", id);
+      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
+      const next = fn(cur);
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }]);
+      return next;
+    });
+    this.#events.emit("device", d);
+    return d;
+  }
+
+  /**
+   * Revoke a device: durable before this resolves. Listeners end its streams.
+   * Revoking a revoked device again is allowed and keeps the first time.
+   * @throws PairingError DEVICE_NOT_FOUND
+   */
+  revokeDevice(id: string, reason?: string): Promise<DeviceRecord> {
+    return this.#updateDevice(id, (d) => ({
+      ...d,
+      revokedAt: d.revokedAt ?? this.#clock.now(),
+      ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
+    }));
+  }
+
+  /**
+   * Clear a revocation so the device may pair again. Its old certificate stays unusable:
+   * only a new pairing issues a new one.
+   * @throws PairingError DEVICE_NOT_FOUND, NOT_REVOKED
+   */
+  clearRevocation(id: string): Promise<DeviceRecord> {
+    return this.#updateDevice(id, (d) => {
+      if (!d.revokedAt) throw new PairingError("NOT_REVOKED", `device ${id} is not revoked`);
+      const { revokedAt: _a, revokeReason: _r, ...rest } = d;
+      return { ...rest, certificateFingerprint: "" };
+    });
+  }
+
+  /** Record what a connected node announced, and when it was last seen. */
+  recordPresence(id: string, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): Promise<DeviceRecord> {
+    return this.#updateDevice(id, (d) => ({ ...d, ...info }));
   }
 
   /**
@@ -428,6 +489,8 @@ export class PairingManager {
       }
     }
     return this.#decide(id, async (r, now) => {
+      await this.#refuseRevoked(r.deviceId);
+      const previous = await this.#repo.get("devices", r.deviceId);
       const finalRole = granted ?? (r.requestedRole as Role);
       const cert = await this.#ca.issueNodeCert({
         deviceId: r.deviceId,
@@ -444,6 +507,7 @@ export class PairingManager {
         certificateFingerprint: cert.fingerprint,
       };
       const device: DeviceRecord = {
+        ...(previous ?? {}),
         id: r.deviceId,
         name: r.name,
         role: finalRole,

@@ -48,7 +48,17 @@ export type DeviceRecord = {
   certificateNotAfter: number;
   pairedAt: number;
   requestId: string;
+  /** Set when an admin revoked the device; it cannot connect or pair again until cleared. */
+  revokedAt?: number;
+  revokeReason?: string;
+  /** What the node last announced (kept so offline nodes can still be dispatched to). */
+  capabilities?: CapabilityInfo[];
+  platform?: string;
+  version?: string;
+  lastSeen?: number;
 };
+
+export type CapabilityInfo = { name: string; description?: string; inputSchema?: string; outputSchema?: string };
 
 /** The tables the pairing manager keeps. */
 export type PairingTables = {

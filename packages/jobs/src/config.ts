@@ -1,0 +1,30 @@
+/** Job limits as named constants, resolved once into a frozen config. */
+export const DEFAULT_JOB_TIMEOUT_MS = 60_000;
+export const MAX_JOB_TIMEOUT_MS = 24 * 60 * 60_000;
+export const MAX_JOB_INPUT_BYTES = 1024 * 1024;
+export const MAX_JOB_OUTPUT_BYTES = 1024 * 1024;
+/** Jobs waiting for one device (queued, not yet delivered). */
+export const MAX_QUEUED_PER_DEVICE = 1000;
+/** Jobs in flight (delivered or running) on one device, whatever the node asks for. */
+export const MAX_IN_FLIGHT_PER_DEVICE = 64;
+export const MAX_ERROR_BYTES = 4096;
+
+export type JobConfig = Readonly<{
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  maxInputBytes: number;
+  maxOutputBytes: number;
+  maxQueuedPerDevice: number;
+  maxInFlightPerDevice: number;
+}>;
+
+export function resolveJobConfig(o: Partial<JobConfig> = {}): JobConfig {
+  return Object.freeze({
+    defaultTimeoutMs: o.defaultTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
+    maxTimeoutMs: o.maxTimeoutMs ?? MAX_JOB_TIMEOUT_MS,
+    maxInputBytes: o.maxInputBytes ?? MAX_JOB_INPUT_BYTES,
+    maxOutputBytes: o.maxOutputBytes ?? MAX_JOB_OUTPUT_BYTES,
+    maxQueuedPerDevice: o.maxQueuedPerDevice ?? MAX_QUEUED_PER_DEVICE,
+    maxInFlightPerDevice: o.maxInFlightPerDevice ?? MAX_IN_FLIGHT_PER_DEVICE,
+  });
+}

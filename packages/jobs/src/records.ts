@@ -1,0 +1,51 @@
+/** Job records and what the job manager needs from storage and from the node registry. */
+
+export const JobState = {
+  Queued: "queued",
+  Delivered: "delivered",
+  Running: "running",
+  Succeeded: "succeeded",
+  Failed: "failed",
+  TimedOut: "timed_out",
+  Cancelled: "cancelled",
+} as const;
+export type JobState = (typeof JobState)[keyof typeof JobState];
+
+export const FINAL_STATES: ReadonlySet<string> = new Set([JobState.Succeeded, JobState.Failed, JobState.TimedOut, JobState.Cancelled]);
+
+export type JobRecord = {
+  id: string;
+  deviceId: string;
+  capability: string;
+  state: JobState;
+  input: string; // JSON text
+  output?: string; // JSON text
+  error?: string;
+  createdAt: number;
+  deadline: number;
+  updatedAt: number;
+  attempts: number; // deliveries so far
+  idempotencyKey?: string;
+  dispatchedBy: string;
+};
+
+/** Maps (dispatcher, idempotency key) to the job it created. */
+export type IdempotencyRecord = { id: string; jobId: string; createdAt: number };
+
+export type JobTables = { jobs: JobRecord; idempotency: IdempotencyRecord };
+export const JOB_TABLES = ["jobs", "idempotency"] as const;
+
+export type JobOp =
+  | { [T in keyof JobTables]: { table: T; type: "put"; value: JobTables[T] } }[keyof JobTables]
+  | { table: keyof JobTables; type: "del"; key: string };
+
+export interface JobRepository {
+  get<T extends keyof JobTables>(table: T, id: string): Promise<JobTables[T] | undefined>;
+  list<T extends keyof JobTables>(table: T): Promise<JobTables[T][]>;
+  batch(ops: readonly JobOp[]): Promise<void>;
+}
+
+/** What the job manager asks about a device before accepting work for it. */
+export interface NodeDirectory {
+  describe(deviceId: string): { exists: boolean; revoked: boolean; capabilities: readonly string[] } | undefined;
+}

@@ -101,7 +101,7 @@ T("an empty message and a wrong version are refused", async () => {
 
 T("a message over the size limit is refused with RESOURCE_EXHAUSTED", async () => {
   const code = await mintCode(ctx.d);
-  await expectStatus(handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), { name: "x".repeat(70_000) }), status.RESOURCE_EXHAUSTED);
+  await expectStatus(handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), { name: "x".repeat(3 * 1024 * 1024) }), status.RESOURCE_EXHAUSTED);
 });
 
 T("unknown, wrong, expired and used codes", async () => {

@@ -7,6 +7,8 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { JOB_TABLES, JobManager } from "@tether/jobs";
+import type { JobConfig, JobTables } from "@tether/jobs";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { PAIRING_TABLES, PairingManager } from "@tether/pairing";
 import type { PairingConfig, PairingTables } from "@tether/pairing";
@@ -18,7 +20,11 @@ import { ADMIN_SOCKET_NAME, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
 import type { Logger } from "./log.js";
 import { createLogger } from "./log.js";
+import { DeviceIndex } from "./auth.js";
+import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
+import { orchestratorService } from "./services/orchestrator.js";
+import { ListenerIdentity } from "./tls.js";
 import { pairingService } from "./services/pairing.js";
 
 export const VERSION = "0.1.0";
@@ -31,10 +37,12 @@ export type RunningDaemon = {
   caFingerprint: string;
   caPem: string;
   pairing: PairingManager;
+  jobs: JobManager;
+  hub: NodeHub;
   close(): Promise<void>;
 };
 
-type Services = { Pairing: { service: ServiceDefinition }; Admin: { service: ServiceDefinition } };
+type Services = Record<"Pairing" | "Admin" | "Node" | "Orchestrator", { service: ServiceDefinition }>;
 
 function services(): Services {
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: Services } };
@@ -68,15 +76,22 @@ function prepareDataDir(dir: string): void {
 
 export async function startDaemon(
   config: DaemonConfig,
-  o: { log?: Logger; now?: () => number; pairing?: Partial<PairingConfig> } = {},
+  o: {
+    log?: Logger;
+    now?: () => number;
+    pairing?: Partial<PairingConfig>;
+    jobs?: Partial<JobConfig>;
+    registrationTimeoutMs?: number;
+    idleTimeoutMs?: number;
+  } = {},
 ): Promise<RunningDaemon> {
   const log = o.log ?? createLogger();
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
 
-  let store: Store<PairingTables>;
+  let store: Store<PairingTables & JobTables>;
   try {
-    store = await Store.open<PairingTables>(join(config.dataDir, "store"), PAIRING_TABLES);
+    store = await Store.open<PairingTables & JobTables>(join(config.dataDir, "store"), [...PAIRING_TABLES, ...JOB_TABLES]);
   } catch (err) {
     if (err instanceof StoreError && err.code === "LOCKED") {
       throw new DaemonError("DATA_DIR_IN_USE", `data directory is in use by another daemon (${config.dataDir})`, { cause: err });
@@ -106,6 +121,26 @@ export async function startDaemon(
       advertise: () => advertise,
       ...(o.pairing ? { config: o.pairing } : {}),
     });
+    const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
+    const index = new DeviceIndex();
+    let jobs: JobManager | undefined;
+    const hub = new NodeHub({
+      index,
+      pairing,
+      jobs: () => jobs as JobManager,
+      log,
+      now,
+      ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
+      ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+    });
+    jobs = new JobManager({ repo: store, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
+    const loaded = await jobs.load();
+    await hub.start();
+    cleanups.push(() => {
+      hub.stop();
+      jobs?.close();
+    });
+    if (loaded.requeued || loaded.timedOut) log.info("unfinished jobs recovered", loaded);
     const svc = services();
     const startedAt = now();
 
@@ -114,15 +149,17 @@ export async function startDaemon(
     const nodeServer = new Server({
       "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
-      "grpc.keepalive_time_ms": 30_000,
+      // HTTP/2 pings find a dead TCP peer within 20 s + 10 s (docs/operations.md, heartbeats).
+      "grpc.keepalive_time_ms": 20_000,
       "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log));
-    const creds = ServerCredentials.createSsl(
-      Buffer.from(authority.caPem),
-      [{ private_key: Buffer.from(authority.serverKeyPem), cert_chain: Buffer.from(authority.serverCertPem) }],
-      false,
-    );
+    nodeServer.addService(svc.Node.service, { Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call) });
+    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
+    const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem);
+    const creds = identity.credentials();
     let port: number;
     try {
       port = await bind(nodeServer, formatHostPort(config.listenHost, config.listenPort), creds);
@@ -144,7 +181,8 @@ export async function startDaemon(
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log));
+    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now }));
+    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
     const oldUmask = process.umask(0o177);
     try {
       await bind(adminServer, `unix://${adminSocket}`, ServerCredentials.createInsecure());
@@ -172,6 +210,8 @@ export async function startDaemon(
       caFingerprint: authority.caFingerprint,
       caPem: authority.caPem,
       pairing,
+      jobs,
+      hub,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {

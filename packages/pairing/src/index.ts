@@ -15,6 +15,7 @@ export { PairingManager } from "./manager.js";
 export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
 export type {
+  CapabilityInfo,
   CodeRecord,
   CodeState,
   DeviceRecord,

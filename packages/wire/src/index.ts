@@ -9,8 +9,11 @@ import type { PackageDefinition } from "@grpc/proto-loader";
 
 export const PROTO_DIR = fileURLToPath(new URL("../../../proto", import.meta.url));
 
-/** Largest message either side accepts on the node listener (certificates are ~1 KiB). */
-export const MAX_NODE_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Largest message either side accepts on the node listener: a job's input or output (at most
+ * 1 MiB each) plus framing. Pairing messages are far smaller and checked field by field.
+ */
+export const MAX_NODE_MESSAGE_BYTES = 2 * 1024 * 1024;
 /** Largest message on the admin socket (device lists can be long). */
 export const MAX_ADMIN_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -19,7 +22,7 @@ const LOAD_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: 
 let cached: PackageDefinition | undefined;
 /** The package definition for tether.v1 (all services). */
 export function tetherPackageDefinition(): PackageDefinition {
-  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/admin.proto"], LOAD_OPTIONS);
+  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/admin.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], LOAD_OPTIONS);
   return cached;
 }
 
@@ -31,6 +34,8 @@ export type {
   Device,
   FinishRequest,
   FinishResponse,
+  Job,
+  NodeInfo,
   PairRequest,
   StartRequest,
   StartResponse,

@@ -62,6 +62,41 @@ export type Device = {
   pairedAt: number;
   requestId: string;
   certificatePem: string;
+  revokedAt: number;
+  revokeReason: string;
+  online: boolean;
+  lastSeen: number;
+  capabilities: string[];
+  platform: string;
+  version: string;
+  inFlight: number;
+};
+export type Job = {
+  id: string;
+  deviceId: string;
+  capability: string;
+  state: string;
+  input: Uint8Array;
+  output: Uint8Array;
+  error: string;
+  createdAt: number;
+  deadline: number;
+  updatedAt: number;
+  attempts: number;
+  idempotencyKey: string;
+  dispatchedBy: string;
+};
+export type NodeInfo = {
+  deviceId: string;
+  name: string;
+  role: string;
+  online: boolean;
+  lastSeen: number;
+  capabilities: string[];
+  platform: string;
+  version: string;
+  inFlight: number;
+  maxConcurrency: number;
 };
 export type StatusResponse = {
   version: string;

@@ -4,6 +4,8 @@ import { derToPem } from "@tether/ca";
 import type { DeviceRecord, PairingManager, RequestView } from "@tether/pairing";
 import { createHash } from "node:crypto";
 import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
+import type { JobManager } from "@tether/jobs";
+import type { NodeHub, NodeView } from "../hub.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
@@ -26,7 +28,7 @@ export function toPairRequest(r: RequestView): PairRequest {
   };
 }
 
-export function toDevice(d: DeviceRecord): Device {
+export function toDevice(d: DeviceRecord, live?: NodeView): Device {
   return {
     id: d.id,
     name: d.name,
@@ -39,10 +41,24 @@ export function toDevice(d: DeviceRecord): Device {
     pairedAt: d.pairedAt,
     requestId: d.requestId,
     certificatePem: derToPem(new Uint8Array(Buffer.from(d.certificate, "base64")), "CERTIFICATE"),
+    revokedAt: d.revokedAt ?? 0,
+    revokeReason: d.revokeReason ?? "",
+    online: live?.online ?? false,
+    lastSeen: live?.lastSeen ?? d.lastSeen ?? 0,
+    capabilities: live?.capabilities ?? (d.capabilities ?? []).map((c) => c.name),
+    platform: live?.platform ?? d.platform ?? "",
+    version: live?.version ?? d.version ?? "",
+    inFlight: live?.inFlight ?? 0,
   };
 }
 
-export function adminService(pm: PairingManager, status: () => StatusResponse, log: Logger): UntypedServiceImplementation {
+export function adminService(
+  pm: PairingManager,
+  status: () => StatusResponse,
+  log: Logger,
+  fleet: { hub: NodeHub; jobs: JobManager; now: () => number },
+): UntypedServiceImplementation {
+  const live = (id: string) => fleet.hub.nodes().find((n) => n.deviceId === id);
   return {
     CreateCode: unary<CreateCodeRequest, CreateCodeResponse>(log, "Admin.CreateCode", async (req) => {
       const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000);
@@ -62,10 +78,23 @@ export function adminService(pm: PairingManager, status: () => StatusResponse, l
       log.info("pairing request rejected", { request: r.id, device: r.deviceId });
       return toPairRequest(r);
     }),
-    ListDevices: unary<object, { devices: Device[] }>(log, "Admin.ListDevices", async () => ({
-      devices: (await pm.listDevices()).map(toDevice),
-    })),
-    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => toDevice(await pm.getDevice(req.id))),
+    ListDevices: unary<object, { devices: Device[] }>(log, "Admin.ListDevices", async () => {
+      const nodes = new Map(fleet.hub.nodes().map((n) => [n.deviceId, n]));
+      return { devices: (await pm.listDevices()).map((d) => toDevice(d, nodes.get(d.id))) };
+    }),
+    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => toDevice(await pm.getDevice(req.id), live(req.id))),
+    RevokeDevice: unary<{ id: string; reason: string }, Device>(log, "Admin.RevokeDevice", async (req) => {
+      const started = fleet.now();
+      const d = await pm.revokeDevice(req.id, req.reason || undefined); // durable; listeners end streams
+      const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
+      log.info("device revoked", { device: d.id, reason: req.reason, failedJobs: failed, ms: fleet.now() - started });
+      return toDevice(d, live(d.id));
+    }),
+    ClearRevocation: unary<{ id: string }, Device>(log, "Admin.ClearRevocation", async (req) => {
+      const d = await pm.clearRevocation(req.id);
+      log.info("device revocation cleared", { device: d.id });
+      return toDevice(d, live(d.id));
+    }),
     Status: unary<object, StatusResponse>(log, "Admin.Status", async () => status()),
   };
 }

@@ -1,0 +1,75 @@
+/**
+ * Who is calling: the peer certificate of a call, checked against the live device index.
+ * The index maps the SHA-256 fingerprint of each device's *current* certificate to the device;
+ * a revoked device, a re-paired device's old certificate, a certificate from another CA or an
+ * expired one are simply not found or not valid: one O(1) lookup per stream open or unary call.
+ */
+import { status } from "@grpc/grpc-js";
+import type { DeviceRecord } from "@tether/pairing";
+import { X509Certificate } from "node:crypto";
+import { DaemonError } from "./errors.js";
+
+export type Peer = { deviceId: string; role: string; fingerprint: string };
+
+type Entry = { deviceId: string; role: string; notBefore: number; notAfter: number };
+
+export class DeviceIndex {
+  readonly #byFingerprint = new Map<string, Entry>();
+  readonly #fingerprintOf = new Map<string, string>();
+
+  /** Reflect a device record: index its current certificate unless it is revoked. */
+  update(d: DeviceRecord): void {
+    const old = this.#fingerprintOf.get(d.id);
+    if (old) this.#byFingerprint.delete(old);
+    this.#fingerprintOf.delete(d.id);
+    if (d.revokedAt || !d.certificateFingerprint) return;
+    const cert = new X509Certificate(Buffer.from(d.certificate, "base64"));
+    this.#byFingerprint.set(d.certificateFingerprint, {
+      deviceId: d.id,
+      role: d.role,
+      notBefore: Date.parse(cert.validFrom),
+      notAfter: Date.parse(cert.validTo),
+    });
+    this.#fingerprintOf.set(d.id, d.certificateFingerprint);
+  }
+
+  lookup(fingerprint: string): Entry | undefined {
+    return this.#byFingerprint.get(fingerprint);
+  }
+
+  get size(): number {
+    return this.#byFingerprint.size;
+  }
+}
+
+type WithAuth = { getAuthContext?: () => { sslPeerCertificate?: { raw?: Buffer; fingerprint256?: string } } | null };
+
+/** SHA-256 of the peer's certificate DER, lowercase hex, or undefined without one. */
+export function peerFingerprint(call: WithAuth): string | undefined {
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  if (!cert?.raw || !cert.fingerprint256) return undefined;
+  return cert.fingerprint256.replace(/:/g, "").toLowerCase();
+}
+
+/**
+ * Authenticate a call's client certificate.
+ * @throws DaemonError with UNAUTHENTICATED (no, unknown, revoked or expired certificate) or
+ *   PERMISSION_DENIED (wrong role).
+ */
+export function authenticate(call: WithAuth, index: DeviceIndex, now: number, roles?: readonly string[]): Peer {
+  const fp = peerFingerprint(call);
+  if (!fp) throw new DaemonError("NO_CLIENT_CERT", "a client certificate from this daemon's CA is required", { status: status.UNAUTHENTICATED });
+  const e = index.lookup(fp);
+  if (!e) {
+    throw new DaemonError("CERT_NOT_CURRENT", "client certificate is not a current certificate of any device (unknown CA, replaced or revoked)", {
+      status: status.UNAUTHENTICATED,
+    });
+  }
+  if (now < e.notBefore || now >= e.notAfter) {
+    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; renew or re-pair", { status: status.UNAUTHENTICATED });
+  }
+  if (roles && !roles.includes(e.role)) {
+    throw new DaemonError("WRONG_ROLE", `device role "${e.role}" may not call this (needs ${roles.join(" or ")})`, { status: status.PERMISSION_DENIED });
+  }
+  return { deviceId: e.deviceId, role: e.role, fingerprint: fp };
+}

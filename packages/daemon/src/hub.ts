@@ -1,0 +1,361 @@
+/**
+ * The node hub: the registry of connected nodes and the Node.Connect stream handler. It
+ * authenticates each stream, waits a bounded time for registration, delivers jobs up to the
+ * node's in-flight limit, applies updates and results, answers pings, and ends streams when
+ * their device is revoked. It also answers the job queue's questions about devices.
+ */
+import { status } from "@grpc/grpc-js";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
+import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
+import type { DeviceIndex, Peer } from "./auth.js";
+import { authenticate } from "./auth.js";
+import { describe, toServiceError } from "./errors.js";
+import type { Logger } from "./log.js";
+
+export const REGISTRATION_TIMEOUT_MS = 10_000;
+export const HEARTBEAT_MS = 10_000;
+/** A node that sends nothing (not even a ping) for this long is dropped. */
+export const IDLE_TIMEOUT_MS = 3 * HEARTBEAT_MS;
+export const MAX_CAPABILITIES = 64;
+
+type NodeMessage = {
+  msg?: "register" | "update" | "result" | "ping";
+  register?: {
+    deviceId: string;
+    capabilities: { name: string; description: string; inputSchema: string; outputSchema: string }[];
+    platform: string;
+    version: string;
+    maxConcurrency: number;
+  };
+  update?: { jobId: string; state: string };
+  result?: { jobId: string; ok: boolean; output: Uint8Array; error: string };
+  ping?: { sentAt: number };
+};
+type DaemonMessage = Record<string, unknown>;
+type Call = ServerDuplexStream<NodeMessage, DaemonMessage>;
+
+type Session = {
+  id: number;
+  call: Call;
+  peer: Peer;
+  registered: boolean;
+  capabilities: string[];
+  maxConcurrency: number;
+  platform: string;
+  version: string;
+  connectedAt: number;
+  lastSeen: number;
+  timer?: NodeJS.Timeout;
+  pumping: boolean;
+  again: boolean;
+};
+
+export type NodeView = {
+  deviceId: string;
+  name: string;
+  role: string;
+  online: boolean;
+  lastSeen: number;
+  capabilities: string[];
+  platform: string;
+  version: string;
+  inFlight: number;
+  maxConcurrency: number;
+};
+
+const CAP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export class NodeHub implements NodeDirectory {
+  readonly #index: DeviceIndex;
+  readonly #pairing: PairingManager;
+  readonly #jobs: () => JobManager;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #registrationTimeoutMs: number;
+  readonly #idleTimeoutMs: number;
+  readonly #devices = new Map<string, DeviceRecord>();
+  readonly #sessions = new Map<string, Session>();
+  /** every authenticated stream, by device, so revocation can end them all */
+  readonly #streams = new Map<string, Set<{ end(code: status, details: string): void }>>();
+  #seq = 0;
+  #sweeper?: NodeJS.Timeout;
+
+  constructor(o: {
+    index: DeviceIndex;
+    pairing: PairingManager;
+    jobs: () => JobManager;
+    log: Logger;
+    now: () => number;
+    registrationTimeoutMs?: number;
+    idleTimeoutMs?: number;
+  }) {
+    this.#index = o.index;
+    this.#pairing = o.pairing;
+    this.#jobs = o.jobs;
+    this.#log = o.log;
+    this.#now = o.now;
+    this.#registrationTimeoutMs = o.registrationTimeoutMs ?? REGISTRATION_TIMEOUT_MS;
+    this.#idleTimeoutMs = o.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  }
+
+  async start(): Promise<void> {
+    for (const d of await this.#pairing.listDevices()) this.#reflect(d);
+    this.#pairing.onDevice((d) => this.#reflect(d));
+    const jobs = this.#jobs();
+    jobs.on("queued", (deviceId) => this.#pump(deviceId));
+    jobs.on("cancel", ({ deviceId, jobId, reason }) => {
+      const s = this.#sessions.get(deviceId);
+      if (s?.registered) s.call.write({ cancel: { jobId, reason } });
+    });
+    this.#sweeper = setInterval(() => this.#dropIdle(), Math.max(250, Math.floor(this.#idleTimeoutMs / 3)));
+    this.#sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    for (const s of this.#sessions.values()) if (s.timer) clearTimeout(s.timer);
+  }
+
+  /** Keep the device cache and the certificate index in step with the store. */
+  #reflect(d: DeviceRecord): void {
+    this.#devices.set(d.id, d);
+    this.#index.update(d);
+    if (d.revokedAt) this.endStreams(d.id, status.PERMISSION_DENIED, `device ${d.id} has been revoked`);
+  }
+
+  describe(deviceId: string): { exists: boolean; revoked: boolean; capabilities: readonly string[] } | undefined {
+    const d = this.#devices.get(deviceId);
+    if (!d) return undefined;
+    const live = this.#sessions.get(deviceId);
+    const capabilities = live?.registered ? live.capabilities : (d.capabilities ?? []).map((c) => c.name);
+    return { exists: true, revoked: Boolean(d.revokedAt), capabilities };
+  }
+
+  /** Track an authenticated stream so that revoking its device ends it. Returns the untrack function. */
+  track(deviceId: string, s: { end(code: status, details: string): void }): () => void {
+    let set = this.#streams.get(deviceId);
+    if (!set) this.#streams.set(deviceId, (set = new Set()));
+    set.add(s);
+    return () => {
+      set?.delete(s);
+      if (set?.size === 0) this.#streams.delete(deviceId);
+    };
+  }
+
+  /** End every open stream of a device at once. */
+  endStreams(deviceId: string, code: status, details: string): number {
+    const set = this.#streams.get(deviceId);
+    if (!set) return 0;
+    const all = [...set];
+    for (const s of all) s.end(code, details);
+    return all.length;
+  }
+
+  nodes(): NodeView[] {
+    const out: NodeView[] = [];
+    for (const d of this.#devices.values()) {
+      const s = this.#sessions.get(d.id);
+      const online = Boolean(s?.registered);
+      out.push({
+        deviceId: d.id,
+        name: d.name,
+        role: d.role,
+        online,
+        lastSeen: online ? (s as Session).lastSeen : (d.lastSeen ?? 0),
+        capabilities: online ? (s as Session).capabilities : (d.capabilities ?? []).map((c) => c.name),
+        platform: online ? (s as Session).platform : (d.platform ?? ""),
+        version: online ? (s as Session).version : (d.version ?? ""),
+        inFlight: this.#jobs().inFlight(d.id),
+        maxConcurrency: s?.maxConcurrency ?? 0,
+      });
+    }
+    return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  }
+
+  isOnline(deviceId: string): boolean {
+    return Boolean(this.#sessions.get(deviceId)?.registered);
+  }
+
+  #dropIdle(): void {
+    const now = this.#now();
+    for (const s of this.#sessions.values()) {
+      if (s.registered && now - s.lastSeen > this.#idleTimeoutMs) {
+        this.#log.warn("node idle, dropping stream", { device: s.peer.deviceId, idleMs: now - s.lastSeen });
+        this.#end(s, status.UNAVAILABLE, `no message for ${this.#idleTimeoutMs} ms`);
+      }
+    }
+  }
+
+  #end(s: Session, code: status, details: string): void {
+    try {
+      s.call.emit("error", { code, details });
+    } catch {
+      // already closed
+    }
+  }
+
+  /** The Node.Connect handler. */
+  connect(call: Call): void {
+    let peer: Peer;
+    try {
+      peer = authenticate(call, this.#index, this.#now());
+    } catch (err) {
+      call.emit("error", toServiceError(err, this.#log, "Node.Connect"));
+      return;
+    }
+    const now = this.#now();
+    const s: Session = {
+      id: ++this.#seq,
+      call,
+      peer,
+      registered: false,
+      capabilities: [],
+      maxConcurrency: 1,
+      platform: "",
+      version: "",
+      connectedAt: now,
+      lastSeen: now,
+      pumping: false,
+      again: false,
+    };
+    const untrack = this.track(peer.deviceId, { end: (code, details) => this.#end(s, code, details) });
+    s.timer = setTimeout(() => {
+      if (!s.registered) this.#end(s, status.DEADLINE_EXCEEDED, `no registration within ${this.#registrationTimeoutMs} ms`);
+    }, this.#registrationTimeoutMs);
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      untrack();
+      if (s.timer) clearTimeout(s.timer);
+      if (this.#sessions.get(peer.deviceId) === s) {
+        this.#sessions.delete(peer.deviceId);
+        this.#log.info("node disconnected", { device: peer.deviceId });
+        void this.#jobs()
+          .requeueDevice(peer.deviceId)
+          .catch((err: unknown) => this.#log.error("requeue failed", { device: peer.deviceId, error: describe(err) }));
+        void this.#pairing
+          .recordPresence(peer.deviceId, { lastSeen: this.#now() })
+          .catch(() => undefined);
+      }
+    };
+    call.on("error", close);
+    call.on("cancelled", close);
+    call.on("close", close);
+    call.on("end", () => {
+      close();
+      call.end();
+    });
+    call.on("data", (m: NodeMessage) => {
+      s.lastSeen = this.#now();
+      this.#onMessage(s, m).catch((err: unknown) => {
+        this.#end(s, status.INTERNAL, "internal error");
+        this.#log.error("node message failed", { device: peer.deviceId, error: describe(err) });
+      });
+    });
+  }
+
+  async #onMessage(s: Session, m: NodeMessage): Promise<void> {
+    const device = s.peer.deviceId;
+    if (!s.registered) {
+      if (m.msg !== "register" || !m.register) {
+        this.#end(s, status.FAILED_PRECONDITION, "the first message must be register");
+        return;
+      }
+      const r = m.register;
+      if (r.deviceId !== device) {
+        this.#log.warn("node claimed another device id", { device, claimed: r.deviceId });
+        this.#end(s, status.PERMISSION_DENIED, `this certificate belongs to ${device}, not ${r.deviceId}`);
+        return;
+      }
+      const caps: CapabilityInfo[] = [];
+      const bad = (msg: string) => this.#end(s, status.INVALID_ARGUMENT, msg);
+      if (r.capabilities.length > MAX_CAPABILITIES) return bad(`at most ${MAX_CAPABILITIES} capabilities`);
+      for (const c of r.capabilities) {
+        if (!CAP_NAME.test(c.name)) return bad(`capability name ${JSON.stringify(c.name.slice(0, 70))} must match [a-z0-9][a-z0-9._-]{0,63}`);
+        if (c.description.length > 256 || c.inputSchema.length > 16384 || c.outputSchema.length > 16384) {
+          return bad(`capability ${c.name}: description or schema too long`);
+        }
+        caps.push({
+          name: c.name,
+          ...(c.description ? { description: c.description } : {}),
+          ...(c.inputSchema ? { inputSchema: c.inputSchema } : {}),
+          ...(c.outputSchema ? { outputSchema: c.outputSchema } : {}),
+        });
+      }
+      if (r.platform.length > 64 || r.version.length > 64) return bad("platform and version are at most 64 characters");
+      const previous = this.#sessions.get(device);
+      if (previous && previous !== s) this.#end(previous, status.ABORTED, "replaced by a newer connection of the same device");
+      if (s.timer) clearTimeout(s.timer);
+      s.registered = true;
+      s.capabilities = caps.map((c) => c.name);
+      s.platform = r.platform;
+      s.version = r.version;
+      s.maxConcurrency = Math.max(1, Math.min(r.maxConcurrency || 1, this.#jobs().config.maxInFlightPerDevice));
+      this.#sessions.set(device, s);
+      await this.#pairing.recordPresence(device, { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() });
+      s.call.write({ registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3) } });
+      this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
+      this.#pump(device);
+      return;
+    }
+    switch (m.msg) {
+      case "register":
+        this.#end(s, status.FAILED_PRECONDITION, "already registered");
+        return;
+      case "ping":
+        s.call.write({ pong: { sentAt: m.ping?.sentAt ?? 0 } });
+        return;
+      case "update": {
+        if (m.update?.state !== "running") return;
+        const r = await this.#jobs().markRunning(device, m.update.jobId);
+        if ("ignored" in r) this.#log.warn("job update ignored", { device, job: m.update.jobId, reason: r.reason });
+        return;
+      }
+      case "result": {
+        const res = m.result;
+        if (!res) return;
+        const r = await this.#jobs().complete(device, { jobId: res.jobId, ok: res.ok, output: res.output, error: res.error });
+        if ("ignored" in r) this.#log.warn("job result ignored", { device, job: res.jobId, reason: r.reason });
+        else this.#log.info("job finished", { device, job: r.id, state: r.state });
+        this.#pump(device);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Deliver queued jobs to a device's stream, up to its in-flight limit. Serialized per session. */
+  #pump(deviceId: string): void {
+    const s = this.#sessions.get(deviceId);
+    if (!s?.registered) return;
+    if (s.pumping) {
+      s.again = true;
+      return;
+    }
+    s.pumping = true;
+    const run = async () => {
+      do {
+        s.again = false;
+        const jobs: JobRecord[] = await this.#jobs().claim(deviceId, s.maxConcurrency);
+        if (this.#sessions.get(deviceId) !== s) {
+          // The stream ended while we claimed: put the jobs back for the next connection.
+          await this.#jobs().requeueDevice(deviceId);
+          return;
+        }
+        for (const j of jobs) {
+          s.call.write({
+            job: { jobId: j.id, capability: j.capability, input: Buffer.from(j.input), deadline: j.deadline, attempt: j.attempts },
+          });
+        }
+      } while (s.again && this.#sessions.get(deviceId) === s);
+    };
+    run()
+      .catch((err: unknown) => this.#log.error("delivery failed", { device: deviceId, error: describe(err) }))
+      .finally(() => {
+        s.pumping = false;
+      });
+  }
+}

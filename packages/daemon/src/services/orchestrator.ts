@@ -1,0 +1,131 @@
+/**
+ * The Orchestrator service: a thin adapter over the job queue and the node hub. Served on the
+ * TLS listener to devices with role "orchestrator" (each call authenticated), and on the
+ * admin socket for local use (the caller is "admin").
+ */
+import { status } from "@grpc/grpc-js";
+import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { JobManager, JobRecord } from "@tether/jobs";
+import { isFinal } from "@tether/jobs";
+import type { DeviceIndex } from "../auth.js";
+import { authenticate } from "../auth.js";
+import { DaemonError, toServiceError } from "../errors.js";
+import type { NodeHub } from "../hub.js";
+import type { Logger } from "../log.js";
+import { unary } from "./rpc.js";
+
+export function toJob(j: JobRecord) {
+  return {
+    id: j.id,
+    deviceId: j.deviceId,
+    capability: j.capability,
+    state: j.state,
+    input: Buffer.from(j.input),
+    output: Buffer.from(j.output ?? ""),
+    error: j.error ?? "",
+    createdAt: j.createdAt,
+    deadline: j.deadline,
+    updatedAt: j.updatedAt,
+    attempts: j.attempts,
+    idempotencyKey: j.idempotencyKey ?? "",
+    dispatchedBy: j.dispatchedBy,
+  };
+}
+
+export function orchestratorService(o: {
+  jobs: JobManager;
+  hub: NodeHub;
+  index: DeviceIndex;
+  now: () => number;
+  log: Logger;
+  /** "tls": callers must be orchestrator devices; "local": the admin socket */
+  mode: "tls" | "local";
+}): UntypedServiceImplementation {
+  const caller = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) =>
+    o.mode === "local" ? { deviceId: "admin" } : authenticate(call, o.index, o.now(), ["orchestrator"]);
+  const { jobs, hub, log } = o;
+  return {
+    ListNodes: unary<{ capability: string; online: string }, object>(log, "Orchestrator.ListNodes", async (req, call) => {
+      caller(call);
+      if (req.online && req.online !== "true" && req.online !== "false") {
+        throw new DaemonError("INVALID_ARGUMENT", 'online must be "", "true" or "false"', { status: status.INVALID_ARGUMENT });
+      }
+      const nodes = hub
+        .nodes()
+        .filter((n) => (!req.capability || n.capabilities.includes(req.capability)) && (!req.online || String(n.online) === req.online));
+      return { nodes };
+    }),
+    Dispatch: unary<{ deviceId: string; capability: string; input: Uint8Array; timeoutMs: number; idempotencyKey: string }, object>(
+      log,
+      "Orchestrator.Dispatch",
+      async (req, call) => {
+        const by = caller(call).deviceId;
+        const j = await jobs.dispatch({
+          deviceId: req.deviceId,
+          capability: req.capability,
+          input: req.input,
+          timeoutMs: req.timeoutMs,
+          dispatchedBy: by,
+          ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+        });
+        log.info("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by });
+        return toJob(j);
+      },
+    ),
+    GetJob: unary<{ id: string }, object>(log, "Orchestrator.GetJob", async (req, call) => {
+      caller(call);
+      return toJob(await jobs.get(req.id));
+    }),
+    CancelJob: unary<{ id: string; reason: string }, object>(log, "Orchestrator.CancelJob", async (req, call) => {
+      const by = caller(call).deviceId;
+      const j = await jobs.cancel(req.id, req.reason || `cancelled by ${by}`);
+      log.info("job cancelled", { job: j.id, by });
+      return toJob(j);
+    }),
+    ListJobs: unary<{ deviceId: string; state: string; limit: number }, object>(log, "Orchestrator.ListJobs", async (req, call) => {
+      caller(call);
+      const list = await jobs.list({ deviceId: req.deviceId, state: req.state, limit: req.limit });
+      return { jobs: list.map(toJob) };
+    }),
+    WatchJob: (call: ServerWritableStream<{ id: string }, object>) => {
+      let peer: { deviceId: string };
+      try {
+        peer = caller(call);
+      } catch (err) {
+        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
+        return;
+      }
+      let done = false;
+      let unwatch = () => {};
+      let untrack = () => {};
+      const stop = () => {
+        done = true;
+        unwatch();
+        untrack();
+      };
+      call.on("cancelled", stop);
+      call.on("close", stop);
+      if (o.mode === "tls") {
+        untrack = hub.track(peer.deviceId, {
+          end: (code, details) => {
+            stop();
+            call.emit("error", { code, details });
+          },
+        });
+      }
+      const send = (j: JobRecord) => {
+        if (done) return;
+        call.write(toJob(j));
+        if (isFinal(j.state)) {
+          stop();
+          call.end();
+        }
+      };
+      unwatch = jobs.watch(call.request.id, send);
+      jobs.get(call.request.id).then(send, (err: unknown) => {
+        stop();
+        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
+      });
+    },
+  };
+}

@@ -8,7 +8,9 @@ import {
   base32,
   checkIdentityKey,
   constantTimeEqual,
-  daemonRespond,
+  daemonComplete,
+  daemonShare,
+  shareCommitment,
   derivePrs,
   deviceIdFromIdentityKey,
   formatPairingUri,
@@ -102,6 +104,12 @@ test("device ids derive from the identity key; Ed25519 checks are strict", () =>
   assert.throws(() => checkIdentityKey(fromHex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")), /identityKey/);
 });
 
+/** The daemon's side: share first, keys once Ya is revealed. */
+function daemonRespond(prs: Uint8Array, v: Omit<HandshakeView, "yb">, scalar: Uint8Array) {
+  const yb = daemonShare(prs, v.method, v.selector, v.sid, Uint8Array.from(scalar));
+  return { yb, keys: daemonComplete({ ...v, yb }, shareCommitment(v.sid, v.ya), scalar) };
+}
+
 function views(prs: Uint8Array, claims: NodeClaims) {
   const sid = rnd(16);
   const xa = rnd(32);
@@ -143,6 +151,17 @@ test("the two halves agree with the same code and disagree with another", () => 
   const n3 = nodeComplete({ ...base, yb: d3.yb }, xa);
   assert.not.equal(toHex(n3.th), toHex(d3.keys.th));
   assert.not.equal(toHex(n3.daemonConfirmation), toHex(d3.keys.daemonConfirmation));
+});
+
+test("the daemon refuses a revealed share that differs from the commitment", () => {
+  const { publicKey } = identityFromSeed(rnd(32));
+  const claims: NodeClaims = { identityKey: publicKey, tlsPublicKey: rnd(91), name: "n", role: "node" };
+  const prs = derivePrs("pin", "042", "31415926");
+  const { base } = views(prs, claims);
+  const scalar = rnd(32);
+  const yb = daemonShare(prs, "pin", "042", base.sid, scalar);
+  const other = views(prs, claims).base.ya;
+  assert.throws(() => daemonComplete({ ...base, yb }, shareCommitment(base.sid, other), scalar), /commitment/);
 });
 
 test("the stretched code depends on method and selector", () => {

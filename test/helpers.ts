@@ -22,6 +22,7 @@ import {
   nodeComplete,
   nodeShare,
   nodeSignedMessage,
+  shareCommitment,
   parsePin,
 } from "@tether/crypto";
 import type { PairMethod, SessionKeys } from "@tether/crypto";
@@ -29,7 +30,7 @@ import { createLogger, resolveDaemonConfig, startDaemon } from "@tether/daemon";
 import type { RunningDaemon } from "@tether/daemon";
 import type { PairingConfig } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
-import type { CreateCodeResponse, StartResponse } from "@tether/wire";
+import type { CreateCodeResponse, RevealResponse, StartResponse } from "@tether/wire";
 import { X509Certificate, createHash } from "node:crypto";
 
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -72,7 +73,7 @@ export function mintCode(d: { dataDir: string }, method: PairMethod = "pin", ttl
 }
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
-export type RawPairing = Client & { Start: Unary; Finish: Unary; Await: (req: unknown) => NodeJS.ReadableStream };
+export type RawPairing = Client & { Start: Unary; Reveal: Unary; Finish: Unary; Await: (req: unknown) => NodeJS.ReadableStream };
 
 /** A Pairing client that sends whatever it is given (TLS, server certificate not checked). */
 export function rawPairing(address: string, options: object = {}): RawPairing {
@@ -85,7 +86,7 @@ export function rawPairing(address: string, options: object = {}): RawPairing {
   });
 }
 
-export function call<T>(c: RawPairing, method: "Start" | "Finish", req: object): Promise<T> {
+export function call<T>(c: RawPairing, method: "Start" | "Reveal" | "Finish", req: object): Promise<T> {
   return new Promise((resolve, reject) =>
     (c[method] as Unary).call(c, req, new Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as T))),
   );
@@ -119,13 +120,24 @@ export function pinParts(code: string): CodeParts & { secret: string } {
   return { method: "pin", selector, secret };
 }
 
-/** The node's half of a handshake, step by step, so tests can tamper with any field. */
+/**
+ * The node's half of a handshake (Start, then Reveal), so tests can tamper with any field.
+ * `over` replaces StartRequest fields; `reveal: false` stops after Start.
+ */
 export async function handshakeStart(
   c: RawPairing,
   code: CodeParts,
   keys: NodeKeys = nodeKeys(),
   over: Record<string, unknown> = {},
-): Promise<{ start: StartResponse; keys: NodeKeys; session: SessionKeys; request: Record<string, unknown> }> {
+  opts: { reveal?: boolean } = {},
+): Promise<{
+  start: StartResponse;
+  reveal: RevealResponse;
+  keys: NodeKeys;
+  session: SessionKeys;
+  request: Record<string, unknown>;
+  ya: Uint8Array;
+}> {
   const sid = new Uint8Array(randomBytes(16));
   const scalar = new Uint8Array(randomBytes(32));
   const prs = derivePrs(code.method, code.selector, code.secret);
@@ -135,7 +147,7 @@ export async function handshakeStart(
     method: code.method,
     selector: code.selector,
     sid,
-    ya,
+    commitment: shareCommitment(sid, ya),
     identityKey: keys.identityKey,
     tlsPublicKey: keys.tlsPublicKey,
     name: "test-node",
@@ -159,7 +171,11 @@ export async function handshakeStart(
     },
     scalar,
   );
-  return { start, keys, session, request };
+  const reveal =
+    opts.reveal === false
+      ? { daemonConfirmation: new Uint8Array(), daemonSignature: new Uint8Array() }
+      : await call<RevealResponse>(c, "Reveal", { sessionId: start.sessionId, ya });
+  return { start, reveal, keys, session, request, ya };
 }
 
 /** Step 2, honest unless told otherwise. */

@@ -55,14 +55,9 @@ T("malformed fields are refused with INVALID_ARGUMENT, cost no attempt and store
     ["identityKey 33 bytes", { identityKey: new Uint8Array(33).fill(7) }, /identityKey.*32 bytes, got 33/],
     ["identityKey small order", { identityKey: fromHex("0100000000000000000000000000000000000000000000000000000000000000") }, /identityKey.*small-order/],
     ["identityKey not a point", { identityKey: fromHex("0200000000000000000000000000000000000000000000000000000000000000") }, /identityKey/],
-    ["ya 0 bytes", { ya: new Uint8Array(0) }, /ya.*32 bytes, got 0/],
-    ["ya 31 bytes", { ya: new Uint8Array(31).fill(9) }, /ya.*32 bytes, got 31/],
-    ["ya 33 bytes", { ya: new Uint8Array(33).fill(9) }, /ya.*32 bytes, got 33/],
-    ["ya all-zero (low order)", { ya: new Uint8Array(32) }, /low-order/],
-    ["ya = 1 (low order)", { ya: fromHex("0100000000000000000000000000000000000000000000000000000000000000") }, /low-order/],
-    ["ya low order e0eb..", { ya: fromHex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800") }, /low-order/],
-    ["ya = p (non-canonical)", { ya: fromHex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f") }, /canonical/],
-    ["ya with bit 255 set", { ya: fromHex("daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff") }, /canonical/],
+    ["commitment 0 bytes", { commitment: new Uint8Array(0) }, /commitment.*64 bytes, got 0/],
+    ["commitment 63 bytes", { commitment: new Uint8Array(63) }, /commitment.*64 bytes, got 63/],
+    ["commitment 65 bytes", { commitment: new Uint8Array(65) }, /commitment.*64 bytes, got 65/],
     ["sid 15 bytes", { sid: new Uint8Array(15) }, /sid.*16 bytes, got 15/],
     ["tlsPublicKey empty", { tlsPublicKey: new Uint8Array(0) }, /tlsPublicKey/],
     ["tlsPublicKey garbage", { tlsPublicKey: new Uint8Array(91).fill(1) }, /tlsPublicKey.*P-256/],
@@ -91,6 +86,54 @@ T("malformed fields are refused with INVALID_ARGUMENT, cost no attempt and store
   assert.is((await requests()).length, before);
 });
 
+T("bad shares in Reveal: wrong lengths, low-order and non-canonical points, a share that breaks the commitment", async () => {
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["ya 0 bytes", new Uint8Array(0), /ya.*32 bytes, got 0/],
+    ["ya 31 bytes", new Uint8Array(31).fill(9), /ya.*32 bytes, got 31/],
+    ["ya 33 bytes", new Uint8Array(33).fill(9), /ya.*32 bytes, got 33/],
+    ["ya all-zero (low order)", new Uint8Array(32), /low-order|commitment/],
+    ["ya = 1 (low order)", fromHex("0100000000000000000000000000000000000000000000000000000000000000"), /low-order|commitment/],
+    ["ya = p (non-canonical)", fromHex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), /canonical/],
+    ["ya with bit 255 set", fromHex("daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"), /canonical/],
+    ["ya not the committed one", fromHex("0900000000000000000000000000000000000000000000000000000000000000"), /commitment/],
+  ];
+  for (const [label, ya, re] of cases) {
+    const code = await mintCode(ctx.d);
+    const h = await handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), {}, { reveal: false });
+    const details = await expectStatus(call(ctx.c, "Reveal", { sessionId: h.start.sessionId, ya }), status.INVALID_ARGUMENT);
+    assert.match(details, re, label);
+    // the session is gone: no second try with the same commitment
+    await expectStatus(call(ctx.c, "Reveal", { sessionId: h.start.sessionId, ya: h.ya }), status.NOT_FOUND);
+  }
+  // A low-order share that *is* committed to is refused as low-order.
+  const code = await mintCode(ctx.d);
+  const { shareCommitment } = await import("@tether/crypto");
+  const sid = new Uint8Array(randomBytes(16));
+  const zero = new Uint8Array(32);
+  const k = nodeKeys();
+  const start = await call<{ sessionId: string }>(ctx.c, "Start", {
+    version: 1,
+    method: "pin",
+    selector: pinParts(code.code).selector,
+    sid,
+    commitment: shareCommitment(sid, zero),
+    identityKey: k.identityKey,
+    tlsPublicKey: k.tlsPublicKey,
+    name: "low-order",
+    role: "node",
+  });
+  assert.match(await expectStatus(call(ctx.c, "Reveal", { sessionId: start.sessionId, ya: zero }), status.INVALID_ARGUMENT), /low-order/);
+});
+
+T("Finish before Reveal, and Reveal twice, are refused", async () => {
+  const code = await mintCode(ctx.d);
+  const h = await handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), {}, { reveal: false });
+  assert.match(await expectStatus(handshakeFinish(ctx.c, h), status.NOT_FOUND), /Reveal/);
+  const code2 = await mintCode(ctx.d);
+  const h2 = await handshakeStart(ctx.c, pinParts(code2.code));
+  await expectStatus(call(ctx.c, "Reveal", { sessionId: h2.start.sessionId, ya: h2.ya }), status.NOT_FOUND);
+});
+
 T("an empty message and a wrong version are refused", async () => {
   assert.match(await expectStatus(call(ctx.c, "Start", {}), status.INVALID_ARGUMENT), /version/);
   const code = await mintCode(ctx.d);
@@ -112,7 +155,7 @@ T("unknown, wrong, expired and used codes", async () => {
   const parts = pinParts(code.code);
   const wrong = { ...parts, secret: parts.secret === "13572468" ? "24681357" : "13572468" };
   const h = await handshakeStart(ctx.c, wrong);
-  assert.not.equal(Buffer.from(h.session.daemonConfirmation).toString("hex"), Buffer.from(h.start.daemonConfirmation).toString("hex"));
+  assert.not.equal(Buffer.from(h.session.daemonConfirmation).toString("hex"), Buffer.from(h.reveal.daemonConfirmation).toString("hex"));
   assert.match(await expectStatus(handshakeFinish(ctx.c, h), status.UNAUTHENTICATED), /WRONG_CODE/);
 
   // expired
@@ -137,7 +180,7 @@ T("too many wrong PINs burn the code, and the counter survives a restart", async
   const wrong = { ...parts, secret: parts.secret === "13572468" ? "24681357" : "13572468" };
   const max = ctx.d.pairing.config.maxCodeAttempts;
   assert.ok(max <= 10);
-  for (let i = 0; i < max; i++) await handshakeStart(ctx.c, wrong); // each Start is one counted guess
+  for (let i = 0; i < max; i++) await handshakeStart(ctx.c, wrong, nodeKeys(), {}, { reveal: false }); // each Start is one counted guess
   assert.match(await expectStatus(handshakeStart(ctx.c, parts), status.FAILED_PRECONDITION), /burned/);
 
   // Restart the daemon on the same data directory: the burned state is on disk.
@@ -183,8 +226,9 @@ T("replayed messages fail: a Finish replayed, or moved into a new session", asyn
   const parts = pinParts(code.code);
   const h1 = await handshakeStart(ctx.c, parts);
   const n = (await requests()).length;
-  // Session 2 on the same code by an attacker replaying the node's Start message bytes.
+  // Session 2 on the same code by an attacker replaying the node's Start and Reveal messages.
   const replayedStart = await call<{ sessionId: string }>(ctx.c, "Start", h1.request);
+  await call(ctx.c, "Reveal", { sessionId: replayedStart.sessionId, ya: h1.ya });
   // The node's Finish from session 1 replayed into session 2: the MAC is bound to session 1.
   const fin1 = { nodeConfirmation: h1.session.nodeConfirmation, nodeSignature: identitySign(h1.keys.secretKey, nodeSignedMessage(h1.session.th)) };
   assert.match(

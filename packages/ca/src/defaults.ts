@@ -1,6 +1,7 @@
 /**
  * Named defaults and the injected-dependency types (clock, randomness) of `@tether/ca`.
  */
+import { PAIRING_SIGNER_COMMON_NAME } from "@tether/crypto";
 
 /** A source of wall-clock time, injected so that issuing is deterministic in tests. */
 export type Clock = { now(): number };
@@ -21,7 +22,8 @@ export const SERIAL_BYTES = 16;
 /** Prefix of the SAN URI that carries a node's device id. */
 export const DEVICE_URI_PREFIX = "urn:tether:device:";
 /** Common name of the daemon's pairing-signer certificate. */
-export const SIGNER_COMMON_NAME = "tether pairing signer";
+/** Shared with the node, which checks the signer profile. */
+export const SIGNER_COMMON_NAME = PAIRING_SIGNER_COMMON_NAME;
 /** Common name of the daemon's TLS server certificate. */
 export const SERVER_COMMON_NAME = "tether daemon";
 /** Organisation (O=) placed in every subject this CA writes. */

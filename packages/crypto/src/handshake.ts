@@ -20,9 +20,12 @@ export const PAIR_PROTOCOL = "tether/pair/v1";
 export const PAIR_PROTOCOL_VERSION = 1;
 export const SID_BYTES = 16;
 export const CONFIRMATION_BYTES = 64;
+export const COMMITMENT_BYTES = 64;
 export const NAME_MAX_BYTES = 64;
 export const TLS_PUBLIC_KEY_MAX_BYTES = 256;
 export const VERIFICATION_CODE_DIGITS = 6;
+/** Subject CN of the daemon's pairing-signer certificate (keyUsage digitalSignature, no EKU). */
+export const PAIRING_SIGNER_COMMON_NAME = "tether pairing signer";
 
 export const Role = { Node: "node", Orchestrator: "orchestrator" } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -158,19 +161,31 @@ export function nodeShare(prs: Uint8Array, method: PairMethod, selector: string,
 }
 
 /**
- * Daemon, step 2: from the node's share, compute its own share and the session keys.
- * @throws CryptoError NON_CANONICAL_POINT / LOW_ORDER_POINT / BAD_LENGTH for a bad node share.
+ * The node's commitment to its share, sent in Start before it sees the daemon's share:
+ * SHA-512(transcript("tether/pair/v1/commitment", [sid, Ya])). Because the daemon must fix
+ * Yb before Ya is revealed, and the node must fix Ya before it sees Yb, neither side (nor a
+ * man in the middle playing either side) can grind its share to steer the verification code.
  */
-export function daemonRespond(
-  prs: Uint8Array,
-  v: Omit<HandshakeView, "yb">,
-  scalar: Uint8Array,
-): { yb: Uint8Array; keys: SessionKeys } {
+export function shareCommitment(sid: Uint8Array, ya: Uint8Array): Uint8Array {
+  return sha512(transcript(`${PAIR_PROTOCOL}/commitment`, [bytes(sid, SID_BYTES, "sid"), bytes(ya, 32, "ya")]));
+}
+
+/** Daemon, step 2: Yb = X25519(yb, g(PRS, CI, sid)), chosen before Ya is known. */
+export function daemonShare(prs: Uint8Array, method: PairMethod, selector: string, sid: Uint8Array, scalar: Uint8Array): Uint8Array {
+  return nodeShare(prs, method, selector, sid, scalar);
+}
+
+/**
+ * Daemon, step 3: with the revealed Ya, check it against the commitment and compute the
+ * session keys.
+ * @throws CryptoError COMMITMENT_MISMATCH, NON_CANONICAL_POINT, LOW_ORDER_POINT, BAD_LENGTH.
+ */
+export function daemonComplete(v: HandshakeView, commitment: Uint8Array, scalar: Uint8Array): SessionKeys {
   checkShare(v.ya, "ya");
-  const g = calculateGenerator(prs, pairingCi(v.method, v.selector), bytes(v.sid, SID_BYTES, "sid"));
-  const yb = cpaceShare(scalar, g);
-  const k = cpaceSharedSecret(scalar, v.ya);
-  return { yb, keys: complete({ ...v, yb }, k) };
+  if (!constantTimeEqual(shareCommitment(v.sid, v.ya), commitment)) {
+    throw new CryptoError("COMMITMENT_MISMATCH", '"ya" does not match the commitment sent in Start');
+  }
+  return complete(v, cpaceSharedSecret(scalar, v.ya));
 }
 
 /**

@@ -31,6 +31,7 @@ export {
   scalarMultVfy,
 } from "./cpace.js";
 export { transcript } from "./transcript.js";
+export { sha256Hex } from "./hash.js";
 export {
   DEVICE_ID_PREFIX,
   base32,
@@ -62,8 +63,10 @@ export {
 } from "./codes.js";
 export type { PairingUri } from "./codes.js";
 export {
+  COMMITMENT_BYTES,
   CONFIRMATION_BYTES,
   NAME_MAX_BYTES,
+  PAIRING_SIGNER_COMMON_NAME,
   PAIR_PROTOCOL,
   PAIR_PROTOCOL_VERSION,
   Role,
@@ -76,7 +79,8 @@ export {
   checkRole,
   confirmationMatches,
   daemonAd,
-  daemonRespond,
+  daemonComplete,
+  daemonShare,
   daemonSignedMessage,
   deriveSessionKeys,
   nodeAd,
@@ -84,6 +88,7 @@ export {
   nodeShare,
   nodeSignedMessage,
   pairingCi,
+  shareCommitment,
   transcriptHash,
 } from "./handshake.js";
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";

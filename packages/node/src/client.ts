@@ -3,8 +3,10 @@ import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
 import { NodeError } from "./errors.js";
+import type { NodeErrorCode } from "./errors.js";
 
 export type PairingClient = Client & {
+  Reveal(req: unknown, md: Metadata, opts: object, cb: (err: ServiceError | null, res: unknown) => void): void;
   Start(req: unknown, md: Metadata, opts: object, cb: (err: ServiceError | null, res: unknown) => void): void;
   Finish(req: unknown, md: Metadata, opts: object, cb: (err: ServiceError | null, res: unknown) => void): void;
   Await(req: unknown, md: Metadata, opts: object): NodeJS.ReadableStream & { cancel(): void };
@@ -17,9 +19,13 @@ type Ctor = new (address: string, creds: ReturnType<typeof credentials.createSsl
  * before pairing the node has no CA to verify against, and the handshake authenticates the
  * daemon itself (docs/security.md, "Pairing transport").
  */
-export function pairingClient(address: string): PairingClient {
+export function pairingClient(address: string, caPem?: string): PairingClient {
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Pairing: Ctor } } };
-  const creds = credentials.createSsl(null, null, null, { rejectUnauthorized: false });
+  const creds = caPem
+    ? // After the handshake the node knows the CA: verify the chain (the CA is private and
+      // pinned, so the host name is not what identifies the daemon).
+      credentials.createSsl(Buffer.from(caPem), null, null, { checkServerIdentity: () => undefined })
+    : credentials.createSsl(null, null, null, { rejectUnauthorized: false });
   return new pkg.tether.v1.Pairing(address, creds, {
     "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
@@ -37,11 +43,28 @@ export function unaryCall<Res>(
   });
 }
 
+/** Daemon error codes (the prefix of a status's details) that have their own NodeError code. */
+const REFUSALS: Record<string, NodeErrorCode> = {
+  CODE_EXPIRED: "CODE_EXPIRED",
+  CODE_USED: "CODE_UNUSABLE",
+  CODE_BURNED: "CODE_UNUSABLE",
+  CODE_NOT_FOUND: "CODE_UNUSABLE",
+  WRONG_CODE: "WRONG_CODE",
+  DEVICE_REVOKED: "REVOKED",
+};
+
+/** Strip control characters from text that came from the network before anyone prints it. */
+export function printable(s: string): string {
+  return s.replace(/[\p{Cc}\p{Cf}]/gu, "?").slice(0, 512);
+}
+
 /** A daemon refusal as a NodeError; the daemon's message is already safe to show. */
 export function fromStatus(err: ServiceError): NodeError {
   const name = status[err.code] ?? String(err.code);
+  const details = printable(err.details || "");
   if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-    return new NodeError("UNREACHABLE", `cannot reach the daemon: ${err.details || name}`, { cause: err, status: name });
+    return new NodeError("UNREACHABLE", `cannot reach the daemon: ${details || name}`, { cause: err, status: name });
   }
-  return new NodeError("DAEMON_REFUSED", `daemon refused (${name}): ${err.details}`, { cause: err, status: name });
+  const code = REFUSALS[/^([A-Z_]+):/.exec(details)?.[1] ?? ""] ?? "DAEMON_REFUSED";
+  return new NodeError(code, `daemon refused (${name}): ${details}`, { cause: err, status: name });
 }

@@ -14,6 +14,8 @@ export class NodeError extends Error {
 export type NodeErrorCode =
   | "BAD_INPUT"
   | "CODE_EXPIRED"
+  | "CODE_UNUSABLE"
+  | "REVOKED"
   | "WRONG_CODE"
   | "CA_PIN_MISMATCH"
   | "BAD_DAEMON_SIGNATURE"

@@ -1,13 +1,16 @@
 /**
- * pair(): what a node does with a PIN or a scanned QR code. It runs the CPace handshake,
- * checks the daemon's key confirmation, CA pin and signature, signs the transcript, prints
- * the verification code through a callback, waits for the admin's decision with signed
- * Await calls, and stores the certificate. See docs/protocol.md.
+ * pair(): what a node does with a PIN or a scanned QR code. It runs the handshake of
+ * docs/protocol.md (Start with a commitment, Reveal, Finish), checks the daemon's key
+ * confirmation, CA pin, signer certificate and signature, hands the verification code to a
+ * callback, waits for the admin's decision with signed Await calls over TLS verified against
+ * the CA it just learned, checks the certificate and stores it.
  */
 import { X509Certificate, randomBytes, verify as verifySignature } from "node:crypto";
-import { derToPem } from "@tether/ca";
+import { Metadata } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import {
   CryptoError,
+  PAIRING_SIGNER_COMMON_NAME,
   PAIR_PROTOCOL_VERSION,
   SID_BYTES,
   awaitSignedMessage,
@@ -24,14 +27,14 @@ import {
   nodeSignedMessage,
   parsePairingUri,
   parsePin,
+  sha256Hex,
+  shareCommitment,
   toHex,
 } from "@tether/crypto";
-import type { PairMethod, Role } from "@tether/crypto";
-import type { AwaitResponse, FinishResponse, StartResponse } from "@tether/wire";
-import { createHash } from "node:crypto";
-import { Metadata } from "@grpc/grpc-js";
-import type { ServiceError } from "@grpc/grpc-js";
-import { fromStatus, pairingClient, unaryCall } from "./client.js";
+import type { PairMethod, Role, SessionKeys } from "@tether/crypto";
+import type { AwaitResponse, FinishResponse, RevealResponse, StartResponse } from "@tether/wire";
+import type { PairingClient } from "./client.js";
+import { fromStatus, pairingClient, printable, unaryCall } from "./client.js";
 import { NodeError } from "./errors.js";
 import type { PairedState } from "./state.js";
 import { loadOrCreateIdentity, loadOrCreateTlsKey, savePairedState } from "./state.js";
@@ -55,6 +58,9 @@ export type PairResult = PairedState & { requestId: string; verificationCode: st
 
 type Code = { method: PairMethod; selector: string; secret: Uint8Array | string; address: string; caFingerprint?: string };
 
+/** Wait this long past a request's expiry for the daemon to say so before giving up. */
+const EXPIRY_GRACE_MS = 60_000;
+
 function resolveCode(o: PairOptions, now: number): Code {
   if ((o.pin === undefined) === (o.uri === undefined)) throw new NodeError("BAD_INPUT", "give exactly one of a PIN or a pairing URI");
   try {
@@ -72,8 +78,38 @@ function resolveCode(o: PairOptions, now: number): Code {
   }
 }
 
-function spkiFingerprint(cert: X509Certificate): string {
-  return createHash("sha256").update(cert.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+function parseCert(der: Uint8Array, what: string): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (cause) {
+    throw new NodeError("BAD_CERTIFICATE", `daemon sent an unparsable ${what}`, { cause });
+  }
+}
+
+function spkiOf(cert: X509Certificate): Uint8Array {
+  return new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
+}
+
+function validAt(cert: X509Certificate, now: number): boolean {
+  return Date.parse(cert.validFrom) <= now && now < Date.parse(cert.validTo);
+}
+
+/**
+ * The signer must be the daemon's pairing signer, not just any certificate of its CA (a
+ * paired node's client certificate is one too): CN, not a CA, no extended key usage, issued
+ * by the CA and valid now.
+ */
+function checkSigner(signer: X509Certificate, ca: X509Certificate, now: number): void {
+  const ok =
+    ca.ca &&
+    validAt(ca, now) &&
+    signer.checkIssued(ca) &&
+    signer.verify(ca.publicKey) &&
+    !signer.ca &&
+    signer.keyUsage === undefined &&
+    signer.subject.split("\n").includes(`CN=${PAIRING_SIGNER_COMMON_NAME}`) &&
+    validAt(signer, now);
+  if (!ok) throw new NodeError("BAD_CERTIFICATE", "the daemon's signer certificate is not its CA's pairing signer");
 }
 
 /** Pair this node with a daemon. Resolves once the admin approved and the certificate is stored. */
@@ -95,6 +131,7 @@ export async function pair(o: PairOptions): Promise<PairResult> {
   const sid = new Uint8Array(randomBytes(SID_BYTES));
   const scalar = new Uint8Array(randomBytes(32));
   const client = pairingClient(code.address);
+  let verified: PairingClient | undefined;
   try {
     const ya = nodeShare(prs, code.method, code.selector, sid, scalar);
     const start = await unaryCall<StartResponse>(client.Start.bind(client), {
@@ -102,7 +139,7 @@ export async function pair(o: PairOptions): Promise<PairResult> {
       method: code.method,
       selector: code.selector,
       sid,
-      ya,
+      commitment: shareCommitment(sid, ya),
       identityKey: identity.publicKey,
       tlsPublicKey: tls.spkiDer,
       name,
@@ -110,16 +147,10 @@ export async function pair(o: PairOptions): Promise<PairResult> {
     });
 
     // The daemon's CA, as it claims it; everything below authenticates that claim.
-    let caCert: X509Certificate;
-    let signerCert: X509Certificate;
-    try {
-      caCert = new X509Certificate(start.caCertificate);
-      signerCert = new X509Certificate(start.signerCertificate);
-    } catch (cause) {
-      throw new NodeError("BAD_CERTIFICATE", "daemon sent an unparsable certificate", { cause });
-    }
-    const caFingerprint = spkiFingerprint(caCert);
-    let keys;
+    const caCert = parseCert(start.caCertificate, "CA certificate");
+    const signerCert = parseCert(start.signerCertificate, "signer certificate");
+    const caFingerprint = sha256Hex(spkiOf(caCert));
+    let keys: SessionKeys;
     try {
       keys = nodeComplete(
         {
@@ -140,17 +171,16 @@ export async function pair(o: PairOptions): Promise<PairResult> {
     } finally {
       scalar.fill(0);
     }
+    const reveal = await unaryCall<RevealResponse>(client.Reveal.bind(client), { sessionId: start.sessionId, ya });
     // Key confirmation first: it proves the daemon knows the code.
-    if (!confirmationMatches(keys.daemonConfirmation, start.daemonConfirmation)) {
+    if (!confirmationMatches(keys.daemonConfirmation, reveal.daemonConfirmation)) {
       throw new NodeError("WRONG_CODE", "the daemon could not prove it knows this pairing code: the code is wrong, or someone is in the middle");
     }
     if (code.caFingerprint && code.caFingerprint !== caFingerprint) {
       throw new NodeError("CA_PIN_MISMATCH", `the daemon's CA fingerprint ${caFingerprint} does not match the one in the QR code`);
     }
-    if (!signerCert.checkIssued(caCert) || !signerCert.verify(caCert.publicKey) || !caCert.ca) {
-      throw new NodeError("BAD_CERTIFICATE", "the daemon's signer certificate is not issued by its CA");
-    }
-    if (!verifySignature("sha256", daemonSignedMessage(keys.th), signerCert.publicKey, start.daemonSignature)) {
+    checkSigner(signerCert, caCert, now());
+    if (!verifySignature("sha256", daemonSignedMessage(keys.th), signerCert.publicKey, reveal.daemonSignature)) {
       throw new NodeError("BAD_DAEMON_SIGNATURE", "the daemon's signature over the handshake transcript does not verify");
     }
     const fin = await unaryCall<FinishResponse>(client.Finish.bind(client), {
@@ -162,59 +192,75 @@ export async function pair(o: PairOptions): Promise<PairResult> {
     if (fin.deviceId !== deviceId) throw new NodeError("BAD_CERTIFICATE", "daemon derived a different device id");
     o.onVerificationCode?.(keys.verificationCode, { requestId: fin.requestId, deviceId, expiresAt: fin.expiresAt });
 
-    const decision = await awaitDecision(client, fin.requestId, identity.secretKey.expose(), now, o.signal);
+    // From here on, talk only to the daemon whose CA we just authenticated.
+    const caPem = caCert.toString();
+    verified = pairingClient(code.address, caPem);
+    const decision = await awaitDecision(verified, fin.requestId, fin.expiresAt, identity.secretKey.expose(), now, o.signal);
     if (decision.state === "rejected") {
-      throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${decision.reason ? `: ${decision.reason}` : ""}`);
+      const why = decision.reason ? `: ${printable(decision.reason)}` : "";
+      throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${why}`);
     }
-    if (decision.state === "expired") {
-      throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it`);
-    }
-    if (decision.state !== "approved") throw new NodeError("DAEMON_REFUSED", `unexpected request state ${decision.state}`);
+    if (decision.state === "expired") throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it`);
+    if (decision.state !== "approved") throw new NodeError("DAEMON_REFUSED", `unexpected request state ${printable(decision.state)}`);
 
     // The certificate must come from the CA we authenticated and carry our key and id.
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(decision.certificate);
-    } catch (cause) {
-      throw new NodeError("BAD_CERTIFICATE", "daemon sent an unparsable certificate", { cause });
+    const cert = parseCert(decision.certificate, "certificate");
+    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey) || cert.ca || !validAt(cert, now())) {
+      throw new NodeError("BAD_CERTIFICATE", "issued certificate is not a valid leaf of the daemon's CA");
     }
-    const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
-    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) {
-      throw new NodeError("BAD_CERTIFICATE", "issued certificate is not signed by the daemon's CA");
-    }
-    if (toHex(certSpki) !== toHex(tls.spkiDer)) throw new NodeError("BAD_CERTIFICATE", "issued certificate is not for this node's TLS key");
-    if (!(cert.subjectAltName ?? "").includes(`URI:urn:tether:device:${deviceId}`)) {
+    if (toHex(spkiOf(cert)) !== toHex(tls.spkiDer)) throw new NodeError("BAD_CERTIFICATE", "issued certificate is not for this node's TLS key");
+    if (!(cert.subjectAltName ?? "").split(", ").includes(`URI:urn:tether:device:${deviceId}`)) {
       throw new NodeError("BAD_CERTIFICATE", "issued certificate does not name this device");
     }
+    const grantedRole = checkRole(decision.role);
     const state: PairedState = {
       version: 1,
       daemon: code.address,
       deviceId,
       name,
-      role: decision.role,
+      role: grantedRole,
       caFingerprint,
       pairedAt: now(),
       certificateNotAfter: Date.parse(cert.validTo),
     };
-    const certificatePem = derToPem(decision.certificate, "CERTIFICATE");
-    const caPem = derToPem(start.caCertificate, "CERTIFICATE");
+    const certificatePem = cert.toString();
     savePairedState(o.stateDir, certificatePem, caPem, state);
     return { ...state, requestId: fin.requestId, verificationCode: keys.verificationCode, certificatePem, caPem };
   } finally {
     client.close();
+    verified?.close();
   }
 }
 
-/** Hold a signed Await stream until the decision arrives; reconnect if the stream drops. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Hold a signed Await stream until the decision arrives; reconnect with backoff if the stream
+ * drops; give up (EXPIRED) once the request's expiry has clearly passed.
+ */
 async function awaitDecision(
-  client: ReturnType<typeof pairingClient>,
+  client: PairingClient,
   requestId: string,
+  expiresAt: number,
   secretKey: Uint8Array,
   now: () => number,
   signal?: AbortSignal,
 ): Promise<AwaitResponse> {
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw new NodeError("EXPIRED", "stopped waiting for the admin's decision");
+    if (now() > expiresAt + EXPIRY_GRACE_MS) {
+      throw new NodeError("EXPIRED", `pairing request ${requestId} expired before an admin approved it (daemon unreachable)`);
+    }
     const timestamp = now();
     const req = { requestId, timestamp, signature: identitySign(secretKey, awaitSignedMessage(requestId, timestamp)) };
     const result = await new Promise<AwaitResponse | { retry: true } | NodeError>((resolve) => {
@@ -227,6 +273,7 @@ async function awaitDecision(
       });
       call.on("error", (err: ServiceError) => {
         signal?.removeEventListener("abort", onAbort);
+        if (signal?.aborted) return resolve(new NodeError("EXPIRED", "stopped waiting for the admin's decision"));
         const e = fromStatus(err);
         resolve(e.code === "UNREACHABLE" ? { retry: true } : e);
       });
@@ -237,6 +284,6 @@ async function awaitDecision(
     });
     if (result instanceof NodeError) throw result;
     if (!("retry" in result)) return result;
-    await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)));
+    await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2), signal);
   }
 }

@@ -12,7 +12,7 @@ export {
 } from "./config.js";
 export type { PairingConfig } from "./config.js";
 export { PairingManager } from "./manager.js";
-export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, StartInput, StartOutput } from "./manager.js";
+export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
 export type {
   CapabilityInfo,

@@ -13,10 +13,10 @@ import {
   awaitSignedMessage,
   bytes,
   checkClaims,
-  checkShare,
   checkRole,
   confirmationMatches,
-  daemonRespond,
+  daemonComplete,
+  daemonShare,
   daemonSignedMessage,
   derivePrs,
   deviceIdFromIdentityKey,
@@ -30,6 +30,7 @@ import {
   nodeSignedMessage,
   randomDigits,
   toHex,
+  COMMITMENT_BYTES,
   PAIR_PROTOCOL_VERSION,
   QR_SECRET_BYTES,
   QR_SELECTOR_BYTES,
@@ -67,7 +68,7 @@ export type StartInput = {
   method: string;
   selector: string;
   sid: unknown;
-  ya: unknown;
+  commitment: unknown;
   identityKey: unknown;
   tlsPublicKey: unknown;
   name: unknown;
@@ -79,17 +80,23 @@ export type StartOutput = {
   yb: Uint8Array;
   caCertificate: Uint8Array;
   signerCertificate: Uint8Array;
-  daemonConfirmation: Uint8Array;
-  daemonSignature: Uint8Array;
   sessionExpiresAt: number;
 };
+
+export type RevealOutput = { daemonConfirmation: Uint8Array; daemonSignature: Uint8Array };
 
 type Session = {
   id: string;
   codeId: string;
   method: PairMethod;
+  selector: string;
+  sid: Uint8Array;
+  commitment: Uint8Array;
+  yb: Uint8Array;
+  /** the daemon's CPace scalar, wiped once Reveal has used it */
+  scalar: Uint8Array;
   claims: NodeClaims;
-  keys: SessionKeys;
+  keys?: SessionKeys; // set by Reveal
   expiresAt: number;
 };
 
@@ -230,14 +237,14 @@ export class PairingManager {
     }
     let claims: NodeClaims;
     let sid: Uint8Array;
-    let ya: Uint8Array;
+    let commitment: Uint8Array;
     let method: PairMethod;
     try {
       if (req.method !== "pin" && req.method !== "qr") throw new CryptoError("BAD_METHOD", '"method" must be "pin" or "qr"');
       method = req.method;
       if (!isValidSelector(method, req.selector)) throw new CryptoError("BAD_SELECTOR", `"selector" is not a valid ${method} selector`);
       sid = bytes(req.sid, SID_BYTES, "sid");
-      ya = checkShare(req.ya, "ya");
+      commitment = bytes(req.commitment, COMMITMENT_BYTES, "commitment");
       claims = checkClaims(req);
       this.#ca.checkNodePublicKey(claims.tlsPublicKey);
     } catch (cause) {
@@ -253,36 +260,19 @@ export class PairingManager {
       this.#checkUsable(code, now);
       await this.#refuseRevoked(deviceIdFromIdentityKey(claims.identityKey));
       const scalar = this.#random(32);
-      let yb: Uint8Array;
-      let keys: SessionKeys;
-      try {
-        ({ yb, keys } = daemonRespond(
-          fromHex(code.prs),
-          {
-            method,
-            selector: code.selector,
-            sid,
-            ya,
-            claims,
-            caCertDer: this.#ca.caCertDer,
-            caFingerprint: fingerprintBytes(this.#ca.caFingerprint),
-            signerCertDer: this.#ca.signerCertDer,
-          },
-          scalar,
-        ));
-      } catch (cause) {
-        throw asInvalid(cause);
-      } finally {
-        scalar.fill(0);
-      }
+      const yb = daemonShare(fromHex(code.prs), method, code.selector, sid, scalar);
       // The attempt is on disk before the node can learn anything from our answer.
       await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, attempts: code.attempts + 1 } }]);
       const session: Session = {
         id: this.#id("hs_"),
         codeId: code.id,
         method,
+        selector: code.selector,
+        sid,
+        commitment,
+        yb,
+        scalar,
         claims,
-        keys,
         expiresAt: Math.min(now + this.#config.sessionTtlMs, code.expiresAt),
       };
       this.#sessions.set(session.id, session);
@@ -291,15 +281,69 @@ export class PairingManager {
         yb,
         caCertificate: this.#ca.caCertDer,
         signerCertificate: this.#ca.signerCertDer,
-        daemonConfirmation: keys.daemonConfirmation,
-        daemonSignature: this.#ca.signTranscript(daemonSignedMessage(keys.th)),
         sessionExpiresAt: session.expiresAt,
       };
     });
   }
 
+  /**
+   * Handshake step 2 (node -> daemon): the node reveals its share; the daemon checks it
+   * against the commitment, derives the keys and proves it knows the code. One Reveal a session.
+   * @throws PairingError SESSION_NOT_FOUND, SESSION_EXPIRED, INVALID_ARGUMENT (bad share or
+   *   commitment mismatch; the session is then dropped).
+   */
+  async reveal(req: { sessionId: string; ya: unknown }): Promise<RevealOutput> {
+    return this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const session = this.#sessions.get(req.sessionId);
+      if (!session || session.keys) {
+        throw new PairingError("SESSION_NOT_FOUND", "unknown handshake session (it may have been used or expired)");
+      }
+      if (session.expiresAt <= now) {
+        this.#dropSession(session);
+        throw new PairingError("SESSION_EXPIRED", "handshake session expired; start again");
+      }
+      const code = await this.#repo.get("codes", session.codeId);
+      try {
+        session.keys = daemonComplete(
+          {
+            method: session.method,
+            selector: session.selector,
+            sid: session.sid,
+            ya: req.ya as Uint8Array,
+            yb: session.yb,
+            claims: session.claims,
+            caCertDer: this.#ca.caCertDer,
+            caFingerprint: fingerprintBytes(this.#ca.caFingerprint),
+            signerCertDer: this.#ca.signerCertDer,
+          },
+          session.commitment,
+          session.scalar,
+        );
+      } catch (cause) {
+        this.#dropSession(session);
+        throw asInvalid(cause);
+      } finally {
+        session.scalar.fill(0);
+      }
+      if (!code) {
+        this.#dropSession(session);
+        throw new PairingError("CODE_EXPIRED", "pairing code has expired");
+      }
+      return {
+        daemonConfirmation: session.keys.daemonConfirmation,
+        daemonSignature: this.#ca.signTranscript(daemonSignedMessage(session.keys.th)),
+      };
+    });
+  }
+
+  #dropSession(s: Session): void {
+    s.scalar.fill(0);
+    this.#sessions.delete(s.id);
+  }
+
   #sweepSessions(now: number): void {
-    for (const [id, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(id);
+    for (const s of this.#sessions.values()) if (s.expiresAt <= now) this.#dropSession(s);
   }
 
   /**
@@ -310,10 +354,11 @@ export class PairingManager {
   async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const session = this.#sessions.get(req.sessionId);
+      const found = this.#sessions.get(req.sessionId);
       // One-shot: whatever happens next, this session cannot be finished again.
-      this.#sessions.delete(req.sessionId);
-      if (!session) throw new PairingError("SESSION_NOT_FOUND", "unknown handshake session (it may have been used or expired)");
+      if (found) this.#dropSession(found);
+      if (!found?.keys) throw new PairingError("SESSION_NOT_FOUND", "unknown handshake session (it may have been used or expired, or Reveal was skipped)");
+      const session = found as Session & { keys: SessionKeys };
       if (session.expiresAt <= now) throw new PairingError("SESSION_EXPIRED", "handshake session expired; start again");
       const code = await this.#repo.get("codes", session.codeId);
       if (!code) throw new PairingError("CODE_EXPIRED", "pairing code has expired");

@@ -37,6 +37,8 @@ export type {
   Job,
   NodeInfo,
   PairRequest,
+  RevealRequest,
+  RevealResponse,
   StartRequest,
   StartResponse,
   StatusResponse,

@@ -5,7 +5,7 @@ export type StartRequest = {
   method: string;
   selector: string;
   sid: Uint8Array;
-  ya: Uint8Array;
+  commitment: Uint8Array;
   identityKey: Uint8Array;
   tlsPublicKey: Uint8Array;
   name: string;
@@ -16,10 +16,10 @@ export type StartResponse = {
   yb: Uint8Array;
   caCertificate: Uint8Array;
   signerCertificate: Uint8Array;
-  daemonConfirmation: Uint8Array;
-  daemonSignature: Uint8Array;
   sessionExpiresAt: number;
 };
+export type RevealRequest = { sessionId: string; ya: Uint8Array };
+export type RevealResponse = { daemonConfirmation: Uint8Array; daemonSignature: Uint8Array };
 export type FinishRequest = { sessionId: string; nodeConfirmation: Uint8Array; nodeSignature: Uint8Array };
 export type FinishResponse = { requestId: string; deviceId: string; expiresAt: number };
 export type AwaitRequest = { requestId: string; timestamp: number; signature: Uint8Array };

@@ -1,7 +1,16 @@
 /** The node-facing Pairing service: a thin adapter over PairingManager. */
 import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
-import type { AwaitRequest, AwaitResponse, FinishRequest, FinishResponse, StartRequest, StartResponse } from "@tether/wire";
+import type {
+  AwaitRequest,
+  AwaitResponse,
+  FinishRequest,
+  FinishResponse,
+  RevealRequest,
+  RevealResponse,
+  StartRequest,
+  StartResponse,
+} from "@tether/wire";
 import { toServiceError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
@@ -23,6 +32,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
     }),
+    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", (req) => pm.reveal(req)),
     Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", async (req) => {
       const r = await pm.finish(req);
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });

@@ -44,12 +44,16 @@ export function tempDir(prefix = "tether-test-"): { path: string; remove(): void
 export type TestDaemon = RunningDaemon & { dataDir: string; logs: string[]; stop(): Promise<void> };
 
 /** A real daemon in this process: real TLS listener on 127.0.0.1:0, real LevelDB, real socket. */
-export async function startTestDaemon(o: { dataDir?: string; pairing?: Partial<PairingConfig>; now?: () => number } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  o: { dataDir?: string; pairing?: Partial<PairingConfig>; now?: () => number; startRateLimit?: { burst: number; perSecond: number } } = {},
+): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
   const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: "127.0.0.1:0" }), {
     log: createLogger((l) => logs.push(l)),
+    // Tests hammer Start from one address; the limiter has its own test.
+    startRateLimit: o.startRateLimit ?? { burst: 10_000, perSecond: 10_000 },
     ...(o.pairing ? { pairing: o.pairing } : {}),
     ...(o.now ? { now: o.now } : {}),
   });

@@ -60,7 +60,7 @@ T("malformed fields are refused with INVALID_ARGUMENT, cost no attempt and store
     ["commitment 65 bytes", { commitment: new Uint8Array(65) }, /commitment.*64 bytes, got 65/],
     ["sid 15 bytes", { sid: new Uint8Array(15) }, /sid.*16 bytes, got 15/],
     ["tlsPublicKey empty", { tlsPublicKey: new Uint8Array(0) }, /tlsPublicKey/],
-    ["tlsPublicKey garbage", { tlsPublicKey: new Uint8Array(91).fill(1) }, /tlsPublicKey.*P-256/],
+    ["tlsPublicKey garbage", { tlsPublicKey: new Uint8Array(91).fill(1) }, /tlsPublicKey/],
     ["tlsPublicKey oversized", { tlsPublicKey: new Uint8Array(4000).fill(1) }, /tlsPublicKey/],
     ["tlsPublicKey Ed25519", { tlsPublicKey: new Uint8Array(fromHex("302a300506032b6570032100" + "11".repeat(32))) }, /tlsPublicKey.*P-256/],
     ["name empty", { name: "" }, /name/],
@@ -358,6 +358,24 @@ T("the SDK: wrong PIN, tampered QR fingerprint, rejection and expiry each fail c
     assert.match(err.message, /unknown machine/);
   } finally {
     dir.remove();
+  }
+});
+
+T("Start is rate-limited per address", async () => {
+  const d = await startTestDaemon({ startRateLimit: { burst: 3, perSecond: 0.001 } });
+  const c = rawPairing(d.listen);
+  try {
+    const code = await mintCode(d);
+    const results = [];
+    for (let i = 0; i < 5; i++) {
+      results.push(await handshakeStart(c, { ...pinParts(code.code), secret: "00000000" }, nodeKeys(), {}, { reveal: false }).then(() => 0, (e: { code: number }) => e.code));
+    }
+    assert.equal(results, [0, 0, 0, status.RESOURCE_EXHAUSTED, status.RESOURCE_EXHAUSTED]);
+    const rec = (await d.pairing.listCodes()).find((x) => x.id === code.id);
+    assert.is(rec?.attempts, 3, "refused Starts cost the code nothing");
+  } finally {
+    c.close();
+    await d.stop();
   }
 });
 

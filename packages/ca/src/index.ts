@@ -19,6 +19,6 @@ export { CertificateAuthority, createRootCa } from "./authority.js";
 export { certSpkiDer } from "./certificate.js";
 export type { PemLabel } from "./encoding.js";
 export { certFingerprint, derToPem, pemToDer, spkiFingerprint } from "./encoding.js";
-export { generateP256KeyPair } from "./keys.js";
+export { generateP256KeyPair, requireP256Spki } from "./keys.js";
 export type { VerifiedCert } from "./verify.js";
 export { verifyIssuedBy } from "./verify.js";

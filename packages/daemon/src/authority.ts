@@ -5,18 +5,19 @@
  * reused later; the server and signer certificates are re-issued when they near expiry or
  * when the listener's host names change.
  */
-import { X509Certificate, createPrivateKey, createPublicKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
+import { X509Certificate, createPrivateKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import {
-  CaError,
   CertificateAuthority,
   createRootCa,
   derToPem,
   generateP256KeyPair,
   pemToDer,
+  requireP256Spki,
 } from "@tether/ca";
+import { Secret } from "@tether/crypto";
 import type { PairingAuthority } from "@tether/pairing";
 import { writeFileAtomic } from "@tether/base";
 
@@ -26,7 +27,7 @@ export type LoadedAuthority = PairingAuthority & {
   ca: CertificateAuthority;
   caPem: string;
   serverCertPem: string;
-  serverKeyPem: string;
+  serverKeyPem: Secret<string>;
 };
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
@@ -61,25 +62,6 @@ function nearExpiry(certDer: Uint8Array, now: number): boolean {
 function hostsChanged(dir: string, hosts: string[]): boolean {
   const f = join(dir, "server.hosts");
   return !existsSync(f) || readFileSync(f, "utf8") !== JSON.stringify(hosts);
-}
-
-/**
- * A node's TLS key must be an uncompressed ECDSA P-256 SubjectPublicKeyInfo (91 bytes).
- * @throws CaError BAD_PUBLIC_KEY
- */
-export function checkNodeTlsKey(spkiDer: Uint8Array): void {
-  let ok = false;
-  try {
-    const k = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
-    ok =
-      k.asymmetricKeyType === "ec" &&
-      k.asymmetricKeyDetails?.namedCurve === "prime256v1" &&
-      spkiDer.length === 91 &&
-      Buffer.from(k.export({ type: "spki", format: "der" })).equals(Buffer.from(spkiDer));
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CaError("BAD_PUBLIC_KEY", '"tlsPublicKey" must be an uncompressed ECDSA P-256 SubjectPublicKeyInfo');
 }
 
 export async function loadOrCreateAuthority(o: {
@@ -120,8 +102,8 @@ export async function loadOrCreateAuthority(o: {
     caFingerprint: ca.fingerprint,
     signerCertDer,
     serverCertPem: derToPem(server.certDer, "CERTIFICATE"),
-    serverKeyPem: derToPem(server.keyPkcs8Der, "PRIVATE KEY"),
-    checkNodePublicKey: (spkiDer) => checkNodeTlsKey(spkiDer),
+    serverKeyPem: new Secret(derToPem(server.keyPkcs8Der, "PRIVATE KEY"), "ServerKey"),
+    checkNodePublicKey: (spkiDer) => void requireP256Spki(spkiDer, "tlsPublicKey"),
     signTranscript: (message) => new Uint8Array(sign("sha256", message, signerKey)),
     issueNodeCert: async ({ deviceId, publicKeySpkiDer, now }) => {
       const c = await ca.issueNodeCert({

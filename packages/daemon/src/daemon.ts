@@ -25,6 +25,8 @@ import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { orchestratorService } from "./services/orchestrator.js";
 import { ListenerIdentity } from "./tls.js";
+import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
+import type { RateLimit } from "./ratelimit.js";
 import { pairingService } from "./services/pairing.js";
 
 export const VERSION = "0.1.0";
@@ -83,6 +85,7 @@ export async function startDaemon(
     jobs?: Partial<JobConfig>;
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
+    startRateLimit?: RateLimit;
   } = {},
 ): Promise<RunningDaemon> {
   const log = o.log ?? createLogger();
@@ -155,10 +158,10 @@ export async function startDaemon(
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
-    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log));
+    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now)));
     nodeServer.addService(svc.Node.service, { Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call) });
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
-    const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem);
+    const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
     const creds = identity.credentials();
     let port: number;
     try {

@@ -24,7 +24,14 @@ export type PairingConfig = Readonly<{
   awaitMaxSkewMs: number;
 }>;
 
+/** @throws RangeError when an override leaves the documented bounds. */
 export function resolvePairingConfig(o: Partial<PairingConfig> = {}): PairingConfig {
+  if (o.maxCodeAttempts !== undefined && (o.maxCodeAttempts < 1 || o.maxCodeAttempts > 10)) {
+    throw new RangeError("maxCodeAttempts must be 1..10");
+  }
+  if (o.maxCodeTtlMs !== undefined && (o.maxCodeTtlMs < MIN_CODE_TTL_MS || o.maxCodeTtlMs > MAX_CODE_TTL_MS)) {
+    throw new RangeError("maxCodeTtlMs must be between 10 s and 1 h");
+  }
   return Object.freeze({
     defaultCodeTtlMs: o.defaultCodeTtlMs ?? DEFAULT_CODE_TTL_MS,
     maxCodeTtlMs: o.maxCodeTtlMs ?? MAX_CODE_TTL_MS,

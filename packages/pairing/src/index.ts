@@ -7,11 +7,12 @@ export {
   DEFAULT_REQUEST_TTL_MS,
   MAX_CODE_ATTEMPTS,
   MAX_CODE_TTL_MS,
+  MIN_CODE_TTL_MS,
   SESSION_TTL_MS,
   resolvePairingConfig,
 } from "./config.js";
 export type { PairingConfig } from "./config.js";
-export { PairingManager } from "./manager.js";
+export { PairingManager, keyFingerprint } from "./manager.js";
 export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
 export type {

@@ -5,7 +5,6 @@
  * written before the caller gets an answer.
  */
 import { EventEmitter } from "node:events";
-import { createHash } from "node:crypto";
 import {
   CryptoError,
   Secret,
@@ -29,6 +28,7 @@ import {
   isValidSelector,
   nodeSignedMessage,
   randomDigits,
+  sha256Hex,
   toHex,
   COMMITMENT_BYTES,
   PAIR_PROTOCOL_VERSION,
@@ -37,7 +37,7 @@ import {
 } from "@tether/crypto";
 import type { NodeClaims, PairMethod, Role, SessionKeys } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
-import { resolvePairingConfig } from "./config.js";
+import { MIN_CODE_TTL_MS, resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
 import { Mutex } from "@tether/base";
 import type { CodeRecord, DeviceRecord, PairingRepository, RequestRecord, RequestState } from "./records.js";
@@ -153,10 +153,10 @@ export class PairingManager {
   async mintCode(method: string, ttlMs?: number): Promise<MintedCode> {
     if (method !== "pin" && method !== "qr") throw new PairingError("INVALID_ARGUMENT", 'method must be "pin" or "qr"');
     const ttl = ttlMs === undefined || ttlMs === 0 ? this.#config.defaultCodeTtlMs : ttlMs;
-    if (!Number.isInteger(ttl) || ttl < 1000 || ttl > this.#config.maxCodeTtlMs) {
+    if (!Number.isInteger(ttl) || ttl < MIN_CODE_TTL_MS || ttl > this.#config.maxCodeTtlMs) {
       throw new PairingError(
         "INVALID_ARGUMENT",
-        `ttl must be between 1 and ${this.#config.maxCodeTtlMs / 1000} seconds`,
+        `ttl must be between ${MIN_CODE_TTL_MS / 1000} and ${this.#config.maxCodeTtlMs / 1000} seconds`,
       );
     }
     return this.#mutex.run(async () => {
@@ -619,8 +619,13 @@ export class PairingManager {
   }
 }
 
+/** Fingerprint of an identity key as admins see it: SHA-256 of the 32 key bytes, hex. */
+export function keyFingerprint(identityKeyHex: string): string {
+  return sha256Hex(fromHex(identityKeyHex));
+}
+
 function view(r: RequestRecord): RequestView {
-  return { ...r, keyFingerprint: createHash("sha256").update(Buffer.from(r.identityKey, "hex")).digest("hex") };
+  return { ...r, keyFingerprint: keyFingerprint(r.identityKey) };
 }
 
 function asInvalid(cause: unknown): PairingError {

@@ -1,8 +1,8 @@
 /** The Admin service on the Unix socket: a thin adapter over PairingManager. */
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { derToPem } from "@tether/ca";
+import { keyFingerprint } from "@tether/pairing";
 import type { DeviceRecord, PairingManager, RequestView } from "@tether/pairing";
-import { createHash } from "node:crypto";
 import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
 import type { JobManager } from "@tether/jobs";
 import type { NodeHub, NodeView } from "../hub.js";
@@ -34,7 +34,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
     name: d.name,
     role: d.role,
     identityKey: d.identityKey,
-    keyFingerprint: createHash("sha256").update(Buffer.from(d.identityKey, "hex")).digest("hex"),
+    keyFingerprint: keyFingerprint(d.identityKey),
     certificateFingerprint: d.certificateFingerprint,
     certificateSerial: d.certificateSerial,
     certificateNotAfter: d.certificateNotAfter,

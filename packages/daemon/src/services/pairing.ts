@@ -11,11 +11,19 @@ import type {
   StartRequest,
   StartResponse,
 } from "@tether/wire";
-import { toServiceError } from "../errors.js";
+import { status } from "@grpc/grpc-js";
+import { DaemonError, toServiceError } from "../errors.js";
+import type { RateLimiter } from "../ratelimit.js";
+import { peerAddress } from "../ratelimit.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
-export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: Logger): UntypedServiceImplementation {
+export function pairingService(
+  pm: PairingManager,
+  caCertDer: Uint8Array,
+  log: Logger,
+  startLimit: RateLimiter,
+): UntypedServiceImplementation {
   const toAwait = (r: RequestRecord): AwaitResponse => ({
     state: r.state,
     role: r.role ?? "",
@@ -27,7 +35,10 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
   });
 
   return {
-    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", async (req) => {
+    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", async (req, call) => {
+      if (!startLimit.take(peerAddress(call.getPeer()))) {
+        throw new DaemonError("RATE_LIMITED", "too many handshakes from this address; slow down", { status: status.RESOURCE_EXHAUSTED });
+      }
       const out = await pm.start(req);
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
@@ -55,11 +66,17 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         unsubscribe();
         if (timer) clearTimeout(timer);
       });
+      // Subscribe before reading, so a decision made in between is not missed; but hold it
+      // back until the caller's signature has been checked.
+      let early: RequestRecord | undefined;
+      unsubscribe = pm.onDecision(call.request.requestId, (r) => (authorized ? finish(r) : (early = r)));
+      let authorized = false;
       pm.authorizeAwait(call.request).then(
         (r) => {
           if (done) return;
+          authorized = true;
+          if (early) return finish(early);
           if (r.state !== "pending") return finish(r);
-          unsubscribe = pm.onDecision(r.id, finish);
           call.write(toAwait(r));
           // Expiry is also announced by the sweeper; this timer makes it prompt.
           timer = setTimeout(() => {
@@ -69,6 +86,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         },
         (err: unknown) => {
           done = true;
+          unsubscribe();
           call.emit("error", toServiceError(err, log, "Pairing.Await"));
         },
       );

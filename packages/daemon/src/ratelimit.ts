@@ -1,0 +1,39 @@
+/** A token bucket per key (the peer's address), to slow down code-burning and scanning. */
+export type RateLimit = { burst: number; perSecond: number };
+export const DEFAULT_START_RATE_LIMIT: RateLimit = { burst: 30, perSecond: 2 };
+
+export class RateLimiter {
+  readonly #limit: RateLimit;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(limit: RateLimit, now: () => number) {
+    this.#limit = limit;
+    this.#now = now;
+  }
+
+  /** Take one token for `key`; false when the bucket is empty. */
+  take(key: string): boolean {
+    const now = this.#now();
+    const b = this.#buckets.get(key) ?? { tokens: this.#limit.burst, at: now };
+    // A clock that steps back must not drain the bucket.
+    b.tokens = Math.min(this.#limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.#limit.perSecond);
+    b.at = now;
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    this.#buckets.set(key, b);
+    if (this.#buckets.size > 10_000) this.#prune(now);
+    return ok;
+  }
+
+  #prune(now: number): void {
+    const full = (this.#limit.burst / this.#limit.perSecond) * 1000;
+    for (const [k, b] of this.#buckets) if (now - b.at > full) this.#buckets.delete(k);
+  }
+}
+
+/** "ipv4:1.2.3.4:5678" -> "ipv4:1.2.3.4": the address without the port. */
+export function peerAddress(peer: string): string {
+  const i = peer.lastIndexOf(":");
+  return i > 0 ? peer.slice(0, i) : peer;
+}

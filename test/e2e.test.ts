@@ -15,7 +15,7 @@ const ctx = {} as { tmp: ReturnType<typeof tempDir>; data: string; daemon: Retur
 const E = suite("e2e: daemon, CLI and node");
 
 async function startDaemonProcess(data: string) {
-  const d = spawnCli(["daemon", "--data-dir", data, "--listen", "127.0.0.1:0", "--json"]);
+  const d = spawnCli(["daemon", "--data-dir", data, "--listen", "127.0.0.1:0", "--cert-lifetime", "2h", "--json"]);
   const line = await waitFor(() => d.out().split("\n").find((l) => l.includes('"ready"')), `daemon ready (stderr: ${d.err()})`, 30_000);
   return { d, ready: JSON.parse(line) as Ready };
 }
@@ -64,7 +64,7 @@ async function pairAndApprove(args: string[], stateDir: string, approveArgs: str
   assert.is(ap.code, 0, ap.stderr);
   const code = await node.exited;
   assert.is(code, 0, node.err());
-  return { result: json<{ deviceId: string; role: string; caFingerprint: string }>(node.out()), requestId };
+  return { result: json<{ deviceId: string; role: string; caFingerprint: string; certificateNotAfter: string }>(node.out()), requestId };
 }
 
 E("the daemon created its data directory with private permissions", () => {
@@ -89,6 +89,8 @@ E("pair a node with a PIN; its certificate passes openssl verify -x509_strict", 
   assert.match(result.deviceId, /^dev_[a-z2-7]{26}$/);
   assert.is(result.role, "node");
   assert.is(result.caFingerprint, ctx.ready.caFingerprint, "the node learned the daemon's CA");
+  const life = Date.parse(result.certificateNotAfter) - Date.now();
+  assert.ok(life > 2 * 3_600_000 - 120_000 && life <= 2 * 3_600_000, `--cert-lifetime 2h gives a 2 h certificate, got ${life} ms`);
   for (const f of ["identity.json", "tls.key"]) assert.is(statSync(join(state, f)).mode & 0o777, 0o600, f);
   const verify = openssl(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", join(state, "ca.pem"), join(state, "cert.pem")]);
   assert.match(verify, /cert\.pem: OK/);
@@ -136,7 +138,7 @@ E("pair a node with a QR code written as PNG and read back from the image", asyn
   assert.match(verify, /OK/);
 });
 
-E("a rejected node exits 6 with a message that says so; a used code exits 1 naming the reason", async () => {
+E("a rejected node exits 6 with a message that says so; a used code exits 5 naming the reason", async () => {
   const c = json<{ code: string }>((await cli(["pair", "code", "--method", "pin", "--json", ...dd()])).stdout);
   const node = spawnCli(["node", "pair", "--daemon", ctx.ready.listen, "--pin", c.code, "--state-dir", join(ctx.tmp.path, "node-rej"), "--json"]);
   const waiting = await waitFor(() => node.err().split("\n").find((l) => l.includes("awaiting_approval")), "node waiting");
@@ -149,7 +151,7 @@ E("a rejected node exits 6 with a message that says so; a used code exits 1 nami
   assert.not.ok(existsSync(join(ctx.tmp.path, "node-rej", "cert.pem")), "no certificate stored");
 
   const again = await cli(["node", "pair", "--daemon", ctx.ready.listen, "--pin", c.code, "--state-dir", join(ctx.tmp.path, "node-rej2")]);
-  assert.is(again.code, 1);
+  assert.is(again.code, 5);
   assert.match(again.stderr, /already been used/);
 
   const approveRejected = await cli(["pair", "approve", requestId, ...dd()]);
@@ -169,6 +171,9 @@ E("bad usage gets a clear error and the fitting exit code", async () => {
     [["pair", "list", "--state", "weird", ...dd()], 2, /--state/],
     [["pair", "list", "--bogus", ...dd()], 2, /Unknown option/],
     [["pairs"], 2, /unknown command/],
+    [["daemon", "--data-dir", join(ctx.tmp.path, "d2"), "--cert-lifetime", "2y"], 2, /--cert-lifetime/],
+    [["daemon", "--data-dir", join(ctx.tmp.path, "d2"), "--cert-lifetime", "1m"], 2, /--cert-lifetime/],
+    [["daemon", "--data-dir", join(ctx.tmp.path, "d2"), "--listen", "nowhere"], 2, /--listen must be HOST:PORT/],
     [["node", "pair", "--pin", "123"], 2, /exactly one|PIN|daemon/],
     [["node", "pair", "--daemon", "127.0.0.1:1", "--pin", "123-4567-8901", "--state-dir", join(ctx.tmp.path, "n-x")], 3, /reach/],
     [["node", "pair", "--uri", "https://example.com/pair", "--state-dir", join(ctx.tmp.path, "n-y")], 2, /scheme/],

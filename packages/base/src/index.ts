@@ -1,3 +1,3 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
-export { writeFileAtomic } from "./atomic.js";
+export { createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";

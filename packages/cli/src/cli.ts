@@ -5,10 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
-import { MAX_ADMIN_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
+import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, tetherPackageDefinition } from "@tether/wire";
 
 /** Exit codes (docs/operations.md). */
 export const Exit = {
@@ -73,9 +73,8 @@ export function str(v: unknown): string | undefined {
 
 /** The data directory the daemon uses: --data-dir, else $TETHER_HOME, else ~/.tether */
 export async function dataDirOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<string> {
-  const { resolve } = await import("node:path");
-  const { homedir } = await import("node:os");
-  return resolve(str(values["data-dir"]) ?? (env.TETHER_HOME || join(homedir(), ".tether")));
+  const dir = str(values["data-dir"]);
+  return dir ? resolve(dir) : defaultDataDir(env);
 }
 
 type AdminClient = Client & Record<string, (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void>;
@@ -85,7 +84,7 @@ export async function admin<Res>(dataDir: string, method: string, req: object): 
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
     tether: { v1: { Admin: new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AdminClient } };
   };
-  const socket = join(dataDir, "admin.sock");
+  const socket = join(dataDir, ADMIN_SOCKET_NAME);
   const client = new pkg.tether.v1.Admin(`unix://${socket}`, credentials.createInsecure(), {
     "grpc.max_receive_message_length": MAX_ADMIN_MESSAGE_BYTES,
   });

@@ -1,19 +1,14 @@
 /** Daemon configuration: defaults as named constants, resolved once into a frozen object. */
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { ADMIN_SOCKET_NAME, defaultDataDir } from "@tether/wire";
 import { DaemonError } from "./errors.js";
 
+export { ADMIN_SOCKET_NAME, DATA_DIR_ENV, defaultDataDir } from "@tether/wire";
+
 export const DEFAULT_LISTEN = "127.0.0.1:7443";
-export const DATA_DIR_ENV = "TETHER_HOME";
-export const ADMIN_SOCKET_NAME = "admin.sock";
 export const SWEEP_INTERVAL_MS = 10_000;
 /** Unix socket paths are limited to 108 bytes on Linux (including the NUL). */
 const MAX_SOCKET_PATH = 107;
-
-/** $TETHER_HOME, else ~/.tether */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env[DATA_DIR_ENV] || join(homedir(), ".tether"));
-}
 
 export type DaemonConfig = Readonly<{
   dataDir: string;
@@ -40,6 +35,21 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Bounds for --cert-lifetime. */
+export const MIN_NODE_CERT_LIFETIME_MS = 5 * 60_000;
+export const MAX_NODE_CERT_LIFETIME_MS = 90 * 24 * 60 * 60_000;
+
+/**
+ * Parse a duration such as "24h", "90m", "3600s", "7d" or plain seconds.
+ * @throws DaemonError BAD_DURATION
+ */
+export function parseDuration(s: string, label: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
+  if (!m) throw new DaemonError("BAD_DURATION", `${label} must be a duration like 24h, 90m, 3600s or 7d, got ${JSON.stringify(s)}`);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
+
 export function resolveDaemonConfig(o: {
   dataDir?: string;
   listen?: string;
@@ -53,6 +63,12 @@ export function resolveDaemonConfig(o: {
   }
   const { host, port } = parseHostPort(o.listen ?? DEFAULT_LISTEN, "--listen");
   if (o.advertise !== undefined) parseHostPort(o.advertise, "--advertise");
+  if (
+    o.nodeCertLifetimeMs !== undefined &&
+    !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)
+  ) {
+    throw new DaemonError("BAD_DURATION", "--cert-lifetime must be between 5m and 90d");
+  }
   return Object.freeze({
     dataDir,
     listenHost: host,

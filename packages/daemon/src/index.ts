@@ -8,6 +8,7 @@ export {
   DEFAULT_LISTEN,
   defaultDataDir,
   formatHostPort,
+  parseDuration,
   parseHostPort,
   resolveDaemonConfig,
 } from "./config.js";

@@ -3,11 +3,11 @@
  * 0600), and after pairing the certificate, the CA certificate and the daemon's address.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { Secret, fromHex, identityFromSeed, toHex } from "@tether/crypto";
-import { writeFileAtomic } from "@tether/base";
+import { createFileExclusive, writeFileAtomic } from "@tether/base";
 import { NodeError } from "./errors.js";
 
 export const NODE_STATE_ENV = "TETHER_NODE_HOME";
@@ -43,7 +43,9 @@ export type PairedState = {
 export function ensureStateDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw new Error("not a directory");
+    if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700); // it holds private keys
   } catch (cause) {
     throw new NodeError("STATE_DIR", `cannot use state directory ${dir}: ${(cause as Error).message}`, { cause });
   }
@@ -54,8 +56,10 @@ export function loadOrCreateIdentity(dir: string): Identity {
   ensureStateDir(dir);
   const f = join(dir, STATE_FILES.identity);
   if (!existsSync(f)) {
+    // Exclusive: two processes starting at once end up with the same identity.
     const seed = new Uint8Array(randomBytes(32));
-    writeFileAtomic(f, `${JSON.stringify({ version: 1, ed25519Seed: toHex(seed) })}\n`, 0o600);
+    createFileExclusive(f, `${JSON.stringify({ version: 1, ed25519Seed: toHex(seed) })}\n`, 0o600);
+    seed.fill(0);
   }
   let seedHex: unknown;
   try {
@@ -74,7 +78,7 @@ export function loadOrCreateTlsKey(dir: string): TlsKey {
   const f = join(dir, STATE_FILES.tlsKey);
   if (!existsSync(f)) {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    writeFileAtomic(f, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+    createFileExclusive(f, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
   }
   const pem = readFileSync(f, "utf8");
   const spkiDer = new Uint8Array(createPublicKey(createPrivateKey(pem)).export({ type: "spki", format: "der" }));

@@ -3,6 +3,8 @@
  * TypeScript shapes of the messages (as @grpc/proto-loader decodes them), the message size
  * limits, and nothing else. It does not import @grpc/grpc-js.
  */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadSync } from "@grpc/proto-loader";
 import type { PackageDefinition } from "@grpc/proto-loader";
@@ -16,6 +18,16 @@ export const PROTO_DIR = fileURLToPath(new URL("../../../proto", import.meta.url
 export const MAX_NODE_MESSAGE_BYTES = 2 * 1024 * 1024;
 /** Largest message on the admin socket (device lists can be long). */
 export const MAX_ADMIN_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** The admin socket's file name inside the daemon's data directory. */
+export const ADMIN_SOCKET_NAME = "admin.sock";
+/** Environment variable naming the daemon's data directory. */
+export const DATA_DIR_ENV = "TETHER_HOME";
+
+/** $TETHER_HOME, else ~/.tether: where the daemon keeps its state and its admin socket. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env[DATA_DIR_ENV] || join(homedir(), ".tether"));
+}
 
 const LOAD_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
 

@@ -5,7 +5,7 @@ import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
 export const daemonCommand: Command = {
   name: "daemon",
   summary: "run the tether daemon (CA, pairing, admin socket)",
-  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--json]",
+  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--cert-lifetime DURATION] [--json]",
   help: `Runs the daemon in the foreground until SIGINT or SIGTERM.
 
 On first start it creates, in the data directory:
@@ -20,13 +20,15 @@ Options:
   --listen HOST:PORT     node-facing TLS listener (default 127.0.0.1:7443;
                          port 0 picks a free port)
   --advertise HOST:PORT  address put into QR codes (default: the listen address)
+  --cert-lifetime D      lifetime of node certificates it issues: 24h (default),
+                         90m, 7d, ... between 5m and 90d
   --json                 print the ready line as JSON (logs are JSON on stderr)
 
 Only one daemon can use a data directory at a time.
 
 Example:
   tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
-  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" } },
+  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" }, "cert-lifetime": { type: "string" } },
   async run({ values, io }) {
     const d = await import("@tether/daemon");
     let config;
@@ -35,6 +37,7 @@ Example:
         dataDir: await dataDirOf(values, io.env),
         ...(str(values.listen) ? { listen: str(values.listen) as string } : {}),
         ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
+        ...(str(values["cert-lifetime"]) ? { nodeCertLifetimeMs: d.parseDuration(str(values["cert-lifetime"]) as string, "--cert-lifetime") } : {}),
       });
     } catch (err) {
       throw new CliError(Exit.Usage, (err as Error).message, { cause: err });

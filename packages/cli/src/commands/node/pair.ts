@@ -7,6 +7,8 @@ import { CliError, Exit, emit, str } from "../../cli.js";
 const EXIT_FOR: Record<string, number> = {
   BAD_INPUT: Exit.Usage,
   CODE_EXPIRED: Exit.Expired,
+  CODE_UNUSABLE: Exit.Conflict,
+  REVOKED: Exit.AuthFailed,
   EXPIRED: Exit.Expired,
   REJECTED: Exit.Rejected,
   WRONG_CODE: Exit.AuthFailed,
@@ -57,8 +59,9 @@ the state directory:
   --state-dir DIR    default: $TETHER_NODE_HOME, else ~/.tether-node
 
 Tell the admin the verification code: it must match the one in \`tether pair list\`.
-Exit codes: 0 paired, 6 rejected, 7 expired, 8 wrong code or daemon not authentic,
-3 daemon unreachable, 2 bad usage.`,
+Exit codes: 0 paired, 6 rejected, 7 request or code expired, 5 code already used,
+burned or unknown, 8 wrong code, daemon not authentic or device revoked,
+3 daemon unreachable, 2 bad usage, 1 anything else.`,
   options: {
     pin: { type: "string" },
     uri: { type: "string" },

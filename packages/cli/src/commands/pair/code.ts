@@ -1,5 +1,5 @@
 /** tether pair code: mint a single-use pairing code (PIN or QR). */
-import { writeFileSync } from "node:fs";
+import { writeFileAtomic } from "@tether/base";
 import QRCode from "qrcode";
 import type { CreateCodeResponse } from "@tether/wire";
 import type { Command } from "../../cli.js";
@@ -17,7 +17,7 @@ export const pairCodeCommand: Command = {
   --method qr    a tether:// URI with the daemon's address, its CA fingerprint,
                  a 128-bit secret and the expiry, shown as a QR code. For scanning:
                    tether node pair --uri 'tether://...'   or   --qr-image code.png
-  --ttl SECONDS  lifetime, default 300, at most 3600
+  --ttl SECONDS  lifetime, default 300, at least 10, at most 3600
   --png FILE / --svg FILE   also write the QR code as an image (mode 0600: it
                  holds the secret)
 
@@ -31,12 +31,14 @@ to see the node's request and its verification code.`,
     const ttlText = str(values.ttl);
     if (ttlText !== undefined && !/^\d+$/.test(ttlText)) throw new CliError(Exit.Usage, "--ttl must be a whole number of seconds");
     const ttl = ttlText === undefined ? 0 : Number(ttlText);
-    if (ttlText !== undefined && (ttl < 1 || ttl > 3600)) throw new CliError(Exit.Usage, "--ttl must be between 1 and 3600 seconds");
+    if (ttlText !== undefined && (ttl < 10 || ttl > 3600)) throw new CliError(Exit.Usage, "--ttl must be between 10 and 3600 seconds");
     if ((values.png || values.svg) && method !== "qr") throw new CliError(Exit.Usage, "--png and --svg need --method qr");
     const r = await admin<CreateCodeResponse>(await dataDirOf(values, io.env), "CreateCode", { method, ttlSeconds: ttl });
-    if (str(values.png)) await QRCode.toFile(str(values.png) as string, r.code, { type: "png", errorCorrectionLevel: "M", margin: 2 });
-    if (str(values.png)) (await import("node:fs")).chmodSync(str(values.png) as string, 0o600);
-    if (str(values.svg)) writeFileSync(str(values.svg) as string, await QRCode.toString(r.code, { type: "svg", errorCorrectionLevel: "M" }), { mode: 0o600 });
+    // The images hold the secret: written atomically with mode 0600 from the first byte.
+    const png = str(values.png);
+    const svg = str(values.svg);
+    if (png) writeFileAtomic(png, await QRCode.toBuffer(r.code, { type: "png", errorCorrectionLevel: "M", margin: 2 }), 0o600);
+    if (svg) writeFileAtomic(svg, await QRCode.toString(r.code, { type: "svg", errorCorrectionLevel: "M" }), 0o600);
     const out = { id: r.id, method: r.method, code: r.code, expiresAt: new Date(r.expiresAt).toISOString() };
     let qr = "";
     if (method === "qr" && !values.json) qr = await QRCode.toString(r.code, { type: "terminal", small: true, errorCorrectionLevel: "M" });

@@ -21,6 +21,10 @@ export const Exit = {
   Rejected: 6,
   Expired: 7,
   AuthFailed: 8,
+  Busy: 9,
+  JobFailed: 10,
+  JobTimedOut: 11,
+  JobCancelled: 12,
 } as const;
 
 export class CliError extends Error {
@@ -77,35 +81,93 @@ export async function dataDirOf(values: Record<string, unknown>, env: NodeJS.Pro
   return dir ? resolve(dir) : defaultDataDir(env);
 }
 
-type AdminClient = Client & Record<string, (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void>;
+type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
+type AnyClient = Client & Record<string, Unary> & { WatchJob?: (req: unknown) => NodeJS.ReadableStream & { cancel(): void } };
 
-/** Call one Admin RPC over the Unix socket in `dataDir`. */
-export async function admin<Res>(dataDir: string, method: string, req: object): Promise<Res> {
+/** Where a command reaches the daemon: its admin socket, or (orchestrators) mutual TLS. */
+export type Target = { kind: "socket"; dataDir: string } | { kind: "device"; stateDir: string; daemon?: string };
+
+export const STATE_DIR_OPTION: Options = { "state-dir": { type: "string" }, daemon: { type: "string" } };
+
+/** --state-dir selects an orchestrator identity over mutual TLS; otherwise the local admin socket. */
+export async function targetOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Target> {
+  const stateDir = str(values["state-dir"]);
+  if (stateDir) return { kind: "device", stateDir: resolve(stateDir), ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}) };
+  return { kind: "socket", dataDir: await dataDirOf(values, env) };
+}
+
+async function open(service: "Admin" | "Orchestrator", target: Target): Promise<{ client: AnyClient; where: string }> {
+  if (target.kind === "device") {
+    if (service !== "Orchestrator") throw new CliError(Exit.Usage, "only orchestrator commands can use --state-dir");
+    const { orchestrator, NodeError } = await import("@tether/node");
+    try {
+      return { client: orchestrator(target.stateDir, target.daemon) as unknown as AnyClient, where: `the daemon (as the device in ${target.stateDir})` };
+    } catch (err) {
+      if (err instanceof NodeError) throw new CliError(Exit.Usage, err.message, { cause: err });
+      throw err;
+    }
+  }
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
-    tether: { v1: { Admin: new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AdminClient } };
+    tether: { v1: Record<string, new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AnyClient> };
   };
-  const socket = join(dataDir, ADMIN_SOCKET_NAME);
-  const client = new pkg.tether.v1.Admin(`unix://${socket}`, credentials.createInsecure(), {
-    "grpc.max_receive_message_length": MAX_ADMIN_MESSAGE_BYTES,
-  });
+  const socket = join(target.dataDir, ADMIN_SOCKET_NAME);
+  const Ctor = pkg.tether.v1[service] as new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AnyClient;
+  return {
+    client: new Ctor(`unix://${socket}`, credentials.createInsecure(), { "grpc.max_receive_message_length": MAX_ADMIN_MESSAGE_BYTES }),
+    where: `the daemon's admin socket ${socket}: is \`tether daemon\` running with this --data-dir?`,
+  };
+}
+
+/** Call one unary RPC of the Admin or Orchestrator service. */
+export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target, method: string, req: object, timeoutMs = 30_000): Promise<Res> {
+  const { client, where } = await open(service, target);
   try {
     return await new Promise<Res>((resolve, reject) => {
-      const fn = client[method] as AdminClient[string];
-      fn.call(client, req, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err ? reject(err) : resolve(res as Res)));
+      const fn = client[method] as Unary;
+      fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as Res)));
     });
   } catch (err) {
-    throw adminError(err as ServiceError, socket);
+    throw adminError(err as ServiceError, where);
   } finally {
     client.close();
   }
 }
 
-function adminError(err: ServiceError, socket: string): CliError {
+/** Follow WatchJob until the job reaches a final state; returns the last job message. */
+export async function watchJob<Job extends { state: string }>(target: Target, id: string, onUpdate: (j: Job) => void): Promise<Job> {
+  const { client, where } = await open("Orchestrator", target);
+  try {
+    return await new Promise<Job>((resolve, reject) => {
+      const s = (client.WatchJob as (req: unknown) => NodeJS.ReadableStream).call(client, { id });
+      let last: Job | undefined;
+      s.on("data", (j: Job) => {
+        last = j;
+        onUpdate(j);
+      });
+      s.on("error", (err: ServiceError) => reject(adminError(err, where)));
+      s.on("end", () => (last ? resolve(last) : reject(new CliError(Exit.Failure, "the job stream ended without a state"))));
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** Call one Admin RPC over the Unix socket in `dataDir`. */
+export function admin<Res>(dataDir: string, method: string, req: object): Promise<Res> {
+  return rpc<Res>("Admin", { kind: "socket", dataDir }, method, req);
+}
+
+function adminError(err: ServiceError, where: string): CliError {
   const detail = err.details || err.message;
   switch (err.code) {
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
-      return new CliError(Exit.Unreachable, `cannot reach the daemon's admin socket ${socket}: is \`tether daemon\` running with this --data-dir?`, { cause: err });
+      return new CliError(Exit.Unreachable, `cannot reach ${where}`, { cause: err });
+    case status.RESOURCE_EXHAUSTED:
+      return new CliError(Exit.Busy, detail, { cause: err });
+    case status.PERMISSION_DENIED:
+    case status.UNAUTHENTICATED:
+      return new CliError(Exit.AuthFailed, detail, { cause: err });
     case status.NOT_FOUND:
       return new CliError(Exit.NotFound, detail, { cause: err });
     case status.FAILED_PRECONDITION:

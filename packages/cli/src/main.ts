@@ -10,6 +10,13 @@ import { pairCodeCommand } from "./commands/pair/code.js";
 import { pairListCommand } from "./commands/pair/list.js";
 import { pairRejectCommand } from "./commands/pair/reject.js";
 import { statusCommand } from "./commands/status.js";
+import { dispatchCommand } from "./commands/dispatch.js";
+import { devicesRevokeCommand } from "./commands/devices/revoke.js";
+import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
+import { jobsCancelCommand } from "./commands/jobs/cancel.js";
+import { jobsListCommand } from "./commands/jobs/list.js";
+import { jobsShowCommand } from "./commands/jobs/show.js";
+import { nodeRunCommand } from "./commands/node/run.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -20,7 +27,14 @@ export const COMMANDS: readonly Command[] = [
   pairRejectCommand,
   devicesListCommand,
   devicesShowCommand,
+  devicesRevokeCommand,
+  devicesUnrevokeCommand,
   nodePairCommand,
+  nodeRunCommand,
+  dispatchCommand,
+  jobsListCommand,
+  jobsShowCommand,
+  jobsCancelCommand,
 ];
 
 function overview(): string {
@@ -40,6 +54,8 @@ Quick start:
   tether pair code --method pin                     # mint a PIN
   tether node pair --daemon 127.0.0.1:7443 --pin P  # on the node
   tether pair list && tether pair approve ID        # check the code, approve
+  tether node run --capability echo=cat            # on the node: take work
+  tether dispatch DEVICE echo --input '{"hi":1}'   # send it a job
 `;
 }
 

@@ -68,3 +68,27 @@ export function fromStatus(err: ServiceError): NodeError {
   const code = REFUSALS[/^([A-Z_]+):/.exec(details)?.[1] ?? ""] ?? "DAEMON_REFUSED";
   return new NodeError(code, `daemon refused (${name}): ${details}`, { cause: err, status: name });
 }
+
+/** Mutual-TLS channel credentials for a paired device (the private CA is pinned, so host names are not checked). */
+export function deviceCredentials(c: { caPem: string; certPem: string; keyPem: { expose(): string } }) {
+  return credentials.createSsl(Buffer.from(c.caPem), Buffer.from(c.keyPem.expose()), Buffer.from(c.certPem), {
+    checkServerIdentity: () => undefined,
+  });
+}
+
+/** Options for long-lived device channels: HTTP/2 keepalive notices a dead daemon within 30 s. */
+export const DEVICE_CHANNEL_OPTIONS = {
+  "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
+  "grpc.keepalive_time_ms": 20_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  // The CA is pinned and host names are not checked; a fixed SNI avoids sending an IP as ServerName.
+  "grpc.ssl_target_name_override": "localhost",
+} as const;
+
+/** A client constructor for any tether.v1 service. */
+export function serviceClient<T>(service: "Node" | "Orchestrator" | "Pairing"): new (address: string, creds: ReturnType<typeof credentials.createSsl>, options: object) => T {
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: Record<string, never> } };
+  return pkg.tether.v1[service] as never;
+}

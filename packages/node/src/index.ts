@@ -2,13 +2,18 @@
 export { NodeError } from "./errors.js";
 export type { NodeErrorCode } from "./errors.js";
 export { pair } from "./pair.js";
+export { MAX_OUTPUT_BYTES, NODE_VERSION, NodeConnection, connect } from "./connect.js";
+export type { CapabilityOptions, ConnectOptions, Handler, JobContext } from "./connect.js";
+export { orchestrator } from "./orchestrator.js";
+export type { OrchestratorClient } from "./orchestrator.js";
 export type { PairOptions, PairResult } from "./pair.js";
 export {
   NODE_STATE_ENV,
   STATE_FILES,
   defaultStateDir,
+  loadCredentials,
   loadOrCreateIdentity,
   loadOrCreateTlsKey,
   readPairedState,
 } from "./state.js";
-export type { Identity, PairedState, TlsKey } from "./state.js";
+export type { DeviceCredentials, Identity, PairedState, TlsKey } from "./state.js";

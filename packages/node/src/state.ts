@@ -97,3 +97,25 @@ export function readPairedState(dir: string): PairedState | undefined {
   if (!existsSync(f)) return undefined;
   return JSON.parse(readFileSync(f, "utf8")) as PairedState;
 }
+
+/** Everything a paired device needs for mutual TLS with its daemon. */
+export type DeviceCredentials = { state: PairedState; caPem: string; certPem: string; keyPem: Secret<string> };
+
+/**
+ * Load the paired state and TLS material.
+ * @throws NodeError STATE_DIR when the directory holds no completed pairing.
+ */
+export function loadCredentials(dir: string): DeviceCredentials {
+  const state = readPairedState(dir);
+  if (!state) throw new NodeError("STATE_DIR", `${dir} holds no paired identity; run \`tether node pair\` first`);
+  try {
+    return {
+      state,
+      caPem: readFileSync(join(dir, STATE_FILES.ca), "utf8"),
+      certPem: readFileSync(join(dir, STATE_FILES.certificate), "utf8"),
+      keyPem: new Secret(readFileSync(join(dir, STATE_FILES.tlsKey), "utf8"), "TlsPrivateKey"),
+    };
+  } catch (cause) {
+    throw new NodeError("STATE_DIR", `${dir} is missing part of its pairing (cert.pem, ca.pem or tls.key)`, { cause });
+  }
+}

@@ -7,7 +7,8 @@ export const devicesListCommand: Command = {
   name: "devices list",
   summary: "list paired devices",
   usage: "tether devices list [--data-dir DIR] [--json]",
-  help: `Lists every device that has been approved, with its role and certificate expiry.
+  help: `Lists every device that has been approved: role, online/offline/revoked, when it
+was last seen, the capabilities it announced, and when its certificate expires.
 Details, including the certificate: tether devices show ID`,
   options: { ...DATA_DIR_OPTION },
   async run({ values, io }) {
@@ -16,7 +17,18 @@ Details, including the certificate: tether devices show ID`,
     emit(io, Boolean(values.json), slim, () =>
       devices.length === 0
         ? "no paired devices\n"
-        : table(["ID", "NAME", "ROLE", "PAIRED", "CERT EXPIRES"], devices.map((d) => [d.id, d.name, d.role, isoTime(d.pairedAt), isoTime(d.certificateNotAfter)])),
+        : table(
+            ["ID", "NAME", "ROLE", "STATE", "LAST SEEN", "CAPABILITIES", "CERT EXPIRES"],
+            devices.map((d) => [
+              d.id,
+              d.name,
+              d.role,
+              d.revokedAt ? "revoked" : d.online ? "online" : "offline",
+              isoTime(d.lastSeen),
+              d.capabilities.join(",") || "-",
+              isoTime(d.certificateNotAfter),
+            ]),
+          ),
     );
     return Exit.Ok;
   },

@@ -1,0 +1,20 @@
+/** tether jobs show ID */
+import type { Job } from "@tether/wire";
+import type { Command } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, targetOf } from "../../cli.js";
+import { jobJson } from "./format.js";
+
+export const jobsShowCommand: Command = {
+  name: "jobs show",
+  summary: "show one job with its input, output or error",
+  usage: "tether jobs show ID [--data-dir DIR | --state-dir DIR] [--json]",
+  help: "Shows job ID: its state, device, capability, attempts, input and output or error.",
+  options: { ...DATA_DIR_OPTION, ...STATE_DIR_OPTION },
+  async run({ values, positionals, io }) {
+    const id = positionals[0];
+    if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one job id\nusage: ${this.usage}`);
+    const j = jobJson(await rpc<Job>("Orchestrator", await targetOf(values, io.env), "GetJob", { id }));
+    emit(io, Boolean(values.json), j, () => `${Object.entries(j).filter(([, v]) => v !== undefined).map(([k, v]) => `${k.padEnd(15)} ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n")}\n`);
+    return Exit.Ok;
+  },
+};

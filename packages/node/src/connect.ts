@@ -1,0 +1,218 @@
+/**
+ * connect(): a paired node's long-lived stream to its daemon. It registers the capabilities
+ * given to handle(), runs the jobs it is sent (each with its deadline and an AbortSignal),
+ * reports results, pings, and reconnects with exponential backoff and full jitter. Job ids
+ * are deduplicated: a redelivered job that is still running is not started twice, and one
+ * that already finished gets its result sent again.
+ */
+import { EventEmitter } from "node:events";
+import { arch, platform } from "node:os";
+import { Metadata, status } from "@grpc/grpc-js";
+import type { Client, ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, printable, serviceClient } from "./client.js";
+import { NodeError } from "./errors.js";
+import type { DeviceCredentials } from "./state.js";
+import { loadCredentials } from "./state.js";
+
+export const NODE_VERSION = "0.1.0";
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const RESULT_CACHE = 1000;
+
+export type JobContext = { jobId: string; deadline: number; attempt: number; signal: AbortSignal };
+export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | unknown;
+export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
+
+type DaemonMessage = {
+  msg?: "registered" | "job" | "cancel" | "pong";
+  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number };
+  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number };
+  cancel?: { jobId: string; reason: string };
+};
+type Stream = ClientDuplexStream<object, DaemonMessage>;
+type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream };
+
+export type ConnectOptions = {
+  maxConcurrency?: number;
+  /** Override the daemon address stored at pairing time. */
+  daemon?: string;
+  platform?: string;
+  version?: string;
+};
+
+/** Events: "registered", "disconnected" ({code, details, retryInMs}), "job" ({jobId, capability}),
+ *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good). */
+export class NodeConnection extends EventEmitter {
+  readonly deviceId: string;
+  readonly #creds: DeviceCredentials;
+  readonly #opts: ConnectOptions;
+  readonly #handlers = new Map<string, { fn: Handler; o: CapabilityOptions }>();
+  readonly #running = new Map<string, AbortController>();
+  readonly #finished = new Map<string, { ok: boolean; output: Buffer; error: string }>();
+  #client?: NodeClient;
+  #stream?: Stream;
+  #closed = false;
+  #failures = 0;
+  #ping?: NodeJS.Timeout;
+  #retry?: NodeJS.Timeout;
+
+  constructor(creds: DeviceCredentials, opts: ConnectOptions = {}) {
+    super();
+    this.#creds = creds;
+    this.#opts = opts;
+    this.deviceId = creds.state.deviceId;
+  }
+
+  /** Register a capability. Call before start(). */
+  handle(name: string, fn: Handler, o: CapabilityOptions = {}): this {
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new NodeError("BAD_INPUT", `capability name ${JSON.stringify(name)} must match [a-z0-9][a-z0-9._-]{0,63}`);
+    this.#handlers.set(name, { fn, o });
+    return this;
+  }
+
+  /** Connect, and keep reconnecting until close(). Resolves once registered the first time. */
+  start(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => {
+      const ok = () => {
+        this.off("fatal", bad);
+        resolve();
+      };
+      const bad = (e: Error) => {
+        this.off("registered", ok);
+        reject(e);
+      };
+      this.once("registered", ok);
+      this.once("fatal", bad);
+    });
+    this.#open();
+    return ready;
+  }
+
+  #open(): void {
+    if (this.#closed) return;
+    const Ctor = serviceClient<NodeClient>("Node");
+    this.#client ??= new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
+    const stream = this.#client.Connect(new Metadata(), {});
+    this.#stream = stream;
+    stream.on("data", (m: DaemonMessage) => this.#onMessage(stream, m));
+    stream.on("error", (err: ServiceError) => this.#onClosed(stream, err.code, err.details));
+    stream.on("end", () => this.#onClosed(stream, status.UNAVAILABLE, "stream ended"));
+    const caps = [...this.#handlers].map(([name, { o }]) => ({
+      name,
+      description: o.description ?? "",
+      inputSchema: typeof o.inputSchema === "object" ? JSON.stringify(o.inputSchema) : (o.inputSchema ?? ""),
+      outputSchema: typeof o.outputSchema === "object" ? JSON.stringify(o.outputSchema) : (o.outputSchema ?? ""),
+    }));
+    stream.write({
+      register: {
+        deviceId: this.deviceId,
+        capabilities: caps,
+        platform: this.#opts.platform ?? `${platform()}-${arch()}`,
+        version: this.#opts.version ?? NODE_VERSION,
+        maxConcurrency: this.#opts.maxConcurrency ?? 1,
+      },
+    });
+  }
+
+  #onClosed(stream: Stream, code: number, details: string): void {
+    if (stream !== this.#stream) return;
+    this.#stream = undefined;
+    if (this.#ping) clearInterval(this.#ping);
+    if (this.#closed) return;
+    if (code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED) {
+      // Revoked, replaced or expired: retrying cannot help; the operator must act.
+      this.#closed = true;
+      for (const c of this.#running.values()) c.abort(new Error("connection refused for good"));
+      this.#client?.close();
+      const e = new NodeError(code === status.PERMISSION_DENIED ? "REVOKED" : "DAEMON_REFUSED", `daemon refused this device (${status[code]}): ${printable(details)}`);
+      if (this.listenerCount("fatal")) this.emit("fatal", e);
+      return;
+    }
+    this.#failures++;
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.#failures - 1, 10));
+    const retryInMs = Math.floor(Math.random() * cap); // full jitter: a restarted daemon is not stampeded
+    this.emit("disconnected", { code, details: printable(details), retryInMs });
+    this.#retry = setTimeout(() => this.#open(), retryInMs);
+  }
+
+  #send(m: object): void {
+    this.#stream?.write(m);
+  }
+
+  #onMessage(stream: Stream, m: DaemonMessage): void {
+    if (stream !== this.#stream) return;
+    if (m.msg === "registered" && m.registered) {
+      this.#failures = 0;
+      const every = Math.max(1000, m.registered.heartbeatMs || 10_000);
+      this.#ping = setInterval(() => this.#send({ ping: { sentAt: Date.now() } }), every);
+      this.#ping.unref();
+      // Results that finished while we were away are sent again; the daemon ignores duplicates.
+      for (const [jobId, r] of this.#finished) this.#send({ result: { jobId, ...r } });
+      this.emit("registered", m.registered);
+    } else if (m.msg === "job" && m.job) {
+      this.#run(m.job);
+    } else if (m.msg === "cancel" && m.cancel) {
+      this.#running.get(m.cancel.jobId)?.abort(new Error(`cancelled: ${m.cancel.reason}`));
+    }
+  }
+
+  #run(job: NonNullable<DaemonMessage["job"]>): void {
+    const { jobId } = job;
+    if (this.#running.has(jobId)) return; // redelivered while still running
+    const done = this.#finished.get(jobId);
+    if (done) {
+      this.#send({ result: { jobId, ...done } });
+      return;
+    }
+    const h = this.#handlers.get(job.capability);
+    const ac = new AbortController();
+    this.#running.set(jobId, ac);
+    const timer = setTimeout(() => ac.abort(new Error("deadline passed")), Math.max(0, job.deadline - Date.now()));
+    this.emit("job", { jobId, capability: job.capability, attempt: job.attempt });
+    this.#send({ update: { jobId, state: "running" } });
+    const work = async () => {
+      if (!h) throw new Error(`this node has no handler for ${job.capability}`);
+      const text = Buffer.from(job.input).toString("utf8");
+      const input: unknown = text ? JSON.parse(text) : null;
+      return h.fn(input, { jobId, deadline: job.deadline, attempt: job.attempt, signal: ac.signal });
+    };
+    work()
+      .then(
+        (out) => {
+          if (ac.signal.aborted) throw ac.signal.reason;
+          const output = Buffer.from(JSON.stringify(out ?? null));
+          if (output.length > MAX_OUTPUT_BYTES) throw new Error(`output is ${output.length} bytes; the limit is ${MAX_OUTPUT_BYTES}`);
+          return { ok: true, output, error: "" };
+        },
+        (err: unknown) => {
+          throw err;
+        },
+      )
+      .catch((err: unknown) => ({ ok: false, output: Buffer.alloc(0), error: String((err as Error)?.message ?? err).slice(0, 4096) }))
+      .then((r) => {
+        clearTimeout(timer);
+        this.#running.delete(jobId);
+        this.#finished.set(jobId, r);
+        if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
+        this.#send({ result: { jobId, ...r } });
+        this.emit("result", { jobId, ok: r.ok, error: r.error });
+      });
+  }
+
+  /** Stop: cancel running jobs, close the stream and the channel. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    if (this.#ping) clearInterval(this.#ping);
+    for (const c of this.#running.values()) c.abort(new Error("node shutting down"));
+    this.#stream?.end();
+    this.#stream?.cancel();
+    this.#client?.close();
+  }
+}
+
+/** Load a paired node's credentials from its state directory and make a connection (not started). */
+export function connect(stateDir: string, opts: ConnectOptions = {}): NodeConnection {
+  return new NodeConnection(loadCredentials(stateDir), opts);
+}

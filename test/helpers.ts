@@ -29,6 +29,7 @@ import type { PairMethod, SessionKeys } from "@tether/crypto";
 import { createLogger, resolveDaemonConfig, startDaemon } from "@tether/daemon";
 import type { RunningDaemon } from "@tether/daemon";
 import type { PairingConfig } from "@tether/pairing";
+import type { JobConfig } from "@tether/jobs";
 import { tetherPackageDefinition } from "@tether/wire";
 import type { CreateCodeResponse, RevealResponse, StartResponse } from "@tether/wire";
 import { X509Certificate, createHash } from "node:crypto";
@@ -45,17 +46,27 @@ export type TestDaemon = RunningDaemon & { dataDir: string; logs: string[]; stop
 
 /** A real daemon in this process: real TLS listener on 127.0.0.1:0, real LevelDB, real socket. */
 export async function startTestDaemon(
-  o: { dataDir?: string; pairing?: Partial<PairingConfig>; now?: () => number; startRateLimit?: { burst: number; perSecond: number } } = {},
+  o: {
+    dataDir?: string;
+    pairing?: Partial<PairingConfig>;
+    now?: () => number;
+    startRateLimit?: { burst: number; perSecond: number };
+    jobs?: Partial<JobConfig>;
+    registrationTimeoutMs?: number;
+    listen?: string;
+  } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
-  const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: "127.0.0.1:0" }), {
+  const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: o.listen ?? "127.0.0.1:0" }), {
     log: createLogger((l) => logs.push(l)),
     // Tests hammer Start from one address; the limiter has its own test.
     startRateLimit: o.startRateLimit ?? { burst: 10_000, perSecond: 10_000 },
     ...(o.pairing ? { pairing: o.pairing } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.jobs ? { jobs: o.jobs } : {}),
+    ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
   });
   return {
     ...d,
@@ -230,4 +241,48 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Pair a real node through the SDK with a fresh PIN and approve it over the admin socket. */
+export async function pairDevice(
+  d: { dataDir: string; listen: string },
+  stateDir: string,
+  o: { role?: "node" | "orchestrator"; name?: string } = {},
+): Promise<string> {
+  const { pair } = await import("@tether/node");
+  const code = await mintCode(d);
+  const result = pair({
+    daemon: d.listen,
+    pin: code.code,
+    name: o.name ?? "fleet-node",
+    role: o.role ?? "node",
+    stateDir,
+    onVerificationCode: (_c, info) => {
+      void admin(d, "ApproveRequest", { id: info.requestId, role: "" });
+    },
+  });
+  return (await result).deviceId;
+}
+
+type NodeStream = NodeJS.ReadableStream & NodeJS.WritableStream & { write(m: object): boolean; end(): void; cancel(): void };
+
+/** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
+export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+  const { loadCredentials } = await import("@tether/node");
+  const c = loadCredentials(stateDir);
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
+    tether: { v1: { Node: new (a: string, cr: ReturnType<typeof credentials.createSsl>, o: object) => Client & { Connect(): NodeStream } } };
+  };
+  const creds = credentials.createSsl(Buffer.from(trustCaPem ?? c.caPem), Buffer.from(c.keyPem.expose()), Buffer.from(c.certPem), { checkServerIdentity: () => undefined });
+  const client = new pkg.tether.v1.Node(address, creds, { "grpc.ssl_target_name_override": "localhost" });
+  const stream = client.Connect();
+  return { stream, close: () => client.close() };
+}
+
+/** Resolve with the status a stream ends with (code and details). */
+export function streamEnd(s: NodeJS.ReadableStream): Promise<{ code: number; details: string }> {
+  return new Promise((resolve) => {
+    s.on("error", (e: { code: number; details: string }) => resolve({ code: e.code, details: e.details }));
+    s.on("end", () => resolve({ code: 0, details: "end" }));
+  });
 }

@@ -177,22 +177,20 @@ export class NodeConnection extends EventEmitter {
       const input: unknown = text ? JSON.parse(text) : null;
       return h.fn(input, { jobId, deadline: job.deadline, attempt: job.attempt, signal: ac.signal });
     };
-    work()
-      .then(
-        (out) => {
-          if (ac.signal.aborted) throw ac.signal.reason;
-          const output = Buffer.from(JSON.stringify(out ?? null));
-          if (output.length > MAX_OUTPUT_BYTES) throw new Error(`output is ${output.length} bytes; the limit is ${MAX_OUTPUT_BYTES}`);
-          return { ok: true, output, error: "" };
-        },
-        (err: unknown) => {
-          throw err;
-        },
-      )
+    // A handler that ignores its signal must not hold the job (or this process) past an abort.
+    const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true }));
+    Promise.race([work(), aborted])
+      .then((out) => {
+        const output = Buffer.from(JSON.stringify(out ?? null));
+        if (output.length > MAX_OUTPUT_BYTES) throw new Error(`output is ${output.length} bytes; the limit is ${MAX_OUTPUT_BYTES}`);
+        return { ok: true, output, error: "" };
+      })
       .catch((err: unknown) => ({ ok: false, output: Buffer.alloc(0), error: String((err as Error)?.message ?? err).slice(0, 4096) }))
       .then((r) => {
         clearTimeout(timer);
         this.#running.delete(jobId);
+        // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
+        if (this.#closed) return;
         this.#finished.set(jobId, r);
         if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
         this.#send({ result: { jobId, ...r } });

@@ -1,0 +1,335 @@
+/**
+ * Node streams, dispatch and revocation against a real in-process daemon: real mutual TLS on
+ * port 0, real LevelDB, nodes paired through the real handshake and connected with the SDK.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { status } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
+import { connect, orchestrator } from "@tether/node";
+import type { NodeConnection } from "@tether/node";
+import type { Device, Job } from "@tether/wire";
+import { rpc } from "../packages/cli/src/cli.ts";
+import { admin, pairDevice, rawNodeStream, startTestDaemon, streamEnd, tempDir, waitFor, mintCode, pinParts, rawPairing, handshakeStart } from "./helpers.ts";
+import type { TestDaemon } from "./helpers.ts";
+
+let offset = 0;
+const now = () => Date.now() + offset;
+const ctx = {} as { tmp: ReturnType<typeof tempDir>; d: TestDaemon; node: string; orch: string; conns: NodeConnection[] };
+const F = suite("fleet: streams, jobs, revocation");
+
+async function startDaemon(listen?: string) {
+  return startTestDaemon({
+    ...(listen ? { listen } : {}),
+    dataDir: `${ctx.tmp.path}/data`,
+    now,
+    registrationTimeoutMs: 700,
+    jobs: { maxQueuedPerDevice: 5, maxInputBytes: 4096, maxOutputBytes: 4096 },
+  });
+}
+
+F.before(async () => {
+  ctx.tmp = tempDir();
+  ctx.conns = [];
+  ctx.d = await startDaemon();
+  ctx.node = await pairDevice(ctx.d, `${ctx.tmp.path}/node`, { name: "worker" });
+  ctx.orch = await pairDevice(ctx.d, `${ctx.tmp.path}/orch`, { role: "orchestrator", name: "boss" });
+});
+
+F.after(async () => {
+  for (const c of ctx.conns) await c.close();
+  await ctx.d.stop();
+  ctx.tmp.remove();
+});
+
+const local = () => ({ kind: "socket" as const, dataDir: ctx.d.dataDir });
+const dispatch = (req: object) => rpc<Job>("Orchestrator", local(), "Dispatch", { timeoutMs: 0, idempotencyKey: "", input: Buffer.from("null"), ...req });
+const getJob = (id: string) => rpc<Job>("Orchestrator", local(), "GetJob", { id });
+const out = (j: Job) => JSON.parse(Buffer.from(j.output).toString("utf8") || "null") as unknown;
+
+async function startNode(dir: string, handlers: Record<string, (input: unknown, c: { signal: AbortSignal; jobId: string; attempt: number }) => unknown>, maxConcurrency = 4) {
+  const c = connect(dir, { maxConcurrency });
+  for (const [k, f] of Object.entries(handlers)) c.handle(k, f as never);
+  ctx.conns.push(c);
+  await c.start();
+  return c;
+}
+
+async function finalJob(id: string, timeoutMs = 15_000): Promise<Job> {
+  return waitFor(async () => {
+    const j = await getJob(id);
+    return ["succeeded", "failed", "timed_out", "cancelled"].includes(j.state) ? j : undefined;
+  }, `job ${id} to finish`, timeoutMs);
+}
+
+F("a node registers; a job dispatched on the admin socket runs and returns its output", async () => {
+  const c = await startNode(`${ctx.tmp.path}/node`, { echo: (x) => ({ got: x }), sleep: (_x, k) => new Promise((r) => k.signal.addEventListener("abort", () => r(null))) });
+  const dev = await admin<Device>(ctx.d, "GetDevice", { id: ctx.node });
+  assert.ok(dev.online);
+  assert.equal(dev.capabilities.sort(), ["echo", "sleep"]);
+  assert.match(dev.platform, /-/);
+  const j = await dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from('{"a":1}') });
+  assert.is(j.state, "queued");
+  const done = await finalJob(j.id);
+  assert.is(done.state, "succeeded");
+  assert.equal(out(done), { got: { a: 1 } });
+  assert.is(done.attempts, 1);
+  void c;
+});
+
+F("an orchestrator device dispatches over mutual TLS; a node-role device may not", async () => {
+  const o = orchestrator(`${ctx.tmp.path}/orch`);
+  const call = <T>(client: typeof o, m: "Dispatch" | "ListNodes", req: object) =>
+    new Promise<T>((res, rej) => client[m](req, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? rej(e) : res(r as T))));
+  try {
+    const nodes = await call<{ nodes: { deviceId: string; online: boolean }[] }>(o, "ListNodes", { capability: "echo", online: "true" });
+    assert.equal(nodes.nodes.map((n) => n.deviceId), [ctx.node]);
+    const j = await call<Job>(o, "Dispatch", { deviceId: ctx.node, capability: "echo", input: Buffer.from("7"), timeoutMs: 10_000, idempotencyKey: "" });
+    assert.is(j.dispatchedBy, ctx.orch);
+    assert.equal(out(await finalJob(j.id)), { got: 7 });
+  } finally {
+    o.close();
+  }
+  const asNode = orchestrator(`${ctx.tmp.path}/node`);
+  try {
+    const e = (await call(asNode, "ListNodes", { capability: "", online: "" }).catch((x: unknown) => x)) as ServiceError;
+    assert.is(e.code, status.PERMISSION_DENIED);
+    assert.match(e.details, /role "node"/);
+  } finally {
+    asNode.close();
+  }
+});
+
+F("dispatch refusals: unknown device, unannounced capability, bad or oversized input, full queue", async () => {
+  const err = (p: Promise<unknown>): Promise<string> => p.then(() => "accepted", (e: Error) => e.message);
+  assert.match(await err(dispatch({ deviceId: "dev_nope", capability: "echo" })), /no device/);
+  assert.match(await err(dispatch({ deviceId: ctx.node, capability: "never" })), /has not announced capability "never"/);
+  assert.match(await err(dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from("{oops") })), /not valid UTF-8 JSON/);
+  assert.match(await err(dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from(JSON.stringify("x".repeat(5000))) })), /limit is 4096/);
+  assert.match(await err(dispatch({ deviceId: ctx.node, capability: "Bad Name" })), /capability/);
+  // The orchestrator device announced nothing and is not connected: queue for the node instead,
+  // with the node's stream busy on long jobs so that jobs stay queued.
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) ids.push((await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 60_000 })).id);
+  // 4 are running (the node takes 4 at once); 5 more fill the queue; the rest are refused.
+  const flood: (string | Error)[] = [];
+  try {
+    for (let i = 0; i < 8; i++) flood.push(await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 60_000 }).then((j) => j.id, (e: Error) => e));
+    const refused = flood.filter((x) => x instanceof Error) as (Error & { exitCode?: number })[];
+    assert.ok(refused.length >= 3, `the queue limit refused the flood (${refused.length} refused)`);
+    for (const e of refused) {
+      assert.match(e.message, /QUEUE_FULL: .*queued jobs \(limit 5\)/);
+      assert.is(e.exitCode, 9, "RESOURCE_EXHAUSTED");
+    }
+  } finally {
+    for (const id of [...ids, ...flood.filter((x): x is string => typeof x === "string")]) {
+      await rpc("Orchestrator", local(), "CancelJob", { id, reason: "cleanup" });
+    }
+  }
+});
+
+F("the same idempotency key returns the same job", async () => {
+  const a = await dispatch({ deviceId: ctx.node, capability: "echo", idempotencyKey: "k-1", input: Buffer.from("1") });
+  const b = await dispatch({ deviceId: ctx.node, capability: "echo", idempotencyKey: "k-1", input: Buffer.from("2") });
+  assert.is(b.id, a.id);
+  await finalJob(a.id);
+});
+
+F("cancel stops the job on its node; a deadline times it out and aborts the handler", async () => {
+  const j = await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 30_000 });
+  await waitFor(async () => (await getJob(j.id)).state === "running", "job running");
+  const c = await rpc<Job>("Orchestrator", local(), "CancelJob", { id: j.id, reason: "changed my mind" });
+  assert.is(c.state, "cancelled");
+  const again = await rpc("Orchestrator", local(), "CancelJob", { id: j.id, reason: "" }).catch((e: Error) => e.message);
+  assert.match(String(again), /already cancelled/);
+
+  const t = await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 400 });
+  const done = await finalJob(t.id);
+  assert.is(done.state, "timed_out");
+});
+
+F("a stream that never registers is closed after a bounded time", async () => {
+  const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
+  const started = Date.now();
+  const end = await streamEnd(stream);
+  close();
+  assert.is(end.code, status.DEADLINE_EXCEEDED);
+  assert.match(end.details, /no registration within 700 ms/);
+  assert.ok(Date.now() - started < 5000);
+});
+
+F("a node claiming another device's id is refused", async () => {
+  const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
+  stream.write({ register: { deviceId: ctx.node, capabilities: [], platform: "x", version: "1", maxConcurrency: 1 } });
+  const end = await streamEnd(stream);
+  close();
+  assert.is(end.code, status.PERMISSION_DENIED);
+  assert.match(end.details, /belongs to dev_/);
+});
+
+F("a result for someone else's job, or a second result, is ignored", async () => {
+  const j = await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 30_000 });
+  await waitFor(async () => (await getJob(j.id)).state === "running", "job running");
+  const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
+  stream.write({ register: { deviceId: ctx.orch, capabilities: [], platform: "x", version: "1", maxConcurrency: 1 } });
+  await new Promise((r) => stream.once("data", r));
+  stream.write({ result: { jobId: j.id, ok: true, output: Buffer.from('"forged"'), error: "" } });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is((await getJob(j.id)).state, "running", "a stranger's result changed nothing");
+  assert.ok(ctx.d.logs.some((l) => l.includes("job result ignored") && l.includes("is not assigned to")));
+  stream.end();
+  close();
+  await rpc("Orchestrator", local(), "CancelJob", { id: j.id, reason: "" });
+});
+
+F("oversized output fails the job", async () => {
+  await pairDevice(ctx.d, `${ctx.tmp.path}/node2`, { name: "big" });
+  const big = await startNode(`${ctx.tmp.path}/node2`, { big: () => "y".repeat(8000) });
+  const j = await dispatch({ deviceId: big.deviceId, capability: "big" });
+  const done = await finalJob(j.id);
+  assert.is(done.state, "failed");
+  assert.match(done.error, /output is \d+ bytes; the limit is 4096/);
+});
+
+F("a job for an offline node waits; a node gone mid-job gets it again with the same id", async () => {
+  const dir = `${ctx.tmp.path}/node3`;
+  const id = await pairDevice(ctx.d, dir, { name: "flaky" });
+  const first = await startNode(dir, { work: (_x, k) => new Promise((r) => k.signal.addEventListener("abort", () => r(null))) });
+  await first.close(); // it announced "work", and is now offline
+  const j = await dispatch({ deviceId: id, capability: "work", timeoutMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.is((await getJob(j.id)).state, "queued");
+  const seen: { jobId: string; attempt: number }[] = [];
+  const second = await startNode(dir, { work: (_x, k) => (seen.push({ jobId: k.jobId, attempt: k.attempt }), new Promise(() => {})) });
+  await waitFor(() => seen.length === 1, "delivery after connect");
+  await second.close(); // gone mid-job
+  await waitFor(async () => (await getJob(j.id)).state === "queued", "job back in the queue");
+  const third = await startNode(dir, { work: (_x, k) => (seen.push({ jobId: k.jobId, attempt: k.attempt }), "done") });
+  const done = await finalJob(j.id);
+  assert.is(done.state, "succeeded");
+  assert.equal(seen.map((s) => s.jobId), [j.id, j.id]);
+  assert.equal(seen.map((s) => s.attempt), [1, 2]);
+  await third.close();
+  // offline until the deadline: timed out
+  const late = await dispatch({ deviceId: id, capability: "work", timeoutMs: 300 });
+  assert.is((await finalJob(late.id)).state, "timed_out");
+});
+
+F("the in-flight limit holds", async () => {
+  const dir = `${ctx.tmp.path}/node4`;
+  const id = await pairDevice(ctx.d, dir, { name: "narrow" });
+  let running = 0;
+  let peak = 0;
+  await startNode(
+    dir,
+    {
+      slow: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 150));
+        running--;
+        return null;
+      },
+    },
+    2,
+  );
+  const jobs = [];
+  for (let i = 0; i < 5; i++) jobs.push(await dispatch({ deviceId: id, capability: "slow" }));
+  for (const j of jobs) assert.is((await finalJob(j.id)).state, "succeeded");
+  assert.is(peak, 2);
+});
+
+F("unfinished jobs survive a daemon restart and are delivered again with the same id", async () => {
+  const dir = `${ctx.tmp.path}/node5`;
+  const id = await pairDevice(ctx.d, dir, { name: "survivor" });
+  const seen: string[] = [];
+  await startNode(dir, { hold: (_x, k) => (seen.push(k.jobId), new Promise(() => {})) });
+  const j = await dispatch({ deviceId: id, capability: "hold", timeoutMs: 30_000 });
+  await waitFor(() => seen.length === 1, "delivered");
+  for (const c of ctx.conns.splice(0)) await c.close();
+  await ctx.d.close();
+  ctx.d = await startDaemon(ctx.d.listen); // same port: the node knows this address
+  const after: { jobId: string; attempt: number }[] = [];
+  await startNode(dir, { hold: (_x, k) => (after.push({ jobId: k.jobId, attempt: k.attempt }), "ok") });
+  const done = await finalJob(j.id);
+  assert.is(done.state, "succeeded");
+  assert.equal(after, [{ jobId: j.id, attempt: 2 }]);
+});
+
+F("certificates from another CA, expired ones, and revoked ones are refused", async () => {
+  // another daemon's node
+  const other = await startTestDaemon();
+  try {
+    await pairDevice(other, `${ctx.tmp.path}/alien`, { name: "alien" });
+    // It trusts our daemon's CA (so TLS completes) but presents the other CA's certificate.
+    const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/alien`, ctx.d.caPem);
+    const end = await streamEnd(stream);
+    close();
+    assert.is(end.code, status.UNAUTHENTICATED);
+    assert.match(end.details, /not a current certificate|from this daemon.s CA is required/, end.details);
+  } finally {
+    await other.stop();
+  }
+  // expired: move the daemon's clock past the 24 h certificate lifetime
+  offset = 25 * 3_600_000;
+  try {
+    const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/node`);
+    const end = await streamEnd(stream);
+    close();
+    assert.is(end.code, status.UNAUTHENTICATED);
+    assert.match(end.details, /expired/);
+  } finally {
+    offset = 0;
+  }
+});
+
+F("revoking a device ends its stream within a second, refuses it from then on, and blocks re-pairing until cleared", async () => {
+  const dir = `${ctx.tmp.path}/node6`;
+  const id = await pairDevice(ctx.d, dir, { name: "doomed" });
+  const c = await startNode(dir, { work: () => new Promise(() => {}) });
+  const j = await dispatch({ deviceId: id, capability: "work", timeoutMs: 30_000 });
+  await waitFor(async () => (await getJob(j.id)).state === "running", "job running");
+  const fatal = new Promise<{ at: number; err: Error }>((r) => c.once("fatal", (err: Error) => r({ at: Date.now(), err })));
+  const t0 = Date.now();
+  const revoked = await admin<Device>(ctx.d, "RevokeDevice", { id, reason: "stolen" });
+  const answered = Date.now();
+  assert.ok(revoked.revokedAt > 0);
+  const f = await fatal;
+  const ms = f.at - answered;
+  console.log(`    revoke answered in ${answered - t0} ms; stream ended ${ms} ms after the answer`);
+  assert.ok(f.at - t0 < 1000, `stream ended ${f.at - t0} ms after revoke`);
+  assert.match(f.err.message, /PERMISSION_DENIED.*revoked/);
+  const job = await getJob(j.id);
+  assert.is(job.state, "failed");
+  assert.match(job.error, /revoked: stolen/);
+
+  // reconnecting with the revoked certificate: refused on the first call
+  for (let i = 0; i < 3; i++) {
+    const { stream, close } = await rawNodeStream(ctx.d.listen, dir);
+    const end = await streamEnd(stream);
+    close();
+    assert.is(end.code, status.UNAUTHENTICATED);
+  }
+  // dispatching to it is refused
+  await dispatch({ deviceId: id, capability: "work" }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /revoked/));
+
+  // it cannot pair again with the same identity until an admin clears it
+  const { loadOrCreateIdentity } = await import("@tether/node");
+  const ident = loadOrCreateIdentity(dir);
+  const code = await mintCode(ctx.d);
+  const pc = rawPairing(ctx.d.listen);
+  try {
+    const keys = { seed: new Uint8Array(), identityKey: ident.publicKey, secretKey: ident.secretKey.expose(), tlsPublicKey: (await import("@tether/node")).loadOrCreateTlsKey(dir).spkiDer };
+    const e = (await handshakeStart(pc, pinParts(code.code), keys).catch((x: unknown) => x)) as ServiceError;
+    assert.is(e.code, status.PERMISSION_DENIED);
+    assert.match(e.details, /revoked/);
+  } finally {
+    pc.close();
+  }
+  await admin(ctx.d, "ClearRevocation", { id });
+  const back = await pairDevice(ctx.d, dir, { name: "forgiven" });
+  assert.is(back, id);
+});
+
+F.run();

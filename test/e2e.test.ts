@@ -8,28 +8,16 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { cli, spawnCli, tempDir, waitFor } from "./helpers.ts";
+import { cli, cliPair, spawnCli, startDaemonProcess, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
+import type { Ready } from "./helpers.ts";
 
-type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string };
 const ctx = {} as { tmp: ReturnType<typeof tempDir>; data: string; daemon: ReturnType<typeof spawnCli>; ready: Ready };
 const E = suite("e2e: daemon, CLI and node");
-
-async function startDaemonProcess(data: string) {
-  const d = spawnCli(["daemon", "--data-dir", data, "--listen", "127.0.0.1:0", "--cert-lifetime", "2h", "--json"]);
-  const line = await waitFor(() => d.out().split("\n").find((l) => l.includes('"ready"')), `daemon ready (stderr: ${d.err()})`, 30_000);
-  return { d, ready: JSON.parse(line) as Ready };
-}
-
-async function stopDaemonProcess(d: ReturnType<typeof spawnCli>) {
-  d.child.kill("SIGTERM");
-  const code = await d.exited;
-  return code;
-}
 
 E.before(async () => {
   ctx.tmp = tempDir();
   ctx.data = join(ctx.tmp.path, "data");
-  const { d, ready } = await startDaemonProcess(ctx.data);
+  const { d, ready } = await startDaemonProcess(ctx.data, ["--cert-lifetime", "2h"]);
   ctx.daemon = d;
   ctx.ready = ready;
 });
@@ -46,25 +34,13 @@ function openssl(args: string[]): string {
   return execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-/** Run `tether node pair`, approve its request through the CLI, and return the node's result. */
+/** Pair through the CLI, checking what the admin sees against what the node printed. */
 async function pairAndApprove(args: string[], stateDir: string, approveArgs: string[] = []) {
-  const node = spawnCli(["node", "pair", ...args, "--state-dir", stateDir, "--json"]);
-  const waiting = await waitFor(
-    () => node.err().split("\n").find((l) => l.includes("awaiting_approval")),
-    `node to wait for approval (stderr: ${node.err()})`,
-  );
-  const { requestId, verificationCode } = json<{ requestId: string; verificationCode: string }>(waiting);
-  const list = await cli(["pair", "list", "--state", "pending", "--json", ...dd()]);
-  assert.is(list.code, 0, list.stderr);
-  const row = json<{ id: string; verificationCode: string; keyFingerprint: string }[]>(list.stdout).find((r) => r.id === requestId);
-  assert.ok(row, "request is listed as pending");
-  assert.is(row.verificationCode, verificationCode, "admin and node derive the same verification code");
-  assert.match(row.keyFingerprint, /^[0-9a-f]{64}$/);
-  const ap = await cli(["pair", "approve", requestId, "--json", ...dd(), ...approveArgs]);
-  assert.is(ap.code, 0, ap.stderr);
-  const code = await node.exited;
-  assert.is(code, 0, node.err());
-  return { result: json<{ deviceId: string; role: string; caFingerprint: string; certificateNotAfter: string }>(node.out()), requestId };
+  const r = await cliPair(ctx.data, args, stateDir, approveArgs);
+  assert.ok(r.listed, "request is listed as pending");
+  assert.is(r.listed.verificationCode, r.verificationCode, "admin and node derive the same verification code");
+  assert.match(r.listed.keyFingerprint, /^[0-9a-f]{64}$/);
+  return r;
 }
 
 E("the daemon created its data directory with private permissions", () => {

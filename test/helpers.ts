@@ -286,3 +286,42 @@ export function streamEnd(s: NodeJS.ReadableStream): Promise<{ code: number; det
     s.on("end", () => resolve({ code: 0, details: "end" }));
   });
 }
+
+export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number };
+
+/** `tether daemon` as a child process; resolves once it printed its ready line. */
+export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0") {
+  const d = spawnCli(["daemon", "--data-dir", data, "--listen", listen, "--json", ...extra]);
+  const line = await waitFor(
+    () => d.out().split("\n").find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
+    `daemon ready (stderr: ${d.err()})`,
+    30_000,
+  );
+  if (line === "exited") throw new Error(`daemon exited: ${d.err()}`);
+  return { d, ready: JSON.parse(line) as Ready };
+}
+
+export async function stopDaemonProcess(d: ReturnType<typeof spawnCli>, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
+  d.child.kill(signal);
+  return d.exited;
+}
+
+/** `tether node pair` as a child process, approved with `tether pair approve`. */
+export async function cliPair(dataDir: string, args: string[], stateDir: string, approveArgs: string[] = []) {
+  const node = spawnCli(["node", "pair", ...args, "--state-dir", stateDir, "--json"]);
+  const waiting = await waitFor(
+    () => node.err().split("\n").find((l) => l.includes("awaiting_approval")) ?? (node.child.exitCode !== null ? "exited" : undefined),
+    `node to wait for approval (stderr: ${node.err()})`,
+  );
+  if (waiting === "exited") throw new Error(`node pair exited: ${node.err()}`);
+  const { requestId, verificationCode } = JSON.parse(waiting) as { requestId: string; verificationCode: string };
+  const list = await cli(["pair", "list", "--state", "pending", "--json", "--data-dir", dataDir]);
+  const listed = (JSON.parse(list.stdout) as { id: string; verificationCode: string; keyFingerprint: string }[]).find((r) => r.id === requestId);
+  const ap = await cli(["pair", "approve", requestId, "--json", "--data-dir", dataDir, ...approveArgs]);
+  if (ap.code !== 0) throw new Error(`approve failed: ${ap.stderr}`);
+  const code = await node.exited;
+  if (code !== 0) throw new Error(`node pair exited ${code}: ${node.err()}`);
+  const result = JSON.parse(node.out()) as { deviceId: string; role: string; caFingerprint: string; certificateNotAfter: string };
+  return { result, requestId, verificationCode, listed };
+}

@@ -21,7 +21,7 @@ for (const f of files) {
     const child = spawn(process.execPath, ["--import", "tsx", join(root, "node_modules/uvu/bin.js"), "test", `^${f.replace(/\./g, "\\.")}$`], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", NODE_DISABLE_COLORS: "1" },
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "FORCE_COLOR")), NO_COLOR: "1", NODE_DISABLE_COLORS: "1" },
     });
     let out = "";
     child.stdout.on("data", (d) => {

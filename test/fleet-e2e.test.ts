@@ -1,0 +1,125 @@
+/**
+ * The whole journey with real processes over real mutual TLS: a daemon, a node and an
+ * orchestrator paired through the CLI, `tether node run` taking work, `tether dispatch`
+ * as the orchestrator, the daemon killed with SIGKILL mid-job, the node killed mid-job, and a
+ * revocation that ends the node's stream and refuses its reconnects.
+ */
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { cli, cliPair, spawnCli, startDaemonProcess, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
+import type { Ready } from "./helpers.ts";
+
+type Proc = ReturnType<typeof spawnCli>;
+const ctx = {} as { tmp: ReturnType<typeof tempDir>; data: string; daemon: Proc; ready: Ready; node: string; orch: string; runner?: Proc };
+const J = suite("fleet e2e: processes");
+const dd = () => ["--data-dir", ctx.data];
+const nodeDir = () => join(ctx.tmp.path, "node");
+const orchDir = () => join(ctx.tmp.path, "orch");
+
+// The "once" capability sleeps on its first delivery, so that it is mid-job when something dies.
+const CAPS = ["--capability", "echo=cat", "--capability", `once=[ "$TETHER_JOB_ATTEMPT" -ge 2 ] || sleep 3; echo "{\\"attempt\\":$TETHER_JOB_ATTEMPT}"`, "--capability", "hang=sleep 60"];
+
+function startRunner(): Proc {
+  const r = spawnCli(["node", "run", "--state-dir", nodeDir(), "--max-concurrency", "4", "--json-logs", ...CAPS]);
+  ctx.runner = r;
+  return r;
+}
+
+async function registered(r: Proc, n = 1) {
+  await waitFor(() => r.err().split("\n").filter((l) => l.includes('"registered"')).length >= n, `node registration (${r.err()})`, 30_000);
+}
+
+async function jobState(id: string) {
+  const r = await cli(["jobs", "show", id, "--json", ...dd()]);
+  return JSON.parse(r.stdout) as { state: string; attempts: number; output: unknown; error?: string };
+}
+
+J.before(async () => {
+  ctx.tmp = tempDir();
+  ctx.data = join(ctx.tmp.path, "data");
+  ({ d: ctx.daemon, ready: ctx.ready } = await startDaemonProcess(ctx.data));
+  ctx.node = (await cliPair(ctx.data, ["--daemon", ctx.ready.listen, "--pin", await pin(), "--name", "worker"], nodeDir())).result.deviceId;
+  ctx.orch = (await cliPair(ctx.data, ["--daemon", ctx.ready.listen, "--pin", await pin(), "--name", "boss", "--role", "orchestrator"], orchDir())).result.deviceId;
+});
+
+J.after(async () => {
+  if (ctx.runner) await stopDaemonProcess(ctx.runner, "SIGKILL");
+  await stopDaemonProcess(ctx.daemon, "SIGKILL");
+  ctx.tmp.remove();
+});
+
+async function pin(): Promise<string> {
+  const r = await cli(["pair", "code", "--method", "pin", "--json", ...dd()]);
+  return (JSON.parse(r.stdout) as { code: string }).code;
+}
+
+J("node run takes work; the orchestrator dispatches over mutual TLS and gets the result", async () => {
+  const r = startRunner();
+  await registered(r);
+  const list = JSON.parse((await cli(["devices", "list", "--json", ...dd()])).stdout) as { id: string; online: boolean; capabilities: string[] }[];
+  const me = list.find((d) => d.id === ctx.node);
+  assert.ok(me?.online);
+  assert.equal(me.capabilities.sort(), ["echo", "hang", "once"]);
+  const t0 = Date.now();
+  const res = await cli(["dispatch", ctx.node, "echo", "--input", '{"x":[1,2]}', "--state-dir", orchDir(), "--json"]);
+  assert.is(res.code, 0, res.stderr);
+  const job = JSON.parse(res.stdout) as { state: string; output: unknown; dispatchedBy: string };
+  assert.is(job.state, "succeeded");
+  assert.equal(job.output, { x: [1, 2] });
+  assert.is(job.dispatchedBy, ctx.orch);
+  console.log(`    one dispatch through the CLI, round trip incl. process start: ${Date.now() - t0} ms`);
+  const bad = await cli(["dispatch", ctx.node, "nope", "--state-dir", orchDir()]);
+  assert.is(bad.code, 5);
+  assert.match(bad.stderr, /has not announced capability "nope"/);
+  const asNode = await cli(["dispatch", ctx.node, "echo", "--state-dir", nodeDir()]);
+  assert.is(asNode.code, 8);
+  assert.match(asNode.stderr, /role "node"/);
+  const timeout = await cli(["dispatch", ctx.node, "hang", "--timeout", "1", ...dd()]);
+  assert.is(timeout.code, 11, timeout.stderr);
+});
+
+J("the daemon killed with SIGKILL mid-job: after a restart the job completes with the same id", async () => {
+  const q = await cli(["dispatch", ctx.node, "once", "--no-wait", "--timeout", "60", "--json", ...dd()]);
+  const id = (JSON.parse(q.stdout) as { id: string }).id;
+  await waitFor(async () => (await jobState(id)).state === "running", "job running");
+  await stopDaemonProcess(ctx.daemon, "SIGKILL");
+  ({ d: ctx.daemon, ready: ctx.ready } = await startDaemonProcess(ctx.data, [], ctx.ready.listen));
+  await registered(ctx.runner as Proc, 2); // the node came back by itself
+  await waitFor(async () => (await jobState(id)).state === "succeeded", "job succeeded after the restart", 30_000);
+  const j = await jobState(id);
+  assert.ok(j.attempts >= 2, `delivered again (attempts ${j.attempts})`);
+});
+
+J("the node killed mid-job: the job goes back to the queue and completes when a node comes back", async () => {
+  const q = await cli(["dispatch", ctx.node, "once", "--no-wait", "--timeout", "60", "--json", ...dd()]);
+  const id = (JSON.parse(q.stdout) as { id: string }).id;
+  await waitFor(async () => (await jobState(id)).state === "running", "job running");
+  await stopDaemonProcess(ctx.runner as Proc, "SIGKILL");
+  await waitFor(async () => (await jobState(id)).state === "queued", "job requeued once the stream died", 40_000);
+  const r = startRunner();
+  await registered(r);
+  await waitFor(async () => (await jobState(id)).state === "succeeded", "job succeeded on the returning node", 20_000);
+  assert.equal((await jobState(id)).output, { attempt: 2 });
+});
+
+J("revoking the node ends its stream at once and its reconnects are refused", async () => {
+  const r = ctx.runner as Proc;
+  const t0 = Date.now();
+  const rev = await cli(["devices", "revoke", ctx.node, "--reason", "decommissioned", "--json", ...dd()]);
+  assert.is(rev.code, 0, rev.stderr);
+  const answered = Date.now();
+  const code = await r.exited;
+  const ended = Date.now();
+  assert.is(code, 8, r.err());
+  assert.match(r.err(), /PERMISSION_DENIED.*revoked/);
+  console.log(`    revoke CLI answered after ${answered - t0} ms; node process exited ${ended - answered} ms later`);
+  const again = spawnCli(["node", "run", "--state-dir", nodeDir(), "--capability", "echo=cat"]);
+  assert.is(await again.exited, 8, "a reconnect with the revoked certificate is refused");
+  assert.match(again.err(), /UNAUTHENTICATED/);
+  const shown = JSON.parse((await cli(["devices", "show", ctx.node, "--json", ...dd()])).stdout) as { revokedAt: number; online: boolean };
+  assert.ok(shown.revokedAt > 0);
+  assert.not.ok(shown.online);
+});
+
+J.run();

@@ -327,9 +327,19 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
   } finally {
     pc.close();
   }
+  const { copyFileSync } = await import("node:fs");
+  copyFileSync(`${dir}/cert.pem`, `${ctx.tmp.path}/revoked-cert.pem`);
   await admin(ctx.d, "ClearRevocation", { id });
   const back = await pairDevice(ctx.d, dir, { name: "forgiven" });
   assert.is(back, id);
+  // The new certificate works; the one from before the revocation stays refused.
+  const fresh = await startNode(dir, { work: () => "ok" });
+  assert.is(fresh.deviceId, id);
+  copyFileSync(`${ctx.tmp.path}/revoked-cert.pem`, `${dir}/cert.pem`);
+  const { stream, close } = await rawNodeStream(ctx.d.listen, dir);
+  const end = await streamEnd(stream);
+  close();
+  assert.is(end.code, status.UNAUTHENTICATED, "the pre-revocation certificate is still refused");
 });
 
 F.run();

@@ -254,7 +254,12 @@ export class JobManager {
         .slice(0, room)
         .map((j): JobRecord => ({ ...j, state: "delivered", attempts: j.attempts + 1, updatedAt: now }));
       if (!picked.length) return [];
-      await this.#repo.batch(picked.map((value) => ({ table: "jobs" as const, type: "put" as const, value })));
+      // Not fsynced: losing "delivered" in an OS crash only means the job is delivered again,
+      // which a restart does anyway (docs/fleet.md, delivery guarantee).
+      await this.#repo.batch(
+        picked.map((value) => ({ table: "jobs" as const, type: "put" as const, value })),
+        { sync: false },
+      );
       for (const j of picked) {
         this.#open.set(j.id, j);
         this.#emit(j);
@@ -277,7 +282,7 @@ export class JobManager {
       const j = this.#owned(deviceId, jobId);
       if ("ignored" in j || j.state === "running") return j;
       const next: JobRecord = { ...j, state: "running", updatedAt: this.#clock.now() };
-      await this.#repo.batch([{ table: "jobs", type: "put", value: next }]);
+      await this.#repo.batch([{ table: "jobs", type: "put", value: next }], { sync: false }); // as in claim()
       this.#open.set(j.id, next);
       this.#emit(next);
       return next;

@@ -42,7 +42,8 @@ export type JobOp =
 export interface JobRepository {
   get<T extends keyof JobTables>(table: T, id: string): Promise<JobTables[T] | undefined>;
   list<T extends keyof JobTables>(table: T): Promise<JobTables[T][]>;
-  batch(ops: readonly JobOp[]): Promise<void>;
+  /** Atomic. `sync: false` may lose the writes in an OS crash (not in a process crash). */
+  batch(ops: readonly JobOp[], options?: { sync?: boolean }): Promise<void>;
 }
 
 /** What the job manager asks about a device before accepting work for it. */

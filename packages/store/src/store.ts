@@ -72,8 +72,12 @@ export class Store<S extends Schema> {
     return out;
   }
 
-  /** Apply all writes atomically and fsync before resolving. */
-  async batch(ops: readonly Op<S>[]): Promise<void> {
+  /**
+   * Apply all writes atomically. By default they are fsynced before this resolves; with
+   * `{ sync: false }` they are written (and survive a process crash) but an OS crash or
+   * power loss may lose them.
+   */
+  async batch(ops: readonly Op<S>[], options: { sync?: boolean } = {}): Promise<void> {
     const b = this.#db.batch();
     for (const op of ops) {
       // level's typings cannot express a sublevel chosen at run time; Op checks the shape.
@@ -82,7 +86,7 @@ export class Store<S extends Schema> {
       else b.del(op.key, { sublevel });
     }
     try {
-      await b.write({ sync: true });
+      await b.write({ sync: options.sync ?? true });
     } catch (cause) {
       throw new StoreError("WRITE_FAILED", "store write failed", { cause });
     }

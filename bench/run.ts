@@ -1,7 +1,8 @@
 /** npm run bench [-- NAME...]: runs the named benchmarks (default: all) and prints their figures. */
 import { benchDispatch } from "./dispatch.ts";
+import { benchPairing } from "./pairing.ts";
 
-const ALL: Record<string, () => Promise<void>> = { dispatch: benchDispatch };
+const ALL: Record<string, () => Promise<void>> = { dispatch: benchDispatch, pairing: benchPairing };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
 for (const n of names) {
   const b = ALL[n];

@@ -116,7 +116,8 @@ E("pair a node with a QR code written as PNG and read back from the image", asyn
 
 E("a rejected node exits 6 with a message that says so; a used code exits 5 naming the reason", async () => {
   const c = json<{ code: string }>((await cli(["pair", "code", "--method", "pin", "--json", ...dd()])).stdout);
-  const node = spawnCli(["node", "pair", "--daemon", ctx.ready.listen, "--pin", c.code, "--state-dir", join(ctx.tmp.path, "node-rej"), "--json"]);
+  // the PIN comes on stdin ("--pin -"), so it never shows in the process list
+  const node = spawnCli(["node", "pair", "--daemon", ctx.ready.listen, "--pin", "-", "--state-dir", join(ctx.tmp.path, "node-rej"), "--json"], {}, `${c.code}\n`);
   const waiting = await waitFor(() => node.err().split("\n").find((l) => l.includes("awaiting_approval")), "node waiting");
   const { requestId } = json<{ requestId: string }>(waiting);
   const rej = await cli(["pair", "reject", requestId, "--reason", "not ours", ...dd()]);

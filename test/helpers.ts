@@ -222,8 +222,13 @@ export function cli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: nu
 }
 
 /** Start a long-running CLI process (daemon or waiting node) and collect its output. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  if (input !== undefined) child.stdin?.end(input);
   let out = "";
   let err = "";
   child.stdout?.on("data", (d) => (out += d));

@@ -172,8 +172,11 @@ export async function startDaemon(
     cleanups.push(() => shutdown(nodeServer));
     listen = formatHostPort(config.listenHost, port);
     if (!advertise) {
-      const h = config.listenHost === "0.0.0.0" || config.listenHost === "::" ? "127.0.0.1" : config.listenHost;
-      advertise = formatHostPort(h, port);
+      const wildcard = config.listenHost === "0.0.0.0" || config.listenHost === "::";
+      advertise = formatHostPort(wildcard ? "127.0.0.1" : config.listenHost, port);
+      if (wildcard) {
+        log.warn("listening on all interfaces without --advertise: QR codes will carry 127.0.0.1, which other machines cannot reach", { advertise });
+      }
     }
 
     // Admin socket: only the data directory's owner can reach it (0700 folder, 0600 socket).

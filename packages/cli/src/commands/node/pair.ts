@@ -20,6 +20,12 @@ const EXIT_FOR: Record<string, number> = {
   DAEMON_REFUSED: Exit.Failure,
 };
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** Read a QR code from a PNG file. */
 async function decodeQrPng(file: string): Promise<string> {
   const { PNG } = await import("pngjs");
@@ -49,9 +55,10 @@ the state directory:
   ca.pem         the daemon's CA certificate, learned through the handshake
   node.json      the daemon's address, the device id and the granted role
 
-  --pin PIN          the PIN from \`tether pair code --method pin\`; needs --daemon
+  --pin PIN          the PIN from \`tether pair code --method pin\`; needs --daemon.
+                     Give - to read it from stdin (keeps it out of the process list)
   --uri URI          the tether:// URI from a QR code (carries the address and
-                     the CA fingerprint, which is checked)
+                     the CA fingerprint, which is checked); - reads it from stdin
   --qr-image FILE    a PNG of the QR code
   --daemon HOST:PORT the daemon's node listener (overrides the URI's address)
   --name NAME        how admins will see this node (default: the host name)
@@ -74,7 +81,10 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
   async run({ values, io }) {
     const given = ["pin", "uri", "qr-image"].filter((k) => values[k] !== undefined);
     if (given.length !== 1) throw new CliError(Exit.Usage, `give exactly one of --pin, --uri or --qr-image\nusage: ${this.usage}`);
-    const uri = str(values["qr-image"]) ? await decodeQrPng(str(values["qr-image"]) as string) : str(values.uri);
+    // "-" reads the code from stdin, so it does not show in the process list.
+    const fromStdin = async (v: string | undefined) => (v === "-" ? (await readStdin()).trim() : v);
+    const uri = str(values["qr-image"]) ? await decodeQrPng(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
+    const pin = await fromStdin(str(values.pin));
     const role = str(values.role) ?? "node";
     if (role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");
     const stateDir = str(values["state-dir"]) ?? defaultStateDir(io.env);
@@ -82,7 +92,7 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
     try {
       const r = await pair({
         ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
-        ...(str(values.pin) !== undefined ? { pin: str(values.pin) as string } : {}),
+        ...(pin !== undefined ? { pin } : {}),
         ...(uri !== undefined ? { uri } : {}),
         name: str(values.name) ?? (await import("node:os")).hostname(),
         role,

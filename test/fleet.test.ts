@@ -178,9 +178,29 @@ F("a result for someone else's job, or a second result, is ignored", async () =>
   await new Promise((r) => setTimeout(r, 300));
   assert.is((await getJob(j.id)).state, "running", "a stranger's result changed nothing");
   assert.ok(ctx.d.logs.some((l) => l.includes("job result ignored") && l.includes("is not assigned to")));
+  await rpc("Orchestrator", local(), "CancelJob", { id: j.id, reason: "" });
+
+  // Now a job of its own, answered twice: the first result stands, the second is ignored.
   stream.end();
   close();
-  await rpc("Orchestrator", local(), "CancelJob", { id: j.id, reason: "" });
+  const raw = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
+  const assignments: { job?: { jobId: string } }[] = [];
+  raw.stream.on("data", (m: { job?: { jobId: string } }) => assignments.push(m));
+  raw.stream.write({ register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 } });
+  await waitFor(() => assignments.length >= 1, "registered");
+  const own = await dispatch({ deviceId: ctx.orch, capability: "raw" });
+  const assigned = await waitFor(() => assignments.find((m) => m.job?.jobId === own.id), "assignment");
+  void assigned;
+  raw.stream.write({ result: { jobId: own.id, ok: true, output: Buffer.from('"first"'), error: "" } });
+  const first = await finalJob(own.id);
+  raw.stream.write({ result: { jobId: own.id, ok: false, output: Buffer.alloc(0), error: "second" } });
+  await waitFor(() => ctx.d.logs.some((l) => l.includes("job result ignored") && l.includes(own.id) && l.includes("already finished")), "second result logged");
+  const after = await getJob(own.id);
+  assert.is(after.state, "succeeded");
+  assert.equal(out(after), "first");
+  assert.is(after.updatedAt, first.updatedAt);
+  raw.stream.end();
+  raw.close();
 });
 
 F("oversized output fails the job", async () => {

@@ -1,3 +1,4 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
 export { createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
+export type { Op, Repository, Schema } from "./repository.js";

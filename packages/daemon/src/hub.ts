@@ -8,6 +8,7 @@ import { status } from "@grpc/grpc-js";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
+import type { NodeInfo } from "@tether/wire";
 import type { DeviceIndex, Peer } from "./auth.js";
 import { authenticate } from "./auth.js";
 import { describe, toServiceError } from "./errors.js";
@@ -51,18 +52,8 @@ type Session = {
   again: boolean;
 };
 
-export type NodeView = {
-  deviceId: string;
-  name: string;
-  role: string;
-  online: boolean;
-  lastSeen: number;
-  capabilities: string[];
-  platform: string;
-  version: string;
-  inFlight: number;
-  maxConcurrency: number;
-};
+/** A node as the registry reports it (the wire's NodeInfo). */
+export type NodeView = NodeInfo;
 
 const CAP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 

@@ -1,4 +1,5 @@
 /** Job records and what the job manager needs from storage and from the node registry. */
+import type { Op, Repository } from "@tether/base";
 
 export const JobState = {
   Queued: "queued",
@@ -35,16 +36,8 @@ export type IdempotencyRecord = { id: string; jobId: string; createdAt: number }
 export type JobTables = { jobs: JobRecord; idempotency: IdempotencyRecord };
 export const JOB_TABLES = ["jobs", "idempotency"] as const;
 
-export type JobOp =
-  | { [T in keyof JobTables]: { table: T; type: "put"; value: JobTables[T] } }[keyof JobTables]
-  | { table: keyof JobTables; type: "del"; key: string };
-
-export interface JobRepository {
-  get<T extends keyof JobTables>(table: T, id: string): Promise<JobTables[T] | undefined>;
-  list<T extends keyof JobTables>(table: T): Promise<JobTables[T][]>;
-  /** Atomic. `sync: false` may lose the writes in an OS crash (not in a process crash). */
-  batch(ops: readonly JobOp[], options?: { sync?: boolean }): Promise<void>;
-}
+export type JobOp = Op<JobTables>;
+export type JobRepository = Repository<JobTables>;
 
 /** What the job manager asks about a device before accepting work for it. */
 export interface NodeDirectory {

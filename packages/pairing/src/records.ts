@@ -1,4 +1,5 @@
 /** The records of pairing: codes, requests and devices. Binary fields are hex or base64 strings so records are plain JSON. */
+import type { Op, Repository } from "@tether/base";
 
 export type CodeState = "active" | "used" | "burned";
 
@@ -69,14 +70,7 @@ export type PairingTables = {
 export const PAIRING_TABLES = ["codes", "requests", "devices"] as const;
 
 /** One write in an atomic batch. */
-export type PairingOp =
-  | { [T in keyof PairingTables]: { table: T; type: "put"; value: PairingTables[T] } }[keyof PairingTables]
-  | { table: keyof PairingTables; type: "del"; key: string };
+export type PairingOp = Op<PairingTables>;
 
-/** What the pairing manager needs from storage; @tether/store's Store satisfies it. */
-export interface PairingRepository {
-  get<T extends keyof PairingTables>(table: T, id: string): Promise<PairingTables[T] | undefined>;
-  list<T extends keyof PairingTables>(table: T): Promise<PairingTables[T][]>;
-  /** Atomic and durable: resolves only once every write is on disk. */
-  batch(ops: readonly PairingOp[]): Promise<void>;
-}
+/** What the pairing manager needs from storage (atomic, fsynced batches); @tether/store's Store satisfies it. */
+export type PairingRepository = Repository<PairingTables>;

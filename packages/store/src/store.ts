@@ -4,17 +4,12 @@
  * It knows nothing of what the records mean; their types come from the caller.
  */
 import { Level } from "level";
+import type { Op, Repository, Schema } from "@tether/base";
 import { StoreError } from "./errors.js";
 
 export const SCHEMA_VERSION = 1;
 
-/** A schema: table name -> record type. */
-export type Schema = Record<string, { id: string }>;
-
-/** One write in an atomic batch. */
-export type Op<S extends Schema> =
-  | { [T in keyof S & string]: { table: T; type: "put"; value: S[T] } }[keyof S & string]
-  | { table: keyof S & string; type: "del"; key: string };
+export type { Op, Schema } from "@tether/base";
 
 /** The part of a sublevel the store uses (keeps level's deep generics out of the types). */
 type Sub = {
@@ -22,7 +17,7 @@ type Sub = {
   values(): AsyncIterable<string>;
 };
 
-export class Store<S extends Schema> {
+export class Store<S extends Schema> implements Repository<S> {
   readonly #db: Level<string, string>;
   readonly #subs: Map<string, Sub>;
 

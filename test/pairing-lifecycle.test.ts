@@ -50,6 +50,7 @@ L("a pending request expires after 15 minutes: the node is told, approval is ref
     pin: code.code,
     name: "late",
     stateDir: `${ctx.tmp.path}/late`,
+    now, // the node's clock moves with the daemon's, whenever its Await call lands
     onVerificationCode: (_c, i) => (requestId = i.requestId),
   }).catch((e: unknown) => e as NodeError);
   await waitFor(() => requestId, "pending request");

@@ -203,6 +203,33 @@ F("a result for someone else's job, or a second result, is ignored", async () =>
   raw.close();
 });
 
+F("a cancelled job frees its slot: the next queued job goes out without waiting for a result", async () => {
+  const raw = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
+  const got: string[] = [];
+  raw.stream.on("data", (m: { job?: { jobId: string } }) => m.job && got.push(m.job.jobId));
+  raw.stream.write({ register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 } });
+  await waitFor(async () => (await admin<Device>(ctx.d, "GetDevice", { id: ctx.orch })).online, "raw node online");
+  const a = await dispatch({ deviceId: ctx.orch, capability: "raw" });
+  const b = await dispatch({ deviceId: ctx.orch, capability: "raw" });
+  await waitFor(() => got.includes(a.id), "first job delivered");
+  assert.not.ok(got.includes(b.id), "one at a time");
+  await rpc("Orchestrator", local(), "CancelJob", { id: a.id, reason: "" }); // this node never answers
+  await waitFor(() => got.includes(b.id), "second job delivered after the cancel");
+  await rpc("Orchestrator", local(), "CancelJob", { id: b.id, reason: "" });
+  raw.stream.end();
+  raw.close();
+});
+
+F("a second process with the same identity replaces the first, which stops instead of fighting back", async () => {
+  const dir = `${ctx.tmp.path}/twin`;
+  await pairDevice(ctx.d, dir, { name: "twin" });
+  const first = await startNode(dir, { t: () => 1 });
+  const stopped = new Promise<Error>((r) => first.once("fatal", r));
+  await startNode(dir, { t: () => 2 });
+  const e = await stopped;
+  assert.match(e.message, /ABORTED.*replaced/);
+});
+
 F("oversized output fails the job", async () => {
   await pairDevice(ctx.d, `${ctx.tmp.path}/node2`, { name: "big" });
   const big = await startNode(`${ctx.tmp.path}/node2`, { big: () => "y".repeat(8000) });

@@ -168,6 +168,8 @@ export class JobManager {
     this.#open.delete(cur.id);
     this.#disarm(cur.id);
     this.#emit(next);
+    // A finished in-flight job frees a slot on its device: more queued work may go out now.
+    if (cur.state === "delivered" || cur.state === "running") queueMicrotask(() => this.#events.emit("queued", cur.deviceId));
     return { job: next, prev: cur.state };
   }
 

@@ -120,12 +120,14 @@ export class NodeConnection extends EventEmitter {
     this.#stream = undefined;
     if (this.#ping) clearInterval(this.#ping);
     if (this.#closed) return;
-    if (code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED) {
-      // Revoked, replaced or expired: retrying cannot help; the operator must act.
+    if (code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED || code === status.ABORTED) {
+      // Revoked, expired, or replaced by another process using the same identity (ABORTED on
+      // the current stream): retrying cannot help, or would fight the other process.
       this.#closed = true;
       for (const c of this.#running.values()) c.abort(new Error("connection refused for good"));
       this.#client?.close();
-      const e = new NodeError(code === status.PERMISSION_DENIED ? "REVOKED" : "DAEMON_REFUSED", `daemon refused this device (${status[code]}): ${printable(details)}`);
+      const kind = /revoked/.test(details) ? "REVOKED" : "DAEMON_REFUSED";
+      const e = new NodeError(kind, `daemon refused this device (${status[code]}): ${printable(details)}`);
       if (this.listenerCount("fatal")) this.emit("fatal", e);
       return;
     }

@@ -129,7 +129,7 @@ Example:
         conn.handle(spec.slice(0, eq), (input, ctx) => runCommand(command, input, ctx));
       }
     } catch (err) {
-      if (err instanceof NodeError) throw new CliError(err.code === "STATE_DIR" ? Exit.Usage : Exit.Failure, err.message, { cause: err });
+      if (err instanceof NodeError) throw new CliError(err.code === "STATE_DIR" || err.code === "BAD_INPUT" ? Exit.Usage : Exit.Failure, err.message, { cause: err });
       throw err;
     }
     conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) }));

@@ -42,15 +42,16 @@ L("code TTL: default 5 minutes, at most 1 hour, bad values refused", async () =>
   );
 });
 
-L("a pending request expires after 15 minutes: the node is told, approval is refused", async () => {
+L("pending requests last 15 minutes; the sweeper expires them after that", async () => {
   const code = await mintCode(ctx.d);
   let requestId = "";
+  const stop = new AbortController();
   const node = pair({
     daemon: ctx.d.listen,
     pin: code.code,
     name: "late",
     stateDir: `${ctx.tmp.path}/late`,
-    now, // the node's clock moves with the daemon's, whenever its Await call lands
+    signal: stop.signal,
     onVerificationCode: (_c, i) => (requestId = i.requestId),
   }).catch((e: unknown) => e as NodeError);
   await waitFor(() => requestId, "pending request");
@@ -58,20 +59,37 @@ L("a pending request expires after 15 minutes: the node is told, approval is ref
   const r = pending.find((x) => x.id === requestId);
   assert.ok(r);
   assert.ok(Math.abs(r.expiresAt - r.createdAt - 15 * 60_000) < 1000);
+  stop.abort();
+  assert.is(((await node) as NodeError).code, "EXPIRED", "an aborted wait ends as EXPIRED on the node");
 
   offset += 15 * 60_000 + 1000;
-  await ctx.d.pairing.sweep();
-  const err = (await node) as NodeError;
-  assert.is(err.code, "EXPIRED");
-  assert.match(err.message, /expired before an admin approved/);
-  const expired = (await admin<{ requests: PairRequest[] }>(ctx.d, "ListRequests", { state: "expired" })).requests;
-  assert.ok(expired.some((x) => x.id === requestId));
+  try {
+    await ctx.d.pairing.sweep();
+    const expired = (await admin<{ requests: PairRequest[] }>(ctx.d, "ListRequests", { state: "expired" })).requests;
+    assert.ok(expired.some((x) => x.id === requestId));
+  } finally {
+    offset -= 15 * 60_000 + 1000;
+  }
   await admin(ctx.d, "ApproveRequest", { id: requestId, role: "" }).then(
     () => assert.unreachable("approved an expired request"),
     (e: Error & { code?: number }) => assert.match(e.message, /already expired/),
   );
   const devices = (await admin<{ devices: { name: string }[] }>(ctx.d, "ListDevices")).devices;
   assert.not.ok(devices.some((d) => d.name === "late"), "no device for an expired request");
+});
+
+L("a waiting node is told at once when its request expires", async () => {
+  const d = await startTestDaemon({ pairing: { requestTtlMs: 1500 } });
+  try {
+    const code = await mintCode(d);
+    const started = Date.now();
+    const err = (await pair({ daemon: d.listen, pin: code.code, name: "slow-admin", stateDir: `${ctx.tmp.path}/slow` }).catch((e: unknown) => e)) as NodeError;
+    assert.is(err.code, "EXPIRED", err.message);
+    assert.match(err.message, /expired before an admin approved/);
+    assert.ok(Date.now() - started < 10_000, "told promptly, not after a poll interval");
+  } finally {
+    await d.stop();
+  }
 });
 
 L("codes are stored only as hashes", async () => {

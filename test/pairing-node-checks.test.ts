@@ -13,6 +13,7 @@ import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js"
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { pair } from "@tether/node";
 import type { NodeError } from "@tether/node";
+import { AuditLog } from "@tether/audit";
 import { PairingManager } from "@tether/pairing";
 import type { PairingAuthority, PairingOp, PairingRepository } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
@@ -25,7 +26,7 @@ import { tempDir, waitFor } from "./helpers.ts";
 
 /** An in-memory repository: fine here, the store is not what this test is about. */
 function memoryRepo(): PairingRepository {
-  const t: Record<string, Map<string, unknown>> = { codes: new Map(), requests: new Map(), devices: new Map() };
+  const t: Record<string, Map<string, unknown>> = { codes: new Map(), requests: new Map(), devices: new Map(), audit: new Map(), auditHead: new Map() };
   return {
     get: async (table, id) => t[table]?.get(id) as never,
     list: async (table) => [...(t[table]?.values() ?? [])] as never,
@@ -50,7 +51,7 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>)
   });
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Pairing: { service: ServiceDefinition } } } };
   const server = new Server();
-  server.addService(pkg.tether.v1.Pairing.service, pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now)));
+  server.addService(pkg.tether.v1.Pairing.service, pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now), new AuditLog(memoryRepo() as never, Date.now)));
   const creds = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
   const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", creds, (e, p) => (e ? rej(e) : res(p))));
   const address = `127.0.0.1:${port}`;

@@ -25,6 +25,7 @@ export const Exit = {
   JobFailed: 10,
   JobTimedOut: 11,
   JobCancelled: 12,
+  Tampered: 13,
 } as const;
 
 export class CliError extends Error {

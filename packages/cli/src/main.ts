@@ -11,6 +11,8 @@ import { pairListCommand } from "./commands/pair/list.js";
 import { pairRejectCommand } from "./commands/pair/reject.js";
 import { statusCommand } from "./commands/status.js";
 import { dispatchCommand } from "./commands/dispatch.js";
+import { auditListCommand } from "./commands/audit/list.js";
+import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
@@ -35,6 +37,8 @@ export const COMMANDS: readonly Command[] = [
   jobsListCommand,
   jobsShowCommand,
   jobsCancelCommand,
+  auditListCommand,
+  auditVerifyCommand,
 ];
 
 function overview(): string {

@@ -7,6 +7,8 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { AUDIT_TABLES, AuditLog } from "@tether/audit";
+import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
 import type { JobConfig, JobTables } from "@tether/jobs";
 import type { ServiceDefinition } from "@grpc/grpc-js";
@@ -92,9 +94,9 @@ export async function startDaemon(
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
 
-  let store: Store<PairingTables & JobTables>;
+  let store: Store<PairingTables & JobTables & AuditTables>;
   try {
-    store = await Store.open<PairingTables & JobTables>(join(config.dataDir, "store"), [...PAIRING_TABLES, ...JOB_TABLES]);
+    store = await Store.open<PairingTables & JobTables & AuditTables>(join(config.dataDir, "store"), [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES]);
   } catch (err) {
     if (err instanceof StoreError && err.code === "LOCKED") {
       throw new DaemonError("DATA_DIR_IN_USE", `data directory is in use by another daemon (${config.dataDir})`, { cause: err });
@@ -125,6 +127,7 @@ export async function startDaemon(
       ...(o.pairing ? { config: o.pairing } : {}),
     });
     const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
+    const audit = new AuditLog(store, now);
     const index = new DeviceIndex();
     let jobs: JobManager | undefined;
     const hub = new NodeHub({
@@ -158,9 +161,9 @@ export async function startDaemon(
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
-    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now)));
+    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now), audit));
     nodeServer.addService(svc.Node.service, { Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call) });
-    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
+    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
     const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
     const creds = identity.credentials();
     let port: number;
@@ -187,8 +190,8 @@ export async function startDaemon(
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now }));
-    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
+    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit }));
+    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local", audit }));
     const oldUmask = process.umask(0o177);
     try {
       await bind(adminServer, `unix://${adminSocket}`, ServerCredentials.createInsecure());

@@ -4,6 +4,8 @@ import { derToPem } from "@tether/ca";
 import { keyFingerprint } from "@tether/pairing";
 import type { DeviceRecord, PairingManager, RequestView } from "@tether/pairing";
 import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
+import { AuditEvent } from "@tether/audit";
+import type { AuditLog } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { NodeHub, NodeView } from "../hub.js";
 import type { Logger } from "../log.js";
@@ -56,13 +58,15 @@ export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
   log: Logger,
-  fleet: { hub: NodeHub; jobs: JobManager; now: () => number },
+  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog },
 ): UntypedServiceImplementation {
+  const { audit } = fleet;
   const live = (id: string) => fleet.hub.nodes().find((n) => n.deviceId === id);
   return {
     CreateCode: unary<CreateCodeRequest, CreateCodeResponse>(log, "Admin.CreateCode", async (req) => {
       const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000);
       log.info("pairing code minted", { code: record.id, method: record.method, selector: record.selector, expiresAt: record.expiresAt });
+      await audit.append(AuditEvent.CodeMinted, "admin", record.id, { method: record.method, selector: record.selector, expiresAt: record.expiresAt });
       return { id: record.id, method: record.method, code: code.expose(), expiresAt: record.expiresAt, selector: record.selector };
     }),
     ListRequests: unary<{ state: string }, { requests: PairRequest[] }>(log, "Admin.ListRequests", async (req) => ({
@@ -71,11 +75,14 @@ export function adminService(
     ApproveRequest: unary<{ id: string; role: string }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
       const r = await pm.approve(req.id, req.role || undefined);
       log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint });
+      await audit.append(AuditEvent.RequestApproved, "admin", r.id, { device: r.deviceId, role: r.role ?? "" });
+      await audit.append(AuditEvent.CertificateIssued, "admin", r.deviceId, { certificate: r.certificateFingerprint ?? "", request: r.id });
       return toPairRequest(r);
     }),
     RejectRequest: unary<{ id: string; reason: string }, PairRequest>(log, "Admin.RejectRequest", async (req) => {
       const r = await pm.reject(req.id, req.reason || undefined);
       log.info("pairing request rejected", { request: r.id, device: r.deviceId });
+      await audit.append(AuditEvent.RequestRejected, "admin", r.id, { device: r.deviceId, reason: r.reason ?? "" });
       return toPairRequest(r);
     }),
     ListDevices: unary<object, { devices: Device[] }>(log, "Admin.ListDevices", async () => {
@@ -88,13 +95,22 @@ export function adminService(
       const d = await pm.revokeDevice(req.id, req.reason || undefined); // durable; listeners end streams
       const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
       log.info("device revoked", { device: d.id, reason: req.reason, failedJobs: failed, ms: fleet.now() - started });
+      await audit.append(AuditEvent.DeviceRevoked, "admin", d.id, { reason: d.revokeReason ?? "", failedJobs: failed });
       return toDevice(d, live(d.id));
     }),
     ClearRevocation: unary<{ id: string }, Device>(log, "Admin.ClearRevocation", async (req) => {
       const d = await pm.clearRevocation(req.id);
       log.info("device revocation cleared", { device: d.id });
+      await audit.append(AuditEvent.RevocationCleared, "admin", d.id);
       return toDevice(d, live(d.id));
     }),
     Status: unary<object, StatusResponse>(log, "Admin.Status", async () => status()),
+    ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
+      entries: (await audit.list({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
+    })),
+    VerifyAudit: unary<object, object>(log, "Admin.VerifyAudit", async () => {
+      const r = await audit.verify();
+      return r.ok ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "" } : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason };
+    }),
   };
 }

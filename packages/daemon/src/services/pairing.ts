@@ -1,5 +1,8 @@
 /** The node-facing Pairing service: a thin adapter over PairingManager. */
-import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { AuditEvent } from "@tether/audit";
+import type { AuditLog } from "@tether/audit";
+import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
 import type {
   AwaitRequest,
@@ -23,7 +26,22 @@ export function pairingService(
   caCertDer: Uint8Array,
   log: Logger,
   startLimit: RateLimiter,
+  audit: AuditLog,
 ): UntypedServiceImplementation {
+  /** Record refused handshake steps (code and reason only, never a secret), then rethrow. */
+  const audited =
+    <Req, Res>(rpcName: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+    async (req: Req, call: ServerUnaryCall<Req, Res>): Promise<Res> => {
+      try {
+        return await fn(req, call);
+      } catch (err) {
+        if (err instanceof PairingError || err instanceof DaemonError) {
+          const subject = (req as { selector?: string; sessionId?: string }).selector ?? (req as { sessionId?: string }).sessionId ?? "";
+          await audit.append(AuditEvent.HandshakeFailed, "anonymous", subject, { rpc: rpcName, code: err.code, reason: err.message, peer: peerAddress(call.getPeer()) });
+        }
+        throw err;
+      }
+    };
   const toAwait = (r: RequestRecord): AwaitResponse => ({
     state: r.state,
     role: r.role ?? "",
@@ -35,20 +53,21 @@ export function pairingService(
   });
 
   return {
-    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", async (req, call) => {
+    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", audited("Start", async (req, call) => {
       if (!startLimit.take(peerAddress(call.getPeer()))) {
         throw new DaemonError("RATE_LIMITED", "too many handshakes from this address; slow down", { status: status.RESOURCE_EXHAUSTED });
       }
       const out = await pm.start(req);
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
-    }),
-    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", (req) => pm.reveal(req)),
-    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", async (req) => {
+    })),
+    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", audited("Reveal", (req) => pm.reveal(req))),
+    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", audited("Finish", async (req) => {
       const r = await pm.finish(req);
+      await audit.append(AuditEvent.RequestCreated, r.deviceId, r.id, { name: r.name, role: r.requestedRole, method: r.method, code: r.codeId });
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
       return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
-    }),
+    })),
     Await: (call: ServerWritableStream<AwaitRequest, AwaitResponse>) => {
       let done = false;
       let unsubscribe = () => {};

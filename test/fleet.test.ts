@@ -2,6 +2,8 @@
  * Node streams, dispatch and revocation against a real in-process daemon: real mutual TLS on
  * port 0, real LevelDB, nodes paired through the real handshake and connected with the SDK.
  */
+import { cpSync, readFileSync } from "node:fs";
+import { createPublicKey } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
@@ -11,7 +13,7 @@ import { connect, orchestrator } from "@tether/node";
 import type { NodeConnection } from "@tether/node";
 import type { Device, Job } from "@tether/wire";
 import { rpc } from "../packages/cli/src/cli.ts";
-import { admin, pairDevice, rawNodeStream, startTestDaemon, streamEnd, tempDir, waitFor, mintCode, pinParts, rawPairing, handshakeStart } from "./helpers.ts";
+import { admin, pairDevice, rawNodeClient, rawNodeStream, startTestDaemon, streamEnd, tempDir, waitFor, mintCode, pinParts, rawPairing, handshakeStart } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 let offset = 0;
@@ -302,6 +304,89 @@ F("unfinished jobs survive a daemon restart and are delivered again with the sam
   const done = await finalJob(j.id);
   assert.is(done.state, "succeeded");
   assert.equal(after, [{ jobId: j.id, attempt: 2 }]);
+});
+
+F("renewal: a new key and certificate over the open stream; the old one works for the overlap, then never", async () => {
+  const dir = `${ctx.tmp.path}/renewer`;
+  const id = await pairDevice(ctx.d, dir, { name: "renewer" });
+  const old = `${ctx.tmp.path}/renewer-old`;
+  cpSync(dir, old, { recursive: true });
+  let registrations = 0;
+  const c = connect(dir, { maxConcurrency: 2 });
+  c.handle("echo", (x) => x);
+  c.on("registered", () => registrations++);
+  ctx.conns.push(c);
+  await c.start();
+  const before = (await admin<Device>(ctx.d, "GetDevice", { id })).certificateFingerprint;
+  const r = await c.renew();
+  assert.is.not(r.fingerprint, before);
+  assert.is((await admin<Device>(ctx.d, "GetDevice", { id })).certificateFingerprint, r.fingerprint);
+  assert.is.not(readFileSync(`${dir}/tls.key`, "utf8"), readFileSync(`${old}/tls.key`, "utf8"), "rekeyed");
+  // the same stream still takes work: no reconnect happened
+  const j = await dispatch({ deviceId: id, capability: "echo", input: Buffer.from('"still here"') });
+  assert.equal(out(await finalJob(j.id)), "still here");
+  assert.is(registrations, 1);
+  // the old certificate is accepted during the overlap (the stream waits for registration) ...
+  let s = await rawNodeStream(ctx.d.listen, old);
+  let end = await streamEnd(s.stream);
+  s.close();
+  assert.is(end.code, status.DEADLINE_EXCEEDED, `old certificate within the overlap: ${end.details}`);
+  // ... and refused after it
+  offset = 3 * 60_000;
+  try {
+    s = await rawNodeStream(ctx.d.listen, old);
+    end = await streamEnd(s.stream);
+    s.close();
+    assert.is(end.code, status.UNAUTHENTICATED);
+  } finally {
+    offset = 0;
+  }
+  const types = (await admin<{ entries: { type: string; subject: string }[] }>(ctx.d, "ListAudit", { since: 0, limit: 0 })).entries;
+  assert.ok(types.some((e) => e.type === "certificate.renewed" && e.subject === id));
+
+  // a renewal not signed by the identity key is refused
+  const raw = await rawNodeClient(ctx.d.listen, dir);
+  const renewRaw = (req: object) => new Promise<unknown>((res, rej) => raw.Renew(req, new Metadata(), {}, (e, x) => (e ? rej(e) : res(x))));
+  const spki = createPublicKey(readFileSync(`${dir}/tls.key`, "utf8")).export({ type: "spki", format: "der" });
+  const e1 = (await renewRaw({ tlsPublicKey: spki, timestamp: Date.now(), signature: new Uint8Array(64) }).catch((e: unknown) => e)) as ServiceError;
+  assert.is(e1.code, status.UNAUTHENTICATED);
+  assert.match(e1.details, /not signed by this device's identity key/);
+  // an expired certificate cannot renew itself
+  offset = 25 * 3_600_000;
+  try {
+    const e2 = (await renewRaw({ tlsPublicKey: spki, timestamp: now(), signature: new Uint8Array(64) }).catch((e: unknown) => e)) as ServiceError;
+    assert.is(e2.code, status.UNAUTHENTICATED);
+    assert.match(e2.details, /pair this device again/);
+  } finally {
+    offset = 0;
+  }
+  // a revoked device cannot renew
+  await admin(ctx.d, "RevokeDevice", { id, reason: "renewal test" });
+  const e3 = (await renewRaw({ tlsPublicKey: spki, timestamp: Date.now(), signature: new Uint8Array(64) }).catch((e: unknown) => e)) as ServiceError;
+  assert.is(e3.code, status.UNAUTHENTICATED);
+  raw.close();
+});
+
+F("a renewal racing a revoke: the revoke wins and no certificate is issued after it", async () => {
+  const dir = `${ctx.tmp.path}/racer`;
+  const id = await pairDevice(ctx.d, dir, { name: "racer" });
+  const c = await startNode(dir, { x: () => 1 });
+  c.on("fatal", () => undefined);
+  const revoke = admin<Device>(ctx.d, "RevokeDevice", { id, reason: "race" });
+  const renewal = c.renew().then((r) => r.fingerprint, (e: Error) => e);
+  const [rev, ren] = await Promise.all([revoke, renewal]);
+  const after = await admin<Device>(ctx.d, "GetDevice", { id });
+  if (typeof ren === "string") {
+    // the renewal was serialized before the revoke: its certificate exists but is revoked too
+    assert.is(after.certificateFingerprint, ren);
+  }
+  assert.ok(rev.revokedAt > 0 && after.revokedAt > 0);
+  // whichever certificate the node holds now, it is refused: nothing usable was issued after the revoke
+  const { stream, close } = await rawNodeStream(ctx.d.listen, dir);
+  const end = await streamEnd(stream);
+  close();
+  assert.is(end.code, status.UNAUTHENTICATED);
+  if (ren instanceof Error) assert.match(ren.message, /revoked|not connected|refused|CANCELLED|UNAVAILABLE/);
 });
 
 F("certificates from another CA, expired ones, and revoked ones are refused", async () => {

@@ -270,16 +270,25 @@ export async function pairDevice(
 }
 
 type NodeStream = NodeJS.ReadableStream & NodeJS.WritableStream & { write(m: object): boolean; end(): void; cancel(): void };
+type RawNodeClient = Client & {
+  Connect(): NodeStream;
+  Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void): void;
+};
 
-/** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
-export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+/** A raw Node client with the credentials in `stateDir`, optionally trusting another CA. */
+export async function rawNodeClient(address: string, stateDir: string, trustCaPem?: string): Promise<RawNodeClient> {
   const { loadCredentials } = await import("@tether/node");
   const c = loadCredentials(stateDir);
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
-    tether: { v1: { Node: new (a: string, cr: ReturnType<typeof credentials.createSsl>, o: object) => Client & { Connect(): NodeStream } } };
+    tether: { v1: { Node: new (a: string, cr: ReturnType<typeof credentials.createSsl>, o: object) => RawNodeClient } };
   };
   const creds = credentials.createSsl(Buffer.from(trustCaPem ?? c.caPem), Buffer.from(c.keyPem.expose()), Buffer.from(c.certPem), { checkServerIdentity: () => undefined });
-  const client = new pkg.tether.v1.Node(address, creds, { "grpc.ssl_target_name_override": "localhost" });
+  return new pkg.tether.v1.Node(address, creds, { "grpc.ssl_target_name_override": "localhost" });
+}
+
+/** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
+export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+  const client = await rawNodeClient(address, stateDir, trustCaPem);
   const stream = client.Connect();
   return { stream, close: () => client.close() };
 }

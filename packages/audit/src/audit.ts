@@ -17,6 +17,7 @@ export const AuditEvent = {
   RequestApproved: "request.approved",
   RequestRejected: "request.rejected",
   CertificateIssued: "certificate.issued",
+  CertificateRenewed: "certificate.renewed",
   DeviceRevoked: "device.revoked",
   RevocationCleared: "device.revocation_cleared",
   JobDispatched: "job.dispatched",

@@ -216,3 +216,8 @@ export function daemonSignedMessage(th: Uint8Array): Uint8Array {
 export function awaitSignedMessage(requestId: string, timestampMs: number): Uint8Array {
   return transcript(`${PAIR_PROTOCOL}/await`, [requestId, u64be(timestampMs)]);
 }
+
+/** The bytes a device signs with its identity key to renew its certificate. */
+export function renewSignedMessage(deviceId: string, tlsPublicKey: Uint8Array, timestampMs: number): Uint8Array {
+  return transcript("tether/renew/v1", [deviceId, tlsPublicKey, u64be(timestampMs)]);
+}

@@ -88,6 +88,7 @@ export {
   nodeShare,
   nodeSignedMessage,
   pairingCi,
+  renewSignedMessage,
   shareCommitment,
   transcriptHash,
 } from "./handshake.js";

@@ -13,16 +13,32 @@ export type Peer = { deviceId: string; role: string; fingerprint: string };
 
 type Entry = { deviceId: string; role: string; notBefore: number; notAfter: number };
 
+/** After a renewal the previous certificate stays accepted this long, so a node can switch over. */
+export const RENEWAL_OVERLAP_MS = 2 * 60_000;
+
 export class DeviceIndex {
   readonly #byFingerprint = new Map<string, Entry>();
   readonly #fingerprintOf = new Map<string, string>();
+  /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
+  readonly #retired = new Map<string, Entry & { until: number }>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /** Reflect a device record: index its current certificate unless it is revoked. */
   update(d: DeviceRecord): void {
     const old = this.#fingerprintOf.get(d.id);
+    const oldEntry = old ? this.#byFingerprint.get(old) : undefined;
     if (old) this.#byFingerprint.delete(old);
     this.#fingerprintOf.delete(d.id);
+    for (const [fp, e] of this.#retired) if (e.deviceId === d.id && (d.revokedAt || !d.certificateFingerprint)) this.#retired.delete(fp);
     if (d.revokedAt || !d.certificateFingerprint) return;
+    if (old && oldEntry && old !== d.certificateFingerprint) {
+      // A renewal: the old certificate keeps working for a short overlap, then never again.
+      this.#retired.set(old, { ...oldEntry, until: this.#now() + RENEWAL_OVERLAP_MS });
+    }
     const cert = new X509Certificate(Buffer.from(d.certificate, "base64"));
     this.#byFingerprint.set(d.certificateFingerprint, {
       deviceId: d.id,
@@ -34,7 +50,12 @@ export class DeviceIndex {
   }
 
   lookup(fingerprint: string): Entry | undefined {
-    return this.#byFingerprint.get(fingerprint);
+    const current = this.#byFingerprint.get(fingerprint);
+    if (current) return current;
+    const retired = this.#retired.get(fingerprint);
+    if (retired && this.#now() < retired.until) return retired;
+    if (retired) this.#retired.delete(fingerprint);
+    return undefined;
   }
 
   get size(): number {
@@ -66,7 +87,9 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
     });
   }
   if (now < e.notBefore || now >= e.notAfter) {
-    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; renew or re-pair", { status: status.UNAUTHENTICATED });
+    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; an expired certificate cannot renew itself: pair this device again", {
+      status: status.UNAUTHENTICATED,
+    });
   }
   if (roles && !roles.includes(e.role)) {
     throw new DaemonError("WRONG_ROLE", `device role "${e.role}" may not call this (needs ${roles.join(" or ")})`, { status: status.PERMISSION_DENIED });

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
-import { AUDIT_TABLES, AuditLog } from "@tether/audit";
+import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
 import type { JobConfig, JobTables } from "@tether/jobs";
@@ -22,7 +22,8 @@ import { ADMIN_SOCKET_NAME, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
 import type { Logger } from "./log.js";
 import { createLogger } from "./log.js";
-import { DeviceIndex } from "./auth.js";
+import { DeviceIndex, authenticate } from "./auth.js";
+import { unary } from "./services/rpc.js";
 import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { orchestratorService } from "./services/orchestrator.js";
@@ -128,7 +129,7 @@ export async function startDaemon(
     });
     const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
     const audit = new AuditLog(store, now);
-    const index = new DeviceIndex();
+    const index = new DeviceIndex(now);
     let jobs: JobManager | undefined;
     const hub = new NodeHub({
       index,
@@ -162,7 +163,17 @@ export async function startDaemon(
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now), audit));
-    nodeServer.addService(svc.Node.service, { Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call) });
+    nodeServer.addService(svc.Node.service, {
+      Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call),
+      Renew: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.Renew", async (req, call) => {
+        // The current certificate must still be valid: an expired one cannot renew itself.
+        const peer = authenticate(call, index, now());
+        const d = await pairing.renew({ deviceId: peer.deviceId, ...req });
+        await audit.append(AuditEvent.CertificateRenewed, peer.deviceId, peer.deviceId, { certificate: d.certificateFingerprint, previous: peer.fingerprint });
+        log.info("certificate renewed", { device: d.id, certificate: d.certificateFingerprint });
+        return { certificate: Buffer.from(d.certificate, "base64"), notAfter: d.certificateNotAfter };
+      }),
+    });
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
     const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
     const creds = identity.credentials();

@@ -9,10 +9,12 @@ import { EventEmitter } from "node:events";
 import { arch, platform } from "node:os";
 import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
-import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, printable, serviceClient } from "./client.js";
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { Secret, identitySign, renewSignedMessage } from "@tether/crypto";
+import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import type { DeviceCredentials } from "./state.js";
-import { loadCredentials } from "./state.js";
+import { loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
 
 export const NODE_VERSION = "0.1.0";
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -31,10 +33,21 @@ type DaemonMessage = {
   cancel?: { jobId: string; reason: string };
 };
 type Stream = ClientDuplexStream<object, DaemonMessage>;
-type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream };
+type NodeClient = Client & {
+  Connect(md: Metadata, opts: object): Stream;
+  Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
+};
+
+/** Renew when this fraction of the lifetime has passed (plus jitter up to RENEW_JITTER). */
+export const RENEW_AT = 0.5;
+export const RENEW_JITTER = 1 / 6;
 
 export type ConnectOptions = {
   maxConcurrency?: number;
+  /** The state directory, to store renewed certificates in (set by connect()). */
+  stateDir?: string;
+  /** Renew automatically before expiry (default true). */
+  autoRenew?: boolean;
   /** Override the daemon address stored at pairing time. */
   daemon?: string;
   platform?: string;
@@ -45,7 +58,9 @@ export type ConnectOptions = {
  *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good). */
 export class NodeConnection extends EventEmitter {
   readonly deviceId: string;
-  readonly #creds: DeviceCredentials;
+  #creds: DeviceCredentials;
+  #renewTimer?: NodeJS.Timeout;
+  #oldClients: NodeClient[] = [];
   readonly #opts: ConnectOptions;
   readonly #handlers = new Map<string, { fn: Handler; o: CapabilityOptions }>();
   readonly #running = new Map<string, AbortController>();
@@ -92,6 +107,7 @@ export class NodeConnection extends EventEmitter {
   #open(): void {
     if (this.#closed) return;
     const Ctor = serviceClient<NodeClient>("Node");
+    for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
     this.#client ??= new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
     const stream = this.#client.Connect(new Metadata(), {});
     this.#stream = stream;
@@ -151,6 +167,7 @@ export class NodeConnection extends EventEmitter {
       this.#ping.unref();
       // Results that finished while we were away are sent again; the daemon ignores duplicates.
       for (const [jobId, r] of this.#finished) this.#send({ result: { jobId, ...r } });
+      if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
       this.emit("registered", m.registered);
     } else if (m.msg === "job" && m.job) {
       this.#run(m.job);
@@ -200,9 +217,75 @@ export class NodeConnection extends EventEmitter {
       });
   }
 
+  #scheduleRenewal(): void {
+    if (this.#renewTimer || this.#closed) return;
+    const cert = new X509Certificate(this.#creds.certPem);
+    const from = Date.parse(cert.validFrom);
+    const life = Date.parse(cert.validTo) - from;
+    const at = from + life * (RENEW_AT + Math.random() * RENEW_JITTER);
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      this.renew().catch((err: unknown) => {
+        this.emit("renewal-failed", err);
+        // try again in a while, unless the certificate is gone for good
+        if (!this.#closed) this.#renewTimer = setTimeout(() => ((this.#renewTimer = undefined), this.#scheduleRenewal()), 30_000);
+      });
+    }, Math.max(0, at - Date.now()));
+    this.#renewTimer.unref();
+  }
+
+  /**
+   * Renew the certificate now, with a new TLS key (default) or the current one. The open
+   * stream keeps running; later connections use the new certificate.
+   */
+  async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
+    const client = this.#client;
+    if (!client) throw new NodeError("UNREACHABLE", "not connected");
+    let keyPem: string | undefined;
+    let spki: Uint8Array;
+    if (o.rekey !== false) {
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+      spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+    } else {
+      spki = new Uint8Array(createPublicKey(createPrivateKey(this.#creds.keyPem.expose())).export({ type: "spki", format: "der" }));
+    }
+    const identity = loadOrCreateIdentity(this.#requireStateDir());
+    const timestamp = Date.now();
+    const signature = identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp));
+    const res = await new Promise<{ certificate: Buffer; notAfter: number }>((resolve, reject) =>
+      client.Renew({ tlsPublicKey: spki, timestamp, signature }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) =>
+        e ? reject(fromStatus(e)) : resolve(r),
+      ),
+    );
+    const cert = new X509Certificate(res.certificate);
+    const ca = new X509Certificate(this.#creds.caPem);
+    const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
+    if (!cert.verify(ca.publicKey) || Buffer.compare(Buffer.from(certSpki), Buffer.from(spki)) !== 0) {
+      throw new NodeError("BAD_CERTIFICATE", "renewed certificate is not a certificate of our CA for our key");
+    }
+    const certPem = cert.toString();
+    saveRenewal(this.#requireStateDir(), certPem, keyPem, res.notAfter);
+    this.#creds = { ...this.#creds, certPem, ...(keyPem ? { keyPem: new Secret(keyPem, "TlsPrivateKey") } : {}) };
+    // The open stream stays on the old channel; the next connection uses the new certificate.
+    if (this.#client) this.#oldClients.push(this.#client);
+    this.#client = undefined;
+    const fingerprint = cert.fingerprint256.replace(/:/g, "").toLowerCase();
+    this.emit("renewed", { notAfter: res.notAfter, fingerprint });
+    if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
+    return { notAfter: res.notAfter, fingerprint };
+  }
+
+  #requireStateDir(): string {
+    if (!this.#opts.stateDir) throw new NodeError("STATE_DIR", "renewal needs the state directory (use connect(stateDir))");
+    return this.#opts.stateDir;
+  }
+
   /** Stop: cancel running jobs, close the stream and the channel. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    for (const c of this.#oldClients) c.close();
     if (this.#retry) clearTimeout(this.#retry);
     if (this.#ping) clearInterval(this.#ping);
     for (const c of this.#running.values()) c.abort(new Error("node shutting down"));
@@ -214,5 +297,5 @@ export class NodeConnection extends EventEmitter {
 
 /** Load a paired node's credentials from its state directory and make a connection (not started). */
 export function connect(stateDir: string, opts: ConnectOptions = {}): NodeConnection {
-  return new NodeConnection(loadCredentials(stateDir), opts);
+  return new NodeConnection(loadCredentials(stateDir), { stateDir, ...opts });
 }

@@ -2,8 +2,8 @@
  * The node's state directory: its Ed25519 identity key and TLS key (made on first use, mode
  * 0600), and after pairing the certificate, the CA certificate and the daemon's address.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { Secret, fromHex, identityFromSeed, toHex } from "@tether/crypto";
@@ -106,6 +106,7 @@ export type DeviceCredentials = { state: PairedState; caPem: string; certPem: st
  * @throws NodeError STATE_DIR when the directory holds no completed pairing.
  */
 export function loadCredentials(dir: string): DeviceCredentials {
+  finishRenewal(dir);
   const state = readPairedState(dir);
   if (!state) throw new NodeError("STATE_DIR", `${dir} holds no paired identity; run \`tether node pair\` first`);
   try {
@@ -117,5 +118,48 @@ export function loadCredentials(dir: string): DeviceCredentials {
     };
   } catch (cause) {
     throw new NodeError("STATE_DIR", `${dir} is missing part of its pairing (cert.pem, ca.pem or tls.key)`, { cause });
+  }
+}
+
+/**
+ * Store a renewed certificate (and, on a rekey, its new key) so that a crash at any point
+ * leaves a matching pair: write cert.pem.new and tls.key.new, then rename the certificate,
+ * then the key. finishRenewal() completes or discards an interrupted one at the next load.
+ */
+export function saveRenewal(dir: string, certPem: string, keyPem: string | undefined, notAfter: number): void {
+  const cert = join(dir, STATE_FILES.certificate);
+  const key = join(dir, STATE_FILES.tlsKey);
+  writeFileAtomic(`${cert}.new`, certPem, 0o644);
+  if (keyPem) writeFileAtomic(`${key}.new`, keyPem, 0o600);
+  renameSync(`${cert}.new`, cert);
+  if (keyPem) renameSync(`${key}.new`, key);
+  const state = readPairedState(dir);
+  if (state) writeFileAtomic(join(dir, STATE_FILES.node), `${JSON.stringify({ ...state, certificateNotAfter: notAfter }, null, 2)}\n`, 0o644);
+}
+
+/** Complete or discard a renewal interrupted by a crash (see saveRenewal). */
+export function finishRenewal(dir: string): void {
+  const cert = join(dir, STATE_FILES.certificate);
+  const key = join(dir, STATE_FILES.tlsKey);
+  const certNew = existsSync(`${cert}.new`);
+  const keyNew = existsSync(`${key}.new`);
+  if (certNew && !keyNew) {
+    // Crashed before the new key was written, or a renewal that kept its key: the new
+    // certificate is only usable if it matches the key we have.
+    const matches = (() => {
+      try {
+        const c = new X509Certificate(readFileSync(`${cert}.new`));
+        return c.checkPrivateKey(createPrivateKey(readFileSync(key, "utf8")));
+      } catch {
+        return false;
+      }
+    })();
+    if (matches) renameSync(`${cert}.new`, cert);
+    else unlinkSync(`${cert}.new`);
+  } else if (certNew && keyNew) {
+    renameSync(`${cert}.new`, cert);
+    renameSync(`${key}.new`, key);
+  } else if (keyNew) {
+    renameSync(`${key}.new`, key);
   }
 }

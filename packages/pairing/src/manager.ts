@@ -28,6 +28,7 @@ import {
   isValidSelector,
   nodeSignedMessage,
   randomDigits,
+  renewSignedMessage,
   sha256Hex,
   toHex,
   COMMITMENT_BYTES,
@@ -513,6 +514,48 @@ export class PairingManager {
       const { revokedAt: _a, revokeReason: _r, ...rest } = d;
       return { ...rest, certificateFingerprint: "" };
     });
+  }
+
+  /**
+   * Issue a renewed certificate for a device (after the caller authenticated it by its current
+   * certificate). Runs under the same mutex as revocation, so a revoke that lands first wins
+   * and no certificate is issued after it.
+   * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE, STALE_TIMESTAMP,
+   *   INVALID_ARGUMENT (key).
+   */
+  async renew(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }): Promise<DeviceRecord> {
+    let spki: Uint8Array;
+    try {
+      spki = bytes(req.tlsPublicKey, [1, 256], "tlsPublicKey");
+      this.#ca.checkNodePublicKey(spki);
+    } catch (cause) {
+      throw asInvalid(cause);
+    }
+    const d = await this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const cur = await this.#repo.get("devices", req.deviceId);
+      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
+      if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
+      if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
+        throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
+      }
+      const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
+      if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
+        throw new PairingError("BAD_SIGNATURE", "renewal is not signed by this device's identity key");
+      }
+      const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const next: DeviceRecord = {
+        ...cur,
+        certificate: Buffer.from(cert.certDer).toString("base64"),
+        certificateFingerprint: cert.fingerprint,
+        certificateSerial: cert.serialHex,
+        certificateNotAfter: cert.notAfter,
+      };
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }]);
+      return next;
+    });
+    this.#events.emit("device", d);
+    return d;
   }
 
   /** Record what a connected node announced, and when it was last seen. */

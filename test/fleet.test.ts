@@ -367,6 +367,30 @@ F("renewal: a new key and certificate over the open stream; the old one works fo
   raw.close();
 });
 
+F("devices rotate: a connected node renews at once; an offline one when it comes back", async () => {
+  const dir = `${ctx.tmp.path}/rotor`;
+  const id = await pairDevice(ctx.d, dir, { name: "rotor" });
+  const fp = async () => (await admin<Device>(ctx.d, "GetDevice", { id })).certificateFingerprint;
+  const first = await fp();
+  const c = await startNode(dir, { x: () => 1 });
+  const renewed = new Promise((r) => c.once("renewed", r));
+  const now1 = await admin<{ sentNow: boolean }>(ctx.d, "RotateDevice", { id });
+  assert.ok(now1.sentNow);
+  await renewed;
+  const second = await fp();
+  assert.is.not(second, first);
+  await c.close();
+  const later = await admin<{ sentNow: boolean }>(ctx.d, "RotateDevice", { id });
+  assert.not.ok(later.sentNow);
+  const back = connect(dir);
+  back.handle("x", () => 1);
+  ctx.conns.push(back);
+  const renewedAgain = new Promise((r) => back.once("renewed", r));
+  await back.start();
+  await renewedAgain;
+  assert.is.not(await fp(), second);
+});
+
 F("a renewal racing a revoke: the revoke wins and no certificate is issued after it", async () => {
   const dir = `${ctx.tmp.path}/racer`;
   const id = await pairDevice(ctx.d, dir, { name: "racer" });

@@ -15,6 +15,7 @@ import { auditListCommand } from "./commands/audit/list.js";
 import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
+import { devicesRotateCommand } from "./commands/devices/rotate.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   devicesShowCommand,
   devicesRevokeCommand,
   devicesUnrevokeCommand,
+  devicesRotateCommand,
   nodePairCommand,
   nodeRunCommand,
   dispatchCommand,

@@ -164,6 +164,14 @@ export class NodeHub implements NodeDirectory {
     return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
   }
 
+  /** Tell a connected device to renew now. False when it is not connected. */
+  askToRenew(deviceId: string, reason: string): boolean {
+    const s = this.#sessions.get(deviceId);
+    if (!s?.registered) return false;
+    s.call.write({ renew: { reason } });
+    return true;
+  }
+
   isOnline(deviceId: string): boolean {
     return Boolean(this.#sessions.get(deviceId)?.registered);
   }
@@ -288,6 +296,7 @@ export class NodeHub implements NodeDirectory {
       await this.#pairing.recordPresence(device, { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() });
       s.call.write({ registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3) } });
       this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
+      if (this.#devices.get(device)?.rotateRequested) s.call.write({ renew: { reason: "rotation requested by the admin" } });
       this.#pump(device);
       return;
     }

@@ -27,7 +27,7 @@ export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | un
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
 
 type DaemonMessage = {
-  msg?: "registered" | "job" | "cancel" | "pong";
+  msg?: "registered" | "job" | "cancel" | "pong" | "renew";
   registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number };
   job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number };
   cancel?: { jobId: string; reason: string };
@@ -171,6 +171,8 @@ export class NodeConnection extends EventEmitter {
       this.emit("registered", m.registered);
     } else if (m.msg === "job" && m.job) {
       this.#run(m.job);
+    } else if (m.msg === "renew") {
+      this.renew().catch((err: unknown) => this.emit("renewal-failed", err));
     } else if (m.msg === "cancel" && m.cancel) {
       this.#running.get(m.cancel.jobId)?.abort(new Error(`cancelled: ${m.cancel.reason}`));
     }

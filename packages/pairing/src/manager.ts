@@ -544,8 +544,9 @@ export class PairingManager {
         throw new PairingError("BAD_SIGNATURE", "renewal is not signed by this device's identity key");
       }
       const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const { rotateRequested: _done, ...rest } = cur;
       const next: DeviceRecord = {
-        ...cur,
+        ...rest,
         certificate: Buffer.from(cert.certDer).toString("base64"),
         certificateFingerprint: cert.fingerprint,
         certificateSerial: cert.serialHex,
@@ -556,6 +557,14 @@ export class PairingManager {
     });
     this.#events.emit("device", d);
     return d;
+  }
+
+  /** Mark (or clear) a pending rotation request for a device. */
+  setRotateRequested(id: string, on: boolean): Promise<DeviceRecord> {
+    return this.#updateDevice(id, (d) => {
+      const { rotateRequested: _r, ...rest } = d;
+      return on ? { ...rest, rotateRequested: true } : rest;
+    });
   }
 
   /** Record what a connected node announced, and when it was last seen. */

@@ -52,6 +52,8 @@ export type DeviceRecord = {
   /** Set when an admin revoked the device; it cannot connect or pair again until cleared. */
   revokedAt?: number;
   revokeReason?: string;
+  /** The admin asked for a renewal; told to the node when it next registers. */
+  rotateRequested?: boolean;
   /** What the node last announced (kept so offline nodes can still be dispatched to). */
   capabilities?: CapabilityInfo[];
   platform?: string;

@@ -8,6 +8,8 @@ import { AuditEvent } from "@tether/audit";
 import type { AuditLog } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { NodeHub, NodeView } from "../hub.js";
+import { status as grpcStatus } from "@grpc/grpc-js";
+import { DaemonError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
@@ -105,6 +107,13 @@ export function adminService(
       return toDevice(d, live(d.id));
     }),
     Status: unary<object, StatusResponse>(log, "Admin.Status", async () => status()),
+    RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
+      const d = await pm.setRotateRequested(req.id, true);
+      if (d.revokedAt) throw new DaemonError("DEVICE_REVOKED", `device ${d.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
+      const sentNow = fleet.hub.askToRenew(d.id, "rotation requested by the admin");
+      log.info("device rotation requested", { device: d.id, sentNow });
+      return { sentNow };
+    }),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
       entries: (await audit.list({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),

@@ -135,6 +135,8 @@ Example:
     conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) }));
     conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) => log("disconnected", d));
     conn.on("job", (j: Record<string, unknown>) => log("job started", j));
+    conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), fingerprint: r.fingerprint }));
+    conn.on("renewal-failed", (e: Error) => log("certificate renewal failed", { error: e.message }));
     conn.on("result", (r: Record<string, unknown>) => log("job finished", r));
     const stop = new Promise<number>((resolve) => {
       conn.on("fatal", (e: Error) => {

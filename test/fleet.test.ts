@@ -3,7 +3,9 @@
  * port 0, real LevelDB, nodes paired through the real handshake and connected with the SDK.
  */
 import { cpSync, readFileSync } from "node:fs";
-import { createPublicKey } from "node:crypto";
+import { X509Certificate, createPublicKey } from "node:crypto";
+import { once } from "node:events";
+import * as tls from "node:tls";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
@@ -389,6 +391,38 @@ F("devices rotate: a connected node renews at once; an offline one when it comes
   await back.start();
   await renewedAgain;
   assert.is.not(await fp(), second);
+});
+
+F("the daemon's server and signer certificates rotate under live traffic", async () => {
+  const dir = `${ctx.tmp.path}/live`;
+  const id = await pairDevice(ctx.d, dir, { name: "live" });
+  let registrations = 0;
+  const c = connect(dir);
+  c.handle("echo", (x) => x);
+  c.on("registered", () => registrations++);
+  ctx.conns.push(c);
+  await c.start();
+  const served = async () => {
+    const [host, port] = ctx.d.listen.split(":") as [string, string];
+    const sock = tls.connect({ host, port: Number(port), rejectUnauthorized: false, servername: "localhost" });
+    await once(sock, "secureConnect");
+    const pc = sock.getPeerCertificate(true);
+    sock.destroy();
+    return pc.raw;
+  };
+  const before = await served();
+  const r = await ctx.d.checkCertificates(true);
+  assert.equal(r, { server: true, signer: true });
+  const after = await served();
+  assert.not.ok(before.equals(after), "new connections get the new server certificate");
+  assert.ok(new X509Certificate(after).verify(new X509Certificate(ctx.d.caPem).publicKey), "issued by the same CA");
+  // the open stream carried on, and pairing works with the new signer
+  const j = await dispatch({ deviceId: id, capability: "echo", input: Buffer.from("1") });
+  assert.is((await finalJob(j.id)).state, "succeeded");
+  assert.is(registrations, 1, "no reconnect");
+  await pairDevice(ctx.d, `${ctx.tmp.path}/after-rotation`, { name: "after" });
+  // and the check is a no-op when nothing is near expiry
+  assert.equal(await ctx.d.checkCertificates(), { server: false, signer: false });
 });
 
 F("a renewal racing a revoke: the revoke wins and no certificate is issued after it", async () => {

@@ -26,8 +26,10 @@ const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
 export type LoadedAuthority = PairingAuthority & {
   ca: CertificateAuthority;
   caPem: string;
+  signerCertDer: Uint8Array;
   serverCertPem: string;
   serverKeyPem: Secret<string>;
+  refresh(now: number, force?: boolean): Promise<{ server: boolean; signer: boolean }>;
 };
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
@@ -64,6 +66,29 @@ function hostsChanged(dir: string, hosts: string[]): boolean {
   return !existsSync(f) || readFileSync(f, "utf8") !== JSON.stringify(hosts);
 }
 
+type Pair = { certDer: Uint8Array; keyPkcs8Der: Uint8Array };
+
+async function ensureServer(dir: string, ca: CertificateAuthority, hosts: string[], now: number, force = false): Promise<{ pair: Pair; fresh: boolean }> {
+  const server = readPair(dir, "server");
+  if (server && !force && !nearExpiry(server.certDer, now) && !hostsChanged(dir, hosts)) return { pair: server, fresh: false };
+  const kp = await generateP256KeyPair();
+  const certDer = await ca.issueServerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, hosts, now, randomBytes: random });
+  const pair = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
+  writePair(dir, "server", pair.certDer, pair.keyPkcs8Der);
+  writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(hosts), 0o644);
+  return { pair, fresh: true };
+}
+
+async function ensureSigner(dir: string, ca: CertificateAuthority, now: number, force = false): Promise<{ pair: Pair; fresh: boolean }> {
+  const signer = readPair(dir, "signer");
+  if (signer && !force && !nearExpiry(signer.certDer, now)) return { pair: signer, fresh: false };
+  const kp = await generateP256KeyPair();
+  const certDer = await ca.issueSignerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, now, randomBytes: random });
+  const pair = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
+  writePair(dir, "signer", pair.certDer, pair.keyPkcs8Der);
+  return { pair, fresh: true };
+}
+
 export async function loadOrCreateAuthority(o: {
   dataDir: string;
   hosts: string[];
@@ -78,31 +103,34 @@ export async function loadOrCreateAuthority(o: {
     writePair(dir, "ca", root.certDer, root.keyPkcs8Der);
   }
   const ca = await CertificateAuthority.load(root);
-  let server = readPair(dir, "server");
-  if (!server || nearExpiry(server.certDer, o.now) || hostsChanged(dir, o.hosts)) {
-    const kp = await generateP256KeyPair();
-    const certDer = await ca.issueServerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, hosts: o.hosts, now: o.now, randomBytes: random });
-    server = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
-    writePair(dir, "server", server.certDer, server.keyPkcs8Der);
-    writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(o.hosts), 0o644);
-  }
-  let signer = readPair(dir, "signer");
-  if (!signer || nearExpiry(signer.certDer, o.now)) {
-    const kp = await generateP256KeyPair();
-    const certDer = await ca.issueSignerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, now: o.now, randomBytes: random });
-    signer = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
-    writePair(dir, "signer", signer.certDer, signer.keyPkcs8Der);
-  }
-  const signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
-  const signerCertDer = signer.certDer;
-  return {
+  const server = (await ensureServer(dir, ca, o.hosts, o.now)).pair;
+  const signer = (await ensureSigner(dir, ca, o.now)).pair;
+  let signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
+  const a: LoadedAuthority = {
     ca,
     caPem: ca.certPem,
     caCertDer: ca.certDer,
     caFingerprint: ca.fingerprint,
-    signerCertDer,
+    signerCertDer: signer.certDer,
     serverCertPem: derToPem(server.certDer, "CERTIFICATE"),
     serverKeyPem: new Secret(derToPem(server.keyPkcs8Der, "PRIVATE KEY"), "ServerKey"),
+    /**
+     * Re-issue the server and signer certificates that are within 30 days of expiry (or all,
+     * with `force`), on disk and in this object; the caller presents the new server identity.
+     */
+    refresh: async (now: number, force = false) => {
+      const sv = await ensureServer(dir, ca, o.hosts, now, force);
+      const sg = await ensureSigner(dir, ca, now, force);
+      if (sv.fresh) {
+        a.serverCertPem = derToPem(sv.pair.certDer, "CERTIFICATE");
+        a.serverKeyPem = new Secret(derToPem(sv.pair.keyPkcs8Der, "PRIVATE KEY"), "ServerKey");
+      }
+      if (sg.fresh) {
+        signerKey = createPrivateKey({ key: Buffer.from(sg.pair.keyPkcs8Der), format: "der", type: "pkcs8" });
+        a.signerCertDer = sg.pair.certDer;
+      }
+      return { server: sv.fresh, signer: sg.fresh };
+    },
     checkNodePublicKey: (spkiDer) => void requireP256Spki(spkiDer, "tlsPublicKey"),
     signTranscript: (message) => new Uint8Array(sign("sha256", message, signerKey)),
     issueNodeCert: async ({ deviceId, publicKeySpkiDer, now }) => {
@@ -116,4 +144,5 @@ export async function loadOrCreateAuthority(o: {
       return { certDer: c.certDer, fingerprint: c.fingerprint, serialHex: c.serialHex, notAfter: c.notAfter };
     },
   };
+  return a;
 }

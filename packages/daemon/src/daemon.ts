@@ -33,6 +33,8 @@ import type { RateLimit } from "./ratelimit.js";
 import { pairingService } from "./services/pairing.js";
 
 export const VERSION = "0.1.0";
+/** How often the daemon checks its own server and signer certificates for renewal. */
+export const CERT_CHECK_INTERVAL_MS = 60 * 60_000;
 
 export type RunningDaemon = {
   /** host:port actually bound (the port is real even when 0 was asked for) */
@@ -44,6 +46,8 @@ export type RunningDaemon = {
   pairing: PairingManager;
   jobs: JobManager;
   hub: NodeHub;
+  /** Renew the server and signer certificates if they near expiry (or now, with force). */
+  checkCertificates(force?: boolean): Promise<{ server: boolean; signer: boolean }>;
   close(): Promise<void>;
 };
 
@@ -89,6 +93,7 @@ export async function startDaemon(
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
     startRateLimit?: RateLimit;
+    certCheckIntervalMs?: number;
   } = {},
 ): Promise<RunningDaemon> {
   const log = o.log ?? createLogger();
@@ -215,6 +220,20 @@ export async function startDaemon(
       if (existsSync(adminSocket)) unlinkSync(adminSocket);
     });
 
+    // Live rotation of the daemon's own certificates: new connections get the new server
+    // certificate, open streams keep theirs; pairing signs with the new signer at once.
+    const checkCertificates = async (force = false) => {
+      const r = await authority.refresh(now(), force);
+      if (r.server) identity.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
+      if (r.server || r.signer) log.info("daemon certificates renewed", r);
+      return r;
+    };
+    const certTimer = setInterval(() => {
+      checkCertificates().catch((err: unknown) => log.error("certificate renewal failed", { error: describe(err) }));
+    }, o.certCheckIntervalMs ?? CERT_CHECK_INTERVAL_MS);
+    certTimer.unref();
+    cleanups.push(() => clearInterval(certTimer));
+
     const sweeper = setInterval(() => {
       pairing.sweep().catch((err: unknown) => log.error("sweep failed", { error: describe(err) }));
     }, config.sweepIntervalMs);
@@ -232,6 +251,7 @@ export async function startDaemon(
       pairing,
       jobs,
       hub,
+      checkCertificates,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {

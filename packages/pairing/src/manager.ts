@@ -48,6 +48,7 @@ export interface PairingAuthority {
   readonly caCertDer: Uint8Array;
   /** hex SHA-256 of the CA certificate's SubjectPublicKeyInfo */
   readonly caFingerprint: string;
+  /** May change while running (signer rotation): read it at each use. */
   readonly signerCertDer: Uint8Array;
   /** Refuse a node TLS key the CA would not certify (throws an error with code BAD_PUBLIC_KEY). */
   checkNodePublicKey(spkiDer: Uint8Array): void;

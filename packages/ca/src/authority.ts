@@ -268,6 +268,33 @@ export class CertificateAuthority {
     });
     return { cert: new Uint8Array(cert.rawData), serialHex, notBefore, notAfter };
   }
+
+  /**
+   * A signed X.509 v2 CRL listing `revoked` serials, with the Authority Key Identifier and a
+   * CRL Number (RFC 5280, 5.2.1 and 5.2.3), valid from `now` to `now + nextUpdateMs`.
+   * @throws {CaError} BAD_INPUT for a bad serial or number.
+   */
+  async issueCrl(opts: { revoked: { serialHex: string; revokedAt: number }[]; now: number; crlNumber: number; nextUpdateMs: number }): Promise<Uint8Array> {
+    const now = timestamp(opts.now, "now");
+    if (!Number.isSafeInteger(opts.crlNumber) || opts.crlNumber < 1) throw new CaError("BAD_INPUT", '"crlNumber" must be a positive integer');
+    let n = opts.crlNumber.toString(16);
+    if (n.length % 2) n = `0${n}`;
+    if (Number.parseInt(n.slice(0, 2), 16) & 0x80) n = `00${n}`;
+    const crlNumberDer = Buffer.from(`02${(n.length / 2).toString(16).padStart(2, "0")}${n}`, "hex");
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.#cert.subjectName,
+      thisUpdate: new Date(floorToSecond(now)),
+      nextUpdate: new Date(floorToSecond(now + opts.nextUpdateMs)),
+      signingAlgorithm: ECDSA_SHA256,
+      signingKey: this.#signingKey,
+      extensions: [new x509.AuthorityKeyIdentifierExtension(this.#authorityKeyId), new x509.Extension("2.5.29.20", false, crlNumberDer)],
+      entries: opts.revoked.map((r) => {
+        if (!/^[0-9a-f]{2,40}$/i.test(r.serialHex)) throw new CaError("BAD_INPUT", `bad serial ${JSON.stringify(r.serialHex)}`);
+        return { serialNumber: r.serialHex, revocationDate: new Date(floorToSecond(r.revokedAt)) };
+      }),
+    });
+    return new Uint8Array(crl.rawData);
+  }
 }
 
 /** RDN sequence CN then O, which renders as "CN=<cn>, O=tether". */

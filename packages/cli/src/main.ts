@@ -12,6 +12,8 @@ import { pairRejectCommand } from "./commands/pair/reject.js";
 import { statusCommand } from "./commands/status.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
+import { caCrlCommand } from "./commands/ca/crl.js";
+import { caVerifyCommand } from "./commands/ca/verify.js";
 import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
@@ -41,6 +43,8 @@ export const COMMANDS: readonly Command[] = [
   jobsCancelCommand,
   auditListCommand,
   auditVerifyCommand,
+  caCrlCommand,
+  caVerifyCommand,
 ];
 
 function overview(): string {

@@ -28,6 +28,7 @@ import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { orchestratorService } from "./services/orchestrator.js";
 import { ListenerIdentity } from "./tls.js";
+import { CRL_REFRESH_MS, Revocations } from "./crl.js";
 import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
 import { pairingService } from "./services/pairing.js";
@@ -148,6 +149,17 @@ export async function startDaemon(
     jobs = new JobManager({ repo: store, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
     const loaded = await jobs.load();
     await hub.start();
+    const revocations = new Revocations(authority.ca, index, now);
+    for (const dev of await pairing.listDevices()) await revocations.update(dev);
+    await revocations.crl();
+    pairing.onDevice((dev) => {
+      revocations.update(dev).catch((err: unknown) => log.error("CRL update failed", { error: describe(err) }));
+    });
+    const crlTimer = setInterval(() => {
+      revocations.regenerate().catch((err: unknown) => log.error("CRL refresh failed", { error: describe(err) }));
+    }, CRL_REFRESH_MS);
+    crlTimer.unref();
+    cleanups.push(() => clearInterval(crlTimer));
     cleanups.push(() => {
       hub.stop();
       jobs?.close();
@@ -178,6 +190,15 @@ export async function startDaemon(
         log.info("certificate renewed", { device: d.id, certificate: d.certificateFingerprint });
         return { certificate: Buffer.from(d.certificate, "base64"), notAfter: d.certificateNotAfter };
       }),
+      GetCrl: unary<object, object>(log, "Node.GetCrl", async (_req, call) => {
+        authenticate(call, index, now());
+        const c = await revocations.crl();
+        return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
+      }),
+      Verify: unary<{ certificate: Uint8Array }, object>(log, "Node.Verify", async (req, call) => {
+        authenticate(call, index, now());
+        return revocations.verify(req.certificate);
+      }),
     });
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
     const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
@@ -206,7 +227,7 @@ export async function startDaemon(
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit }));
+    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations }));
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local", audit }));
     const oldUmask = process.umask(0o177);
     try {

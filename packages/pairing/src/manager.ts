@@ -497,11 +497,17 @@ export class PairingManager {
    * @throws PairingError DEVICE_NOT_FOUND
    */
   revokeDevice(id: string, reason?: string): Promise<DeviceRecord> {
-    return this.#updateDevice(id, (d) => ({
-      ...d,
-      revokedAt: d.revokedAt ?? this.#clock.now(),
-      ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
-    }));
+    return this.#updateDevice(id, (d) => {
+      const at = d.revokedAt ?? this.#clock.now();
+      const serials = d.revokedSerials ?? [];
+      const listed = !d.certificateSerial || serials.some((x) => x.serial === d.certificateSerial);
+      return {
+        ...d,
+        revokedAt: at,
+        revokedSerials: listed ? serials : [...serials, { serial: d.certificateSerial, at }],
+        ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
+      };
+    });
   }
 
   /**
@@ -513,7 +519,7 @@ export class PairingManager {
     return this.#updateDevice(id, (d) => {
       if (!d.revokedAt) throw new PairingError("NOT_REVOKED", `device ${id} is not revoked`);
       const { revokedAt: _a, revokeReason: _r, ...rest } = d;
-      return { ...rest, certificateFingerprint: "" };
+      return { ...rest, certificateFingerprint: "", certificateSerial: "" };
     });
   }
 

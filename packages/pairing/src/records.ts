@@ -52,6 +52,8 @@ export type DeviceRecord = {
   /** Set when an admin revoked the device; it cannot connect or pair again until cleared. */
   revokedAt?: number;
   revokeReason?: string;
+  /** Serials of this device's certificates that were revoked (kept after a revocation is cleared). */
+  revokedSerials?: { serial: string; at: number }[];
   /** The admin asked for a renewal; told to the node when it next registers. */
   rotateRequested?: boolean;
   /** What the node last announced (kept so offline nodes can still be dispatched to). */

@@ -7,6 +7,7 @@ import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, Status
 import { AuditEvent } from "@tether/audit";
 import type { AuditLog } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
+import type { Revocations } from "../crl.js";
 import type { NodeHub, NodeView } from "../hub.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { DaemonError } from "../errors.js";
@@ -60,7 +61,7 @@ export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
   log: Logger,
-  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog },
+  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog; revocations: Revocations },
 ): UntypedServiceImplementation {
   const { audit } = fleet;
   const live = (id: string) => fleet.hub.nodes().find((n) => n.deviceId === id);
@@ -95,6 +96,7 @@ export function adminService(
     RevokeDevice: unary<{ id: string; reason: string }, Device>(log, "Admin.RevokeDevice", async (req) => {
       const started = fleet.now();
       const d = await pm.revokeDevice(req.id, req.reason || undefined); // durable; listeners end streams
+      await fleet.revocations.update(d); // the CRL lists it before we answer
       const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
       log.info("device revoked", { device: d.id, reason: req.reason, failedJobs: failed, ms: fleet.now() - started });
       await audit.append(AuditEvent.DeviceRevoked, "admin", d.id, { reason: d.revokeReason ?? "", failedJobs: failed });
@@ -114,6 +116,11 @@ export function adminService(
       log.info("device rotation requested", { device: d.id, sentNow });
       return { sentNow };
     }),
+    GetCrl: unary<object, object>(log, "Admin.GetCrl", async () => {
+      const c = await fleet.revocations.crl();
+      return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
+    }),
+    Verify: unary<{ certificate: Uint8Array }, object>(log, "Admin.Verify", async (req) => fleet.revocations.verify(req.certificate)),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
       entries: (await audit.list({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),

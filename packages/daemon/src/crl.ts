@@ -1,0 +1,92 @@
+/**
+ * Revocation for the outside world: the CA's signed CRL, regenerated whenever a device is
+ * revoked (and daily, before nextUpdate), and the online Verify answer.
+ */
+import { X509Certificate } from "node:crypto";
+import type { CertificateAuthority } from "@tether/ca";
+import type { DeviceRecord } from "@tether/pairing";
+import type { DeviceIndex } from "./auth.js";
+
+export const CRL_VALIDITY_MS = 7 * 24 * 60 * 60_000;
+export const CRL_REFRESH_MS = 24 * 60 * 60_000;
+
+export type VerifyStatus = "valid" | "revoked" | "expired" | "unknown";
+
+export class Revocations {
+  readonly #ca: CertificateAuthority;
+  readonly #caCert: X509Certificate;
+  readonly #now: () => number;
+  readonly #index: DeviceIndex;
+  readonly #revoked = new Map<string, { deviceId: string; at: number }>(); // serial (lowercase hex) -> ...
+  readonly #devices = new Map<string, DeviceRecord>();
+  #crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
+  #pending: Promise<void> | undefined;
+
+  constructor(ca: CertificateAuthority, index: DeviceIndex, now: () => number) {
+    this.#ca = ca;
+    this.#caCert = new X509Certificate(ca.certDer);
+    this.#index = index;
+    this.#now = now;
+  }
+
+  /** Reflect a device record; resolves once the CRL includes any new revocation. */
+  async update(d: DeviceRecord): Promise<void> {
+    this.#devices.set(d.id, d);
+    let changed = false;
+    for (const r of d.revokedSerials ?? []) {
+      const key = r.serial.toLowerCase();
+      if (!this.#revoked.has(key)) {
+        this.#revoked.set(key, { deviceId: d.id, at: r.at });
+        changed = true;
+      }
+    }
+    if (changed || !this.#crl) await this.regenerate();
+  }
+
+  /** Sign a new CRL (serialized: concurrent calls share one run after the current). */
+  async regenerate(): Promise<void> {
+    const run = async () => {
+      const now = this.#now();
+      const der = await this.#ca.issueCrl({
+        revoked: [...this.#revoked].map(([serialHex, r]) => ({ serialHex, revokedAt: r.at })),
+        now,
+        crlNumber: Math.max(1, Math.floor(now / 1000)),
+        nextUpdateMs: CRL_VALIDITY_MS,
+      });
+      this.#crl = { der, thisUpdate: Math.floor(now / 1000) * 1000, nextUpdate: Math.floor((now + CRL_VALIDITY_MS) / 1000) * 1000 };
+    };
+    const p = (this.#pending ?? Promise.resolve()).then(run, run);
+    this.#pending = p;
+    await p;
+  }
+
+  async crl(): Promise<{ der: Uint8Array; thisUpdate: number; nextUpdate: number }> {
+    if (!this.#crl) await this.regenerate();
+    return this.#crl as { der: Uint8Array; thisUpdate: number; nextUpdate: number };
+  }
+
+  /** The authority's answer about a certificate. */
+  verify(der: Uint8Array): { status: VerifyStatus; deviceId: string; role: string; reason: string } {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+    } catch {
+      return { status: "unknown", deviceId: "", role: "", reason: "not a DER certificate" };
+    }
+    if (!cert.checkIssued(this.#caCert) || !cert.verify(this.#caCert.publicKey)) {
+      return { status: "unknown", deviceId: "", role: "", reason: "not issued by this CA" };
+    }
+    const deviceId = /URI:urn:tether:device:([a-z0-9_]+)/.exec(cert.subjectAltName ?? "")?.[1] ?? "";
+    const serial = cert.serialNumber.toLowerCase().replace(/^0+/, "");
+    const revoked = [...this.#revoked.keys()].some((s) => s.replace(/^0+/, "") === serial);
+    if (revoked) return { status: "revoked", deviceId, role: "", reason: "the certificate is on the CRL" };
+    const now = this.#now();
+    if (now < Date.parse(cert.validFrom) || now >= Date.parse(cert.validTo)) {
+      return { status: "expired", deviceId, role: "", reason: `valid ${cert.validFrom} .. ${cert.validTo}` };
+    }
+    const fp = cert.fingerprint256.replace(/:/g, "").toLowerCase();
+    const entry = this.#index.lookup(fp);
+    if (!entry) return { status: "unknown", deviceId, role: "", reason: "not a current certificate of any device (replaced, or not a device certificate)" };
+    return { status: "valid", deviceId: entry.deviceId, role: entry.role, reason: "" };
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Revocation outside tether's own listener: the CA's signed CRL (checked by openssl) and the
+ * online Verify call, against a real daemon.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Metadata } from "@grpc/grpc-js";
+import { X509Certificate } from "node:crypto";
+import { admin, cli, pairDevice, rawNodeClient, startTestDaemon, tempDir } from "./helpers.ts";
+import type { TestDaemon } from "./helpers.ts";
+
+let offset = 0;
+const now = () => Date.now() + offset;
+const ctx = {} as { tmp: ReturnType<typeof tempDir>; d: TestDaemon; a: string; b: string };
+const C = suite("CRL and Verify");
+
+C.before(async () => {
+  ctx.tmp = tempDir();
+  ctx.d = await startTestDaemon({ dataDir: `${ctx.tmp.path}/data`, now });
+  ctx.a = await pairDevice(ctx.d, `${ctx.tmp.path}/a`, { name: "a" });
+  ctx.b = await pairDevice(ctx.d, `${ctx.tmp.path}/b`, { name: "b" });
+});
+C.after(async () => {
+  await ctx.d.stop();
+  ctx.tmp.remove();
+});
+
+function opensslVerify(cert: string, crl: string): { ok: boolean; out: string } {
+  try {
+    const out = execFileSync("openssl", ["verify", "-crl_check", "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-CRLfile", crl, cert], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return { ok: true, out };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+async function exportCrl(name: string): Promise<string> {
+  const f = `${ctx.tmp.path}/${name}`;
+  const r = await cli(["ca", "crl", "--out", f, "--data-dir", ctx.d.dataDir]);
+  assert.is(r.code, 0, r.stderr);
+  return f;
+}
+
+const verify = (certFile: string) => cli(["ca", "verify", certFile, "--json", "--data-dir", ctx.d.dataDir]);
+
+C("a revocation reaches the CRL before revoke answers, and openssl then refuses the certificate", async () => {
+  const before = await exportCrl("crl0.pem");
+  assert.ok(opensslVerify(`${ctx.tmp.path}/a/cert.pem`, before).ok, "valid before");
+  const aCert = readFileSync(`${ctx.tmp.path}/a/cert.pem`, "utf8");
+  writeFileSync(`${ctx.tmp.path}/a-old.pem`, aCert);
+  await admin(ctx.d, "RevokeDevice", { id: ctx.a, reason: "lost" });
+  const after = await exportCrl("crl1.pem");
+  const r = opensslVerify(`${ctx.tmp.path}/a-old.pem`, after);
+  assert.not.ok(r.ok);
+  assert.match(r.out, /certificate revoked/);
+  assert.ok(opensslVerify(`${ctx.tmp.path}/b/cert.pem`, after).ok, "others stay valid");
+  const text = execFileSync("openssl", ["crl", "-in", after, "-noout", "-text"], { encoding: "utf8" });
+  assert.match(text, /X509v3 CRL Number/);
+  assert.match(text, /X509v3 Authority Key Identifier/);
+  assert.match(text, new RegExp(new X509Certificate(aCert).serialNumber.replace(/^0+/, ""), "i"));
+});
+
+C("a tampered CRL is rejected", async () => {
+  const f = await exportCrl("crl2.der");
+  const der = Buffer.from(readFileSync(f, "utf8").replace(/-----[^-]+-----/g, "").replace(/\s/g, ""), "base64");
+  der.writeUInt8((der.at(-5) as number) ^ 0x01, der.length - 5); // inside the signature
+  const bad = `${ctx.tmp.path}/bad.pem`;
+  writeFileSync(bad, `-----BEGIN X509 CRL-----\n${der.toString("base64")}\n-----END X509 CRL-----\n`);
+  const r = opensslVerify(`${ctx.tmp.path}/b/cert.pem`, bad);
+  assert.not.ok(r.ok);
+  assert.match(r.out, /CRL signature failure|signature/i);
+});
+
+C("Verify answers valid, revoked, expired and unknown", async () => {
+  const j = (s: string) => JSON.parse(s) as { status: string; deviceId: string; role: string };
+  const valid = await verify(`${ctx.tmp.path}/b/cert.pem`);
+  assert.is(valid.code, 0);
+  assert.equal([j(valid.stdout).status, j(valid.stdout).deviceId, j(valid.stdout).role], ["valid", ctx.b, "node"]);
+  const revoked = await verify(`${ctx.tmp.path}/a-old.pem`);
+  assert.is(revoked.code, 8);
+  assert.is(j(revoked.stdout).status, "revoked");
+  // unknown: a certificate from another daemon's CA
+  const other = await startTestDaemon();
+  try {
+    await pairDevice(other, `${ctx.tmp.path}/alien`, { name: "alien" });
+  } finally {
+    await other.stop();
+  }
+  assert.is(j((await verify(`${ctx.tmp.path}/alien/cert.pem`)).stdout).status, "unknown");
+  // a device asks too, over mutual TLS
+  const client = await rawNodeClient(ctx.d.listen, `${ctx.tmp.path}/b`);
+  const ask = (der: Buffer) =>
+    new Promise<{ status: string }>((res, rej) =>
+      (client as unknown as { Verify: (r: object, m: Metadata, o: object, cb: (e: Error | null, x: { status: string }) => void) => void }).Verify(
+        { certificate: der },
+        new Metadata(),
+        {},
+        (e, x) => (e ? rej(e) : res(x)),
+      ),
+    );
+  assert.is((await ask(new X509Certificate(readFileSync(`${ctx.tmp.path}/a-old.pem`)).raw)).status, "revoked");
+  assert.is((await ask(new X509Certificate(readFileSync(`${ctx.tmp.path}/b/cert.pem`)).raw)).status, "valid");
+  client.close();
+  // expired: the daemon's clock past the 24 h lifetime
+  offset = 25 * 3_600_000;
+  try {
+    assert.is(j((await verify(`${ctx.tmp.path}/b/cert.pem`)).stdout).status, "expired");
+  } finally {
+    offset = 0;
+  }
+});
+
+C("a cleared revocation keeps the old certificate on the CRL", async () => {
+  await admin(ctx.d, "ClearRevocation", { id: ctx.a });
+  await pairDevice(ctx.d, `${ctx.tmp.path}/a`, { name: "a-again" });
+  const crl = await exportCrl("crl3.pem");
+  assert.not.ok(opensslVerify(`${ctx.tmp.path}/a-old.pem`, crl).ok, "old certificate still revoked");
+  assert.ok(opensslVerify(`${ctx.tmp.path}/a/cert.pem`, crl).ok, "new certificate valid");
+});
+
+C.run();

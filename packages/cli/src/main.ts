@@ -14,6 +14,7 @@ import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
+import { caJwksCommand } from "./commands/ca/jwks.js";
 import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
@@ -45,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   auditVerifyCommand,
   caCrlCommand,
   caVerifyCommand,
+  caJwksCommand,
 ];
 
 function overview(): string {

@@ -93,3 +93,5 @@ export {
   transcriptHash,
 } from "./handshake.js";
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";
+export { TOKEN_DEFAULT_TTL_MS, TOKEN_LEEWAY_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, tokenKeyId, verifyToken } from "./jwt.js";
+export type { Jwk, Jwks, TokenClaims } from "./jwt.js";

@@ -17,9 +17,9 @@ import {
   pemToDer,
   requireP256Spki,
 } from "@tether/ca";
-import { Secret } from "@tether/crypto";
+import { Secret, fromHex, identityFromSeed } from "@tether/crypto";
 import type { PairingAuthority } from "@tether/pairing";
-import { writeFileAtomic } from "@tether/base";
+import { createFileExclusive, writeFileAtomic } from "@tether/base";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
 
@@ -30,7 +30,19 @@ export type LoadedAuthority = PairingAuthority & {
   serverCertPem: string;
   serverKeyPem: Secret<string>;
   refresh(now: number, force?: boolean): Promise<{ server: boolean; signer: boolean }>;
+  /** The Ed25519 key that signs device tokens (ca/token.key). */
+  tokenPublicKey: Uint8Array;
+  tokenSecretKey: Secret<Uint8Array>;
 };
+
+/** Load or make the token-signing key: a 32-byte Ed25519 seed in ca/token.key, mode 0600. */
+function loadTokenKey(dir: string): { publicKey: Uint8Array; secretKey: Secret<Uint8Array> } {
+  const f = join(dir, "token.key");
+  if (!existsSync(f)) createFileExclusive(f, `${JSON.stringify({ ed25519Seed: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+  const seed = fromHex((JSON.parse(readFileSync(f, "utf8")) as { ed25519Seed: string }).ed25519Seed, "token.key");
+  const { secretKey, publicKey } = identityFromSeed(seed);
+  return { publicKey, secretKey: new Secret(secretKey, "TokenKey") };
+}
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
 
@@ -105,6 +117,7 @@ export async function loadOrCreateAuthority(o: {
   const ca = await CertificateAuthority.load(root);
   const server = (await ensureServer(dir, ca, o.hosts, o.now)).pair;
   const signer = (await ensureSigner(dir, ca, o.now)).pair;
+  const tokenKey = loadTokenKey(dir);
   let signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
   const a: LoadedAuthority = {
     ca,
@@ -131,6 +144,8 @@ export async function loadOrCreateAuthority(o: {
       }
       return { server: sv.fresh, signer: sg.fresh };
     },
+    tokenPublicKey: tokenKey.publicKey,
+    tokenSecretKey: tokenKey.secretKey,
     checkNodePublicKey: (spkiDer) => void requireP256Spki(spkiDer, "tlsPublicKey"),
     signTranscript: (message) => new Uint8Array(sign("sha256", message, signerKey)),
     issueNodeCert: async ({ deviceId, publicKeySpkiDer, now }) => {

@@ -5,6 +5,8 @@
 import { X509Certificate } from "node:crypto";
 import type { CertificateAuthority } from "@tether/ca";
 import type { DeviceRecord } from "@tether/pairing";
+import { verifyToken } from "@tether/crypto";
+import type { Jwks } from "@tether/crypto";
 import type { DeviceIndex } from "./auth.js";
 
 export const CRL_VALIDITY_MS = 7 * 24 * 60 * 60_000;
@@ -63,6 +65,21 @@ export class Revocations {
   async crl(): Promise<{ der: Uint8Array; thisUpdate: number; nextUpdate: number }> {
     if (!this.#crl) await this.regenerate();
     return this.#crl as { der: Uint8Array; thisUpdate: number; nextUpdate: number };
+  }
+
+  /** The authority's answer about a token: its signature, audience and times, and whether its device is still good. */
+  verifyToken(token: string, audience: string, jwks: Jwks): { status: VerifyStatus; deviceId: string; role: string; reason: string } {
+    let claims;
+    try {
+      claims = verifyToken(token, jwks, { audience, now: this.#now() });
+    } catch (err) {
+      const reason = (err as Error).message;
+      return { status: /expired/.test(reason) ? "expired" : "unknown", deviceId: "", role: "", reason };
+    }
+    const d = this.#devices.get(claims.sub);
+    if (!d) return { status: "unknown", deviceId: claims.sub, role: "", reason: "no such device" };
+    if (d.revokedAt) return { status: "revoked", deviceId: d.id, role: "", reason: "the device is revoked" };
+    return { status: "valid", deviceId: d.id, role: d.role, reason: "" };
   }
 
   /** The authority's answer about a certificate. */

@@ -6,7 +6,8 @@
 import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
-import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials, loadPackageDefinition, status as grpcStatus } from "@grpc/grpc-js";
+import { TOKEN_DEFAULT_TTL_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, toHex } from "@tether/crypto";
 import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
@@ -150,6 +151,7 @@ export async function startDaemon(
     const loaded = await jobs.load();
     await hub.start();
     const revocations = new Revocations(authority.ca, index, now);
+    const jwks = { keys: [jwkOf(authority.tokenPublicKey)] };
     for (const dev of await pairing.listDevices()) await revocations.update(dev);
     await revocations.crl();
     pairing.onDevice((dev) => {
@@ -195,9 +197,32 @@ export async function startDaemon(
         const c = await revocations.crl();
         return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
       }),
-      Verify: unary<{ certificate: Uint8Array }, object>(log, "Node.Verify", async (req, call) => {
+      Verify: unary<{ certificate: Uint8Array; token: string; audience: string }, object>(log, "Node.Verify", async (req, call) => {
         authenticate(call, index, now());
-        return revocations.verify(req.certificate);
+        return req.token ? revocations.verifyToken(req.token, req.audience, jwks) : revocations.verify(req.certificate);
+      }),
+      IssueToken: unary<{ audience: string; ttlSeconds: number }, object>(log, "Node.IssueToken", async (req, call) => {
+        const peer = authenticate(call, index, now());
+        if (!req.audience || req.audience.length > 128) {
+          throw new DaemonError("INVALID_ARGUMENT", '"audience" must be 1..128 characters', { status: grpcStatus.INVALID_ARGUMENT });
+        }
+        const ttl = req.ttlSeconds ? req.ttlSeconds * 1000 : TOKEN_DEFAULT_TTL_MS;
+        if (ttl > TOKEN_MAX_TTL_MS) throw new DaemonError("INVALID_ARGUMENT", "tokens live at most 900 seconds", { status: grpcStatus.INVALID_ARGUMENT });
+        const iat = Math.floor(now() / 1000);
+        const claims = {
+          iss: `tether:${authority.caFingerprint.slice(0, 16)}`,
+          sub: peer.deviceId,
+          aud: req.audience,
+          iat,
+          exp: iat + Math.floor(ttl / 1000),
+          jti: toHex(random(16)),
+          role: peer.role,
+        };
+        return { token: signToken(claims, authority.tokenSecretKey.expose(), authority.tokenPublicKey), expiresAt: claims.exp * 1000 };
+      }),
+      GetJwks: unary<object, object>(log, "Node.GetJwks", async (_req, call) => {
+        authenticate(call, index, now());
+        return { json: JSON.stringify(jwks) };
       }),
     });
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
@@ -227,7 +252,7 @@ export async function startDaemon(
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations }));
+    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks }));
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local", audit }));
     const oldUmask = process.umask(0o177);
     try {

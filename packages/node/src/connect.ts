@@ -11,6 +11,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { Secret, identitySign, renewSignedMessage } from "@tether/crypto";
+import type { Jwks } from "@tether/crypto";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import type { DeviceCredentials } from "./state.js";
@@ -35,6 +36,8 @@ type DaemonMessage = {
 type Stream = ClientDuplexStream<object, DaemonMessage>;
 type NodeClient = Client & {
   Connect(md: Metadata, opts: object): Stream;
+  IssueToken(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { token: string; expiresAt: number }) => void): void;
+  GetJwks(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { json: string }) => void): void;
   Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
 };
 
@@ -276,6 +279,24 @@ export class NodeConnection extends EventEmitter {
     this.emit("renewed", { notAfter: res.notAfter, fingerprint });
     if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
     return { notAfter: res.notAfter, fingerprint };
+  }
+
+  /** A short-lived token (JWT, EdDSA) naming this device, for `audience`; at most 15 minutes. */
+  issueToken(audience: string, ttlSeconds = 0): Promise<{ token: string; expiresAt: number }> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
+    return new Promise((resolve, reject) =>
+      client.IssueToken({ audience, ttlSeconds }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
+    );
+  }
+
+  /** The daemon's token verification keys (JWKS), for verifyToken(). */
+  getJwks(): Promise<Jwks> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
+    return new Promise((resolve, reject) =>
+      client.GetJwks({}, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(JSON.parse(r.json) as Jwks))),
+    );
   }
 
   #requireStateDir(): string {

@@ -17,3 +17,5 @@ export {
   readPairedState,
 } from "./state.js";
 export type { DeviceCredentials, Identity, PairedState, TlsKey } from "./state.js";
+export { verifyToken } from "@tether/crypto";
+export type { Jwks, TokenClaims } from "@tether/crypto";

@@ -7,6 +7,7 @@ import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, Status
 import { AuditEvent } from "@tether/audit";
 import type { AuditLog } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
+import type { Jwks } from "@tether/crypto";
 import type { Revocations } from "../crl.js";
 import type { NodeHub, NodeView } from "../hub.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
@@ -61,7 +62,7 @@ export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
   log: Logger,
-  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog; revocations: Revocations },
+  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog; revocations: Revocations; jwks: Jwks },
 ): UntypedServiceImplementation {
   const { audit } = fleet;
   const live = (id: string) => fleet.hub.nodes().find((n) => n.deviceId === id);
@@ -120,7 +121,10 @@ export function adminService(
       const c = await fleet.revocations.crl();
       return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
     }),
-    Verify: unary<{ certificate: Uint8Array }, object>(log, "Admin.Verify", async (req) => fleet.revocations.verify(req.certificate)),
+    Verify: unary<{ certificate: Uint8Array; token: string; audience: string }, object>(log, "Admin.Verify", async (req) =>
+      req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate),
+    ),
+    GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
       entries: (await audit.list({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),

@@ -8,6 +8,8 @@ export const MAX_QUEUED_PER_DEVICE = 1000;
 /** Jobs in flight (delivered or running) on one device, whatever the node asks for. */
 export const MAX_IN_FLIGHT_PER_DEVICE = 64;
 export const MAX_ERROR_BYTES = 4096;
+/** A failure reported this close to the deadline counts as a timeout (node and daemon clocks differ a little). */
+export const DEADLINE_GRACE_MS = 1000;
 
 export type JobConfig = Readonly<{
   defaultTimeoutMs: number;

@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { Mutex } from "@tether/base";
 import type { JobConfig } from "./config.js";
-import { MAX_ERROR_BYTES, resolveJobConfig } from "./config.js";
+import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, resolveJobConfig } from "./config.js";
 import { JobError } from "./errors.js";
 import type { JobOp, JobRecord, JobRepository, JobState, NodeDirectory } from "./records.js";
 import { FINAL_STATES } from "./records.js";
@@ -296,7 +296,12 @@ export class JobManager {
     return this.#mutex.run(async () => {
       const j = this.#owned(deviceId, r.jobId);
       if ("ignored" in j) return j;
-      if (!r.ok) return (await this.#finish(j, { state: "failed", error: (r.error || "job failed").slice(0, MAX_ERROR_BYTES) })).job;
+      if (!r.ok) {
+        // A node stops a job at the deadline by its own clock and reports the failure; that
+        // is a timeout, even if it lands a moment before the daemon's own timer fires.
+        const late = this.#clock.now() >= j.deadline - DEADLINE_GRACE_MS;
+        return (await this.#finish(j, { state: late ? "timed_out" : "failed", error: (r.error || "job failed").slice(0, MAX_ERROR_BYTES) })).job;
+      }
       let output: string;
       try {
         output = jsonText(r.output ?? new Uint8Array(), "output", this.#config.maxOutputBytes, "INVALID_ARGUMENT");

@@ -221,6 +221,20 @@ export class CertificateAuthority {
     };
   }
 
+  /**
+   * A device's peer-server certificate: like issueNodeCert (URI SAN with the device id) but
+   * with EKU serverAuth only, so that a device can serve other devices over TLS while its
+   * client certificate stays clientAuth-only.
+   */
+  async issuePeerServerCert(opts: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<IssuedNodeCert> {
+    const deviceId = text(opts.deviceId, "deviceId", DEVICE_ID_RE, DEVICE_ID_MAX);
+    const issued = await this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [
+      new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    ]);
+    return { certDer: issued.cert, serialHex: issued.serialHex, fingerprint: certFingerprint(issued.cert), notBefore: issued.notBefore, notAfter: issued.notAfter };
+  }
+
   /** Never print the key; show which CA this is. */
   [inspect.custom](): string {
     return `CertificateAuthority(fingerprint=${this.fingerprint})`;

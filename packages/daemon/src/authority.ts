@@ -148,6 +148,10 @@ export async function loadOrCreateAuthority(o: {
     tokenSecretKey: tokenKey.secretKey,
     checkNodePublicKey: (spkiDer) => void requireP256Spki(spkiDer, "tlsPublicKey"),
     signTranscript: (message) => new Uint8Array(sign("sha256", message, signerKey)),
+    issuePeerServerCert: async ({ deviceId, publicKeySpkiDer, now }) => {
+      const c = await ca.issuePeerServerCert({ deviceId, publicKeySpkiDer, now, randomBytes: random, ...(o.nodeCertLifetimeMs ? { lifetimeMs: o.nodeCertLifetimeMs } : {}) });
+      return { certDer: c.certDer, fingerprint: c.fingerprint, serialHex: c.serialHex, notAfter: c.notAfter };
+    },
     issueNodeCert: async ({ deviceId, publicKeySpkiDer, now }) => {
       const c = await ca.issueNodeCert({
         deviceId,

@@ -102,6 +102,13 @@ export class Revocations {
       return { status: "expired", deviceId, role: "", reason: `valid ${cert.validFrom} .. ${cert.validTo}` };
     }
     const fp = cert.fingerprint256.replace(/:/g, "").toLowerCase();
+    const dev = this.#devices.get(deviceId);
+    if (dev && (dev.peerCertificateSerials ?? []).some((s) => s.toLowerCase().replace(/^0+/, "") === serial)) {
+      // a peer-server certificate: good while its device is
+      return dev.revokedAt
+        ? { status: "revoked", deviceId, role: "", reason: "the device is revoked" }
+        : { status: "valid", deviceId, role: dev.role, reason: "" };
+    }
     const entry = this.#index.lookup(fp);
     if (!entry) return { status: "unknown", deviceId, role: "", reason: "not a current certificate of any device (replaced, or not a device certificate)" };
     return { status: "valid", deviceId: entry.deviceId, role: entry.role, reason: "" };

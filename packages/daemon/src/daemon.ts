@@ -220,6 +220,12 @@ export async function startDaemon(
         };
         return { token: signToken(claims, authority.tokenSecretKey.expose(), authority.tokenPublicKey), expiresAt: claims.exp * 1000 };
       }),
+      IssuePeerCertificate: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.IssuePeerCertificate", async (req, call) => {
+        const peer = authenticate(call, index, now());
+        const c = await pairing.issuePeerCertificate({ deviceId: peer.deviceId, ...req });
+        await audit.append(AuditEvent.CertificateIssued, peer.deviceId, peer.deviceId, { certificate: c.fingerprint, purpose: "peer-server" });
+        return { certificate: c.certDer, notAfter: c.notAfter };
+      }),
       GetJwks: unary<object, object>(log, "Node.GetJwks", async (_req, call) => {
         authenticate(call, index, now());
         return { json: JSON.stringify(jwks) };

@@ -38,6 +38,13 @@ type NodeClient = Client & {
   Connect(md: Metadata, opts: object): Stream;
   IssueToken(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { token: string; expiresAt: number }) => void): void;
   GetJwks(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { json: string }) => void): void;
+  IssuePeerCertificate(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
+  Verify(
+    req: object,
+    md: Metadata,
+    opts: object,
+    cb: (e: ServiceError | null, r: { status: string; deviceId: string; role: string; reason: string }) => void,
+  ): void;
   Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
 };
 
@@ -288,6 +295,37 @@ export class NodeConnection extends EventEmitter {
     return new Promise((resolve, reject) =>
       client.IssueToken({ audience, ttlSeconds }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
     );
+  }
+
+  /** Ask the daemon about a certificate (DER): valid, revoked, expired or unknown. */
+  verifyCertificate(der: Uint8Array): Promise<{ status: string; deviceId: string; role: string; reason: string }> {
+    const client = this.#client ?? this.#oldClients.at(-1);
+    if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
+    return new Promise((resolve, reject) =>
+      client.Verify({ certificate: der }, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
+    );
+  }
+
+  /** A fresh key and a serverAuth certificate for it, to serve other devices (peer.ts). */
+  async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
+    const client = this.#client ?? this.#oldClients.at(-1);
+    if (!client) throw new NodeError("UNREACHABLE", "not connected");
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+    const identity = loadOrCreateIdentity(this.#requireStateDir());
+    const timestamp = Date.now();
+    const signature = identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp));
+    const r = await new Promise<{ certificate: Buffer; notAfter: number }>((resolve, reject) =>
+      client.IssuePeerCertificate({ tlsPublicKey: spki, timestamp, signature }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, x) =>
+        e ? reject(fromStatus(e)) : resolve(x),
+      ),
+    );
+    return { certPem: new X509Certificate(r.certificate).toString(), keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string, notAfter: r.notAfter };
+  }
+
+  /** This device's TLS material, for peer connections (the key never leaves the process). */
+  tlsMaterial(): { caPem: string; certPem: string; keyPem: string } {
+    return { caPem: this.#creds.caPem, certPem: this.#creds.certPem, keyPem: this.#creds.keyPem.expose() };
   }
 
   /** The daemon's token verification keys (JWKS), for verifyToken(). */

@@ -19,3 +19,5 @@ export {
 export type { DeviceCredentials, Identity, PairedState, TlsKey } from "./state.js";
 export { verifyToken } from "@tether/crypto";
 export type { Jwks, TokenClaims } from "@tether/crypto";
+export { PEER_VERIFY_CACHE_MS, connectPeer, createPeerServer } from "./peer.js";
+export type { PeerConnection, PeerHandler, PeerInfo, PeerServer } from "./peer.js";

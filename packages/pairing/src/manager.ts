@@ -54,6 +54,13 @@ export interface PairingAuthority {
   checkNodePublicKey(spkiDer: Uint8Array): void;
   /** ECDSA P-256 / SHA-256 signature by the pairing-signer key, DER encoded. */
   signTranscript(message: Uint8Array): Uint8Array;
+  /** Optional: a serverAuth certificate for device-to-device serving. */
+  issuePeerServerCert?(o: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number }): Promise<{
+    certDer: Uint8Array;
+    fingerprint: string;
+    serialHex: string;
+    notAfter: number;
+  }>;
   issueNodeCert(o: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number }): Promise<{
     certDer: Uint8Array;
     fingerprint: string;
@@ -500,11 +507,11 @@ export class PairingManager {
     return this.#updateDevice(id, (d) => {
       const at = d.revokedAt ?? this.#clock.now();
       const serials = d.revokedSerials ?? [];
-      const listed = !d.certificateSerial || serials.some((x) => x.serial === d.certificateSerial);
+      const add = [d.certificateSerial, ...(d.peerCertificateSerials ?? [])].filter((x) => x && !serials.some((y) => y.serial === x));
       return {
         ...d,
         revokedAt: at,
-        revokedSerials: listed ? serials : [...serials, { serial: d.certificateSerial, at }],
+        revokedSerials: [...serials, ...add.map((serial) => ({ serial, at }))],
         ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
       };
     });
@@ -572,6 +579,40 @@ export class PairingManager {
       const { rotateRequested: _r, ...rest } = d;
       return on ? { ...rest, rotateRequested: true } : rest;
     });
+  }
+
+  /**
+   * Issue a peer-server certificate (EKU serverAuth) for a device, after the same checks as
+   * renew(). Recorded on the device so revocation lists it too.
+   */
+  async issuePeerCertificate(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }) {
+    let spki: Uint8Array;
+    try {
+      spki = bytes(req.tlsPublicKey, [1, 256], "tlsPublicKey");
+      this.#ca.checkNodePublicKey(spki);
+    } catch (cause) {
+      throw asInvalid(cause);
+    }
+    const { cert, device } = await this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const cur = await this.#repo.get("devices", req.deviceId);
+      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
+      if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
+      if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
+        throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
+      }
+      const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
+      if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
+        throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");
+      }
+      if (!this.#ca.issuePeerServerCert) throw new PairingError("INVALID_ARGUMENT", "this authority does not issue peer certificates");
+      const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const device: DeviceRecord = { ...cur, peerCertificateSerials: [...(cur.peerCertificateSerials ?? []).slice(-9), cert.serialHex] };
+      await this.#repo.batch([{ table: "devices", type: "put", value: device }]);
+      return { cert, device };
+    });
+    this.#events.emit("device", device);
+    return cert;
   }
 
   /** Record what a connected node announced, and when it was last seen. */

@@ -34,7 +34,7 @@ const LOAD_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: 
 let cached: PackageDefinition | undefined;
 /** The package definition for tether.v1 (all services). */
 export function tetherPackageDefinition(): PackageDefinition {
-  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/admin.proto", "tether/v1/orchestrator.proto"], LOAD_OPTIONS);
+  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/admin.proto", "tether/v1/orchestrator.proto", "tether/v1/peer.proto"], LOAD_OPTIONS);
   return cached;
 }
 

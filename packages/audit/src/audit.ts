@@ -21,6 +21,8 @@ export const AuditEvent = {
   DeviceRevoked: "device.revoked",
   RevocationCleared: "device.revocation_cleared",
   JobDispatched: "job.dispatched",
+  Preauthorized: "preauthorization.created",
+  PreauthorizationRevoked: "preauthorization.revoked",
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 

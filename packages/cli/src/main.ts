@@ -19,6 +19,8 @@ import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
 import { devicesRotateCommand } from "./commands/devices/rotate.js";
+import { devicesPreauthorizationsCommand, devicesPreauthorizeCommand, devicesUnpreauthorizeCommand } from "./commands/devices/preauthorize.js";
+import { nodeIdentityCommand } from "./commands/node/identity.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
@@ -36,6 +38,10 @@ export const COMMANDS: readonly Command[] = [
   devicesRevokeCommand,
   devicesUnrevokeCommand,
   devicesRotateCommand,
+  devicesPreauthorizeCommand,
+  devicesPreauthorizationsCommand,
+  devicesUnpreauthorizeCommand,
+  nodeIdentityCommand,
   nodePairCommand,
   nodeRunCommand,
   dispatchCommand,

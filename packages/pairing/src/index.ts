@@ -23,6 +23,7 @@ export type {
   PairingOp,
   PairingRepository,
   PairingTables,
+  PreauthorizationRecord,
   RequestRecord,
   RequestState,
 } from "./records.js";

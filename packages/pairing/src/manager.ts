@@ -12,6 +12,8 @@ import {
   awaitSignedMessage,
   bytes,
   checkClaims,
+  checkIdentityKey,
+  checkName,
   checkRole,
   confirmationMatches,
   daemonComplete,
@@ -41,7 +43,7 @@ import type { PairingConfig } from "./config.js";
 import { MIN_CODE_TTL_MS, resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
 import { Mutex } from "@tether/base";
-import type { CodeRecord, DeviceRecord, PairingRepository, RequestRecord, RequestState } from "./records.js";
+import type { CodeRecord, DeviceRecord, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
 
 /** What the manager needs from the certificate authority. */
 export interface PairingAuthority {
@@ -361,6 +363,18 @@ export class PairingManager {
    * @throws PairingError SESSION_NOT_FOUND, WRONG_CODE, BAD_SIGNATURE, CODE_USED, ...
    */
   async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
+    const created = await this.#finishHandshake(req);
+    // Factory-provisioned keys are approved at once; the code was still required above.
+    const pre = await this.#repo.get("preauthorizations", created.deviceId);
+    if (pre && !pre.usedAt && pre.expiresAt > this.#clock.now() && pre.identityKey === created.identityKey) {
+      const approved = await this.approve(created.id, pre.role);
+      await this.#repo.batch([{ table: "preauthorizations", type: "put", value: { ...pre, usedAt: this.#clock.now(), requestId: created.id } }]);
+      return { ...created, state: "approved", role: approved.role ?? pre.role };
+    }
+    return created;
+  }
+
+  async #finishHandshake(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
       const found = this.#sessions.get(req.sessionId);
@@ -613,6 +627,42 @@ export class PairingManager {
     });
     this.#events.emit("device", device);
     return cert;
+  }
+
+  /**
+   * Register an identity key ahead of time. A node pairing with it (and a valid code) is
+   * approved without an admin, once.
+   * @throws PairingError INVALID_ARGUMENT (key, role, expiry), DEVICE_REVOKED.
+   */
+  async preauthorize(o: { identityKey: unknown; name?: string; role?: string; expiresAt?: number }): Promise<PreauthorizationRecord> {
+    let key: Uint8Array;
+    let role: Role;
+    try {
+      key = checkIdentityKey(o.identityKey, "identityKey");
+      role = checkRole(o.role || "node");
+      if (o.name) checkName(o.name);
+    } catch (cause) {
+      throw asInvalid(cause);
+    }
+    const now = this.#clock.now();
+    const expiresAt = o.expiresAt || now + 365 * 24 * 60 * 60_000;
+    if (expiresAt <= now) throw new PairingError("INVALID_ARGUMENT", "the preauthorization would already be expired");
+    const id = deviceIdFromIdentityKey(key);
+    await this.#refuseRevoked(id);
+    const rec: PreauthorizationRecord = { id, identityKey: toHex(key), role, createdAt: now, expiresAt, ...(o.name ? { name: o.name } : {}) };
+    await this.#repo.batch([{ table: "preauthorizations", type: "put", value: rec }]);
+    return rec;
+  }
+
+  async listPreauthorizations(): Promise<PreauthorizationRecord[]> {
+    return (await this.#repo.list("preauthorizations")).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** @throws PairingError DEVICE_NOT_FOUND when there is no such preauthorization. */
+  async revokePreauthorization(id: string): Promise<void> {
+    const p = await this.#repo.get("preauthorizations", id);
+    if (!p) throw new PairingError("DEVICE_NOT_FOUND", `no preauthorization for ${id}`);
+    await this.#repo.batch([{ table: "preauthorizations", type: "del", key: id }]);
   }
 
   /** Record what a connected node announced, and when it was last seen. */

@@ -67,13 +67,30 @@ export type DeviceRecord = {
 
 export type CapabilityInfo = { name: string; description?: string; inputSchema?: string; outputSchema?: string };
 
+/**
+ * A device identity key registered ahead of time (factory provisioning): a node that pairs
+ * with this key, with a valid code, is approved without waiting for an admin. Keyed by the
+ * device id the key derives.
+ */
+export type PreauthorizationRecord = {
+  id: string; // device id
+  identityKey: string; // hex
+  name?: string;
+  role: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt?: number;
+  requestId?: string;
+};
+
 /** The tables the pairing manager keeps. */
 export type PairingTables = {
   codes: CodeRecord;
   requests: RequestRecord;
   devices: DeviceRecord;
+  preauthorizations: PreauthorizationRecord;
 };
-export const PAIRING_TABLES = ["codes", "requests", "devices"] as const;
+export const PAIRING_TABLES = ["codes", "requests", "devices", "preauthorizations"] as const;
 
 /** One write in an atomic batch. */
 export type PairingOp = Op<PairingTables>;

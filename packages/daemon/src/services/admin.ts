@@ -2,7 +2,7 @@
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { derToPem } from "@tether/ca";
 import { keyFingerprint } from "@tether/pairing";
-import type { DeviceRecord, PairingManager, RequestView } from "@tether/pairing";
+import type { DeviceRecord, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
 import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
 import { AuditEvent } from "@tether/audit";
 import type { AuditLog } from "@tether/audit";
@@ -31,6 +31,19 @@ export function toPairRequest(r: RequestView): PairRequest {
     decidedAt: r.decidedAt ?? 0,
     certificateFingerprint: r.certificateFingerprint ?? "",
     reason: r.reason ?? "",
+  };
+}
+
+function toPreauth(p: PreauthorizationRecord) {
+  return {
+    deviceId: p.id,
+    identityKey: p.identityKey,
+    name: p.name ?? "",
+    role: p.role,
+    createdAt: p.createdAt,
+    expiresAt: p.expiresAt,
+    usedAt: p.usedAt ?? 0,
+    requestId: p.requestId ?? "",
   };
 }
 
@@ -110,6 +123,28 @@ export function adminService(
       return toDevice(d, live(d.id));
     }),
     Status: unary<object, StatusResponse>(log, "Admin.Status", async () => status()),
+    Preauthorize: unary<{ identityKey: string; name: string; role: string; expiresAt: number }, object>(log, "Admin.Preauthorize", async (req) => {
+      if (!/^[0-9a-f]{64}$/i.test(req.identityKey)) {
+        throw new DaemonError("INVALID_ARGUMENT", '"identityKey" must be 64 hex digits (an Ed25519 public key)', { status: grpcStatus.INVALID_ARGUMENT });
+      }
+      const p = await pm.preauthorize({
+        identityKey: new Uint8Array(Buffer.from(req.identityKey, "hex")),
+        ...(req.name ? { name: req.name } : {}),
+        role: req.role,
+        expiresAt: req.expiresAt,
+      });
+      await audit.append(AuditEvent.Preauthorized, "admin", p.id, { role: p.role, expiresAt: p.expiresAt });
+      return toPreauth(p);
+    }),
+    ListPreauthorizations: unary<object, object>(log, "Admin.ListPreauthorizations", async () => ({
+      preauthorizations: (await pm.listPreauthorizations()).map(toPreauth),
+    })),
+    RevokePreauthorization: unary<{ deviceId: string }, object>(log, "Admin.RevokePreauthorization", async (req) => {
+      const p = (await pm.listPreauthorizations()).find((x) => x.id === req.deviceId);
+      await pm.revokePreauthorization(req.deviceId);
+      await audit.append(AuditEvent.PreauthorizationRevoked, "admin", req.deviceId);
+      return toPreauth(p as PreauthorizationRecord);
+    }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
       const d = await pm.setRotateRequested(req.id, true);
       if (d.revokedAt) throw new DaemonError("DEVICE_REVOKED", `device ${d.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });

@@ -65,6 +65,10 @@ export function pairingService(
     Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", audited("Finish", async (req) => {
       const r = await pm.finish(req);
       await audit.append(AuditEvent.RequestCreated, r.deviceId, r.id, { name: r.name, role: r.requestedRole, method: r.method, code: r.codeId });
+      if (r.state === "approved") {
+        await audit.append(AuditEvent.RequestApproved, "preauthorization", r.id, { device: r.deviceId, role: r.role ?? "" });
+        await audit.append(AuditEvent.CertificateIssued, "preauthorization", r.deviceId, { request: r.id });
+      }
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
       return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
     })),

@@ -1,0 +1,23 @@
+/** tether node identity: print (making it if needed) this node's identity key and device id. */
+import { deviceIdFromIdentityKey, toHex } from "@tether/crypto";
+import { defaultStateDir, loadOrCreateIdentity } from "@tether/node";
+import type { Command } from "../../cli.js";
+import { Exit, emit, str } from "../../cli.js";
+
+export const nodeIdentityCommand: Command = {
+  name: "node identity",
+  summary: "print this node's identity public key and device id (made on first use)",
+  usage: "tether node identity [--state-dir DIR] [--json]",
+  help: `Prints the node's Ed25519 identity public key (hex) and the device id derived from it,
+creating the key in the state directory if there is none yet (mode 0600). The public key is
+what an admin registers with \`tether devices preauthorize --identity-key\`. The private key is
+never printed.`,
+  options: { "state-dir": { type: "string" } },
+  async run({ values, io }) {
+    const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
+    const id = loadOrCreateIdentity(dir);
+    const out = { identityKey: toHex(id.publicKey), deviceId: deviceIdFromIdentityKey(id.publicKey), stateDir: dir };
+    emit(io, Boolean(values.json), out, () => `device id:    ${out.deviceId}\nidentity key: ${out.identityKey}\n`);
+    return Exit.Ok;
+  },
+};

@@ -544,6 +544,34 @@ export class PairingManager {
     });
   }
 
+  #checkedTlsKey(key: unknown): Uint8Array {
+    try {
+      const spki = bytes(key, [1, 256], "tlsPublicKey");
+      this.#ca.checkNodePublicKey(spki);
+      return spki;
+    } catch (cause) {
+      throw asInvalid(cause);
+    }
+  }
+
+  /**
+   * The checks shared by renewal and peer certificates (caller holds the mutex): the device
+   * exists and is not revoked, the timestamp is fresh, and the identity key signed the request.
+   */
+  async #signedKeyRequest(req: { deviceId: string; timestamp: number; signature: unknown }, spki: Uint8Array, now: number): Promise<DeviceRecord> {
+    const cur = await this.#repo.get("devices", req.deviceId);
+    if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
+    if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
+    if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
+      throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
+    }
+    const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
+    if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
+      throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");
+    }
+    return cur;
+  }
+
   /**
    * Issue a renewed certificate for a device (after the caller authenticated it by its current
    * certificate). Runs under the same mutex as revocation, so a revoke that lands first wins
@@ -552,25 +580,10 @@ export class PairingManager {
    *   INVALID_ARGUMENT (key).
    */
   async renew(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }): Promise<DeviceRecord> {
-    let spki: Uint8Array;
-    try {
-      spki = bytes(req.tlsPublicKey, [1, 256], "tlsPublicKey");
-      this.#ca.checkNodePublicKey(spki);
-    } catch (cause) {
-      throw asInvalid(cause);
-    }
+    const spki = this.#checkedTlsKey(req.tlsPublicKey);
     const d = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#repo.get("devices", req.deviceId);
-      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
-      if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
-      if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
-        throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
-      }
-      const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
-      if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
-        throw new PairingError("BAD_SIGNATURE", "renewal is not signed by this device's identity key");
-      }
+      const cur = await this.#signedKeyRequest(req, spki, now);
       const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
       const { rotateRequested: _done, ...rest } = cur;
       const next: DeviceRecord = {
@@ -600,25 +613,10 @@ export class PairingManager {
    * renew(). Recorded on the device so revocation lists it too.
    */
   async issuePeerCertificate(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }) {
-    let spki: Uint8Array;
-    try {
-      spki = bytes(req.tlsPublicKey, [1, 256], "tlsPublicKey");
-      this.#ca.checkNodePublicKey(spki);
-    } catch (cause) {
-      throw asInvalid(cause);
-    }
+    const spki = this.#checkedTlsKey(req.tlsPublicKey);
     const { cert, device } = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#repo.get("devices", req.deviceId);
-      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
-      if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
-      if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
-        throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
-      }
-      const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
-      if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
-        throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");
-      }
+      const cur = await this.#signedKeyRequest(req, spki, now);
       if (!this.#ca.issuePeerServerCert) throw new PairingError("INVALID_ARGUMENT", "this authority does not issue peer certificates");
       const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
       const device: DeviceRecord = { ...cur, peerCertificateSerials: [...(cur.peerCertificateSerials ?? []).slice(-9), cert.serialHex] };

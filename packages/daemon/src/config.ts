@@ -36,7 +36,7 @@ export function formatHostPort(host: string, port: number): string {
 }
 
 /** Bounds for --cert-lifetime. */
-export const MIN_NODE_CERT_LIFETIME_MS = 5 * 60_000;
+export const MIN_NODE_CERT_LIFETIME_MS = 60_000;
 export const MAX_NODE_CERT_LIFETIME_MS = 90 * 24 * 60 * 60_000;
 
 /**
@@ -67,7 +67,7 @@ export function resolveDaemonConfig(o: {
     o.nodeCertLifetimeMs !== undefined &&
     !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)
   ) {
-    throw new DaemonError("BAD_DURATION", "--cert-lifetime must be between 5m and 90d");
+    throw new DaemonError("BAD_DURATION", "--cert-lifetime must be between 1m and 90d");
   }
   return Object.freeze({
     dataDir,

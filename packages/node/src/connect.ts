@@ -71,6 +71,8 @@ export class NodeConnection extends EventEmitter {
   #creds: DeviceCredentials;
   #renewTimer?: NodeJS.Timeout;
   #oldClients: NodeClient[] = [];
+  /** the channel the current stream runs on */
+  #streamClient?: NodeClient;
   readonly #opts: ConnectOptions;
   readonly #handlers = new Map<string, { fn: Handler; o: CapabilityOptions }>();
   readonly #running = new Map<string, AbortController>();
@@ -116,9 +118,9 @@ export class NodeConnection extends EventEmitter {
 
   #open(): void {
     if (this.#closed) return;
-    const Ctor = serviceClient<NodeClient>("Node");
     for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
-    this.#client ??= new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
+    this.#client ??= this.#makeClient();
+    this.#streamClient = this.#client;
     const stream = this.#client.Connect(new Metadata(), {});
     this.#stream = stream;
     stream.on("data", (m: DaemonMessage) => this.#onMessage(stream, m));
@@ -139,6 +141,11 @@ export class NodeConnection extends EventEmitter {
         maxConcurrency: this.#opts.maxConcurrency ?? 1,
       },
     });
+  }
+
+  #makeClient(): NodeClient {
+    const Ctor = serviceClient<NodeClient>("Node");
+    return new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
   }
 
   #onClosed(stream: Stream, code: number, details: string): void {
@@ -231,10 +238,12 @@ export class NodeConnection extends EventEmitter {
 
   #scheduleRenewal(): void {
     if (this.#renewTimer || this.#closed) return;
+    // Measured from now, not from notBefore (which is backdated for clock skew): renew when
+    // 50-67 % of the *remaining* lifetime has passed.
     const cert = new X509Certificate(this.#creds.certPem);
-    const from = Date.parse(cert.validFrom);
-    const life = Date.parse(cert.validTo) - from;
-    const at = from + life * (RENEW_AT + Math.random() * RENEW_JITTER);
+    const now = Date.now();
+    const remaining = Math.max(0, Date.parse(cert.validTo) - now);
+    const at = now + remaining * (RENEW_AT + Math.random() * RENEW_JITTER);
     this.#renewTimer = setTimeout(() => {
       this.#renewTimer = undefined;
       this.renew().catch((err: unknown) => {
@@ -279,9 +288,12 @@ export class NodeConnection extends EventEmitter {
     const certPem = cert.toString();
     saveRenewal(this.#requireStateDir(), certPem, keyPem, res.notAfter);
     this.#creds = { ...this.#creds, certPem, ...(keyPem ? { keyPem: new Secret(keyPem, "TlsPrivateKey") } : {}) };
-    // The open stream stays on the old channel; the next connection uses the new certificate.
-    if (this.#client) this.#oldClients.push(this.#client);
-    this.#client = undefined;
+    // The open stream stays on the old channel; calls from now on, and the next stream, use a
+    // new channel with the new certificate (the old one stops being accepted after the overlap).
+    const prev = this.#client;
+    this.#client = this.#makeClient();
+    if (prev && prev === this.#streamClient) this.#oldClients.push(prev);
+    else prev?.close(); // carries no stream
     const fingerprint = cert.fingerprint256.replace(/:/g, "").toLowerCase();
     this.emit("renewed", { notAfter: res.notAfter, fingerprint });
     if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
@@ -299,7 +311,7 @@ export class NodeConnection extends EventEmitter {
 
   /** Ask the daemon about a certificate (DER): valid, revoked, expired or unknown. */
   verifyCertificate(der: Uint8Array): Promise<{ status: string; deviceId: string; role: string; reason: string }> {
-    const client = this.#client ?? this.#oldClients.at(-1);
+    const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
       client.Verify({ certificate: der }, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
@@ -308,7 +320,7 @@ export class NodeConnection extends EventEmitter {
 
   /** A fresh key and a serverAuth certificate for it, to serve other devices (peer.ts). */
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
-    const client = this.#client ?? this.#oldClients.at(-1);
+    const client = this.#client;
     if (!client) throw new NodeError("UNREACHABLE", "not connected");
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));

@@ -21,7 +21,7 @@ Options:
                          port 0 picks a free port)
   --advertise HOST:PORT  address put into QR codes (default: the listen address)
   --cert-lifetime D      lifetime of node certificates it issues: 24h (default),
-                         90m, 7d, ... between 5m and 90d
+                         90m, 7d, ... between 1m and 90d
   --json                 print the ready line as JSON (logs are JSON on stderr)
 
 Only one daemon can use a data directory at a time.

@@ -1,4 +1,6 @@
 /** Two paired nodes call each other over mutual TLS, trusting only the daemon's CA; revocation stops it. */
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connect, connectPeer, createPeerServer } from "@tether/node";
@@ -60,6 +62,31 @@ P("a device of another CA cannot call", async () => {
     await alien.close();
   } finally {
     await other.stop();
+  }
+});
+
+P("the label policy: devices with labels must share one to talk", async () => {
+  const setLabels = (id: string, set: Record<string, string>, remove: string[] = []) => admin(ctx.d, "SetLabels", { id, set, remove });
+  await setLabels(ctx.a, { site: "berlin" });
+  await setLabels(ctx.b, { site: "paris" });
+  const p = connectPeer(ctx.cb, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0 });
+  try {
+    const e = (await p.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+    assert.ok(e, "different sites were allowed to talk");
+    assert.match(e.message, /policy does not allow.*no shared label/);
+    await setLabels(ctx.b, { site: "berlin" });
+    assert.equal((await p.call("hello", 2)) as { echo: number }, { from: ctx.b, role: "node", echo: 2 });
+    const v = await admin<{ status: string; allowed: boolean; policy: string }>(ctx.d, "Verify", {
+      certificate: new X509Certificate(readFileSync(`${ctx.tmp.path}/b/cert.pem`)).raw,
+      token: "",
+      audience: "",
+      peerDeviceId: ctx.a,
+    });
+    assert.equal([v.status, v.allowed, v.policy], ["valid", true, "both have site=berlin"]);
+  } finally {
+    p.close();
+    await setLabels(ctx.a, {}, ["site"]);
+    await setLabels(ctx.b, {}, ["site"]);
   }
 });
 

@@ -21,6 +21,7 @@ export const AuditEvent = {
   DeviceRevoked: "device.revoked",
   RevocationCleared: "device.revocation_cleared",
   JobDispatched: "job.dispatched",
+  LabelsChanged: "device.labels_changed",
   Preauthorized: "preauthorization.created",
   PreauthorizationRevoked: "preauthorization.revoked",
 } as const;

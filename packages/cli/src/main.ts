@@ -21,6 +21,7 @@ import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
 import { devicesRotateCommand } from "./commands/devices/rotate.js";
 import { devicesPreauthorizationsCommand, devicesPreauthorizeCommand, devicesUnpreauthorizeCommand } from "./commands/devices/preauthorize.js";
 import { nodeIdentityCommand } from "./commands/node/identity.js";
+import { devicesLabelCommand } from "./commands/devices/label.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   devicesRevokeCommand,
   devicesUnrevokeCommand,
   devicesRotateCommand,
+  devicesLabelCommand,
   devicesPreauthorizeCommand,
   devicesPreauthorizationsCommand,
   devicesUnpreauthorizeCommand,

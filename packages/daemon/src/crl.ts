@@ -82,6 +82,23 @@ export class Revocations {
     return { status: "valid", deviceId: d.id, role: d.role, reason: "" };
   }
 
+  /**
+   * The device-to-device policy: allowed when either device is an orchestrator, when neither
+   * has labels, or when they share at least one label (same key and value).
+   */
+  policy(subject: string, peer: string): { allowed: boolean; policy: string } {
+    const a = this.#devices.get(subject);
+    const b = this.#devices.get(peer);
+    if (!a || !b) return { allowed: false, policy: "unknown device" };
+    if (b.revokedAt) return { allowed: false, policy: `${peer} is revoked` };
+    if (a.role === "orchestrator" || b.role === "orchestrator") return { allowed: true, policy: "an orchestrator is involved" };
+    const la = a.labels ?? {};
+    const lb = b.labels ?? {};
+    if (Object.keys(la).length === 0 && Object.keys(lb).length === 0) return { allowed: true, policy: "neither device has labels" };
+    const shared = Object.entries(la).find(([k, v]) => lb[k] === v);
+    return shared ? { allowed: true, policy: `both have ${shared[0]}=${shared[1]}` } : { allowed: false, policy: "no shared label" };
+  }
+
   /** The authority's answer about a certificate. */
   verify(der: Uint8Array): { status: VerifyStatus; deviceId: string; role: string; reason: string } {
     let cert: X509Certificate;
@@ -113,4 +130,11 @@ export class Revocations {
     if (!entry) return { status: "unknown", deviceId, role: "", reason: "not a current certificate of any device (replaced, or not a device certificate)" };
     return { status: "valid", deviceId: entry.deviceId, role: entry.role, reason: "" };
   }
+}
+
+/** Add the policy's answer to a Verify result when a peer device is named. */
+export function withPolicy<R extends { status: VerifyStatus; deviceId: string }>(r: Revocations, peerDeviceId: string, res: R): R & { allowed: boolean; policy: string } {
+  if (!peerDeviceId) return { ...res, allowed: res.status === "valid", policy: "" };
+  if (res.status !== "valid") return { ...res, allowed: false, policy: `subject is ${res.status}` };
+  return { ...res, ...r.policy(res.deviceId, peerDeviceId) };
 }

@@ -29,7 +29,7 @@ import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { orchestratorService } from "./services/orchestrator.js";
 import { ListenerIdentity } from "./tls.js";
-import { CRL_REFRESH_MS, Revocations } from "./crl.js";
+import { CRL_REFRESH_MS, Revocations, withPolicy } from "./crl.js";
 import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
 import { pairingService } from "./services/pairing.js";
@@ -197,9 +197,9 @@ export async function startDaemon(
         const c = await revocations.crl();
         return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
       }),
-      Verify: unary<{ certificate: Uint8Array; token: string; audience: string }, object>(log, "Node.Verify", async (req, call) => {
+      Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Node.Verify", async (req, call) => {
         authenticate(call, index, now());
-        return req.token ? revocations.verifyToken(req.token, req.audience, jwks) : revocations.verify(req.certificate);
+        return withPolicy(revocations, req.peerDeviceId, req.token ? revocations.verifyToken(req.token, req.audience, jwks) : revocations.verify(req.certificate));
       }),
       IssueToken: unary<{ audience: string; ttlSeconds: number }, object>(log, "Node.IssueToken", async (req, call) => {
         const peer = authenticate(call, index, now());

@@ -43,7 +43,7 @@ type NodeClient = Client & {
     req: object,
     md: Metadata,
     opts: object,
-    cb: (e: ServiceError | null, r: { status: string; deviceId: string; role: string; reason: string }) => void,
+    cb: (e: ServiceError | null, r: { status: string; deviceId: string; role: string; reason: string; allowed: boolean; policy: string }) => void,
   ): void;
   Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
 };
@@ -309,12 +309,15 @@ export class NodeConnection extends EventEmitter {
     );
   }
 
-  /** Ask the daemon about a certificate (DER): valid, revoked, expired or unknown. */
-  verifyCertificate(der: Uint8Array): Promise<{ status: string; deviceId: string; role: string; reason: string }> {
+  /**
+   * Ask the daemon about a certificate (DER): valid, revoked, expired or unknown, and whether
+   * its device may talk to this one (the label policy).
+   */
+  verifyCertificate(der: Uint8Array): Promise<{ status: string; deviceId: string; role: string; reason: string; allowed: boolean; policy: string }> {
     const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
-      client.Verify({ certificate: der }, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
+      client.Verify({ certificate: der, peerDeviceId: this.deviceId }, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
     );
   }
 

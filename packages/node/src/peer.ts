@@ -45,7 +45,12 @@ class PeerVerifier {
     let info = hit && now - hit.at < this.#ttl ? hit.info : undefined;
     if (info === undefined) {
       const r = await this.#conn.verifyCertificate(der);
-      info = r.status === "valid" ? { deviceId: r.deviceId, role: r.role } : `peer certificate is ${r.status}${r.reason ? `: ${r.reason}` : ""}`;
+      info =
+        r.status !== "valid"
+          ? `peer certificate is ${r.status}${r.reason ? `: ${r.reason}` : ""}`
+          : r.allowed
+            ? { deviceId: r.deviceId, role: r.role }
+            : `policy does not allow ${r.deviceId} to talk to this device: ${r.policy}`;
       this.#cache.set(fp, { at: now, info });
     }
     if (typeof info === "string") throw new NodeError("REVOKED", info);

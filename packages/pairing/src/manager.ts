@@ -600,6 +600,23 @@ export class PairingManager {
     return d;
   }
 
+  /**
+   * Set and remove labels on a device.
+   * @throws PairingError DEVICE_NOT_FOUND, INVALID_ARGUMENT (label syntax).
+   */
+  setLabels(id: string, set: Record<string, string>, remove: string[] = []): Promise<DeviceRecord> {
+    const re = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+    for (const [k, v] of Object.entries(set)) {
+      if (!re.test(k) || !re.test(v)) return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
+    }
+    return this.#updateDevice(id, (d) => {
+      const labels = { ...(d.labels ?? {}), ...set };
+      for (const k of remove) delete labels[k];
+      if (Object.keys(labels).length > 32) throw new PairingError("INVALID_ARGUMENT", "at most 32 labels");
+      return { ...d, labels };
+    });
+  }
+
   /** Mark (or clear) a pending rotation request for a device. */
   setRotateRequested(id: string, on: boolean): Promise<DeviceRecord> {
     return this.#updateDevice(id, (d) => {

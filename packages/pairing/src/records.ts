@@ -54,6 +54,8 @@ export type DeviceRecord = {
   revokeReason?: string;
   /** Serials of this device's certificates that were revoked (kept after a revocation is cleared). */
   revokedSerials?: { serial: string; at: number }[];
+  /** Admin-set labels (key=value) for the device-to-device policy (docs/fleet.md, 5B). */
+  labels?: Record<string, string>;
   /** Serials of peer-server certificates issued to this device (the last 10). */
   peerCertificateSerials?: string[];
   /** The admin asked for a renewal; told to the node when it next registers. */

@@ -70,6 +70,7 @@ export type Device = {
   platform: string;
   version: string;
   inFlight: number;
+  labels: Record<string, string>;
 };
 export type Job = {
   id: string;

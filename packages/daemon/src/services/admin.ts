@@ -8,6 +8,7 @@ import { AuditEvent } from "@tether/audit";
 import type { AuditLog } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { Jwks } from "@tether/crypto";
+import { withPolicy } from "../crl.js";
 import type { Revocations } from "../crl.js";
 import type { NodeHub, NodeView } from "../hub.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
@@ -68,6 +69,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
     platform: live?.platform ?? d.platform ?? "",
     version: live?.version ?? d.version ?? "",
     inFlight: live?.inFlight ?? 0,
+    labels: d.labels ?? {},
   };
 }
 
@@ -145,6 +147,11 @@ export function adminService(
       await audit.append(AuditEvent.PreauthorizationRevoked, "admin", req.deviceId);
       return toPreauth(p as PreauthorizationRecord);
     }),
+    SetLabels: unary<{ id: string; set: Record<string, string>; remove: string[] }, Device>(log, "Admin.SetLabels", async (req) => {
+      const d = await pm.setLabels(req.id, req.set ?? {}, req.remove ?? []);
+      await audit.append(AuditEvent.LabelsChanged, "admin", d.id, { labels: JSON.stringify(d.labels ?? {}) });
+      return toDevice(d, live(d.id));
+    }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
       const d = await pm.setRotateRequested(req.id, true);
       if (d.revokedAt) throw new DaemonError("DEVICE_REVOKED", `device ${d.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
@@ -156,8 +163,8 @@ export function adminService(
       const c = await fleet.revocations.crl();
       return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
     }),
-    Verify: unary<{ certificate: Uint8Array; token: string; audience: string }, object>(log, "Admin.Verify", async (req) =>
-      req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate),
+    Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Admin.Verify", async (req) =>
+      withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate)),
     ),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({

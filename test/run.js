@@ -11,7 +11,7 @@ const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const files = readdirSync(join(root, "test"))
   .filter((f) => f.endsWith(".test.ts") && (!filter || filter.test(f)))
   .sort();
-const FILE_TIMEOUT_MS = 180_000;
+const FILE_TIMEOUT_MS = Number(process.env.TETHER_TEST_FILE_TIMEOUT_MS ?? 180_000);
 
 let passed = 0;
 let failed = 0;

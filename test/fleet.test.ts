@@ -503,6 +503,8 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
   }
   // dispatching to it is refused
   await dispatch({ deviceId: id, capability: "work" }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /revoked/));
+  const listed = await rpc<{ nodes: { deviceId: string }[] }>("Orchestrator", local(), "ListNodes", { capability: "", online: "" });
+  assert.not.ok(listed.nodes.some((n) => n.deviceId === id), "revoked devices are not listed to orchestrators");
 
   // it cannot pair again with the same identity until an admin clears it
   const { loadOrCreateIdentity } = await import("@tether/node");

@@ -55,6 +55,7 @@ export function orchestratorService(o: {
       }
       const nodes = hub
         .nodes()
+        .filter((n) => !hub.describe(n.deviceId)?.revoked) // revoked devices take no work
         .filter((n) => (!req.capability || n.capabilities.includes(req.capability)) && (!req.online || String(n.online) === req.online));
       return { nodes };
     }),

@@ -6,9 +6,9 @@
 import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
-import { Server, ServerCredentials, loadPackageDefinition, status as grpcStatus } from "@grpc/grpc-js";
-import { TOKEN_DEFAULT_TTL_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, toHex } from "@tether/crypto";
-import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
+import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { jwkOf } from "@tether/crypto";
+import { AUDIT_TABLES, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
 import type { JobConfig, JobTables } from "@tether/jobs";
@@ -23,13 +23,13 @@ import { ADMIN_SOCKET_NAME, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
 import type { Logger } from "./log.js";
 import { createLogger } from "./log.js";
-import { DeviceIndex, authenticate } from "./auth.js";
-import { unary } from "./services/rpc.js";
+import { DeviceIndex } from "./auth.js";
 import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
+import { nodeService } from "./services/node.js";
 import { orchestratorService } from "./services/orchestrator.js";
 import { ListenerIdentity } from "./tls.js";
-import { CRL_REFRESH_MS, Revocations, withPolicy } from "./crl.js";
+import { CRL_REFRESH_MS, Revocations } from "./crl.js";
 import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
 import { pairingService } from "./services/pairing.js";
@@ -182,55 +182,7 @@ export async function startDaemon(
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now), audit));
-    nodeServer.addService(svc.Node.service, {
-      Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call),
-      Renew: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.Renew", async (req, call) => {
-        // The current certificate must still be valid: an expired one cannot renew itself.
-        const peer = authenticate(call, index, now());
-        const d = await pairing.renew({ deviceId: peer.deviceId, ...req });
-        await audit.append(AuditEvent.CertificateRenewed, peer.deviceId, peer.deviceId, { certificate: d.certificateFingerprint, previous: peer.fingerprint });
-        log.info("certificate renewed", { device: d.id, certificate: d.certificateFingerprint });
-        return { certificate: Buffer.from(d.certificate, "base64"), notAfter: d.certificateNotAfter };
-      }),
-      GetCrl: unary<object, object>(log, "Node.GetCrl", async (_req, call) => {
-        authenticate(call, index, now());
-        const c = await revocations.crl();
-        return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
-      }),
-      Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Node.Verify", async (req, call) => {
-        authenticate(call, index, now());
-        return withPolicy(revocations, req.peerDeviceId, req.token ? revocations.verifyToken(req.token, req.audience, jwks) : revocations.verify(req.certificate));
-      }),
-      IssueToken: unary<{ audience: string; ttlSeconds: number }, object>(log, "Node.IssueToken", async (req, call) => {
-        const peer = authenticate(call, index, now());
-        if (!req.audience || req.audience.length > 128) {
-          throw new DaemonError("INVALID_ARGUMENT", '"audience" must be 1..128 characters', { status: grpcStatus.INVALID_ARGUMENT });
-        }
-        const ttl = req.ttlSeconds ? req.ttlSeconds * 1000 : TOKEN_DEFAULT_TTL_MS;
-        if (ttl > TOKEN_MAX_TTL_MS) throw new DaemonError("INVALID_ARGUMENT", "tokens live at most 900 seconds", { status: grpcStatus.INVALID_ARGUMENT });
-        const iat = Math.floor(now() / 1000);
-        const claims = {
-          iss: `tether:${authority.caFingerprint.slice(0, 16)}`,
-          sub: peer.deviceId,
-          aud: req.audience,
-          iat,
-          exp: iat + Math.floor(ttl / 1000),
-          jti: toHex(random(16)),
-          role: peer.role,
-        };
-        return { token: signToken(claims, authority.tokenSecretKey.expose(), authority.tokenPublicKey), expiresAt: claims.exp * 1000 };
-      }),
-      IssuePeerCertificate: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.IssuePeerCertificate", async (req, call) => {
-        const peer = authenticate(call, index, now());
-        const c = await pairing.issuePeerCertificate({ deviceId: peer.deviceId, ...req });
-        await audit.append(AuditEvent.CertificateIssued, peer.deviceId, peer.deviceId, { certificate: c.fingerprint, purpose: "peer-server" });
-        return { certificate: c.certDer, notAfter: c.notAfter };
-      }),
-      GetJwks: unary<object, object>(log, "Node.GetJwks", async (_req, call) => {
-        authenticate(call, index, now());
-        return { json: JSON.stringify(jwks) };
-      }),
-    });
+    nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, audit, revocations, authority, jwks, now, log, random }));
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
     const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
     const creds = identity.credentials();

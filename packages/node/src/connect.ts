@@ -34,23 +34,22 @@ type DaemonMessage = {
   cancel?: { jobId: string; reason: string };
 };
 type Stream = ClientDuplexStream<object, DaemonMessage>;
-type NodeClient = Client & {
-  Connect(md: Metadata, opts: object): Stream;
-  IssueToken(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { token: string; expiresAt: number }) => void): void;
-  GetJwks(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { json: string }) => void): void;
-  IssuePeerCertificate(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
-  Verify(
-    req: object,
-    md: Metadata,
-    opts: object,
-    cb: (e: ServiceError | null, r: { status: string; deviceId: string; role: string; reason: string; allowed: boolean; policy: string }) => void,
-  ): void;
-  Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Buffer; notAfter: number }) => void): void;
-};
+type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
+type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify";
+type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
 
 /** Renew when this fraction of the lifetime has passed (plus jitter up to RENEW_JITTER). */
 export const RENEW_AT = 0.5;
 export const RENEW_JITTER = 1 / 6;
+
+/** A fresh P-256 TLS key: its PKCS#8 PEM and SubjectPublicKeyInfo DER. */
+function newTlsKey(): { keyPem: string; spki: Uint8Array } {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  return {
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    spki: new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" })),
+  };
+}
 
 export type ConnectOptions = {
   maxConcurrency?: number;
@@ -260,25 +259,14 @@ export class NodeConnection extends EventEmitter {
    * stream keeps running; later connections use the new certificate.
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
-    const client = this.#client;
-    if (!client) throw new NodeError("UNREACHABLE", "not connected");
     let keyPem: string | undefined;
     let spki: Uint8Array;
     if (o.rekey !== false) {
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-      keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-      spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+      ({ keyPem, spki } = newTlsKey());
     } else {
       spki = new Uint8Array(createPublicKey(createPrivateKey(this.#creds.keyPem.expose())).export({ type: "spki", format: "der" }));
     }
-    const identity = loadOrCreateIdentity(this.#requireStateDir());
-    const timestamp = Date.now();
-    const signature = identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp));
-    const res = await new Promise<{ certificate: Buffer; notAfter: number }>((resolve, reject) =>
-      client.Renew({ tlsPublicKey: spki, timestamp, signature }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) =>
-        e ? reject(fromStatus(e)) : resolve(r),
-      ),
-    );
+    const res = await this.#unary<{ certificate: Buffer; notAfter: number }>("Renew", this.#signedKeyRequest(spki));
     const cert = new X509Certificate(res.certificate);
     const ca = new X509Certificate(this.#creds.caPem);
     const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
@@ -302,11 +290,7 @@ export class NodeConnection extends EventEmitter {
 
   /** A short-lived token (JWT, EdDSA) naming this device, for `audience`; at most 15 minutes. */
   issueToken(audience: string, ttlSeconds = 0): Promise<{ token: string; expiresAt: number }> {
-    const client = this.#client;
-    if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
-    return new Promise((resolve, reject) =>
-      client.IssueToken({ audience, ttlSeconds }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
-    );
+    return this.#unary("IssueToken", { audience, ttlSeconds });
   }
 
   /**
@@ -314,28 +298,14 @@ export class NodeConnection extends EventEmitter {
    * its device may talk to this one (the label policy).
    */
   verifyCertificate(der: Uint8Array): Promise<{ status: string; deviceId: string; role: string; reason: string; allowed: boolean; policy: string }> {
-    const client = this.#client;
-    if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
-    return new Promise((resolve, reject) =>
-      client.Verify({ certificate: der, peerDeviceId: this.deviceId }, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
-    );
+    return this.#unary("Verify", { certificate: der, peerDeviceId: this.deviceId }, 10_000);
   }
 
   /** A fresh key and a serverAuth certificate for it, to serve other devices (peer.ts). */
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
-    const client = this.#client;
-    if (!client) throw new NodeError("UNREACHABLE", "not connected");
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
-    const identity = loadOrCreateIdentity(this.#requireStateDir());
-    const timestamp = Date.now();
-    const signature = identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp));
-    const r = await new Promise<{ certificate: Buffer; notAfter: number }>((resolve, reject) =>
-      client.IssuePeerCertificate({ tlsPublicKey: spki, timestamp, signature }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, x) =>
-        e ? reject(fromStatus(e)) : resolve(x),
-      ),
-    );
-    return { certPem: new X509Certificate(r.certificate).toString(), keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string, notAfter: r.notAfter };
+    const { keyPem, spki } = newTlsKey();
+    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", this.#signedKeyRequest(spki));
+    return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 
   /** This device's TLS material, for peer connections (the key never leaves the process). */
@@ -344,12 +314,26 @@ export class NodeConnection extends EventEmitter {
   }
 
   /** The daemon's token verification keys (JWKS), for verifyToken(). */
-  getJwks(): Promise<Jwks> {
+  async getJwks(): Promise<Jwks> {
+    return JSON.parse((await this.#unary<{ json: string }>("GetJwks", {})).json) as Jwks;
+  }
+
+  /** One unary call on the current channel; daemon refusals become NodeErrors. */
+  #unary<R>(method: UnaryMethod, req: object, timeoutMs = 30_000): Promise<R> {
     const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
-      client.GetJwks({}, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(JSON.parse(r.json) as Jwks))),
+      (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
+        e ? reject(fromStatus(e)) : resolve(r as R),
+      ),
     );
+  }
+
+  /** The request Renew and IssuePeerCertificate take: the key, signed by the identity key. */
+  #signedKeyRequest(spki: Uint8Array): { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array } {
+    const identity = loadOrCreateIdentity(this.#requireStateDir());
+    const timestamp = Date.now();
+    return { tlsPublicKey: spki, timestamp, signature: identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp)) };
   }
 
   #requireStateDir(): string {

@@ -12,6 +12,11 @@ import type { DeviceIndex } from "./auth.js";
 export const CRL_VALIDITY_MS = 7 * 24 * 60 * 60_000;
 export const CRL_REFRESH_MS = 24 * 60 * 60_000;
 
+/** Serials compare as numbers: lowercase hex without leading zeros. */
+function serialKey(hex: string): string {
+  return hex.toLowerCase().replace(/^0+/, "");
+}
+
 export type VerifyStatus = "valid" | "revoked" | "expired" | "unknown";
 
 export class Revocations {
@@ -19,7 +24,8 @@ export class Revocations {
   readonly #caCert: X509Certificate;
   readonly #now: () => number;
   readonly #index: DeviceIndex;
-  readonly #revoked = new Map<string, { deviceId: string; at: number }>(); // serial (lowercase hex) -> ...
+  /** revoked serials, keyed by serialKey() */
+  readonly #revoked = new Map<string, { serialHex: string; deviceId: string; at: number }>();
   readonly #devices = new Map<string, DeviceRecord>();
   #crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
   #pending: Promise<void> | undefined;
@@ -36,9 +42,9 @@ export class Revocations {
     this.#devices.set(d.id, d);
     let changed = false;
     for (const r of d.revokedSerials ?? []) {
-      const key = r.serial.toLowerCase();
+      const key = serialKey(r.serial);
       if (!this.#revoked.has(key)) {
-        this.#revoked.set(key, { deviceId: d.id, at: r.at });
+        this.#revoked.set(key, { serialHex: r.serial, deviceId: d.id, at: r.at });
         changed = true;
       }
     }
@@ -50,7 +56,7 @@ export class Revocations {
     const run = async () => {
       const now = this.#now();
       const der = await this.#ca.issueCrl({
-        revoked: [...this.#revoked].map(([serialHex, r]) => ({ serialHex, revokedAt: r.at })),
+        revoked: [...this.#revoked.values()].map((r) => ({ serialHex: r.serialHex, revokedAt: r.at })),
         now,
         crlNumber: Math.max(1, Math.floor(now / 1000)),
         nextUpdateMs: CRL_VALIDITY_MS,
@@ -111,16 +117,15 @@ export class Revocations {
       return { status: "unknown", deviceId: "", role: "", reason: "not issued by this CA" };
     }
     const deviceId = /URI:urn:tether:device:([a-z0-9_]+)/.exec(cert.subjectAltName ?? "")?.[1] ?? "";
-    const serial = cert.serialNumber.toLowerCase().replace(/^0+/, "");
-    const revoked = [...this.#revoked.keys()].some((s) => s.replace(/^0+/, "") === serial);
-    if (revoked) return { status: "revoked", deviceId, role: "", reason: "the certificate is on the CRL" };
+    const serial = serialKey(cert.serialNumber);
+    if (this.#revoked.has(serial)) return { status: "revoked", deviceId, role: "", reason: "the certificate is on the CRL" };
     const now = this.#now();
     if (now < Date.parse(cert.validFrom) || now >= Date.parse(cert.validTo)) {
       return { status: "expired", deviceId, role: "", reason: `valid ${cert.validFrom} .. ${cert.validTo}` };
     }
     const fp = cert.fingerprint256.replace(/:/g, "").toLowerCase();
     const dev = this.#devices.get(deviceId);
-    if (dev && (dev.peerCertificateSerials ?? []).some((s) => s.toLowerCase().replace(/^0+/, "") === serial)) {
+    if (dev && (dev.peerCertificateSerials ?? []).some((s) => serialKey(s) === serial)) {
       // a peer-server certificate: good while its device is
       return dev.revokedAt
         ? { status: "revoked", deviceId, role: "", reason: "the device is revoked" }

@@ -143,25 +143,30 @@ export class NodeHub implements NodeDirectory {
     return all.length;
   }
 
+  /** One device as the registry reports it (undefined for an unknown device). */
+  node(deviceId: string): NodeView | undefined {
+    const d = this.#devices.get(deviceId);
+    if (!d) return undefined;
+    const s = this.#sessions.get(d.id);
+    const online = Boolean(s?.registered);
+    return {
+      deviceId: d.id,
+      name: d.name,
+      role: d.role,
+      online,
+      lastSeen: online ? (s as Session).lastSeen : (d.lastSeen ?? 0),
+      capabilities: online ? (s as Session).capabilities : (d.capabilities ?? []).map((c) => c.name),
+      platform: online ? (s as Session).platform : (d.platform ?? ""),
+      version: online ? (s as Session).version : (d.version ?? ""),
+      inFlight: this.#jobs().inFlight(d.id),
+      maxConcurrency: s?.maxConcurrency ?? 0,
+    };
+  }
+
   nodes(): NodeView[] {
-    const out: NodeView[] = [];
-    for (const d of this.#devices.values()) {
-      const s = this.#sessions.get(d.id);
-      const online = Boolean(s?.registered);
-      out.push({
-        deviceId: d.id,
-        name: d.name,
-        role: d.role,
-        online,
-        lastSeen: online ? (s as Session).lastSeen : (d.lastSeen ?? 0),
-        capabilities: online ? (s as Session).capabilities : (d.capabilities ?? []).map((c) => c.name),
-        platform: online ? (s as Session).platform : (d.platform ?? ""),
-        version: online ? (s as Session).version : (d.version ?? ""),
-        inFlight: this.#jobs().inFlight(d.id),
-        maxConcurrency: s?.maxConcurrency ?? 0,
-      });
-    }
-    return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    return [...this.#devices.keys()]
+      .sort()
+      .map((id) => this.node(id) as NodeView);
   }
 
   /** Tell a connected device to renew now. False when it is not connected. */

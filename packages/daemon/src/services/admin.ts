@@ -80,7 +80,7 @@ export function adminService(
   fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog; revocations: Revocations; jwks: Jwks },
 ): UntypedServiceImplementation {
   const { audit } = fleet;
-  const live = (id: string) => fleet.hub.nodes().find((n) => n.deviceId === id);
+  const live = (id: string) => fleet.hub.node(id);
   return {
     CreateCode: unary<CreateCodeRequest, CreateCodeResponse>(log, "Admin.CreateCode", async (req) => {
       const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000);

@@ -26,20 +26,21 @@ export class Revocations {
   readonly #index: DeviceIndex;
   /** revoked serials, keyed by serialKey() */
   readonly #revoked = new Map<string, { serialHex: string; deviceId: string; at: number }>();
-  readonly #devices = new Map<string, DeviceRecord>();
+  /** the device records, from the node hub's cache (one copy of them in the daemon) */
+  readonly #device: (id: string) => DeviceRecord | undefined;
   #crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
   #pending: Promise<void> | undefined;
 
-  constructor(ca: CertificateAuthority, index: DeviceIndex, now: () => number) {
+  constructor(ca: CertificateAuthority, index: DeviceIndex, device: (id: string) => DeviceRecord | undefined, now: () => number) {
     this.#ca = ca;
     this.#caCert = new X509Certificate(ca.certDer);
     this.#index = index;
+    this.#device = device;
     this.#now = now;
   }
 
-  /** Reflect a device record; resolves once the CRL includes any new revocation. */
+  /** Take in a device's revoked serials; resolves once the CRL includes any new one. */
   async update(d: DeviceRecord): Promise<void> {
-    this.#devices.set(d.id, d);
     let changed = false;
     for (const r of d.revokedSerials ?? []) {
       const key = serialKey(r.serial);
@@ -82,7 +83,7 @@ export class Revocations {
       const reason = (err as Error).message;
       return { status: /expired/.test(reason) ? "expired" : "unknown", deviceId: "", role: "", reason };
     }
-    const d = this.#devices.get(claims.sub);
+    const d = this.#device(claims.sub);
     if (!d) return { status: "unknown", deviceId: claims.sub, role: "", reason: "no such device" };
     if (d.revokedAt) return { status: "revoked", deviceId: d.id, role: "", reason: "the device is revoked" };
     return { status: "valid", deviceId: d.id, role: d.role, reason: "" };
@@ -93,8 +94,8 @@ export class Revocations {
    * has labels, or when they share at least one label (same key and value).
    */
   policy(subject: string, peer: string): { allowed: boolean; policy: string } {
-    const a = this.#devices.get(subject);
-    const b = this.#devices.get(peer);
+    const a = this.#device(subject);
+    const b = this.#device(peer);
     if (!a || !b) return { allowed: false, policy: "unknown device" };
     if (b.revokedAt) return { allowed: false, policy: `${peer} is revoked` };
     if (a.role === "orchestrator" || b.role === "orchestrator") return { allowed: true, policy: "an orchestrator is involved" };
@@ -124,7 +125,7 @@ export class Revocations {
       return { status: "expired", deviceId, role: "", reason: `valid ${cert.validFrom} .. ${cert.validTo}` };
     }
     const fp = cert.fingerprint256.replace(/:/g, "").toLowerCase();
-    const dev = this.#devices.get(deviceId);
+    const dev = this.#device(deviceId);
     if (dev && (dev.peerCertificateSerials ?? []).some((s) => serialKey(s) === serial)) {
       // a peer-server certificate: good while its device is
       return dev.revokedAt

@@ -150,7 +150,7 @@ export async function startDaemon(
     jobs = new JobManager({ repo: store, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
     const loaded = await jobs.load();
     await hub.start();
-    const revocations = new Revocations(authority.ca, index, now);
+    const revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
     const jwks = { keys: [jwkOf(authority.tokenPublicKey)] };
     for (const dev of await pairing.listDevices()) await revocations.update(dev);
     await revocations.crl();

@@ -143,6 +143,11 @@ export class NodeHub implements NodeDirectory {
     return all.length;
   }
 
+  /** The device record as last stored (kept in step with every change). */
+  device(deviceId: string): DeviceRecord | undefined {
+    return this.#devices.get(deviceId);
+  }
+
   /** One device as the registry reports it (undefined for an unknown device). */
   node(deviceId: string): NodeView | undefined {
     const d = this.#devices.get(deviceId);

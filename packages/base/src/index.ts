@@ -2,3 +2,4 @@
 export { createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
 export type { Op, Repository, Schema } from "./repository.js";
+export { parseDurationMs } from "./duration.js";

@@ -1,5 +1,6 @@
 /** Daemon configuration: defaults as named constants, resolved once into a frozen object. */
 import { join, resolve } from "node:path";
+import { parseDurationMs } from "@tether/base";
 import { ADMIN_SOCKET_NAME, defaultDataDir } from "@tether/wire";
 import { DaemonError } from "./errors.js";
 
@@ -44,10 +45,9 @@ export const MAX_NODE_CERT_LIFETIME_MS = 90 * 24 * 60 * 60_000;
  * @throws DaemonError BAD_DURATION
  */
 export function parseDuration(s: string, label: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
-  if (!m) throw new DaemonError("BAD_DURATION", `${label} must be a duration like 24h, 90m, 3600s or 7d, got ${JSON.stringify(s)}`);
-  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "s" | "m" | "h" | "d"];
-  return Number(m[1]) * unit;
+  const ms = parseDurationMs(s, { bareSeconds: true });
+  if (ms === undefined) throw new DaemonError("BAD_DURATION", `${label} must be a duration like 24h, 90m, 3600s or 7d, got ${JSON.stringify(s)}`);
+  return ms;
 }
 
 export function resolveDaemonConfig(o: {

@@ -1,4 +1,5 @@
 /** tether devices preauthorize / preauthorizations / unpreauthorize */
+import { parseDurationMs } from "@tether/base";
 import type { Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 
@@ -6,8 +7,8 @@ type Pre = { deviceId: string; identityKey: string; name: string; role: string; 
 
 function parseExpiry(text: string | undefined, now: number): number {
   if (!text) return 0;
-  const m = /^(\d+)(m|h|d)$/.exec(text);
-  if (m) return now + Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
+  const ms = parseDurationMs(text);
+  if (ms !== undefined) return now + ms;
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new CliError(Exit.Usage, "--expires must be a duration (90d, 12h, 30m) or an ISO 8601 time");
   return t;

@@ -1,38 +1,24 @@
 /**
  * The audit log: security-relevant events appended to the store, each entry hash-chained to
  * the one before, so that changing, removing or reordering an entry is detected by verify().
- * The head (last sequence number and hash) is written in the same batch as each entry.
- * Storage and the clock are injected.
+ *
+ * The log is also the repository the core packages write through: a batch that carries audit
+ * events gets their entries and the new head in the same atomic write as the change they
+ * record, so a crash leaves both or neither. Storage and the clock are injected.
  */
-import { Mutex } from "@tether/base";
-import type { Op, Repository } from "@tether/base";
+import { AuditEvent, Mutex } from "@tether/base";
+import type { AuditRecord, BatchOptions, Op, Repository, Schema } from "@tether/base";
 import { sha256Hex, transcript, u64be } from "@tether/crypto";
 
+export { AuditEvent };
 export const AUDIT_GENESIS = "0".repeat(64);
-
-export const AuditEvent = {
-  CodeMinted: "code.minted",
-  HandshakeFailed: "handshake.failed",
-  RequestCreated: "request.created",
-  RequestApproved: "request.approved",
-  RequestRejected: "request.rejected",
-  CertificateIssued: "certificate.issued",
-  CertificateRenewed: "certificate.renewed",
-  DeviceRevoked: "device.revoked",
-  RevocationCleared: "device.revocation_cleared",
-  JobDispatched: "job.dispatched",
-  LabelsChanged: "device.labels_changed",
-  Preauthorized: "preauthorization.created",
-  PreauthorizationRevoked: "preauthorization.revoked",
-} as const;
-export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 
 export type AuditEntry = {
   id: string; // the sequence number, zero-padded to 16 digits so keys sort in order
   seq: number;
   time: number;
   type: string;
-  actor: string; // "admin", a device id, or "anonymous" for unauthenticated pairing calls
+  actor: string; // "admin", a device id, "preauthorization", or "anonymous" for unauthenticated pairing calls
   subject: string; // what it is about: a code, request, device or job id
   details: Record<string, string | number | boolean>;
   prev: string; // hash of the previous entry (AUDIT_GENESIS for the first)
@@ -52,33 +38,85 @@ export type VerifyResult =
   | { ok: true; entries: number; head: string }
   | { ok: false; entries: number; brokenAt: number; reason: string };
 
-export class AuditLog {
-  readonly #repo: Repository<AuditTables>;
+/** What adapters need of the log: append an event on its own, read and check the chain. */
+export interface AuditTrail {
+  append(type: AuditEvent, actor: string, subject: string, details?: AuditEntry["details"]): Promise<AuditEntry>;
+  entries(o?: { since?: number; limit?: number }): Promise<AuditEntry[]>;
+  verify(): Promise<VerifyResult>;
+}
+
+export class AuditLog<S extends Schema = AuditTables> implements Repository<S & AuditTables>, AuditTrail {
+  readonly #repo: Repository<S & AuditTables>;
   readonly #now: () => number;
   readonly #mutex = new Mutex();
+  /** the chain's head as last handed to the store (undefined: read it from the store) */
+  #head: AuditHead | undefined;
 
-  constructor(repo: Repository<AuditTables>, now: () => number) {
+  constructor(repo: Repository<S & AuditTables>, now: () => number) {
     this.#repo = repo;
     this.#now = now;
   }
 
-  /** Append one event, durably, chained to the current head. */
-  async append(type: string, actor: string, subject: string, details: AuditEntry["details"] = {}): Promise<AuditEntry> {
-    return this.#mutex.run(async () => {
-      const head = (await this.#repo.get("auditHead", "head")) ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
-      const base = { seq: head.seq + 1, time: this.#now(), type, actor, subject, details, prev: head.hash };
-      const entry: AuditEntry = { id: String(base.seq).padStart(16, "0"), ...base, hash: entryHash(base) };
-      const ops: Op<AuditTables>[] = [
-        { table: "audit", type: "put", value: entry },
-        { table: "auditHead", type: "put", value: { id: "head", seq: entry.seq, hash: entry.hash } },
+  get<T extends keyof (S & AuditTables) & string>(table: T, id: string): Promise<(S & AuditTables)[T] | undefined> {
+    return this.#repo.get(table, id);
+  }
+
+  list<T extends keyof (S & AuditTables) & string>(table: T): Promise<(S & AuditTables)[T][]> {
+    return this.#repo.list(table);
+  }
+
+  /**
+   * Write `ops` and the entries for `options.audit` in one atomic batch. Entries are chained
+   * under a mutex and handed to the store in chain order; the store applies batches in call
+   * order (and may commit several in one write), so the chain on disk is never out of order.
+   */
+  async batch(ops: readonly Op<S & AuditTables>[], options: BatchOptions = {}): Promise<void> {
+    await this.#write(ops, options.audit ?? [], options.sync ?? true);
+  }
+
+  /** Append one event on its own, durably. */
+  async append(type: AuditEvent, actor: string, subject: string, details: AuditEntry["details"] = {}): Promise<AuditEntry> {
+    const [entry] = await this.#write([], [{ type, actor, subject, details }], true);
+    return entry as AuditEntry;
+  }
+
+  async #write(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean): Promise<AuditEntry[]> {
+    if (events.length === 0) {
+      await this.#repo.batch(ops, { sync });
+      return [];
+    }
+    const { written, entries } = await this.#mutex.run(async () => {
+      let head = this.#head ?? (await this.#repo.get("auditHead", "head")) ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
+      const time = this.#now();
+      const entries: AuditEntry[] = [];
+      for (const ev of events) {
+        const base = { seq: head.seq + 1, time, type: ev.type, actor: ev.actor, subject: ev.subject, details: ev.details ?? {}, prev: head.hash };
+        const entry: AuditEntry = { id: String(base.seq).padStart(16, "0"), ...base, hash: entryHash(base) };
+        entries.push(entry);
+        head = { id: "head", seq: entry.seq, hash: entry.hash };
+      }
+      const all: Op<S & AuditTables>[] = [
+        ...ops,
+        ...entries.map((value) => ({ table: "audit", type: "put", value }) as Op<S & AuditTables>),
+        { table: "auditHead", type: "put", value: head } as Op<S & AuditTables>,
       ];
-      await this.#repo.batch(ops);
-      return entry;
+      // Handed to the store before the mutex is released (the store queues it at once), but
+      // not awaited here: the next audited batch can join the same group commit.
+      const written = this.#repo.batch(all, { sync });
+      this.#head = head;
+      return { written, entries };
     });
+    try {
+      await written;
+    } catch (err) {
+      this.#head = undefined; // the store did not take it: read the head again next time
+      throw err;
+    }
+    return entries;
   }
 
   /** Entries in order, optionally from a time on. */
-  async list(o: { since?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+  async entries(o: { since?: number; limit?: number } = {}): Promise<AuditEntry[]> {
     const all = (await this.#repo.list("audit")).sort((a, b) => a.seq - b.seq);
     const from = all.filter((e) => !o.since || e.time >= o.since);
     return o.limit ? from.slice(-o.limit) : from;

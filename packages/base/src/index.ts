@@ -1,5 +1,6 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
 export { createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
-export type { Op, Repository, Schema } from "./repository.js";
+export { AuditEvent } from "./repository.js";
+export type { AuditRecord, BatchOptions, Op, Repository, Schema } from "./repository.js";
 export { parseDurationMs } from "./duration.js";

@@ -2,6 +2,10 @@
  * The storage contract the core packages program against: tables of JSON records keyed by
  * `id`, read one at a time or listed, and written in atomic batches. @tether/store implements
  * it on LevelDB; the core packages never import the store itself.
+ *
+ * A batch may also carry audit events (what changed, who did it), which an audited repository
+ * (@tether/audit) appends to its hash chain in the same atomic write as the change they record:
+ * after a crash there is either the change and its audit entry, or neither.
  */
 
 /** A schema: table name -> record type. */
@@ -12,12 +16,49 @@ export type Op<S extends Schema> =
   | { [T in keyof S & string]: { table: T; type: "put"; value: S[T] } }[keyof S & string]
   | { table: keyof S & string; type: "del"; key: string };
 
+/** The security-relevant events tether records (docs/operations.md, the audit log). */
+export const AuditEvent = {
+  CodeMinted: "code.minted",
+  HandshakeFailed: "handshake.failed",
+  RequestCreated: "request.created",
+  RequestApproved: "request.approved",
+  RequestRejected: "request.rejected",
+  CertificateIssued: "certificate.issued",
+  CertificateRenewed: "certificate.renewed",
+  DeviceRevoked: "device.revoked",
+  RevocationCleared: "device.revocation_cleared",
+  JobDispatched: "job.dispatched",
+  LabelsChanged: "device.labels_changed",
+  Preauthorized: "preauthorization.created",
+  PreauthorizationRevoked: "preauthorization.revoked",
+  RotationRequested: "device.rotation_requested",
+} as const;
+export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
+
+/** An audit event carried by a batch. Details never hold secrets. */
+export type AuditRecord = {
+  type: AuditEvent;
+  /** "admin", a device id, "preauthorization", or "anonymous" for unauthenticated pairing calls */
+  actor: string;
+  /** what it is about: a code, request, device or job id */
+  subject: string;
+  details?: Record<string, string | number | boolean>;
+};
+
+export type BatchOptions = {
+  /** default true: fsynced before the batch resolves */
+  sync?: boolean;
+  /** audit events written atomically with the batch (needs an audited repository) */
+  audit?: readonly AuditRecord[];
+};
+
 export interface Repository<S extends Schema> {
   get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined>;
   list<T extends keyof S & string>(table: T): Promise<S[T][]>;
   /**
    * Atomic. Durable (fsynced) before it resolves unless `sync: false`, which still survives a
-   * process crash but may be lost in an OS crash or power loss.
+   * process crash but may be lost in an OS crash or power loss. A repository that cannot
+   * record `audit` events refuses a batch that carries some, so none is dropped silently.
    */
-  batch(ops: readonly Op<S>[], options?: { sync?: boolean }): Promise<void>;
+  batch(ops: readonly Op<S>[], options?: BatchOptions): Promise<void>;
 }

@@ -126,8 +126,11 @@ export async function startDaemon(
 
     let listen = "";
     let advertise = config.advertise ?? "";
+    // Everything the core packages write goes through the audit log, so each security event
+    // is committed in the same atomic batch as the change it records.
+    const audit = new AuditLog<PairingTables & JobTables>(store, now);
     const pairing = new PairingManager({
-      repo: store,
+      repo: audit,
       ca: authority,
       clock: { now },
       randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)),
@@ -135,7 +138,6 @@ export async function startDaemon(
       ...(o.pairing ? { config: o.pairing } : {}),
     });
     const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
-    const audit = new AuditLog(store, now);
     const index = new DeviceIndex(now);
     let jobs: JobManager | undefined;
     const hub = new NodeHub({
@@ -147,7 +149,7 @@ export async function startDaemon(
       ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
       ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     });
-    jobs = new JobManager({ repo: store, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
+    jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
     const loaded = await jobs.load();
     await hub.start();
     const revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
@@ -182,8 +184,8 @@ export async function startDaemon(
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now), audit));
-    nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, audit, revocations, authority, jwks, now, log, random }));
-    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls", audit }));
+    nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
+    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
     const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
     const creds = identity.credentials();
     let port: number;
@@ -211,7 +213,7 @@ export async function startDaemon(
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
     adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks }));
-    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local", audit }));
+    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
     const oldUmask = process.umask(0o177);
     try {
       await bind(adminServer, `unix://${adminSocket}`, ServerCredentials.createInsecure());

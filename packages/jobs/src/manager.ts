@@ -5,7 +5,7 @@
  * directory, the clock and randomness are injected.
  */
 import { EventEmitter } from "node:events";
-import { Mutex } from "@tether/base";
+import { AuditEvent, Mutex } from "@tether/base";
 import type { JobConfig } from "./config.js";
 import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, resolveJobConfig } from "./config.js";
 import { JobError } from "./errors.js";
@@ -225,7 +225,9 @@ export class JobManager {
       };
       const ops: JobOp[] = [{ table: "jobs", type: "put", value: j }];
       if (idemId) ops.push({ table: "idempotency", type: "put", value: { id: idemId, jobId: j.id, createdAt: now } });
-      await this.#repo.batch(ops);
+      await this.#repo.batch(ops, {
+        audit: [{ type: AuditEvent.JobDispatched, actor: d.dispatchedBy, subject: j.id, details: { device: j.deviceId, capability: j.capability } }],
+      });
       this.#open.set(j.id, j);
       this.#arm(j);
       return { job: j, fresh: true };

@@ -42,8 +42,9 @@ import type { NodeClaims, PairMethod, Role, SessionKeys } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
 import { MIN_CODE_TTL_MS, resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
-import { Mutex } from "@tether/base";
-import type { CodeRecord, DeviceRecord, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
+import { AuditEvent, Mutex } from "@tether/base";
+import type { AuditRecord } from "@tether/base";
+import type { CodeRecord, DeviceRecord, PairingOp, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
 
 /** What the manager needs from the certificate authority. */
 export interface PairingAuthority {
@@ -207,7 +208,9 @@ export class PairingManager {
         attempts: 0,
         state: "active",
       };
-      await this.#repo.batch([{ table: "codes", type: "put", value: record }]);
+      await this.#repo.batch([{ table: "codes", type: "put", value: record }], {
+        audit: [{ type: AuditEvent.CodeMinted, actor: "admin", subject: record.id, details: { method, selector, expiresAt } }],
+      });
       return { record, code: new Secret(code, "PairingCode") };
     });
   }
@@ -367,8 +370,10 @@ export class PairingManager {
     // Factory-provisioned keys are approved at once; the code was still required above.
     const pre = await this.#repo.get("preauthorizations", created.deviceId);
     if (pre && !pre.usedAt && pre.expiresAt > this.#clock.now() && pre.identityKey === created.identityKey) {
-      const approved = await this.approve(created.id, pre.role);
-      await this.#repo.batch([{ table: "preauthorizations", type: "put", value: { ...pre, usedAt: this.#clock.now(), requestId: created.id } }]);
+      // The approval and the preauthorization's use are one write: it cannot be used twice.
+      const approved = await this.#approve(created.id, pre.role as Role, "preauthorization", (now) => [
+        { table: "preauthorizations", type: "put", value: { ...pre, usedAt: now, requestId: created.id } },
+      ]);
       return { ...created, state: "approved", role: approved.role ?? pre.role };
     }
     return created;
@@ -413,10 +418,22 @@ export class PairingManager {
         createdAt: now,
         expiresAt: now + this.#config.requestTtlMs,
       };
-      await this.#repo.batch([
-        { table: "codes", type: "put", value: { ...code, state: "used", requestId: request.id } },
-        { table: "requests", type: "put", value: request },
-      ]);
+      await this.#repo.batch(
+        [
+          { table: "codes", type: "put", value: { ...code, state: "used", requestId: request.id } },
+          { table: "requests", type: "put", value: request },
+        ],
+        {
+          audit: [
+            {
+              type: AuditEvent.RequestCreated,
+              actor: request.deviceId,
+              subject: request.id,
+              details: { name: request.name, role: request.requestedRole, method: request.method, code: code.id },
+            },
+          ],
+        },
+      );
       return request;
     });
   }
@@ -470,7 +487,10 @@ export class PairingManager {
       .map(view);
   }
 
-  async #decide(id: string, fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord }>): Promise<RequestView> {
+  async #decide(
+    id: string,
+    fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord; ops?: PairingOp[]; audit: AuditRecord[] }>,
+  ): Promise<RequestView> {
     const r = await this.#mutex.run(async () => {
       const now = this.#clock.now();
       const found = await this.#repo.get("requests", id);
@@ -479,11 +499,11 @@ export class PairingManager {
       if (current.state !== "pending") {
         throw new PairingError("REQUEST_NOT_PENDING", `request ${id} is already ${current.state}`);
       }
-      const { request, device } = await fn(current, now);
-      await this.#repo.batch([
-        { table: "requests", type: "put", value: request },
-        ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
-      ]);
+      const { request, device, ops = [], audit } = await fn(current, now);
+      await this.#repo.batch(
+        [{ table: "requests", type: "put", value: request }, ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []), ...ops],
+        { audit },
+      );
       return request;
     });
     this.#events.emit(`decision:${id}`, r);
@@ -500,12 +520,13 @@ export class PairingManager {
     return () => this.#events.off("device", listener);
   }
 
-  async #updateDevice(id: string, fn: (d: DeviceRecord) => DeviceRecord): Promise<DeviceRecord> {
+  /** Change a device record under the mutex, with the audit events of the change in the same write. */
+  async #updateDevice(id: string, fn: (d: DeviceRecord) => DeviceRecord, audit?: (next: DeviceRecord, prev: DeviceRecord) => AuditRecord[]): Promise<DeviceRecord> {
     const d = await this.#mutex.run(async () => {
       const cur = await this.#repo.get("devices", id);
       if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
       const next = fn(cur);
-      await this.#repo.batch([{ table: "devices", type: "put", value: next }]);
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }], audit ? { audit: audit(next, cur) } : {});
       return next;
     });
     this.#events.emit("device", d);
@@ -517,8 +538,10 @@ export class PairingManager {
    * Revoking a revoked device again is allowed and keeps the first time.
    * @throws PairingError DEVICE_NOT_FOUND
    */
-  revokeDevice(id: string, reason?: string): Promise<DeviceRecord> {
-    return this.#updateDevice(id, (d) => {
+  revokeDevice(id: string, reason?: string, by = "admin"): Promise<DeviceRecord> {
+    return this.#updateDevice(
+      id,
+      (d) => {
       const at = d.revokedAt ?? this.#clock.now();
       const serials = d.revokedSerials ?? [];
       const add = [d.certificateSerial, ...(d.peerCertificateSerials ?? [])].filter((x) => x && !serials.some((y) => y.serial === x));
@@ -528,7 +551,9 @@ export class PairingManager {
         revokedSerials: [...serials, ...add.map((serial) => ({ serial, at }))],
         ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
       };
-    });
+      },
+      (d) => [{ type: AuditEvent.DeviceRevoked, actor: by, subject: d.id, details: { reason: d.revokeReason ?? "" } }],
+    );
   }
 
   /**
@@ -536,12 +561,16 @@ export class PairingManager {
    * only a new pairing issues a new one.
    * @throws PairingError DEVICE_NOT_FOUND, NOT_REVOKED
    */
-  clearRevocation(id: string): Promise<DeviceRecord> {
-    return this.#updateDevice(id, (d) => {
-      if (!d.revokedAt) throw new PairingError("NOT_REVOKED", `device ${id} is not revoked`);
-      const { revokedAt: _a, revokeReason: _r, ...rest } = d;
-      return { ...rest, certificateFingerprint: "", certificateSerial: "" };
-    });
+  clearRevocation(id: string, by = "admin"): Promise<DeviceRecord> {
+    return this.#updateDevice(
+      id,
+      (d) => {
+        if (!d.revokedAt) throw new PairingError("NOT_REVOKED", `device ${id} is not revoked`);
+        const { revokedAt: _a, revokeReason: _r, ...rest } = d;
+        return { ...rest, certificateFingerprint: "", certificateSerial: "" };
+      },
+      (d) => [{ type: AuditEvent.RevocationCleared, actor: by, subject: d.id }],
+    );
   }
 
   #checkedTlsKey(key: unknown): Uint8Array {
@@ -593,7 +622,9 @@ export class PairingManager {
         certificateSerial: cert.serialHex,
         certificateNotAfter: cert.notAfter,
       };
-      await this.#repo.batch([{ table: "devices", type: "put", value: next }]);
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }], {
+        audit: [{ type: AuditEvent.CertificateRenewed, actor: cur.id, subject: cur.id, details: { certificate: cert.fingerprint, previous: cur.certificateFingerprint } }],
+      });
       return next;
     });
     this.#events.emit("device", d);
@@ -609,20 +640,28 @@ export class PairingManager {
     for (const [k, v] of Object.entries(set)) {
       if (!re.test(k) || !re.test(v)) return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
     }
-    return this.#updateDevice(id, (d) => {
-      const labels = { ...(d.labels ?? {}), ...set };
-      for (const k of remove) delete labels[k];
-      if (Object.keys(labels).length > 32) throw new PairingError("INVALID_ARGUMENT", "at most 32 labels");
-      return { ...d, labels };
-    });
+    return this.#updateDevice(
+      id,
+      (d) => {
+        const labels = { ...(d.labels ?? {}), ...set };
+        for (const k of remove) delete labels[k];
+        if (Object.keys(labels).length > 32) throw new PairingError("INVALID_ARGUMENT", "at most 32 labels");
+        return { ...d, labels };
+      },
+      (d) => [{ type: AuditEvent.LabelsChanged, actor: "admin", subject: d.id, details: { labels: JSON.stringify(d.labels ?? {}) } }],
+    );
   }
 
   /** Mark (or clear) a pending rotation request for a device. */
   setRotateRequested(id: string, on: boolean): Promise<DeviceRecord> {
-    return this.#updateDevice(id, (d) => {
-      const { rotateRequested: _r, ...rest } = d;
-      return on ? { ...rest, rotateRequested: true } : rest;
-    });
+    return this.#updateDevice(
+      id,
+      (d) => {
+        const { rotateRequested: _r, ...rest } = d;
+        return on ? { ...rest, rotateRequested: true } : rest;
+      },
+      on ? (d) => [{ type: AuditEvent.RotationRequested, actor: "admin", subject: d.id }] : undefined,
+    );
   }
 
   /**
@@ -637,7 +676,9 @@ export class PairingManager {
       if (!this.#ca.issuePeerServerCert) throw new PairingError("INVALID_ARGUMENT", "this authority does not issue peer certificates");
       const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
       const device: DeviceRecord = { ...cur, peerCertificateSerials: [...(cur.peerCertificateSerials ?? []).slice(-9), cert.serialHex] };
-      await this.#repo.batch([{ table: "devices", type: "put", value: device }]);
+      await this.#repo.batch([{ table: "devices", type: "put", value: device }], {
+        audit: [{ type: AuditEvent.CertificateIssued, actor: cur.id, subject: cur.id, details: { certificate: cert.fingerprint, purpose: "peer-server" } }],
+      });
       return { cert, device };
     });
     this.#events.emit("device", device);
@@ -665,7 +706,9 @@ export class PairingManager {
     const id = deviceIdFromIdentityKey(key);
     await this.#refuseRevoked(id);
     const rec: PreauthorizationRecord = { id, identityKey: toHex(key), role, createdAt: now, expiresAt, ...(o.name ? { name: o.name } : {}) };
-    await this.#repo.batch([{ table: "preauthorizations", type: "put", value: rec }]);
+    await this.#repo.batch([{ table: "preauthorizations", type: "put", value: rec }], {
+      audit: [{ type: AuditEvent.Preauthorized, actor: "admin", subject: id, details: { role, expiresAt } }],
+    });
     return rec;
   }
 
@@ -677,7 +720,9 @@ export class PairingManager {
   async revokePreauthorization(id: string): Promise<void> {
     const p = await this.#repo.get("preauthorizations", id);
     if (!p) throw new PairingError("DEVICE_NOT_FOUND", `no preauthorization for ${id}`);
-    await this.#repo.batch([{ table: "preauthorizations", type: "del", key: id }]);
+    await this.#repo.batch([{ table: "preauthorizations", type: "del", key: id }], {
+      audit: [{ type: AuditEvent.PreauthorizationRevoked, actor: "admin", subject: id }],
+    });
   }
 
   /** Record what a connected node announced, and when it was last seen. */
@@ -698,6 +743,11 @@ export class PairingManager {
         return Promise.reject(asInvalid(cause));
       }
     }
+    return this.#approve(id, granted, "admin");
+  }
+
+  /** Approve, by `by` ("admin" or "preauthorization"), with `extra` writes in the same batch. */
+  #approve(id: string, granted: Role | undefined, by: string, extra?: (now: number) => PairingOp[]): Promise<RequestView> {
     return this.#decide(id, async (r, now) => {
       await this.#refuseRevoked(r.deviceId);
       const previous = await this.#repo.get("devices", r.deviceId);
@@ -729,7 +779,11 @@ export class PairingManager {
         pairedAt: now,
         requestId: r.id,
       };
-      return { request, device };
+      const audit: AuditRecord[] = [
+        { type: AuditEvent.RequestApproved, actor: by, subject: r.id, details: { device: r.deviceId, role: finalRole } },
+        { type: AuditEvent.CertificateIssued, actor: by, subject: r.deviceId, details: { certificate: cert.fingerprint, request: r.id } },
+      ];
+      return { request, device, audit, ...(extra ? { ops: extra(now) } : {}) };
     });
   }
 
@@ -737,6 +791,7 @@ export class PairingManager {
   reject(id: string, reason?: string): Promise<RequestView> {
     return this.#decide(id, async (r, now) => ({
       request: { ...r, state: "rejected", decidedAt: now, ...(reason ? { reason: reason.slice(0, 256) } : {}) },
+      audit: [{ type: AuditEvent.RequestRejected, actor: "admin", subject: r.id, details: { device: r.deviceId, reason: reason?.slice(0, 256) ?? "" } }],
     }));
   }
 
@@ -759,7 +814,7 @@ export class PairingManager {
     const n = await this.#mutex.run(async () => {
       const now = this.#clock.now();
       this.#sweepSessions(now);
-      const ops: import("./records.js").PairingOp[] = [];
+      const ops: PairingOp[] = [];
       for (const r of await this.#repo.list("requests")) {
         if (r.state === "pending" && r.expiresAt <= now) {
           const e: RequestRecord = { ...r, state: "expired" };

@@ -4,8 +4,7 @@ import { derToPem } from "@tether/ca";
 import { keyFingerprint } from "@tether/pairing";
 import type { DeviceRecord, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
 import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
-import { AuditEvent } from "@tether/audit";
-import type { AuditLog } from "@tether/audit";
+import type { AuditTrail } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { Jwks } from "@tether/crypto";
 import { withPolicy } from "../crl.js";
@@ -77,7 +76,7 @@ export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
   log: Logger,
-  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditLog; revocations: Revocations; jwks: Jwks },
+  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditTrail; revocations: Revocations; jwks: Jwks },
 ): UntypedServiceImplementation {
   const { audit } = fleet;
   const live = (id: string) => fleet.hub.node(id);
@@ -85,7 +84,6 @@ export function adminService(
     CreateCode: unary<CreateCodeRequest, CreateCodeResponse>(log, "Admin.CreateCode", async (req) => {
       const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000);
       log.info("pairing code minted", { code: record.id, method: record.method, selector: record.selector, expiresAt: record.expiresAt });
-      await audit.append(AuditEvent.CodeMinted, "admin", record.id, { method: record.method, selector: record.selector, expiresAt: record.expiresAt });
       return { id: record.id, method: record.method, code: code.expose(), expiresAt: record.expiresAt, selector: record.selector };
     }),
     ListRequests: unary<{ state: string }, { requests: PairRequest[] }>(log, "Admin.ListRequests", async (req) => ({
@@ -94,14 +92,11 @@ export function adminService(
     ApproveRequest: unary<{ id: string; role: string }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
       const r = await pm.approve(req.id, req.role || undefined);
       log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint });
-      await audit.append(AuditEvent.RequestApproved, "admin", r.id, { device: r.deviceId, role: r.role ?? "" });
-      await audit.append(AuditEvent.CertificateIssued, "admin", r.deviceId, { certificate: r.certificateFingerprint ?? "", request: r.id });
       return toPairRequest(r);
     }),
     RejectRequest: unary<{ id: string; reason: string }, PairRequest>(log, "Admin.RejectRequest", async (req) => {
       const r = await pm.reject(req.id, req.reason || undefined);
       log.info("pairing request rejected", { request: r.id, device: r.deviceId });
-      await audit.append(AuditEvent.RequestRejected, "admin", r.id, { device: r.deviceId, reason: r.reason ?? "" });
       return toPairRequest(r);
     }),
     ListDevices: unary<object, { devices: Device[] }>(log, "Admin.ListDevices", async () => {
@@ -115,13 +110,11 @@ export function adminService(
       await fleet.revocations.update(d); // the CRL lists it before we answer
       const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
       log.info("device revoked", { device: d.id, reason: req.reason, failedJobs: failed, ms: fleet.now() - started });
-      await audit.append(AuditEvent.DeviceRevoked, "admin", d.id, { reason: d.revokeReason ?? "", failedJobs: failed });
       return toDevice(d, live(d.id));
     }),
     ClearRevocation: unary<{ id: string }, Device>(log, "Admin.ClearRevocation", async (req) => {
       const d = await pm.clearRevocation(req.id);
       log.info("device revocation cleared", { device: d.id });
-      await audit.append(AuditEvent.RevocationCleared, "admin", d.id);
       return toDevice(d, live(d.id));
     }),
     Status: unary<object, StatusResponse>(log, "Admin.Status", async () => status()),
@@ -135,7 +128,6 @@ export function adminService(
         role: req.role,
         expiresAt: req.expiresAt,
       });
-      await audit.append(AuditEvent.Preauthorized, "admin", p.id, { role: p.role, expiresAt: p.expiresAt });
       return toPreauth(p);
     }),
     ListPreauthorizations: unary<object, object>(log, "Admin.ListPreauthorizations", async () => ({
@@ -144,17 +136,17 @@ export function adminService(
     RevokePreauthorization: unary<{ deviceId: string }, object>(log, "Admin.RevokePreauthorization", async (req) => {
       const p = (await pm.listPreauthorizations()).find((x) => x.id === req.deviceId);
       await pm.revokePreauthorization(req.deviceId);
-      await audit.append(AuditEvent.PreauthorizationRevoked, "admin", req.deviceId);
       return toPreauth(p as PreauthorizationRecord);
     }),
     SetLabels: unary<{ id: string; set: Record<string, string>; remove: string[] }, Device>(log, "Admin.SetLabels", async (req) => {
       const d = await pm.setLabels(req.id, req.set ?? {}, req.remove ?? []);
-      await audit.append(AuditEvent.LabelsChanged, "admin", d.id, { labels: JSON.stringify(d.labels ?? {}) });
       return toDevice(d, live(d.id));
     }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
+      if ((await pm.getDevice(req.id)).revokedAt) {
+        throw new DaemonError("DEVICE_REVOKED", `device ${req.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
+      }
       const d = await pm.setRotateRequested(req.id, true);
-      if (d.revokedAt) throw new DaemonError("DEVICE_REVOKED", `device ${d.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
       const sentNow = fleet.hub.askToRenew(d.id, "rotation requested by the admin");
       log.info("device rotation requested", { device: d.id, sentNow });
       return { sentNow };
@@ -168,7 +160,7 @@ export function adminService(
     ),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
-      entries: (await audit.list({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
+      entries: (await audit.entries({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),
     VerifyAudit: unary<object, object>(log, "Admin.VerifyAudit", async () => {
       const r = await audit.verify();

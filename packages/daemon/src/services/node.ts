@@ -5,8 +5,6 @@
  */
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
-import { AuditEvent } from "@tether/audit";
-import type { AuditLog } from "@tether/audit";
 import { TOKEN_DEFAULT_TTL_MS, TOKEN_MAX_TTL_MS, signToken, toHex } from "@tether/crypto";
 import type { Jwks } from "@tether/crypto";
 import type { PairingManager } from "@tether/pairing";
@@ -24,7 +22,6 @@ export function nodeService(o: {
   hub: NodeHub;
   index: DeviceIndex;
   pairing: PairingManager;
-  audit: AuditLog;
   revocations: Revocations;
   authority: LoadedAuthority;
   jwks: Jwks;
@@ -32,14 +29,13 @@ export function nodeService(o: {
   log: Logger;
   random: (n: number) => Uint8Array;
 }): UntypedServiceImplementation {
-  const { hub, index, pairing, audit, revocations, authority, jwks, now, log, random } = o;
+  const { hub, index, pairing, revocations, authority, jwks, now, log, random } = o;
   return {
     Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call),
     Renew: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.Renew", async (req, call) => {
       // The current certificate must still be valid: an expired one cannot renew itself.
       const peer = authenticate(call, index, now());
       const d = await pairing.renew({ deviceId: peer.deviceId, ...req });
-      await audit.append(AuditEvent.CertificateRenewed, peer.deviceId, peer.deviceId, { certificate: d.certificateFingerprint, previous: peer.fingerprint });
       log.info("certificate renewed", { device: d.id, certificate: d.certificateFingerprint });
       return { certificate: Buffer.from(d.certificate, "base64"), notAfter: d.certificateNotAfter };
     }),
@@ -74,7 +70,6 @@ export function nodeService(o: {
     IssuePeerCertificate: unary<{ tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }, object>(log, "Node.IssuePeerCertificate", async (req, call) => {
       const peer = authenticate(call, index, now());
       const c = await pairing.issuePeerCertificate({ deviceId: peer.deviceId, ...req });
-      await audit.append(AuditEvent.CertificateIssued, peer.deviceId, peer.deviceId, { certificate: c.fingerprint, purpose: "peer-server" });
       return { certificate: c.certDer, notAfter: c.notAfter };
     }),
     GetJwks: unary<object, object>(log, "Node.GetJwks", async (_req, call) => {

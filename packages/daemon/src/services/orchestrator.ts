@@ -5,8 +5,6 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { AuditEvent } from "@tether/audit";
-import type { AuditLog } from "@tether/audit";
 import type { JobManager, JobRecord } from "@tether/jobs";
 import { isFinal } from "@tether/jobs";
 import type { DeviceIndex } from "../auth.js";
@@ -42,7 +40,6 @@ export function orchestratorService(o: {
   log: Logger;
   /** "tls": callers must be orchestrator devices; "local": the admin socket */
   mode: "tls" | "local";
-  audit: AuditLog;
 }): UntypedServiceImplementation {
   const caller = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) =>
     o.mode === "local" ? { deviceId: "admin" } : authenticate(call, o.index, o.now(), ["orchestrator"]);
@@ -73,9 +70,6 @@ export function orchestratorService(o: {
           ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         });
         log.info("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by });
-        if (j.attempts === 0 && j.state === "queued") {
-          await o.audit.append(AuditEvent.JobDispatched, by, j.id, { device: j.deviceId, capability: j.capability });
-        }
         return toJob(j);
       },
     ),

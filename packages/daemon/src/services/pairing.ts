@@ -1,7 +1,7 @@
 /** The node-facing Pairing service: a thin adapter over PairingManager. */
 import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AuditEvent } from "@tether/audit";
-import type { AuditLog } from "@tether/audit";
+import type { AuditTrail } from "@tether/audit";
 import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
 import type {
@@ -26,7 +26,7 @@ export function pairingService(
   caCertDer: Uint8Array,
   log: Logger,
   startLimit: RateLimiter,
-  audit: AuditLog,
+  audit: AuditTrail,
 ): UntypedServiceImplementation {
   /** Record refused handshake steps (code and reason only, never a secret), then rethrow. */
   const audited =
@@ -64,11 +64,6 @@ export function pairingService(
     Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", audited("Reveal", (req) => pm.reveal(req))),
     Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", audited("Finish", async (req) => {
       const r = await pm.finish(req);
-      await audit.append(AuditEvent.RequestCreated, r.deviceId, r.id, { name: r.name, role: r.requestedRole, method: r.method, code: r.codeId });
-      if (r.state === "approved") {
-        await audit.append(AuditEvent.RequestApproved, "preauthorization", r.id, { device: r.deviceId, role: r.role ?? "" });
-        await audit.append(AuditEvent.CertificateIssued, "preauthorization", r.deviceId, { request: r.id });
-      }
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
       return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
     })),

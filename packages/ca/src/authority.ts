@@ -3,9 +3,9 @@
  * server and pairing-signer certificates and the nodes' mTLS client certificates.
  * Pure given the CA key, `now` and `randomBytes`: no file, network or clock access.
  */
-import { isIP } from "node:net";
+import { sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { inspect } from "node:util";
-import type { webcrypto as WebCrypto } from "node:crypto";
 import type { RandomBytes } from "./defaults.js";
 import {
   CLOCK_SKEW_BACKDATE_MS,
@@ -21,8 +21,11 @@ import { lifetime, randomSerialHex, text, timestamp } from "./checks.js";
 import { isCa, parseCertificate, validityOf } from "./certificate.js";
 import { derToPem, certFingerprint, spkiFingerprint } from "./encoding.js";
 import { CaError } from "./errors.js";
-import { importSigningKey, parseP256Pkcs8, requireP256Spki } from "./keys.js";
+import { hostNames } from "./hosts.js";
+import { parseP256Pkcs8, requireP256Spki } from "./keys.js";
 import { EC_P256, ECDSA_SHA256, webcrypto, x509 } from "./provider.js";
+import { certificateSubjectDer, crlTbsCertList, leafTbsCertificate, signedEnvelope } from "./tbs.js";
+import type { ExtKeyUsage, GeneralName } from "./tbs.js";
 
 /** A CA certificate and its private key, both DER. `keyPkcs8Der` is secret. */
 export type KeyMaterial = { certDer: Uint8Array; keyPkcs8Der: Uint8Array };
@@ -42,7 +45,8 @@ export type IssuedNodeCert = {
 const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
 const DEVICE_ID_MAX = 64; // RFC 5280 ub-common-name
 const COMMON_NAME_RE = /^[^\u0000-\u001f\u007f]+$/u;
-const DNS_NAME_RE = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** CRL entries name serials as 1..40 hex digits (up to RFC 5280's 20 octets). */
+const CRL_SERIAL_RE = /^[0-9a-f]{2,40}$/i;
 
 /**
  * Create a self-signed root CA with a fresh P-256 key: subject `CN=<commonName>, O=tether`,
@@ -92,15 +96,17 @@ export class CertificateAuthority {
   /** CA validity window, ms since epoch. */
   readonly notBefore: number;
   readonly notAfter: number;
-  readonly #cert: x509.X509Certificate;
-  readonly #signingKey: WebCrypto.CryptoKey;
-  readonly #authorityKeyId: string;
+  /** The CA's private key, made once; every certificate and CRL is signed with it. */
+  readonly #signingKey: KeyObject;
+  /** The CA's subject Name exactly as its certificate stores it: every issuer field copies it. */
+  readonly #issuerNameDer: Uint8Array;
+  readonly #authorityKeyId: Uint8Array;
 
-  private constructor(cert: x509.X509Certificate, signingKey: WebCrypto.CryptoKey, authorityKeyId: string) {
-    this.#cert = cert;
+  private constructor(cert: x509.X509Certificate, signingKey: KeyObject, authorityKeyId: string) {
     this.#signingKey = signingKey;
-    this.#authorityKeyId = authorityKeyId;
+    this.#authorityKeyId = Uint8Array.from(Buffer.from(authorityKeyId, "hex"));
     this.certDer = new Uint8Array(cert.rawData);
+    this.#issuerNameDer = certificateSubjectDer(this.certDer);
     this.certPem = derToPem(this.certDer, "CERTIFICATE");
     this.fingerprint = spkiFingerprint(new Uint8Array(cert.publicKey.rawData));
     const { notBefore, notAfter } = validityOf(cert);
@@ -136,11 +142,10 @@ export class CertificateAuthority {
       cert.subject === cert.issuer && (await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }));
     if (!selfSigned) throw new CaError("BAD_CERTIFICATE", `"certDer" is not a self-signed root`);
 
-    const { publicKeySpkiDer } = parseP256Pkcs8(material.keyPkcs8Der, "keyPkcs8Der");
+    const { key: signingKey, publicKeySpkiDer } = parseP256Pkcs8(material.keyPkcs8Der, "keyPkcs8Der");
     if (!Buffer.from(publicKeySpkiDer).equals(certSpki)) {
       throw new CaError("KEY_MISMATCH", `"keyPkcs8Der" does not match the public key in "certDer"`);
     }
-    const signingKey = await importSigningKey(material.keyPkcs8Der);
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     const keyId = ski?.keyId ?? (await x509.SubjectKeyIdentifierExtension.create(cert.publicKey)).keyId;
     return new CertificateAuthority(cert, signingKey, keyId);
@@ -165,10 +170,7 @@ export class CertificateAuthority {
     randomBytes: RandomBytes;
   }): Promise<Uint8Array> {
     const names = hostNames(opts.hosts);
-    const { cert } = await this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SERVER_COMMON_NAME, [
-      new x509.SubjectAlternativeNameExtension(names),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    ]);
+    const { cert } = this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SERVER_COMMON_NAME, names, "serverAuth");
     return cert;
   }
 
@@ -185,7 +187,7 @@ export class CertificateAuthority {
     lifetimeMs?: number;
     randomBytes: RandomBytes;
   }): Promise<Uint8Array> {
-    const { cert } = await this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SIGNER_COMMON_NAME, []);
+    const { cert } = this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SIGNER_COMMON_NAME, undefined, undefined);
     return cert;
   }
 
@@ -208,10 +210,8 @@ export class CertificateAuthority {
     randomBytes: RandomBytes;
   }): Promise<IssuedNodeCert> {
     const deviceId = text(opts.deviceId, "deviceId", DEVICE_ID_RE, DEVICE_ID_MAX);
-    const issued = await this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-    ]);
+    const uri: GeneralName = { type: "uri", value: DEVICE_URI_PREFIX + deviceId };
+    const issued = this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [uri], "clientAuth");
     return {
       certDer: issued.cert,
       serialHex: issued.serialHex,
@@ -228,10 +228,8 @@ export class CertificateAuthority {
    */
   async issuePeerServerCert(opts: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<IssuedNodeCert> {
     const deviceId = text(opts.deviceId, "deviceId", DEVICE_ID_RE, DEVICE_ID_MAX);
-    const issued = await this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    ]);
+    const uri: GeneralName = { type: "uri", value: DEVICE_URI_PREFIX + deviceId };
+    const issued = this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [uri], "serverAuth");
     return { certDer: issued.cert, serialHex: issued.serialHex, fingerprint: certFingerprint(issued.cert), notBefore: issued.notBefore, notAfter: issued.notAfter };
   }
 
@@ -244,12 +242,17 @@ export class CertificateAuthority {
     return { fingerprint: this.fingerprint, certPem: this.certPem };
   }
 
-  async #issue(
+  /**
+   * Check the common inputs, then encode the TBSCertificate (see tbs.ts for the profile) and
+   * sign it with the CA key. Synchronous: one native ECDSA signature, no WebCrypto round trip.
+   */
+  #issue(
     opts: { publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes },
     defaultLifetimeMs: number,
     commonName: string,
-    extensions: x509.Extension[],
-  ): Promise<{ cert: Uint8Array; serialHex: string; notBefore: number; notAfter: number }> {
+    subjectAltNames: GeneralName[] | undefined,
+    extKeyUsage: ExtKeyUsage | undefined,
+  ): { cert: Uint8Array; serialHex: string; notBefore: number; notAfter: number } {
     if (typeof opts !== "object" || opts === null) throw new CaError("BAD_INPUT", `"opts" expected object`);
     const spki = requireP256Spki(opts.publicKeySpkiDer, "publicKeySpkiDer");
     const now = timestamp(opts.now, "now");
@@ -263,51 +266,58 @@ export class CertificateAuthority {
     const serialHex = randomSerialHex(opts.randomBytes, "randomBytes");
     const notBefore = floorToSecond(now - CLOCK_SKEW_BACKDATE_MS);
     const notAfter = Math.min(floorToSecond(now + lifetimeMs), this.notAfter);
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serialHex,
-      subject: subjectName(commonName),
-      issuer: this.#cert.subjectName, // byte-identical issuer DN, so path building matches
-      notBefore: new Date(notBefore),
-      notAfter: new Date(notAfter),
-      publicKey: spki,
-      signingKey: this.#signingKey,
-      signingAlgorithm: ECDSA_SHA256,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        ...extensions,
-        await x509.SubjectKeyIdentifierExtension.create(spki),
-        new x509.AuthorityKeyIdentifierExtension(this.#authorityKeyId),
-      ],
+    const tbs = leafTbsCertificate({
+      serial: Buffer.from(serialHex, "hex"),
+      issuerNameDer: this.#issuerNameDer, // byte-identical issuer DN, so path building matches
+      commonName,
+      organization: ORGANIZATION,
+      notBefore,
+      notAfter,
+      spkiDer: spki,
+      authorityKeyId: this.#authorityKeyId,
+      ...(subjectAltNames === undefined ? {} : { subjectAltNames }),
+      ...(extKeyUsage === undefined ? {} : { extKeyUsage: [extKeyUsage] }),
     });
-    return { cert: new Uint8Array(cert.rawData), serialHex, notBefore, notAfter };
+    return { cert: this.#sign(tbs), serialHex, notBefore, notAfter };
+  }
+
+  /** Wrap TBS bytes (certificate or CRL) with ecdsa-with-SHA256 and the CA's signature over them. */
+  #sign(tbsDer: Uint8Array): Uint8Array {
+    const signature = sign("sha256", tbsDer, { key: this.#signingKey, dsaEncoding: "der" });
+    return signedEnvelope(tbsDer, signature);
   }
 
   /**
    * A signed X.509 v2 CRL listing `revoked` serials, with the Authority Key Identifier and a
    * CRL Number (RFC 5280, 5.2.1 and 5.2.3), valid from `now` to `now + nextUpdateMs`.
-   * @throws {CaError} BAD_INPUT for a bad serial or number.
+   * Entries keep their order; serials are read as unsigned hex (leading zeros dropped).
+   * @throws {CaError} BAD_INPUT for a bad serial, a serial listed twice, a bad number, or a
+   *   `now` / `nextUpdateMs` / `revokedAt` that is not a time in 1950..9999.
    */
   async issueCrl(opts: { revoked: { serialHex: string; revokedAt: number }[]; now: number; crlNumber: number; nextUpdateMs: number }): Promise<Uint8Array> {
     const now = timestamp(opts.now, "now");
     if (!Number.isSafeInteger(opts.crlNumber) || opts.crlNumber < 1) throw new CaError("BAD_INPUT", '"crlNumber" must be a positive integer');
-    let n = opts.crlNumber.toString(16);
-    if (n.length % 2) n = `0${n}`;
-    if (Number.parseInt(n.slice(0, 2), 16) & 0x80) n = `00${n}`;
-    const crlNumberDer = Buffer.from(`02${(n.length / 2).toString(16).padStart(2, "0")}${n}`, "hex");
-    const crl = await x509.X509CrlGenerator.create({
-      issuer: this.#cert.subjectName,
-      thisUpdate: new Date(floorToSecond(now)),
-      nextUpdate: new Date(floorToSecond(now + opts.nextUpdateMs)),
-      signingAlgorithm: ECDSA_SHA256,
-      signingKey: this.#signingKey,
-      extensions: [new x509.AuthorityKeyIdentifierExtension(this.#authorityKeyId), new x509.Extension("2.5.29.20", false, crlNumberDer)],
-      entries: opts.revoked.map((r) => {
-        if (!/^[0-9a-f]{2,40}$/i.test(r.serialHex)) throw new CaError("BAD_INPUT", `bad serial ${JSON.stringify(r.serialHex)}`);
-        return { serialNumber: r.serialHex, revocationDate: new Date(floorToSecond(r.revokedAt)) };
-      }),
+    if (!Array.isArray(opts.revoked)) throw new CaError("BAD_INPUT", '"revoked" expected an array');
+    const seen = new Set<string>();
+    const revoked = opts.revoked.map((r) => {
+      if (typeof r?.serialHex !== "string" || !CRL_SERIAL_RE.test(r.serialHex)) {
+        throw new CaError("BAD_INPUT", `bad serial ${JSON.stringify(r?.serialHex)}`);
+      }
+      const serial = Buffer.from(r.serialHex.length % 2 ? `0${r.serialHex}` : r.serialHex, "hex");
+      const key = serial.toString("hex").replace(/^(00)+(?=..)/, "");
+      if (seen.has(key)) throw new CaError("BAD_INPUT", `serial ${r.serialHex} is listed twice`);
+      seen.add(key);
+      return { serial, revokedAt: floorToSecond(r.revokedAt) };
     });
-    return new Uint8Array(crl.rawData);
+    const tbs = crlTbsCertList({
+      issuerNameDer: this.#issuerNameDer,
+      thisUpdate: floorToSecond(now),
+      nextUpdate: floorToSecond(now + opts.nextUpdateMs),
+      revoked,
+      authorityKeyId: this.#authorityKeyId,
+      crlNumber: opts.crlNumber,
+    });
+    return this.#sign(tbs);
   }
 }
 
@@ -318,36 +328,4 @@ function subjectName(commonName: string): x509.JsonName {
 
 function floorToSecond(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
-}
-
-/** Classify and validate server hosts; IPv6 is canonicalised (embedded IPv4 -> hex groups). */
-function hostNames(hosts: unknown): x509.JsonGeneralNames {
-  if (!Array.isArray(hosts) || hosts.length === 0) {
-    throw new CaError("BAD_INPUT", `"hosts" expected a non-empty array of DNS names or IP literals`);
-  }
-  const seen = new Set<string>();
-  const names: x509.JsonGeneralNames = [];
-  hosts.forEach((host: unknown, i) => {
-    const label = `hosts[${i}]`;
-    if (typeof host !== "string") throw new CaError("BAD_INPUT", `"${label}" expected string, got ${typeof host}`);
-    let name: x509.JsonGeneralName;
-    const family = isIP(host);
-    if (family === 4) {
-      name = { type: "ip", value: host };
-    } else if (family === 6) {
-      name = { type: "ip", value: new URL(`http://[${host}]/`).hostname.slice(1, -1) };
-    } else {
-      const dns = host.toLowerCase();
-      if (dns.length > 253 || !DNS_NAME_RE.test(dns)) {
-        throw new CaError("BAD_INPUT", `"${label}" is neither an IP literal nor a DNS name: ${JSON.stringify(host)}`);
-      }
-      name = { type: "dns", value: dns };
-    }
-    const key = `${name.type}:${name.value}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      names.push(name);
-    }
-  });
-  return names;
 }

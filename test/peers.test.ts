@@ -1,6 +1,12 @@
-/** Two paired nodes call each other over mutual TLS, trusting only the daemon's CA; revocation stops it. */
+/**
+ * Two paired nodes call each other over mutual TLS, trusting only the daemon's CA; revocation
+ * stops it, through Verify and through the CRL the daemon pushes on each node's stream (which
+ * still works with the daemon down).
+ */
+import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { once } from "node:events";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connect, connectPeer, createPeerServer } from "@tether/node";
@@ -8,7 +14,19 @@ import type { NodeConnection, PeerServer } from "@tether/node";
 import { admin, pairDevice, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
-const ctx = {} as { tmp: ReturnType<typeof tempDir>; d: TestDaemon; a: string; b: string; ca: NodeConnection; cb: NodeConnection; server: PeerServer };
+const ctx = {} as {
+  tmp: ReturnType<typeof tempDir>;
+  d: TestDaemon;
+  a: string;
+  b: string;
+  c: string;
+  ca: NodeConnection;
+  cb: NodeConnection;
+  cc: NodeConnection;
+  server: PeerServer;
+  offline: PeerServer;
+  oldCrl: Uint8Array;
+};
 const P = suite("peers");
 
 async function node(dir: string) {
@@ -24,14 +42,20 @@ P.before(async () => {
   ctx.d = await startTestDaemon({ dataDir: `${ctx.tmp.path}/data` });
   ctx.a = await pairDevice(ctx.d, `${ctx.tmp.path}/a`, { name: "a" });
   ctx.b = await pairDevice(ctx.d, `${ctx.tmp.path}/b`, { name: "b" });
+  ctx.c = await pairDevice(ctx.d, `${ctx.tmp.path}/c`, { name: "c" });
   ctx.ca = await node(`${ctx.tmp.path}/a`);
   ctx.cb = await node(`${ctx.tmp.path}/b`);
-  ctx.server = await createPeerServer(ctx.ca, { hello: (x, peer) => ({ from: peer.deviceId, role: peer.role, echo: x }) }, { verifyCacheMs: 0 });
+  ctx.cc = await node(`${ctx.tmp.path}/c`);
+  const hello = (x: unknown, peer: { deviceId: string; role: string }) => ({ from: peer.deviceId, role: peer.role, echo: x });
+  ctx.server = await createPeerServer(ctx.ca, { hello }, { verifyCacheMs: 0 });
+  ctx.offline = await createPeerServer(ctx.ca, { hello }, { verifyCacheMs: 0, offlineFallback: true });
 });
 P.after(async () => {
   await ctx.server.close();
+  await ctx.offline.close();
   await ctx.ca.close();
   await ctx.cb.close();
+  await ctx.cc.close();
   await ctx.d.stop();
   ctx.tmp.remove();
 });
@@ -90,14 +114,66 @@ P("the label policy: devices with labels must share one to talk", async () => {
   }
 });
 
-P("after one of them is revoked, the calls fail", async () => {
+P("the daemon pushes its signed CRL on each node's stream at registration; a node keeps it on disk", async () => {
+  const held = ctx.ca.crl() ?? (await once(ctx.ca, "crl"))[0];
+  assert.ok(held.crlNumber >= 1 && held.nextUpdate > Date.now(), "a current CRL is held after registering");
+  assert.ok(existsSync(`${ctx.tmp.path}/a/crl.der`), "saved in the state directory");
+  // openssl agrees it is the CA's CRL
+  const out = execFileSync("openssl", ["crl", "-inform", "DER", "-in", `${ctx.tmp.path}/a/crl.der`, "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-noout"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  assert.ok(out !== undefined);
+  ctx.oldCrl = held.der;
+  // a CRL that is not the CA's (one byte of the signature changed) is refused and not kept
+  const bad = new Uint8Array(held.der);
+  bad[bad.length - 3] = (bad[bad.length - 3] as number) ^ 0x01;
+  await ctx.ca.acceptCrl(bad).then(
+    () => assert.unreachable("a tampered CRL was accepted"),
+    (e: Error & { code?: string }) => assert.is(e.code, "BAD_CRL"),
+  );
+  assert.is(ctx.ca.crl()?.crlNumber, held.crlNumber);
+});
+
+P("after one of them is revoked, the calls fail; the new CRL reaches the other nodes on their streams", async () => {
+  const cb = new X509Certificate(readFileSync(`${ctx.tmp.path}/b/cert.pem`));
+  const pushed = new Promise<{ revokedSerials: Set<string> }>((resolve) =>
+    ctx.ca.on("crl", (c: { revokedSerials: Set<string> }) => {
+      if (c.revokedSerials.size > 0) resolve(c);
+    }),
+  );
   await admin(ctx.d, "RevokeDevice", { id: ctx.b, reason: "peer test" });
-  // b's connection to the daemon ended, but its certificate still opens TLS to a: a asks the daemon and refuses
+  const crl = await pushed;
+  assert.ok(ctx.ca.isSerialRevoked(cb.serialNumber), "b's serial is on the pushed CRL");
+  assert.ok(crl.revokedSerials.size >= 1);
+  // an older CRL cannot replace the newer one (no rollback)
+  await ctx.ca.acceptCrl(ctx.oldCrl).then(
+    () => assert.unreachable("an older CRL replaced a newer one"),
+    (e: Error & { code?: string }) => assert.is(e.code, "STALE_CRL"),
+  );
+  assert.ok(ctx.ca.isSerialRevoked(cb.serialNumber));
+  // b's connection to the daemon ended, but its certificate still opens TLS to a: a refuses it
   const p = connectPeer(ctx.cb, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0 });
   const e = (await p.call("hello").then(() => undefined, (x: Error) => x)) as Error;
   p.close();
   assert.ok(e, "a revoked peer's call was served");
-  assert.match(e.message, /PERMISSION_DENIED.*revoked/);
+  assert.match(e.message, /PERMISSION_DENIED.*(revoked|CRL)/);
+});
+
+P("with the daemon down: checks fail closed by default; with offlineFallback the held CRL decides", async () => {
+  await ctx.d.stop();
+  // c is not revoked, but nobody can ask the daemon: refused unless the fallback is on
+  const strict = connectPeer(ctx.cc, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0, offlineFallback: true });
+  const e = (await strict.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+  strict.close();
+  assert.ok(e, "an unverifiable peer was served without the fallback");
+  assert.match(e.message, /UNAVAILABLE.*cannot check the peer/);
+  const lenient = connectPeer(ctx.cc, `127.0.0.1:${ctx.offline.port}`, { verifyCacheMs: 0, offlineFallback: true, expectDeviceId: ctx.a });
+  assert.equal(((await lenient.call("hello", 3)) as { from: string; echo: number }).from, ctx.c);
+  lenient.close();
+  // b is on the CRL a holds: refused even though the daemon cannot be asked
+  const revoked = connectPeer(ctx.cb, `127.0.0.1:${ctx.offline.port}`, { verifyCacheMs: 0, offlineFallback: true });
+  const r = (await revoked.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+  revoked.close();
+  assert.ok(r, "a revoked peer was served with the daemon down");
+  assert.match(r.message, /PERMISSION_DENIED.*CRL/);
 });
 
 P.run();

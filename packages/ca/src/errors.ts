@@ -18,6 +18,7 @@
  * | `CHAIN_INVALID`      | the leaf was not issued by the given CA, or is itself a CA           |
  * | `CERT_EXPIRED`       | the leaf's notAfter is before `now`                                  |
  * | `CERT_NOT_YET_VALID` | the leaf's notBefore is after `now`                                  |
+ * | `BAD_CRL`            | a CRL does not parse, or is not issued and signed by the CA          |
  */
 export const CaErrorCode = {
   BadInput: "BAD_INPUT",
@@ -31,6 +32,7 @@ export const CaErrorCode = {
   ChainInvalid: "CHAIN_INVALID",
   CertExpired: "CERT_EXPIRED",
   CertNotYetValid: "CERT_NOT_YET_VALID",
+  BadCrl: "BAD_CRL",
 } as const;
 
 /** One of the {@link CaErrorCode} values. */

@@ -20,5 +20,7 @@ export { certSpkiDer } from "./certificate.js";
 export type { PemLabel } from "./encoding.js";
 export { certFingerprint, derToPem, pemToDer, spkiFingerprint } from "./encoding.js";
 export { generateP256KeyPair, requireP256Spki } from "./keys.js";
+export type { VerifiedCrl } from "./crl-verify.js";
+export { serialKey, verifyCrl } from "./crl-verify.js";
 export type { VerifiedCert } from "./verify.js";
 export { verifyIssuedBy } from "./verify.js";

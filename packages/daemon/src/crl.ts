@@ -3,6 +3,7 @@
  * revoked (and daily, before nextUpdate), and the online Verify answer.
  */
 import { X509Certificate } from "node:crypto";
+import { serialKey } from "@tether/ca";
 import type { CertificateAuthority } from "@tether/ca";
 import type { DeviceRecord } from "@tether/pairing";
 import { verifyToken } from "@tether/crypto";
@@ -12,12 +13,8 @@ import type { DeviceIndex } from "./auth.js";
 export const CRL_VALIDITY_MS = 7 * 24 * 60 * 60_000;
 export const CRL_REFRESH_MS = 24 * 60 * 60_000;
 
-/** Serials compare as numbers: lowercase hex without leading zeros. */
-function serialKey(hex: string): string {
-  return hex.toLowerCase().replace(/^0+/, "");
-}
-
 export type VerifyStatus = "valid" | "revoked" | "expired" | "unknown";
+export type SignedCrl = { der: Uint8Array; thisUpdate: number; nextUpdate: number };
 
 export class Revocations {
   readonly #ca: CertificateAuthority;
@@ -28,8 +25,9 @@ export class Revocations {
   readonly #revoked = new Map<string, { serialHex: string; deviceId: string; at: number }>();
   /** the device records, from the node hub's cache (one copy of them in the daemon) */
   readonly #device: (id: string) => DeviceRecord | undefined;
-  #crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
+  #crl: SignedCrl | undefined;
   #pending: Promise<void> | undefined;
+  readonly #listeners: ((crl: SignedCrl) => void)[] = [];
 
   constructor(ca: CertificateAuthority, index: DeviceIndex, device: (id: string) => DeviceRecord | undefined, now: () => number) {
     this.#ca = ca;
@@ -41,6 +39,16 @@ export class Revocations {
 
   /** Take in a device's revoked serials; resolves once the CRL includes any new one. */
   async update(d: DeviceRecord): Promise<void> {
+    if (this.#take(d) || !this.#crl) await this.regenerate();
+  }
+
+  /** Take in every device at start, then sign one CRL. */
+  async load(devices: Iterable<DeviceRecord>): Promise<void> {
+    for (const d of devices) this.#take(d);
+    await this.regenerate();
+  }
+
+  #take(d: DeviceRecord): boolean {
     let changed = false;
     for (const r of d.revokedSerials ?? []) {
       const key = serialKey(r.serial);
@@ -49,7 +57,7 @@ export class Revocations {
         changed = true;
       }
     }
-    if (changed || !this.#crl) await this.regenerate();
+    return changed;
   }
 
   /** Sign a new CRL (serialized: concurrent calls share one run after the current). */
@@ -63,15 +71,26 @@ export class Revocations {
         nextUpdateMs: CRL_VALIDITY_MS,
       });
       this.#crl = { der, thisUpdate: Math.floor(now / 1000) * 1000, nextUpdate: Math.floor((now + CRL_VALIDITY_MS) / 1000) * 1000 };
+      for (const l of this.#listeners) l(this.#crl);
     };
     const p = (this.#pending ?? Promise.resolve()).then(run, run);
     this.#pending = p;
     await p;
   }
 
-  async crl(): Promise<{ der: Uint8Array; thisUpdate: number; nextUpdate: number }> {
+  async crl(): Promise<SignedCrl> {
     if (!this.#crl) await this.regenerate();
-    return this.#crl as { der: Uint8Array; thisUpdate: number; nextUpdate: number };
+    return this.#crl as SignedCrl;
+  }
+
+  /** The last signed CRL, if one was made yet. */
+  current(): SignedCrl | undefined {
+    return this.#crl;
+  }
+
+  /** Be told of every newly signed CRL (revocations, and the daily refresh). */
+  onChange(listener: (crl: SignedCrl) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** The authority's answer about a token: its signature, audience and times, and whether its device is still good. */

@@ -140,7 +140,9 @@ export async function startDaemon(
     const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
     const index = new DeviceIndex(now);
     let jobs: JobManager | undefined;
+    let revocations: Revocations | undefined;
     const hub = new NodeHub({
+      crl: () => revocations?.current(),
       index,
       pairing,
       jobs: () => jobs as JobManager,
@@ -152,15 +154,15 @@ export async function startDaemon(
     jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
     const loaded = await jobs.load();
     await hub.start();
-    const revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
+    revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
     const jwks = { keys: [jwkOf(authority.tokenPublicKey)] };
-    for (const dev of await pairing.listDevices()) await revocations.update(dev);
-    await revocations.crl();
+    await revocations.load(hub.devices());
+    revocations.onChange((crl) => hub.broadcastCrl(crl));
     pairing.onDevice((dev) => {
-      revocations.update(dev).catch((err: unknown) => log.error("CRL update failed", { error: describe(err) }));
+      revocations?.update(dev).catch((err: unknown) => log.error("CRL update failed", { error: describe(err) }));
     });
     const crlTimer = setInterval(() => {
-      revocations.regenerate().catch((err: unknown) => log.error("CRL refresh failed", { error: describe(err) }));
+      revocations?.regenerate().catch((err: unknown) => log.error("CRL refresh failed", { error: describe(err) }));
     }, CRL_REFRESH_MS);
     crlTimer.unref();
     cleanups.push(() => clearInterval(crlTimer));

@@ -65,6 +65,7 @@ export class NodeHub implements NodeDirectory {
   readonly #now: () => number;
   readonly #registrationTimeoutMs: number;
   readonly #idleTimeoutMs: number;
+  readonly #crl: () => { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sessions = new Map<string, Session>();
   /** every authenticated stream, by device, so revocation can end them all */
@@ -80,7 +81,10 @@ export class NodeHub implements NodeDirectory {
     now: () => number;
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
+    /** the current signed CRL, sent to each node after it registers */
+    crl?: () => { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
   }) {
+    this.#crl = o.crl ?? (() => undefined);
     this.#index = o.index;
     this.#pairing = o.pairing;
     this.#jobs = o.jobs;
@@ -143,6 +147,11 @@ export class NodeHub implements NodeDirectory {
     return all.length;
   }
 
+  /** Every device record, as last stored. */
+  devices(): IterableIterator<DeviceRecord> {
+    return this.#devices.values();
+  }
+
   /** The device record as last stored (kept in step with every change). */
   device(deviceId: string): DeviceRecord | undefined {
     return this.#devices.get(deviceId);
@@ -180,6 +189,18 @@ export class NodeHub implements NodeDirectory {
     if (!s?.registered) return false;
     s.call.write({ renew: { reason } });
     return true;
+  }
+
+  /** Send a newly signed CRL to every registered node. Returns how many were sent it. */
+  broadcastCrl(crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): number {
+    const msg = { crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } };
+    let n = 0;
+    for (const s of this.#sessions.values()) {
+      if (!s.registered) continue;
+      s.call.write(msg);
+      n++;
+    }
+    return n;
   }
 
   isOnline(deviceId: string): boolean {
@@ -304,7 +325,11 @@ export class NodeHub implements NodeDirectory {
       s.maxConcurrency = Math.max(1, Math.min(r.maxConcurrency || 1, this.#jobs().config.maxInFlightPerDevice));
       this.#sessions.set(device, s);
       await this.#pairing.recordPresence(device, { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() });
-      s.call.write({ registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3) } });
+      s.call.write({
+        registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3), daemonTime: this.#now() },
+      });
+      const crl = this.#crl();
+      if (crl) s.call.write({ crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } });
       this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
       if (this.#devices.get(device)?.rotateRequested) s.call.write({ renew: { reason: "rotation requested by the admin" } });
       this.#pump(device);

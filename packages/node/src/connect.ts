@@ -6,16 +6,21 @@
  * that already finished gets its result sent again.
  */
 import { EventEmitter } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
 import { arch, platform } from "node:os";
+import { join } from "node:path";
 import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
-import { Secret, identitySign, renewSignedMessage } from "@tether/crypto";
-import type { Jwks } from "@tether/crypto";
+import { writeFileAtomic } from "@tether/base";
+import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
+import type { VerifiedCrl } from "@tether/ca";
+import { Secret, identitySign, renewSignedMessage, verifyToken } from "@tether/crypto";
+import type { Jwks, TokenClaims } from "@tether/crypto";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import type { DeviceCredentials } from "./state.js";
-import { loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
+import { STATE_FILES, loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
 
 export const NODE_VERSION = "0.1.0";
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -28,14 +33,15 @@ export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | un
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
 
 type DaemonMessage = {
-  msg?: "registered" | "job" | "cancel" | "pong" | "renew";
-  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number };
+  msg?: "registered" | "job" | "cancel" | "pong" | "renew" | "crl";
+  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number; daemonTime: number };
+  crl?: { crl: Uint8Array; thisUpdate: number; nextUpdate: number };
   job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number };
   cancel?: { jobId: string; reason: string };
 };
 type Stream = ClientDuplexStream<object, DaemonMessage>;
 type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
-type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify";
+type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify" | "GetCrl";
 type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
 
 /** Renew when this fraction of the lifetime has passed (plus jitter up to RENEW_JITTER). */
@@ -63,8 +69,12 @@ export type ConnectOptions = {
   version?: string;
 };
 
+/** The CA's CRL as this node holds it: verified against the CA, newest CRL number wins. */
+export type HeldCrl = VerifiedCrl & { der: Uint8Array };
+
 /** Events: "registered", "disconnected" ({code, details, retryInMs}), "job" ({jobId, capability}),
- *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good). */
+ *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good),
+ *  "renewed", "renewal-failed", "crl" (HeldCrl, a newer verified CRL), "crl-refused" (Error). */
 export class NodeConnection extends EventEmitter {
   readonly deviceId: string;
   #creds: DeviceCredentials;
@@ -82,6 +92,11 @@ export class NodeConnection extends EventEmitter {
   #failures = 0;
   #ping?: NodeJS.Timeout;
   #retry?: NodeJS.Timeout;
+  #crl?: HeldCrl;
+  #crlChain: Promise<unknown> = Promise.resolve();
+  /** daemon clock minus ours, from the last `registered` (0 until then) */
+  #clockOffsetMs = 0;
+  #jwks?: { at: number; keys: Jwks };
 
   constructor(creds: DeviceCredentials, opts: ConnectOptions = {}) {
     super();
@@ -117,6 +132,7 @@ export class NodeConnection extends EventEmitter {
 
   #open(): void {
     if (this.#closed) return;
+    if (!this.#crl && this.#opts.stateDir) this.#loadSavedCrl(this.#opts.stateDir);
     for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
     this.#client ??= this.#makeClient();
     this.#streamClient = this.#client;
@@ -178,6 +194,7 @@ export class NodeConnection extends EventEmitter {
     if (stream !== this.#stream) return;
     if (m.msg === "registered" && m.registered) {
       this.#failures = 0;
+      if (m.registered.daemonTime) this.#clockOffsetMs = m.registered.daemonTime - Date.now();
       const every = Math.max(1000, m.registered.heartbeatMs || 10_000);
       this.#ping = setInterval(() => this.#send({ ping: { sentAt: Date.now() } }), every);
       this.#ping.unref();
@@ -189,6 +206,8 @@ export class NodeConnection extends EventEmitter {
       this.#run(m.job);
     } else if (m.msg === "renew") {
       this.renew().catch((err: unknown) => this.emit("renewal-failed", err));
+    } else if (m.msg === "crl" && m.crl) {
+      void this.acceptCrl(m.crl.crl).catch((err: unknown) => this.emit("crl-refused", err));
     } else if (m.msg === "cancel" && m.cancel) {
       this.#running.get(m.cancel.jobId)?.abort(new Error(`cancelled: ${m.cancel.reason}`));
     }
@@ -286,6 +305,74 @@ export class NodeConnection extends EventEmitter {
     this.emit("renewed", { notAfter: res.notAfter, fingerprint });
     if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
     return { notAfter: res.notAfter, fingerprint };
+  }
+
+  /**
+   * Take a CRL (DER) from the daemon: kept only if the CA signed it and its CRL number is not
+   * lower than the one held (no rollback to an older list). Saved in the state directory, so
+   * a restarted node knows the revocations before it reaches the daemon again.
+   * @throws CaError BAD_CRL when the CRL is not the CA's; NodeError STALE_CRL when it is older.
+   */
+  acceptCrl(der: Uint8Array): Promise<HeldCrl> {
+    // one at a time, so that two CRLs arriving together cannot overtake each other
+    const run = async () => {
+      const v = await verifyCrl(der, pemToDer(this.#creds.caPem, "CERTIFICATE"));
+      if (this.#crl && v.crlNumber < this.#crl.crlNumber) {
+        throw new NodeError("STALE_CRL", `CRL number ${v.crlNumber} is older than the one held (${this.#crl.crlNumber})`);
+      }
+      const held: HeldCrl = { ...v, der: new Uint8Array(der) };
+      const newer = !this.#crl || v.crlNumber > this.#crl.crlNumber || v.revokedSerials.size !== this.#crl.revokedSerials.size;
+      this.#crl = held;
+      if (this.#opts.stateDir) writeFileAtomic(join(this.#opts.stateDir, STATE_FILES.crl), held.der, 0o644);
+      if (newer) this.emit("crl", held);
+      return held;
+    };
+    const p = this.#crlChain.then(run, run);
+    this.#crlChain = p.catch(() => undefined);
+    return p;
+  }
+
+  #loadSavedCrl(dir: string): void {
+    const f = join(dir, STATE_FILES.crl);
+    if (!existsSync(f)) return;
+    void this.acceptCrl(new Uint8Array(readFileSync(f))).catch((err: unknown) => this.emit("crl-refused", err));
+  }
+
+  /** The CRL this node holds (pushed by the daemon on its stream, or fetched with refreshCrl()). */
+  crl(): HeldCrl | undefined {
+    return this.#crl;
+  }
+
+  /** Fetch the current CRL with a call (GetCrl) and take it. */
+  async refreshCrl(): Promise<HeldCrl> {
+    const r = await this.#unary<{ crl: Uint8Array }>("GetCrl", {});
+    return this.acceptCrl(r.crl);
+  }
+
+  /** Whether a serial (hex) is on the CRL this node holds. */
+  isSerialRevoked(serialHex: string): boolean {
+    return Boolean(this.#crl?.revokedSerials.has(serialKey(serialHex)));
+  }
+
+  /** The daemon's clock minus this machine's, as of the last registration (ms; 0 before). */
+  daemonClockOffsetMs(): number {
+    return this.#clockOffsetMs;
+  }
+
+  /** The daemon's time as this node estimates it. */
+  daemonNow(): number {
+    return Date.now() + this.#clockOffsetMs;
+  }
+
+  /**
+   * Verify a token offline against the daemon's JWKS (fetched once an hour), on the daemon's
+   * clock as this node estimates it, so that a node whose clock is minutes off still agrees
+   * with the daemon about expiry. Revocation is not visible offline: use Verify for that.
+   * @throws CryptoError BAD_TOKEN with the reason.
+   */
+  async verifyToken(token: string, audience: string): Promise<TokenClaims> {
+    if (!this.#jwks || Date.now() - this.#jwks.at > 60 * 60_000) this.#jwks = { at: Date.now(), keys: await this.getJwks() };
+    return verifyToken(token, this.#jwks.keys, { audience, now: this.daemonNow() });
   }
 
   /** A short-lived token (JWT, EdDSA) naming this device, for `audience`; at most 15 minutes. */

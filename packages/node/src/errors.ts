@@ -24,4 +24,5 @@ export type NodeErrorCode =
   | "EXPIRED"
   | "DAEMON_REFUSED"
   | "UNREACHABLE"
-  | "STATE_DIR";
+  | "STATE_DIR"
+  | "STALE_CRL";

@@ -3,7 +3,7 @@ export { NodeError } from "./errors.js";
 export type { NodeErrorCode } from "./errors.js";
 export { pair } from "./pair.js";
 export { MAX_OUTPUT_BYTES, NODE_VERSION, NodeConnection, connect } from "./connect.js";
-export type { CapabilityOptions, ConnectOptions, Handler, JobContext } from "./connect.js";
+export type { CapabilityOptions, ConnectOptions, Handler, HeldCrl, JobContext } from "./connect.js";
 export { orchestrator } from "./orchestrator.js";
 export type { OrchestratorClient } from "./orchestrator.js";
 export type { PairOptions, PairResult } from "./pair.js";
@@ -20,4 +20,4 @@ export type { DeviceCredentials, Identity, PairedState, TlsKey } from "./state.j
 export { verifyToken } from "@tether/crypto";
 export type { Jwks, TokenClaims } from "@tether/crypto";
 export { PEER_VERIFY_CACHE_MS, connectPeer, createPeerServer } from "./peer.js";
-export type { PeerConnection, PeerHandler, PeerInfo, PeerServer } from "./peer.js";
+export type { PeerCheckOptions, PeerConnection, PeerHandler, PeerInfo, PeerServer } from "./peer.js";

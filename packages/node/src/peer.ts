@@ -1,9 +1,12 @@
 /**
  * Device-to-device calls: a peer server on a node that requires a client certificate from the
  * same CA, and a client that presents this node's certificate. Trust comes only from the
- * daemon's CA, and each side asks the daemon (Verify) whether the other's certificate is
- * still good before serving or calling, so a revoked peer is refused. Answers are cached for
- * PEER_VERIFY_CACHE_MS.
+ * daemon's CA. Each side first checks the other's serial against the CRL it holds (pushed by
+ * the daemon on its stream), then asks the daemon (Verify) whether the certificate is still
+ * good and allowed by the label policy, so a revoked peer is refused. Answers are cached for
+ * PEER_VERIFY_CACHE_MS. When the daemon cannot be reached, the check fails closed, unless
+ * `offlineFallback` is set: then a certificate that is within its validity and not on a CRL
+ * that is still current (before its nextUpdate) is accepted, without the label policy.
  */
 import { X509Certificate } from "node:crypto";
 import { Metadata, Server, ServerCredentials, credentials, status } from "@grpc/grpc-js";
@@ -29,22 +32,40 @@ function peerService() {
   return pkg.tether.v1.Peer;
 }
 
-/** Ask the daemon about a peer's certificate, with a short cache. */
+export type PeerCheckOptions = {
+  /** how long a Verify answer is reused (default PEER_VERIFY_CACHE_MS) */
+  verifyCacheMs?: number;
+  /** with the daemon unreachable, decide from the certificate and a current CRL (default false: refuse) */
+  offlineFallback?: boolean;
+};
+
+/** Check a peer's certificate: the CRL this node holds, then the daemon, with a short cache. */
 class PeerVerifier {
   readonly #conn: NodeConnection;
   readonly #cache = new Map<string, { at: number; info: PeerInfo | string }>();
   readonly #ttl: number;
-  constructor(conn: NodeConnection, ttlMs = PEER_VERIFY_CACHE_MS) {
+  readonly #offline: boolean;
+  constructor(conn: NodeConnection, o: PeerCheckOptions = {}) {
     this.#conn = conn;
-    this.#ttl = ttlMs;
+    this.#ttl = o.verifyCacheMs ?? PEER_VERIFY_CACHE_MS;
+    this.#offline = o.offlineFallback ?? false;
   }
   async check(der: Buffer): Promise<PeerInfo> {
-    const fp = new X509Certificate(der).fingerprint256;
+    const cert = new X509Certificate(der);
+    // The CRL is consulted first and is never outweighed by a cached answer.
+    if (this.#conn.isSerialRevoked(cert.serialNumber)) throw new NodeError("REVOKED", "peer certificate is on the CA's CRL (revoked)");
+    const fp = cert.fingerprint256;
     const hit = this.#cache.get(fp);
     const now = Date.now();
     let info = hit && now - hit.at < this.#ttl ? hit.info : undefined;
     if (info === undefined) {
-      const r = await this.#conn.verifyCertificate(der);
+      let r;
+      try {
+        r = await this.#conn.verifyCertificate(der);
+      } catch (err) {
+        if (!(err instanceof NodeError && err.code === "UNREACHABLE")) throw err;
+        return this.#offlineCheck(cert, err);
+      }
       info =
         r.status !== "valid"
           ? `peer certificate is ${r.status}${r.reason ? `: ${r.reason}` : ""}`
@@ -55,6 +76,18 @@ class PeerVerifier {
     }
     if (typeof info === "string") throw new NodeError("REVOKED", info);
     return info;
+  }
+
+  /** The daemon is unreachable: fail closed, or (if allowed) decide from a current CRL. */
+  #offlineCheck(cert: X509Certificate, cause: NodeError): PeerInfo {
+    if (!this.#offline) throw new NodeError("UNREACHABLE", `cannot check the peer with the daemon: ${cause.message}`, { cause });
+    const crl = this.#conn.crl();
+    const now = this.#conn.daemonNow();
+    if (!crl || now >= crl.nextUpdate) throw new NodeError("UNREACHABLE", "the daemon is unreachable and no current CRL is held", { cause });
+    if (now < Date.parse(cert.validFrom) || now >= Date.parse(cert.validTo)) throw new NodeError("REVOKED", "peer certificate is outside its validity");
+    const deviceId = /URI:urn:tether:device:([A-Za-z0-9._~-]+)/.exec(cert.subjectAltName ?? "")?.[1];
+    if (!deviceId) throw new NodeError("BAD_CERTIFICATE", "peer certificate names no device");
+    return { deviceId, role: "" };
   }
 }
 
@@ -68,11 +101,11 @@ export type PeerServer = { port: number; close(): Promise<void> };
 export async function createPeerServer(
   conn: NodeConnection,
   handlers: Record<string, PeerHandler>,
-  o: { address?: string; verifyCacheMs?: number } = {},
+  o: { address?: string } & PeerCheckOptions = {},
 ): Promise<PeerServer> {
   const address = o.address ?? "127.0.0.1:0";
   const creds = conn.tlsMaterial();
-  const verifier = new PeerVerifier(conn, o.verifyCacheMs);
+  const verifier = new PeerVerifier(conn, o);
   const server = new Server({ "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES });
   server.addService(peerService().service, {
     Call: (call: ServerUnaryCall<{ method: string; input: Buffer }, object>, cb: sendUnaryData<object>) => {
@@ -88,7 +121,8 @@ export async function createPeerServer(
             const out = await h(text ? JSON.parse(text) : null, peer);
             cb(null, { output: Buffer.from(JSON.stringify(out ?? null)) });
           },
-          (err: Error) => cb({ code: status.PERMISSION_DENIED, details: err.message }, null),
+          (err: Error) =>
+            cb({ code: err instanceof NodeError && err.code === "UNREACHABLE" ? status.UNAVAILABLE : status.PERMISSION_DENIED, details: err.message }, null),
         )
         .catch((err: Error) => cb({ code: status.INTERNAL, details: err.message }, null));
     },
@@ -106,9 +140,9 @@ export type PeerConnection = { call(method: string, input?: unknown): Promise<un
  * Call a peer device at `address`: TLS verified against the CA, this node's certificate
  * presented, and the server's certificate checked with the daemon before the first call.
  */
-export function connectPeer(conn: NodeConnection, address: string, o: { expectDeviceId?: string; verifyCacheMs?: number } = {}): PeerConnection {
+export function connectPeer(conn: NodeConnection, address: string, o: { expectDeviceId?: string } & PeerCheckOptions = {}): PeerConnection {
   const m = conn.tlsMaterial();
-  const verifier = new PeerVerifier(conn, o.verifyCacheMs);
+  const verifier = new PeerVerifier(conn, o);
   let seen: PeerInfo | undefined;
   let serverCert: Buffer | undefined;
   const creds = credentials.createSsl(Buffer.from(m.caPem), Buffer.from(m.keyPem), Buffer.from(m.certPem), {

@@ -23,6 +23,7 @@ export const STATE_FILES = {
   certificate: "cert.pem",
   ca: "ca.pem",
   node: "node.json",
+  crl: "crl.der",
 } as const;
 
 export type Identity = { publicKey: Uint8Array; secretKey: Secret<Uint8Array> };

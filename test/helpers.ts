@@ -304,8 +304,8 @@ export function streamEnd(s: NodeJS.ReadableStream): Promise<{ code: number; det
 export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number };
 
 /** `tether daemon` as a child process; resolves once it printed its ready line. */
-export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0") {
-  const d = spawnCli(["daemon", "--data-dir", data, "--listen", listen, "--json", ...extra]);
+export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0", env: NodeJS.ProcessEnv = {}) {
+  const d = spawnCli(["daemon", "--data-dir", data, "--listen", listen, "--json", ...extra], env);
   const line = await waitFor(
     () => d.out().split("\n").find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
     `daemon ready (stderr: ${d.err()})`,

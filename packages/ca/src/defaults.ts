@@ -15,8 +15,12 @@ export const DEFAULT_CA_LIFETIME_MS = 3652 * 24 * 60 * 60_000;
 export const DEFAULT_NODE_CERT_LIFETIME_MS = 24 * 60 * 60_000;
 /** Daemon server (and pairing signer) certificate lifetime: 90 days. */
 export const DEFAULT_SERVER_CERT_LIFETIME_MS = 90 * 24 * 60 * 60_000;
-/** notBefore is set this far before `now`, so peers with slightly slow clocks accept new certs. */
-export const CLOCK_SKEW_BACKDATE_MS = 5 * 60_000;
+/**
+ * notBefore is set this far before `now`, so that peers whose clocks are behind the daemon's
+ * accept new certificates at once. tether tolerates 5 minutes of skew either way; the backdate
+ * is twice that, so a peer exactly 5 minutes behind is not at the edge (docs/operations.md).
+ */
+export const CLOCK_SKEW_BACKDATE_MS = 10 * 60_000;
 /** Length of generated serial numbers in bytes (RFC 5280 allows up to 20; CA/B asks for >= 64 random bits). */
 export const SERIAL_BYTES = 16;
 /** Prefix of the SAN URI that carries a node's device id. */

@@ -382,7 +382,14 @@ export class NodeHub implements NodeDirectory {
         }
         for (const j of jobs) {
           s.call.write({
-            job: { jobId: j.id, capability: j.capability, input: Buffer.from(j.input), deadline: j.deadline, attempt: j.attempts },
+            job: {
+              jobId: j.id,
+              capability: j.capability,
+              input: Buffer.from(j.input),
+              deadline: j.deadline,
+              attempt: j.attempts,
+              timeoutMs: Math.max(0, j.deadline - this.#now()),
+            },
           });
         }
       } while (s.again && this.#sessions.get(deviceId) === s);

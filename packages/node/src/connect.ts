@@ -28,6 +28,7 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const RESULT_CACHE = 1000;
 
+/** `deadline` is on this machine's clock (ms since epoch), converted from the daemon's. */
 export type JobContext = { jobId: string; deadline: number; attempt: number; signal: AbortSignal };
 export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | unknown;
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
@@ -36,7 +37,7 @@ type DaemonMessage = {
   msg?: "registered" | "job" | "cancel" | "pong" | "renew" | "crl";
   registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number; daemonTime: number };
   crl?: { crl: Uint8Array; thisUpdate: number; nextUpdate: number };
-  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number };
+  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number; timeoutMs: number };
   cancel?: { jobId: string; reason: string };
 };
 type Stream = ClientDuplexStream<object, DaemonMessage>;
@@ -224,14 +225,16 @@ export class NodeConnection extends EventEmitter {
     const h = this.#handlers.get(job.capability);
     const ac = new AbortController();
     this.#running.set(jobId, ac);
-    const timer = setTimeout(() => ac.abort(new Error("deadline passed")), Math.max(0, job.deadline - Date.now()));
+    // Timed on this machine's clock from the time left, so that clock skew cannot shorten it.
+    const deadline = job.timeoutMs ? Date.now() + job.timeoutMs : job.deadline - this.#clockOffsetMs;
+    const timer = setTimeout(() => ac.abort(new Error("deadline passed")), Math.max(0, deadline - Date.now()));
     this.emit("job", { jobId, capability: job.capability, attempt: job.attempt });
     this.#send({ update: { jobId, state: "running" } });
     const work = async () => {
       if (!h) throw new Error(`this node has no handler for ${job.capability}`);
       const text = Buffer.from(job.input).toString("utf8");
       const input: unknown = text ? JSON.parse(text) : null;
-      return h.fn(input, { jobId, deadline: job.deadline, attempt: job.attempt, signal: ac.signal });
+      return h.fn(input, { jobId, deadline, attempt: job.attempt, signal: ac.signal });
     };
     // A handler that ignores its signal must not hold the job (or this process) past an abort.
     const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true }));

@@ -102,14 +102,23 @@ function validAt(cert: X509Certificate, now: number): boolean {
 function checkSigner(signer: X509Certificate, ca: X509Certificate, now: number): void {
   const ok =
     ca.ca &&
-    validAt(ca, now) &&
     signer.checkIssued(ca) &&
     signer.verify(ca.publicKey) &&
     !signer.ca &&
     signer.keyUsage === undefined &&
-    signer.subject.split("\n").includes(`CN=${PAIRING_SIGNER_COMMON_NAME}`) &&
-    validAt(signer, now);
+    signer.subject.split("\n").includes(`CN=${PAIRING_SIGNER_COMMON_NAME}`);
   if (!ok) throw new NodeError("BAD_CERTIFICATE", "the daemon's signer certificate is not its CA's pairing signer");
+  for (const c of [ca, signer]) {
+    if (!validAt(c, now)) {
+      const from = Date.parse(c.validFrom);
+      const when = now < from ? `is not valid until ${new Date(from).toISOString()}` : `expired at ${c.validTo}`;
+      throw new NodeError(
+        "BAD_CERTIFICATE",
+        `the daemon's ${c === ca ? "CA" : "signer"} certificate ${when}, and it is ${new Date(now).toISOString()} on this machine: ` +
+          "this machine's clock and the daemon's differ by more than tether tolerates (5 minutes); fix them (NTP) and pair again",
+      );
+    }
+  }
 }
 
 /** Pair this node with a daemon. Resolves once the admin approved and the certificate is stored. */

@@ -10,8 +10,12 @@ export const MAX_ACTIVE_CODES = 256;
 export const SESSION_TTL_MS = 60_000;
 export const MAX_SESSIONS = 1024;
 export const DEFAULT_REQUEST_TTL_MS = 15 * 60_000;
-/** Allowed clock difference for signed Await requests. */
-export const AWAIT_MAX_SKEW_MS = 5 * 60_000;
+/**
+ * How far a signed timestamp (Await, Renew, IssuePeerCertificate) may be from the daemon's
+ * clock. Twice the clock skew tether promises to tolerate (5 minutes either way), so that a
+ * node exactly 5 minutes off still passes with room for transit time (docs/operations.md).
+ */
+export const SIGNED_TIMESTAMP_WINDOW_MS = 10 * 60_000;
 
 export type PairingConfig = Readonly<{
   defaultCodeTtlMs: number;
@@ -21,7 +25,7 @@ export type PairingConfig = Readonly<{
   sessionTtlMs: number;
   maxSessions: number;
   requestTtlMs: number;
-  awaitMaxSkewMs: number;
+  timestampWindowMs: number;
 }>;
 
 /** @throws RangeError when an override leaves the documented bounds. */
@@ -40,6 +44,6 @@ export function resolvePairingConfig(o: Partial<PairingConfig> = {}): PairingCon
     sessionTtlMs: o.sessionTtlMs ?? SESSION_TTL_MS,
     maxSessions: o.maxSessions ?? MAX_SESSIONS,
     requestTtlMs: o.requestTtlMs ?? DEFAULT_REQUEST_TTL_MS,
-    awaitMaxSkewMs: o.awaitMaxSkewMs ?? AWAIT_MAX_SKEW_MS,
+    timestampWindowMs: o.timestampWindowMs ?? SIGNED_TIMESTAMP_WINDOW_MS,
   });
 }

@@ -2,13 +2,13 @@
 export { PairingError } from "./errors.js";
 export type { PairingErrorCode } from "./errors.js";
 export {
-  AWAIT_MAX_SKEW_MS,
   DEFAULT_CODE_TTL_MS,
   DEFAULT_REQUEST_TTL_MS,
   MAX_CODE_ATTEMPTS,
   MAX_CODE_TTL_MS,
   MIN_CODE_TTL_MS,
   SESSION_TTL_MS,
+  SIGNED_TIMESTAMP_WINDOW_MS,
   resolvePairingConfig,
 } from "./config.js";
 export type { PairingConfig } from "./config.js";

@@ -448,14 +448,22 @@ export class PairingManager {
     // Same answer for "no such request" and "bad signature" would hide existence, but ids are
     // random and unguessable; a precise error helps the operator more.
     if (!found) throw new PairingError("REQUEST_NOT_FOUND", "no pairing request with that id");
-    if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
-      throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
-    }
+    this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
     if (!identityVerify(fromHex(found.identityKey), awaitSignedMessage(req.requestId, req.timestamp), sig)) {
       throw new PairingError("BAD_SIGNATURE", "signature does not verify with the request's identity key");
     }
     return this.#withExpiry(found, now);
+  }
+
+  /** A signed timestamp must be within the window of the daemon's clock; the error says by how much it is off. */
+  #freshTimestamp(timestamp: number, now: number): void {
+    if (Number.isFinite(timestamp) && Math.abs(now - timestamp) <= this.#config.timestampWindowMs) return;
+    const off = Number.isFinite(timestamp) ? `${Math.round(Math.abs(timestamp - now) / 1000)} s ${timestamp > now ? "ahead of" : "behind"}` : "not a time, compared with";
+    throw new PairingError(
+      "STALE_TIMESTAMP",
+      `signed timestamp is ${off} the daemon's clock (allowed: ${this.#config.timestampWindowMs / 60_000} minutes either way); check both clocks (NTP)`,
+    );
   }
 
   #withExpiry(r: RequestRecord, now: number): RequestRecord {
@@ -591,9 +599,7 @@ export class PairingManager {
     const cur = await this.#repo.get("devices", req.deviceId);
     if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
     if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
-    if (!Number.isFinite(req.timestamp) || Math.abs(now - req.timestamp) > this.#config.awaitMaxSkewMs) {
-      throw new PairingError("STALE_TIMESTAMP", "signed timestamp is too far from the daemon's clock");
-    }
+    this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
     if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
       throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");

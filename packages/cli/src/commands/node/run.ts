@@ -11,6 +11,8 @@ import { CliError, Exit, str } from "../../cli.js";
 const MAX_STDOUT = 1024 * 1024;
 const STDERR_TAIL = 2048;
 const KILL_GRACE_MS = 2000;
+/** Warn when this machine and the daemon disagree about the time by more than this. */
+const CLOCK_WARN_S = 60;
 
 /** Run one job's command; resolves with its parsed stdout, rejects with a reason. */
 export function runCommand(command: string, input: unknown, ctx: JobContext): Promise<unknown> {
@@ -96,7 +98,10 @@ same TETHER_JOB_ID; this node never runs a job id twice at once, and answers a r
 a finished one with the result it already has.
 
 It reconnects with exponential backoff and jitter, and exits 8 if the daemon refuses
-this device for good (revoked, or a certificate that is no longer current).
+this device for good (revoked, or a certificate that is no longer current). It renews
+its certificate before it expires, keeps the CA's CRL that the daemon sends (crl.der in
+the state directory), and warns when this machine's clock is more than a minute off
+the daemon's (tether tolerates 5 minutes either way).
 
   --max-concurrency N   jobs to run at once (default 1, at most 64)
   --json-logs           log JSON lines on stderr
@@ -132,7 +137,15 @@ Example:
       if (err instanceof NodeError) throw new CliError(err.code === "STATE_DIR" || err.code === "BAD_INPUT" ? Exit.Usage : Exit.Failure, err.message, { cause: err });
       throw err;
     }
-    conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) }));
+    conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => {
+      log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) });
+      const offsetS = Math.round(conn.daemonClockOffsetMs() / 1000);
+      if (Math.abs(offsetS) > CLOCK_WARN_S) {
+        log("clock skew", { daemonAheadBySeconds: offsetS, advice: "this machine's clock and the daemon's differ; tether tolerates 5 minutes either way: check NTP on both" });
+      }
+    });
+    conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
+    conn.on("crl-refused", (e: Error) => log("crl refused", { error: e.message }));
     conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) => log("disconnected", d));
     conn.on("job", (j: Record<string, unknown>) => log("job started", j));
     conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), fingerprint: r.fingerprint }));

@@ -122,4 +122,24 @@ J("revoking the node ends its stream at once and its reconnects are refused", as
   assert.not.ok(shown.online);
 });
 
+J("tether node renew: not before it is due, at once with --force, and the new certificate is good", async () => {
+  const early = await cli(["node", "renew", "--state-dir", orchDir(), "--json"]);
+  assert.is(early.code, 0, early.stderr);
+  assert.equal(JSON.parse(early.stdout), { renewed: false });
+  const before = await cli(["devices", "show", ctx.orch, "--json", ...dd()]);
+  const forced = await cli(["node", "renew", "--force", "--state-dir", orchDir(), "--json"]);
+  assert.is(forced.code, 0, forced.stderr);
+  const r = JSON.parse(forced.stdout) as { renewed: boolean; fingerprint: string };
+  assert.ok(r.renewed);
+  const after = JSON.parse((await cli(["devices", "show", ctx.orch, "--json", ...dd()])).stdout) as { certificateFingerprint: string };
+  assert.is(after.certificateFingerprint, r.fingerprint, "the daemon's record names the new certificate");
+  assert.is.not((JSON.parse(before.stdout) as { certificateFingerprint: string }).certificateFingerprint, r.fingerprint);
+  // the orchestrator works with its new certificate (over mutual TLS)
+  const j = await cli(["jobs", "list", "--json", "--state-dir", orchDir()]);
+  assert.is(j.code, 0, j.stderr);
+  const bad = await cli(["node", "renew", "--state-dir", join(ctx.tmp.path, "nowhere")]);
+  assert.is(bad.code, 2, "no paired identity there: usage error");
+  assert.match(bad.stderr, /no paired identity/);
+});
+
 J.run();

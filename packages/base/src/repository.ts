@@ -32,6 +32,7 @@ export const AuditEvent = {
   Preauthorized: "preauthorization.created",
   PreauthorizationRevoked: "preauthorization.revoked",
   RotationRequested: "device.rotation_requested",
+  DaemonCertificatesRotated: "daemon.certificates_rotated",
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 

@@ -100,8 +100,11 @@ export async function targetOf(values: Record<string, unknown>, env: NodeJS.Proc
 async function open(service: "Admin" | "Orchestrator", target: Target): Promise<{ client: AnyClient; where: string }> {
   if (target.kind === "device") {
     if (service !== "Orchestrator") throw new CliError(Exit.Usage, "only orchestrator commands can use --state-dir");
-    const { orchestrator, NodeError } = await import("@tether/node");
+    const { orchestrator, renewIfDue, NodeError } = await import("@tether/node");
     try {
+      // A device that only makes calls renews when it is used (past half its lifetime). If that
+      // fails, the call below reports the state of the certificate.
+      await renewIfDue(target.stateDir, target.daemon ? { daemon: target.daemon } : {}).catch(() => undefined);
       return { client: orchestrator(target.stateDir, target.daemon) as unknown as AnyClient, where: `the daemon (as the device in ${target.stateDir})` };
     } catch (err) {
       if (err instanceof NodeError) throw new CliError(Exit.Usage, err.message, { cause: err });

@@ -15,6 +15,7 @@ import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
 import { caJwksCommand } from "./commands/ca/jwks.js";
+import { caRotateCommand } from "./commands/ca/rotate.js";
 import { auditVerifyCommand } from "./commands/audit/verify.js";
 import { devicesRevokeCommand } from "./commands/devices/revoke.js";
 import { devicesUnrevokeCommand } from "./commands/devices/unrevoke.js";
@@ -26,6 +27,7 @@ import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
 import { nodeRunCommand } from "./commands/node/run.js";
+import { nodeRenewCommand } from "./commands/node/renew.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -46,6 +48,7 @@ export const COMMANDS: readonly Command[] = [
   nodeIdentityCommand,
   nodePairCommand,
   nodeRunCommand,
+  nodeRenewCommand,
   dispatchCommand,
   jobsListCommand,
   jobsShowCommand,
@@ -53,6 +56,7 @@ export const COMMANDS: readonly Command[] = [
   auditListCommand,
   auditVerifyCommand,
   caCrlCommand,
+  caRotateCommand,
   caVerifyCommand,
   caJwksCommand,
 ];

@@ -79,7 +79,13 @@ export function peerFingerprint(call: WithAuth): string | undefined {
  */
 export function authenticate(call: WithAuth, index: DeviceIndex, now: number, roles?: readonly string[]): Peer {
   const fp = peerFingerprint(call);
-  if (!fp) throw new DaemonError("NO_CLIENT_CERT", "a client certificate from this daemon's CA is required", { status: status.UNAUTHENTICATED });
+  if (!fp) {
+    throw new DaemonError(
+      "NO_CLIENT_CERT",
+      "no valid client certificate: none was sent, or it is expired, not yet valid, or not from this daemon's CA (an expired certificate cannot renew itself: pair this device again)",
+      { status: status.UNAUTHENTICATED },
+    );
+  }
   const e = index.lookup(fp);
   if (!e) {
     throw new DaemonError("CERT_NOT_CURRENT", "client certificate is not a current certificate of any device (unknown CA, replaced or revoked)", {

@@ -4,11 +4,11 @@
  * Unix socket. Nothing imports this package except the CLI's `daemon` command and tests.
  */
 import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
-import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { X509Certificate, randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
 import { jwkOf } from "@tether/crypto";
-import { AUDIT_TABLES, AuditLog } from "@tether/audit";
+import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
 import type { JobConfig, JobTables } from "@tether/jobs";
@@ -214,7 +214,15 @@ export async function startDaemon(
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
     const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks }));
+    const rotateDaemonCertificates = async () => {
+      await checkCertificates(true);
+      const server = new X509Certificate(authority.serverCertPem);
+      const signer = new X509Certificate(authority.signerCertDer);
+      const fp = (c: X509Certificate) => c.fingerprint256.replace(/:/g, "").toLowerCase();
+      const r = { serverFingerprint: fp(server), serverNotAfter: Date.parse(server.validTo), signerFingerprint: fp(signer), signerNotAfter: Date.parse(signer.validTo) };
+      return r;
+    };
+    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks, rotateDaemonCertificates }));
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
     const oldUmask = process.umask(0o177);
     try {
@@ -233,7 +241,10 @@ export async function startDaemon(
     const checkCertificates = async (force = false) => {
       const r = await authority.refresh(now(), force);
       if (r.server) identity.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
-      if (r.server || r.signer) log.info("daemon certificates renewed", r);
+      if (r.server || r.signer) {
+        log.info("daemon certificates renewed", r);
+        await audit.append(AuditEvent.DaemonCertificatesRotated, force ? "admin" : "daemon", "daemon", r);
+      }
       return r;
     };
     const certTimer = setInterval(() => {

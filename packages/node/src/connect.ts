@@ -11,16 +11,17 @@ import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { writeFileAtomic } from "@tether/base";
 import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
-import { Secret, identitySign, renewSignedMessage, verifyToken } from "@tether/crypto";
+import { Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import type { DeviceCredentials } from "./state.js";
-import { STATE_FILES, loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
+import { RENEW_AT, newTlsKey, renewOver, signedKeyRequest } from "./renew.js";
+import { STATE_FILES, loadCredentials } from "./state.js";
 
 export const NODE_VERSION = "0.1.0";
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -45,18 +46,8 @@ type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | nu
 type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify" | "GetCrl";
 type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
 
-/** Renew when this fraction of the lifetime has passed (plus jitter up to RENEW_JITTER). */
-export const RENEW_AT = 0.5;
+/** Renew when RENEW_AT (half) of the lifetime has passed, plus jitter up to RENEW_JITTER. */
 export const RENEW_JITTER = 1 / 6;
-
-/** A fresh P-256 TLS key: its PKCS#8 PEM and SubjectPublicKeyInfo DER. */
-function newTlsKey(): { keyPem: string; spki: Uint8Array } {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  return {
-    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
-    spki: new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" })),
-  };
-}
 
 export type ConnectOptions = {
   maxConcurrency?: number;
@@ -281,33 +272,23 @@ export class NodeConnection extends EventEmitter {
    * stream keeps running; later connections use the new certificate.
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
-    let keyPem: string | undefined;
-    let spki: Uint8Array;
-    if (o.rekey !== false) {
-      ({ keyPem, spki } = newTlsKey());
-    } else {
-      spki = new Uint8Array(createPublicKey(createPrivateKey(this.#creds.keyPem.expose())).export({ type: "spki", format: "der" }));
-    }
-    const res = await this.#unary<{ certificate: Buffer; notAfter: number }>("Renew", this.#signedKeyRequest(spki));
-    const cert = new X509Certificate(res.certificate);
-    const ca = new X509Certificate(this.#creds.caPem);
-    const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
-    if (!cert.verify(ca.publicKey) || Buffer.compare(Buffer.from(certSpki), Buffer.from(spki)) !== 0) {
-      throw new NodeError("BAD_CERTIFICATE", "renewed certificate is not a certificate of our CA for our key");
-    }
-    const certPem = cert.toString();
-    saveRenewal(this.#requireStateDir(), certPem, keyPem, res.notAfter);
-    this.#creds = { ...this.#creds, certPem, ...(keyPem ? { keyPem: new Secret(keyPem, "TlsPrivateKey") } : {}) };
+    const r = await renewOver((req) => this.#unary<{ certificate: Uint8Array; notAfter: number }>("Renew", req), {
+      stateDir: this.#requireStateDir(),
+      deviceId: this.deviceId,
+      caPem: this.#creds.caPem,
+      currentKeyPem: this.#creds.keyPem.expose(),
+      ...(o.rekey === false ? { rekey: false } : {}),
+    });
+    this.#creds = { ...this.#creds, certPem: r.certPem, ...(r.keyPem ? { keyPem: new Secret(r.keyPem, "TlsPrivateKey") } : {}) };
     // The open stream stays on the old channel; calls from now on, and the next stream, use a
     // new channel with the new certificate (the old one stops being accepted after the overlap).
     const prev = this.#client;
     this.#client = this.#makeClient();
     if (prev && prev === this.#streamClient) this.#oldClients.push(prev);
     else prev?.close(); // carries no stream
-    const fingerprint = cert.fingerprint256.replace(/:/g, "").toLowerCase();
-    this.emit("renewed", { notAfter: res.notAfter, fingerprint });
+    this.emit("renewed", { notAfter: r.notAfter, fingerprint: r.fingerprint });
     if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
-    return { notAfter: res.notAfter, fingerprint };
+    return { notAfter: r.notAfter, fingerprint: r.fingerprint };
   }
 
   /**
@@ -394,7 +375,7 @@ export class NodeConnection extends EventEmitter {
   /** A fresh key and a serverAuth certificate for it, to serve other devices (peer.ts). */
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
     const { keyPem, spki } = newTlsKey();
-    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", this.#signedKeyRequest(spki));
+    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", signedKeyRequest(this.#requireStateDir(), this.deviceId, spki));
     return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 
@@ -417,13 +398,6 @@ export class NodeConnection extends EventEmitter {
         e ? reject(fromStatus(e)) : resolve(r as R),
       ),
     );
-  }
-
-  /** The request Renew and IssuePeerCertificate take: the key, signed by the identity key. */
-  #signedKeyRequest(spki: Uint8Array): { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array } {
-    const identity = loadOrCreateIdentity(this.#requireStateDir());
-    const timestamp = Date.now();
-    return { tlsPublicKey: spki, timestamp, signature: identitySign(identity.secretKey.expose(), renewSignedMessage(this.deviceId, spki, timestamp)) };
   }
 
   #requireStateDir(): string {

@@ -76,7 +76,16 @@ export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
   log: Logger,
-  fleet: { hub: NodeHub; jobs: JobManager; now: () => number; audit: AuditTrail; revocations: Revocations; jwks: Jwks },
+  fleet: {
+    hub: NodeHub;
+    jobs: JobManager;
+    now: () => number;
+    audit: AuditTrail;
+    revocations: Revocations;
+    jwks: Jwks;
+    /** renew the daemon's server and signer certificates now; describes the new ones */
+    rotateDaemonCertificates: () => Promise<{ serverFingerprint: string; serverNotAfter: number; signerFingerprint: string; signerNotAfter: number }>;
+  },
 ): UntypedServiceImplementation {
   const { audit } = fleet;
   const live = (id: string) => fleet.hub.node(id);
@@ -159,6 +168,7 @@ export function adminService(
       withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate)),
     ),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
+    RotateDaemonCertificates: unary<object, object>(log, "Admin.RotateDaemonCertificates", async () => fleet.rotateDaemonCertificates()),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
       entries: (await audit.entries({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),

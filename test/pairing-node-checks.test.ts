@@ -26,14 +26,21 @@ import { tempDir, waitFor } from "./helpers.ts";
 
 /** An in-memory repository: fine here, the store is not what this test is about. */
 function memoryRepo(): PairingRepository {
-  const t: Record<string, Map<string, unknown>> = { codes: new Map(), requests: new Map(), devices: new Map(), audit: new Map(), auditHead: new Map() };
+  const t = new Map<string, Map<string, unknown>>();
+  const table = (name: string) => t.get(name) ?? (t.set(name, new Map()).get(name) as Map<string, unknown>);
+  const sorted = (name: string) => [...table(name).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
-    get: async (table, id) => t[table]?.get(id) as never,
-    list: async (table) => [...(t[table]?.values() ?? [])] as never,
+    get: async (name, id) => table(name).get(id) as never,
+    list: async (name) => sorted(name).map(([, v]) => v) as never,
+    scan: async (name, o = {}) => {
+      let rows = sorted(name).filter(([k]) => (o.gte === undefined || k >= o.gte) && (o.gt === undefined || k > o.gt) && (o.lt === undefined || k < o.lt) && (o.lte === undefined || k <= o.lte));
+      if (o.reverse) rows = rows.reverse();
+      return rows.slice(0, o.limit ?? rows.length).map(([, v]) => v) as never;
+    },
     batch: async (ops: readonly PairingOp[]) => {
       for (const op of ops) {
-        if (op.type === "put") t[op.table]?.set(op.value.id, structuredClone(op.value));
-        else t[op.table]?.delete(op.key);
+        if (op.type === "put") table(op.table).set(op.value.id, structuredClone(op.value));
+        else table(op.table).delete(op.key);
       }
     },
   } satisfies PairingRepository as PairingRepository;

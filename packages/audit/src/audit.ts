@@ -7,7 +7,7 @@
  * record, so a crash leaves both or neither. Storage and the clock are injected.
  */
 import { AuditEvent, Mutex } from "@tether/base";
-import type { AuditRecord, BatchOptions, Op, Repository, Schema } from "@tether/base";
+import type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { sha256Hex, transcript, u64be } from "@tether/crypto";
 
 export { AuditEvent };
@@ -65,6 +65,10 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     return this.#repo.list(table);
   }
 
+  scan<T extends keyof (S & AuditTables) & string>(table: T, o?: ScanOptions): Promise<(S & AuditTables)[T][]> {
+    return this.#repo.scan(table, o);
+  }
+
   /**
    * Write `ops` and the entries for `options.audit` in one atomic batch. Entries are chained
    * under a mutex and handed to the store in chain order; the store applies batches in call
@@ -81,11 +85,10 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
   }
 
   async #write(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean): Promise<AuditEntry[]> {
-    if (events.length === 0) {
-      await this.#repo.batch(ops, { sync });
-      return [];
-    }
+    // Every batch, with events or not, passes the same FIFO mutex on its way to the store, so
+    // batches reach the store in call order (callers may pipeline writes without awaiting).
     const { written, entries } = await this.#mutex.run(async () => {
+      if (events.length === 0) return { written: this.#repo.batch(ops, { sync }), entries: [] as AuditEntry[] };
       let head = this.#head ?? (await this.#repo.get("auditHead", "head")) ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
       const time = this.#now();
       const entries: AuditEntry[] = [];

@@ -2,5 +2,5 @@
 export { createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
 export { AuditEvent } from "./repository.js";
-export type { AuditRecord, BatchOptions, Op, Repository, Schema } from "./repository.js";
+export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { parseDurationMs } from "./duration.js";

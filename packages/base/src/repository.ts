@@ -53,9 +53,15 @@ export type BatchOptions = {
   audit?: readonly AuditRecord[];
 };
 
+/** A key range of one table: ids compare as strings (UTF-8 byte order). */
+export type ScanOptions = { gte?: string; gt?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number };
+
 export interface Repository<S extends Schema> {
   get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined>;
+  /** Every record of a table, in id order. Only for tables that stay small. */
   list<T extends keyof S & string>(table: T): Promise<S[T][]>;
+  /** Records in id order (or reverse) within a range, at most `limit`. */
+  scan<T extends keyof S & string>(table: T, o?: ScanOptions): Promise<S[T][]>;
   /**
    * Atomic. Durable (fsynced) before it resolves unless `sync: false`, which still survives a
    * process crash but may be lost in an OS crash or power loss. A repository that cannot

@@ -12,15 +12,25 @@ import { DaemonError } from "./errors.js";
 export type Peer = { deviceId: string; role: string; fingerprint: string };
 
 type Entry = { deviceId: string; role: string; notBefore: number; notAfter: number };
+/** An index entry; the validity window is read from the certificate on first use (a start with many devices parses none). */
+type Lazy = { deviceId: string; role: string; certificate: string; window?: { notBefore: number; notAfter: number } };
+
+function resolve(e: Lazy): Entry {
+  if (!e.window) {
+    const cert = new X509Certificate(Buffer.from(e.certificate, "base64"));
+    e.window = { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+  }
+  return { deviceId: e.deviceId, role: e.role, ...e.window };
+}
 
 /** After a renewal the previous certificate stays accepted this long, so a node can switch over. */
 export const RENEWAL_OVERLAP_MS = 2 * 60_000;
 
 export class DeviceIndex {
-  readonly #byFingerprint = new Map<string, Entry>();
+  readonly #byFingerprint = new Map<string, Lazy>();
   readonly #fingerprintOf = new Map<string, string>();
   /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
-  readonly #retired = new Map<string, Entry & { until: number }>();
+  readonly #retired = new Map<string, Lazy & { until: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -39,21 +49,15 @@ export class DeviceIndex {
       // A renewal: the old certificate keeps working for a short overlap, then never again.
       this.#retired.set(old, { ...oldEntry, until: this.#now() + RENEWAL_OVERLAP_MS });
     }
-    const cert = new X509Certificate(Buffer.from(d.certificate, "base64"));
-    this.#byFingerprint.set(d.certificateFingerprint, {
-      deviceId: d.id,
-      role: d.role,
-      notBefore: Date.parse(cert.validFrom),
-      notAfter: Date.parse(cert.validTo),
-    });
+    this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role, certificate: d.certificate });
     this.#fingerprintOf.set(d.id, d.certificateFingerprint);
   }
 
   lookup(fingerprint: string): Entry | undefined {
     const current = this.#byFingerprint.get(fingerprint);
-    if (current) return current;
+    if (current) return resolve(current);
     const retired = this.#retired.get(fingerprint);
-    if (retired && this.#now() < retired.until) return retired;
+    if (retired && this.#now() < retired.until) return resolve(retired);
     if (retired) this.#retired.delete(fingerprint);
     return undefined;
   }

@@ -18,6 +18,8 @@ export type DaemonConfig = Readonly<{
   /** host:port put into QR codes; defaults to the bound listen address. */
   advertise?: string;
   nodeCertLifetimeMs?: number;
+  /** how long finished jobs are kept (0: forever; default 7 days, @tether/jobs) */
+  jobRetentionMs?: number;
   sweepIntervalMs: number;
 }>;
 
@@ -35,6 +37,11 @@ export function parseHostPort(s: string, label = "address"): { host: string; por
 export function formatHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** Upper bound for --job-retention. */
+export const MAX_JOB_RETENTION_MS = 3650 * 24 * 60 * 60_000;
+/** How often finished jobs past their retention are deleted. */
+export const JOB_RETENTION_SWEEP_MS = 60_000;
 
 /** Bounds for --cert-lifetime. */
 export const MIN_NODE_CERT_LIFETIME_MS = 60_000;
@@ -55,6 +62,7 @@ export function resolveDaemonConfig(o: {
   listen?: string;
   advertise?: string;
   nodeCertLifetimeMs?: number;
+  jobRetentionMs?: number;
   sweepIntervalMs?: number;
 }): DaemonConfig {
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
@@ -69,12 +77,16 @@ export function resolveDaemonConfig(o: {
   ) {
     throw new DaemonError("BAD_DURATION", "--cert-lifetime must be between 1m and 90d");
   }
+  if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
+    throw new DaemonError("BAD_DURATION", "--job-retention must be 0 (keep forever) or between 1m and 3650d");
+  }
   return Object.freeze({
     dataDir,
     listenHost: host,
     listenPort: port,
     ...(o.advertise ? { advertise: o.advertise } : {}),
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
+    ...(o.jobRetentionMs !== undefined ? { jobRetentionMs: o.jobRetentionMs } : {}),
     sweepIntervalMs: o.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
   });
 }

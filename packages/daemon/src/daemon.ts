@@ -19,7 +19,7 @@ import { Store, StoreError } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
 import { loadOrCreateAuthority, serverHosts } from "./authority.js";
 import type { DaemonConfig } from "./config.js";
-import { ADMIN_SOCKET_NAME, formatHostPort, parseHostPort } from "./config.js";
+import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
 import type { Logger } from "./log.js";
 import { createLogger } from "./log.js";
@@ -96,6 +96,8 @@ export async function startDaemon(
     idleTimeoutMs?: number;
     startRateLimit?: RateLimit;
     certCheckIntervalMs?: number;
+    /** called when the daemon can no longer trust its state (a failed store write): exit */
+    onFatal?: (err: Error) => void;
   } = {},
 ): Promise<RunningDaemon> {
   const log = o.log ?? createLogger();
@@ -151,9 +153,16 @@ export async function startDaemon(
       ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
       ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     });
-    jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, ...(o.jobs ? { config: o.jobs } : {}) });
+    const jobConfig = { ...(config.jobRetentionMs !== undefined ? { finishedRetentionMs: config.jobRetentionMs } : {}), ...o.jobs };
+    jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, config: jobConfig });
+    jobs.on("fatal", (err) => {
+      // Memory and disk may disagree now: stop, and let a restart reload the truth from disk.
+      log.error("store write failed; the daemon must stop", { error: describe(err) });
+      o.onFatal?.(err);
+    });
+    await pairing.load();
+    await hub.start(); // the device cache first: loading jobs asks which devices are revoked
     const loaded = await jobs.load();
-    await hub.start();
     revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
     const jwks = { keys: [jwkOf(authority.tokenPublicKey)] };
     await revocations.load(hub.devices());
@@ -256,6 +265,26 @@ export async function startDaemon(
     const sweeper = setInterval(() => {
       pairing.sweep().catch((err: unknown) => log.error("sweep failed", { error: describe(err) }));
     }, config.sweepIntervalMs);
+    // Finished jobs past their retention, a batch at a time, so a big backlog never stalls work.
+    let retaining = false;
+    const retention = setInterval(() => {
+      if (retaining) return;
+      retaining = true;
+      (async () => {
+        let deleted = 0;
+        for (let more = true; more; ) {
+          const r = await (jobs as JobManager).sweepFinished();
+          deleted += r.deleted;
+          more = r.more;
+          if (more) await new Promise((res) => setImmediate(res));
+        }
+        if (deleted) log.info("finished jobs past retention deleted", { deleted });
+      })()
+        .catch((err: unknown) => log.error("job retention sweep failed", { error: describe(err) }))
+        .finally(() => (retaining = false));
+    }, JOB_RETENTION_SWEEP_MS);
+    retention.unref();
+    cleanups.push(() => clearInterval(retention));
     sweeper.unref();
     cleanups.push(() => clearInterval(sweeper));
 

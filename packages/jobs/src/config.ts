@@ -10,6 +10,10 @@ export const MAX_IN_FLIGHT_PER_DEVICE = 64;
 export const MAX_ERROR_BYTES = 4096;
 /** A failure reported this close to the deadline counts as a timeout (node and daemon clocks differ a little). */
 export const DEADLINE_GRACE_MS = 1000;
+/** Finished jobs are kept this long, then deleted by the retention sweep (docs/fleet.md 3.8). */
+export const DEFAULT_FINISHED_RETENTION_MS = 7 * 24 * 60 * 60_000;
+/** At most this many finished jobs are deleted per sweep, so a sweep never stalls the daemon. */
+export const RETENTION_BATCH = 1000;
 
 export type JobConfig = Readonly<{
   defaultTimeoutMs: number;
@@ -18,6 +22,8 @@ export type JobConfig = Readonly<{
   maxOutputBytes: number;
   maxQueuedPerDevice: number;
   maxInFlightPerDevice: number;
+  /** how long finished jobs are kept (0: forever) */
+  finishedRetentionMs: number;
 }>;
 
 export function resolveJobConfig(o: Partial<JobConfig> = {}): JobConfig {
@@ -28,5 +34,6 @@ export function resolveJobConfig(o: Partial<JobConfig> = {}): JobConfig {
     maxOutputBytes: o.maxOutputBytes ?? MAX_JOB_OUTPUT_BYTES,
     maxQueuedPerDevice: o.maxQueuedPerDevice ?? MAX_QUEUED_PER_DEVICE,
     maxInFlightPerDevice: o.maxInFlightPerDevice ?? MAX_IN_FLIGHT_PER_DEVICE,
+    finishedRetentionMs: o.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
   });
 }

@@ -3,11 +3,21 @@
  * transition written durably before anyone is told. Unfinished jobs survive a restart and are
  * delivered again with the same id (at-least-once; nodes dedupe by job id). Storage, the node
  * directory, the clock and randomness are injected.
+ *
+ * Writes are pipelined: a change is decided and applied to the in-memory state under the
+ * mutex and handed to the repository there (which applies batches in call order and commits
+ * concurrent ones together), but awaited outside it, so one job's fsync does not hold up the
+ * next job. Nobody is told of a change (results, events, reads of that job) before its write
+ * is durable. A failed write means memory and disk disagree: the manager stops accepting
+ * work and reports "fatal"; the daemon exits and a restart reloads the truth from disk.
+ *
+ * Only unfinished jobs are loaded at start (an index of their ids); finished jobs stay on disk
+ * for `finishedRetentionMs` and are read when asked for.
  */
 import { EventEmitter } from "node:events";
 import { AuditEvent, Mutex } from "@tether/base";
 import type { JobConfig } from "./config.js";
-import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, resolveJobConfig } from "./config.js";
+import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, RETENTION_BATCH, resolveJobConfig } from "./config.js";
 import { JobError } from "./errors.js";
 import type { JobOp, JobRecord, JobRepository, JobState, NodeDirectory } from "./records.js";
 import { FINAL_STATES } from "./records.js";
@@ -63,8 +73,17 @@ export class JobManager {
   readonly #events = new EventEmitter();
   /** Unfinished jobs by id; finished ones live only in the store. */
   readonly #open = new Map<string, JobRecord>();
+  /** Unfinished job ids by device. */
+  readonly #byDevice = new Map<string, Set<string>>();
+  /** The last write of each job that is not yet durable: readers of that job wait for it. */
+  readonly #pending = new Map<string, Promise<void>>();
+  /** Idempotency keys whose job is written but not yet durable: key id -> job id. */
+  readonly #pendingKeys = new Map<string, string>();
   readonly #deadlines = new Map<string, unknown>();
+  /** Where the retention sweep goes on from (job ids sort by creation time). */
+  #sweepCursor = "";
   #closed = false;
+  #failed: Error | undefined;
 
   constructor(o: {
     repo: JobRepository;
@@ -87,20 +106,92 @@ export class JobManager {
     return this.#config;
   }
 
+  /** A new job id: `job_`, 12 hex digits of the creation time (ms), 12 random: ids sort by creation. */
+  #newId(now: number): string {
+    return `job_${Math.floor(now).toString(16).padStart(12, "0").slice(-12)}${Buffer.from(this.#random(6)).toString("hex")}`;
+  }
+
+  #track(j: JobRecord): void {
+    if (isFinal(j.state)) {
+      this.#open.delete(j.id);
+      const set = this.#byDevice.get(j.deviceId);
+      set?.delete(j.id);
+      if (set?.size === 0) this.#byDevice.delete(j.deviceId);
+      return;
+    }
+    this.#open.set(j.id, j);
+    let set = this.#byDevice.get(j.deviceId);
+    if (!set) this.#byDevice.set(j.deviceId, (set = new Set()));
+    set.add(j.id);
+  }
+
+  #deviceJobs(deviceId: string): JobRecord[] {
+    const out: JobRecord[] = [];
+    for (const id of this.#byDevice.get(deviceId) ?? []) {
+      const j = this.#open.get(id);
+      if (j) out.push(j);
+    }
+    return out;
+  }
+
+  /**
+   * Hand a batch to the repository (caller holds the mutex) and remember it as the pending
+   * write of `jobIds`. Returns the write, to be awaited after the mutex is released.
+   */
+  #commit(ops: JobOp[], jobIds: readonly string[], options: Parameters<JobRepository["batch"]>[1] = {}): Promise<void> {
+    if (this.#failed) throw new JobError("INVALID_ARGUMENT", "the job store failed; restart the daemon", { cause: this.#failed });
+    const w = this.#repo.batch(ops, options).catch((err: unknown) => {
+      if (!this.#failed) {
+        this.#failed = err as Error;
+        this.#events.emit("fatal", err);
+      }
+      throw err;
+    });
+    for (const id of jobIds) this.#pending.set(id, w);
+    void w.then(
+      () => {
+        for (const id of jobIds) if (this.#pending.get(id) === w) this.#pending.delete(id);
+      },
+      () => undefined,
+    );
+    return w;
+  }
+
   /**
    * Load unfinished jobs after a start: those past their deadline time out; those that were
-   * delivered or running go back to the queue, to be delivered again with the same id.
+   * delivered or running go back to the queue, to be delivered again with the same id; those of
+   * a revoked device fail. Reads the open-job index (built once from every job when a store
+   * predates it), not the finished jobs. `timedOut` counts every job that ended here.
    */
   async load(): Promise<{ requeued: number; timedOut: number }> {
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
       const ops: JobOp[] = [];
+      let unfinished: JobRecord[];
+      if (!(await this.#repo.get("jobsMeta", "openIndex"))) {
+        // A store from before the index: one full pass, then never again.
+        const all = await this.#repo.list("jobs");
+        unfinished = all.filter((j) => !isFinal(j.state));
+        for (const j of unfinished) ops.push({ table: "openJobs", type: "put", value: { id: j.id } });
+        for (const j of all) ops.push({ table: "deviceJobs", type: "put", value: { id: `${j.deviceId}/${j.id}`, jobId: j.id } });
+        ops.push({ table: "jobsMeta", type: "put", value: { id: "openIndex", at: now } });
+      } else {
+        unfinished = [];
+        for (const { id } of await this.#repo.list("openJobs")) {
+          const j = await this.#repo.get("jobs", id);
+          if (j && !isFinal(j.state)) unfinished.push(j);
+          else ops.push({ table: "openJobs", type: "del", key: id }); // a stale index entry
+        }
+      }
       let requeued = 0;
       let timedOut = 0;
-      for (const j of await this.#repo.list("jobs")) {
-        if (isFinal(j.state)) continue;
+      for (const j of unfinished) {
         let next = j;
-        if (j.deadline <= now) {
+        if (this.#dir.describe(j.deviceId)?.revoked) {
+          // revoked while the job was open, and the daemon stopped before failing it
+          next = { ...j, state: "failed", error: "device revoked", updatedAt: now };
+          timedOut++;
+        } else if (j.deadline <= now) {
           next = { ...j, state: "timed_out", error: "deadline passed while the daemon was down", updatedAt: now };
           timedOut++;
         } else if (j.state !== "queued") {
@@ -108,8 +199,9 @@ export class JobManager {
           requeued++;
         }
         if (next !== j) ops.push({ table: "jobs", type: "put", value: next });
-        if (!isFinal(next.state)) {
-          this.#open.set(next.id, next);
+        if (isFinal(next.state)) ops.push({ table: "openJobs", type: "del", key: next.id });
+        else {
+          this.#track(next);
           this.#arm(next);
         }
       }
@@ -118,9 +210,13 @@ export class JobManager {
     });
   }
 
-  /** Subscribe to: "queued" (deviceId) when a device has new work, "cancel" ({deviceId, jobId, reason}). */
+  /**
+   * Subscribe to: "queued" (deviceId) when a device has new work, "cancel" ({deviceId, jobId,
+   * reason}), "fatal" (the store failed a write; stop the daemon).
+   */
   on(event: "queued", fn: (deviceId: string) => void): void;
   on(event: "cancel", fn: (c: { deviceId: string; jobId: string; reason: string }) => void): void;
+  on(event: "fatal", fn: (err: Error) => void): void;
   on(event: string, fn: (...a: never[]) => void): void {
     this.#events.on(event, fn as (...a: unknown[]) => void);
   }
@@ -151,26 +247,40 @@ export class JobManager {
 
   async #expire(id: string): Promise<void> {
     if (this.#closed) return;
-    const j = await this.#mutex.run(async () => {
+    const f = await this.#mutex.run(async () => {
       const cur = this.#open.get(id);
       if (!cur) return undefined;
       return this.#finish(cur, { state: "timed_out", error: "deadline passed before a result arrived" });
     });
-    if (j && (j.prev === "delivered" || j.prev === "running")) {
-      this.#events.emit("cancel", { deviceId: j.job.deviceId, jobId: id, reason: "deadline passed" });
+    if (!f) return;
+    const j = await f.done.catch(() => undefined);
+    if (j && (f.prev === "delivered" || f.prev === "running")) {
+      this.#events.emit("cancel", { deviceId: j.deviceId, jobId: id, reason: "deadline passed" });
     }
   }
 
-  /** Persist a final state (caller holds the mutex). */
-  async #finish(cur: JobRecord, patch: Partial<JobRecord> & { state: JobState }): Promise<{ job: JobRecord; prev: JobState }> {
+  /**
+   * Decide a final state (caller holds the mutex): applied in memory and handed to the store
+   * now; `done` resolves, once it is durable, with the record, after telling the watchers.
+   */
+  #finish(cur: JobRecord, patch: Partial<JobRecord> & { state: JobState }): { prev: JobState; done: Promise<JobRecord> } {
     const next: JobRecord = { ...cur, ...patch, updatedAt: this.#clock.now() };
-    await this.#repo.batch([{ table: "jobs", type: "put", value: next }]);
-    this.#open.delete(cur.id);
+    const w = this.#commit(
+      [
+        { table: "jobs", type: "put", value: next },
+        { table: "openJobs", type: "del", key: next.id },
+      ],
+      [next.id],
+    );
+    this.#track(next);
     this.#disarm(cur.id);
-    this.#emit(next);
-    // A finished in-flight job frees a slot on its device: more queued work may go out now.
-    if (cur.state === "delivered" || cur.state === "running") queueMicrotask(() => this.#events.emit("queued", cur.deviceId));
-    return { job: next, prev: cur.state };
+    const done = w.then(() => {
+      this.#emit(next);
+      // A finished in-flight job frees a slot on its device: more queued work may go out now.
+      if (cur.state === "delivered" || cur.state === "running") this.#events.emit("queued", cur.deviceId);
+      return next;
+    });
+    return { prev: cur.state, done };
   }
 
   /**
@@ -189,13 +299,13 @@ export class JobManager {
     if (d.idempotencyKey !== undefined && (d.idempotencyKey.length === 0 || d.idempotencyKey.length > 128)) {
       throw new JobError("INVALID_ARGUMENT", '"idempotencyKey" must be 1..128 characters');
     }
-    const job = await this.#mutex.run(async () => {
+    const r = await this.#mutex.run(async () => {
       const idemId = d.idempotencyKey ? `${d.dispatchedBy}\u0000${d.idempotencyKey}` : undefined;
       if (idemId) {
-        const seen = await this.#repo.get("idempotency", idemId);
-        if (seen) {
-          const j = this.#open.get(seen.jobId) ?? (await this.#repo.get("jobs", seen.jobId));
-          if (j) return { job: j, fresh: false };
+        const seenId = this.#pendingKeys.get(idemId) ?? (await this.#repo.get("idempotency", idemId))?.jobId;
+        if (seenId) {
+          const j = this.#open.get(seenId) ?? (await this.#repo.get("jobs", seenId));
+          if (j) return { job: j, fresh: false, written: this.#pending.get(j.id) };
         }
       }
       const node = this.#dir.describe(d.deviceId);
@@ -205,13 +315,13 @@ export class JobManager {
         throw new JobError("UNKNOWN_CAPABILITY", `device ${d.deviceId} has not announced capability "${d.capability}"`);
       }
       let queued = 0;
-      for (const j of this.#open.values()) if (j.deviceId === d.deviceId && j.state === "queued") queued++;
+      for (const j of this.#deviceJobs(d.deviceId)) if (j.state === "queued") queued++;
       if (queued >= this.#config.maxQueuedPerDevice) {
         throw new JobError("QUEUE_FULL", `device ${d.deviceId} already has ${queued} queued jobs (limit ${this.#config.maxQueuedPerDevice})`);
       }
       const now = this.#clock.now();
       const j: JobRecord = {
-        id: `job_${Buffer.from(this.#random(12)).toString("hex")}`,
+        id: this.#newId(now),
         deviceId: d.deviceId,
         capability: d.capability,
         state: "queued",
@@ -223,23 +333,37 @@ export class JobManager {
         dispatchedBy: d.dispatchedBy,
         ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
       };
-      const ops: JobOp[] = [{ table: "jobs", type: "put", value: j }];
+      const ops: JobOp[] = [
+        { table: "jobs", type: "put", value: j },
+        { table: "openJobs", type: "put", value: { id: j.id } },
+        { table: "deviceJobs", type: "put", value: { id: `${j.deviceId}/${j.id}`, jobId: j.id } },
+      ];
       if (idemId) ops.push({ table: "idempotency", type: "put", value: { id: idemId, jobId: j.id, createdAt: now } });
-      await this.#repo.batch(ops, {
+      // The idempotency record is written with the job, and the key is checked under this
+      // mutex, so a second dispatch with the same key finds it (in the store's queue order).
+      const written = this.#commit(ops, [j.id], {
         audit: [{ type: AuditEvent.JobDispatched, actor: d.dispatchedBy, subject: j.id, details: { device: j.deviceId, capability: j.capability } }],
       });
-      this.#open.set(j.id, j);
+      this.#track(j);
       this.#arm(j);
-      return { job: j, fresh: true };
+      if (idemId) {
+        this.#pendingKeys.set(idemId, j.id);
+        void written.then(
+          () => this.#pendingKeys.delete(idemId),
+          () => undefined,
+        );
+      }
+      return { job: j, fresh: true, written };
     });
-    if (job.fresh) this.#events.emit("queued", job.job.deviceId);
-    return job.job;
+    await r.written;
+    if (r.fresh) this.#events.emit("queued", r.job.deviceId);
+    return r.job;
   }
 
   /** Number of this device's jobs delivered or running. */
   inFlight(deviceId: string): number {
     let n = 0;
-    for (const j of this.#open.values()) if (j.deviceId === deviceId && (j.state === "delivered" || j.state === "running")) n++;
+    for (const j of this.#deviceJobs(deviceId)) if (j.state === "delivered" || j.state === "running") n++;
     return n;
   }
 
@@ -248,28 +372,30 @@ export class JobManager {
    * them; the caller sends them on the node's stream.
    */
   async claim(deviceId: string, capacity: number): Promise<JobRecord[]> {
-    return this.#mutex.run(async () => {
+    const r = await this.#mutex.run(async () => {
       const room = Math.min(capacity, this.#config.maxInFlightPerDevice) - this.inFlight(deviceId);
-      if (room <= 0) return [];
+      if (room <= 0) return undefined;
       const now = this.#clock.now();
-      const picked = [...this.#open.values()]
-        .filter((j) => j.deviceId === deviceId && j.state === "queued")
-        .sort((a, b) => a.createdAt - b.createdAt)
+      const picked = this.#deviceJobs(deviceId)
+        .filter((j) => j.state === "queued")
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
         .slice(0, room)
         .map((j): JobRecord => ({ ...j, state: "delivered", attempts: j.attempts + 1, updatedAt: now }));
-      if (!picked.length) return [];
+      if (!picked.length) return undefined;
       // Not fsynced: losing "delivered" in an OS crash only means the job is delivered again,
       // which a restart does anyway (docs/fleet.md, delivery guarantee).
-      await this.#repo.batch(
+      const written = this.#commit(
         picked.map((value) => ({ table: "jobs" as const, type: "put" as const, value })),
+        picked.map((j) => j.id),
         { sync: false },
       );
-      for (const j of picked) {
-        this.#open.set(j.id, j);
-        this.#emit(j);
-      }
-      return picked;
+      for (const j of picked) this.#track(j);
+      return { picked, written };
     });
+    if (!r) return [];
+    await r.written;
+    for (const j of r.picked) this.#emit(j);
+    return r.picked;
   }
 
   #owned(deviceId: string, jobId: string): JobRecord | Ignored {
@@ -282,36 +408,41 @@ export class JobManager {
 
   /** The node started a job. */
   async markRunning(deviceId: string, jobId: string): Promise<JobRecord | Ignored> {
-    return this.#mutex.run(async () => {
+    const r = await this.#mutex.run(async () => {
       const j = this.#owned(deviceId, jobId);
-      if ("ignored" in j || j.state === "running") return j;
+      if ("ignored" in j || j.state === "running") return { job: j };
       const next: JobRecord = { ...j, state: "running", updatedAt: this.#clock.now() };
-      await this.#repo.batch([{ table: "jobs", type: "put", value: next }], { sync: false }); // as in claim()
-      this.#open.set(j.id, next);
-      this.#emit(next);
-      return next;
+      const written = this.#commit([{ table: "jobs", type: "put", value: next }], [next.id], { sync: false }); // as in claim()
+      this.#track(next);
+      return { job: next as JobRecord | Ignored, written };
     });
+    if (r.written) {
+      await r.written;
+      this.#emit(r.job as JobRecord);
+    }
+    return r.job;
   }
 
   /** The node reports a result. Results for other devices' or finished jobs are ignored. */
   async complete(deviceId: string, r: ResultInput): Promise<JobRecord | Ignored> {
-    return this.#mutex.run(async () => {
+    const f = await this.#mutex.run(async () => {
       const j = this.#owned(deviceId, r.jobId);
       if ("ignored" in j) return j;
       if (!r.ok) {
         // A node stops a job at the deadline by its own clock and reports the failure; that
         // is a timeout, even if it lands a moment before the daemon's own timer fires.
         const late = this.#clock.now() >= j.deadline - DEADLINE_GRACE_MS;
-        return (await this.#finish(j, { state: late ? "timed_out" : "failed", error: (r.error || "job failed").slice(0, MAX_ERROR_BYTES) })).job;
+        return this.#finish(j, { state: late ? "timed_out" : "failed", error: (r.error || "job failed").slice(0, MAX_ERROR_BYTES) });
       }
       let output: string;
       try {
         output = jsonText(r.output ?? new Uint8Array(), "output", this.#config.maxOutputBytes, "INVALID_ARGUMENT");
       } catch (e) {
-        return (await this.#finish(j, { state: "failed", error: `node sent a bad result: ${(e as Error).message}` })).job;
+        return this.#finish(j, { state: "failed", error: `node sent a bad result: ${(e as Error).message}` });
       }
-      return (await this.#finish(j, { state: "succeeded", output })).job;
+      return this.#finish(j, { state: "succeeded", output });
     });
+    return "ignored" in f ? f : f.done;
   }
 
   /**
@@ -319,65 +450,122 @@ export class JobManager {
    * @throws JobError JOB_NOT_FOUND, JOB_FINISHED.
    */
   async cancel(jobId: string, reason = "cancelled"): Promise<JobRecord> {
-    const r = await this.#mutex.run(async () => {
+    const f = await this.#mutex.run(async () => {
       const cur = this.#open.get(jobId);
       if (!cur) {
+        await this.#pending.get(jobId)?.catch(() => undefined); // its final state, once durable
         const done = await this.#repo.get("jobs", jobId);
         if (!done) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
         throw new JobError("JOB_FINISHED", `job ${jobId} already ${done.state}`);
       }
       return this.#finish(cur, { state: "cancelled", error: reason.slice(0, 256) });
     });
-    if (r.prev === "delivered" || r.prev === "running") {
-      this.#events.emit("cancel", { deviceId: r.job.deviceId, jobId, reason });
+    const job = await f.done;
+    if (f.prev === "delivered" || f.prev === "running") {
+      this.#events.emit("cancel", { deviceId: job.deviceId, jobId, reason });
     }
-    return r.job;
+    return job;
   }
 
   /** The device's stream ended: its delivered and running jobs go back to the queue. */
   async requeueDevice(deviceId: string): Promise<number> {
-    return this.#mutex.run(async () => {
+    const r = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const back = [...this.#open.values()]
-        .filter((j) => j.deviceId === deviceId && (j.state === "delivered" || j.state === "running"))
+      const back = this.#deviceJobs(deviceId)
+        .filter((j) => j.state === "delivered" || j.state === "running")
         .map((j): JobRecord => ({ ...j, state: "queued", updatedAt: now }));
-      if (!back.length) return 0;
-      await this.#repo.batch(back.map((value) => ({ table: "jobs" as const, type: "put" as const, value })));
-      for (const j of back) {
-        this.#open.set(j.id, j);
-        this.#emit(j);
-      }
-      return back.length;
+      if (!back.length) return undefined;
+      const written = this.#commit(
+        back.map((value) => ({ table: "jobs" as const, type: "put" as const, value })),
+        back.map((j) => j.id),
+      );
+      for (const j of back) this.#track(j);
+      return { back, written };
     });
+    if (!r) return 0;
+    await r.written;
+    for (const j of r.back) this.#emit(j);
+    return r.back.length;
   }
 
-  /** Fail every unfinished job of a device (used on revocation). */
+  /** Fail every unfinished job of a device (used on revocation, and at start for revoked devices). */
   async failDevice(deviceId: string, reason: string): Promise<number> {
-    const done = await this.#mutex.run(async () => {
-      const out: JobRecord[] = [];
-      for (const j of [...this.#open.values()]) {
-        if (j.deviceId === deviceId) out.push((await this.#finish(j, { state: "failed", error: reason })).job);
-      }
-      return out;
-    });
+    const done = await this.#mutex.run(async () => this.#deviceJobs(deviceId).map((j) => this.#finish(j, { state: "failed", error: reason }).done));
+    await Promise.all(done);
     return done.length;
   }
 
   /** @throws JobError JOB_NOT_FOUND */
   async get(jobId: string): Promise<JobRecord> {
+    await this.#pending.get(jobId)?.catch(() => undefined); // never show a change before it is durable
     const j = this.#open.get(jobId) ?? (await this.#repo.get("jobs", jobId));
     if (!j) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
     return j;
   }
 
+  /**
+   * The most recent jobs first (at most 1000), optionally of one device and in one state.
+   * Reads the device index or the job table from the newest end, never every job.
+   */
   async list(f: { deviceId?: string; state?: string; limit?: number } = {}): Promise<JobRecord[]> {
     const limit = Math.min(Math.max(f.limit || 100, 1), 1000);
-    const all = await this.#repo.list("jobs");
-    return all
-      .map((j) => this.#open.get(j.id) ?? j)
-      .filter((j) => (!f.deviceId || j.deviceId === f.deviceId) && (!f.state || j.state === f.state))
-      .sort((a, b) => b.createdAt - a.createdAt)
-      .slice(0, limit);
+    await Promise.all([...this.#pending.values()].map((p) => p.catch(() => undefined)));
+    const out: JobRecord[] = [];
+    const take = (j: JobRecord | undefined) => {
+      const cur = j ? (this.#open.get(j.id) ?? j) : undefined;
+      if (cur && (!f.state || cur.state === f.state) && (!f.deviceId || cur.deviceId === f.deviceId)) out.push(cur);
+    };
+    const PAGE = Math.max(limit, 256);
+    if (f.deviceId) {
+      const prefix = `${f.deviceId}/`;
+      let lt = `${prefix}\uffff`;
+      for (;;) {
+        const page = await this.#repo.scan("deviceJobs", { gte: prefix, lt, reverse: true, limit: PAGE });
+        for (const e of page) {
+          if (out.length >= limit) break;
+          take(this.#open.get(e.jobId) ?? (await this.#repo.get("jobs", e.jobId)));
+        }
+        if (out.length >= limit || page.length < PAGE) break;
+        lt = (page[page.length - 1] as { id: string }).id;
+      }
+    } else {
+      let lt: string | undefined;
+      for (;;) {
+        const page = await this.#repo.scan("jobs", { reverse: true, limit: PAGE, ...(lt ? { lt } : {}) });
+        for (const j of page) {
+          if (out.length >= limit) break;
+          take(j);
+        }
+        if (out.length >= limit || page.length < PAGE) break;
+        lt = (page[page.length - 1] as JobRecord).id;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Retention: look at up to RETENTION_BATCH jobs, oldest first from where the last sweep
+   * stopped, and delete those that finished more than `finishedRetentionMs` ago, with their
+   * index and idempotency entries. `more` says whether jobs old enough remain to be looked at
+   * (call again); when it is false the next sweep starts from the oldest job again.
+   */
+  async sweepFinished(): Promise<{ deleted: number; more: boolean }> {
+    const keep = this.#config.finishedRetentionMs;
+    if (!keep) return { deleted: 0, more: false };
+    const cutoff = this.#clock.now() - keep;
+    // ids sort by creation time: only jobs created before the cutoff can have finished before it
+    const before = `job_${Math.max(0, Math.floor(cutoff)).toString(16).padStart(12, "0")}`;
+    const page = await this.#repo.scan("jobs", { lt: before, limit: RETENTION_BATCH, ...(this.#sweepCursor ? { gt: this.#sweepCursor } : {}) });
+    const ops: JobOp[] = [];
+    for (const j of page) {
+      if (!isFinal(j.state) || j.updatedAt > cutoff || this.#open.has(j.id)) continue;
+      ops.push({ table: "jobs", type: "del", key: j.id }, { table: "deviceJobs", type: "del", key: `${j.deviceId}/${j.id}` });
+      if (j.idempotencyKey) ops.push({ table: "idempotency", type: "del", key: `${j.dispatchedBy}\u0000${j.idempotencyKey}` });
+    }
+    if (ops.length) await this.#repo.batch(ops, { sync: false });
+    const more = page.length === RETENTION_BATCH;
+    this.#sweepCursor = more ? (page[page.length - 1] as JobRecord).id : "";
+    return { deleted: ops.filter((o) => o.table === "jobs").length, more };
   }
 
   close(): void {

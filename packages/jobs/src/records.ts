@@ -33,8 +33,23 @@ export type JobRecord = {
 /** Maps (dispatcher, idempotency key) to the job it created. */
 export type IdempotencyRecord = { id: string; jobId: string; createdAt: number };
 
-export type JobTables = { jobs: JobRecord; idempotency: IdempotencyRecord };
-export const JOB_TABLES = ["jobs", "idempotency"] as const;
+/** One unfinished job (its id): a start reads these instead of every job ever dispatched. */
+export type OpenJobRecord = { id: string };
+
+/** `${deviceId}/${jobId}`: a device's jobs in creation order (job ids sort by creation time). */
+export type DeviceJobRecord = { id: string; jobId: string };
+
+/** Bookkeeping, e.g. { id: "openIndex", at } once the open-job index covers every job. */
+export type JobMetaRecord = { id: string; at: number };
+
+export type JobTables = {
+  jobs: JobRecord;
+  idempotency: IdempotencyRecord;
+  openJobs: OpenJobRecord;
+  deviceJobs: DeviceJobRecord;
+  jobsMeta: JobMetaRecord;
+};
+export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "jobsMeta"] as const;
 
 export type JobOp = Op<JobTables>;
 export type JobRepository = Repository<JobTables>;

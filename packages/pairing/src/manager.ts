@@ -422,6 +422,7 @@ export class PairingManager {
         [
           { table: "codes", type: "put", value: { ...code, state: "used", requestId: request.id } },
           { table: "requests", type: "put", value: request },
+          { table: "pendingRequests", type: "put", value: { id: request.id } },
         ],
         {
           audit: [
@@ -488,7 +489,8 @@ export class PairingManager {
       throw new PairingError("INVALID_ARGUMENT", "state must be pending, approved, rejected or expired");
     }
     const now = this.#clock.now();
-    return (await this.#repo.list("requests"))
+    const records = state === "pending" ? await this.#pendingRequests() : await this.#repo.list("requests");
+    return records
       .map((r) => this.#withExpiry(r, now))
       .filter((r) => !state || r.state === state)
       .sort((a, b) => a.createdAt - b.createdAt)
@@ -509,7 +511,12 @@ export class PairingManager {
       }
       const { request, device, ops = [], audit } = await fn(current, now);
       await this.#repo.batch(
-        [{ table: "requests", type: "put", value: request }, ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []), ...ops],
+        [
+          { table: "requests", type: "put", value: request },
+          { table: "pendingRequests", type: "del", key: request.id },
+          ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
+          ...ops,
+        ],
         { audit },
       );
       return request;
@@ -821,11 +828,11 @@ export class PairingManager {
       const now = this.#clock.now();
       this.#sweepSessions(now);
       const ops: PairingOp[] = [];
-      for (const r of await this.#repo.list("requests")) {
+      for (const r of await this.#pendingRequests()) {
         if (r.state === "pending" && r.expiresAt <= now) {
           const e: RequestRecord = { ...r, state: "expired" };
           expired.push(e);
-          ops.push({ table: "requests", type: "put", value: e });
+          ops.push({ table: "requests", type: "put", value: e }, { table: "pendingRequests", type: "del", key: r.id });
         }
       }
       for (const c of await this.#repo.list("codes")) {
@@ -836,6 +843,31 @@ export class PairingManager {
     });
     for (const e of expired) this.#events.emit(`decision:${e.id}`, e);
     return n;
+  }
+
+  /**
+   * Prepare the store after a start: build the index of pending requests once, for a store
+   * that predates it (afterwards every change keeps it up to date).
+   */
+  async load(): Promise<void> {
+    await this.#mutex.run(async () => {
+      if (await this.#repo.get("pairingMeta", "pendingIndex")) return;
+      const pending = (await this.#repo.list("requests")).filter((r) => r.state === "pending");
+      await this.#repo.batch([
+        ...pending.map((r) => ({ table: "pendingRequests" as const, type: "put" as const, value: { id: r.id } })),
+        { table: "pairingMeta", type: "put", value: { id: "pendingIndex", at: this.#clock.now() } },
+      ]);
+    });
+  }
+
+  /** The pending requests, through their index (a stale index entry is skipped). */
+  async #pendingRequests(): Promise<RequestRecord[]> {
+    const out: RequestRecord[] = [];
+    for (const { id } of await this.#repo.list("pendingRequests")) {
+      const r = await this.#repo.get("requests", id);
+      if (r?.state === "pending") out.push(r);
+    }
+    return out;
   }
 
   /** Active (unexpired, unused) codes, for the admin's view. The code values are never kept. */

@@ -85,14 +85,22 @@ export type PreauthorizationRecord = {
   requestId?: string;
 };
 
+/** A pending request (its id): the sweep and `pair list --state pending` read these, not every request. */
+export type PendingRequestRecord = { id: string };
+
+/** Bookkeeping, e.g. { id: "pendingIndex", at } once the pending index covers every request. */
+export type PairingMetaRecord = { id: string; at: number };
+
 /** The tables the pairing manager keeps. */
 export type PairingTables = {
   codes: CodeRecord;
   requests: RequestRecord;
   devices: DeviceRecord;
   preauthorizations: PreauthorizationRecord;
+  pendingRequests: PendingRequestRecord;
+  pairingMeta: PairingMetaRecord;
 };
-export const PAIRING_TABLES = ["codes", "requests", "devices", "preauthorizations"] as const;
+export const PAIRING_TABLES = ["codes", "requests", "devices", "preauthorizations", "pendingRequests", "pairingMeta"] as const;
 
 /** One write in an atomic batch. */
 export type PairingOp = Op<PairingTables>;

@@ -4,7 +4,7 @@
  * It knows nothing of what the records mean; their types come from the caller.
  */
 import { Level } from "level";
-import type { BatchOptions, Op, Repository, Schema } from "@tether/base";
+import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { StoreError } from "./errors.js";
 
 export const SCHEMA_VERSION = 1;
@@ -18,7 +18,7 @@ type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject
 /** The part of a sublevel the store uses (keeps level's deep generics out of the types). */
 type Sub = {
   get(key: string): Promise<string | undefined>;
-  values(): AsyncIterable<string>;
+  values(o?: ScanOptions): AsyncIterable<string>;
 };
 
 export class Store<S extends Schema> implements Repository<S> {
@@ -69,8 +69,13 @@ export class Store<S extends Schema> implements Repository<S> {
   }
 
   async list<T extends keyof S & string>(table: T): Promise<S[T][]> {
+    return this.scan(table);
+  }
+
+  async scan<T extends keyof S & string>(table: T, o: ScanOptions = {}): Promise<S[T][]> {
     const out: S[T][] = [];
-    for await (const v of this.#sub(table).values()) out.push(JSON.parse(v) as S[T]);
+    const range = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as ScanOptions;
+    for await (const v of this.#sub(table).values(range)) out.push(JSON.parse(v) as S[T]);
     return out;
   }
 

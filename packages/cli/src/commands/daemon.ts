@@ -5,7 +5,7 @@ import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
 export const daemonCommand: Command = {
   name: "daemon",
   summary: "run the tether daemon (CA, pairing, admin socket)",
-  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--cert-lifetime DURATION] [--json]",
+  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--cert-lifetime DURATION] [--job-retention DURATION] [--json]",
   help: `Runs the daemon in the foreground until SIGINT or SIGTERM.
 
 On first start it creates, in the data directory:
@@ -20,6 +20,8 @@ Options:
   --listen HOST:PORT     node-facing TLS listener (default 127.0.0.1:7443;
                          port 0 picks a free port)
   --advertise HOST:PORT  address put into QR codes (default: the listen address)
+  --job-retention D      how long finished jobs are kept before they are deleted:
+                         7d (default), 1m..3650d, or 0 to keep them forever
   --cert-lifetime D      lifetime of node certificates it issues: 24h (default),
                          90m, 7d, ... between 1m and 90d
   --json                 print the ready line as JSON (logs are JSON on stderr)
@@ -28,7 +30,7 @@ Only one daemon can use a data directory at a time.
 
 Example:
   tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
-  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" }, "cert-lifetime": { type: "string" } },
+  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" }, "cert-lifetime": { type: "string" }, "job-retention": { type: "string" } },
   async run({ values, io }) {
     const d = await import("@tether/daemon");
     let config;
@@ -38,13 +40,20 @@ Example:
         ...(str(values.listen) ? { listen: str(values.listen) as string } : {}),
         ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
         ...(str(values["cert-lifetime"]) ? { nodeCertLifetimeMs: d.parseDuration(str(values["cert-lifetime"]) as string, "--cert-lifetime") } : {}),
+        ...(str(values["job-retention"]) ? { jobRetentionMs: d.parseDuration(str(values["job-retention"]) as string, "--job-retention") } : {}),
       });
     } catch (err) {
       throw new CliError(Exit.Usage, (err as Error).message, { cause: err });
     }
     let daemon;
     try {
-      daemon = await d.startDaemon(config);
+      daemon = await d.startDaemon(config, {
+        // A failed store write leaves memory and disk in doubt: exit, so a restart reloads from disk.
+        onFatal: () => {
+          io.err("tether daemon: a store write failed; stopping (restart it to recover from disk)\n");
+          process.exit(Exit.Failure);
+        },
+      });
     } catch (err) {
       if (err instanceof d.DaemonError) throw new CliError(Exit.Failure, err.message, { cause: err });
       throw err;

@@ -27,8 +27,18 @@ import {
   parsePin,
   transcript,
   toHex,
+  createSealer,
+  ed25519PublicKey,
+  ed25519Sign,
+  ed25519Verify,
+  utf8,
+  x25519Native,
 } from "@tether/crypto";
 import type { HandshakeView, NodeClaims } from "@tether/crypto";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+
+/** docs/protocol.md 3.3: PRS("pin", "042", "31415926"), also computed with Python's hashlib. */
+const PRS_CHECK_VALUE = "a67cbc27e3e1d68ac868d044c40e7b930d009c1c121a569e8e68b264ce13bf8a";
 
 const rnd = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -164,11 +174,56 @@ test("the daemon refuses a revealed share that differs from the commitment", () 
   assert.throws(() => daemonComplete({ ...base, yb }, shareCommitment(base.sid, other), scalar), /commitment/);
 });
 
-test("the stretched code depends on method and selector", () => {
+test("the PRS (v2) depends on method, selector and secret, and matches docs/protocol.md", () => {
   const a = toHex(derivePrs("pin", "042", "31415926"));
   assert.is(a.length, 64);
   assert.not.equal(a, toHex(derivePrs("pin", "043", "31415926")));
+  assert.not.equal(a, toHex(derivePrs("qr", "042", "31415926")));
+  assert.not.equal(a, toHex(derivePrs("pin", "042", "31415927")));
   assert.is(a, toHex(derivePrs("pin", "042", "31415926")));
+  assert.is(a, PRS_CHECK_VALUE, "the check value of docs/protocol.md 3.3");
+});
+
+test("sealing: a sealed value opens with its key and record only, and any change is refused", () => {
+  const key = rnd(32);
+  const s = createSealer(key, rnd);
+  const sealed = s.seal(utf8("secret PRS"), "code_1");
+  assert.is(new TextDecoder().decode(s.open(sealed, "code_1")), "secret PRS");
+  assert.throws(() => s.open(sealed, "code_2"), /does not open/);
+  assert.throws(() => createSealer(rnd(32), rnd).open(sealed, "code_1"), /does not open/);
+  const bad = Uint8Array.from(sealed);
+  bad[14] = (bad[14] as number) ^ 1;
+  assert.throws(() => s.open(bad, "code_1"), /does not open/);
+  assert.throws(() => s.open(sealed.subarray(0, 10), "code_1"), /too short/);
+  assert.throws(() => createSealer(rnd(16), rnd), /32/);
+});
+
+test("native Ed25519 and X25519 agree with RFC 8032 / RFC 7748 vectors and with noble", () => {
+  // RFC 8032, 7.1, TEST 1 and TEST 2
+  const t1 = { sk: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", pk: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", msg: "", sig: "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b" };
+  const t2 = { sk: "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb", pk: "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", msg: "72", sig: "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00" };
+  for (const t of [t1, t2]) {
+    assert.is(toHex(ed25519PublicKey(fromHex(t.sk))), t.pk);
+    assert.is(toHex(ed25519Sign(fromHex(t.sk), fromHex(t.msg))), t.sig);
+    assert.ok(ed25519Verify(fromHex(t.pk), fromHex(t.msg), fromHex(t.sig)));
+    const wrong = fromHex(t.sig);
+    wrong[0] = (wrong[0] as number) ^ 1;
+    assert.not.ok(ed25519Verify(fromHex(t.pk), fromHex(t.msg), wrong));
+  }
+  // RFC 7748, 5.2, the first X25519 test vector
+  assert.is(
+    toHex(x25519Native(fromHex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"), fromHex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"))),
+    "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+  );
+  for (let i = 0; i < 20; i++) {
+    const seed = rnd(32);
+    const msg = rnd(i * 7);
+    assert.is(toHex(ed25519Sign(seed, msg)), toHex(ed25519.sign(msg, seed)));
+    assert.is(toHex(ed25519PublicKey(seed)), toHex(ed25519.getPublicKey(seed)));
+    const sk = rnd(32);
+    const u = x25519.getPublicKey(rnd(32));
+    assert.is(toHex(x25519Native(sk, u)), toHex(x25519.getSharedSecret(sk, u)));
+  }
 });
 
 test.run();

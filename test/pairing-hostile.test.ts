@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
-import { awaitSignedMessage, fromHex, identitySign, nodeSignedMessage, parsePairingUri, formatPairingUri } from "@tether/crypto";
+import { PAIR_PROTOCOL_VERSION, awaitSignedMessage, fromHex, identitySign, nodeSignedMessage, parsePairingUri, formatPairingUri } from "@tether/crypto";
 import { pair, NodeError } from "@tether/node";
 import type { PairRequest } from "@tether/wire";
 import {
@@ -112,7 +112,7 @@ T("bad shares in Reveal: wrong lengths, low-order and non-canonical points, a sh
   const zero = new Uint8Array(32);
   const k = nodeKeys();
   const start = await call<{ sessionId: string }>(ctx.c, "Start", {
-    version: 1,
+    version: PAIR_PROTOCOL_VERSION,
     method: "pin",
     selector: pinParts(code.code).selector,
     sid,
@@ -134,11 +134,13 @@ T("Finish before Reveal, and Reveal twice, are refused", async () => {
   await expectStatus(call(ctx.c, "Reveal", { sessionId: h2.start.sessionId, ya: h2.ya }), status.NOT_FOUND);
 });
 
-T("an empty message and a wrong version are refused", async () => {
+T("an empty message, a version 1 node and an unknown version are refused", async () => {
   assert.match(await expectStatus(call(ctx.c, "Start", {}), status.INVALID_ARGUMENT), /version/);
-  const code = await mintCode(ctx.d);
-  const details = await expectStatus(handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), { version: 2 }), status.FAILED_PRECONDITION);
-  assert.match(details, /version 2/);
+  for (const version of [1, 3]) {
+    const code = await mintCode(ctx.d);
+    const details = await expectStatus(handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), { version }), status.FAILED_PRECONDITION);
+    assert.match(details, new RegExp(`version ${version} is not supported`));
+  }
   assert.match(await expectStatus(call(ctx.c, "Finish", {}), status.NOT_FOUND), /session/);
 });
 

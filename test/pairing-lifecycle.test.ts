@@ -2,8 +2,11 @@
  * Lifetimes and storage with a real daemon and an injected clock: code TTL bounds, pending
  * requests that expire (and the waiting node is told), and codes kept only as hashes on disk.
  */
+import { randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createSealer, derivePrs, fromHex, toHex } from "@tether/crypto";
 import { pair } from "@tether/node";
 import type { NodeError } from "@tether/node";
 import { PAIRING_TABLES } from "@tether/pairing";
@@ -92,10 +95,10 @@ L("a waiting node is told at once when its request expires", async () => {
   }
 });
 
-L("codes are stored only as hashes", async () => {
+L("codes are stored only sealed: neither the code nor its PRS is in the store, and a sealed PRS opens only with ca/seal.key and its own record", async () => {
   const pin = await mintCode(ctx.d, "pin");
   const qr = await mintCode(ctx.d, "qr");
-  const secretPin = pinParts(pin.code).secret;
+  const { selector, secret: secretPin } = pinParts(pin.code);
   const secretQr = new URL(qr.code).searchParams.get("s") as string;
   const dataDir = ctx.d.dataDir;
   await ctx.d.close();
@@ -107,6 +110,16 @@ L("codes are stored only as hashes", async () => {
     assert.not.ok(raw.includes(secretPin), "PIN secret stored");
     assert.not.ok(raw.includes(secretQr), "QR secret stored (base64url)");
     assert.not.ok(raw.includes(Buffer.from(secretQr, "base64url").toString("hex")), "QR secret stored (hex)");
+    const prs = toHex(derivePrs("pin", selector, secretPin));
+    assert.not.ok(raw.includes(prs), "PRS stored in the clear");
+    // the seal key opens it for this record only; another key or another record does not
+    const key = fromHex((JSON.parse(readFileSync(`${dataDir}/ca/seal.key`, "utf8")) as { aes256gcmKey: string }).aes256gcmKey);
+    const rec = codes.find((c) => c.id === pin.id) as PairingTables["codes"];
+    const sealer = createSealer(key, (n) => new Uint8Array(randomBytes(n)));
+    assert.is(toHex(sealer.open(fromHex(rec.prsSealed as string), rec.id)), prs);
+    assert.throws(() => sealer.open(fromHex(rec.prsSealed as string), qr.id), /does not open/);
+    assert.throws(() => createSealer(new Uint8Array(32), (n) => new Uint8Array(randomBytes(n))).open(fromHex(rec.prsSealed as string), rec.id), /does not open/);
+    assert.is((statSync(`${dataDir}/ca/seal.key`).mode & 0o777).toString(8), "600");
   } finally {
     await store.close();
   }

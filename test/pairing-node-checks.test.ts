@@ -14,6 +14,7 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import { pair } from "@tether/node";
 import type { NodeError } from "@tether/node";
 import { AuditLog } from "@tether/audit";
+import { createSealer } from "@tether/crypto";
 import { PairingManager } from "@tether/pairing";
 import type { PairingAuthority, PairingOp, PairingRepository } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
@@ -55,6 +56,7 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>)
     clock: { now: Date.now },
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
     advertise: () => address,
+    sealer: createSealer(new Uint8Array(randomBytes(32)), (n) => new Uint8Array(randomBytes(n))),
   });
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Pairing: { service: ServiceDefinition } } } };
   const server = new Server();

@@ -6,7 +6,7 @@
  * QR:   tether://HOST:PORT/pair?v=1&c=SELECTOR&s=SECRET&fp=CAFP&exp=UNIXSECONDS
  * See docs/protocol.md, "Pairing codes".
  */
-import { scryptSync } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase64Url, fromHex, toBase64Url, utf8 } from "./bytes.js";
 import { CryptoError } from "./errors.js";
 import { transcript } from "./transcript.js";
@@ -20,8 +20,6 @@ export const QR_SELECTOR_BYTES = 8;
 export const QR_SECRET_BYTES = 16;
 export const PAIRING_URI_SCHEME = "tether:";
 export const PAIRING_URI_VERSION = "1";
-/** scrypt cost for stretching a code into the CPace password (PRS). */
-export const PRS_SCRYPT = { N: 1 << 14, r: 8, p: 1, dkLen: 32 } as const;
 
 /** Uniform decimal digits by rejection sampling from `randomBytes`. */
 export function randomDigits(count: number, randomBytes: (n: number) => Uint8Array): string {
@@ -138,15 +136,13 @@ export function parsePairingUri(text: string): PairingUri {
 }
 
 /**
- * The CPace password: scrypt over the code's secret, salted with its method and selector.
- * The daemon stores only this value, never the code itself.
+ * The CPace password (protocol v2): SHA-256(transcript("tether/pair/v2/prs", [method,
+ * selector, secret])). Not stretched: CPace gives a guesser one try per handshake, online
+ * only, and the daemon keeps PRS encrypted at rest (seal.ts), never in the clear.
  */
 export function derivePrs(method: PairMethod, selector: string, secret: Uint8Array | string): Uint8Array {
   const s = typeof secret === "string" ? utf8(secret) : secret;
-  const salt = transcript("tether/pair/v1/prs", [method, selector]);
-  return new Uint8Array(
-    scryptSync(s, salt, PRS_SCRYPT.dkLen, { N: PRS_SCRYPT.N, r: PRS_SCRYPT.r, p: PRS_SCRYPT.p, maxmem: 64 << 20 }),
-  );
+  return sha256(transcript("tether/pair/v2/prs", [method, selector, s]));
 }
 
 /** Parse a 64-hex fingerprint into 32 bytes. */

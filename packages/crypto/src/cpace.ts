@@ -3,12 +3,13 @@
  * Elligator 2, scalar_mult_vfy, and the intermediate session key. Pure: the caller supplies
  * the random scalars, so the module can be checked against the draft's vectors.
  */
-import { x25519, _map_to_curve_elligator2_curve25519 } from "@noble/curves/ed25519.js";
+import { _map_to_curve_elligator2_curve25519 } from "@noble/curves/ed25519.js";
 import { Field } from "@noble/curves/abstract/modular.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { bytes, concat, utf8 } from "./bytes.js";
 import { CryptoError } from "./errors.js";
 import { lvCat, prependLen, transcriptIr } from "./lv.js";
+import { x25519Native } from "./native.js";
 
 /** Domain separation identifier of the X25519 suite. */
 export const CPACE_DSI = utf8("CPace255");
@@ -73,14 +74,7 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
  * is the neutral element. Callers MUST abort on G.I.
  */
 export function scalarMultVfy(scalar: Uint8Array, u: Uint8Array): Uint8Array {
-  bytes(scalar, 32, "scalar");
-  bytes(u, 32, "u");
-  try {
-    return x25519.scalarMult(scalar, u);
-  } catch {
-    // noble refuses a shared point of zero; that is exactly the neutral element.
-    return new Uint8Array(32);
-  }
+  return x25519Native(bytes(scalar, 32, "scalar"), bytes(u, 32, "u"));
 }
 
 function isZero(b: Uint8Array): boolean {
@@ -91,7 +85,7 @@ function isZero(b: Uint8Array): boolean {
 
 /** A party's CPace share: Y = X25519(y, g). */
 export function cpaceShare(scalar: Uint8Array, generator: Uint8Array): Uint8Array {
-  return x25519.scalarMult(bytes(scalar, 32, "scalar"), bytes(generator, 32, "generator"));
+  return x25519Native(bytes(scalar, 32, "scalar"), bytes(generator, 32, "generator"));
 }
 
 /**

@@ -16,8 +16,8 @@ import { checkIdentityKey } from "./identity.js";
 import { lvCat } from "./lv.js";
 import { transcript } from "./transcript.js";
 
-export const PAIR_PROTOCOL = "tether/pair/v1";
-export const PAIR_PROTOCOL_VERSION = 1;
+export const PAIR_PROTOCOL = "tether/pair/v2";
+export const PAIR_PROTOCOL_VERSION = 2;
 export const SID_BYTES = 16;
 export const CONFIRMATION_BYTES = 64;
 export const COMMITMENT_BYTES = 64;
@@ -73,7 +73,7 @@ export function checkClaims(c: { identityKey: unknown; tlsPublicKey: unknown; na
   };
 }
 
-/** CPace channel identifier: lv_cat("tether/pair/v1", method, selector). */
+/** CPace channel identifier: lv_cat("tether/pair/v2", method, selector). */
 export function pairingCi(method: PairMethod, selector: string): Uint8Array {
   if (!isValidSelector(method, selector)) throw new CryptoError("BAD_SELECTOR", `bad ${method} code selector`);
   return lvCat(utf8(PAIR_PROTOCOL), utf8(method), utf8(selector));
@@ -102,7 +102,7 @@ export type HandshakeView = {
   signerCertDer: Uint8Array;
 };
 
-/** TH = SHA-512(transcript("tether/pair/v1/transcript", [...])) — what both sides sign and MAC. */
+/** TH = SHA-512(transcript("tether/pair/v2/transcript", [...])) — what both sides sign and MAC. */
 export function transcriptHash(v: HandshakeView): Uint8Array {
   return sha512(
     transcript(`${PAIR_PROTOCOL}/transcript`, [
@@ -162,7 +162,7 @@ export function nodeShare(prs: Uint8Array, method: PairMethod, selector: string,
 
 /**
  * The node's commitment to its share, sent in Start before it sees the daemon's share:
- * SHA-512(transcript("tether/pair/v1/commitment", [sid, Ya])). Because the daemon must fix
+ * SHA-512(transcript("tether/pair/v2/commitment", [sid, Ya])). Because the daemon must fix
  * Yb before Ya is revealed, and the node must fix Ya before it sees Yb, neither side (nor a
  * man in the middle playing either side) can grind its share to steer the verification code.
  */

@@ -1,11 +1,13 @@
 /**
- * Node identity: a long-term Ed25519 key (RFC 8032, strict verification), and the device id
- * derived from its public key so that an id cannot be claimed without the key.
+ * Node identity: a long-term Ed25519 key (RFC 8032), and the device id derived from its public
+ * key so that an id cannot be claimed without the key. Keys are checked strictly (canonical,
+ * not of small order) when registered; signing and verifying run natively (native.ts).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytes, concat, utf8 } from "./bytes.js";
 import { CryptoError } from "./errors.js";
+import { ed25519PublicKey, ed25519Sign, ed25519Verify } from "./native.js";
 
 export const DEVICE_ID_PREFIX = "dev_";
 const DEVICE_ID_RE = /^dev_[a-z2-7]{26}$/;
@@ -30,22 +32,20 @@ export function checkIdentityKey(key: unknown, label = "identityKey"): Uint8Arra
 /** Make an identity key pair from 32 random bytes supplied by the caller. */
 export function identityFromSeed(seed: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array } {
   const secretKey = Uint8Array.from(bytes(seed, 32, "seed"));
-  return { secretKey, publicKey: ed25519.getPublicKey(secretKey) };
+  return { secretKey, publicKey: ed25519PublicKey(secretKey) };
 }
 
 /** Ed25519 signature with the identity key. */
 export function identitySign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return ed25519.sign(message, bytes(secretKey, 32, "secretKey"));
+  return ed25519Sign(bytes(secretKey, 32, "secretKey"), message);
 }
 
-/** Strict (RFC 8032, non-ZIP-215) Ed25519 verification; false on any malformed input. */
+/**
+ * RFC 8032 Ed25519 verification (cofactorless, S < L, non-ZIP-215) of a key that passed
+ * checkIdentityKey; false on any malformed input.
+ */
 export function identityVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    return false;
-  }
+  return ed25519Verify(publicKey, message, signature);
 }
 
 const B32 = "abcdefghijklmnopqrstuvwxyz234567";

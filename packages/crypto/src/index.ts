@@ -46,7 +46,6 @@ export {
   PAIRING_URI_SCHEME,
   PIN_SECRET_DIGITS,
   PIN_SELECTOR_DIGITS,
-  PRS_SCRYPT,
   PairMethod,
   QR_SECRET_BYTES,
   QR_SELECTOR_BYTES,
@@ -93,5 +92,8 @@ export {
   transcriptHash,
 } from "./handshake.js";
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";
+export { SEAL_KEY_BYTES, createSealer } from "./seal.js";
+export type { Sealer } from "./seal.js";
+export { ed25519PublicKey, ed25519Sign, ed25519Verify, x25519Native } from "./native.js";
 export { TOKEN_DEFAULT_TTL_MS, TOKEN_LEEWAY_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, tokenKeyId, verifyToken } from "./jwt.js";
 export type { Jwk, Jwks, TokenClaims } from "./jwt.js";

@@ -3,10 +3,11 @@
  * claims iss, sub (device id), aud, iat, exp, jti, role. Signing and verification are pure:
  * the caller supplies the key, the clock and the randomness.
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase64Url, toBase64Url, utf8 } from "./bytes.js";
 import { CryptoError } from "./errors.js";
+import { checkIdentityKey } from "./identity.js";
+import { ed25519Sign, ed25519Verify } from "./native.js";
 
 export const TOKEN_MAX_TTL_MS = 15 * 60_000;
 export const TOKEN_DEFAULT_TTL_MS = 5 * 60_000;
@@ -32,7 +33,7 @@ const enc = (o: object) => toBase64Url(utf8(JSON.stringify(o)));
 export function signToken(claims: TokenClaims, secretKey: Uint8Array, publicKey: Uint8Array): string {
   const head = enc({ alg: "EdDSA", typ: "JWT", kid: tokenKeyId(publicKey) });
   const body = enc(claims);
-  const sig = ed25519.sign(utf8(`${head}.${body}`), secretKey);
+  const sig = ed25519Sign(secretKey, utf8(`${head}.${body}`));
   return `${head}.${body}.${toBase64Url(sig)}`;
 }
 
@@ -62,7 +63,7 @@ export function verifyToken(token: string, jwks: Jwks, o: { audience: string; no
   if (!key) bad("unknown key id");
   let ok = false;
   try {
-    ok = ed25519.verify(fromBase64Url(s), utf8(`${h}.${b}`), fromBase64Url((key as Jwk).x), { zip215: false });
+    ok = ed25519Verify(checkIdentityKey(fromBase64Url((key as Jwk).x), "jwk.x"), utf8(`${h}.${b}`), fromBase64Url(s));
   } catch {
     ok = false;
   }

@@ -20,6 +20,7 @@ import {
 import { Secret, fromHex, identityFromSeed } from "@tether/crypto";
 import type { PairingAuthority } from "@tether/pairing";
 import { createFileExclusive, writeFileAtomic } from "@tether/base";
+import { DaemonError } from "./errors.js";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
 
@@ -33,6 +34,8 @@ export type LoadedAuthority = PairingAuthority & {
   /** The Ed25519 key that signs device tokens (ca/token.key). */
   tokenPublicKey: Uint8Array;
   tokenSecretKey: Secret<Uint8Array>;
+  /** AES-256-GCM key for secrets kept in the store (ca/seal.key). */
+  sealKey: Secret<Uint8Array>;
 };
 
 /** Load or make the token-signing key: a 32-byte Ed25519 seed in ca/token.key, mode 0600. */
@@ -42,6 +45,19 @@ function loadTokenKey(dir: string): { publicKey: Uint8Array; secretKey: Secret<U
   const seed = fromHex((JSON.parse(readFileSync(f, "utf8")) as { ed25519Seed: string }).ed25519Seed, "token.key");
   const { secretKey, publicKey } = identityFromSeed(seed);
   return { publicKey, secretKey: new Secret(secretKey, "TokenKey") };
+}
+
+/**
+ * The key that seals secrets the store keeps (each pairing code's PRS): 32 random bytes in
+ * `ca/seal.key` (0600), beside the CA key and never in the store, so a copy of the store alone
+ * reveals no code.
+ */
+function loadSealKey(dir: string): Secret<Uint8Array> {
+  const f = join(dir, "seal.key");
+  if (!existsSync(f)) createFileExclusive(f, `${JSON.stringify({ aes256gcmKey: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+  const key = fromHex((JSON.parse(readFileSync(f, "utf8")) as { aes256gcmKey: string }).aes256gcmKey, "seal.key");
+  if (key.length !== 32) throw new DaemonError("BAD_DATA_DIR", `${f} does not hold a 32-byte key`);
+  return new Secret(key, "SealKey");
 }
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
@@ -118,6 +134,7 @@ export async function loadOrCreateAuthority(o: {
   const server = (await ensureServer(dir, ca, o.hosts, o.now)).pair;
   const signer = (await ensureSigner(dir, ca, o.now)).pair;
   const tokenKey = loadTokenKey(dir);
+  const sealKey = loadSealKey(dir);
   let signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
   const a: LoadedAuthority = {
     ca,
@@ -144,6 +161,7 @@ export async function loadOrCreateAuthority(o: {
       }
       return { server: sv.fresh, signer: sg.fresh };
     },
+    sealKey,
     tokenPublicKey: tokenKey.publicKey,
     tokenSecretKey: tokenKey.secretKey,
     checkNodePublicKey: (spkiDer) => void requireP256Spki(spkiDer, "tlsPublicKey"),

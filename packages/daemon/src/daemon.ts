@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { X509Certificate, randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
-import { jwkOf } from "@tether/crypto";
+import { createSealer, jwkOf } from "@tether/crypto";
 import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
 import { JOB_TABLES, JobManager } from "@tether/jobs";
@@ -137,6 +137,7 @@ export async function startDaemon(
       clock: { now },
       randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)),
       advertise: () => advertise,
+      sealer: createSealer(authority.sealKey.expose(), (n) => new Uint8Array(nodeRandomBytes(n))),
       ...(o.pairing ? { config: o.pairing } : {}),
     });
     const random = (n: number) => new Uint8Array(nodeRandomBytes(n));

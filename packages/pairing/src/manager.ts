@@ -38,7 +38,7 @@ import {
   QR_SECRET_BYTES,
   QR_SELECTOR_BYTES,
 } from "@tether/crypto";
-import type { NodeClaims, PairMethod, Role, SessionKeys } from "@tether/crypto";
+import type { NodeClaims, PairMethod, Role, Sealer, SessionKeys } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
 import { MIN_CODE_TTL_MS, resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
@@ -124,6 +124,7 @@ export class PairingManager {
   readonly #random: RandomBytes;
   readonly #config: PairingConfig;
   readonly #advertise: () => string;
+  readonly #sealer: Sealer;
   readonly #mutex = new Mutex();
   readonly #sessions = new Map<string, Session>();
   readonly #events = new EventEmitter();
@@ -134,8 +135,11 @@ export class PairingManager {
     clock: Clock;
     randomBytes: RandomBytes;
     advertise: () => string;
+    /** keeps each code's PRS encrypted at rest (the key lives outside the store) */
+    sealer: Sealer;
     config?: Partial<PairingConfig>;
   }) {
+    this.#sealer = o.sealer;
     this.#repo = o.repo;
     this.#ca = o.ca;
     this.#clock = o.clock;
@@ -198,11 +202,12 @@ export class PairingManager {
           expiresAt,
         });
       }
+      const id = this.#id("code_");
       const record: CodeRecord = {
-        id: this.#id("code_"),
+        id,
         method,
         selector,
-        prs: toHex(derivePrs(method, selector, secret)),
+        prsSealed: toHex(this.#sealer.seal(derivePrs(method, selector, secret), id)),
         createdAt: now,
         expiresAt,
         attempts: 0,
@@ -247,7 +252,8 @@ export class PairingManager {
   async start(req: StartInput): Promise<StartOutput> {
     if (!req.version) throw new PairingError("INVALID_ARGUMENT", '"version" is required');
     if (req.version !== PAIR_PROTOCOL_VERSION) {
-      throw new PairingError("UNSUPPORTED_VERSION", `protocol version ${req.version} is not supported (expected ${PAIR_PROTOCOL_VERSION})`);
+      const hint = req.version < PAIR_PROTOCOL_VERSION ? ": update the node's tether" : ": this daemon is older than the node; update it";
+      throw new PairingError("UNSUPPORTED_VERSION", `protocol version ${req.version} is not supported (expected ${PAIR_PROTOCOL_VERSION})${hint}`);
     }
     let claims: NodeClaims;
     let sid: Uint8Array;
@@ -274,7 +280,8 @@ export class PairingManager {
       this.#checkUsable(code, now);
       await this.#refuseRevoked(deviceIdFromIdentityKey(claims.identityKey));
       const scalar = this.#random(32);
-      const yb = daemonShare(fromHex(code.prs), method, code.selector, sid, scalar);
+      if (!code.prsSealed) throw new PairingError("CODE_EXPIRED", "pairing code was minted for an older protocol; mint a new one");
+      const yb = daemonShare(this.#sealer.open(fromHex(code.prsSealed), code.id), method, code.selector, sid, scalar);
       // The attempt is on disk before the node can learn anything from our answer.
       await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, attempts: code.attempts + 1 } }]);
       const session: Session = {

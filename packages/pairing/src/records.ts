@@ -3,12 +3,13 @@ import type { Op, Repository } from "@tether/base";
 
 export type CodeState = "active" | "used" | "burned";
 
-/** A pairing code. Only the stretched CPace password (`prs`) is stored, never the code. */
+/** A pairing code. Only the CPace password (PRS) is stored, sealed (encrypted), never the code. */
 export type CodeRecord = {
   id: string;
   method: "pin" | "qr";
   selector: string;
-  prs: string; // hex
+  /** hex of AES-256-GCM(seal key, PRS) with the code id as associated data (absent in codes of protocol v1, which are refused) */
+  prsSealed?: string;
   createdAt: number;
   expiresAt: number;
   attempts: number; // handshakes started against this code

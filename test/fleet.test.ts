@@ -105,6 +105,31 @@ F("an orchestrator device dispatches over mutual TLS; a node-role device may not
   }
 });
 
+F("Run: one call dispatches and answers with the final job, over mutual TLS; refusals as Dispatch", async () => {
+  const o = orchestrator(`${ctx.tmp.path}/orch`);
+  const run = (req: object) =>
+    new Promise<Job>((res, rej) =>
+      o.Run({ timeoutMs: 10_000, idempotencyKey: "", input: Buffer.from("null"), ...req }, new Metadata(), { deadline: Date.now() + 15_000 }, (e, r) => (e ? rej(e) : res(r as Job))),
+    );
+  try {
+    const j = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("8") });
+    assert.is(j.state, "succeeded");
+    assert.equal(out(j), { got: 8 });
+    assert.is(j.dispatchedBy, ctx.orch);
+    // the same idempotency key answers with the same (final) job
+    const a = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("9"), idempotencyKey: "run-1" });
+    const b = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("9"), idempotencyKey: "run-1" });
+    assert.is(a.id, b.id);
+    const e = (await run({ deviceId: "dev_nope", capability: "echo" }).catch((x: unknown) => x)) as ServiceError;
+    assert.is(e.code, status.NOT_FOUND);
+    // a job that times out answers timed_out, it does not hang
+    const t = await run({ deviceId: ctx.node, capability: "sleep", timeoutMs: 300 });
+    assert.is(t.state, "timed_out");
+  } finally {
+    o.close();
+  }
+});
+
 F("dispatch refusals: unknown device, unannounced capability, bad or oversized input, full queue", async () => {
   const err = (p: Promise<unknown>): Promise<string> => p.then(() => "accepted", (e: Error) => e.message);
   assert.match(await err(dispatch({ deviceId: "dev_nope", capability: "echo" })), /no device/);

@@ -8,6 +8,8 @@ type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | n
 export type OrchestratorClient = Client & {
   ListNodes: Unary;
   Dispatch: Unary;
+  /** Dispatch and wait for the final job, in one call. */
+  Run: Unary;
   GetJob: Unary;
   CancelJob: Unary;
   ListJobs: Unary;

@@ -16,6 +16,8 @@ export const DEFAULT_REQUEST_TTL_MS = 15 * 60_000;
  * node exactly 5 minutes off still passes with room for transit time (docs/operations.md).
  */
 export const SIGNED_TIMESTAMP_WINDOW_MS = 10 * 60_000;
+/** A device's last-seen time is written at most this often when nothing else changed. */
+export const PRESENCE_WRITE_INTERVAL_MS = 60_000;
 
 export type PairingConfig = Readonly<{
   defaultCodeTtlMs: number;

@@ -40,7 +40,7 @@ import {
 } from "@tether/crypto";
 import type { NodeClaims, PairMethod, Role, Sealer, SessionKeys } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
-import { MIN_CODE_TTL_MS, resolvePairingConfig } from "./config.js";
+import { MIN_CODE_TTL_MS, PRESENCE_WRITE_INTERVAL_MS, resolvePairingConfig } from "./config.js";
 import { PairingError } from "./errors.js";
 import { AuditEvent, Mutex } from "@tether/base";
 import type { AuditRecord } from "@tether/base";
@@ -745,9 +745,28 @@ export class PairingManager {
     });
   }
 
-  /** Record what a connected node announced, and when it was last seen. */
-  recordPresence(id: string, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): Promise<DeviceRecord> {
-    return this.#updateDevice(id, (d) => ({ ...d, ...info }));
+  /**
+   * Record what a connected node announced, and when it was last seen. Presence is not worth
+   * an fsync, nor a write at all when nothing but the time changed within
+   * PRESENCE_WRITE_INTERVAL_MS: a fleet reconnecting after a daemon restart then costs one
+   * unsynced write per node, or none.
+   */
+  async recordPresence(id: string, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): Promise<DeviceRecord> {
+    const d = await this.#mutex.run(async () => {
+      const cur = await this.#repo.get("devices", id);
+      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
+      const same =
+        (info.capabilities === undefined || JSON.stringify(info.capabilities) === JSON.stringify(cur.capabilities ?? [])) &&
+        (info.platform === undefined || info.platform === cur.platform) &&
+        (info.version === undefined || info.version === cur.version);
+      if (same && (info.lastSeen ?? 0) - (cur.lastSeen ?? 0) < PRESENCE_WRITE_INTERVAL_MS) return undefined;
+      const next = { ...cur, ...info };
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }], { sync: false });
+      return next;
+    });
+    if (!d) return (await this.#repo.get("devices", id)) as DeviceRecord;
+    this.#events.emit("device", d);
+    return d;
   }
 
   /**

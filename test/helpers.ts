@@ -203,12 +203,18 @@ export function handshakeFinish(c: RawPairing, h: { start: StartResponse; keys: 
   });
 }
 
+/** The environment for a child CLI: ours plus `extra`, without FORCE_COLOR (uvu sets it; with NO_COLOR, Node warns). */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _f, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
 /** Run bin/tether as a child process. */
 export function cli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(o.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -227,7 +233,7 @@ export function spawnCli(
   env: NodeJS.ProcessEnv = {},
   input?: string,
 ): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   if (input !== undefined) child.stdin?.end(input);
   let out = "";
   let err = "";

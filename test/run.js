@@ -21,7 +21,7 @@ const isSoak = (f) => f.endsWith(".soak.test.ts");
 function runFile(f, { live, timeoutMs }) {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "node_modules/uvu/bin.js"), "test", `^${f.replace(/\./g, "\\.")}$`], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(root, "node_modules/uvu/bin.js"), "test", `^${f.replace(/\./g, "\\.")}$`, "--no-color"], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "FORCE_COLOR")), NO_COLOR: "1", NODE_DISABLE_COLORS: "1" },

@@ -1,173 +1,223 @@
 /**
- * npm run bench -- dispatch: job round trip and throughput through one node, tether against a
- * bare grpc-js relay doing the same two hops over mutual TLS in the same run; and the time
- * from a revocation's answer to the revoked node's stream ending.
+ * npm run bench -- --only dispatch: round-trip jobs per second through the daemon
+ * (orchestrator -> daemon -> node -> daemon -> orchestrator), with 1 node and with 50 nodes,
+ * at 1 and at 64 jobs in flight, with p50 and p99 latency. Baseline, in the same run: a bare
+ * grpc-js relay (bench/baseline-server.ts) doing the same two hops with the same message
+ * sizes over mutual TLS, with no persistence and no checks.
+ *
+ * tether: the orchestrator is a paired orchestrator device on one mutual-TLS channel (in this
+ * process); a job is Orchestrator.Run (dispatch and wait for the final job, one RPC), or
+ * Dispatch then WatchJob with BENCH_DISPATCH_API=watch or a daemon without Run.
+ * The nodes are raw Node.Connect streams in a client process that answer each job with its
+ * input as output. The daemon persists every transition (accepted and finished fsynced).
  */
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { Metadata, Server, ServerCredentials, credentials, loadPackageDefinition } from "@grpc/grpc-js";
-import type { Client, ServerDuplexStream, ServiceError } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { connect, orchestrator } from "@tether/node";
-import type { NodeConnection } from "@tether/node";
-import type { Job } from "@tether/wire";
-import { admin, pairDevice, startTestDaemon, tempDir } from "../test/helpers.ts";
+import { cpSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Bench, BenchContext, BenchResult, Row } from "./harness.ts";
+import { PROFILE, monoMs, pct, repsOf, row, startDaemonProcess } from "./harness.ts";
+import { orchestratorClient, relayClient } from "./clients.ts";
+import type { Rpc } from "./clients.ts";
+import { startBaselineServer, startFleet } from "./fleet.ts";
+import type { Fleet } from "./fleet.ts";
+import { newestProfile, profileLines, summarize } from "./profile.ts";
+import { credsOf, devicePool, prepareDataDir, seedDevices } from "./seed.ts";
+import type { DeviceCreds } from "./seed.ts";
 
+const NODES = 50;
+/** jobs measured at 1 in flight, and at 64 in flight, per configuration and repetition */
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 2000);
 const IN_FLIGHT = 64;
-const REVOKE_NODES = Number(process.env.BENCH_REVOKE ?? 20);
+const WARMUP = 50;
 const INPUT = Buffer.from(JSON.stringify({ payload: "x".repeat(200) }));
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-}
+type Config = { nodes: 1 | 50; inFlight: 1 | 64 };
+const CONFIGS: Config[] = [
+  { nodes: 1, inFlight: 1 },
+  { nodes: 1, inFlight: 64 },
+  { nodes: 50, inFlight: 1 },
+  { nodes: 50, inFlight: 64 },
+];
+type Figures = { perSecond: number; p50: number; p99: number };
+type Rep = Figures[]; // by CONFIGS index
 
-async function measure(label: string, one: () => Promise<void>) {
-  for (let i = 0; i < 20; i++) await one(); // warm up
-  const lat: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const t = performance.now();
-    await one();
-    lat.push(performance.now() - t);
+type Job = { id: string; state: string };
+
+/**
+ * How the orchestrator waits for a job: "run" = Orchestrator.Run, one call that answers with
+ * the final job (the default when the daemon has it); "watch" = Dispatch, then WatchJob until
+ * a final state (two RPCs). BENCH_DISPATCH_API=watch forces the second.
+ */
+let api: "run" | "watch" = process.env.BENCH_DISPATCH_API === "watch" ? "watch" : "run";
+
+/** One tether job, answered when final; it must have succeeded. */
+function tetherJob(o: Rpc, deviceId: string): Promise<void> {
+  const req = { deviceId, capability: "echo", input: INPUT, timeoutMs: 60_000, idempotencyKey: "" };
+  if (api === "run") {
+    return o.call<Job>("Run", req).then(
+      (j) => {
+        if (j.state !== "succeeded") throw new Error(`job ${j.id} ended ${j.state}`);
+      },
+      (err: { code?: number }) => {
+        if (err.code !== 12) throw err; // UNIMPLEMENTED: an older daemon without Run
+        api = "watch";
+        return tetherJob(o, deviceId);
+      },
+    );
   }
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next++ < TOTAL) await one();
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  const r = { label, p50: pct(lat, 50), p99: pct(lat, 99), perSecond: TOTAL / secs };
-  console.log(`${label.padEnd(22)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.perSecond.toFixed(0)} jobs/s at ${IN_FLIGHT} in flight`);
-  return r;
-}
-
-async function tether(tmp: string) {
-  const d = await startTestDaemon({ dataDir: `${tmp}/data` });
-  const id = await pairDevice(d, `${tmp}/node`, { name: "bench" });
-  const node: NodeConnection = connect(`${tmp}/node`, { maxConcurrency: 64 });
-  node.handle("echo", (x) => x);
-  await node.start();
-  // A real orchestrator: a paired device with one long-lived mutual-TLS channel.
-  await pairDevice(d, `${tmp}/orch`, { name: "bench-orch", role: "orchestrator" });
-  const o = orchestrator(`${tmp}/orch`);
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      o.Dispatch({ deviceId: id, capability: "echo", input: INPUT, timeoutMs: 60_000, idempotencyKey: "" }, new Metadata(), {}, (e, j) => {
-        if (e) return reject(e);
-        const w = o.WatchJob({ id: (j as Job).id });
+  return o.call<Job>("Dispatch", req).then(
+    (j) =>
+      new Promise<void>((resolve, reject) => {
+        const w = o.client.WatchJob({ id: j.id });
         let last = "";
         w.on("data", (x: Job) => (last = x.state));
         w.on("error", reject);
-        w.on("end", () => (last === "succeeded" ? resolve() : reject(new Error(`job ${last}`))));
-      });
-    });
-  const r = await measure("tether (mTLS)", one);
-  o.close();
-  await node.close();
-  return { r, d };
-}
-
-async function revocation(d: Awaited<ReturnType<typeof startTestDaemon>>, tmp: string) {
-  const nodes: { id: string; conn: NodeConnection }[] = [];
-  for (let i = 0; i < REVOKE_NODES; i++) {
-    const id = await pairDevice(d, `${tmp}/r${i}`, { name: `r${i}` });
-    const conn = connect(`${tmp}/r${i}`);
-    conn.handle("noop", () => null);
-    await conn.start();
-    nodes.push({ id, conn });
-  }
-  const times: number[] = [];
-  let endedBeforeAnswer = 0;
-  for (const n of nodes.slice(0, Math.ceil(REVOKE_NODES / 2))) {
-    let endedAt = 0;
-    const ended = once(n.conn, "fatal").then(() => (endedAt = performance.now()));
-    const t0 = performance.now();
-    await admin(d, "RevokeDevice", { id: n.id, reason: "bench" });
-    const answeredAt = performance.now();
-    await ended;
-    if (endedAt <= answeredAt) endedBeforeAnswer++;
-    times.push(endedAt - t0);
-  }
-  for (const n of nodes) await n.conn.close();
-  console.log(
-    `revocation: ${times.length} of ${REVOKE_NODES} connected nodes revoked one by one; revoke sent -> stream ended on the node: p50 ${pct(times, 50).toFixed(2)} ms, p99 ${pct(times, 99).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms; ended before revoke answered: ${endedBeforeAnswer}/${times.length}`,
+        w.on("end", () => (last === "succeeded" ? resolve() : reject(new Error(`job ${j.id} ended ${last}`))));
+      }),
   );
 }
 
-type Relay = Client & {
-  Call(m: object, md: Metadata, o: object, cb: (e: ServiceError | null, r: { id: string; body: Buffer }) => void): void;
-  Serve(): ServerDuplexStream<object, { id: string; body: Buffer }> & NodeJS.EventEmitter;
+/** One baseline job: the relay's Call, answered by the node's echo. */
+function relayJob(o: Rpc, deviceId: string): Promise<void> {
+  return o.call("Call", { id: "", body: INPUT, to: deviceId }).then(() => undefined);
+}
+
+async function measure(one: (deviceId: string) => Promise<void>, devices: string[], c: Config): Promise<Figures> {
+  let rr = 0;
+  const pick = () => devices[rr++ % c.nodes] as string;
+  for (let i = 0; i < WARMUP; i++) await one(pick());
+  const total = c.inFlight === 1 ? SEQUENTIAL : TOTAL;
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = monoMs();
+  await Promise.all(
+    Array.from({ length: c.inFlight }, async () => {
+      while (next++ < total) {
+        const t = monoMs();
+        await one(pick());
+        lat.push(monoMs() - t);
+      }
+    }),
+  );
+  const secs = (monoMs() - t0) / 1000;
+  return { perSecond: total / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+async function runConfigs(fleet: Fleet, mode: "tether" | "baseline", address: string, one: (id: string) => Promise<void>, ids: string[]): Promise<Rep> {
+  const out: Rep = [];
+  await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: 1 });
+  out.push(await measure(one, ids, CONFIGS[0] as Config), await measure(one, ids, CONFIGS[1] as Config));
+  await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: NODES });
+  out.push(await measure(one, ids, CONFIGS[2] as Config), await measure(one, ids, CONFIGS[3] as Config));
+  return out;
+}
+
+export const bench: Bench = {
+  name: "dispatch",
+  summary: "job round trips through the daemon, 1 and 50 nodes, 1 and 64 in flight, against a bare grpc-js relay",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const reps = repsOf(ctx, 3);
+    const pool = await devicePool(NODES + 1, ctx.log);
+    const nodes = credsOf(pool.devices.slice(0, NODES));
+    const orch = credsOf([pool.devices[NODES] as (typeof pool.devices)[number]])[0] as DeviceCreds;
+    const ids = nodes.map((n) => n.id);
+    const template = join(ctx.tmp("tether-bench-dispatch-"), "data");
+    prepareDataDir(pool, template);
+    await seedDevices(pool, template, 0, NODES + 1, (i) => (i === NODES ? "orchestrator" : "node"));
+    const work = ctx.tmp("tether-bench-dispatch-run-");
+    const fleet = await startFleet(1, ctx.tmp("tether-bench-fleet-"));
+    const t: Rep[] = [];
+    const b: Rep[] = [];
+    const notes: string[] = [];
+    try {
+      await fleet.prepare(pool.caPem, nodes);
+      for (let rep = 0; rep < reps; rep++) {
+        ctx.log(`rep ${rep + 1}/${reps}: tether`);
+        t.push(await tetherRep(fleet, template, join(work, `t${rep}`), pool.caPem, orch, ids));
+        ctx.log(`  tether: ${fmt(t[rep] as Rep)}`);
+        ctx.log(`rep ${rep + 1}/${reps}: baseline`);
+        b.push(await baselineRep(fleet, template, pool.caPem, orch, ids));
+        ctx.log(`  baseline: ${fmt(b[rep] as Rep)}`);
+      }
+      if (PROFILE) {
+        ctx.log("profile run (BENCH_PROFILE=1): 50 nodes, 64 in flight, daemon with --cpu-prof");
+        const profDir = ctx.tmp("tether-bench-dispatch-prof-");
+        const window = { from: 0, to: 0 };
+        await tetherRep(fleet, template, join(work, "prof"), pool.caPem, orch, ids, profDir, window);
+        const f = newestProfile(profDir);
+        if (f) {
+          const lines = profileLines("daemon CPU profile (dispatch: the four configurations, start-up excluded)", summarize(f, 15, window));
+          for (const l of lines) ctx.log(l);
+          notes.push(...lines);
+        }
+      }
+    } finally {
+      await fleet.stop();
+    }
+    const rows: Row[] = [];
+    CONFIGS.forEach((c, i) => {
+      const label = `${c.nodes} node${c.nodes > 1 ? "s" : ""}, ${c.inFlight} in flight`;
+      const tt = t.map((r) => r[i] as Figures);
+      const bb = b.map((r) => r[i] as Figures);
+      rows.push(
+        row(`throughput, ${label}`, "jobs/s", tt.map((f) => f.perSecond), bb.map((f) => f.perSecond), { text: ">= 0.5x baseline", met: (r) => r >= 0.5 }),
+        row(`p50 latency, ${label}`, "ms", tt.map((f) => f.p50), bb.map((f) => f.p50)),
+        row(`p99 latency, ${label}`, "ms", tt.map((f) => f.p99), bb.map((f) => f.p99), { text: "<= 3x baseline", met: (r) => r <= 3 }),
+      );
+    });
+    return {
+      name: "dispatch",
+      params: { reps, sequentialJobs: SEQUENTIAL, jobsAt64: TOTAL, warmup: WARMUP, inputBytes: INPUT.length, orchestratorApi: api },
+      rows,
+      notes: [
+        `tether: orchestrator device over one mutual-TLS channel, ${api === "run" ? "Orchestrator.Run (dispatch and wait: one RPC answered with the final job)" : "Dispatch then WatchJob to the final state (two RPCs)"}; the daemon persists each transition as it does in service; nodes are raw Node.Connect streams in one client process answering each job with its input as output`,
+        "baseline: bench/baseline-server.ts, bare grpc-js over mutual TLS with the same CA, server certificate and client certificates: one unary Call from the orchestrator relayed on the node's stream and answered when the node echoes; no persistence, no checks, one RPC",
+        `each repetition: a fresh daemon on a fresh copy of the seeded store (50 nodes + 1 orchestrator), then the baseline; per configuration ${WARMUP} warm-up jobs, then ${SEQUENTIAL} jobs (1 in flight) or ${TOTAL} (64 in flight, latency of every job); jobs round-robin over the connected nodes; latency = first call sent .. final answer, in this process`,
+        pool.describe(),
+        ...notes,
+      ],
+    };
+  },
 };
 
-async function baseline(caPem: string, serverCert: string, serverKey: string, clientCert: string, clientKey: string) {
-  const def = loadSync(fileURLToPath(new URL("./relay.proto", import.meta.url)), { longs: Number, defaults: true });
-  const pkg = loadPackageDefinition(def) as unknown as { bench: { Relay: (new (a: string, c: unknown, o: object) => Relay) & { service: never } } };
-  const server = new Server();
-  let nodeStream: ServerDuplexStream<{ id: string; body: Buffer }, { id: string; body: Buffer }> | undefined;
-  const waiting = new Map<string, (b: Buffer) => void>();
-  let seq = 0;
-  server.addService(pkg.bench.Relay.service, {
-    Call: (call: { request: { body: Buffer } }, cb: (e: null, r: object) => void) => {
-      const id = String(++seq);
-      waiting.set(id, (body) => cb(null, { id, body }));
-      nodeStream?.write({ id, body: call.request.body });
-    },
-    Serve: (s: ServerDuplexStream<{ id: string; body: Buffer }, { id: string; body: Buffer }>) => {
-      nodeStream = s;
-      s.on("data", (m: { id: string; body: Buffer }) => {
-        waiting.get(m.id)?.(m.body);
-        waiting.delete(m.id);
-      });
-    },
-  });
-  const port = await new Promise<number>((res, rej) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      ServerCredentials.createSsl(Buffer.from(caPem), [{ cert_chain: Buffer.from(serverCert), private_key: Buffer.from(serverKey) }], true),
-      (e, p) => (e ? rej(e) : res(p)),
-    ),
-  );
-  const creds = credentials.createSsl(Buffer.from(caPem), Buffer.from(clientKey), Buffer.from(clientCert), { checkServerIdentity: () => undefined });
-  const opts = { "grpc.ssl_target_name_override": "localhost" };
-  const nodeClient = new pkg.bench.Relay(`127.0.0.1:${port}`, creds, opts);
-  const ns = nodeClient.Serve();
-  ns.on("error", () => undefined); // ends when the server shuts down
-  ns.on("data", (m: { id: string; body: Buffer }) => ns.write({ id: m.id, body: m.body }));
-  ns.write({ id: "hello", body: Buffer.alloc(0) });
-  await new Promise((r) => setTimeout(r, 200));
-  const orch = new pkg.bench.Relay(`127.0.0.1:${port}`, creds, opts);
-  const one = () =>
-    new Promise<void>((res, rej) => orch.Call({ id: "", body: INPUT }, new Metadata(), {}, (e) => (e ? rej(e) : res())));
-  const r = await measure("bare grpc-js relay", one);
-  orch.close();
-  nodeClient.close();
-  server.forceShutdown();
-  return r;
+function fmt(r: Rep): string {
+  return r.map((f, i) => `[${(CONFIGS[i] as Config).nodes}n/${(CONFIGS[i] as Config).inFlight}] ${f.perSecond.toFixed(0)}/s p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)}`).join("  ");
 }
 
-export async function benchDispatch() {
-  const tmp = tempDir("tether-bench-");
+async function tetherRep(
+  fleet: Fleet,
+  template: string,
+  dataDir: string,
+  caPem: string,
+  orch: DeviceCreds,
+  ids: string[],
+  profileDir?: string,
+  window?: { from: number; to: number },
+): Promise<Rep> {
+  cpSync(template, dataDir, { recursive: true });
+  const d = await startDaemonProcess(dataDir, profileDir ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir] } : {});
+  const o = orchestratorClient(d.listen, caPem, orch);
   try {
-    const { r: t, d } = await tether(tmp.path);
-    const { readFileSync } = await import("node:fs");
-    const read = (f: string) => readFileSync(f, "utf8");
-    const b = await baseline(
-      read(`${d.dataDir}/ca/ca.pem`),
-      read(`${d.dataDir}/ca/server.pem`),
-      read(`${d.dataDir}/ca/server.key`),
-      read(`${tmp.path}/node/cert.pem`),
-      read(`${tmp.path}/node/tls.key`),
-    );
-    console.log(
-      `ratio tether/baseline: p50 ${(t.p50 / b.p50).toFixed(2)}x, p99 ${(t.p99 / b.p99).toFixed(2)}x, throughput ${((t.perSecond / b.perSecond) * 100).toFixed(0)}% of baseline`,
-    );
-    await revocation(d, tmp.path);
-    await d.stop();
+    if (window) window.from = monoMs();
+    const r = await runConfigs(fleet, "tether", d.listen, (id) => tetherJob(o, id), ids);
+    if (window) window.to = monoMs();
+    return r;
   } finally {
-    tmp.remove();
+    o.close();
+    await d.stop(profileDir ? 60_000 : 10_000);
+    await fleet.reset();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function baselineRep(fleet: Fleet, template: string, caPem: string, orch: DeviceCreds, ids: string[]): Promise<Rep> {
+  const srv = await startBaselineServer(template);
+  const o = relayClient(srv.address, caPem, orch);
+  try {
+    return await runConfigs(fleet, "baseline", srv.address, (id) => relayJob(o, id), ids);
+  } finally {
+    o.close();
+    await srv.stop();
+    await fleet.reset();
   }
 }

@@ -38,7 +38,8 @@ const CONFIGS: Config[] = [
   { nodes: 50, inFlight: 1 },
   { nodes: 50, inFlight: 64 },
 ];
-type Figures = { perSecond: number; p50: number; p99: number };
+/** cpuMsPerJob: CPU time (user + system) of the server process (daemon or relay) per job */
+type Figures = { perSecond: number; p50: number; p99: number; cpuMsPerJob: number };
 type Rep = Figures[]; // by CONFIGS index
 
 type Job = { id: string; state: string };
@@ -82,13 +83,14 @@ function relayJob(o: Rpc, deviceId: string): Promise<void> {
   return o.call("Call", { id: "", body: INPUT, to: deviceId }).then(() => undefined);
 }
 
-async function measure(one: (deviceId: string) => Promise<void>, devices: string[], c: Config): Promise<Figures> {
+async function measure(one: (deviceId: string) => Promise<void>, devices: string[], c: Config, serverCpuMs: () => number): Promise<Figures> {
   let rr = 0;
   const pick = () => devices[rr++ % c.nodes] as string;
   for (let i = 0; i < WARMUP; i++) await one(pick());
   const total = c.inFlight === 1 ? SEQUENTIAL : TOTAL;
   const lat: number[] = [];
   let next = 0;
+  const cpu0 = serverCpuMs();
   const t0 = monoMs();
   await Promise.all(
     Array.from({ length: c.inFlight }, async () => {
@@ -100,15 +102,22 @@ async function measure(one: (deviceId: string) => Promise<void>, devices: string
     }),
   );
   const secs = (monoMs() - t0) / 1000;
-  return { perSecond: total / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  return { perSecond: total / secs, p50: pct(lat, 50), p99: pct(lat, 99), cpuMsPerJob: (serverCpuMs() - cpu0) / total };
 }
 
-async function runConfigs(fleet: Fleet, mode: "tether" | "baseline", address: string, one: (id: string) => Promise<void>, ids: string[]): Promise<Rep> {
+async function runConfigs(
+  fleet: Fleet,
+  mode: "tether" | "baseline",
+  address: string,
+  one: (id: string) => Promise<void>,
+  ids: string[],
+  serverCpuMs: () => number,
+): Promise<Rep> {
   const out: Rep = [];
   await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: 1 });
-  out.push(await measure(one, ids, CONFIGS[0] as Config), await measure(one, ids, CONFIGS[1] as Config));
+  out.push(await measure(one, ids, CONFIGS[0] as Config, serverCpuMs), await measure(one, ids, CONFIGS[1] as Config, serverCpuMs));
   await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: NODES });
-  out.push(await measure(one, ids, CONFIGS[2] as Config), await measure(one, ids, CONFIGS[3] as Config));
+  out.push(await measure(one, ids, CONFIGS[2] as Config, serverCpuMs), await measure(one, ids, CONFIGS[3] as Config, serverCpuMs));
   return out;
 }
 
@@ -163,6 +172,7 @@ export const bench: Bench = {
         row(`throughput, ${label}`, "jobs/s", tt.map((f) => f.perSecond), bb.map((f) => f.perSecond), { text: ">= 0.5x baseline", met: (r) => r >= 0.5 }),
         row(`p50 latency, ${label}`, "ms", tt.map((f) => f.p50), bb.map((f) => f.p50)),
         row(`p99 latency, ${label}`, "ms", tt.map((f) => f.p99), bb.map((f) => f.p99), { text: "<= 3x baseline", met: (r) => r <= 3 }),
+        row(`server CPU per job, ${label}`, "ms", tt.map((f) => f.cpuMsPerJob), bb.map((f) => f.cpuMsPerJob)),
       );
     });
     return {
@@ -199,7 +209,7 @@ async function tetherRep(
   const o = orchestratorClient(d.listen, caPem, orch);
   try {
     if (window) window.from = monoMs();
-    const r = await runConfigs(fleet, "tether", d.listen, (id) => tetherJob(o, id), ids);
+    const r = await runConfigs(fleet, "tether", d.listen, (id) => tetherJob(o, id), ids, () => d.cpuMs());
     if (window) window.to = monoMs();
     return r;
   } finally {
@@ -214,7 +224,7 @@ async function baselineRep(fleet: Fleet, template: string, caPem: string, orch: 
   const srv = await startBaselineServer(template);
   const o = relayClient(srv.address, caPem, orch);
   try {
-    return await runConfigs(fleet, "baseline", srv.address, (id) => relayJob(o, id), ids);
+    return await runConfigs(fleet, "baseline", srv.address, (id) => relayJob(o, id), ids, () => srv.cpuMs());
   } finally {
     o.close();
     await srv.stop();

@@ -353,7 +353,7 @@ export class NodeHub implements NodeDirectory {
         if (!res) return;
         const r = await this.#jobs().complete(device, { jobId: res.jobId, ok: res.ok, output: res.output, error: res.error });
         if ("ignored" in r) this.#log.warn("job result ignored", { device, job: res.jobId, reason: r.reason });
-        else this.#log.info("job finished", { device, job: r.id, state: r.state });
+        else this.#log.debug("job finished", { device, job: r.id, state: r.state });
         this.#pump(device);
         return;
       }

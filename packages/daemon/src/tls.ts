@@ -4,8 +4,35 @@
  * does not require it; every non-pairing handler authenticates the peer itself (auth.ts).
  * The identity can be swapped at run time (server certificate rotation) without a restart.
  */
+import { TLSSocket } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import { experimental } from "@grpc/grpc-js";
 import type { ServerCredentials } from "@grpc/grpc-js";
+
+let peerCertificatesCached = false;
+
+/**
+ * grpc-js builds the auth context of every call with `socket.getPeerCertificate()`, which
+ * converts the certificate to a JS object each time (about 7 % of the daemon's CPU under
+ * dispatch load, `npm run bench -- --only dispatch` with BENCH_PROFILE=1). On a connection
+ * that negotiated TLS 1.3 the peer certificate cannot change (TLS 1.3 has no renegotiation,
+ * and Node does not offer post-handshake authentication), so the first complete answer is
+ * kept for the connection's life. Connections on older TLS versions are asked every time.
+ */
+export function cachePeerCertificates(): void {
+  if (peerCertificatesCached) return;
+  peerCertificatesCached = true;
+  const original = TLSSocket.prototype.getPeerCertificate;
+  const cache = new WeakMap<TLSSocket, PeerCertificate>();
+  TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
+    if (detailed) return original.call(this, true);
+    const hit = cache.get(this);
+    if (hit) return hit;
+    const cert = original.call(this, false);
+    if (cert?.raw && this.getProtocol() === "TLSv1.3") cache.set(this, cert);
+    return cert;
+  } as typeof original;
+}
 
 type CaListener = (u: { caCertificate: Buffer } | null) => void;
 type IdListener = (u: { certificate: Buffer; privateKey: Buffer } | null) => void;

@@ -382,20 +382,21 @@ export class JobManager {
         .slice(0, room)
         .map((j): JobRecord => ({ ...j, state: "delivered", attempts: j.attempts + 1, updatedAt: now }));
       if (!picked.length) return undefined;
-      // Not fsynced: losing "delivered" in an OS crash only means the job is delivered again,
-      // which a restart does anyway (docs/fleet.md, delivery guarantee).
-      const written = this.#commit(
+      // Written for its attempt count, but not waited for: a delivery whose write is lost in a
+      // crash only means the job is delivered again with an attempt number repeated, which a
+      // restart does anyway (docs/fleet.md 3.2, 4.4). Writes stay in call order, so the final
+      // state, which is waited for, always lands after it.
+      void this.#commit(
         picked.map((value) => ({ table: "jobs" as const, type: "put" as const, value })),
         picked.map((j) => j.id),
         { sync: false },
-      );
+      ).catch(() => undefined); // a failed write is reported as "fatal" by #commit
       for (const j of picked) this.#track(j);
-      return { picked, written };
+      return picked;
     });
     if (!r) return [];
-    await r.written;
-    for (const j of r.picked) this.#emit(j);
-    return r.picked;
+    for (const j of r) this.#emit(j);
+    return r;
   }
 
   #owned(deviceId: string, jobId: string): JobRecord | Ignored {
@@ -412,14 +413,10 @@ export class JobManager {
       const j = this.#owned(deviceId, jobId);
       if ("ignored" in j || j.state === "running") return { job: j };
       const next: JobRecord = { ...j, state: "running", updatedAt: this.#clock.now() };
-      const written = this.#commit([{ table: "jobs", type: "put", value: next }], [next.id], { sync: false }); // as in claim()
-      this.#track(next);
-      return { job: next as JobRecord | Ignored, written };
+      this.#track(next); // in memory only: a restart requeues delivered and running jobs alike
+      return { job: next as JobRecord | Ignored, changed: true };
     });
-    if (r.written) {
-      await r.written;
-      this.#emit(r.job as JobRecord);
-    }
+    if ("changed" in r) this.#emit(r.job as JobRecord);
     return r.job;
   }
 
@@ -475,17 +472,12 @@ export class JobManager {
         .filter((j) => j.state === "delivered" || j.state === "running")
         .map((j): JobRecord => ({ ...j, state: "queued", updatedAt: now }));
       if (!back.length) return undefined;
-      const written = this.#commit(
-        back.map((value) => ({ table: "jobs" as const, type: "put" as const, value })),
-        back.map((j) => j.id),
-      );
-      for (const j of back) this.#track(j);
-      return { back, written };
+      for (const j of back) this.#track(j); // in memory only: a restart requeues delivered jobs anyway
+      return back;
     });
     if (!r) return 0;
-    await r.written;
-    for (const j of r.back) this.#emit(j);
-    return r.back.length;
+    for (const j of r) this.#emit(j);
+    return r.length;
   }
 
   /** Fail every unfinished job of a device (used on revocation, and at start for revoked devices). */

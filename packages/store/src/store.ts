@@ -12,7 +12,7 @@ export const SCHEMA_VERSION = 1;
 export type { Op, Schema } from "@tether/base";
 
 /** One write, checked and serialised, waiting for its group. */
-type Encoded = { put: boolean; sublevel: Sub; key: string; value?: string };
+type Encoded = { put: boolean; table: string; sublevel: Sub; key: string; value?: string };
 type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject(e: Error): void }[] };
 
 /** The part of a sublevel the store uses (keeps level's deep generics out of the types). */
@@ -98,7 +98,9 @@ export class Store<S extends Schema> implements Repository<S> {
     try {
       for (const op of ops) {
         const sublevel = this.#sub(op.table);
-        encoded.push(op.type === "put" ? { put: true, sublevel, key: op.value.id, value: JSON.stringify(op.value) } : { put: false, sublevel, key: op.key });
+        encoded.push(
+          op.type === "put" ? { put: true, table: op.table, sublevel, key: op.value.id, value: JSON.stringify(op.value) } : { put: false, table: op.table, sublevel, key: op.key },
+        );
       }
     } catch (err) {
       return Promise.reject(err);
@@ -120,8 +122,13 @@ export class Store<S extends Schema> implements Repository<S> {
       this.#queued = undefined;
       try {
         const b = this.#db.batch(); // throws at once when the store is closed
+        // A later write of the same key in this group wins anyway: skip the earlier ones (the
+        // audit head is rewritten by every audited batch).
+        const last = new Map<string, number>();
+        g.ops.forEach((op, i) => last.set(`${op.table}\u0000${op.key}`, i));
         // level's typings cannot express a sublevel chosen at run time; batch() checked the table.
-        for (const op of g.ops) {
+        for (const [i, op] of g.ops.entries()) {
+          if (last.get(`${op.table}\u0000${op.key}`) !== i) continue;
           if (op.put) b.put(op.key, op.value as string, { sublevel: op.sublevel as never });
           else b.del(op.key, { sublevel: op.sublevel as never });
         }

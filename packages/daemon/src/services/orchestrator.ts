@@ -69,7 +69,7 @@ export function orchestratorService(o: {
           dispatchedBy: by,
           ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         });
-        log.info("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by });
+        log.debug("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by });
         return toJob(j);
       },
     ),
@@ -86,7 +86,7 @@ export function orchestratorService(o: {
           dispatchedBy: peer.deviceId,
           ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         });
-        log.info("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by: peer.deviceId, wait: true });
+        log.debug("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by: peer.deviceId, wait: true });
         const final = await new Promise<JobRecord>((resolve, reject) => {
           let settled = false;
           const finish = (f: () => void) => {

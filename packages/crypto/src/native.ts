@@ -9,13 +9,41 @@ import type { KeyObject } from "node:crypto";
 
 // PKCS#8 and SubjectPublicKeyInfo headers for a raw 32-byte key (RFC 8410).
 const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
-const X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
 const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
-const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
 
 function key(header: Buffer, raw: Uint8Array, type: "pkcs8" | "spki"): KeyObject {
   const der = Buffer.concat([header, raw]);
   return type === "pkcs8" ? createPrivateKey({ key: der, format: "der", type }) : createPublicKey({ key: der, format: "der", type });
+}
+
+const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+/** Any 32 bytes: OpenSSL computes X25519 from the private scalar `d` alone (see x25519Private). */
+const PLACEHOLDER_X = b64u(new Uint8Array(32));
+let jwkPrivateWorks: boolean | undefined;
+
+/**
+ * An X25519 private KeyObject for a raw scalar. Importing PKCS#8 DER costs about 400 us in
+ * Node 20 (OpenSSL's decoder also derives the public key); a JWK import costs about 40 us.
+ * A JWK private key must carry `x`, which Node does not check against `d` and which
+ * diffieHellman does not use, so a placeholder goes there. If a later Node refuses that,
+ * the DER path is used (the answer is the same: the CPace and RFC 7748 vectors check it).
+ */
+function x25519Private(scalar: Uint8Array): KeyObject {
+  if (jwkPrivateWorks !== false) {
+    try {
+      const k = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: b64u(scalar), x: PLACEHOLDER_X }, format: "jwk" });
+      jwkPrivateWorks = true;
+      return k;
+    } catch {
+      jwkPrivateWorks = false;
+    }
+  }
+  return key(X25519_PKCS8, scalar, "pkcs8");
+}
+
+/** A public KeyObject from a raw 32-byte key, through JWK (10 times cheaper than SPKI DER here). */
+function okpPublic(crv: "X25519" | "Ed25519", raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: "OKP", crv, x: b64u(raw) }, format: "jwk" });
 }
 
 /**
@@ -24,10 +52,10 @@ function key(header: Buffer, raw: Uint8Array, type: "pkcs8" | "spki"): KeyObject
  * Callers check lengths first.
  */
 export function x25519Native(scalar: Uint8Array, u: Uint8Array): Uint8Array {
-  const priv = key(X25519_PKCS8, scalar, "pkcs8");
+  const priv = x25519Private(scalar);
   let pub: KeyObject;
   try {
-    pub = key(X25519_SPKI, u, "spki");
+    pub = okpPublic("X25519", u);
   } catch {
     return new Uint8Array(32);
   }
@@ -58,7 +86,7 @@ export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return verify(null, message, key(ED25519_SPKI, publicKey, "spki"), signature);
+    return verify(null, message, okpPublic("Ed25519", publicKey), signature);
   } catch {
     return false;
   }

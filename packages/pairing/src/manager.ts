@@ -127,6 +127,13 @@ export class PairingManager {
   readonly #sealer: Sealer;
   readonly #mutex = new Mutex();
   readonly #sessions = new Map<string, Session>();
+  /**
+   * Every code record, as stored: a few hundred at most (live codes are capped, the sweep
+   * deletes expired ones), read at each Start and mint; loaded once, kept in step with each
+   * write (all under the mutex).
+   */
+  #codes: Map<string, CodeRecord> | undefined;
+  #codesLoading: Promise<Map<string, CodeRecord>> | undefined;
   readonly #events = new EventEmitter();
 
   constructor(o: {
@@ -177,7 +184,7 @@ export class PairingManager {
     }
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const live = (await this.#repo.list("codes")).filter((c) => c.state === "active" && c.expiresAt > now);
+      const live = [...(await this.#allCodes()).values()].filter((c) => c.state === "active" && c.expiresAt > now);
       if (live.length >= this.#config.maxActiveCodes) {
         throw new PairingError("TOO_MANY_CODES", `at most ${this.#config.maxActiveCodes} codes can be active at once`);
       }
@@ -216,6 +223,7 @@ export class PairingManager {
       await this.#repo.batch([{ table: "codes", type: "put", value: record }], {
         audit: [{ type: AuditEvent.CodeMinted, actor: "admin", subject: record.id, details: { method, selector, expiresAt } }],
       });
+      this.#codes?.set(record.id, record);
       return { record, code: new Secret(code, "PairingCode") };
     });
   }
@@ -228,7 +236,7 @@ export class PairingManager {
   }
 
   async #findCode(method: PairMethod, selector: string): Promise<CodeRecord> {
-    const matches = (await this.#repo.list("codes"))
+    const matches = [...(await this.#allCodes()).values()]
       .filter((c) => c.method === method && c.selector === selector)
       .sort((a, b) => b.createdAt - a.createdAt);
     const code = matches[0];
@@ -283,7 +291,7 @@ export class PairingManager {
       if (!code.prsSealed) throw new PairingError("CODE_EXPIRED", "pairing code was minted for an older protocol; mint a new one");
       const yb = daemonShare(this.#sealer.open(fromHex(code.prsSealed), code.id), method, code.selector, sid, scalar);
       // The attempt is on disk before the node can learn anything from our answer.
-      await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, attempts: code.attempts + 1 } }]);
+      await this.#putCode({ ...code, attempts: code.attempts + 1 });
       const session: Session = {
         id: this.#id("hs_"),
         codeId: code.id,
@@ -324,7 +332,7 @@ export class PairingManager {
         this.#dropSession(session);
         throw new PairingError("SESSION_EXPIRED", "handshake session expired; start again");
       }
-      const code = await this.#repo.get("codes", session.codeId);
+      const code = (await this.#allCodes()).get(session.codeId);
       try {
         session.keys = daemonComplete(
           {
@@ -395,12 +403,12 @@ export class PairingManager {
       if (!found?.keys) throw new PairingError("SESSION_NOT_FOUND", "unknown handshake session (it may have been used or expired, or Reveal was skipped)");
       const session = found as Session & { keys: SessionKeys };
       if (session.expiresAt <= now) throw new PairingError("SESSION_EXPIRED", "handshake session expired; start again");
-      const code = await this.#repo.get("codes", session.codeId);
+      const code = (await this.#allCodes()).get(session.codeId);
       if (!code) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
       const conf = req.nodeConfirmation instanceof Uint8Array ? req.nodeConfirmation : new Uint8Array();
       if (!confirmationMatches(session.keys.nodeConfirmation, conf)) {
         if (code.state === "active" && code.attempts >= this.#config.maxCodeAttempts) {
-          await this.#repo.batch([{ table: "codes", type: "put", value: { ...code, state: "burned" } }]);
+          await this.#putCode({ ...code, state: "burned" });
         }
         throw new PairingError("WRONG_CODE", "key confirmation failed: the pairing code does not match");
       }
@@ -442,8 +450,21 @@ export class PairingManager {
           ],
         },
       );
+      this.#codes?.set(code.id, { ...code, state: "used", requestId: request.id });
       return request;
     });
+  }
+
+  /** All code records, from the cache (loaded on first use). Caller holds the mutex or only reads. */
+  #allCodes(): Promise<Map<string, CodeRecord>> {
+    // one load, shared by concurrent first callers (a second load could drop a newer write)
+    this.#codesLoading ??= this.#repo.list("codes").then((list) => (this.#codes = new Map(list.map((c) => [c.id, c]))));
+    return this.#codesLoading;
+  }
+
+  async #putCode(c: CodeRecord): Promise<void> {
+    await this.#repo.batch([{ table: "codes", type: "put", value: c }]);
+    this.#codes?.set(c.id, c);
   }
 
   /**
@@ -861,10 +882,15 @@ export class PairingManager {
           ops.push({ table: "requests", type: "put", value: e }, { table: "pendingRequests", type: "del", key: r.id });
         }
       }
-      for (const c of await this.#repo.list("codes")) {
-        if (c.expiresAt <= now) ops.push({ table: "codes", type: "del", key: c.id });
+      const gone: string[] = [];
+      for (const c of (await this.#allCodes()).values()) {
+        if (c.expiresAt <= now) {
+          ops.push({ table: "codes", type: "del", key: c.id });
+          gone.push(c.id);
+        }
       }
       if (ops.length) await this.#repo.batch(ops);
+      for (const id of gone) this.#codes?.delete(id);
       return ops.length;
     });
     for (const e of expired) this.#events.emit(`decision:${e.id}`, e);
@@ -899,7 +925,7 @@ export class PairingManager {
   /** Active (unexpired, unused) codes, for the admin's view. The code values are never kept. */
   async listCodes(): Promise<CodeRecord[]> {
     const now = this.#clock.now();
-    return (await this.#repo.list("codes")).filter((c) => c.state === "active" && c.expiresAt > now);
+    return [...(await this.#allCodes()).values()].filter((c) => c.state === "active" && c.expiresAt > now);
   }
 }
 

@@ -203,11 +203,16 @@ export function tempDir(prefix = "tether-bench-"): { path: string; remove(): voi
 
 /** CPU time (user + system) of a process in ms, from /proc (Linux). */
 export function processCpuMs(pid: number): number {
+  const t = processCpuTimes(pid);
+  return t.userMs + t.systemMs;
+}
+
+/** User and system CPU time of a process (all its threads) in ms, from /proc (Linux). */
+export function processCpuTimes(pid: number): { userMs: number; systemMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // fields after the command (which may contain spaces) start after the last ')'
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-  return (ticks * 1000) / CLOCK_TICKS;
+  return { userMs: (Number(f[11]) * 1000) / CLOCK_TICKS, systemMs: (Number(f[12]) * 1000) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)
 }
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux x86_64 and arm64
 

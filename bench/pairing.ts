@@ -9,8 +9,11 @@
  */
 import { diffieHellman, generateKeyPairSync, sign, verify } from "node:crypto";
 import { join } from "node:path";
+import { Metadata, credentials, loadPackageDefinition } from "@grpc/grpc-js";
+import type { ChannelCredentials, Client } from "@grpc/grpc-js";
+import { tetherPackageDefinition } from "@tether/wire";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
-import { PROFILE, forkScript, monoMs, pct, repsOf, row, startDaemonProcess } from "./harness.ts";
+import { PROFILE, forkScript, monoMs, pct, processCpuTimes, repsOf, row, startDaemonProcess } from "./harness.ts";
 import type { ScriptProcess } from "./harness.ts";
 import { adminClient } from "./clients.ts";
 import { newestProfile, profileLines, summarize } from "./profile.ts";
@@ -42,7 +45,43 @@ export function cryptoFloorMs(n = 1000): number {
   return (u.user + u.system) / 1000 / n;
 }
 
-type Figures = { perSecond: number; cpuMs: number; mintCpuMs: number; p50Ms: number; failed: number };
+type Figures = { perSecond: number; cpuMs: number; systemMs: number; mintCpuMs: number; p50Ms: number; failed: number; transportMs: number };
+
+const TRANSPORT_ROUNDS = Number(process.env.BENCH_TRANSPORT_ROUNDS ?? 100);
+
+/**
+ * The transport floor, against the same daemon process: what a pairing's connections and calls
+ * cost when the daemon does nothing with them. Per round, as a pairing: one new TLS connection
+ * (server-authenticated, no client certificate) carrying three calls, then a second new TLS
+ * connection (verified against the CA) carrying one, each call answered at once (Node.GetJwks
+ * without a client certificate: UNAUTHENTICATED), plus one call on the admin socket
+ * (Admin.Status), for the approval. 16 rounds at a time. Returns daemon CPU ms per round.
+ */
+async function transportFloorMs(d: { listen: string; adminSocket: string; cpuMs(): number }, caPem: string, admin: { call<T>(m: string, req: object): Promise<T> }): Promise<number> {
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
+    tether: { v1: { Node: new (a: string, c: ChannelCredentials, o: object) => Client & { GetJwks(r: object, m: Metadata, o: object, cb: (e: unknown) => void): void } } };
+  };
+  const refused = (c: InstanceType<typeof pkg.tether.v1.Node>) =>
+    new Promise<void>((res) => c.GetJwks({}, new Metadata(), { deadline: Date.now() + 10_000 }, () => res()));
+  const opts = { "grpc.ssl_target_name_override": "localhost", "grpc.use_local_subchannel_pool": 1 };
+  const round = async () => {
+    const first = new pkg.tether.v1.Node(d.listen, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), opts);
+    for (let i = 0; i < 3; i++) await refused(first);
+    first.close();
+    const second = new pkg.tether.v1.Node(d.listen, credentials.createSsl(Buffer.from(caPem), null, null, { checkServerIdentity: () => undefined }), opts);
+    await refused(second);
+    second.close();
+    await admin.call("Status", {});
+  };
+  for (let i = 0; i < 10; i++) await round(); // warm up
+  const c0 = d.cpuMs();
+  let next = 0;
+  // 16 at a time, as the pairings 32 at a time keep the daemon busy (not waking it per call)
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next++ < TRANSPORT_ROUNDS) await round();
+  }));
+  return (d.cpuMs() - c0) / TRANSPORT_ROUNDS;
+}
 
 export const bench: Bench = {
   name: "pairing",
@@ -93,13 +132,16 @@ export const bench: Bench = {
         row("time per pairing, 1 at a time (p50)", "ms", f1.map((f) => f.p50Ms)),
         row("daemon CPU per pairing, 1 at a time", "ms", f1.map((f) => f.cpuMs), floor, le3),
         row("daemon CPU per pairing, 32 at a time", "ms", f32.map((f) => f.cpuMs), floor, le3),
+        row("  of which system (kernel: TLS sockets, fsync)", "ms", f32.map((f) => f.systemMs)),
         row("daemon CPU per pairing incl. minting its code (32 at a time)", "ms", f32.map((f) => f.cpuMs + f.mintCpuMs), floor, le3),
         row("daemon CPU per code minted (CreateCode)", "ms", [...f1, ...f32].map((f) => f.mintCpuMs), floor),
+        row("daemon CPU per pairing (32 at a time) vs the transport floor", "ms", f32.map((f) => f.cpuMs), f32.map((f) => f.transportMs)),
       ],
       notes: [
         "a pairing = the node SDK's pair() with a fresh PIN (Start, Reveal, Finish, signed Await) + ApproveRequest over the admin socket as soon as the node has its verification code + the certificate issued and stored; counted when pair() returns with the certificate",
         "daemon CPU = utime + stime of the daemon process (/proc) from the first Start to the last pairing's end, divided by the pairings; the PINs are minted before that window (their CPU is the 'per code minted' row)",
         "baseline (the crypto floor, timed in this process in the same run): 2 X25519, 1 Ed25519 sign + 1 verify, 1 ECDSA P-256 sign with node:crypto, per the issue; the daemon's side of a pairing actually needs 2 Ed25519 verifications (Finish, Await) and 2 ECDSA signatures (transcript, certificate)",
+        `second baseline (the transport floor, the same daemon process after the pairings): per pairing, the connections and calls a pairing makes, answered at once: a new TLS connection with 3 calls, a second new TLS connection (CA-verified) with 1 call, and 1 admin-socket call; ${TRANSPORT_ROUNDS} rounds, 16 at a time`,
         `the node side runs in ${WORKERS} client processes (32 at a time = 16 in each); each client connection reaches the daemon through a forwarder in the client process with its own 127.0.x.y source address, because the daemon allows 30 Starts then 2 per second per source address (a real fleet pairs from many addresses); a fresh daemon (empty store, the run's CA) per repetition`,
         ...(failed ? [`${failed} pairings FAILED`] : []),
         ...notes,
@@ -128,6 +170,7 @@ async function oneRep(
       const pins: string[] = [];
       for (let i = 0; i < count; i++) pins.push((await admin.call<{ code: string }>("CreateCode", { method: "pin", ttlSeconds: 0 })).code);
       const c0 = d.cpuMs();
+      const s0 = processCpuTimes(d.pid).systemMs;
       const t0 = monoMs();
       const used = n === 1 ? [workers[0] as ScriptProcess] : workers;
       const replies = used.map((w, i) => {
@@ -139,18 +182,23 @@ async function oneRep(
       const rs = await Promise.all(replies);
       const secs = (monoMs() - t0) / 1000;
       const cpu = d.cpuMs() - c0;
+      const sys = processCpuTimes(d.pid).systemMs - s0;
       const ok = rs.reduce((s, r) => s + (r.ok as number), 0);
       const failed = rs.reduce((s, r) => s + (r.failed as number), 0);
       if (failed) ctx.log(`  ${failed} pairings failed: ${rs.flatMap((r) => r.errors as string[]).slice(0, 3).join("; ")}`);
       out[n] = {
         perSecond: ok / secs,
         cpuMs: cpu / Math.max(1, ok),
+        systemMs: sys / Math.max(1, ok),
         mintCpuMs: (c0 - m0) / count,
         p50Ms: pct(rs.flatMap((r) => r.ms as number[]), 50),
         failed,
+        transportMs: 0,
       };
     }
     if (window) window.to = monoMs();
+    const transport = await transportFloorMs(d, pool.caPem, admin);
+    for (const n of AT_ONCE) (out[n] as Figures).transportMs = transport;
     return out;
   } finally {
     admin.close();

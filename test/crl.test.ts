@@ -8,6 +8,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Metadata } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
+import { verifyCrl } from "@tether/ca";
 import { admin, cli, pairDevice, rawNodeClient, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
@@ -119,6 +120,19 @@ C("a cleared revocation keeps the old certificate on the CRL", async () => {
   const crl = await exportCrl("crl3.pem");
   assert.not.ok(opensslVerify(`${ctx.tmp.path}/a-old.pem`, crl).ok, "old certificate still revoked");
   assert.ok(opensslVerify(`${ctx.tmp.path}/a/cert.pem`, crl).ok, "new certificate valid");
+});
+
+C("every new CRL has a greater CRL number, even two signed within one second", async () => {
+  const c = await pairDevice(ctx.d, `${ctx.tmp.path}/c`, { name: "c" });
+  const e = await pairDevice(ctx.d, `${ctx.tmp.path}/e`, { name: "e" });
+  const ca = new X509Certificate(readFileSync(`${ctx.tmp.path}/a/ca.pem`)).raw;
+  const number = async () => (await verifyCrl((await admin<{ crl: Uint8Array }>(ctx.d, "GetCrl", {})).crl, ca)).crlNumber;
+  const n0 = await number();
+  await admin(ctx.d, "RevokeDevice", { id: c, reason: "one" });
+  const n1 = await number();
+  await admin(ctx.d, "RevokeDevice", { id: e, reason: "two" });
+  const n2 = await number();
+  assert.ok(n0 < n1 && n1 < n2, `CRL numbers ${n0} < ${n1} < ${n2}`);
 });
 
 C.run();

@@ -26,6 +26,8 @@ export class Revocations {
   /** the device records, from the node hub's cache (one copy of them in the daemon) */
   readonly #device: (id: string) => DeviceRecord | undefined;
   #crl: SignedCrl | undefined;
+  /** the last CRL number used: each new CRL gets a greater one (RFC 5280, 5.2.3) */
+  #number = 0;
   #pending: Promise<void> | undefined;
   readonly #listeners: ((crl: SignedCrl) => void)[] = [];
 
@@ -64,10 +66,13 @@ export class Revocations {
   async regenerate(): Promise<void> {
     const run = async () => {
       const now = this.#now();
+      // Seconds since the epoch, so it grows across restarts too; and never repeated, even
+      // for two CRLs signed within one second.
+      this.#number = Math.max(this.#number + 1, Math.floor(now / 1000));
       const der = await this.#ca.issueCrl({
         revoked: [...this.#revoked.values()].map((r) => ({ serialHex: r.serialHex, revokedAt: r.at })),
         now,
-        crlNumber: Math.max(1, Math.floor(now / 1000)),
+        crlNumber: this.#number,
         nextUpdateMs: CRL_VALIDITY_MS,
       });
       this.#crl = { der, thisUpdate: Math.floor(now / 1000) * 1000, nextUpdate: Math.floor((now + CRL_VALIDITY_MS) / 1000) * 1000 };

@@ -292,8 +292,8 @@ export class NodeConnection extends EventEmitter {
   }
 
   /**
-   * Take a CRL (DER) from the daemon: kept only if the CA signed it and its CRL number is not
-   * lower than the one held (no rollback to an older list). Saved in the state directory, so
+   * Take a CRL (DER) from the daemon: kept only if the CA signed it and its CRL number is
+   * greater than the one held (no rollback to an older list; the same CRL again is a no-op). Saved in the state directory, so
    * a restarted node knows the revocations before it reaches the daemon again.
    * @throws CaError BAD_CRL when the CRL is not the CA's; NodeError STALE_CRL when it is older.
    */
@@ -301,14 +301,16 @@ export class NodeConnection extends EventEmitter {
     // one at a time, so that two CRLs arriving together cannot overtake each other
     const run = async () => {
       const v = await verifyCrl(der, pemToDer(this.#creds.caPem, "CERTIFICATE"));
-      if (this.#crl && v.crlNumber < this.#crl.crlNumber) {
-        throw new NodeError("STALE_CRL", `CRL number ${v.crlNumber} is older than the one held (${this.#crl.crlNumber})`);
+      if (this.#crl && v.crlNumber <= this.#crl.crlNumber) {
+        // The same CRL again (e.g. after a reconnect) changes nothing; another one with a
+        // number not above ours is an old one being replayed.
+        if (Buffer.compare(Buffer.from(der), Buffer.from(this.#crl.der)) === 0) return this.#crl;
+        throw new NodeError("STALE_CRL", `CRL number ${v.crlNumber} is not newer than the one held (${this.#crl.crlNumber})`);
       }
       const held: HeldCrl = { ...v, der: new Uint8Array(der) };
-      const newer = !this.#crl || v.crlNumber > this.#crl.crlNumber || v.revokedSerials.size !== this.#crl.revokedSerials.size;
       this.#crl = held;
       if (this.#opts.stateDir) writeFileAtomic(join(this.#opts.stateDir, STATE_FILES.crl), held.der, 0o644);
-      if (newer) this.emit("crl", held);
+      this.emit("crl", held);
       return held;
     };
     const p = this.#crlChain.then(run, run);

@@ -10,7 +10,8 @@ import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
-import { establishedOn, monoMs, repsOf, row, sleep, startDaemonProcess, timeWaitCount } from "./harness.ts";
+import { PROFILE, establishedOn, monoMs, repsOf, row, sleep, startDaemonProcess, timeWaitCount } from "./harness.ts";
+import { newestProfile, profileLines, summarize } from "./profile.ts";
 import { orchestratorClient } from "./clients.ts";
 import { startBaselineServer, startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
@@ -116,13 +117,18 @@ async function tetherRep(
   notes: string[],
 ): Promise<RepResult> {
   cpSync(template, dataDir, { recursive: true });
-  const d = await startDaemonProcess(dataDir);
+  // BENCH_PROFILE=1: the first repetition's daemon runs under --cpu-prof, summarised for the connects
+  const profDir = PROFILE && rep === 0 ? `${dataDir}-prof` : undefined;
+  const d = await startDaemonProcess(dataDir, profDir ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir] } : {});
+  const window = { from: 0, to: 0 };
   try {
     await sleep(1000);
     const rss0 = d.rssKiB();
     const cpu0 = d.cpuMs();
     const fcpu0 = fleet.cpuMs();
+    window.from = monoMs();
     const c = await fleet.connect({ mode: "tether", address: d.listen, concurrency: CONCURRENCY });
+    window.to = monoMs();
     if (c.failed) notes.push(`tether rep ${rep + 1}: ${c.failed} failed (${c.errors.slice(0, 2).join("; ")})`);
     const serverCpuMs = (d.cpuMs() - cpu0) / c.ok;
     const clientCpuMs = (fleet.cpuMs() - fcpu0) / c.ok;
@@ -161,7 +167,12 @@ async function tetherRep(
   } finally {
     // The server goes first, so it closes the connections (TIME-WAIT on its side). Killed: its
     // store is thrown away, and a graceful stop requeues and records 10,000 streams (~10 s).
-    await d.kill();
+    if (profDir) {
+      await d.stop(120_000); // the profile is written at exit
+      const f = newestProfile(profDir);
+      if (f) notes.push(...profileLines("daemon CPU profile (connecting the nodes)", summarize(f, 15, window)));
+      rmSync(profDir, { recursive: true, force: true });
+    } else await d.kill();
     await fleet.reset();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -6,31 +6,21 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { DeviceRecord } from "@tether/pairing";
-import { X509Certificate } from "node:crypto";
 import { DaemonError } from "./errors.js";
 
 export type Peer = { deviceId: string; role: string; fingerprint: string };
 
-type Entry = { deviceId: string; role: string; notBefore: number; notAfter: number };
-/** An index entry; the validity window is read from the certificate on first use (a start with many devices parses none). */
-type Lazy = { deviceId: string; role: string; certificate: string; window?: { notBefore: number; notAfter: number } };
-
-function resolve(e: Lazy): Entry {
-  if (!e.window) {
-    const cert = new X509Certificate(Buffer.from(e.certificate, "base64"));
-    e.window = { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
-  }
-  return { deviceId: e.deviceId, role: e.role, ...e.window };
-}
+/** What the index knows of a device's current (or retired) certificate. */
+type Entry = { deviceId: string; role: string };
 
 /** After a renewal the previous certificate stays accepted this long, so a node can switch over. */
 export const RENEWAL_OVERLAP_MS = 2 * 60_000;
 
 export class DeviceIndex {
-  readonly #byFingerprint = new Map<string, Lazy>();
+  readonly #byFingerprint = new Map<string, Entry>();
   readonly #fingerprintOf = new Map<string, string>();
   /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
-  readonly #retired = new Map<string, Lazy & { until: number }>();
+  readonly #retired = new Map<string, Entry & { until: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -49,15 +39,15 @@ export class DeviceIndex {
       // A renewal: the old certificate keeps working for a short overlap, then never again.
       this.#retired.set(old, { ...oldEntry, until: this.#now() + RENEWAL_OVERLAP_MS });
     }
-    this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role, certificate: d.certificate });
+    this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role });
     this.#fingerprintOf.set(d.id, d.certificateFingerprint);
   }
 
   lookup(fingerprint: string): Entry | undefined {
     const current = this.#byFingerprint.get(fingerprint);
-    if (current) return resolve(current);
+    if (current) return current;
     const retired = this.#retired.get(fingerprint);
-    if (retired && this.#now() < retired.until) return resolve(retired);
+    if (retired && this.#now() < retired.until) return retired;
     if (retired) this.#retired.delete(fingerprint);
     return undefined;
   }
@@ -67,13 +57,16 @@ export class DeviceIndex {
   }
 }
 
-type WithAuth = { getAuthContext?: () => { sslPeerCertificate?: { raw?: Buffer; fingerprint256?: string } } | null };
+type PeerCert = { raw?: Buffer; fingerprint256?: string; valid_from?: string; valid_to?: string };
+type WithAuth = { getAuthContext?: () => { sslPeerCertificate?: PeerCert } | null };
 
-/** SHA-256 of the peer's certificate DER, lowercase hex, or undefined without one. */
-export function peerFingerprint(call: WithAuth): string | undefined {
-  const cert = call.getAuthContext?.()?.sslPeerCertificate;
-  if (!cert?.raw || !cert.fingerprint256) return undefined;
-  return cert.fingerprint256.replace(/:/g, "").toLowerCase();
+/**
+ * The validity window of the presented certificate. It is the very certificate the index
+ * names (same SHA-256 of its DER), so its dates are the signed ones, and nothing needs to
+ * parse the stored copy.
+ */
+function windowOf(cert: PeerCert): { notBefore: number; notAfter: number } {
+  return { notBefore: Date.parse(cert.valid_from ?? ""), notAfter: Date.parse(cert.valid_to ?? "") };
 }
 
 /**
@@ -82,7 +75,8 @@ export function peerFingerprint(call: WithAuth): string | undefined {
  *   PERMISSION_DENIED (wrong role).
  */
 export function authenticate(call: WithAuth, index: DeviceIndex, now: number, roles?: readonly string[]): Peer {
-  const fp = peerFingerprint(call);
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  const fp = cert?.raw && cert.fingerprint256 ? cert.fingerprint256.replace(/:/g, "").toLowerCase() : undefined;
   if (!fp) {
     throw new DaemonError(
       "NO_CLIENT_CERT",
@@ -96,7 +90,8 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
       status: status.UNAUTHENTICATED,
     });
   }
-  if (now < e.notBefore || now >= e.notAfter) {
+  const w = windowOf(cert as PeerCert);
+  if (!(now >= w.notBefore && now < w.notAfter)) {
     throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; an expired certificate cannot renew itself: pair this device again", {
       status: status.UNAUTHENTICATED,
     });

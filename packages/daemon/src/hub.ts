@@ -7,6 +7,7 @@
 import { status } from "@grpc/grpc-js";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
+import { presenceWorthWriting } from "@tether/pairing";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
 import type { NodeInfo } from "@tether/wire";
 import type { DeviceIndex, Peer } from "./auth.js";
@@ -324,7 +325,10 @@ export class NodeHub implements NodeDirectory {
       s.version = r.version;
       s.maxConcurrency = Math.max(1, Math.min(r.maxConcurrency || 1, this.#jobs().config.maxInFlightPerDevice));
       this.#sessions.set(device, s);
-      await this.#pairing.recordPresence(device, { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() });
+      // Reconnects with the same announcement (a fleet after a daemon restart) skip the store.
+      const presence = { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() };
+      const known = this.#devices.get(device);
+      if (!known || presenceWorthWriting(known, presence)) await this.#pairing.recordPresence(device, presence);
       s.call.write({
         registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3), daemonTime: this.#now() },
       });

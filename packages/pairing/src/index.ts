@@ -12,7 +12,7 @@ export {
   resolvePairingConfig,
 } from "./config.js";
 export type { PairingConfig } from "./config.js";
-export { PairingManager, keyFingerprint } from "./manager.js";
+export { PairingManager, keyFingerprint, presenceWorthWriting } from "./manager.js";
 export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
 export type {

@@ -776,11 +776,7 @@ export class PairingManager {
     const d = await this.#mutex.run(async () => {
       const cur = await this.#repo.get("devices", id);
       if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
-      const same =
-        (info.capabilities === undefined || JSON.stringify(info.capabilities) === JSON.stringify(cur.capabilities ?? [])) &&
-        (info.platform === undefined || info.platform === cur.platform) &&
-        (info.version === undefined || info.version === cur.version);
-      if (same && (info.lastSeen ?? 0) - (cur.lastSeen ?? 0) < PRESENCE_WRITE_INTERVAL_MS) return undefined;
+      if (!presenceWorthWriting(cur, info)) return undefined;
       const next = { ...cur, ...info };
       await this.#repo.batch([{ table: "devices", type: "put", value: next }], { sync: false });
       return next;
@@ -927,6 +923,18 @@ export class PairingManager {
     const now = this.#clock.now();
     return [...(await this.#allCodes()).values()].filter((c) => c.state === "active" && c.expiresAt > now);
   }
+}
+
+/**
+ * Whether announced presence differs from a device record enough to be written: other
+ * capabilities, platform or version, or a last-seen time PRESENCE_WRITE_INTERVAL_MS newer.
+ */
+export function presenceWorthWriting(cur: DeviceRecord, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): boolean {
+  const same =
+    (info.capabilities === undefined || JSON.stringify(info.capabilities) === JSON.stringify(cur.capabilities ?? [])) &&
+    (info.platform === undefined || info.platform === cur.platform) &&
+    (info.version === undefined || info.version === cur.version);
+  return !same || (info.lastSeen ?? 0) - (cur.lastSeen ?? 0) >= PRESENCE_WRITE_INTERVAL_MS;
 }
 
 /** Fingerprint of an identity key as admins see it: SHA-256 of the 32 key bytes, hex. */

@@ -20,6 +20,8 @@ export const HEARTBEAT_MS = 10_000;
 /** A node that sends nothing (not even a ping) for this long is dropped. */
 export const IDLE_TIMEOUT_MS = 3 * HEARTBEAT_MS;
 export const MAX_CAPABILITIES = 64;
+/** Streams written per event-loop turn when a new CRL is pushed to every node. */
+export const CRL_PUSH_CHUNK = 200;
 
 type NodeMessage = {
   msg?: "register" | "update" | "result" | "ping";
@@ -72,6 +74,7 @@ export class NodeHub implements NodeDirectory {
   /** every authenticated stream, by device, so revocation can end them all */
   readonly #streams = new Map<string, Set<{ end(code: status, details: string): void }>>();
   #seq = 0;
+  #crlGeneration = 0;
   #sweeper?: NodeJS.Timeout;
 
   constructor(o: {
@@ -192,16 +195,30 @@ export class NodeHub implements NodeDirectory {
     return true;
   }
 
-  /** Send a newly signed CRL to every registered node. Returns how many were sent it. */
-  broadcastCrl(crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): number {
+  /**
+   * Send a newly signed CRL to every registered node: in chunks of CRL_PUSH_CHUNK streams, one
+   * chunk per event-loop turn, so that a revoked device's stream (ended just before) and other
+   * work are not held up behind thousands of writes. A newer CRL supersedes a push still going
+   * on (nodes need only the newest). Resolves with how many streams were sent this CRL.
+   */
+  broadcastCrl(crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Promise<number> {
+    const generation = ++this.#crlGeneration;
     const msg = { crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } };
-    let n = 0;
-    for (const s of this.#sessions.values()) {
-      if (!s.registered) continue;
-      s.call.write(msg);
-      n++;
-    }
-    return n;
+    const targets = [...this.#sessions.values()];
+    let sent = 0;
+    return new Promise((resolve) => {
+      const step = (from: number) => {
+        if (generation !== this.#crlGeneration) return resolve(sent); // superseded
+        for (const s of targets.slice(from, from + CRL_PUSH_CHUNK)) {
+          if (!s.registered || this.#sessions.get(s.peer.deviceId) !== s) continue;
+          s.call.write(msg);
+          sent++;
+        }
+        if (from + CRL_PUSH_CHUNK < targets.length) setImmediate(step, from + CRL_PUSH_CHUNK);
+        else resolve(sent);
+      };
+      setImmediate(step, 0);
+    });
   }
 
   isOnline(deviceId: string): boolean {

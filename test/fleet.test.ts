@@ -74,7 +74,9 @@ F("a node registers; a job dispatched on the admin socket runs and returns its o
   assert.equal(dev.capabilities.sort(), ["echo", "sleep"]);
   assert.match(dev.platform, /-/);
   const j = await dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from('{"a":1}') });
-  assert.is(j.state, "queued");
+  // a connected node with room gets it at once (written as delivered); otherwise it is queued
+  assert.is(j.state, "delivered");
+  assert.is(j.attempts, 1);
   const done = await finalJob(j.id);
   assert.is(done.state, "succeeded");
   assert.equal(out(done), { got: { a: 1 } });
@@ -251,12 +253,21 @@ F("a cancelled job frees its slot: the next queued job goes out without waiting 
 
 F("a second process with the same identity replaces the first, which stops instead of fighting back", async () => {
   const dir = `${ctx.tmp.path}/twin`;
-  await pairDevice(ctx.d, dir, { name: "twin" });
-  const first = await startNode(dir, { t: () => 1 });
+  const id = await pairDevice(ctx.d, dir, { name: "twin" });
+  // the first process holds a job when it is replaced
+  let held!: () => void;
+  const holding = new Promise<void>((r) => (held = r));
+  const first = await startNode(dir, { t: () => new Promise(() => held()) });
+  const j = await dispatch({ deviceId: id, capability: "t", timeoutMs: 30_000 });
+  await holding;
   const stopped = new Promise<Error>((r) => first.once("fatal", r));
-  await startNode(dir, { t: () => 2 });
+  await startNode(dir, { t: (_x, k) => ({ second: true, attempt: k.attempt }) });
   const e = await stopped;
   assert.match(e.message, /ABORTED.*replaced/);
+  // the job sent on the replaced stream goes out again on the new one (same id, next attempt)
+  const done = await finalJob(j.id);
+  assert.is(done.state, "succeeded");
+  assert.equal(out(done), { second: true, attempt: 2 });
 });
 
 F("oversized output fails the job", async () => {

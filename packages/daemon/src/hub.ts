@@ -53,6 +53,8 @@ type Session = {
   timer?: NodeJS.Timeout;
   pumping: boolean;
   again: boolean;
+  /** set once `registered` was sent: jobs may go out from then on */
+  delivering: boolean;
 };
 
 /** A node as the registry reports it (the wire's NodeInfo). */
@@ -103,6 +105,11 @@ export class NodeHub implements NodeDirectory {
     this.#pairing.onDevice((d) => this.#reflect(d));
     const jobs = this.#jobs();
     jobs.on("queued", (deviceId) => this.#pump(deviceId));
+    jobs.on("deliver", (j) => {
+      const s = this.#sessions.get(j.deviceId);
+      // A stream that ended meanwhile had its delivered jobs put back in the queue.
+      if (s?.delivering) this.#sendJob(s, j);
+    });
     jobs.on("cancel", ({ deviceId, jobId, reason }) => {
       const s = this.#sessions.get(deviceId);
       if (s?.registered) s.call.write({ cancel: { jobId, reason } });
@@ -121,6 +128,12 @@ export class NodeHub implements NodeDirectory {
     this.#devices.set(d.id, d);
     this.#index.update(d);
     if (d.revokedAt) this.endStreams(d.id, status.PERMISSION_DENIED, `device ${d.id} has been revoked`);
+  }
+
+  /** The in-flight limit of the device's registered stream, 0 without one (NodeDirectory). */
+  concurrency(deviceId: string): number {
+    const s = this.#sessions.get(deviceId);
+    return s?.delivering ? s.maxConcurrency : 0;
   }
 
   describe(deviceId: string): { exists: boolean; revoked: boolean; capabilities: readonly string[] } | undefined {
@@ -266,6 +279,7 @@ export class NodeHub implements NodeDirectory {
       lastSeen: now,
       pumping: false,
       again: false,
+      delivering: false,
     };
     const untrack = this.track(peer.deviceId, { end: (code, details) => this.#end(s, code, details) });
     s.timer = setTimeout(() => {
@@ -333,14 +347,19 @@ export class NodeHub implements NodeDirectory {
         });
       }
       if (r.platform.length > 64 || r.version.length > 64) return bad("platform and version are at most 64 characters");
-      const previous = this.#sessions.get(device);
-      if (previous && previous !== s) this.#end(previous, status.ABORTED, "replaced by a newer connection of the same device");
       if (s.timer) clearTimeout(s.timer);
       s.registered = true;
       s.capabilities = caps.map((c) => c.name);
       s.platform = r.platform;
       s.version = r.version;
       s.maxConcurrency = Math.max(1, Math.min(r.maxConcurrency || 1, this.#jobs().config.maxInFlightPerDevice));
+      const previous = this.#sessions.get(device);
+      if (previous && previous !== s) {
+        this.#end(previous, status.ABORTED, "replaced by a newer connection of the same device");
+        // Its jobs were sent on a stream that is gone: back to the queue, to go out on this one.
+        this.#sessions.delete(device);
+        await this.#jobs().requeueDevice(device);
+      }
       this.#sessions.set(device, s);
       // Reconnects with the same announcement (a fleet after a daemon restart) skip the store.
       const presence = { capabilities: caps, platform: r.platform, version: r.version, lastSeen: this.#now() };
@@ -353,6 +372,7 @@ export class NodeHub implements NodeDirectory {
       if (crl) s.call.write({ crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } });
       this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
       if (this.#devices.get(device)?.rotateRequested) s.call.write({ renew: { reason: "rotation requested by the admin" } });
+      s.delivering = true; // jobs only after `registered`
       this.#pump(device);
       return;
     }
@@ -383,10 +403,23 @@ export class NodeHub implements NodeDirectory {
     }
   }
 
+  #sendJob(s: Session, j: JobRecord): void {
+    s.call.write({
+      job: {
+        jobId: j.id,
+        capability: j.capability,
+        input: Buffer.from(j.input),
+        deadline: j.deadline,
+        attempt: j.attempts,
+        timeoutMs: Math.max(0, j.deadline - this.#now()),
+      },
+    });
+  }
+
   /** Deliver queued jobs to a device's stream, up to its in-flight limit. Serialized per session. */
   #pump(deviceId: string): void {
     const s = this.#sessions.get(deviceId);
-    if (!s?.registered) return;
+    if (!s?.delivering) return;
     if (s.pumping) {
       s.again = true;
       return;
@@ -401,18 +434,7 @@ export class NodeHub implements NodeDirectory {
           await this.#jobs().requeueDevice(deviceId);
           return;
         }
-        for (const j of jobs) {
-          s.call.write({
-            job: {
-              jobId: j.id,
-              capability: j.capability,
-              input: Buffer.from(j.input),
-              deadline: j.deadline,
-              attempt: j.attempts,
-              timeoutMs: Math.max(0, j.deadline - this.#now()),
-            },
-          });
-        }
+        for (const j of jobs) this.#sendJob(s, j);
       } while (s.again && this.#sessions.get(deviceId) === s);
     };
     run()

@@ -211,10 +211,12 @@ export class JobManager {
   }
 
   /**
-   * Subscribe to: "queued" (deviceId) when a device has new work, "cancel" ({deviceId, jobId,
+   * Subscribe to: "queued" (deviceId) when a device has new work, "deliver" (job) when a job
+   * was dispatched straight to its device's stream (send it now), "cancel" ({deviceId, jobId,
    * reason}), "fatal" (the store failed a write; stop the daemon).
    */
   on(event: "queued", fn: (deviceId: string) => void): void;
+  on(event: "deliver", fn: (job: JobRecord) => void): void;
   on(event: "cancel", fn: (c: { deviceId: string; jobId: string; reason: string }) => void): void;
   on(event: "fatal", fn: (err: Error) => void): void;
   on(event: string, fn: (...a: never[]) => void): void {
@@ -320,16 +322,19 @@ export class JobManager {
         throw new JobError("QUEUE_FULL", `device ${d.deviceId} already has ${queued} queued jobs (limit ${this.#config.maxQueuedPerDevice})`);
       }
       const now = this.#clock.now();
+      // Direct delivery: the device's stream has room and nothing is queued ahead of this job.
+      const room = Math.min(this.#dir.concurrency?.(d.deviceId) ?? 0, this.#config.maxInFlightPerDevice) - this.inFlight(d.deviceId);
+      const direct = room > 0 && queued === 0;
       const j: JobRecord = {
         id: this.#newId(now),
         deviceId: d.deviceId,
         capability: d.capability,
-        state: "queued",
+        state: direct ? "delivered" : "queued",
         input,
         createdAt: now,
         deadline: now + timeout,
         updatedAt: now,
-        attempts: 0,
+        attempts: direct ? 1 : 0,
         dispatchedBy: d.dispatchedBy,
         ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
       };
@@ -356,7 +361,11 @@ export class JobManager {
       return { job: j, fresh: true, written };
     });
     await r.written;
-    if (r.fresh) this.#events.emit("queued", r.job.deviceId);
+    if (r.fresh && r.job.state === "delivered") {
+      this.#emit(r.job);
+      // Only if it was not requeued (its stream ended) while the write was in flight.
+      if (this.#open.get(r.job.id)?.state === "delivered") this.#events.emit("deliver", r.job);
+    } else if (r.fresh) this.#events.emit("queued", r.job.deviceId);
     return r.job;
   }
 

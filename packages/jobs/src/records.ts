@@ -57,4 +57,10 @@ export type JobRepository = Repository<JobTables>;
 /** What the job manager asks about a device before accepting work for it. */
 export interface NodeDirectory {
   describe(deviceId: string): { exists: boolean; revoked: boolean; capabilities: readonly string[] } | undefined;
+  /**
+   * How many jobs the device's registered stream takes at once, 0 when it has none. With it,
+   * a job for a device that has room is written as delivered in its dispatch batch and handed
+   * out at once ("deliver" event), instead of being queued, written again, then claimed.
+   */
+  concurrency?(deviceId: string): number;
 }

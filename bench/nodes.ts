@@ -171,7 +171,11 @@ async function tetherRep(
       await d.stop(120_000); // the profile is written at exit
       const f = newestProfile(profDir);
       if (f) notes.push(...profileLines("daemon CPU profile (connecting the nodes)", summarize(f, 15, window)));
-      rmSync(profDir, { recursive: true, force: true });
+      if (!process.env.BENCH_KEEP_PROFILE) rmSync(profDir, { recursive: true, force: true });
+      else {
+        cpSync(profDir, process.env.BENCH_KEEP_PROFILE, { recursive: true });
+        notes.push(`profile kept in ${process.env.BENCH_KEEP_PROFILE}`);
+      }
     } else await d.kill();
     await fleet.reset();
     rmSync(dataDir, { recursive: true, force: true });

@@ -7,7 +7,9 @@
  * node:crypto operations the handshake needs (two X25519, one Ed25519 signature and one
  * verification, one ECDSA P-256 signature).
  */
-import { diffieHellman, generateKeyPairSync, sign, verify } from "node:crypto";
+import { diffieHellman, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { ed25519Sign, ed25519Verify, x25519Native } from "@tether/crypto";
 import { join } from "node:path";
 import { Metadata, credentials, loadPackageDefinition } from "@grpc/grpc-js";
 import type { ChannelCredentials, Client } from "@grpc/grpc-js";
@@ -43,6 +45,31 @@ export function cryptoFloorMs(n = 1000): number {
   for (let i = 0; i < n; i++) once();
   const u = process.cpuUsage(t);
   return (u.user + u.system) / 1000 / n;
+}
+
+/**
+ * The primitives tether runs natively on the pairing and token paths, timed natively and with
+ * noble's pure JS in the same run (the reason for using node:crypto there: README). Returns
+ * microseconds per operation for each.
+ */
+export function primitiveTimesUs(n = 300): { name: string; nativeUs: number; nobleUs: number }[] {
+  const time = (f: () => void) => {
+    for (let i = 0; i < 20; i++) f();
+    const t = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return ((performance.now() - t) * 1000) / n;
+  };
+  const scalar = new Uint8Array(randomBytes(32));
+  const u = x25519.getPublicKey(new Uint8Array(randomBytes(32)));
+  const seed = new Uint8Array(randomBytes(32));
+  const pub = ed25519.getPublicKey(seed);
+  const msg = new Uint8Array(randomBytes(100));
+  const sig = ed25519.sign(msg, seed);
+  return [
+    { name: "X25519 scalar multiplication (key import included)", nativeUs: time(() => x25519Native(scalar, u)), nobleUs: time(() => x25519.getSharedSecret(scalar, u)) },
+    { name: "Ed25519 verification", nativeUs: time(() => ed25519Verify(pub, msg, sig)), nobleUs: time(() => ed25519.verify(sig, msg, pub, { zip215: false })) },
+    { name: "Ed25519 signature", nativeUs: time(() => ed25519Sign(seed, msg)), nobleUs: time(() => ed25519.sign(msg, seed)) },
+  ];
 }
 
 type Figures = { perSecond: number; cpuMs: number; systemMs: number; mintCpuMs: number; p50Ms: number; failed: number; transportMs: number };
@@ -93,6 +120,7 @@ export const bench: Bench = {
     const workers = Array.from({ length: WORKERS }, () => forkScript("pair-worker.ts"));
     const t: Record<number, Figures[]> = { 1: [], 32: [] };
     const floor: number[] = [];
+    const prims: ReturnType<typeof primitiveTimesUs>[] = [];
     const notes: string[] = [];
     try {
       await Promise.all(workers.map((w) => w.next("ready", 60_000)));
@@ -100,6 +128,7 @@ export const bench: Bench = {
         const r = await oneRep(ctx, join(work, `r${rep}`), pool, workers);
         for (const n of AT_ONCE) (t[n] as Figures[]).push(r[n] as Figures);
         floor.push(cryptoFloorMs());
+        prims.push(primitiveTimesUs());
         ctx.log(
           `rep ${rep + 1}/${reps}: ${AT_ONCE.map((n) => `${n} at a time: ${(r[n] as Figures).perSecond.toFixed(1)}/s, daemon CPU ${(r[n] as Figures).cpuMs.toFixed(1)} ms + ${(r[n] as Figures).mintCpuMs.toFixed(1)} ms minting`).join("; ")}; floor ${(floor[rep] as number).toFixed(3)} ms`,
         );
@@ -136,6 +165,9 @@ export const bench: Bench = {
         row("daemon CPU per pairing incl. minting its code (32 at a time)", "ms", f32.map((f) => f.cpuMs + f.mintCpuMs), floor, le3),
         row("daemon CPU per code minted (CreateCode)", "ms", [...f1, ...f32].map((f) => f.mintCpuMs), floor),
         row("daemon CPU per pairing (32 at a time) vs the transport floor", "ms", f32.map((f) => f.cpuMs), f32.map((f) => f.transportMs)),
+        ...prims[0]!.map((p, i) =>
+          row(`${p.name}: node:crypto (as tether runs it) vs noble`, "us", prims.map((r) => (r[i] as typeof p).nativeUs), prims.map((r) => (r[i] as typeof p).nobleUs)),
+        ),
       ],
       notes: [
         "a pairing = the node SDK's pair() with a fresh PIN (Start, Reveal, Finish, signed Await) + ApproveRequest over the admin socket as soon as the node has its verification code + the certificate issued and stored; counted when pair() returns with the certificate",

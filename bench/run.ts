@@ -44,7 +44,9 @@ in the same run, its baseline. Figures are medians of N repetitions with min..ma
 
 Environment:
   BENCH_PROFILE=1          dispatch and pairing: one more daemon run under --cpu-prof, its
-                           top self-time functions added to the notes (not in the figures)
+                           top self-time functions added to the notes (not in the figures);
+                           nodes: the first repetition's daemon under --cpu-prof (connects)
+  BENCH_KEEP_PROFILE=DIR   nodes: also copy that profile to DIR (for a closer look)
   BENCH_REPS=N             as --reps
   BENCH_NODES, BENCH_REVOKE_NODES, BENCH_REVOKE, BENCH_STARTUP_DEVICES, BENCH_STARTUP_JOBS,
   BENCH_SEQUENTIAL, BENCH_TOTAL, BENCH_PAIRINGS_1, BENCH_PAIRINGS_32

@@ -23,4 +23,4 @@ export { generateP256KeyPair, requireP256Spki } from "./keys.js";
 export type { VerifiedCrl } from "./crl-verify.js";
 export { serialKey, verifyCrl } from "./crl-verify.js";
 export type { VerifiedCert } from "./verify.js";
-export { verifyIssuedBy } from "./verify.js";
+export { deviceIdFromSubjectAltName, verifyIssuedBy } from "./verify.js";

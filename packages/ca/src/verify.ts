@@ -80,6 +80,17 @@ export async function verifyIssuedBy(leafDer: Uint8Array, caDer: Uint8Array, now
   return result;
 }
 
+/**
+ * The device id in a certificate's `subjectAltName` as Node's X509Certificate renders it
+ * ("URI:urn:tether:device:<id>, ..."), or undefined. For certificates already verified.
+ */
+export function deviceIdFromSubjectAltName(subjectAltName: string | undefined): string | undefined {
+  for (const part of (subjectAltName ?? "").split(", ")) {
+    if (part.startsWith(`URI:${DEVICE_URI_PREFIX}`)) return part.slice(4 + DEVICE_URI_PREFIX.length) || undefined;
+  }
+  return undefined;
+}
+
 function deviceIdOf(cert: x509.X509Certificate): string | undefined {
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   if (san === null) return undefined;

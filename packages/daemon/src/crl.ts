@@ -3,7 +3,7 @@
  * revoked (and daily, before nextUpdate), and the online Verify answer.
  */
 import { X509Certificate } from "node:crypto";
-import { serialKey } from "@tether/ca";
+import { deviceIdFromSubjectAltName, serialKey } from "@tether/ca";
 import type { CertificateAuthority } from "@tether/ca";
 import type { DeviceRecord } from "@tether/pairing";
 import { verifyToken } from "@tether/crypto";
@@ -15,6 +15,11 @@ export const CRL_REFRESH_MS = 24 * 60 * 60_000;
 
 export type VerifyStatus = "valid" | "revoked" | "expired" | "unknown";
 export type SignedCrl = { der: Uint8Array; thisUpdate: number; nextUpdate: number };
+
+/** A signed CRL as the wire's `Crl` message (node.proto, admin.proto). */
+export function wireCrl(c: SignedCrl): { crl: Uint8Array; thisUpdate: number; nextUpdate: number } {
+  return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
+}
 
 export class Revocations {
   readonly #ca: CertificateAuthority;
@@ -42,6 +47,8 @@ export class Revocations {
   /** Take in a device's revoked serials; resolves once the CRL includes any new one. */
   async update(d: DeviceRecord): Promise<void> {
     if (this.#take(d) || !this.#crl) await this.regenerate();
+    // Its serials may have been taken by another caller whose signing is still under way.
+    else await this.#pending;
   }
 
   /** Take in every device at start, then sign one CRL. */
@@ -141,7 +148,7 @@ export class Revocations {
     if (!cert.checkIssued(this.#caCert) || !cert.verify(this.#caCert.publicKey)) {
       return { status: "unknown", deviceId: "", role: "", reason: "not issued by this CA" };
     }
-    const deviceId = /URI:urn:tether:device:([a-z0-9_]+)/.exec(cert.subjectAltName ?? "")?.[1] ?? "";
+    const deviceId = deviceIdFromSubjectAltName(cert.subjectAltName) ?? "";
     const serial = serialKey(cert.serialNumber);
     if (this.#revoked.has(serial)) return { status: "revoked", deviceId, role: "", reason: "the certificate is on the CRL" };
     const now = this.#now();

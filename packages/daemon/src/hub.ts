@@ -11,6 +11,8 @@ import { presenceWorthWriting } from "@tether/pairing";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
 import type { NodeInfo } from "@tether/wire";
 import type { DeviceIndex, Peer } from "./auth.js";
+import { wireCrl } from "./crl.js";
+import type { SignedCrl } from "./crl.js";
 import { authenticate } from "./auth.js";
 import { describe, toServiceError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -70,7 +72,7 @@ export class NodeHub implements NodeDirectory {
   readonly #now: () => number;
   readonly #registrationTimeoutMs: number;
   readonly #idleTimeoutMs: number;
-  readonly #crl: () => { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
+  readonly #crl: () => SignedCrl | undefined;
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sessions = new Map<string, Session>();
   /** every authenticated stream, by device, so revocation can end them all */
@@ -88,7 +90,7 @@ export class NodeHub implements NodeDirectory {
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
     /** the current signed CRL, sent to each node after it registers */
-    crl?: () => { der: Uint8Array; thisUpdate: number; nextUpdate: number } | undefined;
+    crl?: () => SignedCrl | undefined;
   }) {
     this.#crl = o.crl ?? (() => undefined);
     this.#index = o.index;
@@ -214,16 +216,17 @@ export class NodeHub implements NodeDirectory {
    * work are not held up behind thousands of writes. A newer CRL supersedes a push still going
    * on (nodes need only the newest). Resolves with how many streams were sent this CRL.
    */
-  broadcastCrl(crl: { der: Uint8Array; thisUpdate: number; nextUpdate: number }): Promise<number> {
+  broadcastCrl(crl: SignedCrl): Promise<number> {
     const generation = ++this.#crlGeneration;
-    const msg = { crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } };
+    const msg = { crl: wireCrl(crl) };
     const targets = [...this.#sessions.values()];
     let sent = 0;
     return new Promise((resolve) => {
       const step = (from: number) => {
         if (generation !== this.#crlGeneration) return resolve(sent); // superseded
         for (const s of targets.slice(from, from + CRL_PUSH_CHUNK)) {
-          if (!s.registered || this.#sessions.get(s.peer.deviceId) !== s) continue;
+          // a stream still registering gets the newest CRL right after its `registered`
+          if (!s.delivering || this.#sessions.get(s.peer.deviceId) !== s) continue;
           s.call.write(msg);
           sent++;
         }
@@ -369,7 +372,7 @@ export class NodeHub implements NodeDirectory {
         registered: { deviceId: device, maxConcurrency: s.maxConcurrency, heartbeatMs: Math.floor(this.#idleTimeoutMs / 3), daemonTime: this.#now() },
       });
       const crl = this.#crl();
-      if (crl) s.call.write({ crl: { crl: crl.der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate } });
+      if (crl) s.call.write({ crl: wireCrl(crl) });
       this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
       if (this.#devices.get(device)?.rotateRequested) s.call.write({ renew: { reason: "rotation requested by the admin" } });
       s.delivering = true; // jobs only after `registered`

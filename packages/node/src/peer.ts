@@ -14,6 +14,7 @@ import type { Client, ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc
 import { loadPackageDefinition } from "@grpc/grpc-js";
 import { tetherPackageDefinition, MAX_NODE_MESSAGE_BYTES } from "@tether/wire";
 import type { NodeConnection } from "./connect.js";
+import { deviceIdFromSubjectAltName } from "@tether/ca";
 import { NodeError } from "./errors.js";
 
 export const PEER_VERIFY_CACHE_MS = 5_000;
@@ -85,7 +86,7 @@ class PeerVerifier {
     const now = this.#conn.daemonNow();
     if (!crl || now >= crl.nextUpdate) throw new NodeError("UNREACHABLE", "the daemon is unreachable and no current CRL is held", { cause });
     if (now < Date.parse(cert.validFrom) || now >= Date.parse(cert.validTo)) throw new NodeError("REVOKED", "peer certificate is outside its validity");
-    const deviceId = /URI:urn:tether:device:([A-Za-z0-9._~-]+)/.exec(cert.subjectAltName ?? "")?.[1];
+    const deviceId = deviceIdFromSubjectAltName(cert.subjectAltName);
     if (!deviceId) throw new NodeError("BAD_CERTIFICATE", "peer certificate names no device");
     return { deviceId, role: "" };
   }

@@ -7,7 +7,7 @@ import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, Status
 import type { AuditTrail } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { Jwks } from "@tether/crypto";
-import { withPolicy } from "../crl.js";
+import { wireCrl, withPolicy } from "../crl.js";
 import type { Revocations } from "../crl.js";
 import type { NodeHub, NodeView } from "../hub.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
@@ -162,7 +162,7 @@ export function adminService(
     }),
     GetCrl: unary<object, object>(log, "Admin.GetCrl", async () => {
       const c = await fleet.revocations.crl();
-      return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
+      return wireCrl(c);
     }),
     Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Admin.Verify", async (req) =>
       withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate)),

@@ -12,7 +12,7 @@ import type { DeviceIndex } from "../auth.js";
 import { authenticate } from "../auth.js";
 import type { LoadedAuthority } from "../authority.js";
 import type { Revocations } from "../crl.js";
-import { withPolicy } from "../crl.js";
+import { wireCrl, withPolicy } from "../crl.js";
 import { DaemonError } from "../errors.js";
 import type { NodeHub } from "../hub.js";
 import type { Logger } from "../log.js";
@@ -42,7 +42,7 @@ export function nodeService(o: {
     GetCrl: unary<object, object>(log, "Node.GetCrl", async (_req, call) => {
       authenticate(call, index, now());
       const c = await revocations.crl();
-      return { crl: c.der, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate };
+      return wireCrl(c);
     }),
     Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Node.Verify", async (req, call) => {
       authenticate(call, index, now());

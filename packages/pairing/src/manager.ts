@@ -563,17 +563,28 @@ export class PairingManager {
     return () => this.#events.off("device", listener);
   }
 
-  /** Change a device record under the mutex, with the audit events of the change in the same write. */
-  async #updateDevice(id: string, fn: (d: DeviceRecord) => DeviceRecord, audit?: (next: DeviceRecord, prev: DeviceRecord) => AuditRecord[]): Promise<DeviceRecord> {
-    const d = await this.#mutex.run(async () => {
+  /**
+   * Change a device record under the mutex, with the audit events of the change in the same
+   * write. `fn` may answer undefined for "nothing to change": nothing is written or told.
+   */
+  async #updateDevice(
+    id: string,
+    fn: (d: DeviceRecord) => DeviceRecord | undefined,
+    o: { audit?: (next: DeviceRecord, prev: DeviceRecord) => AuditRecord[]; sync?: boolean } = {},
+  ): Promise<DeviceRecord> {
+    const r = await this.#mutex.run(async () => {
       const cur = await this.#repo.get("devices", id);
       if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
       const next = fn(cur);
-      await this.#repo.batch([{ table: "devices", type: "put", value: next }], audit ? { audit: audit(next, cur) } : {});
-      return next;
+      if (!next) return { device: cur, changed: false };
+      await this.#repo.batch([{ table: "devices", type: "put", value: next }], {
+        ...(o.audit ? { audit: o.audit(next, cur) } : {}),
+        ...(o.sync === false ? { sync: false } : {}),
+      });
+      return { device: next, changed: true };
     });
-    this.#events.emit("device", d);
-    return d;
+    if (r.changed) this.#events.emit("device", r.device);
+    return r.device;
   }
 
   /**
@@ -595,7 +606,7 @@ export class PairingManager {
         ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
       };
       },
-      (d) => [{ type: AuditEvent.DeviceRevoked, actor: by, subject: d.id, details: { reason: d.revokeReason ?? "" } }],
+      { audit: (d) => [{ type: AuditEvent.DeviceRevoked, actor: by, subject: d.id, details: { reason: d.revokeReason ?? "" } }] },
     );
   }
 
@@ -612,7 +623,7 @@ export class PairingManager {
         const { revokedAt: _a, revokeReason: _r, ...rest } = d;
         return { ...rest, certificateFingerprint: "", certificateSerial: "" };
       },
-      (d) => [{ type: AuditEvent.RevocationCleared, actor: by, subject: d.id }],
+      { audit: (d) => [{ type: AuditEvent.RevocationCleared, actor: by, subject: d.id }] },
     );
   }
 
@@ -689,7 +700,7 @@ export class PairingManager {
         if (Object.keys(labels).length > 32) throw new PairingError("INVALID_ARGUMENT", "at most 32 labels");
         return { ...d, labels };
       },
-      (d) => [{ type: AuditEvent.LabelsChanged, actor: "admin", subject: d.id, details: { labels: JSON.stringify(d.labels ?? {}) } }],
+      { audit: (d) => [{ type: AuditEvent.LabelsChanged, actor: "admin", subject: d.id, details: { labels: JSON.stringify(d.labels ?? {}) } }] },
     );
   }
 
@@ -701,7 +712,7 @@ export class PairingManager {
         const { rotateRequested: _r, ...rest } = d;
         return on ? { ...rest, rotateRequested: true } : rest;
       },
-      on ? (d) => [{ type: AuditEvent.RotationRequested, actor: "admin", subject: d.id }] : undefined,
+      on ? { audit: (d) => [{ type: AuditEvent.RotationRequested, actor: "admin", subject: d.id }] } : {},
     );
   }
 
@@ -772,18 +783,8 @@ export class PairingManager {
    * PRESENCE_WRITE_INTERVAL_MS: a fleet reconnecting after a daemon restart then costs one
    * unsynced write per node, or none.
    */
-  async recordPresence(id: string, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): Promise<DeviceRecord> {
-    const d = await this.#mutex.run(async () => {
-      const cur = await this.#repo.get("devices", id);
-      if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
-      if (!presenceWorthWriting(cur, info)) return undefined;
-      const next = { ...cur, ...info };
-      await this.#repo.batch([{ table: "devices", type: "put", value: next }], { sync: false });
-      return next;
-    });
-    if (!d) return (await this.#repo.get("devices", id)) as DeviceRecord;
-    this.#events.emit("device", d);
-    return d;
+  recordPresence(id: string, info: Pick<DeviceRecord, "capabilities" | "platform" | "version" | "lastSeen">): Promise<DeviceRecord> {
+    return this.#updateDevice(id, (cur) => (presenceWorthWriting(cur, info) ? { ...cur, ...info } : undefined), { sync: false });
   }
 
   /**

@@ -1,19 +1,19 @@
 /**
  * X25519 and Ed25519 through Node's native crypto (OpenSSL) for the hot paths of pairing and
  * tokens, where noble's pure-JS code costs 3-10 times more (`npm run bench -- --only pairing`
- * prints both). Same functions, same byte formats: raw 32-byte keys and scalars are wrapped
- * in fixed DER headers to make KeyObjects. Pure: no I/O, no clock, no randomness.
+ * prints both). Same functions, same byte formats: raw 32-byte keys and scalars become
+ * KeyObjects through JWK, or PKCS#8 with a fixed DER header. Pure: no I/O, no clock, no
+ * randomness.
  */
 import { createPrivateKey, createPublicKey, diffieHellman, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 
-// PKCS#8 and SubjectPublicKeyInfo headers for a raw 32-byte key (RFC 8410).
+// PKCS#8 headers for a raw 32-byte private key (RFC 8410).
 const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
 const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
 
-function key(header: Buffer, raw: Uint8Array, type: "pkcs8" | "spki"): KeyObject {
-  const der = Buffer.concat([header, raw]);
-  return type === "pkcs8" ? createPrivateKey({ key: der, format: "der", type }) : createPublicKey({ key: der, format: "der", type });
+function pkcs8(header: Buffer, raw: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([header, raw]), format: "der", type: "pkcs8" });
 }
 
 const b64u = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
@@ -38,7 +38,7 @@ function x25519Private(scalar: Uint8Array): KeyObject {
       jwkPrivateWorks = false;
     }
   }
-  return key(X25519_PKCS8, scalar, "pkcs8");
+  return pkcs8(X25519_PKCS8, scalar);
 }
 
 /** A public KeyObject from a raw 32-byte key, through JWK (10 times cheaper than SPKI DER here). */
@@ -68,13 +68,13 @@ export function x25519Native(scalar: Uint8Array, u: Uint8Array): Uint8Array {
 
 /** The Ed25519 public key of a 32-byte seed. */
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
-  const spki = createPublicKey(key(ED25519_PKCS8, seed, "pkcs8")).export({ type: "spki", format: "der" });
+  const spki = createPublicKey(pkcs8(ED25519_PKCS8, seed)).export({ type: "spki", format: "der" });
   return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 /** Ed25519 signature (RFC 8032, deterministic) with a 32-byte seed. */
 export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  return new Uint8Array(sign(null, message, key(ED25519_PKCS8, seed, "pkcs8")));
+  return new Uint8Array(sign(null, message, pkcs8(ED25519_PKCS8, seed)));
 }
 
 /**

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { X509Certificate, randomBytes as nodeRandomBytes, randomFillSync } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { certFingerprint } from "@tether/ca";
 import { createSealer, jwkOf } from "@tether/crypto";
 import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
@@ -249,9 +250,12 @@ export async function startDaemon(
       await checkCertificates(true);
       const server = new X509Certificate(authority.serverCertPem);
       const signer = new X509Certificate(authority.signerCertDer);
-      const fp = (c: X509Certificate) => c.fingerprint256.replace(/:/g, "").toLowerCase();
-      const r = { serverFingerprint: fp(server), serverNotAfter: Date.parse(server.validTo), signerFingerprint: fp(signer), signerNotAfter: Date.parse(signer.validTo) };
-      return r;
+      return {
+        serverFingerprint: certFingerprint(server.raw),
+        serverNotAfter: Date.parse(server.validTo),
+        signerFingerprint: certFingerprint(signer.raw),
+        signerNotAfter: Date.parse(signer.validTo),
+      };
     };
     adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks, rotateDaemonCertificates }));
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));

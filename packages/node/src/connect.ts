@@ -86,6 +86,7 @@ export class NodeConnection extends EventEmitter {
   #retry?: NodeJS.Timeout;
   #crl?: HeldCrl;
   #crlChain: Promise<unknown> = Promise.resolve();
+  #savedCrlRead = false;
   /** daemon clock minus ours, from the last `registered` (0 until then) */
   #clockOffsetMs = 0;
   #jwks?: { at: number; keys: Jwks };
@@ -124,7 +125,7 @@ export class NodeConnection extends EventEmitter {
 
   #open(): void {
     if (this.#closed) return;
-    if (!this.#crl && this.#opts.stateDir) this.#loadSavedCrl(this.#opts.stateDir);
+    if (!this.#savedCrlRead && this.#opts.stateDir) this.#loadSavedCrl(this.#opts.stateDir);
     for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
     this.#client ??= this.#makeClient();
     this.#streamClient = this.#client;
@@ -298,6 +299,10 @@ export class NodeConnection extends EventEmitter {
    * @throws CaError BAD_CRL when the CRL is not the CA's; NodeError STALE_CRL when it is older.
    */
   acceptCrl(der: Uint8Array): Promise<HeldCrl> {
+    return this.#takeCrl(der, true);
+  }
+
+  #takeCrl(der: Uint8Array, save: boolean): Promise<HeldCrl> {
     // one at a time, so that two CRLs arriving together cannot overtake each other
     const run = async () => {
       const v = await verifyCrl(der, pemToDer(this.#creds.caPem, "CERTIFICATE"));
@@ -309,7 +314,7 @@ export class NodeConnection extends EventEmitter {
       }
       const held: HeldCrl = { ...v, der: new Uint8Array(der) };
       this.#crl = held;
-      if (this.#opts.stateDir) writeFileAtomic(join(this.#opts.stateDir, STATE_FILES.crl), held.der, 0o644);
+      if (save && this.#opts.stateDir) writeFileAtomic(join(this.#opts.stateDir, STATE_FILES.crl), held.der, 0o644);
       this.emit("crl", held);
       return held;
     };
@@ -318,10 +323,12 @@ export class NodeConnection extends EventEmitter {
     return p;
   }
 
+  /** The CRL kept from an earlier run, read once, at the first connection (not written back). */
   #loadSavedCrl(dir: string): void {
+    this.#savedCrlRead = true;
     const f = join(dir, STATE_FILES.crl);
     if (!existsSync(f)) return;
-    void this.acceptCrl(new Uint8Array(readFileSync(f))).catch((err: unknown) => this.emit("crl-refused", err));
+    void this.#takeCrl(new Uint8Array(readFileSync(f)), false).catch((err: unknown) => this.emit("crl-refused", err));
   }
 
   /** The CRL this node holds (pushed by the daemon on its stream, or fetched with refreshCrl()). */

@@ -2,6 +2,7 @@
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
+import { clip, visible } from "@tether/base";
 import { NodeError } from "./errors.js";
 import type { NodeErrorCode } from "./errors.js";
 
@@ -53,9 +54,9 @@ const REFUSALS: Record<string, NodeErrorCode> = {
   DEVICE_REVOKED: "REVOKED",
 };
 
-/** Strip control characters from text that came from the network before anyone prints it. */
+/** Text that came from the network, made safe to print: control characters visible, 512 characters at most. */
 export function printable(s: string): string {
-  return s.replace(/[\p{Cc}\p{Cf}]/gu, "?").slice(0, 512);
+  return visible(clip(s, 512));
 }
 
 /** A daemon refusal as a NodeError; the daemon's message is already safe to show. */

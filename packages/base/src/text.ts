@@ -1,0 +1,36 @@
+/**
+ * Text that came from outside (a node, an orchestrator, an unauthenticated caller) made safe
+ * to echo: `clip` bounds its length wherever it is echoed in an error, a log line or an audit
+ * entry; `visible` makes control characters visible before a terminal shows it.
+ */
+
+/** How much of an outside string an error message or log line may echo. */
+export const ECHO_MAX_CHARS = 64;
+
+/**
+ * At most `max` characters of `s`; a longer string is cut and marked with how long it was,
+ * e.g. `abc…(+2000000 chars)`, so the cut is never mistaken for the value.
+ */
+export function clip(s: string, max: number = ECHO_MAX_CHARS): string {
+  if (s.length <= max) return s;
+  return `${s.slice(0, max)}…(+${s.length - max} chars)`;
+}
+
+// C0 controls, DEL, C1 controls, and the Unicode format characters that reorder or hide text
+// (bidi overrides and isolates, zero-width characters, the BOM).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * `s` with every control character shown as an escape (`\x1b`, `\n`, `\u202e`), so a string
+ * from outside cannot move the cursor, rewrite the screen, set a window title or hide text
+ * when printed. Printable text, including non-ASCII letters, is unchanged.
+ */
+export function visible(s: string): string {
+  return s.replace(UNSAFE, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}

@@ -119,6 +119,29 @@ P("a request made before its device was revoked cannot be approved after the rev
   assert.is(req?.certificateFingerprint, "");
 });
 
+P("the SDK with a wrong PIN stops at the daemon's key confirmation: the daemon never sees its Finish", async () => {
+  const { pair } = await import("@tether/node");
+  const finishes = async () =>
+    (await admin<{ entries: { type: string; details: string }[] }>(ctx.d, "ListAudit", { since: 0, limit: 0 })).entries.filter(
+      (e) => e.type === "handshake.failed" && (JSON.parse(e.details) as { rpc: string }).rpc === "Finish",
+    ).length;
+  const before = await finishes();
+  const code = await mintCode(ctx.d);
+  const p = wrongSecret(pinParts(code.code));
+  const dir = tempDir();
+  try {
+    const e = await pair({ daemon: ctx.d.listen, pin: `${p.selector}${p.secret}`, name: "typo", stateDir: dir.path }).then(
+      () => undefined,
+      (x: Error & { code?: string }) => x,
+    );
+    assert.is(e?.code, "WRONG_CODE");
+    assert.match(e?.message ?? "", /could not prove it knows this pairing code/);
+  } finally {
+    dir.remove();
+  }
+  assert.is(await finishes(), before, "the node went on to Finish after the daemon's confirmation failed");
+});
+
 P("Await signed 20 minutes ahead of the daemon's clock is refused (the window is ±10 minutes)", async () => {
   const code = await mintCode(ctx.d);
   const h = await handshakeStart(ctx.c, pinParts(code.code));

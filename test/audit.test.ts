@@ -4,7 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { AUDIT_TABLES } from "@tether/audit";
+import { AUDIT_TABLES, entryHash } from "@tether/audit";
 import type { AuditEntry, AuditTables } from "@tether/audit";
 import { Store } from "@tether/store";
 import { admin, cli, handshakeFinish, handshakeStart, mintCode, pairDevice, pinParts, rawPairing, startTestDaemon, tempDir } from "./helpers.ts";
@@ -62,16 +62,17 @@ A("security events are recorded, in order, chained, and without secrets", async 
   assert.match(human.stdout, /device\.revoked/);
 });
 
-async function tamper(fn: (s: Store<AuditTables>, all: AuditEntry[]) => Promise<void>) {
-  const dataDir = ctx.d.dataDir;
-  await ctx.d.close();
+/** Stop the daemon of `on`, change its store with `fn`, start it again. */
+async function tamper(fn: (s: Store<AuditTables>, all: AuditEntry[]) => Promise<void>, on: { d: TestDaemon } = ctx) {
+  const dataDir = on.d.dataDir;
+  await on.d.close();
   const s = await Store.open<AuditTables>(`${dataDir}/store`, AUDIT_TABLES);
   try {
     await fn(s, (await s.list("audit")).sort((a, b) => a.seq - b.seq));
   } finally {
     await s.close();
   }
-  ctx.d = await startTestDaemon({ dataDir });
+  on.d = await startTestDaemon({ dataDir });
 }
 
 A("a changed entry breaks the chain, and verify names it", async () => {
@@ -99,3 +100,112 @@ A("a changed entry breaks the chain, and verify names it", async () => {
 });
 
 A.run();
+
+/**
+ * A writer of the store who also recomputes hashes: one entry rewritten with its own hash
+ * recomputed breaks the next link; the whole chain rebuilt from that entry on (hashes, links
+ * and head) is caught only by a head kept outside the data directory (docs/security.md row 30).
+ */
+const R = suite("audit log: entries rewritten with recomputed hashes");
+const rctx = {} as { tmp: ReturnType<typeof tempDir>; d: TestDaemon };
+
+R.before(async () => {
+  rctx.tmp = tempDir();
+  rctx.d = await startTestDaemon({ dataDir: `${rctx.tmp.path}/data` });
+  for (let i = 0; i < 4; i++) await mintCode(rctx.d); // entries 1..4: code.minted
+});
+R.after(async () => {
+  await rctx.d.stop();
+  rctx.tmp.remove();
+});
+
+/** `e` with `patch` applied and its hash recomputed, as someone who knows the hash rule could. */
+function rehashed(e: AuditEntry, patch: Partial<AuditEntry>): AuditEntry {
+  const { id, hash: _h, ...rest } = { ...e, ...patch };
+  return { id, ...rest, hash: entryHash(rest) };
+}
+
+type Verified = { ok: boolean; head: string; brokenAt: number; reason: string };
+/** What `tether audit verify [--head HASH]` asks the daemon (the CLI itself is run below where it matters). */
+const verifyAudit = (head = "") => admin<Verified>(rctx.d, "VerifyAudit", { head });
+
+R("an entry rewritten with its own hash recomputed breaks the link from the next entry", async () => {
+  let original: AuditEntry | undefined;
+  await tamper(async (s, all) => {
+    original = all[1] as AuditEntry; // entry 2 of 4
+    await s.batch([{ table: "audit", type: "put", value: rehashed(original, { actor: "someone-else" }) }]);
+  }, rctx);
+  const v = await verifyAudit();
+  assert.is(v.ok, false);
+  assert.is(v.brokenAt, 3);
+  assert.match(v.reason, /entry 3 does not link to entry 2/);
+  // the last entry, which no link follows: the head record names its old hash
+  let last: AuditEntry | undefined;
+  await tamper(async (s, all) => {
+    await s.batch([{ table: "audit", type: "put", value: original as AuditEntry }]);
+    last = all[all.length - 1] as AuditEntry;
+    await s.batch([{ table: "audit", type: "put", value: rehashed(last, { subject: "covered" }) }]);
+  }, rctx);
+  const w = await verifyAudit();
+  assert.is(w.ok, false);
+  assert.is(w.brokenAt, (last as AuditEntry).seq);
+  assert.match(w.reason, new RegExp(`entry ${(last as AuditEntry).seq} is not the one the head record names: it was rewritten`));
+  await tamper(async (s) => s.batch([{ table: "audit", type: "put", value: last as AuditEntry }]), rctx);
+  assert.ok((await verifyAudit()).ok, "restored");
+});
+
+/** Rewrite entry `seq` with `patch` and rebuild everything after it, and the head, to match. */
+async function rebuildFrom(s: Store<AuditTables>, all: AuditEntry[], seq: number, patch: Partial<AuditEntry>): Promise<void> {
+  const out: AuditEntry[] = [];
+  let prev = (all[seq - 2] as AuditEntry | undefined)?.hash ?? "0".repeat(64);
+  for (const e of all.slice(seq - 1)) {
+    const next = rehashed(e, { ...(e.seq === seq ? patch : {}), prev });
+    out.push(next);
+    prev = next.hash;
+  }
+  const last = out[out.length - 1] as AuditEntry;
+  await s.batch([
+    ...out.map((value) => ({ table: "audit" as const, type: "put" as const, value })),
+    { table: "auditHead", type: "put", value: { id: "head", seq: last.seq, hash: last.hash } },
+  ]);
+}
+
+R("a chain rebuilt from an entry on is caught by a head kept outside the data directory (audit verify --head)", async () => {
+  const kept = await verifyAudit();
+  assert.ok(kept.ok);
+  assert.ok((await verifyAudit(kept.head)).ok, "the current head is in the chain");
+  const listed = (await admin<{ entries: { seq: number; hash: string }[] }>(rctx.d, "ListAudit", { since: 0, limit: 0 })).entries;
+  const seqOfKept = listed.find((e) => e.hash === kept.head)?.seq as number;
+  await mintCode(rctx.d);
+  await mintCode(rctx.d); // the log goes on: the kept head is an older entry now
+  const later = await cli(["audit", "verify", "--head", kept.head, "--data-dir", rctx.d.dataDir]);
+  assert.is(later.code, 0, later.stdout);
+  assert.match(later.stdout, new RegExp(`intact: .*contains the kept head ${kept.head}`));
+
+  // Rebuilt after the kept head: the kept head says nothing about later entries (nor should it).
+  await tamper((s, all) => rebuildFrom(s, all, seqOfKept + 1, { actor: "someone-else" }), rctx);
+  assert.ok((await verifyAudit(kept.head)).ok);
+
+  // Rebuilt from entry 2 on, hashes, links and head record included: the chain alone looks
+  // whole (the documented limit), but the kept head is gone from it.
+  await tamper((s, all) => rebuildFrom(s, all, 2, { actor: "someone-else" }), rctx);
+  const alone = await verifyAudit();
+  assert.ok(alone.ok, "a rebuilt chain verifies on its own: only a kept head can tell");
+  assert.is.not(alone.head, kept.head);
+  const v = await verifyAudit(kept.head);
+  assert.is(v.ok, false);
+  assert.is(v.brokenAt, 0);
+  assert.match(v.reason, new RegExp(`no entry has the kept head hash ${kept.head}: the log was rewritten`));
+  const human = await cli(["audit", "verify", "--head", kept.head, "--data-dir", rctx.d.dataDir]);
+  assert.is(human.code, 13);
+  assert.match(human.stdout, /^audit chain BROKEN: no entry has the kept head hash/);
+
+  // a malformed head is a usage error, on the CLI and on the admin socket
+  assert.is((await cli(["audit", "verify", "--head", "xyz", "--data-dir", rctx.d.dataDir])).code, 2);
+  await admin(rctx.d, "VerifyAudit", { head: "XYZ" }).then(
+    () => assert.unreachable("a malformed head was accepted"),
+    (e: Error) => assert.match(e.message, /64 lowercase hex/),
+  );
+});
+
+R.run();

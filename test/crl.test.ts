@@ -13,7 +13,9 @@ import { admin, cli, pairDevice, rawNodeClient, startTestDaemon, tempDir } from 
 import type { TestDaemon } from "./helpers.ts";
 
 let offset = 0;
-const now = () => Date.now() + offset;
+/** When set, the daemon's clock stands still at this time. */
+let frozen: number | undefined;
+const now = () => frozen ?? Date.now() + offset;
 const ctx = {} as { tmp: ReturnType<typeof tempDir>; d: TestDaemon; a: string; b: string };
 const C = suite("CRL and Verify");
 
@@ -126,13 +128,21 @@ C("every new CRL has a greater CRL number, even two signed within one second", a
   const c = await pairDevice(ctx.d, `${ctx.tmp.path}/c`, { name: "c" });
   const e = await pairDevice(ctx.d, `${ctx.tmp.path}/e`, { name: "e" });
   const ca = new X509Certificate(readFileSync(`${ctx.tmp.path}/a/ca.pem`)).raw;
-  const number = async () => (await verifyCrl((await admin<{ crl: Uint8Array }>(ctx.d, "GetCrl", {})).crl, ca)).crlNumber;
-  const n0 = await number();
-  await admin(ctx.d, "RevokeDevice", { id: c, reason: "one" });
-  const n1 = await number();
-  await admin(ctx.d, "RevokeDevice", { id: e, reason: "two" });
-  const n2 = await number();
-  assert.ok(n0 < n1 && n1 < n2, `CRL numbers ${n0} < ${n1} < ${n2}`);
+  const crl = async () => verifyCrl((await admin<{ crl: Uint8Array }>(ctx.d, "GetCrl", {})).crl, ca);
+  // The clock stands still, so both revocations are signed within the same second (a CRL
+  // number taken from the time alone would repeat), however fast or slow this machine is.
+  frozen = Math.floor(Date.now() / 1000) * 1000 + 500;
+  try {
+    const n0 = (await crl()).crlNumber;
+    await admin(ctx.d, "RevokeDevice", { id: c, reason: "one" });
+    const first = await crl();
+    await admin(ctx.d, "RevokeDevice", { id: e, reason: "two" });
+    const second = await crl();
+    assert.is(first.thisUpdate, second.thisUpdate, "both CRLs were signed within one second");
+    assert.ok(n0 < first.crlNumber && first.crlNumber < second.crlNumber, `CRL numbers ${n0} < ${first.crlNumber} < ${second.crlNumber}`);
+  } finally {
+    frozen = undefined;
+  }
 });
 
 C.run();

@@ -54,6 +54,30 @@ test("trivial PINs are refused, and generated PINs are never trivial", () => {
   }
 });
 
+test("the PIN generator skips trivial secrets its randomness source produces", () => {
+  // A scripted source: each call answers the next batch of digit bytes (bytes < 250 give
+  // digit b % 10). The first batches spell trivial secrets; the last a good one.
+  const script = (...pins: string[]) => {
+    const calls: number[] = [];
+    const queue = pins.map((p) => [...p].map(Number));
+    const source = (n: number) => {
+      calls.push(n);
+      const digits = queue.shift();
+      if (!digits) throw new Error("the generator asked for more randomness than scripted");
+      return Uint8Array.from({ length: n }, (_, i) => digits[i % digits.length] as number);
+    };
+    return { source, calls };
+  };
+  for (const trivial of ["11111111", "12345678", "87654321", "12341234", "11112222"]) {
+    const s = script(trivial, "31415926");
+    assert.is(generatePinSecret(s.source), "31415926", `${trivial} was not skipped`);
+    assert.is(s.calls.length, 2);
+  }
+  const several = script("00000000", "13579135", "24682468", "58203974");
+  assert.is(generatePinSecret(several.source), "58203974");
+  assert.is(several.calls.length, 4);
+});
+
 test("PIN format round-trips and tolerates spaces", () => {
   assert.is(formatPin("042", "31415926"), "042-3141-5926");
   assert.equal(parsePin(" 042 3141 5926 "), { selector: "042", secret: "31415926" });
@@ -91,6 +115,20 @@ test("constant-time compare", () => {
   assert.ok(constantTimeEqual(fromHex("0102"), fromHex("0102")));
   assert.not.ok(constantTimeEqual(fromHex("0102"), fromHex("0103")));
   assert.not.ok(constantTimeEqual(fromHex("0102"), fromHex("010203")));
+});
+
+test("constant-time compare: a difference in any byte counts, the first as much as the last", () => {
+  // An accumulator that keeps only the last byte's difference (= instead of |=) would call
+  // these equal: they differ only before the final byte.
+  const a = rnd(32);
+  for (let i = 0; i < a.length; i++) {
+    const b = new Uint8Array(a);
+    b[i] = (b[i] as number) ^ 0x80;
+    assert.not.ok(constantTimeEqual(a, b), `differing only at byte ${i}`);
+  }
+  assert.not.ok(constantTimeEqual(fromHex("ff00000000"), fromHex("0000000000")), "only the first byte differs");
+  assert.not.ok(constantTimeEqual(fromHex("0100"), fromHex("0000")));
+  assert.ok(constantTimeEqual(a, new Uint8Array(a)));
 });
 
 test("Secret never prints", () => {

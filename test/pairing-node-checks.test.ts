@@ -2,22 +2,24 @@
  * The node's side of the handshake against a hostile daemon. A fake daemon (real gRPC over
  * TLS, the real pairing state machine, an in-memory store) holds the pairing code and the real
  * CA certificate, but lies in one place: a signer that is just another CA-issued leaf, a bad
- * transcript signature, a certificate for someone else's key, or terminal escapes in a reason.
- * The node must refuse each time and store nothing.
+ * transcript signature, a key confirmation that does not match, a certificate for someone
+ * else's key or with a broken signature, a renewed certificate for another key, or terminal
+ * escapes in a reason. The node must refuse each time and store nothing.
  */
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
-import type { ServiceDefinition } from "@grpc/grpc-js";
-import { pair } from "@tether/node";
+import type { ServiceDefinition, handleUnaryCall } from "@grpc/grpc-js";
+import { pair, renewIfDue } from "@tether/node";
 import type { NodeError } from "@tether/node";
 import { AuditLog } from "@tether/audit";
 import { createSealer } from "@tether/crypto";
 import { PairingManager } from "@tether/pairing";
 import type { PairingAuthority, PairingOp, PairingRepository } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
+import type { RevealResponse } from "@tether/wire";
 import { loadOrCreateAuthority } from "../packages/daemon/src/authority.ts";
 import type { LoadedAuthority } from "../packages/daemon/src/authority.ts";
 import { silentLogger } from "../packages/daemon/src/log.ts";
@@ -48,8 +50,13 @@ function memoryRepo(): PairingRepository {
 }
 
 type Fake = { address: string; pm: PairingManager; stop(): Promise<void> };
+type Services = { Pairing: { service: ServiceDefinition }; Node: { service: ServiceDefinition } };
+const services = () => (loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: Services } }).tether.v1;
+const serverCredentials = (auth: LoadedAuthority) =>
+  ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
 
-async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>): Promise<Fake> {
+/** `lie` changes what the CA does; `reveal` changes the Reveal answer on its way out. */
+async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>, o: { reveal?: (r: RevealResponse) => RevealResponse } = {}): Promise<Fake> {
   const pm = new PairingManager({
     repo: memoryRepo(),
     ca: { ...auth, ...lie },
@@ -58,11 +65,15 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>)
     advertise: () => address,
     sealer: createSealer(new Uint8Array(randomBytes(32)), (n) => new Uint8Array(randomBytes(n))),
   });
-  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Pairing: { service: ServiceDefinition } } } };
   const server = new Server();
-  server.addService(pkg.tether.v1.Pairing.service, pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now), new AuditLog(memoryRepo() as never, Date.now)));
-  const creds = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
-  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", creds, (e, p) => (e ? rej(e) : res(p))));
+  const impl = pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now), new AuditLog(memoryRepo() as never, Date.now));
+  const tamper = o.reveal;
+  if (tamper) {
+    const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponse>;
+    impl.Reveal = ((call, cb) => reveal(call, (err, res) => cb(err, res ? tamper(res) : res))) as handleUnaryCall<unknown, RevealResponse>;
+  }
+  server.addService(services().Pairing.service, impl);
+  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", serverCredentials(auth), (e, p) => (e ? rej(e) : res(p))));
   const address = `127.0.0.1:${port}`;
   return { address, pm, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }
@@ -135,6 +146,84 @@ N("a certificate for another key is refused and nothing is stored", async () => 
     assert.not.ok(existsSync(`${ctx.tmp.path}/n3/node.json`));
   } finally {
     await f.stop();
+  }
+});
+
+N("a key confirmation that does not match is refused before Finish, even with a good signature", async () => {
+  // The daemon signs the transcript with the real signer, but its confirmation is not the
+  // one the code gives: it has not proven that it knows the code.
+  const f = await fakeDaemon(ctx.auth, {}, { reveal: (r) => ({ ...r, daemonConfirmation: new Uint8Array(r.daemonConfirmation.length) }) });
+  try {
+    const e = await tryPair(f, `${ctx.tmp.path}/n6`);
+    assert.is(e.code, "WRONG_CODE");
+    assert.match(e.message, /could not prove it knows this pairing code/);
+    assert.is((await f.pm.listRequests()).length, 0, "the node sent Finish to a daemon that failed key confirmation");
+    assert.not.ok(existsSync(`${ctx.tmp.path}/n6/cert.pem`));
+  } finally {
+    await f.stop();
+  }
+});
+
+N("an issued certificate whose signature does not verify under the CA is refused", async () => {
+  // Right issuer name, our key, our device id, valid now: only the signature is broken.
+  const f = await fakeDaemon(ctx.auth, {
+    issueNodeCert: async (o) => {
+      const c = await ctx.auth.issueNodeCert(o);
+      const der = new Uint8Array(c.certDer);
+      der[der.length - 1] = (der[der.length - 1] as number) ^ 0x01; // the last byte of the ECDSA signature's s
+      return { ...c, certDer: der };
+    },
+  });
+  try {
+    const e = await tryPair(f, `${ctx.tmp.path}/n7`);
+    assert.is(e.code, "BAD_CERTIFICATE");
+    assert.match(e.message, /not a valid leaf of the daemon's CA/);
+    assert.not.ok(existsSync(`${ctx.tmp.path}/n7/cert.pem`));
+    assert.not.ok(existsSync(`${ctx.tmp.path}/n7/node.json`));
+  } finally {
+    await f.stop();
+  }
+});
+
+N("a renewed certificate for another key is refused, and the stored certificate and key stay", async () => {
+  const dir = `${ctx.tmp.path}/n8`;
+  const honest = await fakeDaemon(ctx.auth, {});
+  try {
+    const { code } = await honest.pm.mintCode("qr");
+    await pair({ uri: code.expose(), name: "renewer", stateDir: dir, onVerificationCode: (_c, i) => void honest.pm.approve(i.requestId) });
+  } finally {
+    await honest.stop();
+  }
+  const before = { cert: readFileSync(`${dir}/cert.pem`, "utf8"), key: readFileSync(`${dir}/tls.key`, "utf8") };
+  // A Node service that answers Renew with a certificate of the right CA for the right
+  // device, but for a key of its own choosing.
+  const other = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey;
+  const server = new Server();
+  let renewals = 0;
+  server.addService(services().Node.service, {
+    Renew: ((_call, cb) => {
+      renewals++;
+      ctx.auth
+        .issueNodeCert({ deviceId: JSON.parse(readFileSync(`${dir}/node.json`, "utf8")).deviceId, publicKeySpkiDer: new Uint8Array(other.export({ type: "spki", format: "der" })), now: Date.now() })
+        .then((c) => cb(null, { certificate: c.certDer, notAfter: c.notAfter }), (e: Error) => cb(e, null));
+    }) as handleUnaryCall<unknown, unknown>,
+  });
+  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", serverCredentials(ctx.auth), (e, p) => (e ? rej(e) : res(p))));
+  try {
+    for (const rekey of [true, false]) {
+      const e = await renewIfDue(dir, { daemon: `127.0.0.1:${port}`, force: true, rekey }).then(
+        () => undefined,
+        (x: NodeError) => x,
+      );
+      assert.ok(e, `a renewed certificate for another key was accepted (rekey: ${rekey})`);
+      assert.is(e.code, "BAD_CERTIFICATE");
+      assert.match(e.message, /for our key/);
+    }
+    assert.is(renewals, 2);
+    assert.is(readFileSync(`${dir}/cert.pem`, "utf8"), before.cert, "the certificate was replaced");
+    assert.is(readFileSync(`${dir}/tls.key`, "utf8"), before.key, "the key was replaced");
+  } finally {
+    await new Promise<void>((r) => server.tryShutdown(() => r()));
   }
 });
 

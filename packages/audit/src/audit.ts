@@ -1,6 +1,8 @@
 /**
  * The audit log: security-relevant events appended to the store, each entry hash-chained to
  * the one before, so that changing, removing or reordering an entry is detected by verify().
+ * Someone who can write the store can also rebuild the chain from an entry on; a head hash
+ * kept outside the data directory and given to verify() catches that.
  *
  * The log is also the repository the core packages write through: a batch that carries audit
  * events gets their entries and the new head in the same atomic write as the change they
@@ -36,13 +38,20 @@ export function entryHash(e: Omit<AuditEntry, "id" | "hash">): string {
 
 export type VerifyResult =
   | { ok: true; entries: number; head: string }
+  /** brokenAt: the first bad entry, or 0 when only a kept head is missing (its entry cannot be named) */
   | { ok: false; entries: number; brokenAt: number; reason: string };
+
+/** What verify() can check beyond the chain itself. */
+export type VerifyOptions = {
+  /** a head hash printed by an earlier verify and kept outside the data directory: the chain must still contain it */
+  head?: string;
+};
 
 /** What adapters need of the log: append an event on its own, read and check the chain. */
 export interface AuditTrail {
   append(type: AuditEvent, actor: string, subject: string, details?: AuditEntry["details"]): Promise<AuditEntry>;
   entries(o?: { since?: number; limit?: number }): Promise<AuditEntry[]>;
-  verify(): Promise<VerifyResult>;
+  verify(o?: VerifyOptions): Promise<VerifyResult>;
 }
 
 export class AuditLog<S extends Schema = AuditTables> implements Repository<S & AuditTables>, AuditTrail {
@@ -125,8 +134,12 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     return o.limit ? from.slice(-o.limit) : from;
   }
 
-  /** Walk the chain from the first entry and say where, if anywhere, it breaks. */
-  async verify(): Promise<VerifyResult> {
+  /**
+   * Walk the chain from the first entry and say where, if anywhere, it breaks. With a kept
+   * `head`, also require an entry with that hash: a chain rebuilt (hashes, links and head
+   * recomputed) from that entry or an earlier one no longer has it.
+   */
+  async verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     const all = (await this.#repo.list("audit")).sort((a, b) => a.seq - b.seq);
     let prev = AUDIT_GENESIS;
     for (let i = 0; i < all.length; i++) {
@@ -138,8 +151,19 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       prev = e.hash;
     }
     const head = await this.#repo.get("auditHead", "head");
+    if ((head?.seq ?? 0) === all.length && all.length > 0 && (head?.hash ?? AUDIT_GENESIS) !== prev) {
+      return { ok: false, entries: all.length, brokenAt: all.length, reason: `entry ${all.length} is not the one the head record names: it was rewritten` };
+    }
     if ((head?.seq ?? 0) !== all.length || (head?.hash ?? AUDIT_GENESIS) !== prev) {
       return { ok: false, entries: all.length, brokenAt: all.length + 1, reason: `the head names entry ${head?.seq ?? 0} but the log ends at ${all.length}: entries were removed` };
+    }
+    if (o.head !== undefined && !all.some((e) => e.hash === o.head)) {
+      return {
+        ok: false,
+        entries: all.length,
+        brokenAt: 0,
+        reason: `no entry has the kept head hash ${o.head}: the log was rewritten at or before the entry it was the head of (or that head is from another log)`,
+      };
     }
     return { ok: true, entries: all.length, head: prev };
   }

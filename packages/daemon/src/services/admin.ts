@@ -172,8 +172,11 @@ export function adminService(
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
       entries: (await audit.entries({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
     })),
-    VerifyAudit: unary<object, object>(log, "Admin.VerifyAudit", async () => {
-      const r = await audit.verify();
+    VerifyAudit: unary<{ head: string }, object>(log, "Admin.VerifyAudit", async (req) => {
+      if (req.head && !/^[0-9a-f]{64}$/.test(req.head)) {
+        throw new DaemonError("INVALID_ARGUMENT", '"head" must be 64 lowercase hex digits (a head hash printed by audit verify)', { status: grpcStatus.INVALID_ARGUMENT });
+      }
+      const r = await audit.verify(req.head ? { head: req.head } : {});
       return r.ok ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "" } : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason };
     }),
   };

@@ -1,23 +1,29 @@
-/** tether audit verify: check the audit log's hash chain. */
+/** tether audit verify: check the audit log's hash chain, and that it still holds a kept head. */
 import type { Command } from "../../cli.js";
-import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
 
 type Result = { ok: boolean; entries: number; head: string; brokenAt: number; reason: string };
 
 export const auditVerifyCommand: Command = {
   name: "audit verify",
   summary: "check the audit log's hash chain and say where it breaks",
-  usage: "tether audit verify [--data-dir DIR] [--json]",
+  usage: "tether audit verify [--head HASH] [--data-dir DIR] [--json]",
   help: `Recomputes every entry's hash and its link to the previous entry. Exits 0 when
 the chain is whole, 13 when an entry was changed, removed or reordered, naming the
-first bad entry. Keep the printed head hash somewhere else: a later verify whose
-chain still contains it shows that nothing before it was rewritten.`,
-  options: { ...DATA_DIR_OPTION },
+first bad entry. Keep the printed head hash somewhere else: someone who can write
+the store can rebuild the chain from an entry on, and only a kept head shows it.
+
+  --head HASH   a head hash printed by an earlier verify: exit 13 unless the chain
+                still contains it (nothing up to it was rewritten)`,
+  options: { ...DATA_DIR_OPTION, head: { type: "string" } },
   async run({ values, io }) {
-    const r = await admin<Result>(await dataDirOf(values, io.env), "VerifyAudit", {});
-    emit(io, Boolean(values.json), r, () =>
-      r.ok ? `audit chain intact: ${r.entries} entries, head ${r.head}\n` : `audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}\n`,
-    );
+    const head = str(values.head);
+    if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) throw new CliError(Exit.Usage, "--head must be 64 lowercase hex digits (a head hash printed by audit verify)");
+    const r = await admin<Result>(await dataDirOf(values, io.env), "VerifyAudit", { head: head ?? "" });
+    emit(io, Boolean(values.json), r, () => {
+      if (r.ok) return `audit chain intact: ${r.entries} entries, head ${r.head}${head ? `; it contains the kept head ${head}` : ""}\n`;
+      return r.brokenAt ? `audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}\n` : `audit chain BROKEN: ${r.reason}\n`;
+    });
     return r.ok ? Exit.Ok : Exit.Tampered;
   },
 };

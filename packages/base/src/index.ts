@@ -1,5 +1,5 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
-export { createFileExclusive, writeFileAtomic } from "./atomic.js";
+export { createDirExclusive, createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
 export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";

@@ -13,6 +13,7 @@ import { statusCommand } from "./commands/status.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
+import { caInitCommand } from "./commands/ca/init.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
 import { caJwksCommand } from "./commands/ca/jwks.js";
 import { caRotateCommand } from "./commands/ca/rotate.js";
@@ -55,6 +56,7 @@ export const COMMANDS: readonly Command[] = [
   jobsCancelCommand,
   auditListCommand,
   auditVerifyCommand,
+  caInitCommand,
   caCrlCommand,
   caRotateCommand,
   caVerifyCommand,

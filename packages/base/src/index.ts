@@ -4,4 +4,4 @@ export { Mutex } from "./mutex.js";
 export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { parseDurationMs } from "./duration.js";
-export { ECHO_MAX_CHARS, clip, visible } from "./text.js";
+export { ECHO_MAX_CHARS, clip, visible, visibleJson } from "./text.js";

@@ -1,6 +1,7 @@
 /** tether's command line: finds the command, parses its flags, prints help and errors. */
 import type { Command, Io } from "./cli.js";
-import { CliError, Exit, parse } from "./cli.js";
+import { visibleJson } from "@tether/base";
+import { CliError, Exit, inert, parse } from "./cli.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { devicesListCommand } from "./commands/devices/list.js";
 import { devicesShowCommand } from "./commands/devices/show.js";
@@ -119,7 +120,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await cmd.run({ values, positionals, io });
   } catch (err) {
     const e = err instanceof CliError ? err : new CliError(Exit.Failure, `internal error: ${(err as Error).message}`, { cause: err });
-    io.err(json ? `${JSON.stringify({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${e.message}\n`);
+    // The message can carry outside text (a daemon's status details): shown inert, exact in JSON.
+    io.err(json ? `${visibleJson({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${inert(e.message)}\n`);
     return e.exitCode;
   }
 }

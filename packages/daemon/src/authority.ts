@@ -176,7 +176,7 @@ function existingState(dataDir: string): string | undefined {
 }
 
 /** The files `tether ca init` and a first start make. */
-export const CA_INIT_FILES = ["ca.pem", "ca.key", "token.key", "seal.key"] as const;
+const CA_INIT_FILES = ["ca.pem", "ca.key", "token.key", "seal.key"] as const;
 
 /**
  * `tether ca init`: make the root CA, token.key and seal.key in an empty data directory (no ca/

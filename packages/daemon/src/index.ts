@@ -14,5 +14,5 @@ export {
 } from "./config.js";
 export type { DaemonConfig } from "./config.js";
 export { VERSION, startDaemon } from "./daemon.js";
-export { CA_INIT_FILES, initAuthority } from "./authority.js";
+export { initAuthority } from "./authority.js";
 export type { RunningDaemon } from "./daemon.js";

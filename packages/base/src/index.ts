@@ -1,7 +1,7 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
-export { createFileExclusive, writeFileAtomic } from "./atomic.js";
+export { createDirExclusive, createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
 export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { parseDurationMs } from "./duration.js";
-export { ECHO_MAX_CHARS, clip, visible } from "./text.js";
+export { ECHO_MAX_CHARS, clip, visible, visibleJson } from "./text.js";

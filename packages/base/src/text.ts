@@ -1,7 +1,8 @@
 /**
  * Text that came from outside (a node, an orchestrator, an unauthenticated caller) made safe
  * to echo: `clip` bounds its length wherever it is echoed in an error, a log line or an audit
- * entry; `visible` makes control characters visible before a terminal shows it.
+ * entry; `visible` makes control characters visible before a terminal shows it, and
+ * `visibleJson` does the same inside JSON text without changing the value it parses to.
  */
 
 /** How much of an outside string an error message or log line may echo. */
@@ -33,4 +34,15 @@ export function visible(s: string): string {
     const n = c.charCodeAt(0);
     return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
   });
+}
+
+/**
+ * `JSON.stringify(value, null, space)` in which every character {@link visible} would escape is
+ * written as a `\uXXXX` escape. JSON.stringify escapes only U+0000..U+001F; this also covers
+ * DEL, C1 controls (U+009B is a CSI to many terminals) and the bidi and zero-width characters.
+ * Such characters can only stand inside strings, so the text parses to exactly `value`, and a
+ * terminal shows it inert. The newlines of the pretty-printed layout are kept.
+ */
+export function visibleJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(UNSAFE, (c) => (c === "\n" ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
 }

@@ -8,6 +8,7 @@ import type { ParseArgsConfig } from "node:util";
 import { join, resolve } from "node:path";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
+import { visible, visibleJson } from "@tether/base";
 import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, tetherPackageDefinition } from "@tether/wire";
 
 /** Exit codes (docs/operations.md). */
@@ -67,9 +68,32 @@ export function parse(cmd: Command, argv: string[]) {
   }
 }
 
-/** Print a result: JSON when --json, else the human text. */
+/*
+ * Terminal safety. Much of what the CLI prints came from outside: names, platforms and job
+ * results from nodes, selectors and session ids of strangers' refused handshakes, status
+ * details. Before a terminal sees it, every control character in it is shown as an escape by
+ * `visible()` (docs/operations.md, "Outside text on the terminal"), at these chokepoints:
+ * `emit` (every human result), `table` and `tty` (each value on one line), and the error
+ * printer in main.ts. JSON output is `visibleJson`: the same values, exactly, inert.
+ */
+
+/** Human text with its layout (newlines, tabs) kept and every other control character shown as an escape. */
+export function inert(text: string): string {
+  return text.replace(/[^\n\t]+/g, (run) => visible(run));
+}
+
+/**
+ * A template for human output whose interpolated values go through `visible()`: the
+ * template's own text (its newlines and spacing) is kept, and a value can neither move the
+ * cursor nor start a line of its own. tty`  name: ${d.name}\n`
+ */
+export function tty(strings: TemplateStringsArray, ...values: unknown[]): string {
+  return strings.reduce((out, s, i) => out + visible(String(values[i - 1])) + s);
+}
+
+/** Print a result: JSON when --json, else the human text, with any control character made visible. */
 export function emit(io: Io, json: boolean, value: unknown, human: () => string): void {
-  io.out(json ? `${JSON.stringify(value, null, 2)}\n` : human());
+  io.out(json ? `${visibleJson(value, 2)}\n` : inert(human()));
 }
 
 export function str(v: unknown): string | undefined {
@@ -184,8 +208,9 @@ function adminError(err: ServiceError, where: string): CliError {
   }
 }
 
-/** A table with left-aligned columns for human output. */
-export function table(headers: string[], rows: string[][]): string {
+/** A table with left-aligned columns for human output; each cell is shown with `visible()`, on one line. */
+export function table(headers: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => visible(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
   return `${[line(headers), ...rows.map(line)].join("\n")}\n`;

@@ -1,6 +1,7 @@
 /** tether's command line: finds the command, parses its flags, prints help and errors. */
 import type { Command, Io } from "./cli.js";
-import { CliError, Exit, parse } from "./cli.js";
+import { visibleJson } from "@tether/base";
+import { CliError, Exit, inert, parse } from "./cli.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { devicesListCommand } from "./commands/devices/list.js";
 import { devicesShowCommand } from "./commands/devices/show.js";
@@ -13,6 +14,7 @@ import { statusCommand } from "./commands/status.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
+import { caInitCommand } from "./commands/ca/init.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
 import { caJwksCommand } from "./commands/ca/jwks.js";
 import { caRotateCommand } from "./commands/ca/rotate.js";
@@ -55,6 +57,7 @@ export const COMMANDS: readonly Command[] = [
   jobsCancelCommand,
   auditListCommand,
   auditVerifyCommand,
+  caInitCommand,
   caCrlCommand,
   caRotateCommand,
   caVerifyCommand,
@@ -117,7 +120,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await cmd.run({ values, positionals, io });
   } catch (err) {
     const e = err instanceof CliError ? err : new CliError(Exit.Failure, `internal error: ${(err as Error).message}`, { cause: err });
-    io.err(json ? `${JSON.stringify({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${e.message}\n`);
+    // The message can carry outside text (a daemon's status details): shown inert, exact in JSON.
+    io.err(json ? `${visibleJson({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${inert(e.message)}\n`);
     return e.exitCode;
   }
 }

@@ -1,25 +1,30 @@
 /**
  * The daemon's key material on disk, in <data-dir>/ca/: the root CA, the listener's server
  * certificate and the pairing-signer certificate. Private keys are PKCS#8 PEM files of mode
- * 0600 in a 0700 folder, never inside LevelDB (docs/security.md). Created on first start,
- * reused later; the server and signer certificates are re-issued when they near expiry or
- * when the listener's host names change.
+ * 0600 in a 0700 folder, never inside LevelDB (docs/security.md). The CA is created only in
+ * an empty data directory and never replaced; the server and signer certificates are
+ * re-issued when missing or wrong, when they near expiry, or when the listener's host names
+ * change.
  */
-import { X509Certificate, createPrivateKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { X509Certificate, createPrivateKey, createPublicKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import {
+  CaError,
   CertificateAuthority,
+  certSpkiDer,
   createRootCa,
   derToPem,
   generateP256KeyPair,
   pemToDer,
   requireP256Spki,
+  verifyIssuedBy,
 } from "@tether/ca";
+import type { PemLabel } from "@tether/ca";
 import { Secret, fromHex, identityFromSeed } from "@tether/crypto";
 import type { PairingAuthority } from "@tether/pairing";
-import { createFileExclusive, writeFileAtomic } from "@tether/base";
+import { createDirExclusive, writeFileAtomic } from "@tether/base";
 import { DaemonError } from "./errors.js";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60_000;
@@ -38,39 +43,201 @@ export type LoadedAuthority = PairingAuthority & {
   sealKey: Secret<Uint8Array>;
 };
 
-/** Load or make the token-signing key: a 32-byte Ed25519 seed in ca/token.key, mode 0600. */
-function loadTokenKey(dir: string): { publicKey: Uint8Array; secretKey: Secret<Uint8Array> } {
-  const f = join(dir, "token.key");
-  if (!existsSync(f)) createFileExclusive(f, `${JSON.stringify({ ed25519Seed: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
-  const seed = fromHex((JSON.parse(readFileSync(f, "utf8")) as { ed25519Seed: string }).ed25519Seed, "token.key");
-  const { secretKey, publicKey } = identityFromSeed(seed);
-  return { publicKey, secretKey: new Secret(secretKey, "TokenKey") };
+/*
+ * Start-time checks (docs/operations.md, "Start-time checks"). The CA pair, token.key and
+ * seal.key are made in one piece, and only in an empty data directory (first start, or
+ * `tether ca init`); later they are only read. A start that finds one of them missing,
+ * mismatched or unreadable stops before it writes anything, naming the file. The server and
+ * signer certificates are the CA's to issue, so they are re-issued when missing or wrong.
+ */
+
+const WAY_OUT = "restore it from a backup of the data directory (docs/operations.md, \"Start-time checks\"); nothing was changed";
+const START_OVER =
+  "restore ca/ from a backup of the data directory, or, to start over with a new CA (every device must pair again), move the data directory aside (docs/operations.md, \"Start-time checks\"); nothing was changed";
+
+/** The text of `file`, or undefined when there is no such file. */
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new DaemonError("BAD_KEY_FILE", `${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${WAY_OUT}`, { cause: err });
+  }
 }
 
+/** True when `dir` does not exist or has nothing in it. */
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw new DaemonError("BAD_DATA_DIR", `${dir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+}
+
+/** One PEM block of `file` as DER. */
+function pemOf(file: string, text: string, label: PemLabel, wayOut = WAY_OUT): Uint8Array {
+  try {
+    return pemToDer(text, label);
+  } catch (cause) {
+    throw new DaemonError("BAD_KEY_FILE", `${file} is not a readable PEM ${label === "CERTIFICATE" ? "certificate" : "private key"}: ${wayOut}`, { cause });
+  }
+}
+
+/** A JSON key file ({"<field>": "<64 hex digits>"}) as its 32 bytes. */
+function readHexKey(dir: string, name: string, field: string, purpose: string): Uint8Array {
+  const file = join(dir, name);
+  const text = readText(file);
+  if (text === undefined) {
+    throw new DaemonError("KEY_MISSING", `${file} is missing, but the CA in ${dir} is there: it ${purpose}, so the daemon does not make a new one by itself; ${WAY_OUT}`);
+  }
+  let key: Uint8Array | undefined;
+  try {
+    const hex = (JSON.parse(text) as Record<string, unknown>)[field];
+    if (typeof hex === "string") key = fromHex(hex, field);
+  } catch {
+    key = undefined;
+  }
+  if (key?.length !== 32) throw new DaemonError("BAD_KEY_FILE", `${file} is not {"${field}": "<64 hex digits>"}: ${WAY_OUT}`);
+  return key;
+}
+
+/** The root CA from ca.pem and ca.key, both of which must be there and belong together. */
+async function readCa(dir: string): Promise<CertificateAuthority> {
+  const certFile = join(dir, "ca.pem");
+  const keyFile = join(dir, "ca.key");
+  const certText = readText(certFile);
+  const keyText = readText(keyFile);
+  if (certText === undefined && keyText === undefined) {
+    throw new DaemonError("CA_MISSING", `${certFile} and ${keyFile} are missing, but ${dir} is not empty: ${START_OVER}`);
+  }
+  if (certText === undefined || keyText === undefined) {
+    const [missing, there] = certText === undefined ? [certFile, keyFile] : [keyFile, certFile];
+    throw new DaemonError(
+      "CA_MISSING",
+      `${missing} is missing, but ${there} is there: the daemon makes a new CA only in an empty data directory, as a new CA would orphan every paired device; ${WAY_OUT}`,
+    );
+  }
+  const material = { certDer: pemOf(certFile, certText, "CERTIFICATE"), keyPkcs8Der: pemOf(keyFile, keyText, "PRIVATE KEY") };
+  try {
+    return await CertificateAuthority.load(material);
+  } catch (err) {
+    if (!(err instanceof CaError)) throw err;
+    if (err.code === "KEY_MISMATCH") {
+      throw new DaemonError("CA_MISMATCH", `${keyFile} is not the key of the CA certificate in ${certFile}: restore both from the same backup of the data directory (docs/operations.md, "Start-time checks"); nothing was changed`, { cause: err });
+    }
+    const file = err.code === "BAD_PRIVATE_KEY" ? keyFile : certFile;
+    throw new DaemonError("BAD_KEY_FILE", `${file} is not ${file === keyFile ? "a P-256 PKCS#8 private key" : "a tether root CA certificate"} (${err.code}): ${WAY_OUT}`, { cause: err });
+  }
+}
+
+type Leaf = { certFile: string; keyFile: string; certDer?: Uint8Array; key?: { pkcs8Der: Uint8Array; spkiDer: Uint8Array } };
+
+/** The server or signer certificate and key as found; either may be absent, neither may be unreadable. */
+function readLeaf(dir: string, name: "server" | "signer"): Leaf {
+  const leaf: Leaf = { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
+  const wayOut = "the CA re-issues it when it is absent: delete it and start the daemon again; nothing was changed";
+  const certText = readText(leaf.certFile);
+  if (certText !== undefined) {
+    const der = pemOf(leaf.certFile, certText, "CERTIFICATE", wayOut);
+    try {
+      new X509Certificate(der);
+    } catch (cause) {
+      throw new DaemonError("BAD_KEY_FILE", `${leaf.certFile} is not an X.509 certificate: ${wayOut}`, { cause });
+    }
+    leaf.certDer = der;
+  }
+  const keyText = readText(leaf.keyFile);
+  if (keyText !== undefined) {
+    const pkcs8Der = pemOf(leaf.keyFile, keyText, "PRIVATE KEY", wayOut);
+    try {
+      const spki = createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8Der), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" });
+      leaf.key = { pkcs8Der, spkiDer: requireP256Spki(new Uint8Array(spki), name) };
+    } catch (cause) {
+      throw new DaemonError("BAD_KEY_FILE", `${leaf.keyFile} is not a P-256 PKCS#8 private key: ${wayOut}`, { cause });
+    }
+  }
+  return leaf;
+}
+
+/** The CA key, the token key and the seal key, made together in `dir` (which must not exist yet). */
+async function writeNewCa(dir: string, now: number): Promise<void> {
+  const root = await createRootCa({ commonName: "tether root CA", now, randomBytes: random });
+  writePair(dir, "ca", root.certDer, root.keyPkcs8Der);
+  writeFileAtomic(join(dir, "token.key"), `${JSON.stringify({ ed25519Seed: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+  writeFileAtomic(join(dir, "seal.key"), `${JSON.stringify({ aes256gcmKey: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+}
+
+/** What the data directory holds already, for `tether ca init` and for the daemon's first start. */
+function existingState(dataDir: string): string | undefined {
+  if (!isEmptyDir(join(dataDir, "ca"))) return `key material (${join(dataDir, "ca")})`;
+  if (!isEmptyDir(join(dataDir, "store"))) return `a store (${join(dataDir, "store")})`;
+  return undefined;
+}
+
+/** The files `tether ca init` and a first start make. */
+const CA_INIT_FILES = ["ca.pem", "ca.key", "token.key", "seal.key"] as const;
+
 /**
- * The key that seals secrets the store keeps (each pairing code's PRS): 32 random bytes in
- * `ca/seal.key` (0600), beside the CA key and never in the store, so a copy of the store alone
- * reveals no code.
+ * `tether ca init`: make the root CA, token.key and seal.key in an empty data directory (no ca/
+ * or an empty one, no store or an empty one). All four appear at once or not at all.
+ * @throws DaemonError ALREADY_INITIALISED when there is anything in ca/ or store/ (nothing is written).
  */
-function loadSealKey(dir: string): Secret<Uint8Array> {
-  const f = join(dir, "seal.key");
-  if (!existsSync(f)) createFileExclusive(f, `${JSON.stringify({ aes256gcmKey: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
-  const key = fromHex((JSON.parse(readFileSync(f, "utf8")) as { aes256gcmKey: string }).aes256gcmKey, "seal.key");
-  if (key.length !== 32) throw new DaemonError("BAD_DATA_DIR", `${f} does not hold a 32-byte key`);
-  return new Secret(key, "SealKey");
+export async function initAuthority(dataDir: string, now: number): Promise<{ caFingerprint: string; notAfter: number; files: string[] }> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const there = existingState(dataDir);
+  const refuse = (what: string) =>
+    new DaemonError("ALREADY_INITIALISED", `${dataDir} already holds ${what}: tether ca init only fills an empty data directory; nothing was changed`);
+  if (there) throw refuse(there);
+  const dir = join(dataDir, "ca");
+  if (!(await createDirExclusive(dir, 0o700, (tmp) => writeNewCa(tmp, now)))) throw refuse(`key material (${dir})`);
+  const ca = await readCa(dir);
+  return { caFingerprint: ca.fingerprint, notAfter: ca.notAfter, files: CA_INIT_FILES.map((f) => join(dir, f)) };
+}
+
+/** The daemon's long-lived key material, checked; see {@link openKeyFiles}. */
+export type KeyFiles = {
+  dir: string;
+  ca: CertificateAuthority;
+  tokenKey: { publicKey: Uint8Array; secretKey: Secret<Uint8Array> };
+  sealKey: Secret<Uint8Array>;
+  /** true when this call made the CA (an empty data directory) */
+  created: boolean;
+};
+
+/**
+ * Read and check the key material in `<dataDir>/ca`, writing nothing, before the store is
+ * opened: the CA pair (present, PEM, a P-256 root, the key matching), token.key and seal.key,
+ * and that the server and signer files, where present, can be read. Only in an empty data
+ * directory (nothing in ca/, no store or an empty one) is a new CA made first.
+ * @throws DaemonError CA_MISSING, CA_MISMATCH, KEY_MISSING, BAD_KEY_FILE or STORE_WITHOUT_CA,
+ *   with a message naming the file and the way out; nothing is written then.
+ */
+export async function openKeyFiles(dataDir: string, now: number): Promise<KeyFiles> {
+  const dir = join(dataDir, "ca");
+  let created = false;
+  if (isEmptyDir(dir)) {
+    const store = join(dataDir, "store");
+    if (!isEmptyDir(store)) {
+      throw new DaemonError("STORE_WITHOUT_CA", `${dir} has no CA (ca.pem and ca.key are missing), but ${store} holds the state of paired devices: ${START_OVER}`);
+    }
+    // false: another process (a second daemon, tether ca init) made it just now; read theirs
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    created = await createDirExclusive(dir, 0o700, (tmp) => writeNewCa(tmp, now));
+  }
+  const ca = await readCa(dir);
+  const seed = readHexKey(dir, "token.key", "ed25519Seed", "signs the device tokens that services outside tether verify (tether ca jwks)");
+  const sealKey = readHexKey(dir, "seal.key", "aes256gcmKey", "seals the pairing codes kept in the store");
+  readLeaf(dir, "server");
+  readLeaf(dir, "signer");
+  const { secretKey, publicKey } = identityFromSeed(seed);
+  return { dir, ca, tokenKey: { publicKey, secretKey: new Secret(secretKey, "TokenKey") }, sealKey: new Secret(sealKey, "SealKey"), created };
 }
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
 
-function readPair(dir: string, name: string): { certDer: Uint8Array; keyPkcs8Der: Uint8Array } | undefined {
-  const c = join(dir, `${name}.pem`);
-  const k = join(dir, `${name}.key`);
-  if (!existsSync(c) || !existsSync(k)) return undefined;
-  return { certDer: pemToDer(readFileSync(c, "utf8")), keyPkcs8Der: pemToDer(readFileSync(k, "utf8")) };
-}
-
 function writePair(dir: string, name: string, certDer: Uint8Array, keyPkcs8Der: Uint8Array): void {
-  // Key first: a crash in between leaves a key without a certificate, which is re-made.
+  // Key first: a crash in between leaves a key without its certificate, which is then issued for it.
   writeFileAtomic(join(dir, `${name}.key`), derToPem(keyPkcs8Der, "PRIVATE KEY"), 0o600);
   writeFileAtomic(join(dir, `${name}.pem`), derToPem(certDer, "CERTIFICATE"), 0o644);
 }
@@ -96,45 +263,84 @@ function hostsChanged(dir: string, hosts: string[]): boolean {
 
 type Pair = { certDer: Uint8Array; keyPkcs8Der: Uint8Array };
 
-async function ensureServer(dir: string, ca: CertificateAuthority, hosts: string[], now: number, force = false): Promise<{ pair: Pair; fresh: boolean }> {
-  const server = readPair(dir, "server");
-  if (server && !force && !nearExpiry(server.certDer, now) && !hostsChanged(dir, hosts)) return { pair: server, fresh: false };
-  const kp = await generateP256KeyPair();
-  const certDer = await ca.issueServerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, hosts, now, randomBytes: random });
-  const pair = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
-  writePair(dir, "server", pair.certDer, pair.keyPkcs8Der);
-  writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(hosts), 0o644);
-  return { pair, fresh: true };
-}
-
-async function ensureSigner(dir: string, ca: CertificateAuthority, now: number, force = false): Promise<{ pair: Pair; fresh: boolean }> {
-  const signer = readPair(dir, "signer");
-  if (signer && !force && !nearExpiry(signer.certDer, now)) return { pair: signer, fresh: false };
-  const kp = await generateP256KeyPair();
-  const certDer = await ca.issueSignerCert({ publicKeySpkiDer: kp.publicKeySpkiDer, now, randomBytes: random });
-  const pair = { certDer, keyPkcs8Der: kp.privateKeyPkcs8Der };
-  writePair(dir, "signer", pair.certDer, pair.keyPkcs8Der);
-  return { pair, fresh: true };
-}
-
-export async function loadOrCreateAuthority(o: {
-  dataDir: string;
-  hosts: string[];
-  now: number;
-  nodeCertLifetimeMs?: number;
-}): Promise<LoadedAuthority> {
-  const dir = join(o.dataDir, "ca");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let root = readPair(dir, "ca");
-  if (!root) {
-    root = await createRootCa({ commonName: "tether root CA", now: o.now, randomBytes: random });
-    writePair(dir, "ca", root.certDer, root.keyPkcs8Der);
+/** Why a certificate on disk cannot serve its key under this CA, or undefined when it can. */
+async function leafProblem(certDer: Uint8Array, keySpkiDer: Uint8Array, ca: CertificateAuthority, now: number): Promise<string | undefined> {
+  if (!Buffer.from(certSpkiDer(certDer)).equals(keySpkiDer)) return "it is not the certificate of the key beside it";
+  try {
+    await verifyIssuedBy(certDer, ca.certDer, now);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CaError) return `it does not verify under ca.pem (${err.code})`;
+    throw err;
   }
-  const ca = await CertificateAuthority.load(root);
-  const server = (await ensureServer(dir, ca, o.hosts, o.now)).pair;
-  const signer = (await ensureSigner(dir, ca, o.now)).pair;
-  const tokenKey = loadTokenKey(dir);
-  const sealKey = loadSealKey(dir);
+}
+
+/** Called when a start re-issues a certificate that was missing or wrong (the daemon logs it). */
+export type OnReissue = (file: string, reason: string) => void;
+
+/**
+ * The server or signer pair, issued anew when needed: a missing or wrong certificate (not for
+ * the key beside it, not issued by this CA) is re-issued for the key on disk, which is kept; a
+ * certificate that is `due` (or every one, with `force`), or a missing key, gets a new key.
+ */
+async function ensureLeaf(
+  dir: string,
+  name: "server" | "signer",
+  issue: (spkiDer: Uint8Array) => Promise<Uint8Array>,
+  o: { ca: CertificateAuthority; now: number; due: (certDer: Uint8Array) => boolean; force: boolean; onReissue: OnReissue },
+): Promise<{ pair: Pair; fresh: boolean }> {
+  const leaf = readLeaf(dir, name);
+  if (leaf.key && !o.force) {
+    const problem = leaf.certDer ? await leafProblem(leaf.certDer, leaf.key.spkiDer, o.ca, o.now) : "it is missing";
+    if (problem === undefined && leaf.certDer && !o.due(leaf.certDer)) return { pair: { certDer: leaf.certDer, keyPkcs8Der: leaf.key.pkcs8Der }, fresh: false };
+    if (problem !== undefined) {
+      const certDer = await issue(leaf.key.spkiDer);
+      writeFileAtomic(leaf.certFile, derToPem(certDer, "CERTIFICATE"), 0o644);
+      o.onReissue(leaf.certFile, problem);
+      return { pair: { certDer, keyPkcs8Der: leaf.key.pkcs8Der }, fresh: true };
+    }
+  }
+  const kp = await generateP256KeyPair();
+  const pair = { certDer: await issue(kp.publicKeySpkiDer), keyPkcs8Der: kp.privateKeyPkcs8Der };
+  writePair(dir, name, pair.certDer, pair.keyPkcs8Der);
+  if (!leaf.key && leaf.certDer) o.onReissue(leaf.certFile, `its key ${leaf.keyFile} is missing, so it was issued for a new one`);
+  return { pair, fresh: true };
+}
+
+type LeafOptions = { ca: CertificateAuthority; now: number; force?: boolean; onReissue: OnReissue };
+
+async function ensureServer(dir: string, hosts: string[], o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
+  const issue = (publicKeySpkiDer: Uint8Array) => o.ca.issueServerCert({ publicKeySpkiDer, hosts, now: o.now, randomBytes: random });
+  const r = await ensureLeaf(dir, "server", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) || hostsChanged(dir, hosts) });
+  // after the certificate: a crash in between leaves an old list, so the next start issues again
+  if (r.fresh) writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(hosts), 0o644);
+  return r;
+}
+
+function ensureSigner(dir: string, o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
+  const issue = (publicKeySpkiDer: Uint8Array) => o.ca.issueSignerCert({ publicKeySpkiDer, now: o.now, randomBytes: random });
+  return ensureLeaf(dir, "signer", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) });
+}
+
+/** {@link openKeyFiles}, then {@link loadAuthority}: for tests that need an authority without a daemon. */
+export async function loadOrCreateAuthority(o: { dataDir: string; hosts: string[]; now: number; nodeCertLifetimeMs?: number }): Promise<LoadedAuthority> {
+  return loadAuthority(await openKeyFiles(o.dataDir, o.now), o);
+}
+
+/**
+ * The authority the daemon runs with, from checked key files (call with the store's lock held:
+ * this may write the server and signer files). Their certificates are re-issued when missing,
+ * wrong (`onReissue` is told), near expiry, or when the host list changed.
+ */
+export async function loadAuthority(
+  keys: KeyFiles,
+  o: { hosts: string[]; now: number; nodeCertLifetimeMs?: number; onReissue?: OnReissue },
+): Promise<LoadedAuthority> {
+  const { dir, ca } = keys;
+  const onReissue = o.onReissue ?? (() => undefined);
+  const server = (await ensureServer(dir, o.hosts, { ca, now: o.now, onReissue })).pair;
+  const signer = (await ensureSigner(dir, { ca, now: o.now, onReissue })).pair;
+  const { tokenKey, sealKey } = keys;
   let signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
   const a: LoadedAuthority = {
     ca,
@@ -149,8 +355,8 @@ export async function loadOrCreateAuthority(o: {
      * with `force`), on disk and in this object; the caller presents the new server identity.
      */
     refresh: async (now: number, force = false) => {
-      const sv = await ensureServer(dir, ca, o.hosts, now, force);
-      const sg = await ensureSigner(dir, ca, now, force);
+      const sv = await ensureServer(dir, o.hosts, { ca, now, force, onReissue });
+      const sg = await ensureSigner(dir, { ca, now, force, onReissue });
       if (sv.fresh) {
         a.serverCertPem = derToPem(sv.pair.certDer, "CERTIFICATE");
         a.serverKeyPem = new Secret(derToPem(sv.pair.keyPkcs8Der, "PRIVATE KEY"), "ServerKey");

@@ -1,7 +1,8 @@
 /**
- * The composition root: opens the store (which locks the data directory), loads or creates
- * the CA, and serves the Pairing service on the TLS listener and the Admin service on the
- * Unix socket. Nothing imports this package except the CLI's `daemon` command and tests.
+ * The composition root: checks the CA's files (making them only in an empty data directory),
+ * opens the store (which locks the data directory), loads the CA, and serves the Pairing
+ * service on the TLS listener and the Admin service on the Unix socket. Nothing imports this
+ * package except the CLI's `daemon` command and tests.
  */
 import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { X509Certificate, randomBytes as nodeRandomBytes, randomFillSync } from "node:crypto";
@@ -18,7 +19,7 @@ import { PAIRING_TABLES, PairingManager } from "@tether/pairing";
 import type { PairingConfig, PairingTables } from "@tether/pairing";
 import { Store, StoreError } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
-import { loadOrCreateAuthority, serverHosts } from "./authority.js";
+import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
 import type { DaemonConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
@@ -124,6 +125,9 @@ export async function startDaemon(
   const log = o.log ?? createLogger();
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
+  // Before the store is opened (which writes to it): a start that refuses changes nothing.
+  const keys = await openKeyFiles(config.dataDir, now());
+  if (keys.created) log.info("root CA created", { dataDir: config.dataDir, caFingerprint: keys.ca.fingerprint });
 
   let store: Store<PairingTables & JobTables & AuditTables>;
   try {
@@ -140,10 +144,11 @@ export async function startDaemon(
   };
   try {
     const advertiseHost = config.advertise ? parseHostPort(config.advertise).host : undefined;
-    const authority = await loadOrCreateAuthority({
-      dataDir: config.dataDir,
+    // With the store's lock held: only one daemon re-issues the server and signer certificates.
+    const authority = await loadAuthority(keys, {
       hosts: serverHosts(config.listenHost, advertiseHost),
       now: now(),
+      onReissue: (file, reason) => log.warn("daemon certificate re-issued", { file, reason }),
       ...(config.nodeCertLifetimeMs ? { nodeCertLifetimeMs: config.nodeCertLifetimeMs } : {}),
     });
 

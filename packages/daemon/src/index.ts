@@ -14,4 +14,5 @@ export {
 } from "./config.js";
 export type { DaemonConfig } from "./config.js";
 export { VERSION, startDaemon } from "./daemon.js";
+export { initAuthority } from "./authority.js";
 export type { RunningDaemon } from "./daemon.js";

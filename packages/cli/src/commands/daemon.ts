@@ -26,6 +26,11 @@ Options:
                          90m, 7d, ... between 1m and 90d
   --json                 print the ready line as JSON (logs are JSON on stderr)
 
+It makes a new CA only in an empty data directory (or see: tether ca init). Later
+starts check ca/ first: with a key file missing, mismatched or unreadable, or a store
+without its CA, the daemon exits 1, naming the file, and writes nothing; restore the
+file from a backup. The server and signer certificates are re-issued when missing.
+
 Only one daemon can use a data directory at a time.
 
 Example:

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Job } from "@tether/wire";
 import type { Command } from "../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, str, targetOf, watchJob } from "../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, str, targetOf, tty, watchJob } from "../cli.js";
 import { exitForJob, jobJson } from "./jobs/format.js";
 
 export const dispatchCommand: Command = {
@@ -68,7 +68,7 @@ Example:
     const final = await watchJob<Job>(target, job.id, () => undefined);
     const j = jobJson(final);
     emit(io, Boolean(values.json), j, () =>
-      final.state === "succeeded" ? `${JSON.stringify(j.output, null, 2)}\n` : `job ${final.id} ${final.state}${final.error ? `: ${final.error}` : ""}\n`,
+      final.state === "succeeded" ? `${JSON.stringify(j.output, null, 2)}\n` : tty`job ${final.id} ${final.state}${final.error ? ": " : ""}${final.error}\n`,
     );
     if (!values.json && final.state !== "succeeded") io.err(`tether: job ${final.id} ${final.state}\n`);
     return exitForJob(final.state);

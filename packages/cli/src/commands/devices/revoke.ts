@@ -1,7 +1,7 @@
 /** tether devices revoke ID */
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty } from "../../cli.js";
 
 export const devicesRevokeCommand: Command = {
   name: "devices revoke",
@@ -17,7 +17,7 @@ you run: tether devices unrevoke ID`,
     if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one device id\nusage: ${this.usage}`);
     const d = await admin<Device>(await dataDirOf(values, io.env), "RevokeDevice", { id, reason: str(values.reason) ?? "" });
     const { certificatePem: _p, ...rest } = d;
-    emit(io, Boolean(values.json), rest, () => `revoked ${d.id} (${d.name})\n`);
+    emit(io, Boolean(values.json), rest, () => tty`revoked ${d.id} (${d.name})\n`);
     return Exit.Ok;
   },
 };

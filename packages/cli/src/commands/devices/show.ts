@@ -1,32 +1,41 @@
 /** tether devices show ID */
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, tty } from "../../cli.js";
 
 export const devicesShowCommand: Command = {
   name: "devices show",
   summary: "show one device, with its current certificate",
   usage: "tether devices show ID [--data-dir DIR] [--json]",
-  help: `Shows device ID: name, role, identity key, certificate serial, fingerprint and
-expiry, and the certificate itself in PEM (check it with openssl x509 -text).`,
+  help: `Shows device ID: name, role, state, what the node announced (platform, version,
+capabilities), labels, identity key, certificate serial, fingerprint and expiry, and the
+certificate itself in PEM (check it with openssl x509 -text).
+
+Example:
+  tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw --json`,
   options: { ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one device id\nusage: ${this.usage}`);
     const d = await admin<Device>(await dataDirOf(values, io.env), "GetDevice", { id });
+    // Name, platform, version and capabilities came from the node: each shown on its line, inert.
     emit(io, Boolean(values.json), d, () =>
       [
-        `device ${d.id}`,
-        `  name:                ${d.name}`,
-        `  role:                ${d.role}`,
-        `  identity key:        ${d.identityKey}`,
-        `  key fingerprint:     ${d.keyFingerprint}`,
-        `  paired:              ${isoTime(d.pairedAt)} (request ${d.requestId})`,
-        `  certificate serial:  ${d.certificateSerial}`,
-        `  certificate sha256:  ${d.certificateFingerprint}`,
-        `  certificate expires: ${isoTime(d.certificateNotAfter)}`,
+        tty`device ${d.id}\n`,
+        tty`  name:                ${d.name}\n`,
+        tty`  role:                ${d.role}\n`,
+        tty`  state:               ${d.revokedAt ? `revoked ${isoTime(d.revokedAt)} (${d.revokeReason || "no reason given"})` : d.online ? "online" : "offline"}, last seen ${isoTime(d.lastSeen)}\n`,
+        tty`  platform, version:   ${d.platform || "-"}, ${d.version || "-"}\n`,
+        tty`  capabilities:        ${d.capabilities.join(",") || "-"}\n`,
+        tty`  labels:              ${Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "-"}\n`,
+        tty`  identity key:        ${d.identityKey}\n`,
+        tty`  key fingerprint:     ${d.keyFingerprint}\n`,
+        tty`  paired:              ${isoTime(d.pairedAt)} (request ${d.requestId})\n`,
+        tty`  certificate serial:  ${d.certificateSerial}\n`,
+        tty`  certificate sha256:  ${d.certificateFingerprint}\n`,
+        tty`  certificate expires: ${isoTime(d.certificateNotAfter)}\n`,
         d.certificatePem,
-      ].join("\n"),
+      ].join(""),
     );
     return Exit.Ok;
   },

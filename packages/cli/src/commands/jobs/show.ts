@@ -1,7 +1,7 @@
 /** tether jobs show ID */
 import type { Job } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, targetOf } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, targetOf, tty } from "../../cli.js";
 import { jobJson } from "./format.js";
 
 export const jobsShowCommand: Command = {
@@ -14,7 +14,9 @@ export const jobsShowCommand: Command = {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one job id\nusage: ${this.usage}`);
     const j = jobJson(await rpc<Job>("Orchestrator", await targetOf(values, io.env), "GetJob", { id }));
-    emit(io, Boolean(values.json), j, () => `${Object.entries(j).filter(([, v]) => v !== undefined).map(([k, v]) => `${k.padEnd(15)} ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n")}\n`);
+    // One line per field: the error (often a command's stderr) and the output came from the node.
+    const line = ([k, v]: [string, unknown]) => tty`${k.padEnd(15)} ${typeof v === "string" ? v : JSON.stringify(v)}\n`;
+    emit(io, Boolean(values.json), j, () => Object.entries(j).filter(([, v]) => v !== undefined).map(line).join(""));
     return Exit.Ok;
   },
 };

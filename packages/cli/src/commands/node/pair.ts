@@ -1,8 +1,9 @@
 /** tether node pair: pair this machine with a daemon using a PIN, a URI or a QR image. */
 import { readFileSync } from "node:fs";
+import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { CliError, Exit, emit, str } from "../../cli.js";
+import { CliError, Exit, emit, str, tty } from "../../cli.js";
 
 const EXIT_FOR: Record<string, number> = {
   BAD_INPUT: Exit.Usage,
@@ -98,8 +99,9 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         role,
         stateDir,
         onVerificationCode: (code, info) => {
-          if (json) io.err(`${JSON.stringify({ event: "awaiting_approval", verificationCode: code, ...info })}\n`);
-          else io.err(`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin:\n  tether pair approve ${info.requestId}\n`);
+          // What the daemon sent, shown inert (it is authenticated only once the code checks out).
+          if (json) io.err(`${visibleJson({ event: "awaiting_approval", verificationCode: code, ...info })}\n`);
+          else io.err(tty`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin:\n  tether pair approve ${info.requestId}\n`);
         },
       });
       const out = {
@@ -112,7 +114,7 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         certificateNotAfter: new Date(r.certificateNotAfter).toISOString(),
         stateDir,
       };
-      emit(io, json, out, () => `paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`);
+      emit(io, json, out, () => tty`paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`);
       return Exit.Ok;
     } catch (err) {
       if (err instanceof NodeError) throw new CliError(EXIT_FOR[err.code] ?? Exit.Failure, err.message, { cause: err });

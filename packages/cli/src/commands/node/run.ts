@@ -3,10 +3,11 @@
  * JSON on stdin; stdout (JSON) is the output, a non-zero exit a failure with stderr's tail.
  */
 import { spawn } from "node:child_process";
+import { visibleJson } from "@tether/base";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
-import { CliError, Exit, str } from "../../cli.js";
+import { CliError, Exit, str, tty } from "../../cli.js";
 
 const MAX_STDOUT = 1024 * 1024;
 const STDERR_TAIL = 2048;
@@ -72,12 +73,13 @@ export function runCommand(command: string, input: unknown, ctx: JobContext): Pr
   });
 }
 
+/** Progress lines on stderr; their fields carry text from the daemon and from job commands, shown inert. */
 function logger(io: Io, json: boolean) {
   return (event: string, fields: Record<string, unknown>) =>
     io.err(
       json
-        ? `${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`
-        : `${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}\n`,
+        ? `${visibleJson({ time: new Date().toISOString(), event, ...fields })}\n`
+        : `${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => tty`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}\n`,
     );
 }
 

@@ -1,7 +1,7 @@
 /** tether pair approve: approve a pending request and issue the node's certificate. */
 import type { PairRequest } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty } from "../../cli.js";
 
 export const pairApproveCommand: Command = {
   name: "pair approve",
@@ -22,7 +22,7 @@ and issues nothing.`,
     const role = str(values.role) ?? "";
     if (role && role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");
     const r = await admin<PairRequest>(await dataDirOf(values, io.env), "ApproveRequest", { id, role });
-    emit(io, Boolean(values.json), r, () => `approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n  certificate sha256: ${r.certificateFingerprint}\n`);
+    emit(io, Boolean(values.json), r, () => tty`approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n  certificate sha256: ${r.certificateFingerprint}\n`);
     return Exit.Ok;
   },
 };

@@ -1,7 +1,7 @@
 /** tether pair reject: refuse a pending request. */
 import type { PairRequest } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty } from "../../cli.js";
 
 export const pairRejectCommand: Command = {
   name: "pair reject",
@@ -14,7 +14,7 @@ Reject any request whose verification code does not match the node's.`,
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one request id\nusage: ${this.usage}`);
     const r = await admin<PairRequest>(await dataDirOf(values, io.env), "RejectRequest", { id, reason: str(values.reason) ?? "" });
-    emit(io, Boolean(values.json), r, () => `rejected ${r.id} (device ${r.deviceId}, ${r.name})\n`);
+    emit(io, Boolean(values.json), r, () => tty`rejected ${r.id} (device ${r.deviceId}, ${r.name})\n`);
     return Exit.Ok;
   },
 };

@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import {
   CryptoError,
+  KeyProofPurpose,
   Secret,
   SID_BYTES,
   awaitSignedMessage,
@@ -28,7 +29,9 @@ import {
   generatePinSecret,
   identityVerify,
   isValidSelector,
+  keyProofMessage,
   nodeSignedMessage,
+  p256Verify,
   randomDigits,
   renewSignedMessage,
   sha256Hex,
@@ -113,6 +116,12 @@ type Session = {
 };
 
 export type MintedCode = { record: CodeRecord; code: Secret<string> };
+
+/**
+ * A Renew or IssuePeerCertificate request, for the device its caller authenticated as:
+ * signed by the identity key, and by the requested TLS key (`keyProof`, docs/fleet.md §5A.1).
+ */
+export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown; keyProof: unknown };
 
 /** The admin's view of a request, with the derived fields the CLI shows. */
 export type RequestView = RequestRecord & { keyFingerprint: string };
@@ -637,18 +646,32 @@ export class PairingManager {
     }
   }
 
+  /** The input checks of a key request: a P-256 key the CA would certify, and a key proof. */
+  #checkedKeyRequest(req: KeyRequest): { spki: Uint8Array; proof: Uint8Array } {
+    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+    const proof = req.keyProof instanceof Uint8Array ? req.keyProof : new Uint8Array();
+    if (proof.length === 0) {
+      throw new PairingError("INVALID_ARGUMENT", '"keyProof" is required: a signature by the requested TLS key (update the node\'s tether)');
+    }
+    return { spki, proof };
+  }
+
   /**
    * The checks shared by renewal and peer certificates (caller holds the mutex): the device
-   * exists and is not revoked, the timestamp is fresh, and the identity key signed the request.
+   * exists and is not revoked, the timestamp is fresh, the identity key signed the request,
+   * and the requested key signed it too (so nobody gets a certificate for a key they lack).
    */
-  async #signedKeyRequest(req: { deviceId: string; timestamp: number; signature: unknown }, spki: Uint8Array, now: number): Promise<DeviceRecord> {
+  async #signedKeyRequest(req: KeyRequest, purpose: KeyProofPurpose, k: { spki: Uint8Array; proof: Uint8Array }, now: number): Promise<DeviceRecord> {
     const cur = await this.#repo.get("devices", req.deviceId);
     if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
     if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
     this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
-    if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
+    if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, k.spki, req.timestamp), sig)) {
       throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");
+    }
+    if (!p256Verify(k.spki, keyProofMessage(purpose, req.deviceId, k.spki, req.timestamp), k.proof)) {
+      throw new PairingError("BAD_SIGNATURE", `"keyProof" is not a signature of this ${purpose} request by the requested TLS key`);
     }
     return cur;
   }
@@ -657,15 +680,15 @@ export class PairingManager {
    * Issue a renewed certificate for a device (after the caller authenticated it by its current
    * certificate). Runs under the same mutex as revocation, so a revoke that lands first wins
    * and no certificate is issued after it.
-   * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE, STALE_TIMESTAMP,
-   *   INVALID_ARGUMENT (key).
+   * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE (identity signature
+   *   or key proof), STALE_TIMESTAMP, INVALID_ARGUMENT (key, missing key proof).
    */
-  async renew(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }): Promise<DeviceRecord> {
-    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+  async renew(req: KeyRequest): Promise<DeviceRecord> {
+    const k = this.#checkedKeyRequest(req);
     const d = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#signedKeyRequest(req, spki, now);
-      const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const cur = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, now);
+      const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
       const { rotateRequested: _done, ...rest } = cur;
       const next: DeviceRecord = {
         ...rest,
@@ -718,15 +741,16 @@ export class PairingManager {
 
   /**
    * Issue a peer-server certificate (EKU serverAuth) for a device, after the same checks as
-   * renew(). Recorded on the device so revocation lists it too.
+   * renew() (the key proof made for this purpose). Recorded on the device so revocation lists it too.
+   * @throws PairingError as renew().
    */
-  async issuePeerCertificate(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }) {
-    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+  async issuePeerCertificate(req: KeyRequest) {
+    const k = this.#checkedKeyRequest(req);
     const { cert, device } = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#signedKeyRequest(req, spki, now);
+      const cur = await this.#signedKeyRequest(req, KeyProofPurpose.PeerCertificate, k, now);
       if (!this.#ca.issuePeerServerCert) throw new PairingError("INVALID_ARGUMENT", "this authority does not issue peer certificates");
-      const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
       const device: DeviceRecord = { ...cur, peerCertificateSerials: [...(cur.peerCertificateSerials ?? []).slice(-9), cert.serialHex] };
       await this.#repo.batch([{ table: "devices", type: "put", value: device }], {
         audit: [{ type: AuditEvent.CertificateIssued, actor: cur.id, subject: cur.id, details: { certificate: cert.fingerprint, purpose: "peer-server" } }],

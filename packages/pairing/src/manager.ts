@@ -123,6 +123,9 @@ export type MintedCode = { record: CodeRecord; code: Secret<string> };
  */
 export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown; keyProof: unknown };
 
+/** Told of each written device change; the change is published once the promise settles. */
+export type DeviceListener = (d: DeviceRecord) => void | Promise<void>;
+
 /** The admin's view of a request, with the derived fields the CLI shows. */
 export type RequestView = RequestRecord & { keyFingerprint: string };
 
@@ -144,6 +147,12 @@ export class PairingManager {
   #codes: Map<string, CodeRecord> | undefined;
   #codesLoading: Promise<Map<string, CodeRecord>> | undefined;
   readonly #events = new EventEmitter();
+  readonly #deviceListeners = new Set<DeviceListener>();
+  /**
+   * Decisions written but not yet published (their device listeners have not all settled):
+   * a reader of such a request waits, so nobody is sent a certificate the index lacks.
+   */
+  readonly #publishing = new Map<string, Promise<void>>();
 
   constructor(o: {
     repo: PairingRepository;
@@ -486,6 +495,7 @@ export class PairingManager {
     // Same answer for "no such request" and "bad signature" would hide existence, but ids are
     // random and unguessable; a precise error helps the operator more.
     if (!found) throw new PairingError("REQUEST_NOT_FOUND", "no pairing request with that id");
+    await this.#publishing.get(req.requestId);
     this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
     if (!identityVerify(fromHex(found.identityKey), awaitSignedMessage(req.requestId, req.timestamp), sig)) {
@@ -518,6 +528,7 @@ export class PairingManager {
   async getRequest(id: string): Promise<RequestView> {
     const r = await this.#repo.get("requests", id);
     if (!r) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
+    await this.#publishing.get(id);
     return view(this.#withExpiry(r, this.#clock.now()));
   }
 
@@ -538,6 +549,7 @@ export class PairingManager {
     id: string,
     fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord; ops?: PairingOp[]; audit: AuditRecord[] }>,
   ): Promise<RequestView> {
+    let published = () => {};
     const r = await this.#mutex.run(async () => {
       const now = this.#clock.now();
       const found = await this.#repo.get("requests", id);
@@ -547,29 +559,50 @@ export class PairingManager {
         throw new PairingError("REQUEST_NOT_PENDING", `request ${id} is already ${current.state}`);
       }
       const { request, device, ops = [], audit } = await fn(current, now);
-      await this.#repo.batch(
-        [
-          { table: "requests", type: "put", value: request },
-          { table: "pendingRequests", type: "del", key: request.id },
-          ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
-          ...ops,
-        ],
-        { audit },
-      );
-      return request;
+      // Held from before the write becomes readable until the decision is published.
+      this.#publishing.set(id, new Promise<void>((resolve) => (published = resolve)));
+      try {
+        await this.#repo.batch(
+          [
+            { table: "requests", type: "put", value: request },
+            { table: "pendingRequests", type: "del", key: request.id },
+            ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
+            ...ops,
+          ],
+          { audit },
+        );
+      } catch (err) {
+        this.#publishing.delete(id);
+        published();
+        throw err;
+      }
+      return { request, device };
     });
-    this.#events.emit(`decision:${id}`, r);
-    if (r.state === "approved") {
-      const d = await this.#repo.get("devices", r.deviceId);
-      if (d) this.#events.emit("device", d);
+    try {
+      // The device index first: the node may connect the moment it learns the decision.
+      if (r.device) await this.#deviceChanged(r.device);
+      this.#events.emit(`decision:${id}`, r.request);
+    } finally {
+      this.#publishing.delete(id);
+      published();
     }
-    return view(r);
+    return view(r.request);
   }
 
-  /** Subscribe to every change of a device record (approval, revocation, clearing). */
-  onDevice(listener: (d: DeviceRecord) => void): () => void {
-    this.#events.on("device", listener);
-    return () => this.#events.off("device", listener);
+  /**
+   * Subscribe to every change of a device record (approval, renewal, revocation, clearing).
+   * A listener may return a promise: nothing that depends on the change (the decision sent to
+   * a waiting node, the renewed certificate, the caller's answer) goes out before every
+   * listener has settled. A listener handles its own errors; a rejection is ignored.
+   */
+  onDevice(listener: DeviceListener): () => void {
+    this.#deviceListeners.add(listener);
+    return () => this.#deviceListeners.delete(listener);
+  }
+
+  /** Tell every device listener of a written change and wait until each has settled. */
+  async #deviceChanged(d: DeviceRecord): Promise<void> {
+    await Promise.allSettled([...this.#deviceListeners].map(async (listener) => listener(d)));
   }
 
   /**
@@ -592,7 +625,7 @@ export class PairingManager {
       });
       return { device: next, changed: true };
     });
-    if (r.changed) this.#events.emit("device", r.device);
+    if (r.changed) await this.#deviceChanged(r.device);
     return r.device;
   }
 
@@ -702,7 +735,7 @@ export class PairingManager {
       });
       return next;
     });
-    this.#events.emit("device", d);
+    await this.#deviceChanged(d);
     return d;
   }
 
@@ -757,7 +790,7 @@ export class PairingManager {
       });
       return { cert, device };
     });
-    this.#events.emit("device", device);
+    await this.#deviceChanged(device);
     return cert;
   }
 

@@ -386,7 +386,7 @@ F("renewal: a new key and certificate over the open stream; the old one works fo
   const raw = await rawNodeClient(ctx.d.listen, dir);
   const renewRaw = (req: object) => new Promise<unknown>((res, rej) => raw.Renew(req, new Metadata(), {}, (e, x) => (e ? rej(e) : res(x))));
   const spki = createPublicKey(readFileSync(`${dir}/tls.key`, "utf8")).export({ type: "spki", format: "der" });
-  const e1 = (await renewRaw({ tlsPublicKey: spki, timestamp: Date.now(), signature: new Uint8Array(64) }).catch((e: unknown) => e)) as ServiceError;
+  const e1 = (await renewRaw({ tlsPublicKey: spki, timestamp: Date.now(), signature: new Uint8Array(64), keyProof: new Uint8Array(70) }).catch((e: unknown) => e)) as ServiceError;
   assert.is(e1.code, status.UNAUTHENTICATED);
   assert.match(e1.details, /not signed by this device's identity key/);
   // an expired certificate cannot renew itself

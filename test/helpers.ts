@@ -54,6 +54,7 @@ export async function startTestDaemon(
     jobs?: Partial<JobConfig>;
     registrationTimeoutMs?: number;
     listen?: string;
+    indexUpdateDelayMs?: number;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
@@ -67,6 +68,7 @@ export async function startTestDaemon(
     ...(o.now ? { now: o.now } : {}),
     ...(o.jobs ? { jobs: o.jobs } : {}),
     ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
+    ...(o.indexUpdateDelayMs ? { indexUpdateDelayMs: o.indexUpdateDelayMs } : {}),
   });
   return {
     ...d,
@@ -281,14 +283,15 @@ type RawNodeClient = Client & {
   Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void): void;
 };
 
-/** A raw Node client with the credentials in `stateDir`, optionally trusting another CA. */
-export async function rawNodeClient(address: string, stateDir: string, trustCaPem?: string): Promise<RawNodeClient> {
+/** A raw Node client with the credentials in `stateDir` (or given ones), optionally trusting another CA. */
+export async function rawNodeClient(address: string, stateDir: string | { caPem: string; certPem: string; keyPem: string }, trustCaPem?: string): Promise<RawNodeClient> {
   const { loadCredentials } = await import("@tether/node");
-  const c = loadCredentials(stateDir);
+  const loaded = typeof stateDir === "string" ? loadCredentials(stateDir) : undefined;
+  const c = loaded ? { caPem: loaded.caPem, certPem: loaded.certPem, keyPem: loaded.keyPem.expose() } : (stateDir as { caPem: string; certPem: string; keyPem: string });
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
     tether: { v1: { Node: new (a: string, cr: ReturnType<typeof credentials.createSsl>, o: object) => RawNodeClient } };
   };
-  const creds = credentials.createSsl(Buffer.from(trustCaPem ?? c.caPem), Buffer.from(c.keyPem.expose()), Buffer.from(c.certPem), { checkServerIdentity: () => undefined });
+  const creds = credentials.createSsl(Buffer.from(trustCaPem ?? c.caPem), Buffer.from(c.keyPem), Buffer.from(c.certPem), { checkServerIdentity: () => undefined });
   return new pkg.tether.v1.Node(address, creds, { "grpc.ssl_target_name_override": "localhost" });
 }
 

@@ -2,7 +2,8 @@
  * docs/protocol.md checked by an independent implementation: test/independent/check_protocol.py
  * (pure Python standard library, written from the document's text only) checks its primitives
  * against the CPace draft vectors, recomputes every Appendix A value and compares it, and the
- * example bytes printed in §§3–9, with what the document prints.
+ * example bytes printed in §§3–9, with what the document prints; and the renewal key proof of
+ * docs/fleet.md §5A.1 (signed bytes recomputed, the printed proof verified with its own P-256).
  */
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent check of docs/protocol.md (tether pairing protocol, version 2).
+"""Independent check of docs/protocol.md (tether pairing protocol, version 2), and of the
+renewal key proof of docs/fleet.md §5A.1.
 
 Written from the document's text only (no code from packages/ was read or ported), in pure
 Python 3 with the standard library. It:
@@ -8,7 +9,10 @@ Python 3 with the standard library. It:
   2. recomputes every Appendix A output from the Appendix A inputs;
   3. reads docs/protocol.md, extracts the printed values (Appendix A tables, the §3.3 and
      §9.1 check values, and the example byte strings in §§3.2, 3.3, 4, 5.1, 8.6) and
-     compares them with what the text specifies.
+     compares them with what the text specifies;
+  4. reads docs/fleet.md §5A.1, recomputes the renewal and key-proof signed bytes from the
+     stated inputs, and verifies the printed key proof with P-256 ECDSA written from FIPS
+     186-4 (itself checked first against the RFC 6979 A.2.5 vector).
 Prints one line per value: "ok NAME" or "MISMATCH NAME expected X got Y".
 Exits 0 only if everything matches.
 
@@ -27,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "protocol.md"
+FLEET_DOC = ROOT / "docs" / "fleet.md"
 VECTORS = ROOT / "test" / "vectors" / "cpace-x25519-sha512.json"
 
 failures = 0
@@ -313,6 +318,84 @@ def ed25519_sign(seed: bytes, msg: bytes) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------
+# ECDSA P-256 / SHA-256 verification (FIPS 186-4 §6.4, SEC 1 §4.1.4), affine coordinates
+# ---------------------------------------------------------------------------------------
+
+P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
+P256_A = P256_P - 3
+P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+          0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
+
+
+def p256_on_curve(pt) -> bool:
+    x, y = pt
+    return 0 <= x < P256_P and 0 <= y < P256_P and (y * y - (x * x * x + P256_A * x + P256_B)) % P256_P == 0
+
+
+def p256_add(p1, p2):
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    (x1, y1), (x2, y2) = p1, p2
+    if x1 == x2 and (y1 + y2) % P256_P == 0:
+        return None
+    if p1 == p2:
+        lam = (3 * x1 * x1 + P256_A) * pow(2 * y1, -1, P256_P) % P256_P
+    else:
+        lam = (y2 - y1) * pow(x2 - x1, -1, P256_P) % P256_P
+    x3 = (lam * lam - x1 - x2) % P256_P
+    return (x3, (lam * (x1 - x3) - y1) % P256_P)
+
+
+def p256_mul(k: int, pt):
+    q = None
+    while k > 0:
+        if k & 1:
+            q = p256_add(q, pt)
+        pt = p256_add(pt, pt)
+        k >>= 1
+    return q
+
+
+def p256_point_from_spki(spki: bytes):
+    """The uncompressed point of a 91-byte P-256 SPKI, or None."""
+    if len(spki) != 91 or spki[:27] != P256_SPKI_PREFIX:
+        return None
+    pt = (int.from_bytes(spki[27:59], "big"), int.from_bytes(spki[59:91], "big"))
+    return pt if p256_on_curve(pt) else None
+
+
+def der_ecdsa_signature(sig: bytes) -> tuple[int, int] | None:
+    """SEQUENCE { INTEGER r, INTEGER s } in strict DER (short lengths, minimal integers), or None."""
+    if len(sig) < 8 or sig[0] != 0x30 or sig[1] != len(sig) - 2:
+        return None
+    out, i = [], 2
+    for _ in range(2):
+        if i + 2 > len(sig) or sig[i] != 0x02:
+            return None
+        n = sig[i + 1]
+        v = sig[i + 2: i + 2 + n]
+        if n == 0 or len(v) != n or v[0] & 0x80 or (n > 1 and v[0] == 0 and not v[1] & 0x80):
+            return None
+        out.append(int.from_bytes(v, "big"))
+        i += 2 + n
+    return (out[0], out[1]) if i == len(sig) else None
+
+
+def p256_verify(point, msg: bytes, r: int, s: int) -> bool:
+    if point is None or not (1 <= r < P256_N and 1 <= s < P256_N):
+        return False
+    e = int.from_bytes(sha256(msg), "big")
+    w = pow(s, -1, P256_N)
+    x = p256_add(p256_mul(e * w % P256_N, P256_G), p256_mul(r * w % P256_N, point))
+    return x is not None and x[0] % P256_N == r
+
+
+# ---------------------------------------------------------------------------------------
 # tether layer (§§3.3, 4, 5, 6, 7, 9.1)
 # ---------------------------------------------------------------------------------------
 
@@ -440,6 +523,18 @@ def check_draft_vectors() -> None:
     report("rfc8032.test1.signature",
            H("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
            ed25519_sign(seed1, b""))
+    # RFC 6979 A.2.5 (P-256, SHA-256, message "sample"): public key from the private key,
+    # and the signature verifies (a changed message or r does not).
+    q = p256_mul(0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721, P256_G)
+    report("rfc6979.a25.public_key",
+           H("60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6"
+             "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299"),
+           q[0].to_bytes(32, "big") + q[1].to_bytes(32, "big"))
+    r6979 = 0xEFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716
+    s6979 = 0xF7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8
+    report("rfc6979.a25.verify", "True,False,False",
+           f"{p256_verify(q, b'sample', r6979, s6979)},{p256_verify(q, b'samplf', r6979, s6979)},"
+           f"{p256_verify(q, b'sample', r6979 + 1, s6979)}")
     # RFC 4231 test case 2 (HMAC-SHA-512), the primitive under HKDF-SHA512.
     report("rfc4231.hmac_sha512_case2",
            H("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"),
@@ -676,10 +771,72 @@ def check_doc(computed: dict[str, str]) -> None:
         fail("s9.1.device_id_check_value", "check value not found")
 
 
+# ---------------------------------------------------------------------------------------
+# Part 4: docs/fleet.md §5A.1, the renewal request and its key proof
+# ---------------------------------------------------------------------------------------
+
+def check_fleet_key_proof() -> None:
+    s5a1 = section(FLEET_DOC.read_text(encoding="utf-8"), r"5A\.1 ")
+    if not s5a1:
+        fail("fleet.5A.1", "section not found")
+        return
+    m = re.search(r'transcript\("(tether/key-proof/v1)", \[rpc, device_id, tls_public_key, u64be\(timestamp\)\]\)', s5a1)
+    rpcs = re.findall(r'`"(Node\.[A-Za-z]+)"` \((\d+)\s+bytes\)', s5a1)
+    inputs = re.search(r"device id `(dev_[a-z2-7]+)`.*?`timestamp` = `(\d+)`", s5a1, re.S)
+    i = s5a1.find("**Check values.**")
+    if not m or len(rpcs) != 2 or not inputs or i < 0:
+        fail("fleet.5A.1", "key-proof message, rpc names, inputs or check values not found")
+        return
+    tag = m.group(1)
+    report("fleet.5A.1.rpc_lengths", ",".join(n for _, n in rpcs), ",".join(str(len(r)) for r, _ in rpcs))
+    seed = b"\x01" * 32
+    dev = device_id(ed25519_public(seed))
+    report("fleet.5A.1.input.device_id", inputs.group(1), dev)
+    report("fleet.5A.1.input.tls_public_key_is_d1", TLS_PUBLIC_KEY,
+           P256_SPKI_PREFIX + b"".join(c.to_bytes(32, "big") for c in p256_mul(1, P256_G)))
+    ts = int(inputs.group(2))
+    rows = table_rows(s5a1[i:])
+
+    def row(prefix: str) -> bytes | None:
+        for k, v in rows.items():
+            if k.startswith(prefix):
+                ticks = re.findall(r"`([^`]*)`", v)
+                return hexspan(ticks[0]) if ticks else None
+        fail(f"fleet.5A.1.{prefix}", "row not found")
+        return None
+
+    renew = transcript("tether/renew/v1", [dev, TLS_PUBLIC_KEY, u64be(ts)])
+    proofs = {r: transcript(tag, [r, dev, TLS_PUBLIC_KEY, u64be(ts)]) for r, _ in rpcs}
+    checks = [
+        ("renew signed bytes", renew),
+        ("`signature`", ed25519_sign(seed, renew)),
+        ("key-proof signed bytes, `Node.Renew`", proofs["Node.Renew"]),
+        ("SHA-256 of the `Node.Renew`", sha256(proofs["Node.Renew"])),
+        ("key-proof signed bytes, `Node.IssuePeerCertificate`", proofs["Node.IssuePeerCertificate"]),
+        ("SHA-256 of the `Node.IssuePeerCertificate`", sha256(proofs["Node.IssuePeerCertificate"])),
+    ]
+    for prefix, want in checks:
+        got = row(prefix)
+        if got is not None:
+            report(f"fleet.5A.1.{prefix.replace('`', '')}", got, want)
+    for k, v in rows.items():
+        if k.startswith("renew signed bytes") or k.startswith("key-proof signed bytes"):
+            n = re.search(r"\((\d+)\)", k)
+            report(f"fleet.5A.1.length.{k}", n.group(1) if n else "?", str(len(hexspan(re.findall(r"`([^`]*)`", v)[0]))))
+    proof = row("a `key_proof` for `Node.Renew`")
+    if proof is not None:
+        rs = der_ecdsa_signature(proof)
+        q = p256_point_from_spki(TLS_PUBLIC_KEY)
+        ok = rs is not None and p256_verify(q, proofs["Node.Renew"], *rs)
+        other = rs is not None and p256_verify(q, proofs["Node.IssuePeerCertificate"], *rs)
+        report("fleet.5A.1.key_proof_verifies_for_renew_only", "True,False", f"{ok},{other}")
+
+
 def main() -> int:
     check_draft_vectors()
     computed = compute_appendix_a()
     check_doc(computed)
+    check_fleet_key_proof()
     print(f"{'all values match' if failures == 0 else f'{failures} mismatch(es)'}")
     return 0 if failures == 0 else 1
 

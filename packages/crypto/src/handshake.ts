@@ -221,3 +221,15 @@ export function awaitSignedMessage(requestId: string, timestampMs: number): Uint
 export function renewSignedMessage(deviceId: string, tlsPublicKey: Uint8Array, timestampMs: number): Uint8Array {
   return transcript("tether/renew/v1", [deviceId, tlsPublicKey, u64be(timestampMs)]);
 }
+
+/** Which request a key proof is for: a proof made for one is refused by the other. */
+export const KeyProofPurpose = { Renew: "Node.Renew", PeerCertificate: "Node.IssuePeerCertificate" } as const;
+export type KeyProofPurpose = (typeof KeyProofPurpose)[keyof typeof KeyProofPurpose];
+
+/**
+ * The bytes the requested TLS key itself signs (ECDSA P-256 / SHA-256, DER) in a Renew or
+ * IssuePeerCertificate request, proving the device holds its private half (docs/fleet.md §5A.1).
+ */
+export function keyProofMessage(purpose: KeyProofPurpose, deviceId: string, tlsPublicKey: Uint8Array, timestampMs: number): Uint8Array {
+  return transcript("tether/key-proof/v1", [purpose, deviceId, tlsPublicKey, u64be(timestampMs)]);
+}

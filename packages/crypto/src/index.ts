@@ -67,6 +67,7 @@ export {
   NAME_MAX_BYTES,
   PAIRING_SIGNER_COMMON_NAME,
   PAIR_PROTOCOL,
+  KeyProofPurpose,
   PAIR_PROTOCOL_VERSION,
   Role,
   SID_BYTES,
@@ -82,6 +83,7 @@ export {
   daemonShare,
   daemonSignedMessage,
   deriveSessionKeys,
+  keyProofMessage,
   nodeAd,
   nodeComplete,
   nodeShare,
@@ -94,6 +96,6 @@ export {
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";
 export { SEAL_KEY_BYTES, createSealer } from "./seal.js";
 export type { Sealer } from "./seal.js";
-export { ed25519PublicKey, ed25519Sign, ed25519Verify, x25519Native } from "./native.js";
+export { ed25519PublicKey, ed25519Sign, ed25519Verify, p256Verify, x25519Native } from "./native.js";
 export { TOKEN_DEFAULT_TTL_MS, TOKEN_LEEWAY_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, tokenKeyId, verifyToken } from "./jwt.js";
 export type { Jwk, Jwks, TokenClaims } from "./jwt.js";

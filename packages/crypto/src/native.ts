@@ -2,8 +2,8 @@
  * X25519 and Ed25519 through Node's native crypto (OpenSSL) for the hot paths of pairing and
  * tokens, where noble's pure-JS code costs 3-10 times more (`npm run bench -- --only pairing`
  * prints both). Same functions, same byte formats: raw 32-byte keys and scalars become
- * KeyObjects through JWK, or PKCS#8 with a fixed DER header. Pure: no I/O, no clock, no
- * randomness.
+ * KeyObjects through JWK, or PKCS#8 with a fixed DER header. Also ECDSA P-256 verification,
+ * for proofs made by a node's TLS key. Pure: no I/O, no clock, no randomness.
  */
 import { createPrivateKey, createPublicKey, diffieHellman, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
@@ -87,6 +87,26 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
     return verify(null, message, okpPublic("Ed25519", publicKey), signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Longest DER ECDSA P-256 signature: SEQUENCE { INTEGER r, INTEGER s }, each at most 33 bytes. */
+const P256_DER_SIGNATURE_MAX_BYTES = 72;
+
+/**
+ * ECDSA P-256 / SHA-256 verification of a DER-encoded signature (`SEQUENCE { r, s }`, as
+ * X9.62 and RFC 3279 define it) with a SubjectPublicKeyInfo DER key. OpenSSL refuses a
+ * signature that is not strict DER (re-encoding must give the same bytes); high S is
+ * accepted. False on any malformed input, and for a key that is not P-256.
+ */
+export function p256Verify(spkiDer: Uint8Array, message: Uint8Array, signatureDer: Uint8Array): boolean {
+  if (signatureDer.length === 0 || signatureDer.length > P256_DER_SIGNATURE_MAX_BYTES) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
+    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") return false;
+    return verify("sha256", message, { key, dsaEncoding: "der" }, signatureDer);
   } catch {
     return false;
   }

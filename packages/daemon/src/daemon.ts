@@ -118,6 +118,8 @@ export async function startDaemon(
     idleTimeoutMs?: number;
     startRateLimit?: RateLimit;
     certCheckIntervalMs?: number;
+    /** Tests only: delay every device-index update by this long, to show nothing relies on its timing. */
+    indexUpdateDelayMs?: number;
     /** called when the daemon can no longer trust its state (a failed store write): exit */
     onFatal?: (err: Error) => void;
   } = {},
@@ -179,6 +181,7 @@ export async function startDaemon(
       now,
       ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
       ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+      ...(o.indexUpdateDelayMs ? { indexUpdateDelayMs: o.indexUpdateDelayMs } : {}),
     });
     const jobConfig = { ...(config.jobRetentionMs !== undefined ? { finishedRetentionMs: config.jobRetentionMs } : {}), ...o.jobs };
     jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, config: jobConfig });

@@ -4,6 +4,7 @@
  * node's in-flight limit, applies updates and results, answers pings, and ends streams when
  * their device is revoked. It also answers the job queue's questions about devices.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
@@ -73,6 +74,7 @@ export class NodeHub implements NodeDirectory {
   readonly #registrationTimeoutMs: number;
   readonly #idleTimeoutMs: number;
   readonly #crl: () => SignedCrl | undefined;
+  readonly #indexUpdateDelayMs: number;
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sessions = new Map<string, Session>();
   /** every authenticated stream, by device, so revocation can end them all */
@@ -91,7 +93,10 @@ export class NodeHub implements NodeDirectory {
     idleTimeoutMs?: number;
     /** the current signed CRL, sent to each node after it registers */
     crl?: () => SignedCrl | undefined;
+    /** tests only: reflect each device change this much later (startDaemon's indexUpdateDelayMs) */
+    indexUpdateDelayMs?: number;
   }) {
+    this.#indexUpdateDelayMs = o.indexUpdateDelayMs ?? 0;
     this.#crl = o.crl ?? (() => undefined);
     this.#index = o.index;
     this.#pairing = o.pairing;
@@ -104,7 +109,9 @@ export class NodeHub implements NodeDirectory {
 
   async start(): Promise<void> {
     for (const d of await this.#pairing.listDevices()) this.#reflect(d);
-    this.#pairing.onDevice((d) => this.#reflect(d));
+    // The pairing manager waits for this before it sends anything that depends on the change.
+    const delay = this.#indexUpdateDelayMs;
+    this.#pairing.onDevice((d) => (delay ? sleep(delay).then(() => this.#reflect(d)) : this.#reflect(d)));
     const jobs = this.#jobs();
     jobs.on("queued", (deviceId) => this.#pump(deviceId));
     jobs.on("deliver", (j) => {

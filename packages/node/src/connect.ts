@@ -15,7 +15,7 @@ import { X509Certificate } from "node:crypto";
 import { writeFileAtomic } from "@tether/base";
 import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
-import { Secret, verifyToken } from "@tether/crypto";
+import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
@@ -383,8 +383,9 @@ export class NodeConnection extends EventEmitter {
 
   /** A fresh key and a serverAuth certificate for it, to serve other devices (peer.ts). */
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
-    const { keyPem, spki } = newTlsKey();
-    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", signedKeyRequest(this.#requireStateDir(), this.deviceId, spki));
+    const keyPem = newTlsKey();
+    const req = signedKeyRequest(this.#requireStateDir(), this.deviceId, KeyProofPurpose.PeerCertificate, keyPem);
+    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", req);
     return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 

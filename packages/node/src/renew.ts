@@ -5,14 +5,15 @@
  * current certificate; the answer is checked (issued by our CA, for our key) and stored
  * crash-safely before it is used.
  */
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { createFileExclusive } from "@tether/base";
 import { CLOCK_SKEW_BACKDATE_MS } from "@tether/ca";
-import { identitySign, renewSignedMessage } from "@tether/crypto";
+import { KeyProofPurpose, identitySign, keyProofMessage, renewSignedMessage } from "@tether/crypto";
+import type { RenewRequest, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
@@ -23,22 +24,29 @@ export const RENEW_AT = 0.5;
 const LOCK_STALE_MS = 60_000;
 
 export type Renewed = { certPem: string; keyPem?: string; notAfter: number; fingerprint: string };
-export type RenewCall = (req: { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array }) => Promise<{ certificate: Uint8Array; notAfter: number }>;
+export type RenewCall = (req: RenewRequest) => Promise<RenewResponse>;
 
-/** A fresh P-256 TLS key: its PKCS#8 PEM and SubjectPublicKeyInfo DER. */
-export function newTlsKey(): { keyPem: string; spki: Uint8Array } {
+/** A fresh P-256 TLS key, as PKCS#8 PEM. */
+export function newTlsKey(): string {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  return {
-    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
-    spki: new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" })),
-  };
+  return privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 }
 
-/** The request Renew and IssuePeerCertificate take: the key, signed by the identity key. */
-export function signedKeyRequest(stateDir: string, deviceId: string, spki: Uint8Array): { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array } {
+/**
+ * The request Renew and IssuePeerCertificate take (`purpose` says which): the public key of
+ * `keyPem`, signed by the identity key, and signed by `keyPem` itself to prove we hold it.
+ */
+export function signedKeyRequest(stateDir: string, deviceId: string, purpose: KeyProofPurpose, keyPem: string): RenewRequest {
   const identity = loadOrCreateIdentity(stateDir);
+  const key = createPrivateKey(keyPem);
+  const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
   const timestamp = Date.now();
-  return { tlsPublicKey: spki, timestamp, signature: identitySign(identity.secretKey.expose(), renewSignedMessage(deviceId, spki, timestamp)) };
+  return {
+    tlsPublicKey: spki,
+    timestamp,
+    signature: identitySign(identity.secretKey.expose(), renewSignedMessage(deviceId, spki, timestamp)),
+    keyProof: new Uint8Array(sign("sha256", keyProofMessage(purpose, deviceId, spki, timestamp), { key, dsaEncoding: "der" })),
+  };
 }
 
 /**
@@ -62,14 +70,10 @@ export async function renewOver(
   call: RenewCall,
   o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean },
 ): Promise<Renewed> {
-  let keyPem: string | undefined;
-  let spki: Uint8Array;
-  if (o.rekey !== false) {
-    ({ keyPem, spki } = newTlsKey());
-  } else {
-    spki = new Uint8Array(createPublicKey(createPrivateKey(o.currentKeyPem)).export({ type: "spki", format: "der" }));
-  }
-  const res = await call(signedKeyRequest(o.stateDir, o.deviceId, spki));
+  const keyPem = o.rekey !== false ? newTlsKey() : undefined;
+  const req = signedKeyRequest(o.stateDir, o.deviceId, KeyProofPurpose.Renew, keyPem ?? o.currentKeyPem);
+  const spki = req.tlsPublicKey;
+  const res = await call(req);
   const cert = new X509Certificate(res.certificate);
   const ca = new X509Certificate(o.caPem);
   const certSpki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));

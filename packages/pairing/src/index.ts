@@ -13,7 +13,7 @@ export {
 } from "./config.js";
 export type { PairingConfig } from "./config.js";
 export { PairingManager, keyFingerprint, presenceWorthWriting } from "./manager.js";
-export type { Clock, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
+export type { Clock, KeyRequest, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
 export type {
   CapabilityInfo,

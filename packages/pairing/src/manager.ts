@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import {
   CryptoError,
+  KeyProofPurpose,
   Secret,
   SID_BYTES,
   awaitSignedMessage,
@@ -28,7 +29,9 @@ import {
   generatePinSecret,
   identityVerify,
   isValidSelector,
+  keyProofMessage,
   nodeSignedMessage,
+  p256Verify,
   randomDigits,
   renewSignedMessage,
   sha256Hex,
@@ -114,6 +117,15 @@ type Session = {
 
 export type MintedCode = { record: CodeRecord; code: Secret<string> };
 
+/**
+ * A Renew or IssuePeerCertificate request, for the device its caller authenticated as:
+ * signed by the identity key, and by the requested TLS key (`keyProof`, docs/fleet.md §5A.1).
+ */
+export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown; keyProof: unknown };
+
+/** Told of each written device change; the change is published once the promise settles. */
+export type DeviceListener = (d: DeviceRecord) => void | Promise<void>;
+
 /** The admin's view of a request, with the derived fields the CLI shows. */
 export type RequestView = RequestRecord & { keyFingerprint: string };
 
@@ -135,6 +147,12 @@ export class PairingManager {
   #codes: Map<string, CodeRecord> | undefined;
   #codesLoading: Promise<Map<string, CodeRecord>> | undefined;
   readonly #events = new EventEmitter();
+  readonly #deviceListeners = new Set<DeviceListener>();
+  /**
+   * Decisions written but not yet published (their device listeners have not all settled):
+   * a reader of such a request waits, so nobody is sent a certificate the index lacks.
+   */
+  readonly #publishing = new Map<string, Promise<void>>();
 
   constructor(o: {
     repo: PairingRepository;
@@ -477,6 +495,7 @@ export class PairingManager {
     // Same answer for "no such request" and "bad signature" would hide existence, but ids are
     // random and unguessable; a precise error helps the operator more.
     if (!found) throw new PairingError("REQUEST_NOT_FOUND", "no pairing request with that id");
+    await this.#publishing.get(req.requestId);
     this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
     if (!identityVerify(fromHex(found.identityKey), awaitSignedMessage(req.requestId, req.timestamp), sig)) {
@@ -509,6 +528,7 @@ export class PairingManager {
   async getRequest(id: string): Promise<RequestView> {
     const r = await this.#repo.get("requests", id);
     if (!r) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
+    await this.#publishing.get(id);
     return view(this.#withExpiry(r, this.#clock.now()));
   }
 
@@ -529,6 +549,7 @@ export class PairingManager {
     id: string,
     fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord; ops?: PairingOp[]; audit: AuditRecord[] }>,
   ): Promise<RequestView> {
+    let published = () => {};
     const r = await this.#mutex.run(async () => {
       const now = this.#clock.now();
       const found = await this.#repo.get("requests", id);
@@ -538,29 +559,50 @@ export class PairingManager {
         throw new PairingError("REQUEST_NOT_PENDING", `request ${id} is already ${current.state}`);
       }
       const { request, device, ops = [], audit } = await fn(current, now);
-      await this.#repo.batch(
-        [
-          { table: "requests", type: "put", value: request },
-          { table: "pendingRequests", type: "del", key: request.id },
-          ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
-          ...ops,
-        ],
-        { audit },
-      );
-      return request;
+      // Held from before the write becomes readable until the decision is published.
+      this.#publishing.set(id, new Promise<void>((resolve) => (published = resolve)));
+      try {
+        await this.#repo.batch(
+          [
+            { table: "requests", type: "put", value: request },
+            { table: "pendingRequests", type: "del", key: request.id },
+            ...(device ? [{ table: "devices" as const, type: "put" as const, value: device }] : []),
+            ...ops,
+          ],
+          { audit },
+        );
+      } catch (err) {
+        this.#publishing.delete(id);
+        published();
+        throw err;
+      }
+      return { request, device };
     });
-    this.#events.emit(`decision:${id}`, r);
-    if (r.state === "approved") {
-      const d = await this.#repo.get("devices", r.deviceId);
-      if (d) this.#events.emit("device", d);
+    try {
+      // The device index first: the node may connect the moment it learns the decision.
+      if (r.device) await this.#deviceChanged(r.device);
+      this.#events.emit(`decision:${id}`, r.request);
+    } finally {
+      this.#publishing.delete(id);
+      published();
     }
-    return view(r);
+    return view(r.request);
   }
 
-  /** Subscribe to every change of a device record (approval, revocation, clearing). */
-  onDevice(listener: (d: DeviceRecord) => void): () => void {
-    this.#events.on("device", listener);
-    return () => this.#events.off("device", listener);
+  /**
+   * Subscribe to every change of a device record (approval, renewal, revocation, clearing).
+   * A listener may return a promise: nothing that depends on the change (the decision sent to
+   * a waiting node, the renewed certificate, the caller's answer) goes out before every
+   * listener has settled. A listener handles its own errors; a rejection is ignored.
+   */
+  onDevice(listener: DeviceListener): () => void {
+    this.#deviceListeners.add(listener);
+    return () => this.#deviceListeners.delete(listener);
+  }
+
+  /** Tell every device listener of a written change and wait until each has settled. */
+  async #deviceChanged(d: DeviceRecord): Promise<void> {
+    await Promise.allSettled([...this.#deviceListeners].map(async (listener) => listener(d)));
   }
 
   /**
@@ -583,7 +625,7 @@ export class PairingManager {
       });
       return { device: next, changed: true };
     });
-    if (r.changed) this.#events.emit("device", r.device);
+    if (r.changed) await this.#deviceChanged(r.device);
     return r.device;
   }
 
@@ -637,18 +679,32 @@ export class PairingManager {
     }
   }
 
+  /** The input checks of a key request: a P-256 key the CA would certify, and a key proof. */
+  #checkedKeyRequest(req: KeyRequest): { spki: Uint8Array; proof: Uint8Array } {
+    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+    const proof = req.keyProof instanceof Uint8Array ? req.keyProof : new Uint8Array();
+    if (proof.length === 0) {
+      throw new PairingError("INVALID_ARGUMENT", '"keyProof" is required: a signature by the requested TLS key (update the node\'s tether)');
+    }
+    return { spki, proof };
+  }
+
   /**
    * The checks shared by renewal and peer certificates (caller holds the mutex): the device
-   * exists and is not revoked, the timestamp is fresh, and the identity key signed the request.
+   * exists and is not revoked, the timestamp is fresh, the identity key signed the request,
+   * and the requested key signed it too (so nobody gets a certificate for a key they lack).
    */
-  async #signedKeyRequest(req: { deviceId: string; timestamp: number; signature: unknown }, spki: Uint8Array, now: number): Promise<DeviceRecord> {
+  async #signedKeyRequest(req: KeyRequest, purpose: KeyProofPurpose, k: { spki: Uint8Array; proof: Uint8Array }, now: number): Promise<DeviceRecord> {
     const cur = await this.#repo.get("devices", req.deviceId);
     if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
     if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
     this.#freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
-    if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, spki, req.timestamp), sig)) {
+    if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, k.spki, req.timestamp), sig)) {
       throw new PairingError("BAD_SIGNATURE", "request is not signed by this device's identity key");
+    }
+    if (!p256Verify(k.spki, keyProofMessage(purpose, req.deviceId, k.spki, req.timestamp), k.proof)) {
+      throw new PairingError("BAD_SIGNATURE", `"keyProof" is not a signature of this ${purpose} request by the requested TLS key`);
     }
     return cur;
   }
@@ -657,15 +713,15 @@ export class PairingManager {
    * Issue a renewed certificate for a device (after the caller authenticated it by its current
    * certificate). Runs under the same mutex as revocation, so a revoke that lands first wins
    * and no certificate is issued after it.
-   * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE, STALE_TIMESTAMP,
-   *   INVALID_ARGUMENT (key).
+   * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE (identity signature
+   *   or key proof), STALE_TIMESTAMP, INVALID_ARGUMENT (key, missing key proof).
    */
-  async renew(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }): Promise<DeviceRecord> {
-    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+  async renew(req: KeyRequest): Promise<DeviceRecord> {
+    const k = this.#checkedKeyRequest(req);
     const d = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#signedKeyRequest(req, spki, now);
-      const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const cur = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, now);
+      const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
       const { rotateRequested: _done, ...rest } = cur;
       const next: DeviceRecord = {
         ...rest,
@@ -679,7 +735,7 @@ export class PairingManager {
       });
       return next;
     });
-    this.#events.emit("device", d);
+    await this.#deviceChanged(d);
     return d;
   }
 
@@ -718,22 +774,23 @@ export class PairingManager {
 
   /**
    * Issue a peer-server certificate (EKU serverAuth) for a device, after the same checks as
-   * renew(). Recorded on the device so revocation lists it too.
+   * renew() (the key proof made for this purpose). Recorded on the device so revocation lists it too.
+   * @throws PairingError as renew().
    */
-  async issuePeerCertificate(req: { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown }) {
-    const spki = this.#checkedTlsKey(req.tlsPublicKey);
+  async issuePeerCertificate(req: KeyRequest) {
+    const k = this.#checkedKeyRequest(req);
     const { cert, device } = await this.#mutex.run(async () => {
       const now = this.#clock.now();
-      const cur = await this.#signedKeyRequest(req, spki, now);
+      const cur = await this.#signedKeyRequest(req, KeyProofPurpose.PeerCertificate, k, now);
       if (!this.#ca.issuePeerServerCert) throw new PairingError("INVALID_ARGUMENT", "this authority does not issue peer certificates");
-      const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: spki, now });
+      const cert = await this.#ca.issuePeerServerCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
       const device: DeviceRecord = { ...cur, peerCertificateSerials: [...(cur.peerCertificateSerials ?? []).slice(-9), cert.serialHex] };
       await this.#repo.batch([{ table: "devices", type: "put", value: device }], {
         audit: [{ type: AuditEvent.CertificateIssued, actor: cur.id, subject: cur.id, details: { certificate: cert.fingerprint, purpose: "peer-server" } }],
       });
       return { cert, device };
     });
-    this.#events.emit("device", device);
+    await this.#deviceChanged(device);
     return cert;
   }
 

@@ -49,6 +49,8 @@ export type {
   Job,
   NodeInfo,
   PairRequest,
+  RenewRequest,
+  RenewResponse,
   RevealRequest,
   RevealResponse,
   StartRequest,

@@ -32,6 +32,9 @@ export type AwaitResponse = {
   expiresAt: number;
   reason: string;
 };
+/** Node.Renew and Node.IssuePeerCertificate (docs/fleet.md §5A.1, §5D). */
+export type RenewRequest = { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array; keyProof: Uint8Array };
+export type RenewResponse = { certificate: Uint8Array; notAfter: number };
 export type CreateCodeRequest = { method: string; ttlSeconds: number };
 export type CreateCodeResponse = { id: string; method: string; code: string; expiresAt: number; selector: string };
 export type PairRequest = {

@@ -39,7 +39,8 @@ export function formatJobsScope(s: JobScope | null | undefined): string {
 function scopeLine(d: Device): string {
   const s = formatJobsScope(d.jobScope);
   const what = s === "own" ? "only the jobs it dispatched" : s === "all" ? "every job" : `its own jobs and the jobs of devices labelled ${s}`;
-  return `${d.id} (${d.name}): jobs ${s} (${what})\n`;
+  // the id only: the name came from the node, and this line is printed as it is
+  return `${d.id}: jobs ${s} (${what})\n`;
 }
 
 async function setScope(values: Record<string, unknown>, env: NodeJS.ProcessEnv, id: string, jobScope: JobScope): Promise<Device> {

@@ -275,8 +275,8 @@ export function prepareDataDir(p: Pool, dataDir: string): void {
 type Tables = Schema & { devices: DeviceRecord; requests: RequestRecord; jobs: JobRecord };
 
 /**
- * The bookkeeping records a store written by the current daemon has: the pending-request index
- * and the open-job index are complete (else the daemon's first start would build them by
+ * The bookkeeping records a store written by the current daemon has: the pending-request index,
+ * the open-job index and the owner index are complete (else the daemon's first start would build them by
  * reading every request and every job). Written only for tables the packages declare.
  */
 function metaOps(now: number): Op<Tables>[] {
@@ -284,6 +284,7 @@ function metaOps(now: number): Op<Tables>[] {
   const tables = STORE_TABLES as readonly string[];
   if (tables.includes("pairingMeta")) ops.push({ table: "pairingMeta", type: "put", value: { id: "pendingIndex", at: now } } as never);
   if (tables.includes("jobsMeta")) ops.push({ table: "jobsMeta", type: "put", value: { id: "openIndex", at: now } } as never);
+  if (tables.includes("ownerJobs")) ops.push({ table: "jobsMeta", type: "put", value: { id: "ownerIndex", at: now } } as never);
   return ops;
 }
 
@@ -360,12 +361,13 @@ export async function seedDevices(p: Pool, dataDir: string, from: number, to: nu
 /**
  * Write `count` finished jobs (succeeded, with some failed, timed out and cancelled) spread over
  * pool devices `0..devices`, as the job queue writes them (time-ordered ids, the per-device
- * index entry; finished jobs have no open-job entry), in unsynced batches of 10,000 built in
+ * and per-dispatcher index entries; finished jobs have no open-job entry), in unsynced batches of 10,000 built in
  * memory. They were created over the last day, so within the daemon's retention.
  */
 export async function seedFinishedJobs(p: Pool, dataDir: string, count: number, devices: number, log: (s: string) => void = () => undefined): Promise<number> {
   const t0 = performance.now();
   const perDevice = (STORE_TABLES as readonly string[]).includes("deviceJobs");
+  const perOwner = (STORE_TABLES as readonly string[]).includes("ownerJobs");
   await withStore(dataDir, async (s) => {
     for (let i = 0; i < count; i += 10_000) {
       const ops: Op<Tables>[] = [];
@@ -392,6 +394,7 @@ export async function seedFinishedJobs(p: Pool, dataDir: string, count: number, 
         };
         ops.push({ table: "jobs", type: "put", value: job });
         if (perDevice) ops.push({ table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } } as never);
+        if (perOwner) ops.push({ table: "ownerJobs", type: "put", value: { id: `admin/${job.id}`, jobId: job.id } } as never);
       }
       await s.batch(ops, { sync: false });
       if ((i / 10_000) % 25 === 24) log(`  ${i + 10_000} jobs written`);

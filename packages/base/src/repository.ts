@@ -29,6 +29,7 @@ export const AuditEvent = {
   RevocationCleared: "device.revocation_cleared",
   JobDispatched: "job.dispatched",
   LabelsChanged: "device.labels_changed",
+  JobScopeChanged: "device.job_scope_changed",
   Preauthorized: "preauthorization.created",
   PreauthorizationRevoked: "preauthorization.revoked",
   RotationRequested: "device.rotation_requested",

@@ -25,6 +25,7 @@ import { devicesRotateCommand } from "./commands/devices/rotate.js";
 import { devicesPreauthorizationsCommand, devicesPreauthorizeCommand, devicesUnpreauthorizeCommand } from "./commands/devices/preauthorize.js";
 import { nodeIdentityCommand } from "./commands/node/identity.js";
 import { devicesLabelCommand } from "./commands/devices/label.js";
+import { devicesGrantCommand, devicesUngrantCommand } from "./commands/devices/grant.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
@@ -44,6 +45,8 @@ export const COMMANDS: readonly Command[] = [
   devicesUnrevokeCommand,
   devicesRotateCommand,
   devicesLabelCommand,
+  devicesGrantCommand,
+  devicesUngrantCommand,
   devicesPreauthorizeCommand,
   devicesPreauthorizationsCommand,
   devicesUnpreauthorizeCommand,

@@ -12,6 +12,6 @@ export {
 } from "./config.js";
 export type { JobConfig } from "./config.js";
 export { JobManager, isFinal } from "./manager.js";
-export type { Clock, DispatchInput, Ignored, ResultInput, Timers } from "./manager.js";
+export type { CanSee, Clock, DispatchInput, Ignored, ResultInput, Timers } from "./manager.js";
 export { FINAL_STATES, JOB_TABLES, JobState } from "./records.js";
 export type { IdempotencyRecord, JobOp, JobRecord, JobRepository, JobTables, NodeDirectory } from "./records.js";

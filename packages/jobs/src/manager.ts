@@ -42,6 +42,21 @@ export type ResultInput = { jobId: string; ok: boolean; output?: Uint8Array; err
 /** Why a node's report was not applied (it is logged by the caller, never fatal). */
 export type Ignored = { ignored: true; reason: string };
 
+/**
+ * Which jobs a caller may see and act on; any other job is, to it, a job that does not exist.
+ * The daemon decides it (docs/fleet.md 6.1); every job when not given.
+ */
+export type CanSee = (j: JobRecord) => boolean;
+const everyJob: CanSee = () => true;
+
+/** Jobs read from the store per page when the owner index is built. */
+const INDEX_PAGE = 10_000;
+
+/** The owner-index key of a job: its dispatcher, then its id (ids sort by creation). */
+function ownerKey(j: Pick<JobRecord, "dispatchedBy" | "id">): string {
+  return `${j.dispatchedBy}/${j.id}`;
+}
+
 const CAPABILITY_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -166,6 +181,7 @@ export class JobManager {
   async load(): Promise<{ requeued: number; timedOut: number }> {
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
+      if (!(await this.#repo.get("jobsMeta", "ownerIndex"))) await this.#indexOwners(now);
       const ops: JobOp[] = [];
       let unfinished: JobRecord[];
       if (!(await this.#repo.get("jobsMeta", "openIndex"))) {
@@ -208,6 +224,23 @@ export class JobManager {
       if (ops.length) await this.#repo.batch(ops);
       return { requeued, timedOut };
     });
+  }
+
+  /**
+   * Build the owner index of a store from before it, once: page through every job (oldest
+   * first), then mark the index complete. A crash midway only means it is built again.
+   * Jobs without a dispatcher (none written by this daemon) get no entry: nobody owns them.
+   */
+  async #indexOwners(now: number): Promise<void> {
+    let gt: string | undefined;
+    for (;;) {
+      const page = await this.#repo.scan("jobs", { limit: INDEX_PAGE, ...(gt ? { gt } : {}) });
+      const ops: JobOp[] = page.filter((j) => j.dispatchedBy).map((j) => ({ table: "ownerJobs", type: "put", value: { id: ownerKey(j), jobId: j.id } }));
+      if (ops.length) await this.#repo.batch(ops, { sync: false });
+      if (page.length < INDEX_PAGE) break;
+      gt = (page[page.length - 1] as JobRecord).id;
+    }
+    await this.#repo.batch([{ table: "jobsMeta", type: "put", value: { id: "ownerIndex", at: now } }]);
   }
 
   /**
@@ -342,6 +375,7 @@ export class JobManager {
         { table: "jobs", type: "put", value: j },
         { table: "openJobs", type: "put", value: { id: j.id } },
         { table: "deviceJobs", type: "put", value: { id: `${j.deviceId}/${j.id}`, jobId: j.id } },
+        { table: "ownerJobs", type: "put", value: { id: ownerKey(j), jobId: j.id } },
       ];
       if (idemId) ops.push({ table: "idempotency", type: "put", value: { id: idemId, jobId: j.id, createdAt: now } });
       // The idempotency record is written with the job, and the key is checked under this
@@ -453,15 +487,17 @@ export class JobManager {
 
   /**
    * Cancel a job that has not finished. A delivered or running job is also cancelled on its node.
+   * A job that `canSee` does not admit is not found, finished or not.
    * @throws JobError JOB_NOT_FOUND, JOB_FINISHED.
    */
-  async cancel(jobId: string, reason = "cancelled"): Promise<JobRecord> {
+  async cancel(jobId: string, reason = "cancelled", canSee: CanSee = everyJob): Promise<JobRecord> {
     const f = await this.#mutex.run(async () => {
       const cur = this.#open.get(jobId);
+      if (cur && !canSee(cur)) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
       if (!cur) {
         await this.#pending.get(jobId)?.catch(() => undefined); // its final state, once durable
         const done = await this.#repo.get("jobs", jobId);
-        if (!done) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
+        if (!done || !canSee(done)) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
         throw new JobError("JOB_FINISHED", `job ${jobId} already ${done.state}`);
       }
       return this.#finish(cur, { state: "cancelled", error: reason.slice(0, 256) });
@@ -496,32 +532,47 @@ export class JobManager {
     return done.length;
   }
 
-  /** @throws JobError JOB_NOT_FOUND */
-  async get(jobId: string): Promise<JobRecord> {
+  /**
+   * A job that `canSee` admits.
+   * @throws JobError JOB_NOT_FOUND
+   */
+  async get(jobId: string, canSee: CanSee = everyJob): Promise<JobRecord> {
     await this.#pending.get(jobId)?.catch(() => undefined); // never show a change before it is durable
     const j = this.#open.get(jobId) ?? (await this.#repo.get("jobs", jobId));
-    if (!j) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
+    if (!j || !canSee(j)) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
     return j;
   }
 
   /**
-   * The most recent jobs first (at most 1000), optionally of one device and in one state.
-   * Reads the device index or the job table from the newest end, never every job.
+   * The most recent jobs first (at most 1000), optionally of one device, of one dispatcher and
+   * in one state, and only those `canSee` admits. Reads the owner index (with `dispatchedBy`),
+   * the device index or the job table from the newest end, never every job it does not return
+   * (but for `canSee`, which skips jobs as it reads them).
    */
-  async list(f: { deviceId?: string; state?: string; limit?: number } = {}): Promise<JobRecord[]> {
+  async list(f: { deviceId?: string; dispatchedBy?: string; state?: string; limit?: number; canSee?: CanSee } = {}): Promise<JobRecord[]> {
     const limit = Math.min(Math.max(f.limit || 100, 1), 1000);
+    const canSee = f.canSee ?? everyJob;
     await Promise.all([...this.#pending.values()].map((p) => p.catch(() => undefined)));
     const out: JobRecord[] = [];
     const take = (j: JobRecord | undefined) => {
       const cur = j ? (this.#open.get(j.id) ?? j) : undefined;
-      if (cur && (!f.state || cur.state === f.state) && (!f.deviceId || cur.deviceId === f.deviceId)) out.push(cur);
+      if (
+        cur &&
+        (!f.state || cur.state === f.state) &&
+        (!f.deviceId || cur.deviceId === f.deviceId) &&
+        (f.dispatchedBy === undefined || cur.dispatchedBy === f.dispatchedBy) &&
+        canSee(cur)
+      ) {
+        out.push(cur);
+      }
     };
     const PAGE = Math.max(limit, 256);
-    if (f.deviceId) {
-      const prefix = `${f.deviceId}/`;
+    const index = f.dispatchedBy !== undefined ? { table: "ownerJobs" as const, of: f.dispatchedBy } : f.deviceId ? { table: "deviceJobs" as const, of: f.deviceId } : undefined;
+    if (index) {
+      const prefix = `${index.of}/`;
       let lt = `${prefix}\uffff`;
       for (;;) {
-        const page = await this.#repo.scan("deviceJobs", { gte: prefix, lt, reverse: true, limit: PAGE });
+        const page = await this.#repo.scan(index.table, { gte: prefix, lt, reverse: true, limit: PAGE });
         for (const e of page) {
           if (out.length >= limit) break;
           take(this.#open.get(e.jobId) ?? (await this.#repo.get("jobs", e.jobId)));
@@ -560,7 +611,11 @@ export class JobManager {
     const ops: JobOp[] = [];
     for (const j of page) {
       if (!isFinal(j.state) || j.updatedAt > cutoff || this.#open.has(j.id)) continue;
-      ops.push({ table: "jobs", type: "del", key: j.id }, { table: "deviceJobs", type: "del", key: `${j.deviceId}/${j.id}` });
+      ops.push(
+        { table: "jobs", type: "del", key: j.id },
+        { table: "deviceJobs", type: "del", key: `${j.deviceId}/${j.id}` },
+        { table: "ownerJobs", type: "del", key: ownerKey(j) },
+      );
       if (j.idempotencyKey) ops.push({ table: "idempotency", type: "del", key: `${j.dispatchedBy}\u0000${j.idempotencyKey}` });
     }
     if (ops.length) await this.#repo.batch(ops, { sync: false });

@@ -27,6 +27,10 @@ export type JobRecord = {
   updatedAt: number;
   attempts: number; // deliveries so far
   idempotencyKey?: string;
+  /**
+   * Who dispatched it, and so its owner: the orchestrator's device id, or "admin" for the
+   * admin socket (docs/fleet.md 6.1). Recorded on every job since the first job store.
+   */
   dispatchedBy: string;
 };
 
@@ -39,7 +43,10 @@ export type OpenJobRecord = { id: string };
 /** `${deviceId}/${jobId}`: a device's jobs in creation order (job ids sort by creation time). */
 export type DeviceJobRecord = { id: string; jobId: string };
 
-/** Bookkeeping, e.g. { id: "openIndex", at } once the open-job index covers every job. */
+/** `${dispatchedBy}/${jobId}`: a dispatcher's jobs in creation order, so it lists its own without reading others'. */
+export type OwnerJobRecord = { id: string; jobId: string };
+
+/** Bookkeeping, e.g. { id: "openIndex", at } once the open-job index covers every job (and "ownerIndex" likewise). */
 export type JobMetaRecord = { id: string; at: number };
 
 export type JobTables = {
@@ -47,9 +54,10 @@ export type JobTables = {
   idempotency: IdempotencyRecord;
   openJobs: OpenJobRecord;
   deviceJobs: DeviceJobRecord;
+  ownerJobs: OwnerJobRecord;
   jobsMeta: JobMetaRecord;
 };
-export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "jobsMeta"] as const;
+export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "ownerJobs", "jobsMeta"] as const;
 
 export type JobOp = Op<JobTables>;
 export type JobRepository = Repository<JobTables>;

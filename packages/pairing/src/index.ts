@@ -15,11 +15,13 @@ export type { PairingConfig } from "./config.js";
 export { PairingManager, keyFingerprint, presenceWorthWriting } from "./manager.js";
 export type { Clock, KeyRequest, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
 export { PAIRING_TABLES } from "./records.js";
+export { formatJobScope, jobScopeCovers, parseJobScope } from "./scope.js";
 export type {
   CapabilityInfo,
   CodeRecord,
   CodeState,
   DeviceRecord,
+  JobScope,
   PairingOp,
   PairingRepository,
   PairingTables,

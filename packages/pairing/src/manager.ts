@@ -47,7 +47,8 @@ import { MIN_CODE_TTL_MS, PRESENCE_WRITE_INTERVAL_MS, resolvePairingConfig } fro
 import { PairingError } from "./errors.js";
 import { AuditEvent, Mutex } from "@tether/base";
 import type { AuditRecord } from "@tether/base";
-import type { CodeRecord, DeviceRecord, PairingOp, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
+import type { CodeRecord, DeviceRecord, JobScope, PairingOp, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
+import { LABEL_RE, MAX_LABELS, formatJobScope } from "./scope.js";
 
 /** What the manager needs from the certificate authority. */
 export interface PairingAuthority {
@@ -744,19 +745,38 @@ export class PairingManager {
    * @throws PairingError DEVICE_NOT_FOUND, INVALID_ARGUMENT (label syntax).
    */
   setLabels(id: string, set: Record<string, string>, remove: string[] = []): Promise<DeviceRecord> {
-    const re = /^[a-z0-9][a-z0-9._-]{0,62}$/;
     for (const [k, v] of Object.entries(set)) {
-      if (!re.test(k) || !re.test(v)) return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
+      if (!LABEL_RE.test(k) || !LABEL_RE.test(v)) return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
     }
     return this.#updateDevice(
       id,
       (d) => {
         const labels = { ...(d.labels ?? {}), ...set };
         for (const k of remove) delete labels[k];
-        if (Object.keys(labels).length > 32) throw new PairingError("INVALID_ARGUMENT", "at most 32 labels");
+        if (Object.keys(labels).length > MAX_LABELS) throw new PairingError("INVALID_ARGUMENT", `at most ${MAX_LABELS} labels`);
         return { ...d, labels };
       },
       { audit: (d) => [{ type: AuditEvent.LabelsChanged, actor: "admin", subject: d.id, details: { labels: JSON.stringify(d.labels ?? {}) } }] },
+    );
+  }
+
+  /**
+   * Give an orchestrator a job scope (docs/fleet.md 6.1), or take it away (`undefined`: only
+   * its own jobs again). Setting the scope it already has writes nothing.
+   * @throws PairingError DEVICE_NOT_FOUND; INVALID_ARGUMENT when the device is not an orchestrator.
+   */
+  setJobScope(id: string, scope: JobScope | undefined, by = "admin"): Promise<DeviceRecord> {
+    return this.#updateDevice(
+      id,
+      (d) => {
+        if (scope && d.role !== "orchestrator") {
+          throw new PairingError("INVALID_ARGUMENT", `device ${id} has role "${d.role}": only an orchestrator can be given a job scope`);
+        }
+        if (formatJobScope(scope) === formatJobScope(d.jobScope)) return undefined;
+        const { jobScope: _old, ...rest } = d;
+        return scope ? { ...rest, jobScope: scope } : rest;
+      },
+      { audit: (d, prev) => [jobScopeAudit(by, d, prev.jobScope)] },
     );
   }
 
@@ -845,10 +865,12 @@ export class PairingManager {
   }
 
   /**
-   * Approve a pending request: issue the node's certificate and record the device.
-   * @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING, INVALID_ARGUMENT (role).
+   * Approve a pending request: issue the node's certificate and record the device, with
+   * `jobScope` as its job scope (replacing one an earlier pairing of the device had).
+   * @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING, INVALID_ARGUMENT (role, or a
+   *   job scope for a device that is not approved as an orchestrator).
    */
-  approve(id: string, role?: string): Promise<RequestView> {
+  approve(id: string, role?: string, jobScope?: JobScope): Promise<RequestView> {
     let granted: Role | undefined;
     if (role) {
       try {
@@ -857,15 +879,20 @@ export class PairingManager {
         return Promise.reject(asInvalid(cause));
       }
     }
-    return this.#approve(id, granted, "admin");
+    return this.#approve(id, granted, "admin", undefined, jobScope);
   }
 
   /** Approve, by `by` ("admin" or "preauthorization"), with `extra` writes in the same batch. */
-  #approve(id: string, granted: Role | undefined, by: string, extra?: (now: number) => PairingOp[]): Promise<RequestView> {
+  #approve(id: string, granted: Role | undefined, by: string, extra?: (now: number) => PairingOp[], jobScope?: JobScope): Promise<RequestView> {
     return this.#decide(id, async (r, now) => {
       await this.#refuseRevoked(r.deviceId);
       const previous = await this.#repo.get("devices", r.deviceId);
       const finalRole = granted ?? (r.requestedRole as Role);
+      if (jobScope && finalRole !== "orchestrator") {
+        throw new PairingError("INVALID_ARGUMENT", `a job scope is only for an orchestrator; this request would be approved as "${finalRole}"`);
+      }
+      // A grant is never inherited from an earlier pairing of the same device.
+      const { jobScope: _earlier, ...kept } = previous ?? ({} as Partial<DeviceRecord>);
       const cert = await this.#ca.issueNodeCert({
         deviceId: r.deviceId,
         publicKeySpkiDer: new Uint8Array(Buffer.from(r.tlsPublicKey, "base64")),
@@ -881,7 +908,8 @@ export class PairingManager {
         certificateFingerprint: cert.fingerprint,
       };
       const device: DeviceRecord = {
-        ...(previous ?? {}),
+        ...kept,
+        ...(jobScope ? { jobScope } : {}),
         id: r.deviceId,
         name: r.name,
         role: finalRole,
@@ -897,6 +925,7 @@ export class PairingManager {
         { type: AuditEvent.RequestApproved, actor: by, subject: r.id, details: { device: r.deviceId, role: finalRole } },
         { type: AuditEvent.CertificateIssued, actor: by, subject: r.deviceId, details: { certificate: cert.fingerprint, request: r.id } },
       ];
+      if (jobScope || previous?.jobScope) audit.push(jobScopeAudit(by, device, previous?.jobScope));
       return { request, device, audit, ...(extra ? { ops: extra(now) } : {}) };
     });
   }
@@ -998,6 +1027,10 @@ export function presenceWorthWriting(cur: DeviceRecord, info: Pick<DeviceRecord,
 /** Fingerprint of an identity key as admins see it: SHA-256 of the 32 key bytes, hex. */
 export function keyFingerprint(identityKeyHex: string): string {
   return sha256Hex(fromHex(identityKeyHex));
+}
+
+function jobScopeAudit(by: string, d: DeviceRecord, previous: JobScope | undefined): AuditRecord {
+  return { type: AuditEvent.JobScopeChanged, actor: by, subject: d.id, details: { scope: formatJobScope(d.jobScope), previous: formatJobScope(previous) } };
 }
 
 function view(r: RequestRecord): RequestView {

@@ -57,6 +57,11 @@ export type DeviceRecord = {
   revokedSerials?: { serial: string; at: number }[];
   /** Admin-set labels (key=value) for the device-to-device policy (docs/fleet.md, 5B). */
   labels?: Record<string, string>;
+  /**
+   * An orchestrator's grant to see and act on jobs it did not dispatch (docs/fleet.md 6.1).
+   * Absent: only its own jobs. Set at approval (which replaces any earlier grant) or later.
+   */
+  jobScope?: JobScope;
   /** Serials of peer-server certificates issued to this device (the last 10). */
   peerCertificateSerials?: string[];
   /** The admin asked for a renewal; told to the node when it next registers. */
@@ -67,6 +72,12 @@ export type DeviceRecord = {
   version?: string;
   lastSeen?: number;
 };
+
+/**
+ * Jobs an orchestrator may see and act on besides the ones it dispatched: every job, or the
+ * jobs of the devices that carry every one of `labels` (their labels when the call is made).
+ */
+export type JobScope = { kind: "all" } | { kind: "labels"; labels: Record<string, string> };
 
 export type CapabilityInfo = { name: string; description?: string; inputSchema?: string; outputSchema?: string };
 

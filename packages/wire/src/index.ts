@@ -47,6 +47,7 @@ export type {
   FinishRequest,
   FinishResponse,
   Job,
+  JobScope,
   NodeInfo,
   PairRequest,
   RenewRequest,

@@ -74,7 +74,10 @@ export type Device = {
   version: string;
   inFlight: number;
   labels: Record<string, string>;
+  jobScope: JobScope;
 };
+/** kind "own" | "all" | "labels" (docs/fleet.md 6.1) */
+export type JobScope = { kind: string; labels: Record<string, string> };
 export type Job = {
   id: string;
   deviceId: string;

@@ -1,9 +1,9 @@
 /** The Admin service on the Unix socket: a thin adapter over PairingManager. */
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { derToPem } from "@tether/ca";
-import { keyFingerprint } from "@tether/pairing";
-import type { DeviceRecord, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
-import type { CreateCodeRequest, CreateCodeResponse, Device, PairRequest, StatusResponse } from "@tether/wire";
+import { formatJobScope, keyFingerprint, parseJobScope } from "@tether/pairing";
+import type { DeviceRecord, JobScope, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
+import type { CreateCodeRequest, CreateCodeResponse, Device, JobScope as WireJobScope, PairRequest, StatusResponse } from "@tether/wire";
 import type { AuditTrail } from "@tether/audit";
 import type { JobManager } from "@tether/jobs";
 import type { Jwks } from "@tether/crypto";
@@ -47,6 +47,15 @@ function toPreauth(p: PreauthorizationRecord) {
   };
 }
 
+/** A job scope from the wire (unset or kind "own": none). @throws PairingError INVALID_ARGUMENT */
+function fromWireScope(w: WireJobScope | null | undefined): JobScope | undefined {
+  return w ? parseJobScope(w.kind, w.labels ?? {}) : undefined;
+}
+
+function toWireScope(s: JobScope | undefined): WireJobScope {
+  return s ? { kind: s.kind, labels: s.kind === "labels" ? s.labels : {} } : { kind: "own", labels: {} };
+}
+
 export function toDevice(d: DeviceRecord, live?: NodeView): Device {
   return {
     id: d.id,
@@ -69,6 +78,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
     version: live?.version ?? d.version ?? "",
     inFlight: live?.inFlight ?? 0,
     labels: d.labels ?? {},
+    jobScope: toWireScope(d.jobScope),
   };
 }
 
@@ -98,9 +108,10 @@ export function adminService(
     ListRequests: unary<{ state: string }, { requests: PairRequest[] }>(log, "Admin.ListRequests", async (req) => ({
       requests: (await pm.listRequests(req.state || undefined)).map(toPairRequest),
     })),
-    ApproveRequest: unary<{ id: string; role: string }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
-      const r = await pm.approve(req.id, req.role || undefined);
-      log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint });
+    ApproveRequest: unary<{ id: string; role: string; jobScope?: WireJobScope | null }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
+      const jobScope = fromWireScope(req.jobScope);
+      const r = await pm.approve(req.id, req.role || undefined, jobScope);
+      log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint, jobScope: formatJobScope(jobScope) });
       return toPairRequest(r);
     }),
     RejectRequest: unary<{ id: string; reason: string }, PairRequest>(log, "Admin.RejectRequest", async (req) => {
@@ -149,6 +160,11 @@ export function adminService(
     }),
     SetLabels: unary<{ id: string; set: Record<string, string>; remove: string[] }, Device>(log, "Admin.SetLabels", async (req) => {
       const d = await pm.setLabels(req.id, req.set ?? {}, req.remove ?? []);
+      return toDevice(d, live(d.id));
+    }),
+    SetJobScope: unary<{ id: string; jobScope?: WireJobScope | null }, Device>(log, "Admin.SetJobScope", async (req) => {
+      const d = await pm.setJobScope(req.id, fromWireScope(req.jobScope));
+      log.info("job scope set", { device: d.id, jobScope: formatJobScope(d.jobScope) });
       return toDevice(d, live(d.id));
     }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {

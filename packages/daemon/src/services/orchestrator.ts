@@ -1,12 +1,14 @@
 /**
  * The Orchestrator service: a thin adapter over the job queue and the node hub. Served on the
- * TLS listener to devices with role "orchestrator" (each call authenticated), and on the
- * admin socket for local use (the caller is "admin").
+ * TLS listener to devices with role "orchestrator" (each call authenticated; each sees only
+ * the jobs it dispatched and those its job scope covers, see access.ts), and on the admin
+ * socket for local use (the caller is "admin" and sees every job).
  */
 import { status } from "@grpc/grpc-js";
 import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { JobManager, JobRecord } from "@tether/jobs";
-import { isFinal } from "@tether/jobs";
+import { JobError, isFinal } from "@tether/jobs";
+import { jobAccess } from "../access.js";
 import type { DeviceIndex } from "../auth.js";
 import { authenticate } from "../auth.js";
 import { DaemonError, toServiceError } from "../errors.js";
@@ -44,6 +46,7 @@ export function orchestratorService(o: {
   const caller = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) =>
     o.mode === "local" ? { deviceId: "admin" } : authenticate(call, o.index, o.now(), ["orchestrator"]);
   const { jobs, hub, log } = o;
+  const accessOf = (peer: { deviceId: string }) => jobAccess(o.mode === "local" ? undefined : peer.deviceId, hub);
   return {
     ListNodes: unary<{ capability: string; online: string }, object>(log, "Orchestrator.ListNodes", async (req, call) => {
       caller(call);
@@ -112,18 +115,18 @@ export function orchestratorService(o: {
       },
     ),
     GetJob: unary<{ id: string }, object>(log, "Orchestrator.GetJob", async (req, call) => {
-      caller(call);
-      return toJob(await jobs.get(req.id));
+      return toJob(await jobs.get(req.id, accessOf(caller(call)).canSee));
     }),
     CancelJob: unary<{ id: string; reason: string }, object>(log, "Orchestrator.CancelJob", async (req, call) => {
-      const by = caller(call).deviceId;
-      const j = await jobs.cancel(req.id, req.reason || `cancelled by ${by}`);
+      const peer = caller(call);
+      const by = peer.deviceId;
+      const j = await jobs.cancel(req.id, req.reason || `cancelled by ${by}`, accessOf(peer).canSee);
       log.info("job cancelled", { job: j.id, by });
       return toJob(j);
     }),
     ListJobs: unary<{ deviceId: string; state: string; limit: number }, object>(log, "Orchestrator.ListJobs", async (req, call) => {
-      caller(call);
-      const list = await jobs.list({ deviceId: req.deviceId, state: req.state, limit: req.limit });
+      const access = accessOf(caller(call));
+      const list = await jobs.list({ deviceId: req.deviceId, state: req.state, limit: req.limit, ...access.list });
       return { jobs: list.map(toJob) };
     }),
     WatchJob: (call: ServerWritableStream<{ id: string }, object>) => {
@@ -152,8 +155,16 @@ export function orchestratorService(o: {
           },
         });
       }
+      const { canSee } = accessOf(peer);
+      const fail = (err: unknown) => {
+        if (done) return;
+        stop();
+        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
+      };
       const send = (j: JobRecord) => {
         if (done) return;
+        // A grant taken away (or a label changed) ends the access of a stream already open.
+        if (!canSee(j)) return fail(new JobError("JOB_NOT_FOUND", `no job ${j.id}`));
         call.write(toJob(j));
         if (isFinal(j.state)) {
           stop();
@@ -161,10 +172,7 @@ export function orchestratorService(o: {
         }
       };
       unwatch = jobs.watch(call.request.id, send);
-      jobs.get(call.request.id).then(send, (err: unknown) => {
-        stop();
-        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
-      });
+      jobs.get(call.request.id, canSee).then(send, fail);
     },
   };
 }

@@ -2,14 +2,16 @@
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, tty } from "../../cli.js";
+import { formatJobsScope } from "./grant.js";
 
 export const devicesShowCommand: Command = {
   name: "devices show",
   summary: "show one device, with its current certificate",
   usage: "tether devices show ID [--data-dir DIR] [--json]",
   help: `Shows device ID: name, role, state, what the node announced (platform, version,
-capabilities), labels, identity key, certificate serial, fingerprint and expiry, and the
-certificate itself in PEM (check it with openssl x509 -text).
+capabilities), labels, for an orchestrator which jobs it may see (own, all, or KEY=VALUE
+label pairs: tether devices grant), identity key, certificate serial, fingerprint and
+expiry, and the certificate itself in PEM (check it with openssl x509 -text).
 
 Example:
   tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw --json`,
@@ -28,6 +30,7 @@ Example:
         tty`  platform, version:   ${d.platform || "-"}, ${d.version || "-"}\n`,
         tty`  capabilities:        ${d.capabilities.join(",") || "-"}\n`,
         tty`  labels:              ${Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "-"}\n`,
+        ...(d.role === "orchestrator" ? [tty`  jobs:                ${formatJobsScope(d.jobScope)}\n`] : []),
         tty`  identity key:        ${d.identityKey}\n`,
         tty`  key fingerprint:     ${d.keyFingerprint}\n`,
         tty`  paired:              ${isoTime(d.pairedAt)} (request ${d.requestId})\n`,

@@ -62,7 +62,7 @@ export type ListenerLimits = Readonly<{
 }>;
 
 /** The soft limit on open files of this process (Node raises it to the hard limit at start), if known. */
-export function openFileLimit(): number | undefined {
+function openFileLimit(): number | undefined {
   try {
     const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
     return m ? Number(m[1]) : undefined;
@@ -126,8 +126,6 @@ export class TlsListener {
     // A failed or timed-out handshake: Node leaves closing the socket to us.
     this.#server.on("tlsClientError", (_err, socket) => socket.destroy());
     this.#server.on("drop", () => this.#refuse());
-    // Accept errors (EMFILE when the process is out of descriptors after all) must not stop the daemon.
-    this.#server.on("error", (err) => this.#log.error("node listener error", { error: describe(err) }));
   }
 
   get limits(): ListenerLimits {
@@ -143,6 +141,8 @@ export class TlsListener {
       this.#server.once("error", reject);
       this.#server.listen({ host, port }, () => {
         this.#server.off("error", reject);
+        // Accept errors (EMFILE if the process runs out of descriptors after all) must not stop the daemon.
+        this.#server.on("error", (err) => this.#log.error("node listener error", { error: describe(err) }));
         resolve((this.#server.address() as { port: number }).port);
       });
     });

@@ -9,9 +9,9 @@
  * IPC in:
  *   {type:"prepare", caPem, devicesFile}
  *       make every device's TLS context (devices from the JSON file); answers "prepared"
- *   {type:"connect", mode:"tether"|"baseline", address, concurrency, echo, reportEnds, limit?}
+ *   {type:"connect", mode:"tether"|"baseline", address, localAddress?, concurrency, echo, reportEnds, limit?}
  *       open a stream for every device not connected yet (until `limit` are open),
- *       `concurrency` handshakes at a time; answers
+ *       `concurrency` handshakes at a time, from `localAddress` if given; answers
  *       {type:"connected", ok, failed, errors, firstAt, lastAt} (CLOCK_MONOTONIC ms)
  *   {type:"reset"}             close every connection (after the server went away)
  *   {type:"expect", key, n}    answer {type:"got", key, at} once n more pushes arrived
@@ -60,6 +60,7 @@ type Conn = { id: string; stream: RawStream; ping?: NodeJS.Timeout; open: boolea
 const conns = new Map<string, Conn>();
 let mode: "tether" | "baseline" = "tether";
 let address = "";
+let localAddress: string | undefined;
 let caPem = "";
 let echo = false;
 let reportEnds = false;
@@ -127,6 +128,7 @@ function open(c: Creds): Promise<void> {
     }, 120_000);
     const stream = openStream({
       authority: address,
+      localAddress,
       secureContext,
       codec: mode === "tether" ? TETHER : RELAY,
       onMessage: (m) => {
@@ -214,6 +216,7 @@ async function probe(id: string): Promise<void> {
     let answered = false;
     const s = openStream({
       authority: address,
+      localAddress,
       secureContext: context(c),
       codec: mode === "tether" ? TETHER : RELAY,
       onMessage: () => {
@@ -246,6 +249,7 @@ process.on("message", (raw) => {
     case "connect":
       mode = m.mode as "tether" | "baseline";
       address = m.address as string;
+      localAddress = m.localAddress as string | undefined;
       echo = Boolean(m.echo);
       reportEnds = Boolean(m.reportEnds);
       void connectAll(m.concurrency as number, (m.limit as number | undefined) ?? Number.POSITIVE_INFINITY);

@@ -54,7 +54,9 @@ export async function startFleet(k: number, dir: string): Promise<Fleet> {
     },
     async connect(o) {
       const done = clients.map((c) => c.next("connected", 600_000));
-      for (const c of clients) c.send({ type: "connect", mode: o.mode, address: o.address, concurrency: o.concurrency, echo: o.echo ?? false, reportEnds: o.reportEnds ?? false, ...(o.limitPerClient === undefined ? {} : { limit: o.limitPerClient }) });
+      // Each client process from its own source address, as nodes on their own machines: the
+      // daemon caps handshakes in progress per address (32), above one client's concurrency.
+      for (const [i, c] of clients.entries()) c.send({ type: "connect", mode: o.mode, address: o.address, localAddress: `127.0.1.${i + 1}`, concurrency: o.concurrency, echo: o.echo ?? false, reportEnds: o.reportEnds ?? false, ...(o.limitPerClient === undefined ? {} : { limit: o.limitPerClient }) });
       const rs = (await Promise.all(done)) as unknown as Connected[];
       return {
         ok: rs.reduce((s, r) => s + r.ok, 0),

@@ -28,6 +28,8 @@ export const Status = { OK: 0, CANCELLED: 1, UNKNOWN: 2, UNAVAILABLE: 14 } as co
  */
 export function openStream(o: {
   authority: string;
+  /** the source address to connect from (the daemon caps handshakes in progress per address) */
+  localAddress?: string;
   secureContext: SecureContext;
   codec: Codec;
   onMessage(m: Record<string, unknown>): void;
@@ -38,6 +40,8 @@ export function openStream(o: {
     servername: "localhost",
     checkServerIdentity: () => undefined,
     rejectUnauthorized: true,
+    // tls.connect hands localAddress on to the TCP connection; @types/node does not list it
+    ...(o.localAddress ? ({ localAddress: o.localAddress } as object) : {}),
   });
   let ended = false;
   const end = (code: number, details: string) => {

@@ -122,7 +122,7 @@ F("Run: one call dispatches and answers with the final job, over mutual TLS; ref
     const a = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("9"), idempotencyKey: "run-1" });
     const b = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("9"), idempotencyKey: "run-1" });
     assert.is(a.id, b.id);
-    const e = (await run({ deviceId: "dev_nope", capability: "echo" }).catch((x: unknown) => x)) as ServiceError;
+    const e = (await run({ deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", capability: "echo" }).catch((x: unknown) => x)) as ServiceError;
     assert.is(e.code, status.NOT_FOUND);
     // a job that times out answers timed_out, it does not hang
     const t = await run({ deviceId: ctx.node, capability: "sleep", timeoutMs: 300 });
@@ -134,7 +134,8 @@ F("Run: one call dispatches and answers with the final job, over mutual TLS; ref
 
 F("dispatch refusals: unknown device, unannounced capability, bad or oversized input, full queue", async () => {
   const err = (p: Promise<unknown>): Promise<string> => p.then(() => "accepted", (e: Error) => e.message);
-  assert.match(await err(dispatch({ deviceId: "dev_nope", capability: "echo" })), /no device/);
+  assert.match(await err(dispatch({ deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", capability: "echo" })), /no device/);
+  assert.match(await err(dispatch({ deviceId: "dev_nope", capability: "echo" })), /must be a device id/);
   assert.match(await err(dispatch({ deviceId: ctx.node, capability: "never" })), /has not announced capability "never"/);
   assert.match(await err(dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from("{oops") })), /not valid UTF-8 JSON/);
   assert.match(await err(dispatch({ deviceId: ctx.node, capability: "echo", input: Buffer.from(JSON.stringify("x".repeat(5000))) })), /limit is 4096/);

@@ -30,7 +30,8 @@ import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { nodeService } from "./services/node.js";
 import { orchestratorService } from "./services/orchestrator.js";
-import { ListenerIdentity, cachePeerCertificates } from "./tls.js";
+import { TlsListener, cachePeerCertificates, resolveListenerLimits } from "./tls.js";
+import type { ListenerLimits } from "./tls.js";
 import { CRL_REFRESH_MS, Revocations } from "./crl.js";
 import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
@@ -117,6 +118,8 @@ export async function startDaemon(
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
     startRateLimit?: RateLimit;
+    /** the node listener's handshake timeout and connection caps (defaults: tls.ts) */
+    listener?: Partial<ListenerLimits>;
     certCheckIntervalMs?: number;
     /** Tests only: delay every device-index update by this long, to show nothing relies on its timing. */
     indexUpdateDelayMs?: number;
@@ -228,15 +231,27 @@ export async function startDaemon(
     nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
     cachePeerCertificates();
-    const identity = new ListenerIdentity(authority.caPem, authority.serverCertPem, authority.serverKeyPem.expose());
-    const creds = identity.credentials();
+    // The daemon owns the TLS server (tls.ts) and gives grpc-js each connection once its
+    // handshake is complete: grpc-js sees a TLS socket, so peer certificates work as before.
+    const listener = new TlsListener({
+      caPem: authority.caPem,
+      certPem: authority.serverCertPem,
+      keyPem: authority.serverKeyPem.expose(),
+      injector: nodeServer.createConnectionInjector(ServerCredentials.createInsecure()),
+      limits: resolveListenerLimits(o.listener),
+      log,
+    });
+    cleanups.push(async () => {
+      const closed = listener.close();
+      await shutdown(nodeServer);
+      await closed;
+    });
     let port: number;
     try {
-      port = await bind(nodeServer, formatHostPort(config.listenHost, config.listenPort), creds);
+      port = await listener.listen(config.listenHost, config.listenPort);
     } catch (cause) {
       throw new DaemonError("LISTEN_FAILED", `cannot listen on ${formatHostPort(config.listenHost, config.listenPort)}: ${(cause as Error).message}`, { cause });
     }
-    cleanups.push(() => shutdown(nodeServer));
     listen = formatHostPort(config.listenHost, port);
     if (!advertise) {
       const wildcard = config.listenHost === "0.0.0.0" || config.listenHost === "::";
@@ -283,7 +298,7 @@ export async function startDaemon(
     // certificate, open streams keep theirs; pairing signs with the new signer at once.
     const checkCertificates = async (force = false) => {
       const r = await authority.refresh(now(), force);
-      if (r.server) identity.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
+      if (r.server) listener.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
       if (r.server || r.signer) {
         log.info("daemon certificates renewed", r);
         await audit.append(AuditEvent.DaemonCertificatesRotated, force ? "admin" : "daemon", "daemon", r);
@@ -322,7 +337,7 @@ export async function startDaemon(
     sweeper.unref();
     cleanups.push(() => clearInterval(sweeper));
 
-    log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir });
+    log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, listener: listener.limits });
     let closing: Promise<void> | undefined;
     return {
       listen,

@@ -7,6 +7,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { clip } from "@tether/base";
+import { isDeviceId } from "@tether/crypto";
 import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
 import { presenceWorthWriting } from "@tether/pairing";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
@@ -16,6 +18,7 @@ import { wireCrl } from "./crl.js";
 import type { SignedCrl } from "./crl.js";
 import { authenticate } from "./auth.js";
 import { describe, toServiceError } from "./errors.js";
+import { notADeviceId } from "./ids.js";
 import type { Logger } from "./log.js";
 
 export const REGISTRATION_TIMEOUT_MS = 10_000;
@@ -336,13 +339,14 @@ export class NodeHub implements NodeDirectory {
         return;
       }
       const r = m.register;
+      const bad = (msg: string) => this.#end(s, status.INVALID_ARGUMENT, msg);
+      if (!isDeviceId(r.deviceId)) return bad(notADeviceId("deviceId", r.deviceId));
       if (r.deviceId !== device) {
         this.#log.warn("node claimed another device id", { device, claimed: r.deviceId });
         this.#end(s, status.PERMISSION_DENIED, `this certificate belongs to ${device}, not ${r.deviceId}`);
         return;
       }
       const caps: CapabilityInfo[] = [];
-      const bad = (msg: string) => this.#end(s, status.INVALID_ARGUMENT, msg);
       if (r.capabilities.length > MAX_CAPABILITIES) return bad(`at most ${MAX_CAPABILITIES} capabilities`);
       for (const c of r.capabilities) {
         if (!CAP_NAME.test(c.name)) return bad(`capability name ${JSON.stringify(c.name.slice(0, 70))} must match [a-z0-9][a-z0-9._-]{0,63}`);
@@ -396,14 +400,14 @@ export class NodeHub implements NodeDirectory {
       case "update": {
         if (m.update?.state !== "running") return;
         const r = await this.#jobs().markRunning(device, m.update.jobId);
-        if ("ignored" in r) this.#log.warn("job update ignored", { device, job: m.update.jobId, reason: r.reason });
+        if ("ignored" in r) this.#log.warn("job update ignored", { device, job: clip(m.update.jobId), reason: r.reason });
         return;
       }
       case "result": {
         const res = m.result;
         if (!res) return;
         const r = await this.#jobs().complete(device, { jobId: res.jobId, ok: res.ok, output: res.output, error: res.error });
-        if ("ignored" in r) this.#log.warn("job result ignored", { device, job: res.jobId, reason: r.reason });
+        if ("ignored" in r) this.#log.warn("job result ignored", { device, job: clip(res.jobId), reason: r.reason });
         else this.#log.debug("job finished", { device, job: r.id, state: r.state });
         this.#pump(device);
         return;

@@ -1,13 +1,22 @@
 /**
- * Listener credentials: one port serves pairing (no client certificate) and node traffic
- * (client certificate required per call). TLS therefore *requests* a client certificate but
+ * The node listener's TLS side. One port serves pairing (no client certificate) and node
+ * traffic (client certificate required per call), so TLS *requests* a client certificate but
  * does not require it; every non-pairing handler authenticates the peer itself (auth.ts).
- * The identity can be swapped at run time (server certificate rotation) without a restart.
+ *
+ * The daemon owns the TLS server, and hands a connection to grpc-js (through a connection
+ * injector) only once its handshake is complete. Until then it bounds what a peer that never
+ * completes one can cost: each handshake has a deadline, the handshakes in progress are capped
+ * per source address and in total, and all connections together stay well below the process's
+ * file limit, so that descriptors remain for the admin socket and the store.
+ * The server certificate can be swapped at run time (rotation) without a restart.
  */
-import { TLSSocket } from "node:tls";
-import type { PeerCertificate } from "node:tls";
-import { experimental } from "@grpc/grpc-js";
-import type { ServerCredentials } from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import { TLSSocket, createServer } from "node:tls";
+import type { PeerCertificate, Server as TlsServer } from "node:tls";
+import type { ConnectionInjector } from "@grpc/grpc-js";
+import type { Logger } from "./log.js";
+import { describe } from "./errors.js";
 
 let peerCertificatesCached = false;
 
@@ -34,47 +43,166 @@ export function cachePeerCertificates(): void {
   } as typeof original;
 }
 
-type CaListener = (u: { caCertificate: Buffer } | null) => void;
-type IdListener = (u: { certificate: Buffer; privateKey: Buffer } | null) => void;
+/** A TLS handshake not complete after this long is dropped (Node's own default is 120 s). */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Handshakes in progress from one source address; more are refused at once. */
+export const MAX_HANDSHAKES_PER_ADDRESS = 32;
+/** File descriptors kept from the listener (at least; a quarter of the limit when that is more). */
+export const RESERVED_FILES = 64;
+/** The file limit assumed where the process's own cannot be read (not Linux). */
+export const ASSUMED_FILE_LIMIT = 1024;
 
-export class ListenerIdentity {
-  #ca: Buffer;
-  #cert: Buffer;
-  #key: Buffer;
-  readonly #caListeners = new Set<CaListener>();
-  readonly #idListeners = new Set<IdListener>();
+export type ListenerLimits = Readonly<{
+  handshakeTimeoutMs: number;
+  /** connections open at once, in handshake or established; more are closed as accepted */
+  maxConnections: number;
+  /** handshakes in progress at once, from every address together */
+  maxHandshakes: number;
+  maxHandshakesPerAddress: number;
+}>;
 
-  constructor(caPem: string, certPem: string, keyPem: string) {
-    this.#ca = Buffer.from(caPem);
-    this.#cert = Buffer.from(certPem);
-    this.#key = Buffer.from(keyPem);
+/** The soft limit on open files of this process (Node raises it to the hard limit at start), if known. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Defaults for what is not given: connections up to the file limit less what is reserved,
+ * handshakes up to half of that (so established connections always keep the other half).
+ */
+export function resolveListenerLimits(o: Partial<ListenerLimits> = {}, fileLimit = openFileLimit() ?? ASSUMED_FILE_LIMIT): ListenerLimits {
+  const byFiles = Math.max(1, fileLimit - Math.max(RESERVED_FILES, Math.floor(fileLimit / 4)));
+  const maxConnections = Math.min(o.maxConnections ?? byFiles, byFiles);
+  return Object.freeze({
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    maxConnections,
+    maxHandshakes: Math.min(o.maxHandshakes ?? Math.ceil(maxConnections / 2), maxConnections),
+    maxHandshakesPerAddress: o.maxHandshakesPerAddress ?? MAX_HANDSHAKES_PER_ADDRESS,
+  });
+}
+
+/** How often, at most, the listener logs that it refused connections (with a count). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+export class TlsListener {
+  readonly #server: TlsServer;
+  readonly #limits: ListenerLimits;
+  readonly #log: Logger;
+  #ca: string;
+  /** raw sockets whose TLS handshake is in progress, by "address port" */
+  readonly #handshaking = new Map<string, Socket>();
+  readonly #perAddress = new Map<string, number>();
+  #refused = 0;
+  #refusalLogged = 0;
+
+  constructor(o: { caPem: string; certPem: string; keyPem: string; injector: ConnectionInjector; limits: ListenerLimits; log: Logger }) {
+    this.#limits = o.limits;
+    this.#log = o.log;
+    this.#ca = o.caPem;
+    this.#server = createServer({
+      ca: o.caPem,
+      cert: o.certPem,
+      key: o.keyPem,
+      requestCert: true, // asked for, not required (see the header)
+      rejectUnauthorized: false,
+      ALPNProtocols: ["h2"],
+      handshakeTimeout: o.limits.handshakeTimeoutMs,
+    });
+    // Node closes connections beyond this as it accepts them, before any TLS work.
+    this.#server.maxConnections = o.limits.maxConnections;
+    // Before Node wraps the socket in TLS: count it, or refuse it.
+    this.#server.prependListener("connection", (raw: Socket) => this.#accepted(raw));
+    this.#server.on("secureConnection", (socket: TLSSocket) => {
+      this.#handshakeDone(socket);
+      // From here errors are the HTTP/2 session's to report; an unhandled one would throw.
+      socket.on("error", () => {});
+      o.injector.injectConnection(socket);
+    });
+    // A failed or timed-out handshake: Node leaves closing the socket to us.
+    this.#server.on("tlsClientError", (_err, socket) => socket.destroy());
+    this.#server.on("drop", () => this.#refuse());
   }
 
-  addCaCertificateListener(l: CaListener): void {
-    this.#caListeners.add(l);
-    // Asynchronously: grpc-js registers its watcher only after adding the listeners.
-    queueMicrotask(() => this.#caListeners.has(l) && l({ caCertificate: this.#ca }));
+  get limits(): ListenerLimits {
+    return this.#limits;
   }
-  removeCaCertificateListener(l: CaListener): void {
-    this.#caListeners.delete(l);
-  }
-  addIdentityCertificateListener(l: IdListener): void {
-    this.#idListeners.add(l);
-    queueMicrotask(() => this.#idListeners.has(l) && l({ certificate: this.#cert, privateKey: this.#key }));
-  }
-  removeIdentityCertificateListener(l: IdListener): void {
-    this.#idListeners.delete(l);
+
+  /**
+   * Start listening; resolves with the port actually bound.
+   * @throws the listen error (EADDRINUSE, EACCES, ...)
+   */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off("error", reject);
+        // Accept errors (EMFILE if the process runs out of descriptors after all) must not stop the daemon.
+        this.#server.on("error", (err) => this.#log.error("node listener error", { error: describe(err) }));
+        resolve((this.#server.address() as { port: number }).port);
+      });
+    });
   }
 
   /** Present a new server certificate to new connections; open ones are unaffected. */
   rotate(certPem: string, keyPem: string): void {
-    this.#cert = Buffer.from(certPem);
-    this.#key = Buffer.from(keyPem);
-    for (const l of this.#idListeners) l({ certificate: this.#cert, privateKey: this.#key });
+    this.#server.setSecureContext({ ca: this.#ca, cert: certPem, key: keyPem });
   }
 
-  credentials(): ServerCredentials {
-    // Client certificates are requested (a CA is given) but not required (false).
-    return experimental.createCertificateProviderServerCredentials(this, this, false);
+  /**
+   * Stop accepting and drop the handshakes in progress. Resolves once every connection has
+   * closed: established ones are gRPC's to end (shut its server down meanwhile).
+   */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const raw of this.#handshaking.values()) raw.destroy();
+    return closed;
+  }
+
+  #accepted(raw: Socket): void {
+    const address = raw.remoteAddress ?? "";
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (fromAddress >= this.#limits.maxHandshakesPerAddress || this.#handshaking.size >= this.#limits.maxHandshakes) {
+      raw.destroy();
+      this.#refuse();
+      return;
+    }
+    const key = `${address} ${raw.remotePort}`;
+    this.#handshaking.set(key, raw);
+    this.#perAddress.set(address, fromAddress + 1);
+    raw.once("close", () => {
+      if (this.#handshaking.get(key) === raw) this.#release(key, address);
+    });
+  }
+
+  #handshakeDone(socket: TLSSocket): void {
+    const address = socket.remoteAddress ?? "";
+    const key = `${address} ${socket.remotePort}`;
+    if (this.#handshaking.has(key)) this.#release(key, address);
+  }
+
+  #release(key: string, address: string): void {
+    this.#handshaking.delete(key);
+    const n = (this.#perAddress.get(address) ?? 1) - 1;
+    if (n > 0) this.#perAddress.set(address, n);
+    else this.#perAddress.delete(address);
+  }
+
+  /** Count a refused connection; log the count now and then, never once per connection. */
+  #refuse(): void {
+    this.#refused++;
+    const now = Date.now();
+    if (now - this.#refusalLogged < REFUSAL_LOG_INTERVAL_MS) return;
+    this.#refusalLogged = now;
+    this.#log.warn("node listener refusing connections", {
+      refused: this.#refused,
+      handshaking: this.#handshaking.size,
+      limits: this.#limits,
+    });
+    this.#refused = 0;
   }
 }

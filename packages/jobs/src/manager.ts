@@ -15,7 +15,7 @@
  * for `finishedRetentionMs` and are read when asked for.
  */
 import { EventEmitter } from "node:events";
-import { AuditEvent, Mutex } from "@tether/base";
+import { AuditEvent, Mutex, clip } from "@tether/base";
 import type { JobConfig } from "./config.js";
 import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, RETENTION_BATCH, resolveJobConfig } from "./config.js";
 import { JobError } from "./errors.js";
@@ -58,6 +58,17 @@ function ownerKey(j: Pick<JobRecord, "dispatchedBy" | "id">): string {
 }
 
 const CAPABILITY_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** What #newId makes: `job_` and 24 lowercase hex digits. */
+const JOB_ID_RE = /^job_[0-9a-f]{24}$/;
+
+/**
+ * A job id named by a caller, checked before any lookup (a malformed one is never echoed whole).
+ * @throws JobError INVALID_ARGUMENT
+ */
+function jobIdArg(id: string, label = "id"): string {
+  if (!JOB_ID_RE.test(id)) throw new JobError("INVALID_ARGUMENT", `"${label}" must be a job id (job_ and 24 hex digits), got ${JSON.stringify(clip(id))}`);
+  return id;
+}
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function jsonText(b: Uint8Array, label: string, limit: number, code: "INPUT_TOO_LARGE" | "INVALID_ARGUMENT"): string {
@@ -344,7 +355,7 @@ export class JobManager {
         }
       }
       const node = this.#dir.describe(d.deviceId);
-      if (!node?.exists) throw new JobError("DEVICE_NOT_FOUND", `no device ${d.deviceId}`);
+      if (!node?.exists) throw new JobError("DEVICE_NOT_FOUND", `no device ${clip(d.deviceId)}`);
       if (node.revoked) throw new JobError("DEVICE_REVOKED", `device ${d.deviceId} is revoked`);
       if (!node.capabilities.includes(d.capability)) {
         throw new JobError("UNKNOWN_CAPABILITY", `device ${d.deviceId} has not announced capability "${d.capability}"`);
@@ -444,7 +455,7 @@ export class JobManager {
 
   #owned(deviceId: string, jobId: string): JobRecord | Ignored {
     const j = this.#open.get(jobId);
-    if (!j) return { ignored: true, reason: `job ${jobId} is unknown or already finished` };
+    if (!j) return { ignored: true, reason: `job ${clip(jobId)} is unknown or already finished` };
     if (j.deviceId !== deviceId) return { ignored: true, reason: `job ${jobId} is not assigned to ${deviceId}` };
     if (j.state === "queued") return { ignored: true, reason: `job ${jobId} has not been delivered` };
     return j;
@@ -488,9 +499,10 @@ export class JobManager {
   /**
    * Cancel a job that has not finished. A delivered or running job is also cancelled on its node.
    * A job that `canSee` does not admit is not found, finished or not.
-   * @throws JobError JOB_NOT_FOUND, JOB_FINISHED.
+   * @throws JobError INVALID_ARGUMENT (not a job id), JOB_NOT_FOUND, JOB_FINISHED.
    */
   async cancel(jobId: string, reason = "cancelled", canSee: CanSee = everyJob): Promise<JobRecord> {
+    jobIdArg(jobId);
     const f = await this.#mutex.run(async () => {
       const cur = this.#open.get(jobId);
       if (cur && !canSee(cur)) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);
@@ -534,9 +546,10 @@ export class JobManager {
 
   /**
    * A job that `canSee` admits.
-   * @throws JobError JOB_NOT_FOUND
+   * @throws JobError INVALID_ARGUMENT (not a job id), JOB_NOT_FOUND
    */
   async get(jobId: string, canSee: CanSee = everyJob): Promise<JobRecord> {
+    jobIdArg(jobId);
     await this.#pending.get(jobId)?.catch(() => undefined); // never show a change before it is durable
     const j = this.#open.get(jobId) ?? (await this.#repo.get("jobs", jobId));
     if (!j || !canSee(j)) throw new JobError("JOB_NOT_FOUND", `no job ${jobId}`);

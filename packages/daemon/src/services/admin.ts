@@ -12,6 +12,7 @@ import type { Revocations } from "../crl.js";
 import type { NodeHub, NodeView } from "../hub.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { DaemonError } from "../errors.js";
+import { deviceIdArg, requestIdArg } from "../ids.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
@@ -110,12 +111,12 @@ export function adminService(
     })),
     ApproveRequest: unary<{ id: string; role: string; jobScope?: WireJobScope | null }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
       const jobScope = fromWireScope(req.jobScope);
-      const r = await pm.approve(req.id, req.role || undefined, jobScope);
+      const r = await pm.approve(requestIdArg(req.id, "id"), req.role || undefined, jobScope);
       log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint, jobScope: formatJobScope(jobScope) });
       return toPairRequest(r);
     }),
     RejectRequest: unary<{ id: string; reason: string }, PairRequest>(log, "Admin.RejectRequest", async (req) => {
-      const r = await pm.reject(req.id, req.reason || undefined);
+      const r = await pm.reject(requestIdArg(req.id, "id"), req.reason || undefined);
       log.info("pairing request rejected", { request: r.id, device: r.deviceId });
       return toPairRequest(r);
     }),
@@ -123,17 +124,17 @@ export function adminService(
       const nodes = new Map(fleet.hub.nodes().map((n) => [n.deviceId, n]));
       return { devices: (await pm.listDevices()).map((d) => toDevice(d, nodes.get(d.id))) };
     }),
-    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => toDevice(await pm.getDevice(req.id), live(req.id))),
+    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => toDevice(await pm.getDevice(deviceIdArg(req.id, "id")), live(req.id))),
     RevokeDevice: unary<{ id: string; reason: string }, Device>(log, "Admin.RevokeDevice", async (req) => {
       const started = fleet.now();
-      const d = await pm.revokeDevice(req.id, req.reason || undefined); // durable; listeners end streams
+      const d = await pm.revokeDevice(deviceIdArg(req.id, "id"), req.reason || undefined); // durable; listeners end streams
       await fleet.revocations.update(d); // the CRL lists it before we answer
       const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
-      log.info("device revoked", { device: d.id, reason: req.reason, failedJobs: failed, ms: fleet.now() - started });
+      log.info("device revoked", { device: d.id, reason: d.revokeReason ?? "", failedJobs: failed, ms: fleet.now() - started });
       return toDevice(d, live(d.id));
     }),
     ClearRevocation: unary<{ id: string }, Device>(log, "Admin.ClearRevocation", async (req) => {
-      const d = await pm.clearRevocation(req.id);
+      const d = await pm.clearRevocation(deviceIdArg(req.id, "id"));
       log.info("device revocation cleared", { device: d.id });
       return toDevice(d, live(d.id));
     }),
@@ -154,21 +155,22 @@ export function adminService(
       preauthorizations: (await pm.listPreauthorizations()).map(toPreauth),
     })),
     RevokePreauthorization: unary<{ deviceId: string }, object>(log, "Admin.RevokePreauthorization", async (req) => {
+      deviceIdArg(req.deviceId, "deviceId");
       const p = (await pm.listPreauthorizations()).find((x) => x.id === req.deviceId);
       await pm.revokePreauthorization(req.deviceId);
       return toPreauth(p as PreauthorizationRecord);
     }),
     SetLabels: unary<{ id: string; set: Record<string, string>; remove: string[] }, Device>(log, "Admin.SetLabels", async (req) => {
-      const d = await pm.setLabels(req.id, req.set ?? {}, req.remove ?? []);
+      const d = await pm.setLabels(deviceIdArg(req.id, "id"), req.set ?? {}, req.remove ?? []);
       return toDevice(d, live(d.id));
     }),
     SetJobScope: unary<{ id: string; jobScope?: WireJobScope | null }, Device>(log, "Admin.SetJobScope", async (req) => {
-      const d = await pm.setJobScope(req.id, fromWireScope(req.jobScope));
+      const d = await pm.setJobScope(deviceIdArg(req.id, "id"), fromWireScope(req.jobScope));
       log.info("job scope set", { device: d.id, jobScope: formatJobScope(d.jobScope) });
       return toDevice(d, live(d.id));
     }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
-      if ((await pm.getDevice(req.id)).revokedAt) {
+      if ((await pm.getDevice(deviceIdArg(req.id, "id"))).revokedAt) {
         throw new DaemonError("DEVICE_REVOKED", `device ${req.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
       }
       const d = await pm.setRotateRequested(req.id, true);
@@ -180,9 +182,10 @@ export function adminService(
       const c = await fleet.revocations.crl();
       return wireCrl(c);
     }),
-    Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Admin.Verify", async (req) =>
-      withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate)),
-    ),
+    Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Admin.Verify", async (req) => {
+      if (req.peerDeviceId) deviceIdArg(req.peerDeviceId, "peerDeviceId");
+      return withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate));
+    }),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     RotateDaemonCertificates: unary<object, object>(log, "Admin.RotateDaemonCertificates", async () => fleet.rotateDaemonCertificates()),
     ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({

@@ -16,6 +16,7 @@ import type { Revocations } from "../crl.js";
 import { wireCrl, withPolicy } from "../crl.js";
 import { DaemonError } from "../errors.js";
 import type { NodeHub } from "../hub.js";
+import { deviceIdArg } from "../ids.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
@@ -47,6 +48,7 @@ export function nodeService(o: {
     }),
     Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Node.Verify", async (req, call) => {
       authenticate(call, index, now());
+      if (req.peerDeviceId) deviceIdArg(req.peerDeviceId, "peerDeviceId");
       return withPolicy(revocations, req.peerDeviceId, req.token ? revocations.verifyToken(req.token, req.audience, jwks) : revocations.verify(req.certificate));
     }),
     IssueToken: unary<{ audience: string; ttlSeconds: number }, object>(log, "Node.IssueToken", async (req, call) => {

@@ -13,6 +13,7 @@ import type { DeviceIndex } from "../auth.js";
 import { authenticate } from "../auth.js";
 import { DaemonError, toServiceError } from "../errors.js";
 import type { NodeHub } from "../hub.js";
+import { deviceIdArg } from "../ids.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
@@ -65,7 +66,7 @@ export function orchestratorService(o: {
       async (req, call) => {
         const by = caller(call).deviceId;
         const j = await jobs.dispatch({
-          deviceId: req.deviceId,
+          deviceId: deviceIdArg(req.deviceId, "deviceId"),
           capability: req.capability,
           input: req.input,
           timeoutMs: req.timeoutMs,
@@ -82,7 +83,7 @@ export function orchestratorService(o: {
       async (req, call) => {
         const peer = caller(call);
         const j = await jobs.dispatch({
-          deviceId: req.deviceId,
+          deviceId: deviceIdArg(req.deviceId, "deviceId"),
           capability: req.capability,
           input: req.input,
           timeoutMs: req.timeoutMs,
@@ -126,6 +127,7 @@ export function orchestratorService(o: {
     }),
     ListJobs: unary<{ deviceId: string; state: string; limit: number }, object>(log, "Orchestrator.ListJobs", async (req, call) => {
       const access = accessOf(caller(call));
+      if (req.deviceId) deviceIdArg(req.deviceId, "deviceId");
       const list = await jobs.list({ deviceId: req.deviceId, state: req.state, limit: req.limit, ...access.list });
       return { jobs: list.map(toJob) };
     }),

@@ -153,14 +153,18 @@ F("revoking an orchestrator ends its waiting Run and WatchJob calls at once, wit
   await startNode(nodeDir, { hold: never });
   const o = orchestrator(orchDir, ctx.d.listen);
   try {
-    // WatchJob on a job that will not finish for a minute
-    const watched = await dispatch({ deviceId: node, capability: "hold", timeoutMs: 60_000 });
+    // WatchJob on a job of its own (an orchestrator sees only its own jobs, fleet.md §6.1.1)
+    // that will not finish for a minute
+    const watched = await new Promise<Job>((resolve, reject) =>
+      o.Dispatch({ deviceId: node, capability: "hold", input: Buffer.from("null"), timeoutMs: 60_000, idempotencyKey: "" }, new Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r as Job))),
+    );
     const stream = o.WatchJob({ id: watched.id });
     const watchEnd = new Promise<{ code: number; details: string }>((resolve) => {
       stream.on("error", (e: ServiceError) => resolve({ code: e.code, details: e.details }));
       stream.on("end", () => resolve({ code: status.OK, details: "ended without an error" }));
     });
-    await new Promise((r) => stream.once("data", r));
+    // the first state, or fail at once if the stream ends instead (never hang)
+    await Promise.race([new Promise((r) => stream.once("data", r)), watchEnd.then((e) => assert.unreachable(`WatchJob ended before its first message: ${e.details}`))]);
     // Run on another, waiting for its final state
     const run = new Promise<ServiceError | Job>((resolve) =>
       o.Run({ deviceId: node, capability: "hold", input: Buffer.from("null"), timeoutMs: 60_000, idempotencyKey: "" }, new Metadata(), { deadline: Date.now() + 90_000 }, (e, r) =>
@@ -169,7 +173,7 @@ F("revoking an orchestrator ends its waiting Run and WatchJob calls at once, wit
     );
     await waitFor(async () => {
       const jobs = (await rpc<{ jobs: Job[] }>("Orchestrator", local(), "ListJobs", { deviceId: node, state: "", limit: 10 })).jobs;
-      return jobs.some((j) => j.dispatchedBy === orch);
+      return jobs.filter((j) => j.dispatchedBy === orch).length === 2;
     }, "the Run's job to be dispatched");
     await new Promise((r) => setTimeout(r, 100)); // Run is now waiting for the final job
     const t0 = Date.now();

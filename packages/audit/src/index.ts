@@ -12,3 +12,4 @@ export {
   entryHash,
 } from "./audit.js";
 export type { AuditEntry, AuditHead, AuditTables, AuditTrail, EntriesQuery, VerifyResult } from "./audit.js";
+export { AuditCoalescer, COALESCE_OVERFLOW_KEY, DEFAULT_COALESCE_MAX_KEYS, DEFAULT_COALESCE_WINDOW_MS } from "./coalesce.js";

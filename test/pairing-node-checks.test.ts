@@ -21,8 +21,7 @@ import { tetherPackageDefinition } from "@tether/wire";
 import { loadOrCreateAuthority } from "../packages/daemon/src/authority.ts";
 import type { LoadedAuthority } from "../packages/daemon/src/authority.ts";
 import { silentLogger } from "../packages/daemon/src/log.ts";
-import { RateLimiter } from "../packages/daemon/src/ratelimit.ts";
-import { pairingService } from "../packages/daemon/src/services/pairing.ts";
+import { pairingGuard, pairingService } from "../packages/daemon/src/services/pairing.ts";
 import { tempDir, waitFor } from "./helpers.ts";
 
 /** An in-memory repository: fine here, the store is not what this test is about. */
@@ -60,7 +59,7 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>)
   });
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Pairing: { service: ServiceDefinition } } } };
   const server = new Server();
-  server.addService(pkg.tether.v1.Pairing.service, pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now), new AuditLog(memoryRepo() as never, Date.now)));
+  server.addService(pkg.tether.v1.Pairing.service, pairingService(pm, auth.caCertDer, silentLogger, pairingGuard({ limit: { burst: 1000, perSecond: 1000 }, now: Date.now, trail: new AuditLog(memoryRepo() as never, Date.now) })));
   const creds = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
   const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", creds, (e, p) => (e ? rej(e) : res(p))));
   const address = `127.0.0.1:${port}`;

@@ -1,7 +1,7 @@
 /**
  * A token bucket per key (the peer's address), to slow down code-burning, scanning and floods
  * of refused calls. The Pairing service keeps two: one that each Start takes from, and one
- * that each refused Pairing call takes from (docs/protocol.md, §8).
+ * that each Pairing call takes from and a successful one gives back (docs/protocol.md, §8).
  */
 export type RateLimit = { burst: number; perSecond: number };
 export const DEFAULT_START_RATE_LIMIT: RateLimit = { burst: 30, perSecond: 2 };
@@ -24,9 +24,10 @@ export class RateLimiter {
     return ok;
   }
 
-  /** Whether `key` has a token left, without taking it. */
-  allows(key: string): boolean {
-    return this.#bucket(key).tokens >= 1;
+  /** Give back a token taken for `key` (a call that turned out not to count). */
+  give(key: string): void {
+    const b = this.#bucket(key);
+    b.tokens = Math.min(this.#limit.burst, b.tokens + 1);
   }
 
   #bucket(key: string): { tokens: number; at: number } {

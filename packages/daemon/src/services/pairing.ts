@@ -1,8 +1,9 @@
 /**
  * The node-facing Pairing service: a thin adapter over PairingManager. These calls need no
  * certificate, so every one is admitted against per-address budgets first (RateLimiter):
- * each Start takes a token from the Start budget, each refused call (any RPC) one from the
- * refusal budget, and an address with either used up is refused RATE_LIMITED before any
+ * every call takes a token from the refusal budget and gives it back if it succeeds (so only
+ * refusals spend it, and concurrent calls cannot overdraw it), each Start also takes one
+ * from the Start budget; an address with either used up is refused RATE_LIMITED before any
  * work. Refusals are audited through an AuditCoalescer, one entry per address, RPC and code
  * and window, so a flood costs a bounded number of entries and fsyncs.
  */
@@ -33,7 +34,7 @@ import { unary } from "./rpc.js";
 export type PairingGuard = {
   /** each Start takes a token */
   start: RateLimiter;
-  /** each refused Pairing call takes a token; an address without one is refused at once */
+  /** each Pairing call takes a token, a successful one gives it back; an address without one is refused at once */
   refusals: RateLimiter;
   /** where refusals are audited, coalesced by address, RPC and code */
   audit: AuditCoalescer;
@@ -61,19 +62,22 @@ function subjectOf(req: object): string {
 }
 
 export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: Logger, guard: PairingGuard): UntypedServiceImplementation {
-  /** Before any work: an address that used up a budget is refused. */
+  /**
+   * Before any work: take the call's token from the refusal budget (given back when it
+   * succeeds); an address that used up a budget is refused. A Start refused by the Start
+   * budget keeps its refusal token.
+   */
   const admit = (rpc: Rpc, peer: string): void => {
-    if (!guard.refusals.allows(peer) || (rpc === "Start" && !guard.start.take(peer))) {
+    if (!guard.refusals.take(peer) || (rpc === "Start" && !guard.start.take(peer))) {
       throw new DaemonError("RATE_LIMITED", "too many handshakes or refused calls from this address; slow down", {
         status: status.RESOURCE_EXHAUSTED,
         quiet: true,
       });
     }
   };
-  /** Count a refusal against its address and audit it (code and reason only, never a secret); rethrow. */
+  /** Audit a refusal (code and reason only, never a secret; its token stays spent); rethrow. */
   const refused = async (rpc: Rpc, req: object, peer: string, err: unknown): Promise<never> => {
     if (err instanceof PairingError || err instanceof DaemonError) {
-      if (err.code !== "RATE_LIMITED") guard.refusals.take(peer);
       await guard.audit.note(`${peer} ${rpc} ${err.code}`, {
         type: AuditEvent.HandshakeFailed,
         actor: "anonymous",
@@ -89,7 +93,9 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
       const peer = peerAddress(call.getPeer());
       try {
         admit(rpc, peer);
-        return await fn(req);
+        const res = await fn(req);
+        guard.refusals.give(peer);
+        return res;
       } catch (err) {
         return refused(rpc, req, peer, err);
       }
@@ -152,6 +158,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
       unsubscribe = pm.onDecision(call.request.requestId, (r) => (authorized ? finish(r) : (early = r)));
       pm.authorizeAwait(call.request).then(
         (r) => {
+          guard.refusals.give(peer);
           if (done) return;
           authorized = true;
           if (early) return finish(early);

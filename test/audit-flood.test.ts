@@ -7,8 +7,6 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
-import { createServer, connect as tcpConnect } from "node:net";
-import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -29,7 +27,7 @@ import type { AuditRecord } from "@tether/base";
 import { PAIR_PROTOCOL_VERSION } from "@tether/crypto";
 import { Store } from "@tether/store";
 import { tetherPackageDefinition } from "@tether/wire";
-import { admin, cli, pairDevice, startDaemonProcess, startTestDaemon, stopDaemonProcess, tempDir } from "./helpers.ts";
+import { admin, cli, loopbackForwarder, pairDevice, startDaemonProcess, startTestDaemon, stopDaemonProcess, tempDir } from "./helpers.ts";
 
 const MB2 = 2_000_000;
 
@@ -42,36 +40,6 @@ function dirBytes(dir: string): number {
     else if (e.isFile()) n += statSync(p).size;
   }
   return n;
-}
-
-/**
- * A TCP forwarder on 127.0.0.1 whose connections reach `target` from source address `from`
- * (Linux routes all of 127.0.0.0/8 to loopback): a second caller address for one test.
- */
-async function forwarder(target: string, from: string): Promise<{ address: string; close(): void }> {
-  const i = target.lastIndexOf(":");
-  const sockets = new Set<Socket>();
-  const server = createServer((inbound) => {
-    const out = tcpConnect({ host: target.slice(0, i), port: Number(target.slice(i + 1)), localAddress: from });
-    sockets.add(inbound).add(out);
-    inbound.pipe(out).pipe(inbound);
-    const done = () => {
-      inbound.destroy();
-      out.destroy();
-      sockets.delete(inbound);
-      sockets.delete(out);
-    };
-    inbound.on("error", done).on("close", done);
-    out.on("error", done).on("close", done);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 const U = suite("audit flood: caps and coalescing (unit)");
@@ -244,7 +212,7 @@ F("1,000 refused calls with 2 MB fields from one address: bounded disk, a real p
   // `tether daemon` in its own process, with its real per-address budgets (burst 30, then 2 a second).
   const { d, ready } = await startDaemonProcess(dataDir);
   const hostile = floodClient(ready.listen);
-  const fwd = await forwarder(ready.listen, "127.0.0.2");
+  const fwd = await loopbackForwarder(ready.listen, () => "127.0.0.2");
   const target = { dataDir, listen: ready.listen };
   try {
     const seqBefore = (await admin<{ entries: { seq: number }[] }>(target, "ListAudit", { limit: 1 })).entries[0]?.seq ?? 0;

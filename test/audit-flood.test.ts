@@ -257,12 +257,11 @@ F("1,000 refused calls with 2 MB fields from one address: bounded disk, a real p
     const json = await cli(["audit", "--limit", "20", "--json", "--data-dir", dataDir]);
     assert.is(json.code, 0, json.stderr);
     const last20 = JSON.parse(json.stdout) as { seq: number; type: string; details: Record<string, unknown> }[];
-    assert.is(last20.length, 20);
-    assert.ok(last20.every((e, i) => i === 0 || e.seq === (last20[i - 1]?.seq ?? 0) + 1), "newest last, in order");
     assert.ok(last20.some((e) => e.type === "request.approved"), "the real pairing is in the last 20");
     const aggregated = last20.find((e) => e.type === "handshake.failed" && typeof e.details.count === "number" && e.details.count > 100);
     assert.ok(aggregated, "the aggregated refusal with its count is in the last 20");
     const all = JSON.parse((await cli(["audit", "--json", "--data-dir", dataDir])).stdout) as typeof last20;
+    assert.equal(last20, all.slice(-20), "the newest 20 of the whole log, newest last");
     const flood = all.filter((e) => e.seq > seqBefore && e.type === "handshake.failed");
     assert.ok(flood.every((e) => /^(ipv4:)?127\.0\.0\.1$/.test(String(e.details.peer))), `all from the flooding address: ${[...new Set(flood.map((e) => e.details.peer))].join(", ")}`);
     const counted = flood.reduce((n, e) => n + (typeof e.details.count === "number" ? e.details.count : 1), 0);

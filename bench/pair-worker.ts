@@ -11,10 +11,9 @@
  * IPC in:  {type:"pair", daemon, adminSocket, pins, concurrency, stateRoot}
  * IPC out: {type:"paired", ok, failed, errors, ms}   (ms: wall time of each pairing)
  */
-import { createServer, connect as tcpConnect } from "node:net";
-import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { pair } from "@tether/node";
+import { loopbackForwarder } from "../test/helpers.ts";
 import { adminClient } from "./clients.ts";
 
 const send = (m: object) => process.send?.(m);
@@ -27,39 +26,11 @@ function nextSource(): string {
   return `127.0.${a}.${2 + (addr % 250)}`;
 }
 
-async function forwarder(target: string): Promise<{ address: string; close(): void }> {
-  const i = target.lastIndexOf(":");
-  const host = target.slice(0, i);
-  const port = Number(target.slice(i + 1));
-  const sockets = new Set<Socket>();
-  const server = createServer((inbound) => {
-    const out = tcpConnect({ host, port, localAddress: nextSource() });
-    sockets.add(inbound).add(out);
-    inbound.pipe(out).pipe(inbound);
-    const done = () => {
-      inbound.destroy();
-      out.destroy();
-      sockets.delete(inbound);
-      sockets.delete(out);
-    };
-    inbound.on("error", done).on("close", done);
-    out.on("error", done).on("close", done);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 process.on("message", (raw) => {
   const m = raw as { type: string; daemon: string; adminSocket: string; pins: string[]; concurrency: number; stateRoot: string };
   if (m.type !== "pair") return;
   void (async () => {
-    const fwd = await forwarder(m.daemon);
+    const fwd = await loopbackForwarder(m.daemon, nextSource);
     const admin = adminClient(m.adminSocket);
     const ms: number[] = [];
     const errors: string[] = [];

@@ -348,3 +348,37 @@ export async function cliPair(dataDir: string, args: string[], stateDir: string,
   const result = JSON.parse(node.out()) as { deviceId: string; role: string; caFingerprint: string; certificateNotAfter: string };
   return { result, requestId, verificationCode, listed };
 }
+
+// --- loopback source addresses (h1-audit-flood) ---
+
+/**
+ * A TCP forwarder listening on 127.0.0.1 whose connections reach `target` ("host:port")
+ * from the source address `source()` gives for each (Linux routes all of 127.0.0.0/8 to
+ * loopback): other caller addresses for the daemon's per-address limits, on one machine.
+ */
+export async function loopbackForwarder(target: string, source: () => string): Promise<{ address: string; close(): void }> {
+  const { createServer, connect } = await import("node:net");
+  const i = target.lastIndexOf(":");
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createServer((inbound) => {
+    const out = connect({ host: target.slice(0, i), port: Number(target.slice(i + 1)), localAddress: source() });
+    sockets.add(inbound).add(out);
+    inbound.pipe(out).pipe(inbound);
+    const done = () => {
+      inbound.destroy();
+      out.destroy();
+      sockets.delete(inbound);
+      sockets.delete(out);
+    };
+    inbound.on("error", done).on("close", done);
+    out.on("error", done).on("close", done);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    address: `127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

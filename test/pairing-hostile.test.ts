@@ -141,7 +141,10 @@ T("an empty message, a version 1 node and an unknown version are refused", async
     const details = await expectStatus(handshakeStart(ctx.c, pinParts(code.code), nodeKeys(), { version }), status.FAILED_PRECONDITION);
     assert.match(details, new RegExp(`version ${version} is not supported`));
   }
-  assert.match(await expectStatus(call(ctx.c, "Finish", {}), status.NOT_FOUND), /session/);
+  // An id the daemon never issues is refused as malformed, before any lookup; a well-formed unknown one is not found.
+  assert.match(await expectStatus(call(ctx.c, "Finish", {}), status.INVALID_ARGUMENT), /sessionId/);
+  assert.match(await expectStatus(call(ctx.c, "Reveal", { sessionId: "hs_nope", ya: new Uint8Array(32) }), status.INVALID_ARGUMENT), /sessionId/);
+  assert.match(await expectStatus(call(ctx.c, "Finish", { sessionId: `hs_${"0".repeat(24)}` }), status.NOT_FOUND), /session/);
 });
 
 T("a message over the size limit is refused with RESOURCE_EXHAUSTED", async () => {
@@ -316,7 +319,9 @@ T("Await needs the identity key's signature and a fresh timestamp", async () => 
   await expectStatus(awaitOnce({ requestId, timestamp: ts, signature: new Uint8Array(0) }), status.UNAUTHENTICATED);
   const old = ts - 10 * 60_000;
   await expectStatus(awaitOnce({ requestId, timestamp: old, signature: identitySign(h.keys.secretKey, awaitSignedMessage(requestId, old)) }), status.UNAUTHENTICATED);
-  await expectStatus(awaitOnce({ requestId: "req_unknown", timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage("req_unknown", ts)) }), status.NOT_FOUND);
+  const unknown = `req_${"0".repeat(24)}`;
+  await expectStatus(awaitOnce({ requestId: unknown, timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage(unknown, ts)) }), status.NOT_FOUND);
+  await expectStatus(awaitOnce({ requestId: "req_unknown", timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage("req_unknown", ts)) }), status.INVALID_ARGUMENT);
   const ok = await awaitOnce({ requestId, timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage(requestId, ts)) });
   assert.is(ok.state, "pending");
 });

@@ -23,8 +23,7 @@ import type { RevealResponse } from "@tether/wire";
 import { loadOrCreateAuthority } from "../packages/daemon/src/authority.ts";
 import type { LoadedAuthority } from "../packages/daemon/src/authority.ts";
 import { silentLogger } from "../packages/daemon/src/log.ts";
-import { RateLimiter } from "../packages/daemon/src/ratelimit.ts";
-import { pairingService } from "../packages/daemon/src/services/pairing.ts";
+import { pairingGuard, pairingService } from "../packages/daemon/src/services/pairing.ts";
 import { tempDir, waitFor } from "./helpers.ts";
 
 /** An in-memory repository: fine here, the store is not what this test is about. */
@@ -66,7 +65,7 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>,
     sealer: createSealer(new Uint8Array(randomBytes(32)), (n) => new Uint8Array(randomBytes(n))),
   });
   const server = new Server();
-  const impl = pairingService(pm, auth.caCertDer, silentLogger, new RateLimiter({ burst: 1000, perSecond: 1000 }, Date.now), new AuditLog(memoryRepo() as never, Date.now));
+  const impl = pairingService(pm, auth.caCertDer, silentLogger, pairingGuard({ limit: { burst: 1000, perSecond: 1000 }, now: Date.now, trail: new AuditLog(memoryRepo() as never, Date.now) }));
   const tamper = o.reveal;
   if (tamper) {
     const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponse>;

@@ -8,7 +8,7 @@
  * events gets their entries and the new head in the same atomic write as the change they
  * record, so a crash leaves both or neither. Storage and the clock are injected.
  */
-import { AuditEvent, Mutex } from "@tether/base";
+import { AuditEvent, Mutex, clip } from "@tether/base";
 import type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { sha256Hex, transcript, u64be } from "@tether/crypto";
 
@@ -30,6 +30,42 @@ export type AuditHead = { id: "head"; seq: number; hash: string };
 export type AuditTables = { audit: AuditEntry; auditHead: AuditHead };
 export const AUDIT_TABLES = ["audit", "auditHead"] as const;
 
+/**
+ * Size caps every entry is held to when it is appended, whoever the writer (lengths in UTF-16
+ * code units). A longer value is cut and marked with how much was cut (`…(+N chars)`);
+ * details fields past the limit are dropped and counted in a field named `…` (`"+N fields"`).
+ * So an entry's text is bounded (actor and subject 256 each, details about 12 000) even when
+ * a writer passes text from outside at full length.
+ */
+export const AUDIT_NAME_MAX_CHARS = 256;
+/** details: at most this many fields, */
+export const AUDIT_DETAILS_MAX_FIELDS = 32;
+/** each key at most this long, */
+export const AUDIT_DETAIL_KEY_MAX_CHARS = 64;
+/** and all string values together at most this long (each is clipped to what is left). */
+export const AUDIT_DETAILS_MAX_CHARS = 8192;
+
+/** `details` held to the caps above (fields in the order given). */
+export function capDetails(details: AuditEntry["details"]): AuditEntry["details"] {
+  const out: AuditEntry["details"] = {};
+  const fields = Object.entries(details);
+  let left = AUDIT_DETAILS_MAX_CHARS;
+  for (const [k, v] of fields.slice(0, AUDIT_DETAILS_MAX_FIELDS)) {
+    if (typeof v === "string") {
+      const kept = clip(v, left);
+      left -= Math.min(v.length, left);
+      out[clip(k, AUDIT_DETAIL_KEY_MAX_CHARS)] = kept;
+    } else out[clip(k, AUDIT_DETAIL_KEY_MAX_CHARS)] = v;
+  }
+  if (fields.length > AUDIT_DETAILS_MAX_FIELDS) out["…"] = `+${fields.length - AUDIT_DETAILS_MAX_FIELDS} fields`;
+  return out;
+}
+
+/** An event's actor, subject and details held to the caps (what append() stores and hashes). */
+export function capRecord<R extends { actor: string; subject: string; details?: AuditEntry["details"] }>(r: R): R & { details: AuditEntry["details"] } {
+  return { ...r, actor: clip(r.actor, AUDIT_NAME_MAX_CHARS), subject: clip(r.subject, AUDIT_NAME_MAX_CHARS), details: capDetails(r.details ?? {}) };
+}
+
 /** hash = SHA-256(transcript("tether/audit/v1", [seq, time, type, actor, subject, details JSON, prev])) */
 export function entryHash(e: Omit<AuditEntry, "id" | "hash">): string {
   const details = JSON.stringify(Object.fromEntries(Object.entries(e.details).sort(([a], [b]) => (a < b ? -1 : 1))));
@@ -47,11 +83,21 @@ export type VerifyOptions = {
   head?: string;
 };
 
-/** What adapters need of the log: append an event on its own, read and check the chain. */
+/** Which entries to read: see AuditLog.entries(). */
+export type EntriesQuery = { since?: number; limit?: number; before?: number };
+
+/** What adapters need of the log: append events on their own, read and check the chain. */
 export interface AuditTrail {
   append(type: AuditEvent, actor: string, subject: string, details?: AuditEntry["details"]): Promise<AuditEntry>;
-  entries(o?: { since?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Several events in one durable write (one fsync), in order. */
+  appendAll(events: readonly AuditRecord[]): Promise<AuditEntry[]>;
+  entries(o?: EntriesQuery): Promise<AuditEntry[]>;
   verify(o?: VerifyOptions): Promise<VerifyResult>;
+}
+
+/** The key of entry `seq` in the audit table: zero-padded, so keys sort as numbers do. */
+function entryId(seq: number): string {
+  return String(seq).padStart(16, "0");
 }
 
 export class AuditLog<S extends Schema = AuditTables> implements Repository<S & AuditTables>, AuditTrail {
@@ -93,6 +139,11 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     return entry as AuditEntry;
   }
 
+  /** Append several events on their own in one durable write. */
+  appendAll(events: readonly AuditRecord[]): Promise<AuditEntry[]> {
+    return events.length ? this.#write([], events, true) : Promise.resolve([]);
+  }
+
   async #write(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean): Promise<AuditEntry[]> {
     // Every batch, with events or not, passes the same FIFO mutex on its way to the store, so
     // batches reach the store in call order (callers may pipeline writes without awaiting).
@@ -102,8 +153,9 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       const time = this.#now();
       const entries: AuditEntry[] = [];
       for (const ev of events) {
-        const base = { seq: head.seq + 1, time, type: ev.type, actor: ev.actor, subject: ev.subject, details: ev.details ?? {}, prev: head.hash };
-        const entry: AuditEntry = { id: String(base.seq).padStart(16, "0"), ...base, hash: entryHash(base) };
+        const { actor, subject, details } = capRecord(ev);
+        const base = { seq: head.seq + 1, time, type: ev.type, actor, subject, details, prev: head.hash };
+        const entry: AuditEntry = { id: entryId(base.seq), ...base, hash: entryHash(base) };
         entries.push(entry);
         head = { id: "head", seq: entry.seq, hash: entry.hash };
       }
@@ -127,11 +179,18 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     return entries;
   }
 
-  /** Entries in order, optionally from a time on. */
-  async entries(o: { since?: number; limit?: number } = {}): Promise<AuditEntry[]> {
-    const all = (await this.#repo.list("audit")).sort((a, b) => a.seq - b.seq);
-    const from = all.filter((e) => !o.since || e.time >= o.since);
-    return o.limit ? from.slice(-o.limit) : from;
+  /**
+   * Entries in seq order. With `limit`: the newest `limit` entries below seq `before` (all
+   * when 0), read backwards by key so only those are read, then of those the ones from time
+   * `since` on (so fewer may come back). Without `limit`: every entry below `before` from
+   * `since` on (this reads the whole table).
+   */
+  async entries(o: EntriesQuery = {}): Promise<AuditEntry[]> {
+    const below = o.before ? { lt: entryId(o.before) } : {};
+    const read = o.limit
+      ? (await this.#repo.scan("audit", { ...below, reverse: true, limit: o.limit })).reverse()
+      : await this.#repo.scan("audit", below);
+    return read.filter((e) => !o.since || e.time >= o.since);
   }
 
   /**

@@ -1,3 +1,15 @@
 /** @tether/audit: the hash-chained audit log, and the audited repository the core packages write through. */
-export { AUDIT_GENESIS, AUDIT_TABLES, AuditEvent, AuditLog, entryHash } from "./audit.js";
-export type { AuditEntry, AuditHead, AuditTables, AuditTrail, VerifyOptions, VerifyResult } from "./audit.js";
+export {
+  AUDIT_DETAILS_MAX_CHARS,
+  AUDIT_DETAILS_MAX_FIELDS,
+  AUDIT_DETAIL_KEY_MAX_CHARS,
+  AUDIT_GENESIS,
+  AUDIT_NAME_MAX_CHARS,
+  AUDIT_TABLES,
+  AuditEvent,
+  AuditLog,
+  capRecord,
+  entryHash,
+} from "./audit.js";
+export type { AuditEntry, AuditHead, AuditTables, AuditTrail, EntriesQuery, VerifyOptions, VerifyResult } from "./audit.js";
+export { AuditCoalescer, COALESCE_OVERFLOW_KEY, DEFAULT_COALESCE_MAX_KEYS, DEFAULT_COALESCE_WINDOW_MS } from "./coalesce.js";

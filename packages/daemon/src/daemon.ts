@@ -33,9 +33,9 @@ import { orchestratorService } from "./services/orchestrator.js";
 import { TlsListener, cachePeerCertificates, resolveListenerLimits } from "./tls.js";
 import type { ListenerLimits } from "./tls.js";
 import { CRL_REFRESH_MS, Revocations } from "./crl.js";
-import { DEFAULT_START_RATE_LIMIT, RateLimiter } from "./ratelimit.js";
+import { DEFAULT_START_RATE_LIMIT } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
-import { pairingService } from "./services/pairing.js";
+import { pairingGuard, pairingService } from "./services/pairing.js";
 
 export const VERSION = "0.1.0";
 
@@ -60,6 +60,8 @@ function pooledRandom(size = 4096): (n: number) => Uint8Array {
 }
 /** How often the daemon checks its own server and signer certificates for renewal. */
 export const CERT_CHECK_INTERVAL_MS = 60 * 60_000;
+/** How often coalesced refusals whose window has ended are written. */
+export const REFUSAL_FLUSH_INTERVAL_MS = 1_000;
 
 export type RunningDaemon = {
   /** host:port actually bound (the port is real even when 0 was asked for) */
@@ -117,9 +119,15 @@ export async function startDaemon(
     jobs?: Partial<JobConfig>;
     registrationTimeoutMs?: number;
     idleTimeoutMs?: number;
+    /**
+     * Per-address budgets of the Pairing service (default DEFAULT_START_RATE_LIMIT): one
+     * bucket of this size for Starts, another for refused Pairing calls of any kind.
+     */
     startRateLimit?: RateLimit;
     /** the node listener's handshake timeout and connection caps (defaults: tls.ts) */
     listener?: Partial<ListenerLimits>;
+    /** the window over which refused pairing calls are coalesced into one audit entry */
+    refusalWindowMs?: number;
     certCheckIntervalMs?: number;
     /** Tests only: delay every device-index update by this long, to show nothing relies on its timing. */
     indexUpdateDelayMs?: number;
@@ -213,6 +221,18 @@ export async function startDaemon(
       jobs?.close();
     });
     if (loaded.requeued || loaded.timedOut) log.info("unfinished jobs recovered", loaded);
+    // Refused pairing calls: per-address budgets, and audit entries coalesced per window. The
+    // counts still pending are written once the node listener has stopped (cleanups run in
+    // reverse), before the store closes.
+    const guard = pairingGuard({ limit: o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now, trail: audit, ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}) });
+    const flushRefusals = (all: boolean) =>
+      (all ? guard.audit.flushAll() : guard.audit.flushDue()).catch((err: unknown) => log.error("writing coalesced refusals failed", { error: describe(err) }));
+    const refusalTimer = setInterval(() => void flushRefusals(false), REFUSAL_FLUSH_INTERVAL_MS);
+    refusalTimer.unref();
+    cleanups.push(async () => {
+      clearInterval(refusalTimer);
+      await flushRefusals(true);
+    });
     const svc = services();
     const startedAt = now();
 
@@ -227,7 +247,7 @@ export async function startDaemon(
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
-    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, new RateLimiter(o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now), audit));
+    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, guard));
     nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
     cachePeerCertificates();
@@ -280,7 +300,10 @@ export async function startDaemon(
         signerNotAfter: Date.parse(signer.validTo),
       };
     };
-    adminServer.addService(svc.Admin.service, adminService(pairing, status, log, { hub, jobs, now, audit, revocations, jwks, rotateDaemonCertificates }));
+    adminServer.addService(
+      svc.Admin.service,
+      adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
+    );
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
     const oldUmask = process.umask(0o177);
     try {

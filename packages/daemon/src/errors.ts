@@ -1,9 +1,12 @@
 /**
  * The one place where errors become gRPC statuses. The cause is logged in full; the client
- * gets the stable message of a known error, or "internal error".
+ * gets the stable message of a known error, or "internal error". A refusal's message is
+ * clipped (REFUSAL_MESSAGE_MAX_CHARS) in both the status and the log line, so no message
+ * can carry a caller's long text back out.
  */
 import { status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
+import { clip } from "@tether/base";
 import { CaError } from "@tether/ca";
 import { CryptoError } from "@tether/crypto";
 import { JobError } from "@tether/jobs";
@@ -12,16 +15,22 @@ import { PairingError } from "@tether/pairing";
 import type { PairingErrorCode } from "@tether/pairing";
 import type { Logger } from "./log.js";
 
+/** Longest refusal message sent or logged (messages are short sentences; this is a bound). */
+export const REFUSAL_MESSAGE_MAX_CHARS = 512;
+
 /** The daemon's own error class (startup and admin-side failures). */
 export class DaemonError extends Error {
   readonly code: string;
   /** the gRPC status when this error is sent to a client */
   readonly status: status;
-  constructor(code: string, message: string, options?: { cause?: unknown; status?: status }) {
+  /** an expected refusal that may come in floods (RATE_LIMITED): logged at debug level only */
+  readonly quiet: boolean;
+  constructor(code: string, message: string, options?: { cause?: unknown; status?: status; quiet?: boolean }) {
     super(message, options);
     this.name = "DaemonError";
     this.code = code;
     this.status = options?.status ?? status.INTERNAL;
+    this.quiet = options?.quiet ?? false;
   }
 }
 
@@ -59,26 +68,17 @@ const JOB_STATUS: Record<JobErrorCode, status> = {
 
 /** Turn any error into the status a client sees, logging the cause of unexpected ones. */
 export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
-  if (err instanceof PairingError) {
-    log.info("rpc refused", { method, code: err.code, message: err.message });
-    return { code: PAIRING_STATUS[err.code], details: `${err.code}: ${err.message}` };
-  }
-  if (err instanceof JobError) {
-    log.info("rpc refused", { method, code: err.code, message: err.message });
-    return { code: JOB_STATUS[err.code], details: `${err.code}: ${err.message}` };
-  }
-  if (err instanceof DaemonError && err.status !== status.INTERNAL) {
-    log.info("rpc refused", { method, code: err.code, message: err.message });
-    return { code: err.status, details: `${err.code}: ${err.message}` };
-  }
-  if (err instanceof CryptoError) {
-    log.info("rpc refused", { method, code: err.code, message: err.message });
-    return { code: status.INVALID_ARGUMENT, details: `INVALID_ARGUMENT: ${err.message}` };
-  }
-  if (err instanceof CaError && err.code === "BAD_PUBLIC_KEY") {
-    log.info("rpc refused", { method, code: err.code, message: err.message });
-    return { code: status.INVALID_ARGUMENT, details: `INVALID_ARGUMENT: ${err.message}` };
-  }
+  const refused = (e: Error & { code: string }, to: status, sent = e.code, quiet = false): Partial<ServiceError> => {
+    const fields = { method, code: e.code, message: clip(e.message, REFUSAL_MESSAGE_MAX_CHARS) };
+    if (quiet) log.debug("rpc refused", fields);
+    else log.info("rpc refused", fields);
+    return { code: to, details: `${sent}: ${fields.message}` };
+  };
+  if (err instanceof PairingError) return refused(err, PAIRING_STATUS[err.code]);
+  if (err instanceof JobError) return refused(err, JOB_STATUS[err.code]);
+  if (err instanceof DaemonError && err.status !== status.INTERNAL) return refused(err, err.status, err.code, err.quiet);
+  if (err instanceof CryptoError) return refused(err, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
+  if (err instanceof CaError && err.code === "BAD_PUBLIC_KEY") return refused(err, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
   log.error("rpc failed", { method, error: describe(err) });
   return { code: status.INTERNAL, details: "internal error" };
 }

@@ -1,4 +1,8 @@
-/** A token bucket per key (the peer's address), to slow down code-burning and scanning. */
+/**
+ * A token bucket per key (the peer's address), to slow down code-burning, scanning and floods
+ * of refused calls. The Pairing service keeps two: one that each Start takes from, and one
+ * that each Pairing call takes from and a successful one gives back (docs/protocol.md, §8).
+ */
 export type RateLimit = { burst: number; perSecond: number };
 export const DEFAULT_START_RATE_LIMIT: RateLimit = { burst: 30, perSecond: 2 };
 
@@ -14,16 +18,27 @@ export class RateLimiter {
 
   /** Take one token for `key`; false when the bucket is empty. */
   take(key: string): boolean {
+    const b = this.#bucket(key);
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    return ok;
+  }
+
+  /** Give back a token taken for `key` (a call that turned out not to count). */
+  give(key: string): void {
+    const b = this.#bucket(key);
+    b.tokens = Math.min(this.#limit.burst, b.tokens + 1);
+  }
+
+  #bucket(key: string): { tokens: number; at: number } {
     const now = this.#now();
     const b = this.#buckets.get(key) ?? { tokens: this.#limit.burst, at: now };
     // A clock that steps back must not drain the bucket.
     b.tokens = Math.min(this.#limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.#limit.perSecond);
     b.at = now;
-    const ok = b.tokens >= 1;
-    if (ok) b.tokens -= 1;
     this.#buckets.set(key, b);
     if (this.#buckets.size > 10_000) this.#prune(now);
-    return ok;
+    return b;
   }
 
   #prune(now: number): void {

@@ -184,6 +184,7 @@ export class PairingManager {
     return this.#config;
   }
 
+  /** `prefix` and 24 hex digits: the form checkSessionId and checkRequestId hold echoed ids to. */
   #id(prefix: string): string {
     return prefix + toHex(this.#random(12));
   }
@@ -337,10 +338,12 @@ export class PairingManager {
   /**
    * Handshake step 2 (node -> daemon): the node reveals its share; the daemon checks it
    * against the commitment, derives the keys and proves it knows the code. One Reveal a session.
-   * @throws PairingError SESSION_NOT_FOUND, SESSION_EXPIRED, INVALID_ARGUMENT (bad share or
-   *   commitment mismatch; the session is then dropped).
+   * @throws PairingError INVALID_ARGUMENT (a session id not of the form the daemon issues,
+   *   before any lookup; or a bad share or commitment mismatch, and the session is then
+   *   dropped), SESSION_NOT_FOUND, SESSION_EXPIRED.
    */
   async reveal(req: { sessionId: string; ya: unknown }): Promise<RevealOutput> {
+    checkSessionId(req.sessionId);
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
       const session = this.#sessions.get(req.sessionId);
@@ -397,9 +400,11 @@ export class PairingManager {
   /**
    * Handshake step 2 (node -> daemon): check the node's key confirmation and signature, use
    * up the code and store a pending request. Exactly one of several racing nodes wins a code.
-   * @throws PairingError SESSION_NOT_FOUND, WRONG_CODE, BAD_SIGNATURE, CODE_USED, ...
+   * @throws PairingError INVALID_ARGUMENT (a malformed session id, before any lookup),
+   *   SESSION_NOT_FOUND, WRONG_CODE, BAD_SIGNATURE, CODE_USED, ...
    */
   async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
+    checkSessionId(req.sessionId);
     const created = await this.#finishHandshake(req);
     // Factory-provisioned keys are approved at once; the code was still required above.
     const pre = await this.#repo.get("preauthorizations", created.deviceId);
@@ -488,9 +493,11 @@ export class PairingManager {
 
   /**
    * Check a node's signed Await and return its request (with expiry applied).
-   * @throws PairingError REQUEST_NOT_FOUND, STALE_TIMESTAMP, BAD_SIGNATURE.
+   * @throws PairingError INVALID_ARGUMENT (a malformed request id, before any lookup),
+   *   REQUEST_NOT_FOUND, STALE_TIMESTAMP, BAD_SIGNATURE.
    */
   async authorizeAwait(req: { requestId: string; timestamp: number; signature: unknown }): Promise<RequestRecord> {
+    checkRequestId(req.requestId);
     const now = this.#clock.now();
     const found = await this.#repo.get("requests", req.requestId);
     // Same answer for "no such request" and "bad signature" would hide existence, but ids are
@@ -521,6 +528,7 @@ export class PairingManager {
 
   /** Subscribe to decisions (approved, rejected, expired). Returns the unsubscribe function. */
   onDecision(requestId: string, listener: (r: RequestRecord) => void): () => void {
+    if (!REQUEST_ID_PATTERN.test(requestId)) return () => {}; // no such request can be decided
     const ev = `decision:${requestId}`;
     this.#events.on(ev, listener);
     return () => this.#events.off(ev, listener);
@@ -1035,6 +1043,29 @@ function jobScopeAudit(by: string, d: DeviceRecord, previous: JobScope | undefin
 
 function view(r: RequestRecord): RequestView {
   return { ...r, keyFingerprint: keyFingerprint(r.identityKey) };
+}
+
+/** Handshake session ids as the manager issues them: `hs_` and 24 lowercase hex digits. */
+const SESSION_ID_PATTERN = /^hs_[0-9a-f]{24}$/;
+/** Pairing request ids as the manager issues them: `req_` and 24 lowercase hex digits. */
+const REQUEST_ID_PATTERN = /^req_[0-9a-f]{24}$/;
+
+/**
+ * An id a node echoes back must have the one form the manager issues, checked before it is
+ * looked up, logged or recorded; the refusal names its length, never its text.
+ */
+function checkId(value: unknown, pattern: RegExp, label: string, form: string): void {
+  if (typeof value === "string" && pattern.test(value)) return;
+  const got = typeof value === "string" ? `${value.length} characters` : typeof value;
+  throw new PairingError("INVALID_ARGUMENT", `"${label}" must be ${form} (got ${got})`);
+}
+
+function checkSessionId(id: unknown): void {
+  checkId(id, SESSION_ID_PATTERN, "sessionId", "hs_ and 24 lowercase hex digits, as Start answered");
+}
+
+function checkRequestId(id: unknown): void {
+  checkId(id, REQUEST_ID_PATTERN, "requestId", "req_ and 24 lowercase hex digits, as Finish answered");
 }
 
 function asInvalid(cause: unknown): PairingError {

@@ -3,8 +3,11 @@ import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { derToPem } from "@tether/ca";
 import { formatJobScope, keyFingerprint, parseJobScope } from "@tether/pairing";
 import type { DeviceRecord, JobScope, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
+import { MAX_ADMIN_MESSAGE_BYTES } from "@tether/wire";
 import type { CreateCodeRequest, CreateCodeResponse, Device, JobScope as WireJobScope, PairRequest, StatusResponse } from "@tether/wire";
-import type { AuditTrail } from "@tether/audit";
+import { capRecord } from "@tether/audit";
+import type { AuditEntry, AuditTrail } from "@tether/audit";
+import { clip } from "@tether/base";
 import type { JobManager } from "@tether/jobs";
 import type { Jwks } from "@tether/crypto";
 import { wireCrl, withPolicy } from "../crl.js";
@@ -83,6 +86,51 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
   };
 }
 
+/** At most this many entries in one ListAudit answer, */
+export const AUDIT_PAGE_MAX_ENTRIES = 1000;
+/** and at most this many bytes of them: a quarter of the admin message limit. */
+export const AUDIT_PAGE_MAX_BYTES = MAX_ADMIN_MESSAGE_BYTES / 4;
+/**
+ * An entry stored larger than this (written before entries were capped, or by hand) is
+ * listed with its fields held to the audit caps, marked where cut; verify() still checks
+ * the stored entry, so the listed one no longer matches its hash.
+ */
+export const AUDIT_LISTED_ENTRY_MAX_BYTES = 64 * 1024;
+
+type WireAuditEntry = { seq: number; time: number; type: string; actor: string; subject: string; details: string; prev: string; hash: string };
+
+/** An entry as ListAudit sends it, and the bytes it takes (JSON: at least its protobuf size). */
+function listed(e: AuditEntry): { entry: WireAuditEntry; bytes: number } {
+  const entry = { seq: e.seq, time: e.time, type: e.type, actor: e.actor, subject: e.subject, details: JSON.stringify(e.details), prev: e.prev, hash: e.hash };
+  const bytes = Buffer.byteLength(JSON.stringify(entry));
+  if (bytes <= AUDIT_LISTED_ENTRY_MAX_BYTES) return { entry, bytes };
+  const c = capRecord(e);
+  const capped = { ...entry, type: clip(e.type), actor: c.actor, subject: c.subject, details: JSON.stringify(c.details), prev: clip(e.prev), hash: clip(e.hash) };
+  return { entry: capped, bytes: Buffer.byteLength(JSON.stringify(capped)) };
+}
+
+/**
+ * One page of ListAudit, whatever is stored: the newest entries below seq `before` (0: the
+ * newest of all), at most `limit` (0: AUDIT_PAGE_MAX_ENTRIES) and AUDIT_PAGE_MAX_BYTES,
+ * oldest first, keeping those from time `since` on. `nextBefore` is the oldest seq the page
+ * looked at when older entries remain (ask again with `before` = it), else 0.
+ */
+export async function auditPage(audit: AuditTrail, req: { since: number; limit: number; before: number }): Promise<{ entries: WireAuditEntry[]; nextBefore: number }> {
+  const read = await audit.entries({ limit: Math.min(req.limit || AUDIT_PAGE_MAX_ENTRIES, AUDIT_PAGE_MAX_ENTRIES), ...(req.before ? { before: req.before } : {}) });
+  const entries: WireAuditEntry[] = [];
+  let bytes = 0;
+  let oldest = 0;
+  for (let i = read.length - 1; i >= 0; i--) {
+    const { entry, bytes: size } = listed(read[i] as AuditEntry);
+    if (entries.length > 0 && bytes + size > AUDIT_PAGE_MAX_BYTES) break;
+    oldest = entry.seq;
+    if (req.since && entry.time < req.since) continue;
+    entries.push(entry);
+    bytes += size;
+  }
+  return { entries: entries.reverse(), nextBefore: oldest > 1 ? oldest : 0 };
+}
+
 export function adminService(
   pm: PairingManager,
   status: () => StatusResponse,
@@ -92,6 +140,8 @@ export function adminService(
     jobs: JobManager;
     now: () => number;
     audit: AuditTrail;
+    /** called before the audit log is read (writes the refusal counts still pending) */
+    beforeAuditRead?: () => Promise<unknown>;
     revocations: Revocations;
     jwks: Jwks;
     /** renew the daemon's server and signer certificates now; describes the new ones */
@@ -188,9 +238,10 @@ export function adminService(
     }),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     RotateDaemonCertificates: unary<object, object>(log, "Admin.RotateDaemonCertificates", async () => fleet.rotateDaemonCertificates()),
-    ListAudit: unary<{ since: number; limit: number }, object>(log, "Admin.ListAudit", async (req) => ({
-      entries: (await audit.entries({ since: req.since, limit: req.limit })).map((e) => ({ ...e, details: JSON.stringify(e.details) })),
-    })),
+    ListAudit: unary<{ since: number; limit: number; before: number }, object>(log, "Admin.ListAudit", async (req) => {
+      if (!req.before) await fleet.beforeAuditRead?.(); // the first page shows every refusal counted so far
+      return auditPage(audit, req);
+    }),
     VerifyAudit: unary<{ head: string }, object>(log, "Admin.VerifyAudit", async (req) => {
       if (req.head && !/^[0-9a-f]{64}$/.test(req.head)) {
         throw new DaemonError("INVALID_ARGUMENT", '"head" must be 64 lowercase hex digits (a head hash printed by audit verify)', { status: grpcStatus.INVALID_ARGUMENT });

@@ -1,7 +1,16 @@
-/** The node-facing Pairing service: a thin adapter over PairingManager. */
+/**
+ * The node-facing Pairing service: a thin adapter over PairingManager. These calls need no
+ * certificate, so every one is admitted against per-address budgets first (RateLimiter):
+ * every call takes a token from the refusal budget and gives it back if it succeeds (so only
+ * refusals spend it, and concurrent calls cannot overdraw it), each Start also takes one
+ * from the Start budget; an address with either used up is refused RATE_LIMITED before any
+ * work. Refusals are audited through an AuditCoalescer, one entry per address, RPC and code
+ * and window, so a flood costs a bounded number of entries and fsyncs.
+ */
 import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { AuditEvent } from "@tether/audit";
+import { AuditCoalescer, AuditEvent } from "@tether/audit";
 import type { AuditTrail } from "@tether/audit";
+import { clip } from "@tether/base";
 import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
 import type {
@@ -15,31 +24,80 @@ import type {
   StartResponse,
 } from "@tether/wire";
 import { status } from "@grpc/grpc-js";
-import { DaemonError, toServiceError } from "../errors.js";
-import type { RateLimiter } from "../ratelimit.js";
-import { peerAddress } from "../ratelimit.js";
+import { DaemonError, REFUSAL_MESSAGE_MAX_CHARS, toServiceError } from "../errors.js";
+import type { RateLimit } from "../ratelimit.js";
+import { RateLimiter, peerAddress } from "../ratelimit.js";
 import type { Logger } from "../log.js";
 import { unary } from "./rpc.js";
 
-export function pairingService(
-  pm: PairingManager,
-  caCertDer: Uint8Array,
-  log: Logger,
-  startLimit: RateLimiter,
-  audit: AuditTrail,
-): UntypedServiceImplementation {
-  /** Record refused handshake steps (code and reason only, never a secret), then rethrow. */
-  const audited =
-    <Req, Res>(rpcName: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+/** What admits and records the calls of unauthenticated callers. */
+export type PairingGuard = {
+  /** each Start takes a token */
+  start: RateLimiter;
+  /** each Pairing call takes a token, a successful one gives it back; an address without one is refused at once */
+  refusals: RateLimiter;
+  /** where refusals are audited, coalesced by address, RPC and code */
+  audit: AuditCoalescer;
+};
+
+/**
+ * The guard the daemon uses: both budgets of `limit` per address, and refusals coalesced
+ * into `trail` over windows of `windowMs` (default DEFAULT_COALESCE_WINDOW_MS).
+ */
+export function pairingGuard(o: { limit: RateLimit; now: () => number; trail: Pick<AuditTrail, "appendAll">; windowMs?: number }): PairingGuard {
+  return {
+    start: new RateLimiter(o.limit, o.now),
+    refusals: new RateLimiter(o.limit, o.now),
+    audit: new AuditCoalescer({ trail: o.trail, now: o.now, ...(o.windowMs ? { windowMs: o.windowMs } : {}) }),
+  };
+}
+
+type Rpc = "Start" | "Reveal" | "Finish" | "Await";
+
+/** The caller's own text an entry is about (selector, session or request id), clipped. */
+function subjectOf(req: object): string {
+  const r = req as { selector?: unknown; sessionId?: unknown; requestId?: unknown };
+  const v = r.selector ?? r.sessionId ?? r.requestId;
+  return typeof v === "string" ? clip(v) : "";
+}
+
+export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: Logger, guard: PairingGuard): UntypedServiceImplementation {
+  /**
+   * Before any work: take the call's token from the refusal budget (given back when it
+   * succeeds); an address that used up a budget is refused. A Start refused by the Start
+   * budget keeps its refusal token.
+   */
+  const admit = (rpc: Rpc, peer: string): void => {
+    if (!guard.refusals.take(peer) || (rpc === "Start" && !guard.start.take(peer))) {
+      throw new DaemonError("RATE_LIMITED", "too many handshakes or refused calls from this address; slow down", {
+        status: status.RESOURCE_EXHAUSTED,
+        quiet: true,
+      });
+    }
+  };
+  /** Audit a refusal (code and reason only, never a secret; its token stays spent); rethrow. */
+  const refused = async (rpc: Rpc, req: object, peer: string, err: unknown): Promise<never> => {
+    if (err instanceof PairingError || err instanceof DaemonError) {
+      await guard.audit.note(`${peer} ${rpc} ${err.code}`, {
+        type: AuditEvent.HandshakeFailed,
+        actor: "anonymous",
+        subject: subjectOf(req),
+        details: { rpc, code: err.code, reason: clip(err.message, REFUSAL_MESSAGE_MAX_CHARS), peer },
+      });
+    }
+    throw err;
+  };
+  const guarded =
+    <Req extends object, Res>(rpc: Rpc, fn: (req: Req) => Promise<Res>) =>
     async (req: Req, call: ServerUnaryCall<Req, Res>): Promise<Res> => {
+      const peer = peerAddress(call.getPeer());
       try {
-        return await fn(req, call);
+        admit(rpc, peer);
+        const res = await fn(req);
+        guard.refusals.give(peer);
+        return res;
       } catch (err) {
-        if (err instanceof PairingError || err instanceof DaemonError) {
-          const subject = (req as { selector?: string; sessionId?: string }).selector ?? (req as { sessionId?: string }).sessionId ?? "";
-          await audit.append(AuditEvent.HandshakeFailed, "anonymous", subject, { rpc: rpcName, code: err.code, reason: err.message, peer: peerAddress(call.getPeer()) });
-        }
-        throw err;
+        return refused(rpc, req, peer, err);
       }
     };
   const toAwait = (r: RequestRecord): AwaitResponse => ({
@@ -53,21 +111,19 @@ export function pairingService(
   });
 
   return {
-    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", audited("Start", async (req, call) => {
-      if (!startLimit.take(peerAddress(call.getPeer()))) {
-        throw new DaemonError("RATE_LIMITED", "too many handshakes from this address; slow down", { status: status.RESOURCE_EXHAUSTED });
-      }
+    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", guarded("Start", async (req) => {
       const out = await pm.start(req);
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
     })),
-    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", audited("Reveal", (req) => pm.reveal(req))),
-    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", audited("Finish", async (req) => {
+    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", guarded("Reveal", (req) => pm.reveal(req))),
+    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", guarded("Finish", async (req) => {
       const r = await pm.finish(req);
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
       return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
     })),
     Await: (call: ServerWritableStream<AwaitRequest, AwaitResponse>) => {
+      const peer = peerAddress(call.getPeer());
       let done = false;
       let unsubscribe = () => {};
       let timer: NodeJS.Timeout | undefined;
@@ -79,18 +135,30 @@ export function pairingService(
         call.write(toAwait(r));
         call.end();
       };
+      const fail = (err: unknown) => {
+        done = true;
+        unsubscribe();
+        call.emit("error", toServiceError(err, log, "Pairing.Await"));
+      };
       call.on("cancelled", () => {
         done = true;
         unsubscribe();
         if (timer) clearTimeout(timer);
       });
+      try {
+        admit("Await", peer);
+      } catch (err) {
+        refused("Await", call.request, peer, err).catch(fail);
+        return;
+      }
       // Subscribe before reading, so a decision made in between is not missed; but hold it
       // back until the caller's signature has been checked.
       let early: RequestRecord | undefined;
-      unsubscribe = pm.onDecision(call.request.requestId, (r) => (authorized ? finish(r) : (early = r)));
       let authorized = false;
+      unsubscribe = pm.onDecision(call.request.requestId, (r) => (authorized ? finish(r) : (early = r)));
       pm.authorizeAwait(call.request).then(
         (r) => {
+          guard.refusals.give(peer);
           if (done) return;
           authorized = true;
           if (early) return finish(early);
@@ -102,11 +170,7 @@ export function pairingService(
           }, Math.max(0, r.expiresAt - pm.now()) + 50);
           timer.unref();
         },
-        (err: unknown) => {
-          done = true;
-          unsubscribe();
-          call.emit("error", toServiceError(err, log, "Pairing.Await"));
-        },
+        (err: unknown) => refused("Await", call.request, peer, err).catch(fail),
       );
     },
   };

@@ -1,5 +1,6 @@
 /** tether audit: list the audit log. */
 import type { Command } from "../../cli.js";
+import { visible } from "@tether/base";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 
 type Entry = { seq: number; time: number; type: string; actor: string; subject: string; details: string; prev: string; hash: string };
@@ -14,7 +15,12 @@ certificates issued, revocations, and jobs dispatched. Each entry carries the
 SHA-256 of the one before it; check the chain with: tether audit verify
 
   --since TIME   ISO 8601 time (e.g. 2026-11-23T10:00:00Z) to start from
-  --limit N      only the last N entries`,
+  --limit N      only the last N entries
+
+Repeated refusals of unauthenticated pairing calls are recorded as one
+handshake.failed entry per address, call and error code each minute, with
+"count", "firstAt" and "lastAt" in its details. The daemon answers in pages
+(at most 1000 entries and 4 MiB each); this command follows them.`,
   options: { ...DATA_DIR_OPTION, since: { type: "string" }, limit: { type: "string" } },
   async run({ values, io }) {
     const sinceText = str(values.since);
@@ -22,12 +28,28 @@ SHA-256 of the one before it; check the chain with: tether audit verify
     if (sinceText && Number.isNaN(since)) throw new CliError(Exit.Usage, "--since must be an ISO 8601 time, e.g. 2026-11-23T10:00:00Z");
     const limitText = str(values.limit);
     if (limitText !== undefined && !/^[1-9]\d{0,5}$/.test(limitText)) throw new CliError(Exit.Usage, "--limit must be a positive whole number");
-    const { entries } = await admin<{ entries: Entry[] }>(await dataDirOf(values, io.env), "ListAudit", { since, limit: limitText ? Number(limitText) : 0 });
-    const rows = entries.map((e) => ({ ...e, time: isoTime(e.time), details: JSON.parse(e.details) as object }));
+    const dataDir = await dataDirOf(values, io.env);
+    // Pages come newest first, each oldest first: collect them backwards until enough.
+    const want = limitText ? Number(limitText) : Infinity;
+    const pages: Entry[][] = [];
+    let got = 0;
+    for (let before = 0; ; ) {
+      const page = await admin<{ entries: Entry[]; nextBefore: number }>(dataDir, "ListAudit", { since, limit: Number.isFinite(want) ? want - got : 0, before });
+      const fresh = page.entries.slice(-(want - got));
+      pages.unshift(fresh);
+      got += fresh.length;
+      // a daemon that does not page answers nextBefore 0; one that would not move on ends it too
+      if (got >= want || !page.nextBefore || (before && page.nextBefore >= before)) break;
+      before = page.nextBefore;
+    }
+    const rows = pages.flat().map((e) => ({ ...e, time: isoTime(e.time), details: JSON.parse(e.details) as object }));
     emit(io, Boolean(values.json), rows, () =>
       rows.length === 0
         ? "no audit entries\n"
-        : table(["SEQ", "TIME", "EVENT", "ACTOR", "SUBJECT", "DETAILS"], rows.map((e) => [String(e.seq), e.time, e.type, e.actor, e.subject, JSON.stringify(e.details)])),
+        : table(
+            ["SEQ", "TIME", "EVENT", "ACTOR", "SUBJECT", "DETAILS"],
+            rows.map((e) => [String(e.seq), e.time, visible(e.type), visible(e.actor), visible(e.subject), visible(JSON.stringify(e.details))]),
+          ),
     );
     return Exit.Ok;
   },

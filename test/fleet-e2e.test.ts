@@ -4,6 +4,7 @@
  * as the orchestrator, the daemon killed with SIGKILL mid-job, the node killed mid-job, and a
  * revocation that ends the node's stream and refuses its reconnects.
  */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,11 +18,26 @@ const dd = () => ["--data-dir", ctx.data];
 const nodeDir = () => join(ctx.tmp.path, "node");
 const orchDir = () => join(ctx.tmp.path, "orch");
 
-// The "once" capability sleeps on its first delivery, so that it is mid-job when something dies.
-const CAPS = ["--capability", "echo=cat", "--capability", `once=[ "$TETHER_JOB_ATTEMPT" -ge 2 ] || sleep 3; echo "{\\"attempt\\":$TETHER_JOB_ATTEMPT}"`, "--capability", "hang=sleep 60"];
+// The "once" capability, on its first delivery, marks that it has started and then holds
+// until the test releases it (or 20 s pass), so that it is mid-job when something dies,
+// however slow the machine; later deliveries answer at once.
+const marks = () => join(ctx.tmp.path, "marks");
+const caps = () => [
+  "--capability",
+  "echo=cat",
+  "--capability",
+  `once=[ "$TETHER_JOB_ATTEMPT" -ge 2 ] || { touch "${marks()}/$TETHER_JOB_ID.started"; i=0; while [ ! -e "${marks()}/release" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; }; echo "{\\"attempt\\":$TETHER_JOB_ATTEMPT}"`,
+  "--capability",
+  "hang=sleep 60",
+];
+
+/** Wait until job `id` runs its first attempt (it holds until release()). */
+const started = (id: string) => waitFor(() => existsSync(join(marks(), `${id}.started`)), `job ${id} running`, 30_000);
+const release = () => writeFileSync(join(marks(), "release"), "");
+const hold = () => rmSync(join(marks(), "release"), { force: true });
 
 function startRunner(): Proc {
-  const r = spawnCli(["node", "run", "--state-dir", nodeDir(), "--max-concurrency", "4", "--json-logs", ...CAPS]);
+  const r = spawnCli(["node", "run", "--state-dir", nodeDir(), "--max-concurrency", "4", "--json-logs", ...caps()]);
   ctx.runner = r;
   return r;
 }
@@ -38,6 +54,7 @@ async function jobState(id: string) {
 J.before(async () => {
   ctx.tmp = tempDir();
   ctx.data = join(ctx.tmp.path, "data");
+  mkdirSync(marks());
   ({ d: ctx.daemon, ready: ctx.ready } = await startDaemonProcess(ctx.data));
   ctx.node = (await cliPair(ctx.data, ["--daemon", ctx.ready.listen, "--pin", await pin(), "--name", "worker"], nodeDir())).result.deviceId;
   ctx.orch = (await cliPair(ctx.data, ["--daemon", ctx.ready.listen, "--pin", await pin(), "--name", "boss", "--role", "orchestrator"], orchDir())).result.deviceId;
@@ -80,10 +97,12 @@ J("node run takes work; the orchestrator dispatches over mutual TLS and gets the
 });
 
 J("the daemon killed with SIGKILL mid-job: after a restart the job completes with the same id", async () => {
+  hold();
   const q = await cli(["dispatch", ctx.node, "once", "--no-wait", "--timeout", "60", "--json", ...dd()]);
   const id = (JSON.parse(q.stdout) as { id: string }).id;
-  await waitFor(async () => (await jobState(id)).state === "running", "job running");
+  await started(id);
   await stopDaemonProcess(ctx.daemon, "SIGKILL");
+  release(); // the first attempt ends while the daemon is down; its result goes nowhere
   ({ d: ctx.daemon, ready: ctx.ready } = await startDaemonProcess(ctx.data, [], ctx.ready.listen));
   await registered(ctx.runner as Proc, 2); // the node came back by itself
   await waitFor(async () => (await jobState(id)).state === "succeeded", "job succeeded after the restart", 30_000);
@@ -92,10 +111,12 @@ J("the daemon killed with SIGKILL mid-job: after a restart the job completes wit
 });
 
 J("the node killed mid-job: the job goes back to the queue and completes when a node comes back", async () => {
+  hold();
   const q = await cli(["dispatch", ctx.node, "once", "--no-wait", "--timeout", "60", "--json", ...dd()]);
   const id = (JSON.parse(q.stdout) as { id: string }).id;
-  await waitFor(async () => (await jobState(id)).state === "running", "job running");
+  await started(id);
   await stopDaemonProcess(ctx.runner as Proc, "SIGKILL");
+  release(); // the killed node's command ends on its own
   await waitFor(async () => (await jobState(id)).state === "queued", "job requeued once the stream died", 40_000);
   const r = startRunner();
   await registered(r);

@@ -86,6 +86,16 @@ export type VerifyOptions = {
 /** Which entries to read: see AuditLog.entries(). */
 export type EntriesQuery = { since?: number; limit?: number; before?: number };
 
+/**
+ * The end of the chain, checked without walking it (at every start): `last` is the last entry
+ * when the head names it and it is whole; otherwise `reason` says what is wrong, and `lastGood`
+ * is the last entry whose hash and link still check (the head a repair would set; entries after
+ * it are `changed`).
+ */
+export type HeadCheck =
+  | { ok: true; last?: AuditEntry }
+  | { ok: false; reason: string; lastGood?: AuditEntry; changed: AuditEntry[] };
+
 /** What adapters need of the log: append events on their own, read and check the chain. */
 export interface AuditTrail {
   append(type: AuditEvent, actor: string, subject: string, details?: AuditEntry["details"]): Promise<AuditEntry>;
@@ -191,6 +201,51 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       ? (await this.#repo.scan("audit", { ...below, reverse: true, limit: o.limit })).reverse()
       : await this.#repo.scan("audit", below);
     return read.filter((e) => !o.since || e.time >= o.since);
+  }
+
+  async checkHead(): Promise<HeadCheck> {
+    const head = await this.#repo.get("auditHead", "head");
+    const tail = await this.#repo.scan("audit", { reverse: true, limit: 2 });
+    const last = tail[0];
+    // An entry is whole when its hash checks and it links to its predecessor (when that is
+    // there: a gap before it is for verify() to report, not a reason to distrust it).
+    const whole = (e: AuditEntry, before: AuditEntry | undefined) =>
+      entryHash(e) === e.hash && (e.seq === 1 ? e.prev === AUDIT_GENESIS : before?.seq !== e.seq - 1 || e.prev === before.hash);
+    let reason: string | undefined;
+    if (!last) reason = head && head.seq > 0 ? `the head names entry ${head.seq} but the log is empty: entries were removed` : undefined;
+    else if (!head) reason = `the head record is missing, but the log has entries up to ${last.seq}`;
+    else if (last.seq > head.seq) reason = `the log has entries after the head (up to ${last.seq}, the head names ${head.seq}): the head was rolled back`;
+    else if (last.seq < head.seq) reason = `the head names entry ${head.seq} but the log ends at entry ${last.seq}: entries were removed`;
+    else if (last.hash !== head.hash || !whole(last, tail[1])) reason = `the last entry (${last.seq}) was changed after it was written`;
+    if (!reason) return last ? { ok: true, last } : { ok: true };
+    // Walk back to the last entry that is whole; those after it cannot be trusted.
+    const changed: AuditEntry[] = [];
+    let lastGood: AuditEntry | undefined;
+    let lt: string | undefined;
+    while (!lastGood) {
+      const page = await this.#repo.scan("audit", { reverse: true, limit: 256, ...(lt ? { lt } : {}) });
+      for (let i = 0; i < page.length && !lastGood; i++) {
+        const e = page[i] as AuditEntry;
+        const before = page[i + 1] ?? (e.seq > 1 ? await this.#repo.get("audit", String(e.seq - 1).padStart(16, "0")) : undefined);
+        if (whole(e, before)) lastGood = e;
+        else changed.push(e);
+      }
+      if (page.length < 256) break;
+      lt = (page[page.length - 1] as AuditEntry).id;
+    }
+    return { ok: false, reason, ...(lastGood ? { lastGood } : {}), changed };
+  }
+
+  /** Make `to` the head (none: an empty log), deleting the entries in `drop` (a repair). */
+  async resetHead(to: AuditEntry | undefined, drop: readonly AuditEntry[]): Promise<void> {
+    await this.#mutex.run(async () => {
+      const head: AuditHead = { id: "head", seq: to?.seq ?? 0, hash: to?.hash ?? AUDIT_GENESIS };
+      await this.#repo.batch([
+        ...drop.map((e) => ({ table: "audit", type: "del", key: e.id }) as Op<S & AuditTables>),
+        { table: "auditHead", type: "put", value: head } as Op<S & AuditTables>,
+      ]);
+      this.#head = head;
+    });
   }
 
   /**

@@ -11,5 +11,5 @@ export {
   capRecord,
   entryHash,
 } from "./audit.js";
-export type { AuditEntry, AuditHead, AuditTables, AuditTrail, EntriesQuery, VerifyOptions, VerifyResult } from "./audit.js";
+export type { AuditEntry, AuditHead, AuditTables, AuditTrail, EntriesQuery, HeadCheck, VerifyOptions, VerifyResult } from "./audit.js";
 export { AuditCoalescer, COALESCE_OVERFLOW_KEY, DEFAULT_COALESCE_MAX_KEYS, DEFAULT_COALESCE_WINDOW_MS } from "./coalesce.js";

@@ -34,6 +34,7 @@ export const AuditEvent = {
   PreauthorizationRevoked: "preauthorization.revoked",
   RotationRequested: "device.rotation_requested",
   DaemonCertificatesRotated: "daemon.certificates_rotated",
+  StoreRepaired: "store.repaired",
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 

@@ -27,6 +27,7 @@ export const Exit = {
   JobTimedOut: 11,
   JobCancelled: 12,
   Tampered: 13,
+  Store: 14,
 } as const;
 
 export class CliError extends Error {
@@ -187,6 +188,11 @@ export function admin<Res>(dataDir: string, method: string, req: object): Promis
 
 function adminError(err: ServiceError, where: string): CliError {
   const detail = err.details || err.message;
+  // The daemon answered, but its store has failed (it refuses every call until restarted), or
+  // a record the call needs is damaged.
+  if (err.code === status.DATA_LOSS || (err.code === status.UNAVAILABLE && detail.startsWith("STORE_FAILED"))) {
+    return new CliError(Exit.Store, detail, { cause: err });
+  }
   switch (err.code) {
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:

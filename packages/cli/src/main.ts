@@ -31,6 +31,8 @@ import { jobsListCommand } from "./commands/jobs/list.js";
 import { jobsShowCommand } from "./commands/jobs/show.js";
 import { nodeRunCommand } from "./commands/node/run.js";
 import { nodeRenewCommand } from "./commands/node/renew.js";
+import { storeCheckCommand } from "./commands/store/check.js";
+import { storeRepairCommand } from "./commands/store/repair.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -65,6 +67,8 @@ export const COMMANDS: readonly Command[] = [
   caRotateCommand,
   caVerifyCommand,
   caJwksCommand,
+  storeCheckCommand,
+  storeRepairCommand,
 ];
 
 function overview(): string {

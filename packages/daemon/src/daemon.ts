@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { X509Certificate, randomBytes as nodeRandomBytes, randomFillSync } from "node:crypto";
 import { join } from "node:path";
-import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials, loadPackageDefinition, status as grpcStatus } from "@grpc/grpc-js";
 import { certFingerprint } from "@tether/ca";
 import { createSealer, jwkOf } from "@tether/crypto";
 import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
@@ -17,12 +17,13 @@ import type { JobConfig, JobTables } from "@tether/jobs";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { PAIRING_TABLES, PairingManager } from "@tether/pairing";
 import type { PairingConfig, PairingTables } from "@tether/pairing";
-import { Store, StoreError } from "@tether/store";
+import { Store } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
 import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
 import type { DaemonConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
-import { DaemonError, describe } from "./errors.js";
+import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
+import { StoreHealth } from "./health.js";
 import type { Logger } from "./log.js";
 import { createLogger } from "./log.js";
 import { DeviceIndex } from "./auth.js";
@@ -38,6 +39,9 @@ import type { RateLimit } from "./ratelimit.js";
 import { pairingGuard, pairingService } from "./services/pairing.js";
 
 export const VERSION = "0.1.0";
+
+/** Every table of the daemon's store (its open, `tether store check` and `repair`). */
+export const STORE_TABLES = [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES] as const;
 
 /**
  * The daemon's randomness: the platform CSPRNG, drawn 4 KiB at a time (one call instead of
@@ -131,7 +135,10 @@ export async function startDaemon(
     certCheckIntervalMs?: number;
     /** Tests only: delay every device-index update by this long, to show nothing relies on its timing. */
     indexUpdateDelayMs?: number;
-    /** called when the daemon can no longer trust its state (a failed store write): exit */
+    /**
+     * called when the daemon can no longer trust its state (a failed store write); it then
+     * refuses every call but Admin.Status until restarted
+     */
     onFatal?: (err: Error) => void;
   } = {},
 ): Promise<RunningDaemon> {
@@ -144,13 +151,13 @@ export async function startDaemon(
 
   let store: Store<PairingTables & JobTables & AuditTables>;
   try {
-    store = await Store.open<PairingTables & JobTables & AuditTables>(join(config.dataDir, "store"), [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES]);
+    store = await Store.open<PairingTables & JobTables & AuditTables>(join(config.dataDir, "store"), STORE_TABLES);
   } catch (err) {
-    if (err instanceof StoreError && err.code === "LOCKED") {
-      throw new DaemonError("DATA_DIR_IN_USE", `data directory is in use by another daemon (${config.dataDir})`, { cause: err });
-    }
-    throw err;
+    throw startFailure(config.dataDir, err);
   }
+  const health = new StoreHealth(store, now);
+  /** timers that write to the store: stopped when it fails */
+  const background: NodeJS.Timeout[] = [];
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const closeAll = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -171,6 +178,11 @@ export async function startDaemon(
     // Everything the core packages write goes through the audit log, so each security event
     // is committed in the same atomic batch as the change it records.
     const audit = new AuditLog<PairingTables & JobTables>(store, now);
+    const head = await audit.checkHead();
+    if (!head.ok) throw storeDamaged(config.dataDir, [{ message: `audit log: ${head.reason}` }]);
+    if (head.last?.type === AuditEvent.StoreRepaired) {
+      log.warn("the store was repaired; what the repair dropped or reset", { auditEntry: head.last.seq, at: new Date(head.last.time).toISOString(), ...head.last.details });
+    }
     const pairing = new PairingManager({
       repo: audit,
       ca: authority,
@@ -196,9 +208,12 @@ export async function startDaemon(
     });
     const jobConfig = { ...(config.jobRetentionMs !== undefined ? { finishedRetentionMs: config.jobRetentionMs } : {}), ...o.jobs };
     jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, config: jobConfig });
-    jobs.on("fatal", (err) => {
-      // Memory and disk may disagree now: stop, and let a restart reload the truth from disk.
-      log.error("store write failed; the daemon must stop", { error: describe(err) });
+    store.onFailure((err) => {
+      // Memory and disk may disagree now: refuse everything (health.ts) until a restart
+      // reloads the truth from disk.
+      log.error("store write failed; refusing every call until the daemon is restarted", { error: describe(err) });
+      for (const t of background) clearInterval(t);
+      for (const d of hub.devices()) hub.endStreams(d.id, grpcStatus.UNAVAILABLE, STORE_FAILED.details);
       o.onFatal?.(err);
     });
     await pairing.load();
@@ -215,6 +230,7 @@ export async function startDaemon(
       revocations?.regenerate().catch((err: unknown) => log.error("CRL refresh failed", { error: describe(err) }));
     }, CRL_REFRESH_MS);
     crlTimer.unref();
+    background.push(crlTimer);
     cleanups.push(() => clearInterval(crlTimer));
     cleanups.push(() => {
       hub.stop();
@@ -239,6 +255,7 @@ export async function startDaemon(
     // Node listener: TLS with the daemon's server certificate. Pairing needs no client
     // certificate; the handshake authenticates both sides (docs/protocol.md).
     const nodeServer = new Server({
+      interceptors: [health.interceptor()],
       "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
       // HTTP/2 pings find a dead TCP peer within 20 s + 10 s (docs/operations.md, heartbeats).
@@ -285,10 +302,14 @@ export async function startDaemon(
     const adminSocket = join(config.dataDir, ADMIN_SOCKET_NAME);
     if (existsSync(adminSocket)) unlinkSync(adminSocket); // stale: we hold the store's lock
     const adminServer = new Server({
+      interceptors: [health.interceptor()],
       "grpc.max_receive_message_length": MAX_ADMIN_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_ADMIN_MESSAGE_BYTES,
     });
-    const status = () => ({ version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt });
+    const status = () => {
+      const st = health.view();
+      return { version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt, storeState: st.state, storeError: st.error, storeSince: st.since };
+    };
     const rotateDaemonCertificates = async () => {
       await checkCertificates(true);
       const server = new X509Certificate(authority.serverCertPem);
@@ -332,6 +353,7 @@ export async function startDaemon(
       checkCertificates().catch((err: unknown) => log.error("certificate renewal failed", { error: describe(err) }));
     }, o.certCheckIntervalMs ?? CERT_CHECK_INTERVAL_MS);
     certTimer.unref();
+    background.push(certTimer);
     cleanups.push(() => clearInterval(certTimer));
 
     const sweeper = setInterval(() => {
@@ -356,8 +378,10 @@ export async function startDaemon(
         .finally(() => (retaining = false));
     }, JOB_RETENTION_SWEEP_MS);
     retention.unref();
+    background.push(retention);
     cleanups.push(() => clearInterval(retention));
     sweeper.unref();
+    background.push(sweeper);
     cleanups.push(() => clearInterval(sweeper));
 
     log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, listener: listener.limits });
@@ -376,6 +400,6 @@ export async function startDaemon(
     };
   } catch (err) {
     await closeAll();
-    throw err;
+    throw startFailure(config.dataDir, err);
   }
 }

@@ -13,6 +13,8 @@ import { JobError } from "@tether/jobs";
 import type { JobErrorCode } from "@tether/jobs";
 import { PairingError } from "@tether/pairing";
 import type { PairingErrorCode } from "@tether/pairing";
+import { StoreError } from "@tether/store";
+import type { StoreProblem } from "@tether/store";
 import type { Logger } from "./log.js";
 
 /** Longest refusal message sent or logged (messages are short sentences; this is a bound). */
@@ -66,8 +68,63 @@ const JOB_STATUS: Record<JobErrorCode, status> = {
   JOB_FINISHED: status.FAILED_PRECONDITION,
 };
 
+/**
+ * What every call is answered once a store write has failed (docs/operations.md, "When the
+ * store cannot be written"): the daemon no longer trusts what it holds in memory.
+ */
+export const STORE_FAILED = {
+  code: status.UNAVAILABLE,
+  details: "STORE_FAILED: the store cannot be written: disk full? The daemon refuses every call until it is restarted",
+} as const;
+
+/** A call that needed a record whose checksum fails. */
+const STORE_DAMAGED_READ = {
+  code: status.DATA_LOSS,
+  details: "STORE_DAMAGED: a record this call needs is damaged (it fails its checksum); stop the daemon and run `tether store check`",
+} as const;
+
+/** The StoreError in an error's cause chain (a manager may wrap the store's error in its own). */
+function storeErrorIn(err: unknown): StoreError | undefined {
+  for (let e = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) if (e instanceof StoreError) return e;
+  return undefined;
+}
+
+/**
+ * The daemon refuses to start on a damaged store (exit 14 from `tether daemon`): the message
+ * names every problem and the way out.
+ */
+export function storeDamaged(dataDir: string, problems: readonly Pick<StoreProblem, "message">[], cause?: unknown): DaemonError {
+  const list = problems.map((p) => `  - ${p.message}`).join("\n");
+  return new DaemonError(
+    "STORE_DAMAGED",
+    `the store in ${dataDir}/store is damaged, so the daemon will not start on it:\n${list}\n` +
+      `See every problem with \`tether store check --data-dir ${dataDir}\`, then \`tether store repair --data-dir ${dataDir}\` ` +
+      "to see what a repair would drop or reset, and add --yes to do it.",
+    { cause },
+  );
+}
+
+/** A failure while starting, in the daemon's terms: a damaged store becomes STORE_DAMAGED. */
+export function startFailure(dataDir: string, err: unknown): unknown {
+  const se = storeErrorIn(err);
+  if (se?.code === "DAMAGED") return storeDamaged(dataDir, se.problems, err);
+  if (se?.code === "CORRUPT") return storeDamaged(dataDir, [{ message: se.message }], err);
+  if (se?.code === "LOCKED") return new DaemonError("DATA_DIR_IN_USE", `data directory is in use by another daemon (${dataDir})`, { cause: err });
+  return err;
+}
+
 /** Turn any error into the status a client sees, logging the cause of unexpected ones. */
 export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
+  const se = storeErrorIn(err);
+  if (se?.code === "WRITE_FAILED") {
+    log.info("rpc refused", { method, code: "STORE_FAILED", message: se.message });
+    return { ...STORE_FAILED };
+  }
+  if (se?.code === "CORRUPT") {
+    log.error("rpc failed: damaged record", { method, error: describe(err) });
+    return { ...STORE_DAMAGED_READ };
+  }
+  if (se?.code === "CLOSED") return { code: status.UNAVAILABLE, details: "UNAVAILABLE: the daemon is stopping" };
   const refused = (e: Error & { code: string }, to: status, sent = e.code, quiet = false): Partial<ServiceError> => {
     const fields = { method, code: e.code, message: clip(e.message, REFUSAL_MESSAGE_MAX_CHARS) };
     if (quiet) log.debug("rpc refused", fields);

@@ -13,6 +13,9 @@ export {
   resolveDaemonConfig,
 } from "./config.js";
 export type { DaemonConfig } from "./config.js";
-export { VERSION, startDaemon } from "./daemon.js";
+export { STORE_TABLES, VERSION, startDaemon } from "./daemon.js";
 export { initAuthority } from "./authority.js";
 export type { RunningDaemon } from "./daemon.js";
+export type { StoreState } from "./health.js";
+export { checkStore, repairStore } from "./maintenance.js";
+export type { RepairAction, StoreCheck, StoreRepair } from "./maintenance.js";

@@ -9,7 +9,7 @@
  * concurrent ones together), but awaited outside it, so one job's fsync does not hold up the
  * next job. Nobody is told of a change (results, events, reads of that job) before its write
  * is durable. A failed write means memory and disk disagree: the manager stops accepting
- * work and reports "fatal"; the daemon exits and a restart reloads the truth from disk.
+ * work and reports "fatal"; the daemon refuses every call until a restart reloads the truth.
  *
  * Only unfinished jobs are loaded at start (an index of their ids); finished jobs stay on disk
  * for `finishedRetentionMs` and are read when asked for.

@@ -112,4 +112,7 @@ export type StatusResponse = {
   caFingerprint: string;
   dataDir: string;
   startedAt: number;
+  storeState: "ok" | "failed" | "damaged";
+  storeError: string;
+  storeSince: number;
 };

@@ -9,7 +9,8 @@ export const daemonCommand: Command = {
   help: `Runs the daemon in the foreground until SIGINT or SIGTERM.
 
 On first start it creates, in the data directory:
-  store/       the LevelDB store (pairing codes as hashes, requests, devices)
+  store/       the LevelDB store (pairing codes as hashes, requests, devices, jobs,
+               the audit log), each record with a checksum
   ca/          the root CA, the listener's server certificate and the pairing
                signer; private keys are separate files of mode 0600
   admin.sock   the admin API socket (mode 0600); every other tether command
@@ -33,6 +34,11 @@ file from a backup. The server and signer certificates are re-issued when missin
 
 Only one daemon can use a data directory at a time.
 
+It checks its store at every start and refuses a damaged one (exit 14), naming the
+problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
+while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
+it is restarted; \`tether status\` says why (exit 14).
+
 Example:
   tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
   options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" }, "cert-lifetime": { type: "string" }, "job-retention": { type: "string" } },
@@ -53,14 +59,14 @@ Example:
     let daemon;
     try {
       daemon = await d.startDaemon(config, {
-        // A failed store write leaves memory and disk in doubt: exit, so a restart reloads from disk.
+        // A failed store write leaves memory and disk in doubt: the daemon refuses every call
+        // from then on (tether status says why), until a restart reloads the truth from disk.
         onFatal: () => {
-          io.err("tether daemon: a store write failed; stopping (restart it to recover from disk)\n");
-          process.exit(Exit.Failure);
+          io.err("tether daemon: a store write failed (disk full?); every call is refused until the daemon is restarted\n");
         },
       });
     } catch (err) {
-      if (err instanceof d.DaemonError) throw new CliError(Exit.Failure, err.message, { cause: err });
+      if (err instanceof d.DaemonError) throw new CliError(err.code === "STORE_DAMAGED" ? Exit.Store : Exit.Failure, err.message, { cause: err });
       throw err;
     }
     const ready = {

@@ -149,18 +149,31 @@ R("an entry rewritten with its own hash recomputed breaks the link from the next
   assert.is(v.ok, false);
   assert.is(v.brokenAt, 3);
   assert.match(v.reason, /entry 3 does not link to entry 2/);
-  // the last entry, which no link follows: the head record names its old hash
-  let last: AuditEntry | undefined;
-  await tamper(async (s, all) => {
-    await s.batch([{ table: "audit", type: "put", value: original as AuditEntry }]);
-    last = all[all.length - 1] as AuditEntry;
-    await s.batch([{ table: "audit", type: "put", value: rehashed(last, { subject: "covered" }) }]);
-  }, rctx);
-  const w = await verifyAudit();
-  assert.is(w.ok, false);
-  assert.is(w.brokenAt, (last as AuditEntry).seq);
-  assert.match(w.reason, new RegExp(`entry ${(last as AuditEntry).seq} is not the one the head record names: it was rewritten`));
-  await tamper(async (s) => s.batch([{ table: "audit", type: "put", value: last as AuditEntry }]), rctx);
+  // The last entry, which no link follows: the head record names its old hash. The daemon
+  // checks the chain's end at every start, so it refuses to start on such a store at all.
+  const dataDir = rctx.d.dataDir;
+  await rctx.d.close();
+  const s = await Store.open<AuditTables>(`${dataDir}/store`, AUDIT_TABLES);
+  const all = (await s.list("audit")).sort((x, y) => x.seq - y.seq);
+  const last = all[all.length - 1] as AuditEntry;
+  await s.batch([
+    { table: "audit", type: "put", value: original as AuditEntry },
+    { table: "audit", type: "put", value: rehashed(last, { subject: "covered" }) },
+  ]);
+  await s.close();
+  const refused = await startTestDaemon({ dataDir }).then(
+    async (d) => {
+      rctx.d = d;
+      return undefined;
+    },
+    (e: Error) => e,
+  );
+  assert.ok(refused, "the daemon started on an audit log whose last entry was rewritten");
+  assert.match(refused?.message ?? "", new RegExp(`audit log: the last entry \\(${last.seq}\\) was changed after it was written`));
+  const back = await Store.open<AuditTables>(`${dataDir}/store`, AUDIT_TABLES);
+  await back.batch([{ table: "audit", type: "put", value: last }]);
+  await back.close();
+  rctx.d = await startTestDaemon({ dataDir });
   assert.ok((await verifyAudit()).ok, "restored");
 });
 

@@ -77,14 +77,18 @@ S("a full disk: the first failed write answers UNAVAILABLE on every service, the
     conn.on("fatal", () => undefined);
     await conn.start();
     const ended = new Promise<{ code: number; details: string }>((r) => conn?.once("disconnected", r));
-    const code = await mintCode({ dataDir: data });
+    // Codes to count attempts against: refusals are coalesced in the audit log and rate
+    // limited, so it is the attempts (one durable write per Start, on a different code each
+    // time) that fill the last free pages.
+    const codes: ReturnType<typeof pinParts>[] = [];
+    for (let i = 0; i < 25; i++) codes.push(pinParts((await mintCode({ dataDir: data })).code));
     disk.fill();
 
-    // Pairing traffic only, as in the report: each Start counts an attempt against the code,
-    // and each refused one (the code burned after 5, the rate limit) is audited: all write.
+    // Pairing traffic only, as in the report: each Start counts an attempt against its code.
     const p = rawPairing(listen);
-    const parts = pinParts(code.code);
-    const start = () => handshakeStart(p, parts, undefined, {}, { reveal: false }).then(() => undefined, (e: ServiceError) => e);
+    const parts = codes[0] as ReturnType<typeof pinParts>;
+    let n = 0;
+    const start = () => handshakeStart(p, codes[n++ % codes.length] as ReturnType<typeof pinParts>, undefined, {}, { reveal: false }).then(() => undefined, (e: ServiceError) => e);
     let first: ServiceError | undefined;
     let calls = 0;
     for (; calls < 300 && !first; calls++) {

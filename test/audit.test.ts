@@ -5,7 +5,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { AUDIT_TABLES, entryHash } from "@tether/audit";
+import { AUDIT_TABLES, AuditEvent, AuditLog, GAPS_ACCEPTED_DETAIL, entryHash } from "@tether/audit";
 import type { AuditEntry, AuditTables } from "@tether/audit";
 import { Store } from "@tether/store";
 import { admin, cli, handshakeFinish, handshakeStart, mintCode, pairDevice, pinParts, rawPairing, startTestDaemon, tempDir } from "./helpers.ts";
@@ -232,3 +232,47 @@ R("a chain rebuilt from an entry on is caught by a head kept outside the data di
 });
 
 R.run();
+
+const G = suite("audit log: breaks a store repair accepted");
+
+G("a break is accepted only by a repair entry chained after it that names it exactly; a changed entry never is", async () => {
+  const tmp = tempDir();
+  const store = await Store.open<AuditTables>(`${tmp.path}/store`, AUDIT_TABLES);
+  try {
+    let t = 1_000;
+    const log = new AuditLog(store, () => t++);
+    for (let i = 0; i < 6; i++) await log.append(AuditEvent.CodeMinted, "admin", `code_${i}`);
+    // entries 3 and 4 lost from the middle, as a damaged write-ahead log loses them
+    await store.batch([
+      { table: "audit", type: "del", key: "0000000000000003" },
+      { table: "audit", type: "del", key: "0000000000000004" },
+    ]);
+    const broken = await log.verify();
+    assert.is(broken.ok, false);
+    assert.is(broken.ok ? 0 : broken.brokenAt, 5);
+    const [gap, ...more] = await log.breaks();
+    assert.equal(more, []);
+    assert.is(gap?.at, 5);
+    assert.is(gap?.acceptedBy, undefined);
+    // an acceptance that names another link does not count
+    await log.append(AuditEvent.StoreRepaired, "admin", "store", { [GAPS_ACCEPTED_DETAIL]: `5:${"0".repeat(64)}` });
+    assert.is((await log.verify()).ok, false);
+    // the right link, in an entry after the break: verified, and the break listed
+    const repair = await log.append(AuditEvent.StoreRepaired, "admin", "store", { [GAPS_ACCEPTED_DETAIL]: gap?.link ?? "" });
+    const v = await log.verify();
+    assert.ok(v.ok, v.ok ? "" : v.reason);
+    assert.equal(v.ok ? v.gaps : [], [{ at: 5, reason: "entry 3 is missing (found 5 in its place)", acceptedBy: repair.seq }]);
+    assert.is((await log.breaks())[0]?.acceptedBy, repair.seq);
+    // an entry changed after it was written is not a break a repair accepts
+    const e6 = (await store.get("audit", "0000000000000006")) as AuditEntry;
+    await store.batch([{ table: "audit", type: "put", value: { ...e6, subject: "rewritten" } }]);
+    const changed = await log.verify();
+    assert.is(changed.ok, false);
+    assert.match(changed.ok ? "" : changed.reason, /entry 6 was changed after it was written/);
+  } finally {
+    await store.close();
+    tmp.remove();
+  }
+});
+
+G.run();

@@ -147,7 +147,11 @@ async function refusedThenRepaired(data: string, what: RegExp, label: string, o:
 
   const second = await tryStart(data);
   const found = second.code === null ? await jobsFound(data) : -1;
+  const verify = second.code === null ? await cli(["audit", "verify", "--data-dir", data, "--json"]) : undefined;
   if (second.code === null) assert.is(await stopDaemonProcess(second.d), 0);
+  // whatever the repair had to accept, the audit chain verifies after it (accepted breaks listed)
+  assert.is(verify?.code, 0, verify?.stdout);
+  const audit = JSON.parse(verify?.stdout ?? "{}") as { ok: boolean; gaps: { at: number; acceptedBy: number }[] };
   assert.is(second.code, null, `starts after the repair: ${second.err}`);
   const said = /"msg":"the store was repaired[^\n]*/.exec(second.err)?.[0] ?? "";
   assert.match(said, /droppedRecords/, "the daemon's log says what the repair dropped");
@@ -155,7 +159,7 @@ async function refusedThenRepaired(data: string, what: RegExp, label: string, o:
     `  ${label}:\n    start: ${first.trim().split("\n").join("\n    ")}\n    repair: ${repaired.actions.map((a) => a.message).join("\n            ")}\n` +
       `    after: ${[...(repaired.after?.problems ?? []).map((p) => p.message), ...(repaired.after?.notes ?? [])].join("; ") || "clean"}\n    start after the repair logs: ${said}\n    ${found} of ${JOBS} jobs found`,
   );
-  return { planned, found };
+  return { planned, found, audit };
 }
 
 S("a write-ahead log damaged in the middle: refused at start, named, repaired", async () => {
@@ -165,7 +169,12 @@ S("a write-ahead log damaged in the middle: refused at start, named, repaired", 
   const bytes = readFileSync(log as string);
   for (let i = 0; i < 64; i++) bytes.writeUInt8(bytes.readUInt8((bytes.length >> 1) + i) ^ 0x5a, (bytes.length >> 1) + i);
   writeFileSync(log as string, bytes);
-  const { planned } = await refusedThenRepaired(data, /write-ahead log \d+\.log was damaged: LevelDB skipped \d+ bytes/, "WAL damaged in the middle", { again: true });
+  const { planned, audit } = await refusedThenRepaired(data, /write-ahead log \d+\.log was damaged: LevelDB skipped \d+ bytes/, "WAL damaged in the middle", { again: true });
+  // The entries lost from the middle leave a break the repair accepted: verify lists it.
+  assert.ok(planned.actions.some((a) => a.action === "accept-audit-gap"), JSON.stringify(planned.actions));
+  assert.ok(audit.ok);
+  assert.ok(audit.gaps.length >= 1, "the accepted break is listed");
+  assert.ok(audit.gaps.every((g) => g.acceptedBy > g.at));
   assert.ok(planned.actions.some((a) => a.action === "accept-lost-writes"));
   assert.ok(planned.actions.some((a) => a.action === "rebuild-index"), "the indexes are rebuilt after a loss in the middle");
 });

@@ -72,8 +72,38 @@ export function entryHash(e: Omit<AuditEntry, "id" | "hash">): string {
   return sha256Hex(transcript("tether/audit/v1", [u64be(e.seq), u64be(e.time), e.type, e.actor, e.subject, details, e.prev]));
 }
 
+/**
+ * A break in the chain that a `tether store repair` accepted: entries lost from the middle of
+ * the log (a damaged write-ahead log) cannot come back, nor can the entry after them be
+ * re-linked without rewriting it. The repair's own `store.repaired` entry, chained after the
+ * break, names each break it accepts in `details.auditGapsAccepted` as `SEQ:PREV` (the entry
+ * after the gap and the previous-hash it carries), comma-separated.
+ */
+export type AcceptedGap = { at: number; reason: string; acceptedBy: number };
+/** The detail of a `store.repaired` entry that lists the breaks it accepts. */
+export const GAPS_ACCEPTED_DETAIL = "auditGapsAccepted";
+/** At most this many breaks are listed in one repair entry (the rest stay reported). */
+export const MAX_GAPS_ACCEPTED = 40; // 40 links of about 85 characters stay well inside the details cap
+
+/**
+ * A break in the chain before the entry `at`, which itself is whole; `link` names it
+ * (SEQ:PREV); `acceptedBy` is the repair entry that accepted it, if one did.
+ */
+export type ChainBreak = { at: number; link: string; reason: string; acceptedBy?: number };
+
+/** The breaks (SEQ:PREV) that `store.repaired` entries accepted, each with the entry that did. */
+function acceptedLinks(all: readonly AuditEntry[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of all) {
+    const listed = e.type === AuditEvent.StoreRepaired ? e.details[GAPS_ACCEPTED_DETAIL] : undefined;
+    if (typeof listed === "string") for (const link of listed.split(",")) if (link) out.set(link, e.seq);
+  }
+  return out;
+}
+
 export type VerifyResult =
-  | { ok: true; entries: number; head: string }
+  /** gaps: breaks a repair accepted; the chain is otherwise whole (always shown to the admin) */
+  | { ok: true; entries: number; head: string; gaps: AcceptedGap[] }
   /** brokenAt: the first bad entry, or 0 when only a kept head is missing (its entry cannot be named) */
   | { ok: false; entries: number; brokenAt: number; reason: string };
 
@@ -249,27 +279,62 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
   }
 
   /**
+   * Every break in the chain before an entry that is itself whole (entries missing before it,
+   * or a link to a predecessor that is not there): what a repair can accept. Entries changed
+   * after they were written are not breaks a repair accepts.
+   */
+  async breaks(): Promise<ChainBreak[]> {
+    const all = (await this.#repo.list("audit")).sort((a, b) => a.seq - b.seq);
+    const accepted = acceptedLinks(all);
+    const out: ChainBreak[] = [];
+    let prev = AUDIT_GENESIS;
+    let expected = 1;
+    for (const e of all) {
+      if (entryHash(e) === e.hash && (e.seq !== expected || e.prev !== prev)) {
+        const link = `${e.seq}:${e.prev}`;
+        const by = accepted.get(link);
+        const reason = e.seq !== expected ? `entries ${expected}..${e.seq - 1} are missing` : `entry ${e.seq} does not link to entry ${e.seq - 1}`;
+        out.push({ at: e.seq, link, reason, ...(by !== undefined && by > e.seq ? { acceptedBy: by } : {}) });
+      }
+      prev = e.hash;
+      expected = e.seq + 1;
+    }
+    return out;
+  }
+
+  /**
    * Walk the chain from the first entry and say where, if anywhere, it breaks. With a kept
    * `head`, also require an entry with that hash: a chain rebuilt (hashes, links and head
-   * recomputed) from that entry or an earlier one no longer has it.
+   * recomputed) from that entry or an earlier one no longer has it. Breaks a repair accepted
+   * (AcceptedGap) do not fail it; they are listed in the answer.
    */
   async verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     const all = (await this.#repo.list("audit")).sort((a, b) => a.seq - b.seq);
+    const accepted = acceptedLinks(all);
+    const gaps: AcceptedGap[] = [];
     let prev = AUDIT_GENESIS;
-    for (let i = 0; i < all.length; i++) {
-      const e = all[i] as AuditEntry;
+    let expected = 1;
+    for (const e of all) {
       const bad = (reason: string): VerifyResult => ({ ok: false, entries: all.length, brokenAt: e.seq, reason });
-      if (e.seq !== i + 1) return bad(`entry ${i + 1} is missing (found ${e.seq} in its place)`);
-      if (e.prev !== prev) return bad(`entry ${e.seq} does not link to entry ${e.seq - 1}`);
-      if (entryHash(e) !== e.hash) return bad(`entry ${e.seq} was changed after it was written`);
+      const whole = entryHash(e) === e.hash;
+      const gap = e.seq !== expected ? `entry ${expected} is missing (found ${e.seq} in its place)` : e.prev !== prev ? `entry ${e.seq} does not link to entry ${e.seq - 1}` : undefined;
+      if (gap) {
+        // Only a repair entry chained after the break can accept it, and only for a whole entry.
+        const by = accepted.get(`${e.seq}:${e.prev}`);
+        if (!whole || by === undefined || by <= e.seq) return bad(gap);
+        gaps.push({ at: e.seq, reason: gap, acceptedBy: by });
+      }
+      if (!whole) return bad(`entry ${e.seq} was changed after it was written`);
       prev = e.hash;
+      expected = e.seq + 1;
     }
+    const lastSeq = expected - 1;
     const head = await this.#repo.get("auditHead", "head");
-    if ((head?.seq ?? 0) === all.length && all.length > 0 && (head?.hash ?? AUDIT_GENESIS) !== prev) {
-      return { ok: false, entries: all.length, brokenAt: all.length, reason: `entry ${all.length} is not the one the head record names: it was rewritten` };
+    if ((head?.seq ?? 0) === lastSeq && lastSeq > 0 && (head?.hash ?? AUDIT_GENESIS) !== prev) {
+      return { ok: false, entries: all.length, brokenAt: lastSeq, reason: `entry ${lastSeq} is not the one the head record names: it was rewritten` };
     }
-    if ((head?.seq ?? 0) !== all.length || (head?.hash ?? AUDIT_GENESIS) !== prev) {
-      return { ok: false, entries: all.length, brokenAt: all.length + 1, reason: `the head names entry ${head?.seq ?? 0} but the log ends at ${all.length}: entries were removed` };
+    if ((head?.seq ?? 0) !== lastSeq || (head?.hash ?? AUDIT_GENESIS) !== prev) {
+      return { ok: false, entries: all.length, brokenAt: lastSeq + 1, reason: `the head names entry ${head?.seq ?? 0} but the log ends at ${lastSeq}: entries were removed` };
     }
     if (o.head !== undefined && !all.some((e) => e.hash === o.head)) {
       return {
@@ -279,6 +344,6 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
         reason: `no entry has the kept head hash ${o.head}: the log was rewritten at or before the entry it was the head of (or that head is from another log)`,
       };
     }
-    return { ok: true, entries: all.length, head: prev };
+    return { ok: true, entries: all.length, head: prev, gaps };
   }
 }

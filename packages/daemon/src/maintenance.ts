@@ -15,8 +15,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { clip } from "@tether/base";
-import { AuditEvent, AuditLog } from "@tether/audit";
-import type { AuditEntry, AuditTables, HeadCheck, VerifyResult } from "@tether/audit";
+import { AuditEvent, AuditLog, GAPS_ACCEPTED_DETAIL, MAX_GAPS_ACCEPTED } from "@tether/audit";
+import type { AuditEntry, AuditTables, ChainBreak, HeadCheck, VerifyResult } from "@tether/audit";
 import type { JobTables } from "@tether/jobs";
 import type { PairingTables } from "@tether/pairing";
 import { ProblemKind, Store, StoreError } from "@tether/store";
@@ -56,7 +56,7 @@ export type StoreCheck = {
 };
 
 export type RepairAction = {
-  action: "leveldb-repair" | "drop-record" | "accept-lost-writes" | "reset-witness" | "write-meta" | "reset-audit-head" | "drop-audit-entry" | "rebuild-index";
+  action: "leveldb-repair" | "drop-record" | "accept-lost-writes" | "reset-witness" | "write-meta" | "reset-audit-head" | "drop-audit-entry" | "accept-audit-gap" | "rebuild-index";
   message: string;
   /** drop-record: the whole LevelDB key */
   raw?: string;
@@ -76,7 +76,8 @@ export type StoreRepair = {
   after?: StoreCheck;
 };
 
-type Examined = { check: StoreCheck; head: HeadCheck | undefined; markers: string[] };
+/** `breaks`: the breaks in the audit chain no repair has accepted yet */
+type Examined = { check: StoreCheck; head: HeadCheck | undefined; markers: string[]; breaks: ChainBreak[] };
 
 function storeDir(dataDir: string): string {
   const dir = join(dataDir, "store");
@@ -101,6 +102,7 @@ async function examine(dataDir: string, ins: Inspection<Tables>): Promise<Examin
   let records = 0;
   let head: HeadCheck | undefined;
   let audit: VerifyResult | null = null;
+  let breaks: ChainBreak[] = [];
   const markers: string[] = [];
   const store = ins.store;
   if (store && ins.schema === 2) {
@@ -114,8 +116,12 @@ async function examine(dataDir: string, ins: Inspection<Tables>): Promise<Examin
       head = await log.checkHead();
       if (!head.ok) problems.push({ kind: ProblemKind.Content, message: `audit log: ${head.reason}` });
       audit = await log.verify();
+      breaks = (await log.breaks()).filter((b) => b.acceptedBy === undefined);
       if (!audit.ok && head.ok) {
-        notes.push(`the audit chain is broken at entry ${audit.brokenAt} (${audit.reason}): entries in the middle cannot be re-linked without rewriting them, so \`tether audit verify\` will keep reporting it`);
+        notes.push(
+          `the audit chain is broken at entry ${audit.brokenAt} (${audit.reason}): entries lost from the middle cannot come back, nor can the next one be re-linked without rewriting it; ` +
+            (breaks.length ? "`tether store repair --yes` records the break as accepted, and `tether audit verify` then lists it" : "it is not a break a repair can accept (an entry was changed)"),
+        );
       }
     }
     for (const m of INDEX_MARKERS) {
@@ -136,7 +142,7 @@ async function examine(dataDir: string, ins: Inspection<Tables>): Promise<Examin
     notes,
     audit,
   };
-  return { check, head, markers };
+  return { check, head, markers, breaks };
 }
 
 /**
@@ -184,6 +190,9 @@ function plan(ex: Examined): RepairAction[] {
     }
   }
   out.push(...headActions(ex.head));
+  for (const b of ex.breaks.slice(0, MAX_GAPS_ACCEPTED)) {
+    out.push({ action: "accept-audit-gap", message: `accept the break in the audit chain before entry ${b.at} (${b.reason}): what was lost cannot come back; \`tether audit verify\` will list the break as accepted by this repair` });
+  }
   if (!ex.head && problems.some((p) => p.table === "audit" || p.table === "auditHead")) {
     out.push({ action: "reset-audit-head", message: "check the audit chain's head once the damaged audit records are dropped, and reset it to the last whole entry if need be" });
   }
@@ -236,7 +245,7 @@ export async function repairStore(dataDir: string, o: { apply: boolean; now?: ()
   let auditEntry: AuditEntry;
   try {
     ex = await examine(dataDir, ins);
-    const actions = plan(ex).filter((a) => a.action !== "leveldb-repair" && a.action !== "reset-audit-head" && a.action !== "drop-audit-entry");
+    const actions = plan(ex).filter((a) => a.action !== "leveldb-repair" && a.action !== "reset-audit-head" && a.action !== "drop-audit-entry" && a.action !== "accept-audit-gap");
     const drop = actions.filter((a) => a.action === "drop-record").map((a) => a.raw as string);
     if (drop.length) await store.dropRaw(drop);
     const rebuild = actions.filter((a) => a.action === "rebuild-index").map((a) => a.raw as string);
@@ -256,6 +265,10 @@ export async function repairStore(dataDir: string, o: { apply: boolean; now?: ()
       await log.resetHead(head.lastGood, head.changed);
       done.push(...headActions(head));
     }
+    // The breaks left once the head is whole again, accepted by the entry written below (it is
+    // chained after them, which is what verify() asks of an acceptance).
+    const gaps = (await log.breaks()).filter((b) => b.acceptedBy === undefined).slice(0, MAX_GAPS_ACCEPTED);
+    done.push(...gaps.map((b): RepairAction => ({ action: "accept-audit-gap", message: `accept the break in the audit chain before entry ${b.at} (${b.reason})` })));
     const chain = await log.verify();
     const lost = ex.check.problems.filter((p) => p.kind === ProblemKind.LostWrites);
     const wal = ex.check.problems.filter((p) => p.kind === ProblemKind.WalDamaged);
@@ -267,7 +280,8 @@ export async function repairStore(dataDir: string, o: { apply: boolean; now?: ()
       ...(lost.length ? { lostWrites: lost.map((p) => `#${(p.seq ?? 0) + 1}..#${p.witness}`).join(", ") } : {}),
       ...(!head.ok ? { auditHeadReset: head.lastGood?.seq ?? 0, auditEntriesDropped: head.changed.length } : {}),
       ...(rebuild.length ? { indexesRebuilt: rebuild.join(", ") } : {}),
-      ...(!chain.ok ? { auditBrokenAt: chain.brokenAt, auditBroken: clip(chain.reason, 200) } : {}),
+      ...(gaps.length ? { [GAPS_ACCEPTED_DETAIL]: gaps.map((b) => b.link).join(",") } : {}),
+      ...(!chain.ok && !gaps.some((g) => g.at === chain.brokenAt) ? { auditBrokenAt: chain.brokenAt, auditBroken: clip(chain.reason, 200) } : {}),
       problems: clip(ex.check.problems.map((p) => p.message).join("; "), 2000),
     });
     await store.accept(); // schema, write sequence, a new witness; the damage record cleared

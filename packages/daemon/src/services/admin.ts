@@ -247,7 +247,7 @@ export function adminService(
         throw new DaemonError("INVALID_ARGUMENT", '"head" must be 64 lowercase hex digits (a head hash printed by audit verify)', { status: grpcStatus.INVALID_ARGUMENT });
       }
       const r = await audit.verify(req.head ? { head: req.head } : {});
-      return r.ok ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "" } : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason };
+      return r.ok ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "", gaps: r.gaps } : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason, gaps: [] };
     }),
   };
 }

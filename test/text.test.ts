@@ -16,6 +16,10 @@ test("clip keeps short text and marks a cut with the length that was dropped", (
   assert.is(clip("short"), "short");
   assert.is(clip("x".repeat(2_000_000), 8), "xxxxxxxx…(+1999992 chars)");
   assert.ok(clip("y".repeat(10_000)).length < 100);
+  // a cut never leaves half of a surrogate pair
+  const cut = clip("ab😀cd", 3);
+  assert.is(cut, "ab…(+4 chars)");
+  assert.not.ok(/[\ud800-\udbff](?![\udc00-\udfff])/.test(cut));
 });
 
 test("visibleJson parses to exactly the value and leaves no control character raw, the layout's newlines kept", () => {

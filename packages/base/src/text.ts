@@ -14,7 +14,10 @@ export const ECHO_MAX_CHARS = 64;
  */
 export function clip(s: string, max: number = ECHO_MAX_CHARS): string {
   if (s.length <= max) return s;
-  return `${s.slice(0, max)}…(+${s.length - max} chars)`;
+  // never cut between the two halves of a surrogate pair (an emoji, say): that half would be
+  // an unpaired surrogate, which encoders replace or refuse
+  const cut = max > 0 && /[\ud800-\udbff]/.test(s.charAt(max - 1)) ? max - 1 : max;
+  return `${s.slice(0, cut)}…(+${s.length - cut} chars)`;
 }
 
 // C0 controls, DEL, C1 controls, and the Unicode format characters that reorder or hide text

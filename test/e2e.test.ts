@@ -43,6 +43,13 @@ async function pairAndApprove(args: string[], stateDir: string, approveArgs: str
   return r;
 }
 
+/** Run `fn` over `items`, `n` at a time (CLI processes are CPU-bound at start: a few share the cores well). */
+async function inBatches<T, R>(items: readonly T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(fn))));
+  return out;
+}
+
 E("the daemon created its data directory with private permissions", () => {
   assert.is(statSync(ctx.data).mode & 0o777, 0o700);
   assert.is(statSync(ctx.ready.adminSocket).mode & 0o777, 0o600);
@@ -157,8 +164,9 @@ E("bad usage gets a clear error and the fitting exit code", async () => {
     [["node", "pair", "--uri", "https://example.com/pair", "--state-dir", join(ctx.tmp.path, "n-y")], 2, /scheme/],
     [["status", "--data-dir", join(ctx.tmp.path, "nowhere")], 3, /cannot reach/],
   ];
-  for (const [args, exit, re] of cases) {
-    const r = await cli(args);
+  const results = await inBatches(cases, 3, ([args]) => cli(args));
+  for (const [i, [args, exit, re]] of cases.entries()) {
+    const r = results[i] as Awaited<ReturnType<typeof cli>>;
     assert.is(r.code, exit, `${args.join(" ")} → ${r.code}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(" "));
     assert.not.match(r.stderr, /at .*\.ts:\d+/, "no stack trace");
@@ -172,9 +180,11 @@ E("every command has help, and --help lists them all", async () => {
   assert.is(top.code, 0);
   const { COMMANDS } = await import("../packages/cli/src/main.ts");
   assert.ok(COMMANDS.length >= 27, `${COMMANDS.length} commands`);
-  for (const c of COMMANDS.map((x) => x.name)) {
+  const names = COMMANDS.map((x) => x.name);
+  const helps = await inBatches(names, 3, (c) => cli([...c.split(" "), "--help"]));
+  for (const [i, c] of names.entries()) {
     assert.ok(top.stdout.includes(`  ${c} `), `--help lists ${c}`);
-    const h = await cli([...c.split(" "), "--help"]);
+    const h = helps[i] as Awaited<ReturnType<typeof cli>>;
     assert.is(h.code, 0, c);
     assert.match(h.stdout, /^Usage: tether /, c);
     assert.ok(h.stdout.includes("--json") || h.stdout.length > 200, `${c} help teaches`);

@@ -27,7 +27,7 @@ import {
 } from "@tether/crypto";
 import type { PairMethod, SessionKeys } from "@tether/crypto";
 import { createLogger, resolveDaemonConfig, startDaemon } from "@tether/daemon";
-import type { RunningDaemon } from "@tether/daemon";
+import type { LevelLogger, RunningDaemon } from "@tether/daemon";
 import type { PairingConfig } from "@tether/pairing";
 import type { JobConfig } from "@tether/jobs";
 import { tetherPackageDefinition } from "@tether/wire";
@@ -42,7 +42,8 @@ export function tempDir(prefix = "tether-test-"): { path: string; remove(): void
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export type TestDaemon = RunningDaemon & { dataDir: string; logs: string[]; stop(): Promise<void> };
+/** `logs` holds every line written at `log`'s level (from $TETHER_LOG_LEVEL; `log.setLevel` changes it). */
+export type TestDaemon = RunningDaemon & { dataDir: string; logs: string[]; log: LevelLogger; stop(): Promise<void> };
 
 /** A real daemon in this process: real TLS listener on 127.0.0.1:0, real LevelDB, real socket. */
 export async function startTestDaemon(
@@ -60,8 +61,9 @@ export async function startTestDaemon(
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
+  const log = createLogger((l) => logs.push(l));
   const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: o.listen ?? "127.0.0.1:0" }), {
-    log: createLogger((l) => logs.push(l)),
+    log,
     // Tests hammer Start from one address; the limiter has its own test.
     startRateLimit: o.startRateLimit ?? { burst: 10_000, perSecond: 10_000 },
     ...(o.pairing ? { pairing: o.pairing } : {}),
@@ -74,6 +76,7 @@ export async function startTestDaemon(
     ...d,
     dataDir,
     logs,
+    log,
     stop: async () => {
       await d.close();
       dir?.remove();

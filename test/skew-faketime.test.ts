@@ -71,7 +71,7 @@ for (const [offset, minutes] of [
 
       // work through `node run` and `dispatch`
       runner = spawnCli(["node", "run", "--state-dir", node, "--json-logs", "--capability", "echo=cat"]);
-      await waitFor(() => runner?.err().includes('"registered"'), `registered (${runner?.err()})`, 30_000);
+      await waitFor(() => runner?.err().includes('"msg":"registered"'), `registered (${runner?.err()})`, 30_000);
       await waitFor(() => runner?.err().includes('"crl updated"'), "the CRL pushed after registering", 10_000);
       assert.match(runner.err(), /"clock skew".*"daemonAheadBySeconds":-?\d+/, "node run warns about the skew");
       const job = await cli(["dispatch", result.deviceId, "echo", "--input", '{"skew":true}', "--json", "--data-dir", data]);

@@ -79,7 +79,12 @@ export type RunningDaemon = {
   hub: NodeHub;
   /** Renew the server and signer certificates if they near expiry (or now, with force). */
   checkCertificates(force?: boolean): Promise<{ server: boolean; signer: boolean }>;
-  close(): Promise<void>;
+  /**
+   * Stop: logs `daemon stopping` with `reason` (e.g. "SIGTERM") and what it closes, closes it
+   * all (a step that fails is logged and the rest still run), then logs `daemon stopped` with
+   * the uptime. Later calls return the first one's promise.
+   */
+  close(reason?: string): Promise<void>;
 };
 
 type Services = Record<"Pairing" | "Admin" | "Node" | "Orchestrator", { service: ServiceDefinition }>;
@@ -158,9 +163,21 @@ export async function startDaemon(
   const health = new StoreHealth(store, now);
   /** timers that write to the store: stopped when it fails */
   const background: NodeJS.Timeout[] = [];
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
-  const closeAll = async () => {
-    for (const c of cleanups.reverse()) await c();
+  /** what a stop undoes, last first; `what` names the steps the stop lines list (timers have none) */
+  const cleanups: { what?: string; run: () => Promise<void> | void }[] = [{ what: "store", run: () => store.close() }];
+  const timer = (t: NodeJS.Timeout) => cleanups.push({ run: () => clearInterval(t) });
+  /** Run every cleanup, last first, whatever fails; resolves with the first failure. */
+  const closeAll = async (): Promise<unknown> => {
+    let failed: unknown;
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c.run();
+      } catch (err) {
+        failed ??= err;
+        log.error("closing failed", { what: c.what ?? "timer", error: describe(err) });
+      }
+    }
+    return failed;
   };
   try {
     const advertiseHost = config.advertise ? parseHostPort(config.advertise).host : undefined;
@@ -231,10 +248,13 @@ export async function startDaemon(
     }, CRL_REFRESH_MS);
     crlTimer.unref();
     background.push(crlTimer);
-    cleanups.push(() => clearInterval(crlTimer));
-    cleanups.push(() => {
-      hub.stop();
-      jobs?.close();
+    timer(crlTimer);
+    cleanups.push({
+      what: "node hub and job queue",
+      run: () => {
+        hub.stop();
+        jobs?.close();
+      },
     });
     if (loaded.requeued || loaded.timedOut) log.info("unfinished jobs recovered", loaded);
     // Refused pairing calls: per-address budgets, and audit entries coalesced per window. The
@@ -245,9 +265,12 @@ export async function startDaemon(
       (all ? guard.audit.flushAll() : guard.audit.flushDue()).catch((err: unknown) => log.error("writing coalesced refusals failed", { error: describe(err) }));
     const refusalTimer = setInterval(() => void flushRefusals(false), REFUSAL_FLUSH_INTERVAL_MS);
     refusalTimer.unref();
-    cleanups.push(async () => {
-      clearInterval(refusalTimer);
-      await flushRefusals(true);
+    cleanups.push({
+      what: "pending refusal counts (audit)",
+      run: async () => {
+        clearInterval(refusalTimer);
+        await flushRefusals(true);
+      },
     });
     const svc = services();
     const startedAt = now();
@@ -278,10 +301,13 @@ export async function startDaemon(
       limits: resolveListenerLimits(o.listener),
       log,
     });
-    cleanups.push(async () => {
-      const closed = listener.close();
-      await shutdown(nodeServer);
-      await closed;
+    cleanups.push({
+      what: "node listener",
+      run: async () => {
+        const closed = listener.close();
+        await shutdown(nodeServer);
+        await closed;
+      },
     });
     let port: number;
     try {
@@ -333,9 +359,12 @@ export async function startDaemon(
       process.umask(oldUmask);
     }
     chmodSync(adminSocket, 0o600);
-    cleanups.push(() => shutdown(adminServer));
-    cleanups.push(() => {
-      if (existsSync(adminSocket)) unlinkSync(adminSocket);
+    cleanups.push({ what: "admin server", run: () => shutdown(adminServer) });
+    cleanups.push({
+      what: "admin socket",
+      run: () => {
+        if (existsSync(adminSocket)) unlinkSync(adminSocket);
+      },
     });
 
     // Live rotation of the daemon's own certificates: new connections get the new server
@@ -354,7 +383,7 @@ export async function startDaemon(
     }, o.certCheckIntervalMs ?? CERT_CHECK_INTERVAL_MS);
     certTimer.unref();
     background.push(certTimer);
-    cleanups.push(() => clearInterval(certTimer));
+    timer(certTimer);
 
     const sweeper = setInterval(() => {
       pairing.sweep().catch((err: unknown) => log.error("sweep failed", { error: describe(err) }));
@@ -379,13 +408,20 @@ export async function startDaemon(
     }, JOB_RETENTION_SWEEP_MS);
     retention.unref();
     background.push(retention);
-    cleanups.push(() => clearInterval(retention));
+    timer(retention);
     sweeper.unref();
     background.push(sweeper);
-    cleanups.push(() => clearInterval(sweeper));
+    timer(sweeper);
 
     log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, listener: listener.limits });
     let closing: Promise<void> | undefined;
+    const stop = async (reason: string) => {
+      const steps = cleanups.flatMap((c) => (c.what ? [c.what] : [])).reverse();
+      log.info("daemon stopping", { reason, nodesOnline: hub.onlineCount(), closing: steps });
+      const failed = await closeAll();
+      log.info("daemon stopped", { reason, uptimeMs: now() - startedAt });
+      if (failed) throw failed;
+    };
     return {
       listen,
       advertise,
@@ -396,7 +432,7 @@ export async function startDaemon(
       jobs,
       hub,
       checkCertificates,
-      close: () => (closing ??= closeAll()),
+      close: (reason = "requested") => (closing ??= stop(reason)),
     };
   } catch (err) {
     await closeAll();

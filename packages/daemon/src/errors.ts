@@ -113,20 +113,24 @@ export function startFailure(dataDir: string, err: unknown): unknown {
   return err;
 }
 
-/** Turn any error into the status a client sees, logging the cause of unexpected ones. */
-export function toServiceError(err: unknown, log: Logger, method: string): Partial<ServiceError> {
+/**
+ * Turn any error into the status a client sees, logging the cause of unexpected ones. `peer`
+ * is where the call came from (services/rpc.ts peerOf: an address without its port, or
+ * "admin-socket"); every line written here carries it.
+ */
+export function toServiceError(err: unknown, log: Logger, method: string, peer: string): Partial<ServiceError> {
   const se = storeErrorIn(err);
   if (se?.code === "WRITE_FAILED") {
-    log.info("rpc refused", { method, code: "STORE_FAILED", message: se.message });
+    log.info("rpc refused", { method, peer, code: "STORE_FAILED", message: se.message });
     return { ...STORE_FAILED };
   }
   if (se?.code === "CORRUPT") {
-    log.error("rpc failed: damaged record", { method, error: describe(err) });
+    log.error("rpc failed: damaged record", { method, peer, error: describe(err) });
     return { ...STORE_DAMAGED_READ };
   }
   if (se?.code === "CLOSED") return { code: status.UNAVAILABLE, details: "UNAVAILABLE: the daemon is stopping" };
   const refused = (e: Error & { code: string }, to: status, sent = e.code, quiet = false): Partial<ServiceError> => {
-    const fields = { method, code: e.code, message: clip(e.message, REFUSAL_MESSAGE_MAX_CHARS) };
+    const fields = { method, peer, code: e.code, message: clip(e.message, REFUSAL_MESSAGE_MAX_CHARS) };
     if (quiet) log.debug("rpc refused", fields);
     else log.info("rpc refused", fields);
     return { code: to, details: `${sent}: ${fields.message}` };
@@ -136,7 +140,7 @@ export function toServiceError(err: unknown, log: Logger, method: string): Parti
   if (err instanceof DaemonError && err.status !== status.INTERNAL) return refused(err, err.status, err.code, err.quiet);
   if (err instanceof CryptoError) return refused(err, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
   if (err instanceof CaError && err.code === "BAD_PUBLIC_KEY") return refused(err, status.INVALID_ARGUMENT, "INVALID_ARGUMENT");
-  log.error("rpc failed", { method, error: describe(err) });
+  log.error("rpc failed", { method, peer, error: describe(err) });
   return { code: status.INTERNAL, details: "internal error" };
 }
 

@@ -9,7 +9,7 @@ import { status } from "@grpc/grpc-js";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { clip } from "@tether/base";
 import { isDeviceId } from "@tether/crypto";
-import type { JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
+import type { Ignored, JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
 import { presenceWorthWriting } from "@tether/pairing";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
 import type { NodeInfo } from "@tether/wire";
@@ -20,6 +20,7 @@ import { authenticate } from "./auth.js";
 import { describe, toServiceError } from "./errors.js";
 import { notADeviceId } from "./ids.js";
 import type { Logger } from "./log.js";
+import { peerOf } from "./services/rpc.js";
 
 export const REGISTRATION_TIMEOUT_MS = 10_000;
 export const HEARTBEAT_MS = 10_000;
@@ -49,6 +50,8 @@ type Session = {
   id: number;
   call: Call;
   peer: Peer;
+  /** the caller's address, for log lines (peerOf) */
+  address: string;
   registered: boolean;
   capabilities: string[];
   maxConcurrency: number;
@@ -247,6 +250,11 @@ export class NodeHub implements NodeDirectory {
     });
   }
 
+  /** How many devices have a registered stream now. */
+  onlineCount(): number {
+    return this.#sessions.size;
+  }
+
   isOnline(deviceId: string): boolean {
     return Boolean(this.#sessions.get(deviceId)?.registered);
   }
@@ -271,11 +279,12 @@ export class NodeHub implements NodeDirectory {
 
   /** The Node.Connect handler. */
   connect(call: Call): void {
+    const address = peerOf(call, "tls");
     let peer: Peer;
     try {
       peer = authenticate(call, this.#index, this.#now());
     } catch (err) {
-      call.emit("error", toServiceError(err, this.#log, "Node.Connect"));
+      call.emit("error", toServiceError(err, this.#log, "Node.Connect", address));
       return;
     }
     const now = this.#now();
@@ -283,6 +292,7 @@ export class NodeHub implements NodeDirectory {
       id: ++this.#seq,
       call,
       peer,
+      address,
       registered: false,
       capabilities: [],
       maxConcurrency: 1,
@@ -342,7 +352,7 @@ export class NodeHub implements NodeDirectory {
       const bad = (msg: string) => this.#end(s, status.INVALID_ARGUMENT, msg);
       if (!isDeviceId(r.deviceId)) return bad(notADeviceId("deviceId", r.deviceId));
       if (r.deviceId !== device) {
-        this.#log.warn("node claimed another device id", { device, claimed: r.deviceId });
+        this.#log.warn("node claimed another device id", { device, peer: s.address, claimed: r.deviceId });
         this.#end(s, status.PERMISSION_DENIED, `this certificate belongs to ${device}, not ${r.deviceId}`);
         return;
       }
@@ -384,7 +394,7 @@ export class NodeHub implements NodeDirectory {
       });
       const crl = this.#crl();
       if (crl) s.call.write({ crl: wireCrl(crl) });
-      this.#log.info("node registered", { device, capabilities: s.capabilities, platform: r.platform, version: r.version });
+      this.#log.info("node registered", { device, peer: s.address, capabilities: s.capabilities, platform: r.platform, version: r.version });
       if (this.#devices.get(device)?.rotateRequested) s.call.write({ renew: { reason: "rotation requested by the admin" } });
       s.delivering = true; // jobs only after `registered`
       this.#pump(device);
@@ -400,14 +410,14 @@ export class NodeHub implements NodeDirectory {
       case "update": {
         if (m.update?.state !== "running") return;
         const r = await this.#jobs().markRunning(device, m.update.jobId);
-        if ("ignored" in r) this.#log.warn("job update ignored", { device, job: clip(m.update.jobId), reason: r.reason });
+        if ("ignored" in r) this.#ignored(s, "job update ignored", m.update.jobId, r);
         return;
       }
       case "result": {
         const res = m.result;
         if (!res) return;
         const r = await this.#jobs().complete(device, { jobId: res.jobId, ok: res.ok, output: res.output, error: res.error });
-        if ("ignored" in r) this.#log.warn("job result ignored", { device, job: clip(res.jobId), reason: r.reason });
+        if ("ignored" in r) this.#ignored(s, "job result ignored", res.jobId, r);
         else this.#log.debug("job finished", { device, job: r.id, state: r.state });
         this.#pump(device);
         return;
@@ -415,6 +425,17 @@ export class NodeHub implements NodeDirectory {
       default:
         return;
     }
+  }
+
+  /**
+   * Log a report that was not applied. Results for finished or requeued jobs are what a node
+   * resends after every `registered` (docs/fleet.md 4.2): debug, or a restart of a busy node
+   * would write a warning per cached result. A report about another device's job is a warning.
+   */
+  #ignored(s: Session, msg: string, jobId: string, r: Ignored): void {
+    const fields = { device: s.peer.deviceId, peer: s.address, job: clip(jobId), code: r.code, reason: r.reason };
+    if (r.code === "OTHER_DEVICE") this.#log.warn(msg, fields);
+    else this.#log.debug(msg, fields);
   }
 
   #sendJob(s: Session, j: JobRecord): void {

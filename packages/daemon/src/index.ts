@@ -1,7 +1,7 @@
 /** @tether/daemon: the composition root. */
 export { DaemonError, describe, toServiceError } from "./errors.js";
 export { createLogger, silentLogger } from "./log.js";
-export type { Logger } from "./log.js";
+export type { LevelLogger, Logger } from "./log.js";
 export {
   ADMIN_SOCKET_NAME,
   DATA_DIR_ENV,

@@ -39,8 +39,13 @@ export type DispatchInput = {
 
 export type ResultInput = { jobId: string; ok: boolean; output?: Uint8Array; error?: string };
 
-/** Why a node's report was not applied (it is logged by the caller, never fatal). */
-export type Ignored = { ignored: true; reason: string };
+/**
+ * Why a node's report was not applied (it is logged by the caller, never fatal). `code`:
+ * FINISHED, the job is unknown or already final (a node resending its results after a
+ * reconnect, docs/fleet.md 4.2); NOT_DELIVERED, it is queued again (a result computed while
+ * disconnected, 4.3); OTHER_DEVICE, it is another device's job, which no correct node sends.
+ */
+export type Ignored = { ignored: true; code: "FINISHED" | "NOT_DELIVERED" | "OTHER_DEVICE"; reason: string };
 
 /**
  * Which jobs a caller may see and act on; any other job is, to it, a job that does not exist.
@@ -455,9 +460,9 @@ export class JobManager {
 
   #owned(deviceId: string, jobId: string): JobRecord | Ignored {
     const j = this.#open.get(jobId);
-    if (!j) return { ignored: true, reason: `job ${clip(jobId)} is unknown or already finished` };
-    if (j.deviceId !== deviceId) return { ignored: true, reason: `job ${jobId} is not assigned to ${deviceId}` };
-    if (j.state === "queued") return { ignored: true, reason: `job ${jobId} has not been delivered` };
+    if (!j) return { ignored: true, code: "FINISHED", reason: `job ${clip(jobId)} is unknown or already finished` };
+    if (j.deviceId !== deviceId) return { ignored: true, code: "OTHER_DEVICE", reason: `job ${jobId} is not assigned to ${deviceId}` };
+    if (j.state === "queued") return { ignored: true, code: "NOT_DELIVERED", reason: `job ${jobId} has not been delivered` };
     return j;
   }
 

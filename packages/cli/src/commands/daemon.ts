@@ -1,4 +1,6 @@
 /** tether daemon: run the daemon in the foreground. */
+import { LOG_LEVEL_ENV, createLogger } from "@tether/base";
+import type { Logger } from "@tether/base";
 import type { Command } from "../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
 
@@ -6,7 +8,8 @@ export const daemonCommand: Command = {
   name: "daemon",
   summary: "run the tether daemon (CA, pairing, admin socket)",
   usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--cert-lifetime DURATION] [--job-retention DURATION] [--json]",
-  help: `Runs the daemon in the foreground until SIGINT or SIGTERM.
+  help: `Runs the daemon in the foreground until SIGINT or SIGTERM. Logs are JSON lines on
+stderr; TETHER_LOG_LEVEL=error|warn|info|debug sets how much (default info).
 
 On first start it creates, in the data directory:
   store/       the LevelDB store (pairing codes as hashes, requests, devices, jobs,
@@ -56,15 +59,12 @@ Example:
     } catch (err) {
       throw new CliError(Exit.Usage, (err as Error).message, { cause: err });
     }
+    const log = createLogger({ write: io.err, level: io.env[LOG_LEVEL_ENV] });
     let daemon;
     try {
-      daemon = await d.startDaemon(config, {
-        // A failed store write leaves memory and disk in doubt: the daemon refuses every call
-        // from then on (tether status says why), until a restart reloads the truth from disk.
-        onFatal: () => {
-          io.err("tether daemon: a store write failed (disk full?); every call is refused until the daemon is restarted\n");
-        },
-      });
+      // A failed store write leaves memory and disk in doubt: the daemon logs it and refuses
+      // every call from then on (tether status says why), until a restart reloads the truth.
+      daemon = await d.startDaemon(config, { log });
     } catch (err) {
       if (err instanceof d.DaemonError) throw new CliError(err.code === "STORE_DAMAGED" ? Exit.Store : Exit.Failure, err.message, { cause: err });
       throw err;
@@ -83,12 +83,31 @@ Example:
         ? `${JSON.stringify(ready)}\n`
         : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
-    await daemon.close();
-    return Exit.Ok;
+    const stop = await untilStopped(log, d.describe);
+    await daemon.close(stop.reason);
+    return stop.code;
   },
 };
+
+/** A stop after a fatal error that does not finish in this long ends the process anyway. */
+const FATAL_CLOSE_MS = 10_000;
+
+/**
+ * Wait for SIGINT or SIGTERM (exit 0), or an uncaught exception or unhandled rejection, which
+ * is logged (`fatal error`) and stops the daemon (exit 1). Each is caught once: a second
+ * signal, or a second fatal error during the stop, ends the process at once as Node does.
+ */
+function untilStopped(log: Logger, describe: (err: unknown) => string): Promise<{ reason: string; code: number }> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => resolve({ reason: signal, code: Exit.Ok });
+    const onFatal = (kind: string) => (err: unknown) => {
+      log.error("fatal error", { kind, error: describe(err), stack: err instanceof Error ? err.stack : undefined });
+      setTimeout(() => process.exit(Exit.Failure), FATAL_CLOSE_MS).unref();
+      resolve({ reason: "fatal error", code: Exit.Failure });
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    process.once("uncaughtException", onFatal("uncaught exception"));
+    process.once("unhandledRejection", onFatal("unhandled rejection"));
+  });
+}

@@ -17,7 +17,10 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import { DaemonError } from "../errors.js";
 import { deviceIdArg, requestIdArg } from "../ids.js";
 import type { Logger } from "../log.js";
-import { unary } from "./rpc.js";
+import { unaryOn } from "./rpc.js";
+
+/** Admin is served only on the admin socket. */
+const unary = unaryOn("admin-socket");
 
 export function toPairRequest(r: RequestView): PairRequest {
   return {

@@ -15,7 +15,7 @@ import { DaemonError, toServiceError } from "../errors.js";
 import type { NodeHub } from "../hub.js";
 import { deviceIdArg } from "../ids.js";
 import type { Logger } from "../log.js";
-import { unary } from "./rpc.js";
+import { peerOf, unaryOn } from "./rpc.js";
 
 export function toJob(j: JobRecord) {
   return {
@@ -47,6 +47,8 @@ export function orchestratorService(o: {
   const caller = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) =>
     o.mode === "local" ? { deviceId: "admin" } : authenticate(call, o.index, o.now(), ["orchestrator"]);
   const { jobs, hub, log } = o;
+  const origin = o.mode === "local" ? "admin-socket" : "tls";
+  const unary = unaryOn(origin);
   const accessOf = (peer: { deviceId: string }) => jobAccess(o.mode === "local" ? undefined : peer.deviceId, hub);
   return {
     ListNodes: unary<{ capability: string; online: string }, object>(log, "Orchestrator.ListNodes", async (req, call) => {
@@ -132,11 +134,12 @@ export function orchestratorService(o: {
       return { jobs: list.map(toJob) };
     }),
     WatchJob: (call: ServerWritableStream<{ id: string }, object>) => {
+      const from = peerOf(call, origin);
       let peer: { deviceId: string };
       try {
         peer = caller(call);
       } catch (err) {
-        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
+        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob", from));
         return;
       }
       let done = false;
@@ -161,7 +164,7 @@ export function orchestratorService(o: {
       const fail = (err: unknown) => {
         if (done) return;
         stop();
-        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob"));
+        call.emit("error", toServiceError(err, log, "Orchestrator.WatchJob", from));
       };
       const send = (j: JobRecord) => {
         if (done) return;

@@ -138,7 +138,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
       const fail = (err: unknown) => {
         done = true;
         unsubscribe();
-        call.emit("error", toServiceError(err, log, "Pairing.Await"));
+        call.emit("error", toServiceError(err, log, "Pairing.Await", peer));
       };
       call.on("cancelled", () => {
         done = true;

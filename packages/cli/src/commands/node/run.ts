@@ -3,7 +3,9 @@
  * JSON on stdin; stdout (JSON) is the output, a non-zero exit a failure with stderr's tail.
  */
 import { spawn } from "node:child_process";
-import { visibleJson } from "@tether/base";
+import { status } from "@grpc/grpc-js";
+import { LOG_LEVEL_ENV, createLogger } from "@tether/base";
+import type { LevelLogger, LogRecord } from "@tether/base";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
@@ -73,14 +75,20 @@ export function runCommand(command: string, input: unknown, ctx: JobContext): Pr
   });
 }
 
-/** Progress lines on stderr; their fields carry text from the daemon and from job commands, shown inert. */
-function logger(io: Io, json: boolean) {
-  return (event: string, fields: Record<string, unknown>) =>
-    io.err(
-      json
-        ? `${visibleJson({ time: new Date().toISOString(), event, ...fields })}\n`
-        : `${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => tty`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}\n`,
-    );
+/** A log record for people: `TIME LEVEL MSG key=value …`, every value shown inert. */
+function textLine(r: LogRecord): string {
+  const { time, level, msg, ...fields } = r;
+  const kv = Object.entries(fields).map(([k, v]) => tty`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  return [tty`${time} ${level} ${msg}`, ...kv].join(" ");
+}
+
+/**
+ * The progress log on stderr: the daemon's schema (docs/operations.md, "Logs") with
+ * --json-logs, else the same records as text; $TETHER_LOG_LEVEL applies to both. Fields
+ * carry text from the daemon and from job commands, shown inert either way.
+ */
+function logger(io: Io, json: boolean): LevelLogger {
+  return createLogger({ write: io.err, level: io.env[LOG_LEVEL_ENV], ...(json ? {} : { format: textLine }) });
 }
 
 export const nodeRunCommand: Command = {
@@ -106,7 +114,8 @@ the state directory), and warns when this machine's clock is more than a minute 
 the daemon's (tether tolerates 5 minutes either way).
 
   --max-concurrency N   jobs to run at once (default 1, at most 64)
-  --json-logs           log JSON lines on stderr
+  --json-logs           log JSON lines on stderr, in the daemon's log schema
+                        (TETHER_LOG_LEVEL=error|warn|info|debug, default info)
 
 Example:
   tether node run --capability echo='cat' --capability uptime='uptime | jq -R .'`,
@@ -140,22 +149,27 @@ Example:
       throw err;
     }
     conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => {
-      log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) });
+      log.info("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) });
       const offsetS = Math.round(conn.daemonClockOffsetMs() / 1000);
       if (Math.abs(offsetS) > CLOCK_WARN_S) {
-        log("clock skew", { daemonAheadBySeconds: offsetS, advice: "this machine's clock and the daemon's differ; tether tolerates 5 minutes either way: check NTP on both" });
+        log.warn("clock skew", { daemonAheadBySeconds: offsetS, advice: "this machine's clock and the daemon's differ; tether tolerates 5 minutes either way: check NTP on both" });
       }
     });
-    conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
-    conn.on("crl-refused", (e: Error) => log("crl refused", { error: e.message }));
-    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) => log("disconnected", d));
-    conn.on("job", (j: Record<string, unknown>) => log("job started", j));
-    conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), fingerprint: r.fingerprint }));
-    conn.on("renewal-failed", (e: Error) => log("certificate renewal failed", { error: e.message }));
-    conn.on("result", (r: Record<string, unknown>) => log("job finished", r));
+    conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log.info("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
+    conn.on("crl-refused", (e: Error) => log.warn("crl refused", { error: e.message }));
+    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) =>
+      log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs }),
+    );
+    conn.on("job", (j: { jobId: string; capability: string; attempt: number }) => log.info("job started", { job: j.jobId, capability: j.capability, attempt: j.attempt }));
+    conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log.info("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), certificate: r.fingerprint }));
+    conn.on("renewal-failed", (e: Error) => log.error("certificate renewal failed", { error: e.message }));
+    conn.on("result", (r: { jobId: string; ok: boolean; error: string }) => {
+      if (r.ok) log.info("job finished", { job: r.jobId, ok: true });
+      else log.info("job finished", { job: r.jobId, ok: false, error: r.error });
+    });
     const stop = new Promise<number>((resolve) => {
       conn.on("fatal", (e: Error) => {
-        log("refused", { error: e.message });
+        log.error("refused", { error: e.message });
         resolve(Exit.AuthFailed);
       });
       const quit = () => resolve(Exit.Ok);

@@ -38,6 +38,7 @@ import {
   RETENTION_BATCH,
 } from "../packages/jobs/src/config.ts";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES } from "@tether/wire";
+import { DEFAULT_PNG_SCALE, IMAGE_QUIET_ZONE, MAX_PNG_SCALE, MIN_PNG_SCALE, TERMINAL_QUIET_ZONE } from "../packages/cli/src/qr.ts";
 import { ROOT } from "./helpers.ts";
 
 const S = 1000;
@@ -90,6 +91,8 @@ const QUOTES: Quote[] = [
   { doc: "operations.md", what: "lifetimes: tokens", pattern: /\| device tokens \| (\d+) min \(at most (\d+)\)/, values: [[TOKEN_DEFAULT_TTL_MS, MIN], [TOKEN_MAX_TTL_MS, MIN]] },
   { doc: "operations.md", what: "lifetimes: codes", pattern: /\| pairing codes \| (\d+) min \((\d+) s to (\d+) h\)/, values: [[DEFAULT_CODE_TTL_MS, MIN], [MIN_CODE_TTL_MS, S], [MAX_CODE_TTL_MS, H]] },
   { doc: "operations.md", what: "lifetimes: pending requests", pattern: /\| pending requests \| (\d+) min \|/, values: [[DEFAULT_REQUEST_TTL_MS, MIN]] },
+  { doc: "operations.md", what: "QR --scale", pattern: /\*\*`--scale N`\*\* \(with `--png`\): pixels per module, a whole number from (\d+) to (\d+), default (\d+)\./, values: [[MIN_PNG_SCALE, 1], [MAX_PNG_SCALE, 1], [DEFAULT_PNG_SCALE, 1]] },
+  { doc: "operations.md", what: "QR quiet zones", pattern: /\| terminal \| L \(7 %\) \| (\d+) modules \|[^]*?\| PNG, SVG \| M \(15 %\) \| (\d+) modules/, values: [[TERMINAL_QUIET_ZONE, 1], [IMAGE_QUIET_ZONE, 1]] },
   // fleet.md, Appendix A and the sections that quote the same values
   { doc: "fleet.md", what: "registration timeout", pattern: /\| Registration timeout \| ([\d ]+) ms \|/, values: [[REGISTRATION_TIMEOUT_MS, 1]] },
   { doc: "fleet.md", what: "registration timeout (§2.2)", pattern: /within \*\*([\d ]+) ms\*\* of opening the\s+stream \(`REGISTRATION_TIMEOUT_MS`\)/, values: [[REGISTRATION_TIMEOUT_MS, 1]] },

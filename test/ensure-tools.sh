@@ -1,14 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages the tests use, when they are missing: openssl (independent
 # certificate and CRL checks), faketime (clock-skew tests across processes), python3 (an
-# independent implementation of the protocol's check values) and strace (the store's fsyncs,
-# observed). Runs before
+# independent implementation of the protocol's check values), strace (the store's fsyncs,
+# observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
+# which rasterises the SVG QR code). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
+command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
+command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done
 [ -n "$found" ] || missing="$missing faketime"

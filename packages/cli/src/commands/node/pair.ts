@@ -1,9 +1,9 @@
 /** tether node pair: pair this machine with a daemon using a PIN, a URI or a QR image. */
-import { readFileSync } from "node:fs";
 import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { CliError, Exit, emit, str, tty } from "../../cli.js";
+import { readQrImage } from "../../qr.js";
 
 const EXIT_FOR: Record<string, number> = {
   BAD_INPUT: Exit.Usage,
@@ -27,26 +27,11 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Read a QR code from a PNG file. */
-async function decodeQrPng(file: string): Promise<string> {
-  const { PNG } = await import("pngjs");
-  const jsQR = (await import("jsqr")).default as unknown as (d: Uint8ClampedArray, w: number, h: number) => { data: string } | null;
-  let png;
-  try {
-    png = PNG.sync.read(readFileSync(file));
-  } catch (cause) {
-    throw new CliError(Exit.Usage, `--qr-image ${file}: not a readable PNG file`, { cause });
-  }
-  const found = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
-  if (!found) throw new CliError(Exit.Usage, `--qr-image ${file}: no QR code found in the image`);
-  return found.data;
-}
-
 export const nodePairCommand: Command = {
   name: "node pair",
   summary: "pair this machine with a daemon (PIN, URI or QR image) and wait for approval",
   usage:
-    "tether node pair (--pin PIN --daemon HOST:PORT | --uri URI | --qr-image FILE.png) [--name NAME] [--role node|orchestrator] [--state-dir DIR] [--json]",
+    "tether node pair (--pin PIN --daemon HOST:PORT | --uri URI | --qr-image FILE) [--name NAME] [--role node|orchestrator] [--state-dir DIR] [--json]",
   help: `Runs the pairing handshake with the daemon, prints a verification code, and
 waits until an admin approves (or rejects) the request. On approval it stores in
 the state directory:
@@ -60,7 +45,7 @@ the state directory:
                      Give - to read it from stdin (keeps it out of the process list)
   --uri URI          the tether:// URI from a QR code (carries the address and
                      the CA fingerprint, which is checked); - reads it from stdin
-  --qr-image FILE    a PNG of the QR code
+  --qr-image FILE    a PNG of the QR code, or a JPEG photo of it (decoded here)
   --daemon HOST:PORT the daemon's node listener (overrides the URI's address)
   --name NAME        how admins will see this node (default: the host name)
   --role ROLE        node (default) or orchestrator; the admin may change it
@@ -84,7 +69,7 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
     if (given.length !== 1) throw new CliError(Exit.Usage, `give exactly one of --pin, --uri or --qr-image\nusage: ${this.usage}`);
     // "-" reads the code from stdin, so it does not show in the process list.
     const fromStdin = async (v: string | undefined) => (v === "-" ? (await readStdin()).trim() : v);
-    const uri = str(values["qr-image"]) ? await decodeQrPng(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
+    const uri = str(values["qr-image"]) ? await readQrImage(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
     const pin = await fromStdin(str(values.pin));
     const role = str(values.role) ?? "node";
     if (role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");

@@ -1,30 +1,45 @@
 /** tether pair code: mint a single-use pairing code (PIN or QR). */
 import { writeFileAtomic } from "@tether/base";
-import QRCode from "qrcode";
 import type { CreateCodeResponse } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str } from "../../cli.js";
+import { DEFAULT_PNG_SCALE, MAX_PNG_SCALE, MIN_PNG_SCALE, qrPng, qrSvg, qrTerminal } from "../../qr.js";
+
+/** --scale: PNG pixels per module, a whole number in range; the default when not given. */
+function pngScale(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PNG_SCALE;
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= MIN_PNG_SCALE && n <= MAX_PNG_SCALE)) {
+    throw new CliError(Exit.Usage, `--scale must be a whole number of pixels per module, from ${MIN_PNG_SCALE} to ${MAX_PNG_SCALE}`);
+  }
+  return n;
+}
 
 export const pairCodeCommand: Command = {
   name: "pair code",
   summary: "mint a short-lived, single-use pairing code (PIN or QR)",
-  usage: "tether pair code --method pin|qr [--ttl SECONDS] [--png FILE] [--svg FILE] [--data-dir DIR] [--json]",
+  usage: "tether pair code --method pin|qr [--ttl SECONDS] [--png FILE [--scale N]] [--svg FILE] [--data-dir DIR] [--json]",
   help: `Mints a pairing code. Give it to exactly one node; it works once.
 
   --method pin   an 11-digit PIN, SSS-PPPP-PPPP: the first 3 digits name the code
                  (not secret), the last 8 are the secret. For typing on a node:
                    tether node pair --daemon HOST:PORT --pin 123-4567-8901
   --method qr    a tether:// URI with the daemon's address, its CA fingerprint,
-                 a 128-bit secret and the expiry, shown as a QR code. For scanning:
-                   tether node pair --uri 'tether://...'   or   --qr-image code.png
+                 a 128-bit secret and the expiry, shown as a QR code. On the node:
+                   tether node pair --uri 'tether://...'   or   --qr-image FILE
+                 (FILE: a --png file, or a JPEG photo of the code). The code is
+                 drawn last, in light blocks for a dark terminal; on a light
+                 background it shows inverted: use --png or --svg there.
   --ttl SECONDS  lifetime, default 300, at least 10, at most 3600
   --png FILE / --svg FILE   also write the QR code as an image (mode 0600: it
                  holds the secret)
+  --scale N      PNG pixels per module, ${MIN_PNG_SCALE} to ${MAX_PNG_SCALE}, default ${DEFAULT_PNG_SCALE} (for a label:
+                 at 300 dpi, 12 gives 1 mm modules)
 
 The daemon stores only a hash of the code and shows it this one time. A code is
 burned after 5 handshakes that did not complete. Afterwards run \`tether pair list\`
 to see the node's request and its verification code.`,
-  options: { ...DATA_DIR_OPTION, method: { type: "string" }, ttl: { type: "string" }, png: { type: "string" }, svg: { type: "string" } },
+  options: { ...DATA_DIR_OPTION, method: { type: "string" }, ttl: { type: "string" }, png: { type: "string" }, svg: { type: "string" }, scale: { type: "string" } },
   async run({ values, io }) {
     const method = str(values.method);
     if (method !== "pin" && method !== "qr") throw new CliError(Exit.Usage, "--method must be pin or qr");
@@ -33,19 +48,20 @@ to see the node's request and its verification code.`,
     const ttl = ttlText === undefined ? 0 : Number(ttlText);
     if (ttlText !== undefined && (ttl < 10 || ttl > 3600)) throw new CliError(Exit.Usage, "--ttl must be between 10 and 3600 seconds");
     if ((values.png || values.svg) && method !== "qr") throw new CliError(Exit.Usage, "--png and --svg need --method qr");
+    if (values.scale !== undefined && !values.png) throw new CliError(Exit.Usage, "--scale needs --png");
+    const scale = pngScale(str(values.scale));
     const r = await admin<CreateCodeResponse>(await dataDirOf(values, io.env), "CreateCode", { method, ttlSeconds: ttl });
     // The images hold the secret: written atomically with mode 0600 from the first byte.
     const png = str(values.png);
     const svg = str(values.svg);
-    if (png) writeFileAtomic(png, await QRCode.toBuffer(r.code, { type: "png", errorCorrectionLevel: "M", margin: 2 }), 0o600);
-    if (svg) writeFileAtomic(svg, await QRCode.toString(r.code, { type: "svg", errorCorrectionLevel: "M" }), 0o600);
+    if (png) writeFileAtomic(png, await qrPng(r.code, scale), 0o600);
+    if (svg) writeFileAtomic(svg, await qrSvg(r.code), 0o600);
     const out = { id: r.id, method: r.method, code: r.code, expiresAt: new Date(r.expiresAt).toISOString() };
-    let qr = "";
-    if (method === "qr" && !values.json) qr = await QRCode.toString(r.code, { type: "terminal", small: true, errorCorrectionLevel: "M" });
+    // The code comes last, so that it is what stays on the screen.
     emit(io, Boolean(values.json), out, () =>
       method === "pin"
         ? `PIN: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --daemon HOST:PORT --pin ${r.code}\n`
-        : `${qr}\nURI: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --uri '<the URI>'   (or --qr-image FILE.png)\n`,
+        : `URI: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --uri '<the URI>'\n         or: tether node pair --qr-image FILE   (a PNG, or a JPEG photo of this code)\n\n${qrTerminal(r.code)}`,
     );
     return Exit.Ok;
   },

@@ -1,5 +1,5 @@
 /** tether daemon: run the daemon in the foreground. */
-import type { Command } from "../cli.js";
+import type { LegacyCommand as Command } from "../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
 
 export const daemonCommand: Command = {

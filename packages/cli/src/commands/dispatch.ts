@@ -1,7 +1,7 @@
 /** tether dispatch: send one job to a device and wait for its result. */
 import { readFileSync } from "node:fs";
 import type { Job } from "@tether/wire";
-import type { Command } from "../cli.js";
+import type { LegacyCommand as Command } from "../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, str, targetOf, tty, watchJob } from "../cli.js";
 import { exitForJob, jobJson } from "./jobs/format.js";
 

@@ -1,6 +1,6 @@
 /** tether status: is the daemon up, and where; is its store healthy. */
 import type { StatusResponse } from "@tether/wire";
-import type { Command } from "../cli.js";
+import type { LegacyCommand as Command } from "../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../cli.js";
 
 function storeLine(s: StatusResponse): string {

@@ -1,5 +1,5 @@
 /** tether audit: list the audit log. */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { visible } from "@tether/base";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 

@@ -1,5 +1,5 @@
 /** tether audit verify: check the audit log's hash chain, and that it still holds a kept head. */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
 
 type Result = { ok: boolean; entries: number; head: string; brokenAt: number; reason: string; gaps: { at: number; reason: string; acceptedBy: number }[] };

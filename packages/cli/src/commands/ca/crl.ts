@@ -1,6 +1,6 @@
 /** tether ca crl: export the CA's current signed CRL. */
 import { writeFileAtomic } from "@tether/base";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str } from "../../cli.js";
 
 export const caCrlCommand: Command = {

@@ -1,5 +1,5 @@
 /** tether ca init: make the daemon's root CA and keys in an empty data directory, on purpose. */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit, isoTime } from "../../cli.js";
 
 export const caInitCommand: Command = {

@@ -1,5 +1,5 @@
 /** tether ca jwks: print the token verification keys. */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf } from "../../cli.js";
 
 export const caJwksCommand: Command = {

@@ -1,5 +1,5 @@
 /** tether ca rotate: renew the daemon's own server and pairing-signer certificates now. */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../../cli.js";
 
 export const caRotateCommand: Command = {

@@ -1,7 +1,7 @@
 /** tether ca verify: ask the authority about a certificate. */
 import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit } from "../../cli.js";
 
 export const caVerifyCommand: Command = {

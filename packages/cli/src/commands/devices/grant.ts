@@ -4,7 +4,7 @@
  * `tether pair approve` shares, and the text `devices show` prints.
  */
 import type { Device, JobScope } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str } from "../../cli.js";
 
 export const JOBS_SCOPE_SYNTAX = "own|all|KEY=VALUE[,KEY=VALUE...]";

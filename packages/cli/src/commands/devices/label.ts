@@ -1,6 +1,6 @@
 /** tether devices label ID key=value ... [--remove KEY] */
 import type { Device } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit } from "../../cli.js";
 
 export const devicesLabelCommand: Command = {

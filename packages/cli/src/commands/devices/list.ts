@@ -1,6 +1,6 @@
 /** tether devices list */
 import type { Device } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, table } from "../../cli.js";
 
 export const devicesListCommand: Command = {

@@ -1,6 +1,6 @@
 /** tether devices preauthorize / preauthorizations / unpreauthorize */
 import { parseDurationMs } from "@tether/base";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 
 type Pre = { deviceId: string; identityKey: string; name: string; role: string; createdAt: number; expiresAt: number; usedAt: number; requestId: string };

@@ -1,5 +1,5 @@
 /** tether devices rotate ID */
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit } from "../../cli.js";
 
 export const devicesRotateCommand: Command = {

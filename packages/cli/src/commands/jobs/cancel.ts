@@ -1,6 +1,6 @@
 /** tether jobs cancel ID */
 import type { Job } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, str, targetOf } from "../../cli.js";
 import { jobJson } from "./format.js";
 

@@ -1,7 +1,7 @@
 /** tether node identity: print (making it if needed) this node's identity key and device id. */
 import { deviceIdFromIdentityKey, toHex } from "@tether/crypto";
 import { defaultStateDir, loadOrCreateIdentity } from "@tether/node";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { Exit, emit, str } from "../../cli.js";
 
 export const nodeIdentityCommand: Command = {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, Exit, emit, str, tty } from "../../cli.js";
 
 const EXIT_FOR: Record<string, number> = {

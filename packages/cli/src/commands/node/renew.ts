@@ -1,6 +1,6 @@
 /** tether node renew: renew this device's certificate now, or only when it is due. */
 import { NodeError, defaultStateDir, renewIfDue } from "@tether/node";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, Exit, emit, isoTime, str } from "../../cli.js";
 
 export const nodeRenewCommand: Command = {

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { visibleJson } from "@tether/base";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext } from "@tether/node";
-import type { Command, Io } from "../../cli.js";
+import type { LegacyCommand as Command, Io } from "../../cli.js";
 import { CliError, Exit, str, tty } from "../../cli.js";
 
 const MAX_STDOUT = 1024 * 1024;

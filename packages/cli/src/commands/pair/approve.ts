@@ -1,6 +1,6 @@
 /** tether pair approve: approve a pending request and issue the node's certificate. */
 import type { PairRequest } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty } from "../../cli.js";
 import { JOBS_SCOPE_SYNTAX, formatJobsScope, parseJobsScope } from "../devices/grant.js";
 

@@ -2,7 +2,7 @@
 import { writeFileAtomic } from "@tether/base";
 import QRCode from "qrcode";
 import type { CreateCodeResponse } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str } from "../../cli.js";
 
 export const pairCodeCommand: Command = {

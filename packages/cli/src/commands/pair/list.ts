@@ -1,6 +1,6 @@
 /** tether pair list: pairing requests and their verification codes. */
 import type { PairRequest } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 
 export const pairListCommand: Command = {

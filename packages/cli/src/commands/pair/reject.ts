@@ -1,6 +1,6 @@
 /** tether pair reject: refuse a pending request. */
 import type { PairRequest } from "@tether/wire";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty } from "../../cli.js";
 
 export const pairRejectCommand: Command = {

@@ -1,7 +1,7 @@
 /** tether store check: check a stopped daemon's store for damage (offline). */
 import { visible } from "@tether/base";
 import type { StoreCheck } from "@tether/daemon";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit } from "../../cli.js";
 
 /** Run offline maintenance, with the daemon's errors as exit codes. */

@@ -1,6 +1,6 @@
 /** tether store repair: say what a repair of a stopped daemon's store would do; do it with --yes. */
 import { visible } from "@tether/base";
-import type { Command } from "../../cli.js";
+import type { LegacyCommand as Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit } from "../../cli.js";
 import { describeCheck, maintenance } from "./check.js";
 

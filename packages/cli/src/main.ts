@@ -34,7 +34,7 @@ import { nodeRenewCommand } from "./commands/node/renew.js";
 import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
 
-const LEGACY: readonly LegacyCommand[] = [
+const ALL: readonly (Command | LegacyCommand)[] = [
   daemonCommand,
   statusCommand,
   pairCodeCommand,
@@ -71,7 +71,7 @@ const LEGACY: readonly LegacyCommand[] = [
   storeRepairCommand,
 ];
 
-export const COMMANDS: readonly Command[] = LEGACY.map(legacy);
+export const COMMANDS: readonly Command[] = ALL.map((c) => ("usage" in c ? legacy(c) : c));
 
 const visibleCommands = () => COMMANDS.filter((c) => !c.hidden);
 

@@ -4,7 +4,6 @@
  * under commands/.
  */
 import { parseArgs } from "node:util";
-import type { ParseArgsConfig } from "node:util";
 import { join, resolve } from "node:path";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
@@ -99,32 +98,6 @@ export type Command = {
   hidden?: boolean;
   run(args: { values: Values; positionals: string[]; io: Io }): Promise<number>;
 };
-
-/** A command in the shape from before the grammar (usage written by hand); migrated one by one. */
-export type LegacyCommand = {
-  name: string;
-  summary: string;
-  usage: string;
-  help: string;
-  options: NonNullable<ParseArgsConfig["options"]>;
-  run(args: { values: Values; positionals: string[]; io: Io }): Promise<number>;
-};
-
-/** A legacy command as a Command: any positionals, as before; its own usage and help. */
-export function legacy(old: LegacyCommand): Command {
-  const options: Flags = {};
-  for (const [n, o] of Object.entries(old.options)) options[n] = { ...(o as Omit<Flag, "about">), about: (o as Partial<Flag>).about ?? "" };
-  return {
-    name: old.name,
-    summary: old.summary,
-    args: [{ name: "ARGS", about: "arguments", optional: true, variadic: true }],
-    options,
-    help: old.help,
-    examples: [old.usage],
-    synopsis: old.usage.slice(`tether ${old.name} `.length),
-    run: (a) => old.run.call(old, a),
-  };
-}
 
 export const COMMON_OPTIONS: Flags = {
   json: { type: "boolean", about: "print the result as JSON on stdout, and errors as JSON on stderr" },

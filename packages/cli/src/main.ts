@@ -1,7 +1,7 @@
 /** tether's command line: finds the command, parses its flags, prints help and errors. */
-import type { Command, Io, LegacyCommand } from "./cli.js";
+import type { Command, Io } from "./cli.js";
 import { visibleJson } from "@tether/base";
-import { CliError, Exit, didYouMean, helpOf, inert, legacy, nearest, parse } from "./cli.js";
+import { CliError, Exit, didYouMean, helpOf, inert, nearest, parse } from "./cli.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { devicesListCommand } from "./commands/devices/list.js";
 import { devicesShowCommand } from "./commands/devices/show.js";
@@ -34,7 +34,7 @@ import { nodeRenewCommand } from "./commands/node/renew.js";
 import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
 
-const ALL: readonly (Command | LegacyCommand)[] = [
+export const COMMANDS: readonly Command[] = [
   daemonCommand,
   statusCommand,
   pairCodeCommand,
@@ -70,8 +70,6 @@ const ALL: readonly (Command | LegacyCommand)[] = [
   storeCheckCommand,
   storeRepairCommand,
 ];
-
-export const COMMANDS: readonly Command[] = ALL.map((c) => ("usage" in c ? legacy(c) : c));
 
 const visibleCommands = () => COMMANDS.filter((c) => !c.hidden);
 

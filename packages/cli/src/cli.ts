@@ -29,12 +29,18 @@ export const Exit = {
   Store: 14,
 } as const;
 
+/** For a usage error about one word: the word (an unknown command, flag or argument) and the nearest spellings. */
+export type WordProblem = { word: string; suggestions: readonly string[] };
+
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(exitCode: number, message: string, options?: { cause?: unknown }) {
+  /** the word a usage error is about, for --json (error.word, error.suggestions) */
+  readonly problem: WordProblem | undefined;
+  constructor(exitCode: number, message: string, options?: { cause?: unknown; problem?: WordProblem }) {
     super(message, options);
     this.name = "CliError";
     this.exitCode = exitCode;
+    this.problem = options?.problem;
   }
 }
 
@@ -227,7 +233,7 @@ export function didYouMean(found: readonly string[]): string {
 }
 
 /** A usage error for `cmd`: the message, the usage line and where to read more. */
-export function usageError(cmd: Command, message: string, options?: { cause?: unknown }): CliError {
+export function usageError(cmd: Command, message: string, options?: { cause?: unknown; problem?: WordProblem }): CliError {
   return new CliError(Exit.Usage, `${message}\nusage: ${usageOf(cmd)}\n(see: tether ${cmd.name} --help)`, options);
 }
 
@@ -247,7 +253,10 @@ export function parse(cmd: Command, argv: string[]): Parsed {
   for (const t of tokens) {
     if (t.kind !== "option") continue;
     const f = flags[t.name];
-    if (!f) throw usageError(cmd, `unknown option ${t.rawName} for tether ${cmd.name}${didYouMean(nearest(t.rawName.replace(/^-+/, ""), names, (n) => n.slice(2)))}`);
+    if (!f) {
+      const near = nearest(t.rawName.replace(/^-+/, ""), names, (n) => n.slice(2));
+      throw usageError(cmd, `unknown option ${t.rawName} for tether ${cmd.name}${didYouMean(near)}`, { problem: { word: t.rawName, suggestions: near } });
+    }
     if (f.type === "boolean" && t.value !== undefined) throw usageError(cmd, `${t.rawName} takes no value (got ${JSON.stringify(t.value)})`);
     if (f.type === "string" && t.value === undefined) throw usageError(cmd, `${t.rawName} needs a value: ${t.rawName} ${placeholder(f)}`);
     if (f.type === "string" && !t.inlineValue && t.value && t.value.length > 1 && t.value.startsWith("-")) {
@@ -276,13 +285,15 @@ function checkPositionals(cmd: Command, positionals: string[]): void {
   const extra = positionals[max === Infinity ? positionals.length : max];
   if (extra !== undefined) {
     const takes = cmd.args.length === 0 ? "takes no arguments" : `takes ${cmd.args.map((a) => (a.optional ? `[${a.name}]` : a.name)).join(" ")}`;
-    throw usageError(cmd, `unexpected argument ${JSON.stringify(extra)}: tether ${cmd.name} ${takes}`);
+    throw usageError(cmd, `unexpected argument ${JSON.stringify(extra)}: tether ${cmd.name} ${takes}`, { problem: { word: extra, suggestions: [] } });
   }
   for (const [i, a] of cmd.args.entries()) {
     const given = a.variadic ? positionals.slice(i) : positionals.slice(i, i + 1);
     if (given.length === 0 && !a.optional) throw usageError(cmd, `missing ${a.name}: give ${a.about}`);
     for (const x of a.choices ? given : []) {
-      if (!a.choices?.includes(x)) throw usageError(cmd, `${a.name} must be ${orList(a.choices ?? [])}, not ${JSON.stringify(x)}${didYouMean(nearest(x, a.choices ?? []))}`);
+      if (a.choices?.includes(x)) continue;
+      const near = nearest(x, a.choices ?? []);
+      throw usageError(cmd, `${a.name} must be ${orList(a.choices ?? [])}, not ${JSON.stringify(x)}${didYouMean(near)}`, { problem: { word: x, suggestions: near } });
     }
   }
 }

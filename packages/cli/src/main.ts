@@ -33,6 +33,9 @@ import { nodeRunCommand } from "./commands/node/run.js";
 import { nodeRenewCommand } from "./commands/node/renew.js";
 import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
+import { versionCommand } from "./commands/version.js";
+import { completionCommand } from "./commands/completion.js";
+import { completeCommand } from "./commands/complete.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -69,6 +72,9 @@ export const COMMANDS: readonly Command[] = [
   caJwksCommand,
   storeCheckCommand,
   storeRepairCommand,
+  versionCommand,
+  completionCommand(() => COMMANDS),
+  completeCommand,
 ];
 
 const visibleCommands = () => COMMANDS.filter((c) => !c.hidden);
@@ -124,13 +130,16 @@ function topWords(): string[] {
 function unknownCommand(word: string): CliError {
   const top = nearest(word, topWords());
   const verbs = top.length ? [] : nearest(word, visibleCommands().filter((c) => c.name.includes(" ")).map((c) => c.name), (n) => n.slice(n.indexOf(" ") + 1));
-  return new CliError(Exit.Usage, `unknown command ${JSON.stringify(word)}${didYouMean([...top, ...verbs])}\nrun: tether --help`);
+  const near = [...top, ...verbs];
+  return new CliError(Exit.Usage, `unknown command ${JSON.stringify(word)}${didYouMean(near)}\nrun: tether --help`, { problem: { word, suggestions: near } });
 }
 
 function unknownSubcommand(group: string, word: string): CliError {
   const list = groupOf(group);
   const near = nearest(word, list.map((c) => c.name), (n) => n.slice(group.length + 1));
-  return new CliError(Exit.Usage, `unknown command ${JSON.stringify(`${group} ${word}`)}${didYouMean(near)}\n${group} commands: ${list.map((c) => c.name).join(", ")}`);
+  return new CliError(Exit.Usage, `unknown command ${JSON.stringify(`${group} ${word}`)}${didYouMean(near)}\n${group} commands: ${list.map((c) => c.name).join(", ")}`, {
+    problem: { word: `${group} ${word}`, suggestions: near },
+  });
 }
 
 type Route = { cmd: Command; rest: string[] } | { help: string; code: number };
@@ -169,11 +178,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out(overview());
     return argv.length === 0 ? Exit.Usage : Exit.Ok;
   }
-  if (argv[0] === "--version") {
-    io.out("tether 0.1.0\n");
-    return Exit.Ok;
-  }
   const json = wantsJson(argv);
+  // `tether --version [--json] [--data-dir DIR]` is `tether version`
+  if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   try {
     const r = route(argv);
     if ("help" in r) {
@@ -189,7 +196,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     const e = err instanceof CliError ? err : new CliError(Exit.Failure, `internal error: ${(err as Error).message}`, { cause: err });
     // The message can carry outside text (a daemon's status details): shown inert, exact in JSON.
-    io.err(json ? `${visibleJson({ error: { message: e.message, exitCode: e.exitCode } })}\n` : `tether: ${inert(e.message)}\n`);
+    // With --json, a usage error about one word also names it (error.word) and the nearest spellings.
+    const error = { message: e.message, exitCode: e.exitCode, ...(e.problem ? { word: e.problem.word, suggestions: e.problem.suggestions } : {}) };
+    io.err(json ? `${visibleJson({ error })}\n` : `tether: ${inert(e.message)}\n`);
     return e.exitCode;
   }
 }

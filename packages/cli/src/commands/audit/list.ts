@@ -5,6 +5,11 @@ import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, 
 
 type Entry = { seq: number; time: number; type: string; actor: string; subject: string; details: string; prev: string; hash: string };
 
+/** Details for the terminal: times (fields named …At, in ms since the epoch) as RFC 3339; --json keeps the numbers. */
+export function humanDetails(details: object): string {
+  return JSON.stringify(details, (k, v: unknown) => (/At$/.test(k) && typeof v === "number" && Number.isInteger(v) && v > 0 ? isoTime(v) : v));
+}
+
 export const auditListCommand: Command = {
   name: "audit",
   summary: "list the hash-chained audit log of security events",
@@ -58,7 +63,7 @@ handshake.failed entry per address, call and error code each minute, with
               visible(e.type),
               visible(e.actor),
               visible(e.subject),
-              visible(JSON.stringify(e.details)),
+              visible(humanDetails(e.details)),
               ...(values.output === "wide" ? [e.prev, e.hash] : []),
             ]),
           ),

@@ -154,7 +154,7 @@ E("bad usage gets a clear error and the fitting exit code", async () => {
     [["devices", "show", "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", ...dd()], 4, /no device/],
     [["devices", "show", "dev_nope", ...dd()], 2, /must be a device id/],
     [["pair", "list", "--state", "weird", ...dd()], 2, /--state/],
-    [["pair", "list", "--bogus", ...dd()], 2, /Unknown option/],
+    [["pair", "list", "--bogus", ...dd()], 2, /unknown option --bogus/],
     [["pairs"], 2, /unknown command/],
     [["daemon", "--data-dir", join(ctx.tmp.path, "d2"), "--cert-lifetime", "2y"], 2, /--cert-lifetime/],
     [["daemon", "--data-dir", join(ctx.tmp.path, "d2"), "--cert-lifetime", "30s"], 2, /--cert-lifetime/],
@@ -175,20 +175,17 @@ E("bad usage gets a clear error and the fitting exit code", async () => {
   assert.is(json<{ error: { exitCode: number } }>(j.stderr).error.exitCode, 4);
 });
 
-E("every command has help, and --help lists them all", async () => {
+E("--help lists every command, and a command's --help works from the real binary", async () => {
+  // Each command's help (usage, flags with defaults, examples) is walked in-process in
+  // test/cli-grammar.test.ts; here, the listing and one child process.
   const top = await cli(["--help"]);
   assert.is(top.code, 0);
   const { COMMANDS } = await import("../packages/cli/src/main.ts");
   assert.ok(COMMANDS.length >= 27, `${COMMANDS.length} commands`);
-  const names = COMMANDS.map((x) => x.name);
-  const helps = await inBatches(names, 3, (c) => cli([...c.split(" "), "--help"]));
-  for (const [i, c] of names.entries()) {
-    assert.ok(top.stdout.includes(`  ${c} `), `--help lists ${c}`);
-    const h = helps[i] as Awaited<ReturnType<typeof cli>>;
-    assert.is(h.code, 0, c);
-    assert.match(h.stdout, /^Usage: tether /, c);
-    assert.ok(h.stdout.includes("--json") || h.stdout.length > 200, `${c} help teaches`);
-  }
+  for (const c of COMMANDS.filter((x) => !x.hidden)) assert.ok(top.stdout.includes(`  ${c.name} `), `--help lists ${c.name}`);
+  const h = await cli(["pair", "approve", "--help"]);
+  assert.is(h.code, 0);
+  assert.match(h.stdout, /^Usage: tether pair approve ID/);
   const status = await cli(["status", "--json", ...dd()]);
   assert.is(json<{ listen: string }>(status.stdout).listen, ctx.ready.listen);
 });

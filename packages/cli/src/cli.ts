@@ -4,7 +4,6 @@
  * under commands/.
  */
 import { parseArgs } from "node:util";
-import type { ParseArgsConfig } from "node:util";
 import { join, resolve } from "node:path";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
@@ -30,42 +29,272 @@ export const Exit = {
   Store: 14,
 } as const;
 
+/** For a usage error about one word: the word (an unknown command, flag or argument) and the nearest spellings. */
+export type WordProblem = { word: string; suggestions: readonly string[] };
+
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(exitCode: number, message: string, options?: { cause?: unknown }) {
+  /** the word a usage error is about, for --json (error.word, error.suggestions) */
+  readonly problem: WordProblem | undefined;
+  constructor(exitCode: number, message: string, options?: { cause?: unknown; problem?: WordProblem }) {
     super(message, options);
     this.name = "CliError";
     this.exitCode = exitCode;
+    this.problem = options?.problem;
   }
 }
 
 export type Io = { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv };
 
-export type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The CLI's own version (`tether version` also shows the protocol versions and the daemon's). */
+export const CLI_VERSION = "0.1.0";
+
+/**
+ * What completion offers for a value: files or directories, or live values that
+ * `tether __complete KIND` reads from the daemon (commands/complete.ts).
+ */
+export type Completer = "files" | "dirs" | "requests" | "devices" | "orchestrators" | "revoked" | "capabilities" | "jobs" | "preauthorized";
+
+/** A positional argument, as the usage line shows it and the parser checks it. */
+export type Arg = {
+  /** e.g. "ID", "KEY=VALUE" */
+  name: string;
+  /** what it is, for help and for the error when it is missing: "the request id" */
+  about: string;
+  optional?: boolean;
+  /** takes the rest of the positionals (at least one unless optional) */
+  variadic?: boolean;
+  choices?: readonly string[];
+  complete?: Completer;
+};
+
+/** A flag: what parseArgs needs, and what help and completion show. */
+export type Flag = {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** the value's placeholder in help: DIR, SECONDS (default: the choices, else VALUE) */
+  value?: string;
+  about: string;
+  /** the default as help shows it; the command applies it (booleans: off) */
+  default?: string;
+  required?: boolean;
+  choices?: readonly string[];
+  complete?: Completer;
+};
+
+export type Flags = Record<string, Flag>;
+
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export type Command = {
   /** e.g. "pair approve" */
   name: string;
   summary: string;
-  usage: string;
-  /** Teaching text: what it does, what to do next, an example. */
+  /** The positionals, in order: the parser refuses any other and the usage line shows them. */
+  args: readonly Arg[];
+  options: Flags;
+  /** Teaching text: what it does and what to do next. Flags, defaults and examples are added from the declarations. */
   help: string;
-  options: Options;
-  run(args: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[]; io: Io }): Promise<number>;
+  /** At least one; each a command line, optionally followed by "   # why". */
+  examples: readonly string[];
+  /** The flags part of the usage line when required flags do not say it (a choice between flags). */
+  synopsis?: string;
+  /** Not listed in help or completion (tether __complete). */
+  hidden?: boolean;
+  run(args: { values: Values; positionals: string[]; io: Io }): Promise<number>;
 };
 
-export const COMMON_OPTIONS: Options = {
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
+export const COMMON_OPTIONS: Flags = {
+  json: { type: "boolean", about: "print the result as JSON on stdout, and errors as JSON on stderr" },
+  help: { type: "boolean", short: "h", about: "show this help" },
 };
 
-export const DATA_DIR_OPTION: Options = { "data-dir": { type: "string" } };
+export const DATA_DIR_OPTION: Flags = {
+  "data-dir": { type: "string", value: "DIR", about: "the daemon's data directory (its admin socket is DIR/admin.sock)", default: "$TETHER_HOME, else ~/.tether", complete: "dirs" },
+};
 
-export function parse(cmd: Command, argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
-  } catch (cause) {
-    throw new CliError(Exit.Usage, `${(cause as Error).message}\nusage: ${cmd.usage}\n(see: tether ${cmd.name} --help)`, { cause });
+export const OUTPUT_FORMATS = ["json", "table", "wide"] as const;
+
+/** -o/--output on list and show commands: json (as --json), table, or wide (more columns). */
+export const OUTPUT_OPTION: Flags = {
+  output: { type: "string", short: "o", value: "FORMAT", about: "json (as --json), table, or wide (table with more columns)", default: "table", choices: OUTPUT_FORMATS },
+};
+
+/** The state directory of a device (node, orchestrator) on this machine. */
+export const NODE_STATE_DIR_OPTION: Flags = {
+  "state-dir": { type: "string", value: "DIR", about: "this device's state directory", default: "$TETHER_NODE_HOME, else ~/.tether-node", complete: "dirs" },
+};
+
+export const DAEMON_ADDRESS_OPTION: Flags = {
+  daemon: { type: "string", value: "HOST:PORT", about: "the daemon's node listener", default: "the address in the state directory's node.json" },
+};
+
+/** The usage line, from the declarations: tether NAME ARGS REQUIRED-FLAGS [flags] */
+export function usageOf(cmd: Command): string {
+  const args = cmd.args.map((a) => {
+    const s = `${a.name}${a.variadic ? "..." : ""}`;
+    return a.optional ? `[${s}]` : s;
+  });
+  const required = Object.entries(cmd.options)
+    .filter(([, f]) => f.required)
+    .map(([n, f]) => `--${n} ${placeholder(f)}${f.multiple ? "..." : ""}`);
+  return ["tether", cmd.name, ...args, cmd.synopsis ?? required.join(" "), "[flags]"].filter(Boolean).join(" ");
+}
+
+function placeholder(f: Flag): string {
+  return f.value ?? (f.choices ? f.choices.join("|") : "VALUE");
+}
+
+/** Every flag a command takes: its own, then the common ones. */
+export function flagsOf(cmd: Command): Flags {
+  return { ...cmd.options, ...COMMON_OPTIONS };
+}
+
+/** Two columns: labels padded to one width, continuation lines of the text indented under it. */
+function columns(rows: [string, string][]): string {
+  const w = Math.min(26, Math.max(...rows.map(([l]) => l.length)));
+  return rows
+    .map(([label, text]) => {
+      const [first = "", ...more] = text.split("\n");
+      const head = label.length > w ? `  ${label}\n  ${"".padEnd(w)}  ${first}` : `  ${label.padEnd(w)}  ${first}`;
+      return [head, ...more.map((m) => `  ${"".padEnd(w)}  ${m}`)].join("\n");
+    })
+    .join("\n");
+}
+
+/** `--help`: usage, the teaching text, arguments, every flag with its default, examples. */
+export function helpOf(cmd: Command): string {
+  const flags = Object.entries(flagsOf(cmd)).map(([name, f]): [string, string] => {
+    const label = `${f.short ? `-${f.short}, ` : ""}--${name}${f.type === "string" ? ` ${placeholder(f)}` : ""}`;
+    const note = name === "help" ? "" : f.required ? " (required)" : ` (${f.multiple ? "repeatable; " : ""}default: ${f.default ?? (f.type === "boolean" ? "off" : "none")})`;
+    return [label, `${f.about}${note}`];
+  });
+  const args = cmd.args.map((a): [string, string] => [`${a.name}${a.variadic ? "..." : ""}`, `${a.about}${a.choices ? `: ${orList(a.choices)}` : ""}${a.optional ? " (optional)" : ""}`]);
+  return [
+    `Usage: ${usageOf(cmd)}`,
+    "",
+    cmd.help,
+    ...(args.length ? ["", "Arguments:", columns(args)] : []),
+    "",
+    "Flags:",
+    columns(flags),
+    "",
+    "Examples:",
+    ...cmd.examples.map((e) => `  ${e}`),
+    "",
+  ].join("\n");
+}
+
+/** "a, b or c" */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+}
+
+/**
+ * The edit distance between two words (optimal string alignment: insertions, deletions,
+ * substitutions and swaps of neighbours each count one).
+ */
+export function editDistance(a: string, b: string): number {
+  const w = b.length + 1;
+  const d = new Array<number>((a.length + 1) * w).fill(0);
+  const at = (i: number, j: number) => d[i * w + j] as number;
+  for (let i = 0; i <= a.length; i++) d[i * w] = i;
+  for (let j = 0; j <= b.length; j++) d[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      d[i * w + j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/**
+ * The candidates nearest to a mistyped word: within a third of its length (at least one edit),
+ * or starting with it; the closest first, at most three.
+ */
+export function nearest(word: string, candidates: readonly string[], key: (c: string) => string = (c) => c): string[] {
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  return candidates
+    .map((c) => ({ c, d: key(c).startsWith(word) && word.length >= 2 ? 0.5 : editDistance(word, key(c)) }))
+    .filter((x) => x.d <= limit)
+    .sort((x, y) => x.d - y.d)
+    .slice(0, 3)
+    .map((x) => x.c);
+}
+
+/** "; did you mean `x`?" (or one of several), or nothing. */
+export function didYouMean(found: readonly string[]): string {
+  if (found.length === 0) return "";
+  return `; did you mean ${found.length === 1 ? "" : "one of "}${found.map((f) => `\`${f}\``).join(", ")}?`;
+}
+
+/** A usage error for `cmd`: the message, the usage line and where to read more. */
+export function usageError(cmd: Command, message: string, options?: { cause?: unknown; problem?: WordProblem }): CliError {
+  return new CliError(Exit.Usage, `${message}\nusage: ${usageOf(cmd)}\n(see: tether ${cmd.name} --help)`, options);
+}
+
+export type Parsed = { values: Values; positionals: string[]; help: boolean };
+
+/**
+ * Parse a command's arguments strictly: an unknown flag, a flag without its value, a value for
+ * a boolean, a missing or extra positional, a missing required flag or a value outside a
+ * flag's choices is a usage error naming the word (and the nearest flag). --help wins over
+ * everything but unknown flags. `-o json` is the same as --json.
+ */
+export function parse(cmd: Command, argv: string[]): Parsed {
+  const flags = flagsOf(cmd);
+  const config = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]));
+  const { values, positionals, tokens } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: false, tokens: true });
+  const names = Object.keys(flags).map((n) => `--${n}`);
+  for (const t of tokens) {
+    if (t.kind !== "option") continue;
+    const f = flags[t.name];
+    if (!f) {
+      const near = nearest(t.rawName.replace(/^-+/, ""), names, (n) => n.slice(2));
+      throw usageError(cmd, `unknown option ${t.rawName} for tether ${cmd.name}${didYouMean(near)}`, { problem: { word: t.rawName, suggestions: near } });
+    }
+    if (f.type === "boolean" && t.value !== undefined) throw usageError(cmd, `${t.rawName} takes no value (got ${JSON.stringify(t.value)})`);
+    if (f.type === "string" && t.value === undefined) throw usageError(cmd, `${t.rawName} needs a value: ${t.rawName} ${placeholder(f)}`);
+    if (f.type === "string" && !t.inlineValue && t.value && t.value.length > 1 && t.value.startsWith("-")) {
+      throw usageError(cmd, `${t.rawName} needs a value, and ${JSON.stringify(t.value)} looks like a flag (write ${t.rawName}=${t.value} if it is the value)`);
+    }
+  }
+  const v = values as Values;
+  if (v.help) return { values: v, positionals, help: true };
+  checkPositionals(cmd, positionals);
+  for (const [name, f] of Object.entries(flags)) {
+    const given = v[name];
+    if (f.required && given === undefined) throw usageError(cmd, `give --${name} ${placeholder(f)}${f.about ? ` (${f.about.split("\n")[0]})` : ""}`);
+    if (!f.choices) continue;
+    for (const x of Array.isArray(given) ? given : given === undefined ? [] : [given]) {
+      if (!f.choices.includes(String(x))) throw usageError(cmd, `--${name} must be ${orList(f.choices)}, not ${JSON.stringify(x)}`);
+    }
+  }
+  if (v.output === "json") v.json = true;
+  else if (v.output !== undefined && v.json) throw usageError(cmd, `--json and -o ${String(v.output)} ask for different output; give one`);
+  return { values: v, positionals, help: false };
+}
+
+function checkPositionals(cmd: Command, positionals: string[]): void {
+  const last = cmd.args[cmd.args.length - 1];
+  const max = last?.variadic ? Infinity : cmd.args.length;
+  const extra = positionals[max === Infinity ? positionals.length : max];
+  if (extra !== undefined) {
+    const takes = cmd.args.length === 0 ? "takes no arguments" : `takes ${cmd.args.map((a) => (a.optional ? `[${a.name}]` : a.name)).join(" ")}`;
+    throw usageError(cmd, `unexpected argument ${JSON.stringify(extra)}: tether ${cmd.name} ${takes}`, { problem: { word: extra, suggestions: [] } });
+  }
+  for (const [i, a] of cmd.args.entries()) {
+    const given = a.variadic ? positionals.slice(i) : positionals.slice(i, i + 1);
+    if (given.length === 0 && !a.optional) throw usageError(cmd, `missing ${a.name}: give ${a.about}`);
+    for (const x of a.choices ? given : []) {
+      if (a.choices?.includes(x)) continue;
+      const near = nearest(x, a.choices ?? []);
+      throw usageError(cmd, `${a.name} must be ${orList(a.choices ?? [])}, not ${JSON.stringify(x)}${didYouMean(near)}`, { problem: { word: x, suggestions: near } });
+    }
   }
 }
 
@@ -113,7 +342,11 @@ type AnyClient = Client & Record<string, Unary> & { WatchJob?: (req: unknown) =>
 /** Where a command reaches the daemon: its admin socket, or (orchestrators) mutual TLS. */
 export type Target = { kind: "socket"; dataDir: string } | { kind: "device"; stateDir: string; daemon?: string };
 
-export const STATE_DIR_OPTION: Options = { "state-dir": { type: "string" }, daemon: { type: "string" } };
+/** Orchestrator commands: act as the orchestrator device paired in DIR, over mutual TLS. */
+export const STATE_DIR_OPTION: Flags = {
+  "state-dir": { type: "string", value: "DIR", about: "act as the orchestrator device paired in DIR (mutual TLS)", default: "the local admin socket", complete: "dirs" },
+  daemon: { type: "string", value: "HOST:PORT", about: "with --state-dir: the daemon's address", default: "the address in DIR/node.json" },
+};
 
 /** --state-dir selects an orchestrator identity over mutual TLS; otherwise the local admin socket. */
 export async function targetOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Target> {

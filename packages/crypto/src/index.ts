@@ -44,6 +44,7 @@ export {
 } from "./identity.js";
 export {
   PAIRING_URI_SCHEME,
+  PAIRING_URI_VERSION,
   PIN_SECRET_DIGITS,
   PIN_SELECTOR_DIGITS,
   PairMethod,

@@ -19,6 +19,9 @@ export const MAX_NODE_MESSAGE_BYTES = 2 * 1024 * 1024;
 /** Largest message on the admin socket (device lists can be long). */
 export const MAX_ADMIN_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+/** The protobuf package of the gRPC API: a breaking change is a new package (tether.v2). */
+export const API_PACKAGE = "tether.v1";
+
 /** The admin socket's file name inside the daemon's data directory. */
 export const ADMIN_SOCKET_NAME = "admin.sock";
 /** Environment variable naming the daemon's data directory. */

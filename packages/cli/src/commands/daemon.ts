@@ -7,7 +7,7 @@ import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
 export const daemonCommand: Command = {
   name: "daemon",
   summary: "run the tether daemon (CA, pairing, admin socket)",
-  usage: "tether daemon [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT] [--cert-lifetime DURATION] [--job-retention DURATION] [--json]",
+  args: [],
   help: `Runs the daemon in the foreground until SIGINT or SIGTERM. Logs are JSON lines on
 stderr; TETHER_LOG_LEVEL=error|warn|info|debug sets how much (default info).
 
@@ -19,16 +19,7 @@ On first start it creates, in the data directory:
   admin.sock   the admin API socket (mode 0600); every other tether command
                talks to the daemon through it
 
-Options:
-  --data-dir DIR         default: $TETHER_HOME, else ~/.tether
-  --listen HOST:PORT     node-facing TLS listener (default 127.0.0.1:7443;
-                         port 0 picks a free port)
-  --advertise HOST:PORT  address put into QR codes (default: the listen address)
-  --job-retention D      how long finished jobs are kept before they are deleted:
-                         7d (default), 1m..3650d, or 0 to keep them forever
-  --cert-lifetime D      lifetime of node certificates it issues: 24h (default),
-                         90m, 7d, ... between 1m and 90d
-  --json                 print the ready line as JSON (logs are JSON on stderr)
+With --json the ready line is JSON (the logs on stderr are JSON lines either way).
 
 It makes a new CA only in an empty data directory (or see: tether ca init). Later
 starts check ca/ first: with a key file missing, mismatched or unreadable, or a store
@@ -40,11 +31,15 @@ Only one daemon can use a data directory at a time.
 It checks its store at every start and refuses a damaged one (exit 14), naming the
 problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
 while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
-it is restarted; \`tether status\` says why (exit 14).
-
-Example:
-  tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
-  options: { ...DATA_DIR_OPTION, listen: { type: "string" }, advertise: { type: "string" }, "cert-lifetime": { type: "string" }, "job-retention": { type: "string" } },
+it is restarted; \`tether status\` says why (exit 14).`,
+  examples: ["tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443", "tether daemon --listen 127.0.0.1:0 --json   # a free port; the ready line says which"],
+  options: {
+    ...DATA_DIR_OPTION,
+    listen: { type: "string", value: "HOST:PORT", about: "the node-facing TLS listener (port 0 picks a free port)", default: "127.0.0.1:7443" },
+    advertise: { type: "string", value: "HOST:PORT", about: "the address put into QR codes", default: "the listen address" },
+    "cert-lifetime": { type: "string", value: "DURATION", about: "lifetime of the node certificates it issues: 90m, 7d, ... between 1m and 90d", default: "24h" },
+    "job-retention": { type: "string", value: "DURATION", about: "how long finished jobs are kept before they are deleted: 1m..3650d, or 0 to keep them forever", default: "7d" },
+  },
   async run({ values, io }) {
     const d = await import("@tether/daemon");
     let config;

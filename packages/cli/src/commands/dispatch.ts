@@ -8,34 +8,31 @@ import { exitForJob, jobJson } from "./jobs/format.js";
 export const dispatchCommand: Command = {
   name: "dispatch",
   summary: "run a job on a device and print its result",
-  usage: "tether dispatch DEVICE CAPABILITY [--input JSON|@FILE] [--timeout SECONDS] [--idempotency-key KEY] [--no-wait] [--data-dir DIR | --state-dir DIR] [--json]",
+  args: [
+    { name: "DEVICE", about: "the device id (dev_…, from tether devices list)", complete: "devices" },
+    { name: "CAPABILITY", about: "one of the capabilities the device announced", complete: "capabilities" },
+  ],
   help: `Queues a job for DEVICE's CAPABILITY and waits for the result, which it prints
 (the output JSON, or with --json the whole job). A job for an offline device waits
-in the queue until the device connects or the deadline passes.
-
-  --input JSON|@FILE   the job's input, JSON text or a file holding it (default null)
-  --timeout SECONDS    deadline from now (default 60, at most 86400)
-  --idempotency-key K  dispatching again with the same key returns the same job
-  --no-wait            print the queued job and return at once
-  --state-dir DIR      act as the orchestrator device paired in DIR (mutual TLS);
-                       without it the command uses the local admin socket
+in the queue until the device connects or the deadline passes. Without --state-dir
+the command uses the local admin socket.
 
 Exit codes: 0 succeeded, 10 failed, 11 timed out, 12 cancelled, 4 no such device,
-5 capability not announced / device revoked, 9 queue full, 2 bad input.
-
-Example:
-  tether dispatch dev_abc... echo --input '{"hello":"world"}' --timeout 30`,
+5 capability not announced / device revoked, 9 queue full, 2 bad input.`,
+  examples: [
+    `tether dispatch dev_4bzq3hh3tg2l6xyndziosfoxjw echo --input '{"hello":"world"}' --timeout 30`,
+    "tether dispatch dev_4bzq3hh3tg2l6xyndziosfoxjw backup --input @job.json --no-wait --state-dir /var/lib/tether-orchestrator",
+  ],
   options: {
+    input: { type: "string", value: "JSON|@FILE", about: "the job's input: JSON text, or @ and a file holding it", default: "null" },
+    timeout: { type: "string", value: "SECONDS", about: "the deadline from now, 1..86400", default: "60" },
+    "idempotency-key": { type: "string", value: "KEY", about: "dispatching again with the same key returns the same job", default: "none" },
+    "no-wait": { type: "boolean", about: "print the queued job and return at once" },
     ...DATA_DIR_OPTION,
     ...STATE_DIR_OPTION,
-    input: { type: "string" },
-    timeout: { type: "string" },
-    "idempotency-key": { type: "string" },
-    "no-wait": { type: "boolean" },
   },
   async run({ values, positionals, io }) {
-    const [device, capability, ...extra] = positionals;
-    if (!device || !capability || extra.length) throw new CliError(Exit.Usage, `give DEVICE and CAPABILITY\nusage: ${this.usage}`);
+    const [device = "", capability = ""] = positionals;
     let text = str(values.input) ?? "null";
     if (text.startsWith("@")) {
       try {

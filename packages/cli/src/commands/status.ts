@@ -12,16 +12,14 @@ function storeLine(s: StatusResponse): string {
 export const statusCommand: Command = {
   name: "status",
   summary: "show the running daemon's address, CA fingerprint, data directory and store health",
-  usage: "tether status [--data-dir DIR] [--json]",
+  args: [],
   help: `Asks the daemon over its admin socket how it is running.
 
 Exits 0 when it runs and its store is healthy, 3 when no daemon answers on that data
 directory, and 14 when its store has failed a write (the daemon then refuses every
 other call with UNAVAILABLE until it is restarted: free space or fix the disk, then
-restart it) or a read found a damaged record (stop it and run \`tether store check\`).
-
-Example:
-  tether status --data-dir /var/lib/tether --json`,
+restart it) or a read found a damaged record (stop it and run \`tether store check\`).`,
+  examples: ["tether status --data-dir /var/lib/tether --json"],
   options: { ...DATA_DIR_OPTION },
   async run({ values, io }) {
     const s = await admin<StatusResponse>(await dataDirOf(values, io.env), "Status", {});

@@ -7,7 +7,7 @@ type Result = { ok: boolean; entries: number; head: string; brokenAt: number; re
 export const auditVerifyCommand: Command = {
   name: "audit verify",
   summary: "check the audit log's hash chain and say where it breaks",
-  usage: "tether audit verify [--head HASH] [--data-dir DIR] [--json]",
+  args: [],
   help: `Recomputes every entry's hash and its link to the previous entry. Exits 0 when
 the chain is whole, 13 when an entry was changed, removed or reordered, naming the
 first bad entry. Keep the printed head hash somewhere else: someone who can write
@@ -15,14 +15,12 @@ the store can rebuild the chain from an entry on, and only a kept head shows it.
 
 Entries lost from the middle of a damaged store cannot come back; once
 \`tether store repair --yes\` has accepted such a break, verify exits 0 and lists
-it ("accepted break before entry N"), every time.
-
-  --head HASH   a head hash printed by an earlier verify: exit 13 unless the chain
-                still contains it (nothing up to it was rewritten)
-
-Example:
-  tether audit verify --head "$(cat /safe/place/audit-head)"   # kept from an earlier verify`,
-  options: { ...DATA_DIR_OPTION, head: { type: "string" } },
+it ("accepted break before entry N"), every time.`,
+  examples: ["tether audit verify --json", 'tether audit verify --head "$(cat /safe/place/audit-head)"   # kept from an earlier verify'],
+  options: {
+    head: { type: "string", value: "HASH", about: "a head hash printed by an earlier verify: exit 13 unless the chain\nstill contains it (nothing up to it was rewritten)", default: "none" },
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, io }) {
     const head = str(values.head);
     if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) throw new CliError(Exit.Usage, "--head must be 64 lowercase hex digits (a head hash printed by audit verify)");

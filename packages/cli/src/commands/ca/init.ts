@@ -5,7 +5,7 @@ import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit, isoTime } from "../..
 export const caInitCommand: Command = {
   name: "ca init",
   summary: "create the daemon's root CA and keys in an empty data directory",
-  usage: "tether ca init [--data-dir DIR] [--json]",
+  args: [],
   help: `Creates, in DIR/ca/ (mode 0700), a new root CA (ca.pem, and its private key ca.key),
 the key that signs device tokens (token.key) and the key that seals pairing codes in
 the store (seal.key), all at once: a crash leaves all four or none. It does not start
@@ -18,14 +18,10 @@ stops the daemon with a message naming the file (restore it from a backup). Use 
 command to make the CA ahead of time, e.g. to back it up before any device pairs.
 
 It refuses (exit 5, nothing changed) when DIR/ca/ or DIR/store/ has anything in it.
-Back up DIR/ca/ somewhere as private as the key itself: ca.key is not encrypted.
-
-Example:
-  tether ca init --data-dir /var/lib/tether
-  tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443`,
+Back up DIR/ca/ somewhere as private as the key itself: ca.key is not encrypted.`,
+  examples: ["tether ca init --data-dir /var/lib/tether   # then back up /var/lib/tether/ca and start the daemon"],
   options: { ...DATA_DIR_OPTION },
-  async run({ values, positionals, io }) {
-    if (positionals.length) throw new CliError(Exit.Usage, `tether ca init takes no arguments\nusage: ${this.usage}`);
+  async run({ values, io }) {
     const d = await import("@tether/daemon");
     let dataDir: string;
     try {

@@ -1,11 +1,11 @@
 /** tether ca rotate: renew the daemon's own server and pairing-signer certificates now. */
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../../cli.js";
 
 export const caRotateCommand: Command = {
   name: "ca rotate",
   summary: "renew the daemon's own TLS server and pairing-signer certificates now",
-  usage: "tether ca rotate [--data-dir DIR] [--json]",
+  args: [],
   help: `Issues the daemon a new TLS server certificate and a new pairing-signer certificate,
 each with a new key, from its CA, and starts using them without a restart. New
 connections get the new server certificate; nodes already connected keep their streams.
@@ -14,13 +14,10 @@ Nodes trust the CA, not a particular server certificate, so they need nothing ne
 The daemon does this by itself when these certificates are within 30 days of expiry
 (they live 90 days). Use it by hand after changing --advertise or the listen address,
 or if you suspect the server or signer key was exposed. The root CA is not changed.
-The rotation is recorded in the audit log (daemon.certificates_rotated).
-
-Example:
-  tether ca rotate --json`,
+The rotation is recorded in the audit log (daemon.certificates_rotated).`,
+  examples: ["tether ca rotate --json"],
   options: { ...DATA_DIR_OPTION },
-  async run({ values, positionals, io }) {
-    if (positionals.length) throw new CliError(Exit.Usage, `tether ca rotate takes no arguments\nusage: ${this.usage}`);
+  async run({ values, io }) {
     const r = await admin<{ serverFingerprint: string; serverNotAfter: number; signerFingerprint: string; signerNotAfter: number }>(
       await dataDirOf(values, io.env),
       "RotateDaemonCertificates",

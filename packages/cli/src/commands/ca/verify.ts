@@ -7,14 +7,14 @@ import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit } from "../../c
 export const caVerifyCommand: Command = {
   name: "ca verify",
   summary: "ask the daemon whether a certificate is valid, revoked, expired or unknown",
-  usage: "tether ca verify CERT.pem [--data-dir DIR] [--json]",
+  args: [{ name: "CERT", about: "a certificate file, PEM or DER", complete: "files" }],
   help: `Asks the authority about a certificate (PEM or DER): "valid" (a current certificate of
 a device that is not revoked), "revoked" (on the CRL), "expired", or "unknown" (not issued by
 this CA, or replaced by a newer one). Exit 0 only for valid, 8 otherwise.`,
+  examples: ["tether ca verify /var/lib/tether-node/cert.pem --json"],
   options: { ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
-    const file = positionals[0];
-    if (!file || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one certificate file\nusage: ${this.usage}`);
+    const file = positionals[0] as string;
     let der: Buffer;
     try {
       der = new X509Certificate(readFileSync(file)).raw;

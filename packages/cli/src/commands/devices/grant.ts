@@ -51,7 +51,7 @@ async function setScope(values: Record<string, unknown>, env: NodeJS.ProcessEnv,
 export const devicesGrantCommand: Command = {
   name: "devices grant",
   summary: "let an orchestrator see and cancel jobs it did not dispatch",
-  usage: `tether devices grant ID --jobs ${JOBS_SCOPE_SYNTAX} [--data-dir DIR] [--json]`,
+  args: [{ name: "ID", about: "the orchestrator's device id (dev_…)", complete: "orchestrators" }],
   help: `An orchestrator sees, watches and cancels only the jobs it dispatched; to it, the
 others do not exist (NOT_FOUND). A grant widens that for orchestrator ID:
 
@@ -64,13 +64,14 @@ others do not exist (NOT_FOUND). A grant widens that for orchestrator ID:
 It takes effect at once, also on watch streams already open, and is recorded in the
 audit log (device.job_scope_changed). Only an orchestrator can be granted anything.
 The admin socket always sees every job.`,
-  options: { ...DATA_DIR_OPTION, jobs: { type: "string" } },
+  examples: ["tether devices grant dev_4bzq3hh3tg2l6xyndziosfoxjw --jobs site=berlin", "tether devices grant dev_4bzq3hh3tg2l6xyndziosfoxjw --jobs all"],
+  options: {
+    jobs: { type: "string", required: true, value: JOBS_SCOPE_SYNTAX, about: "which jobs besides its own it may see and cancel" },
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, positionals, io }) {
-    const id = positionals[0];
-    if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one device id\nusage: ${this.usage}`);
-    const jobs = str(values.jobs);
-    if (jobs === undefined) throw new CliError(Exit.Usage, `give --jobs ${JOBS_SCOPE_SYNTAX}\nusage: ${this.usage}`);
-    const d = await setScope(values, io.env, id, parseJobsScope(jobs));
+    const id = positionals[0] as string;
+    const d = await setScope(values, io.env, id, parseJobsScope(str(values.jobs) as string));
     emit(io, Boolean(values.json), d, () => scopeLine(d));
     return Exit.Ok;
   },
@@ -79,15 +80,15 @@ The admin socket always sees every job.`,
 export const devicesUngrantCommand: Command = {
   name: "devices ungrant",
   summary: "take an orchestrator's job grant away: it sees only its own jobs again",
-  usage: "tether devices ungrant ID [--data-dir DIR] [--json]",
+  args: [{ name: "ID", about: "the orchestrator's device id (dev_…)", complete: "orchestrators" }],
   help: `Removes the job scope of orchestrator ID (tether devices grant): from the next call
 on, and on its watch streams already open, it sees and cancels only the jobs it
 dispatched. Recorded in the audit log (device.job_scope_changed). Nothing changes,
 and nothing is recorded, if it had no grant.`,
+  examples: ["tether devices ungrant dev_4bzq3hh3tg2l6xyndziosfoxjw"],
   options: { ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
-    const id = positionals[0];
-    if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one device id\nusage: ${this.usage}`);
+    const id = positionals[0] as string;
     const d = await setScope(values, io.env, id, { kind: "own", labels: {} });
     emit(io, Boolean(values.json), d, () => scopeLine(d));
     return Exit.Ok;

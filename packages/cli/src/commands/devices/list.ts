@@ -1,24 +1,53 @@
-/** tether devices list */
+/** tether devices list [--online] [--role ROLE] [--label KEY=VALUE ...] */
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, table } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, str, table, usageError } from "../../cli.js";
+import { formatJobsScope } from "./grant.js";
+
+/** The devices that pass every filter given: online, of the role, carrying each label. */
+export function filterDevices(devices: Device[], f: { online: boolean; role: string | undefined; labels: Record<string, string> }): Device[] {
+  return devices.filter(
+    (d) => (!f.online || (d.online && !d.revokedAt)) && (!f.role || d.role === f.role) && Object.entries(f.labels).every(([k, v]) => (d.labels ?? {})[k] === v),
+  );
+}
 
 export const devicesListCommand: Command = {
   name: "devices list",
   summary: "list paired devices",
-  usage: "tether devices list [--data-dir DIR] [--json]",
+  args: [],
   help: `Lists every device that has been approved: role, online/offline/revoked, when it
 was last seen, the capabilities it announced, and when its certificate expires.
+The filters narrow the list; given together, a device must pass each.
+-o wide adds its labels, platform, version, the jobs it runs now and, for an
+orchestrator, which jobs it may see.
 Details, including the certificate: tether devices show ID`,
-  options: { ...DATA_DIR_OPTION },
+  examples: ["tether devices list", "tether devices list --online --role node --label site=berlin", "tether devices list -o wide"],
+  options: {
+    online: { type: "boolean", about: "only devices connected now" },
+    role: { type: "string", choices: ["node", "orchestrator"], about: "only devices of this role", default: "every role" },
+    label: { type: "string", multiple: true, value: "KEY=VALUE", about: "only devices carrying this label", default: "none" },
+    ...OUTPUT_OPTION,
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, io }) {
-    const { devices } = await admin<{ devices: Device[] }>(await dataDirOf(values, io.env), "ListDevices", {});
+    const labels: Record<string, string> = {};
+    for (const p of (values.label as string[] | undefined) ?? []) {
+      const eq = p.indexOf("=");
+      if (eq < 1 || eq === p.length - 1) throw usageError(this, `--label ${JSON.stringify(p)} is not KEY=VALUE`);
+      labels[p.slice(0, eq)] = p.slice(eq + 1);
+    }
+    const { devices: all } = await admin<{ devices: Device[] }>(await dataDirOf(values, io.env), "ListDevices", {});
+    const devices = filterDevices(all, { online: Boolean(values.online), role: str(values.role), labels });
     const slim = devices.map(({ certificatePem: _pem, ...d }) => d);
+    const wide = values.output === "wide";
+    const filtered = devices.length < all.length || values.online || values.role || values.label;
     emit(io, Boolean(values.json), slim, () =>
       devices.length === 0
-        ? "no paired devices\n"
+        ? filtered
+          ? "no paired device matches\n"
+          : "no paired devices\n"
         : table(
-            ["ID", "NAME", "ROLE", "STATE", "LAST SEEN", "CAPABILITIES", "CERT EXPIRES"],
+            ["ID", "NAME", "ROLE", "STATE", "LAST SEEN", "CAPABILITIES", "CERT EXPIRES", ...(wide ? ["LABELS", "PLATFORM", "VERSION", "IN FLIGHT", "JOBS"] : [])],
             devices.map((d) => [
               d.id,
               d.name,
@@ -27,6 +56,15 @@ Details, including the certificate: tether devices show ID`,
               isoTime(d.lastSeen),
               d.capabilities.join(",") || "-",
               isoTime(d.certificateNotAfter),
+              ...(wide
+                ? [
+                    Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+                    d.platform || "-",
+                    d.version || "-",
+                    String(d.inFlight ?? 0),
+                    d.role === "orchestrator" ? formatJobsScope(d.jobScope) : "-",
+                  ]
+                : []),
             ]),
           ),
     );

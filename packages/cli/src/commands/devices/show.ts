@@ -1,24 +1,22 @@
 /** tether devices show ID */
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, tty } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, tty } from "../../cli.js";
 import { formatJobsScope } from "./grant.js";
 
 export const devicesShowCommand: Command = {
   name: "devices show",
   summary: "show one device, with its current certificate",
-  usage: "tether devices show ID [--data-dir DIR] [--json]",
+  args: [{ name: "ID", about: "the device id (dev_…, from tether devices list)", complete: "devices" }],
   help: `Shows device ID: name, role, state, what the node announced (platform, version,
 capabilities), labels, for an orchestrator which jobs it may see (own, all, or KEY=VALUE
 label pairs: tether devices grant), identity key, certificate serial, fingerprint and
 expiry, and the certificate itself in PEM (check it with openssl x509 -text).
-
-Example:
-  tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw --json`,
-  options: { ...DATA_DIR_OPTION },
+-o wide adds the jobs it runs now; table and wide show every other field alike.`,
+  examples: ["tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw", "tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw --json"],
+  options: { ...OUTPUT_OPTION, ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
-    const id = positionals[0];
-    if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one device id\nusage: ${this.usage}`);
+    const id = positionals[0] as string;
     const d = await admin<Device>(await dataDirOf(values, io.env), "GetDevice", { id });
     // Name, platform, version and capabilities came from the node: each shown on its line, inert.
     emit(io, Boolean(values.json), d, () =>
@@ -29,6 +27,7 @@ Example:
         tty`  state:               ${d.revokedAt ? `revoked ${isoTime(d.revokedAt)} (${d.revokeReason || "no reason given"})` : d.online ? "online" : "offline"}, last seen ${isoTime(d.lastSeen)}\n`,
         tty`  platform, version:   ${d.platform || "-"}, ${d.version || "-"}\n`,
         tty`  capabilities:        ${d.capabilities.join(",") || "-"}\n`,
+        ...(values.output === "wide" ? [tty`  jobs in flight:      ${d.inFlight ?? 0}\n`] : []),
         tty`  labels:              ${Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "-"}\n`,
         ...(d.role === "orchestrator" ? [tty`  jobs:                ${formatJobsScope(d.jobScope)}\n`] : []),
         tty`  identity key:        ${d.identityKey}\n`,

@@ -1,22 +1,30 @@
 /** tether jobs list */
 import type { Job } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, isoTime, rpc, str, table, targetOf } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, OUTPUT_OPTION, STATE_DIR_OPTION, emit, isoTime, rpc, str, table, targetOf } from "../../cli.js";
 import { jobJson } from "./format.js";
 
-const STATES = ["queued", "delivered", "running", "succeeded", "failed", "timed_out", "cancelled"];
+const STATES: readonly string[] = ["queued", "delivered", "running", "succeeded", "failed", "timed_out", "cancelled"];
 
 export const jobsListCommand: Command = {
   name: "jobs list",
   summary: "list jobs, newest first",
-  usage: "tether jobs list [--device ID] [--state STATE] [--limit N] [--data-dir DIR | --state-dir DIR] [--json]",
-  help: `Lists jobs, newest first (default 100, at most 1000).
-States: ${STATES.join(", ")}.
+  args: [],
+  help: `Lists jobs, newest first. An orchestrator (--state-dir) sees the jobs it dispatched
+and those its grant covers (tether devices grant).
+-o wide adds who dispatched each job, its deadline and its last change.
 Details of one job: tether jobs show ID`,
-  options: { ...DATA_DIR_OPTION, ...STATE_DIR_OPTION, device: { type: "string" }, state: { type: "string" }, limit: { type: "string" } },
+  examples: ["tether jobs list --state failed --limit 20", "tether jobs list --device dev_4bzq3hh3tg2l6xyndziosfoxjw -o wide"],
+  options: {
+    device: { type: "string", value: "ID", about: "only the jobs of this device", default: "every device", complete: "devices" },
+    state: { type: "string", choices: STATES, about: "only the jobs in this state", default: "every state" },
+    limit: { type: "string", value: "N", about: "at most N jobs, 1..1000", default: "100" },
+    ...OUTPUT_OPTION,
+    ...DATA_DIR_OPTION,
+    ...STATE_DIR_OPTION,
+  },
   async run({ values, io }) {
     const state = str(values.state) ?? "";
-    if (state && !STATES.includes(state)) throw new CliError(Exit.Usage, `--state must be one of ${STATES.join(", ")}`);
     const limit = str(values.limit);
     if (limit !== undefined && (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000)) {
       throw new CliError(Exit.Usage, "--limit must be 1..1000");
@@ -29,7 +37,18 @@ Details of one job: tether jobs show ID`,
     emit(io, Boolean(values.json), jobs.map(jobJson), () =>
       jobs.length === 0
         ? "no jobs\n"
-        : table(["ID", "DEVICE", "CAPABILITY", "STATE", "ATTEMPTS", "CREATED"], jobs.map((j) => [j.id, j.deviceId, j.capability, j.state, String(j.attempts), isoTime(j.createdAt)])),
+        : table(
+            ["ID", "DEVICE", "CAPABILITY", "STATE", "ATTEMPTS", "CREATED", ...(values.output === "wide" ? ["DISPATCHED BY", "DEADLINE", "UPDATED"] : [])],
+            jobs.map((j) => [
+              j.id,
+              j.deviceId,
+              j.capability,
+              j.state,
+              String(j.attempts),
+              isoTime(j.createdAt),
+              ...(values.output === "wide" ? [j.dispatchedBy, isoTime(j.deadline), isoTime(j.updatedAt)] : []),
+            ]),
+          ),
     );
     return Exit.Ok;
   },

@@ -2,17 +2,18 @@
 import { deviceIdFromIdentityKey, toHex } from "@tether/crypto";
 import { defaultStateDir, loadOrCreateIdentity } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { Exit, emit, str } from "../../cli.js";
+import { Exit, NODE_STATE_DIR_OPTION, emit, str } from "../../cli.js";
 
 export const nodeIdentityCommand: Command = {
   name: "node identity",
   summary: "print this node's identity public key and device id (made on first use)",
-  usage: "tether node identity [--state-dir DIR] [--json]",
+  args: [],
   help: `Prints the node's Ed25519 identity public key (hex) and the device id derived from it,
 creating the key in the state directory if there is none yet (mode 0600). The public key is
 what an admin registers with \`tether devices preauthorize --identity-key\`. The private key is
 never printed.`,
-  options: { "state-dir": { type: "string" } },
+  examples: ["tether node identity --state-dir /mnt/image/var/lib/tether-node --json   # factory provisioning"],
+  options: { ...NODE_STATE_DIR_OPTION },
   async run({ values, io }) {
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const id = loadOrCreateIdentity(dir);

@@ -2,7 +2,7 @@
 import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { CliError, Exit, emit, str, tty } from "../../cli.js";
+import { CliError, Exit, NODE_STATE_DIR_OPTION, emit, str, tty, usageError } from "../../cli.js";
 import { readQrImage } from "../../qr.js";
 
 const EXIT_FOR: Record<string, number> = {
@@ -30,8 +30,8 @@ async function readStdin(): Promise<string> {
 export const nodePairCommand: Command = {
   name: "node pair",
   summary: "pair this machine with a daemon (PIN, URI or QR image) and wait for approval",
-  usage:
-    "tether node pair (--pin PIN --daemon HOST:PORT | --uri URI | --qr-image FILE) [--name NAME] [--role node|orchestrator] [--state-dir DIR] [--json]",
+  args: [],
+  synopsis: "(--pin PIN --daemon HOST:PORT | --uri URI | --qr-image FILE)",
   help: `Runs the pairing handshake with the daemon, prints a verification code, and
 waits until an admin approves (or rejects) the request. On approval it stores in
 the state directory:
@@ -41,38 +41,32 @@ the state directory:
   ca.pem         the daemon's CA certificate, learned through the handshake
   node.json      the daemon's address, the device id and the granted role
 
-  --pin PIN          the PIN from \`tether pair code --method pin\`; needs --daemon.
-                     Give - to read it from stdin (keeps it out of the process list)
-  --uri URI          the tether:// URI from a QR code (carries the address and
-                     the CA fingerprint, which is checked); - reads it from stdin
-  --qr-image FILE    a PNG of the QR code, or a JPEG photo of it (decoded here)
-  --daemon HOST:PORT the daemon's node listener (overrides the URI's address)
-  --name NAME        how admins will see this node (default: the host name)
-  --role ROLE        node (default) or orchestrator; the admin may change it
-  --state-dir DIR    default: $TETHER_NODE_HOME, else ~/.tether-node
-
-Tell the admin the verification code: it must match the one in \`tether pair list\`.
+Give exactly one of --pin (with --daemon), --uri or --qr-image. Tell the admin the verification code: it must match the one in \`tether pair list\`.
 Exit codes: 0 paired, 6 rejected, 7 request or code expired, 5 code already used,
 burned or unknown, 8 wrong code, daemon not authentic or device revoked,
 3 daemon unreachable, 2 bad usage, 1 anything else.`,
+  examples: [
+    "tether node pair --daemon 10.0.0.5:7443 --pin 123-4567-8901 --name rack7",
+    "tether node pair --qr-image code.png --role orchestrator --state-dir /var/lib/tether-orchestrator",
+    "echo \"$PIN\" | tether node pair --daemon tether.lan:7443 --pin -   # keeps the PIN out of the process list",
+  ],
   options: {
-    pin: { type: "string" },
-    uri: { type: "string" },
-    "qr-image": { type: "string" },
-    daemon: { type: "string" },
-    name: { type: "string" },
-    role: { type: "string" },
-    "state-dir": { type: "string" },
+    pin: { type: "string", value: "PIN", about: "the PIN from tether pair code --method pin (needs --daemon); - reads it from stdin", default: "none" },
+    uri: { type: "string", value: "URI", about: "the tether:// URI from a QR code (carries the address and the CA\nfingerprint, which is checked); - reads it from stdin", default: "none" },
+    "qr-image": { type: "string", value: "FILE", about: "a PNG of the QR code, or a JPEG photo of it (decoded here)", default: "none", complete: "files" },
+    daemon: { type: "string", value: "HOST:PORT", about: "the daemon's node listener (overrides the URI's address)", default: "the URI's address" },
+    name: { type: "string", value: "NAME", about: "how admins will see this node", default: "the host name" },
+    role: { type: "string", choices: ["node", "orchestrator"], about: "the role to ask for; the admin may change it", default: "node" },
+    ...NODE_STATE_DIR_OPTION,
   },
   async run({ values, io }) {
     const given = ["pin", "uri", "qr-image"].filter((k) => values[k] !== undefined);
-    if (given.length !== 1) throw new CliError(Exit.Usage, `give exactly one of --pin, --uri or --qr-image\nusage: ${this.usage}`);
+    if (given.length !== 1) throw usageError(this, "give exactly one of --pin, --uri or --qr-image");
     // "-" reads the code from stdin, so it does not show in the process list.
     const fromStdin = async (v: string | undefined) => (v === "-" ? (await readStdin()).trim() : v);
     const uri = str(values["qr-image"]) ? await readQrImage(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
     const pin = await fromStdin(str(values.pin));
-    const role = str(values.role) ?? "node";
-    if (role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");
+    const role = (str(values.role) ?? "node") as "node" | "orchestrator";
     const stateDir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const json = Boolean(values.json);
     try {

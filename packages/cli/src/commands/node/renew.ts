@@ -1,23 +1,27 @@
 /** tether node renew: renew this device's certificate now, or only when it is due. */
 import { NodeError, defaultStateDir, renewIfDue } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { CliError, Exit, emit, isoTime, str } from "../../cli.js";
+import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, emit, isoTime, str } from "../../cli.js";
 
 export const nodeRenewCommand: Command = {
   name: "node renew",
   summary: "renew this device's certificate (when past half its lifetime, or now with --force)",
-  usage: "tether node renew [--force] [--keep-key] [--state-dir DIR] [--daemon HOST:PORT] [--json]",
+  args: [],
   help: `Renews the certificate of the device paired in the state directory, over mutual TLS
 with its current certificate, signed by its identity key. By default it makes a new TLS
-key and only renews once half of the certificate's lifetime has passed; --force renews
-now, --keep-key keeps the current TLS key.
+key and only renews once half of the certificate's lifetime has passed.
 
 \`tether node run\` renews by itself. Devices that only make calls renew when they are
 used (\`tether dispatch --state-dir\` does it first). A device used less often than half
-its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly:
-  tether node renew --state-dir /var/lib/tether-orchestrator
+its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly.
 An expired certificate cannot renew itself: pair the device again (exit 8).`,
-  options: { "state-dir": { type: "string" }, daemon: { type: "string" }, force: { type: "boolean" }, "keep-key": { type: "boolean" } },
+  examples: ["tether node renew --state-dir /var/lib/tether-orchestrator   # hourly, from a timer", "tether node renew --force --json"],
+  options: {
+    force: { type: "boolean", about: "renew now, even before half the lifetime has passed" },
+    "keep-key": { type: "boolean", about: "keep the current TLS key instead of making a new one" },
+    ...NODE_STATE_DIR_OPTION,
+    ...DAEMON_ADDRESS_OPTION,
+  },
   async run({ values, io }) {
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     let r;

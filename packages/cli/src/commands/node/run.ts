@@ -9,7 +9,7 @@ import type { LevelLogger, LogRecord } from "@tether/base";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
-import { CliError, Exit, str, tty } from "../../cli.js";
+import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, str, tty } from "../../cli.js";
 
 const MAX_STDOUT = 1024 * 1024;
 const STDERR_TAIL = 2048;
@@ -94,7 +94,7 @@ function logger(io: Io, json: boolean): LevelLogger {
 export const nodeRunCommand: Command = {
   name: "node run",
   summary: "connect as a paired node and run jobs with shell commands",
-  usage: "tether node run --capability NAME=COMMAND ... [--max-concurrency N] [--state-dir DIR] [--daemon HOST:PORT] [--json-logs]",
+  args: [],
   help: `Connects to the daemon with the identity paired in the state directory and
 announces one capability per --capability. For each job of capability NAME it runs
 COMMAND with /bin/sh, the job's input JSON on stdin, and these variables set:
@@ -111,24 +111,18 @@ It reconnects with exponential backoff and jitter, and exits 8 if the daemon ref
 this device for good (revoked, or a certificate that is no longer current). It renews
 its certificate before it expires, keeps the CA's CRL that the daemon sends (crl.der in
 the state directory), and warns when this machine's clock is more than a minute off
-the daemon's (tether tolerates 5 minutes either way).
-
-  --max-concurrency N   jobs to run at once (default 1, at most 64)
-  --json-logs           log JSON lines on stderr, in the daemon's log schema
-                        (TETHER_LOG_LEVEL=error|warn|info|debug, default info)
-
-Example:
-  tether node run --capability echo='cat' --capability uptime='uptime | jq -R .'`,
+the daemon's (tether tolerates 5 minutes either way). With --json only its errors are
+JSON; --json-logs makes the progress log JSON lines.`,
+  examples: ["tether node run --capability echo='cat' --capability uptime='uptime | jq -R .'", "tether node run --state-dir /var/lib/tether-node --capability backup=/usr/local/bin/backup-job --max-concurrency 4 --json-logs"],
   options: {
-    capability: { type: "string", multiple: true },
-    "max-concurrency": { type: "string" },
-    "state-dir": { type: "string" },
-    daemon: { type: "string" },
-    "json-logs": { type: "boolean" },
+    capability: { type: "string", required: true, multiple: true, value: "NAME=COMMAND", about: "run COMMAND (with /bin/sh) for the jobs of capability NAME" },
+    "max-concurrency": { type: "string", value: "N", about: "jobs to run at once, 1..64", default: "1" },
+    "json-logs": { type: "boolean", about: "log JSON lines on stderr" },
+    ...NODE_STATE_DIR_OPTION,
+    ...DAEMON_ADDRESS_OPTION,
   },
   async run({ values, io }) {
-    const caps = (values.capability as string[] | undefined) ?? [];
-    if (caps.length === 0) throw new CliError(Exit.Usage, `give at least one --capability NAME=COMMAND\nusage: ${this.usage}`);
+    const caps = values.capability as string[];
     const mc = str(values["max-concurrency"]) ?? "1";
     if (!/^\d+$/.test(mc) || Number(mc) < 1 || Number(mc) > 64) throw new CliError(Exit.Usage, "--max-concurrency must be 1..64");
     const log = logger(io, Boolean(values["json-logs"]));

@@ -7,24 +7,27 @@ import { JOBS_SCOPE_SYNTAX, formatJobsScope, parseJobsScope } from "../devices/g
 export const pairApproveCommand: Command = {
   name: "pair approve",
   summary: "approve a pending pairing request; the daemon issues the certificate",
-  usage: `tether pair approve ID [--role node|orchestrator] [--jobs ${JOBS_SCOPE_SYNTAX}] [--data-dir DIR] [--json]`,
+  args: [{ name: "ID", about: "the request id (req_…, from tether pair list)", complete: "requests" }],
   help: `Approves request ID (see \`tether pair list\`) after you have checked that its
 verification code matches the one the node printed. The daemon's CA issues a
 certificate bound to the node's TLS key; the waiting node receives it at once.
 
-  --role ROLE   grant this role instead of the one the node asked for
-  --jobs SCOPE  orchestrators only: which jobs besides its own it may see and
-                cancel: all, or KEY=VALUE[,...] for the jobs of devices with those
-                labels (default own; see tether devices grant --help)
-
 Approving a request twice, or one that is rejected or expired, fails (exit 5)
 and issues nothing.`,
-  options: { ...DATA_DIR_OPTION, role: { type: "string" }, jobs: { type: "string" } },
+  examples: ["tether pair approve req_e838ee29fd629909da570593", "tether pair approve req_e838ee29fd629909da570593 --role orchestrator --jobs site=berlin"],
+  options: {
+    role: { type: "string", choices: ["node", "orchestrator"], about: "grant this role instead of the one the node asked for", default: "the role the node asked for" },
+    jobs: {
+      type: "string",
+      value: "SCOPE",
+      about: `orchestrators only: which jobs besides its own it may see and cancel:\n${JOBS_SCOPE_SYNTAX} (see tether devices grant --help)`,
+      default: "own",
+    },
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, positionals, io }) {
-    const id = positionals[0];
-    if (!id || positionals.length > 1) throw new CliError(Exit.Usage, `give exactly one request id\nusage: ${this.usage}`);
+    const id = positionals[0] as string;
     const role = str(values.role) ?? "";
-    if (role && role !== "node" && role !== "orchestrator") throw new CliError(Exit.Usage, "--role must be node or orchestrator");
     const jobs = str(values.jobs);
     if (jobs !== undefined && role === "node") throw new CliError(Exit.Usage, "--jobs is only for an orchestrator, not with --role node");
     const jobScope = jobs === undefined ? undefined : parseJobsScope(jobs);

@@ -18,31 +18,34 @@ function pngScale(text: string | undefined): number {
 export const pairCodeCommand: Command = {
   name: "pair code",
   summary: "mint a short-lived, single-use pairing code (PIN or QR)",
-  usage: "tether pair code --method pin|qr [--ttl SECONDS] [--png FILE [--scale N]] [--svg FILE] [--data-dir DIR] [--json]",
+  args: [],
   help: `Mints a pairing code. Give it to exactly one node; it works once.
 
-  --method pin   an 11-digit PIN, SSS-PPPP-PPPP: the first 3 digits name the code
-                 (not secret), the last 8 are the secret. For typing on a node:
-                   tether node pair --daemon HOST:PORT --pin 123-4567-8901
-  --method qr    a tether:// URI with the daemon's address, its CA fingerprint,
-                 a 128-bit secret and the expiry, shown as a QR code. On the node:
-                   tether node pair --uri 'tether://...'   or   --qr-image FILE
-                 (FILE: a --png file, or a JPEG photo of the code). The code is
-                 drawn last, in light blocks for a dark terminal; on a light
-                 background it shows inverted: use --png or --svg there.
-  --ttl SECONDS  lifetime, default 300, at least 10, at most 3600
-  --png FILE / --svg FILE   also write the QR code as an image (mode 0600: it
-                 holds the secret)
-  --scale N      PNG pixels per module, ${MIN_PNG_SCALE} to ${MAX_PNG_SCALE}, default ${DEFAULT_PNG_SCALE} (for a label:
-                 at 300 dpi, 12 gives 1 mm modules)
+  pin  an 11-digit PIN, SSS-PPPP-PPPP: the first 3 digits name the code (not
+       secret), the last 8 are the secret. For typing on a node:
+         tether node pair --daemon HOST:PORT --pin 123-4567-8901
+  qr   a tether:// URI with the daemon's address, its CA fingerprint, a 128-bit
+       secret and the expiry, shown as a QR code. For scanning:
+         tether node pair --uri 'tether://...'   or   --qr-image FILE
+       (FILE: a --png file, or a JPEG photo of the code). The code is drawn
+       last, in light blocks for a dark terminal; on a light background it
+       shows inverted: use --png or --svg there. With --png, --scale sets the
+       pixels per module (for a label: at 300 dpi, 12 gives 1 mm modules).
 
 The daemon stores only a hash of the code and shows it this one time. A code is
 burned after 5 handshakes that did not complete. Afterwards run \`tether pair list\`
 to see the node's request and its verification code.`,
-  options: { ...DATA_DIR_OPTION, method: { type: "string" }, ttl: { type: "string" }, png: { type: "string" }, svg: { type: "string" }, scale: { type: "string" } },
+  examples: ["tether pair code --method pin", "tether pair code --method qr --ttl 600 --png /tmp/code.png   # a QR code to show on a screen", "tether pair code --method qr --png label.png --scale 12   # 1 mm modules at 300 dpi"],
+  options: {
+    method: { type: "string", required: true, choices: ["pin", "qr"], about: "a PIN to type, or a QR code (a tether:// URI) to scan" },
+    ttl: { type: "string", value: "SECONDS", about: "the code's lifetime, 10..3600 seconds", default: "300" },
+    png: { type: "string", value: "FILE", about: "with --method qr: also write the QR code as a PNG (mode 0600: it holds the secret)", complete: "files" },
+    svg: { type: "string", value: "FILE", about: "with --method qr: also write the QR code as an SVG (mode 0600)", complete: "files" },
+    scale: { type: "string", value: "N", about: `with --png: pixels per module, ${MIN_PNG_SCALE}..${MAX_PNG_SCALE}`, default: String(DEFAULT_PNG_SCALE) },
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, io }) {
-    const method = str(values.method);
-    if (method !== "pin" && method !== "qr") throw new CliError(Exit.Usage, "--method must be pin or qr");
+    const method = str(values.method) as "pin" | "qr";
     const ttlText = str(values.ttl);
     if (ttlText !== undefined && !/^\d+$/.test(ttlText)) throw new CliError(Exit.Usage, "--ttl must be a whole number of seconds");
     const ttl = ttlText === undefined ? 0 : Number(ttlText);

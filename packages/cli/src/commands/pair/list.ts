@@ -1,32 +1,48 @@
 /** tether pair list: pairing requests and their verification codes. */
 import type { PairRequest } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, str, table } from "../../cli.js";
 
 export const pairListCommand: Command = {
   name: "pair list",
   summary: "list pairing requests with their verification codes",
-  usage: "tether pair list [--state pending|approved|rejected|expired] [--data-dir DIR] [--json]",
+  args: [],
   help: `Lists pairing requests, oldest first.
 
 Before approving, compare the VERIFY column with the code the node printed.
 They match only if the node and this daemon ran the handshake with each other;
 a mismatch means someone is in the middle: reject the request.
 
-Then: tether pair approve ID [--role node|orchestrator]   or   tether pair reject ID`,
-  options: { ...DATA_DIR_OPTION, state: { type: "string" } },
+Then: tether pair approve ID [--role node|orchestrator]   or   tether pair reject ID
+
+-o wide adds the pairing method, when the request was made and decided, the whole
+key fingerprint and the reject reason.`,
+  examples: ["tether pair list --state pending", "tether pair list -o wide"],
+  options: {
+    state: { type: "string", choices: ["pending", "approved", "rejected", "expired"], about: "only the requests in this state", default: "every state" },
+    ...OUTPUT_OPTION,
+    ...DATA_DIR_OPTION,
+  },
   async run({ values, io }) {
     const state = str(values.state) ?? "";
-    if (state && !["pending", "approved", "rejected", "expired"].includes(state)) {
-      throw new CliError(Exit.Usage, "--state must be pending, approved, rejected or expired");
-    }
     const { requests } = await admin<{ requests: PairRequest[] }>(await dataDirOf(values, io.env), "ListRequests", { state });
+    const wide = values.output === "wide";
     emit(io, Boolean(values.json), requests, () =>
       requests.length === 0
         ? `no ${state || ""} pairing requests\n`.replace("  ", " ")
         : table(
-            ["ID", "STATE", "DEVICE", "NAME", "ROLE", "KEY FINGERPRINT", "VERIFY", "EXPIRES"],
-            requests.map((r) => [r.id, r.state, r.deviceId, r.name, r.role || r.requestedRole, r.keyFingerprint.slice(0, 16), r.verificationCode, r.state === "pending" ? isoTime(r.expiresAt) : "-"]),
+            ["ID", "STATE", "DEVICE", "NAME", "ROLE", "KEY FINGERPRINT", "VERIFY", "EXPIRES", ...(wide ? ["METHOD", "CREATED", "DECIDED", "REASON"] : [])],
+            requests.map((r) => [
+              r.id,
+              r.state,
+              r.deviceId,
+              r.name,
+              r.role || r.requestedRole,
+              wide ? r.keyFingerprint : r.keyFingerprint.slice(0, 16),
+              r.verificationCode,
+              r.state === "pending" ? isoTime(r.expiresAt) : "-",
+              ...(wide ? [r.method, isoTime(r.createdAt), isoTime(r.decidedAt), r.reason || "-"] : []),
+            ]),
           ),
     );
     return Exit.Ok;

@@ -33,7 +33,7 @@ export function describeCheck(r: StoreCheck): string {
 export const storeCheckCommand: Command = {
   name: "store check",
   summary: "check a stopped daemon's store for damage (offline)",
-  usage: "tether store check [--data-dir DIR] [--json]",
+  args: [],
   help: `Reads the whole store of a stopped daemon and reports every problem found:
 damage LevelDB met while recovering its write-ahead log, confirmed writes that are
 missing (the lost-writes witness is ahead of the store), records whose checksum fails,
@@ -45,13 +45,10 @@ It takes the store's lock, so stop the daemon first. Exits 0 when nothing is wro
 14 when the store is damaged (the daemon refuses to start on it: see
 \`tether store repair\`), 13 when only the audit chain is broken mid-way (as
 \`tether audit verify\` would say), 9 when a daemon is running on it, 4 when there
-is no store.
-
-Example:
-  tether store check --data-dir /var/lib/tether --json`,
+is no store.`,
+  examples: ["tether store check --data-dir /var/lib/tether --json"],
   options: { ...DATA_DIR_OPTION },
-  async run({ values, positionals, io }) {
-    if (positionals.length) throw new CliError(Exit.Usage, `tether store check takes no arguments\nusage: ${this.usage}`);
+  async run({ values, io }) {
     const dataDir = await dataDirOf(values, io.env);
     const r = await maintenance((d) => d.checkStore(dataDir));
     emit(io, Boolean(values.json), r, () => describeCheck(r));

@@ -1,13 +1,13 @@
 /** tether store repair: say what a repair of a stopped daemon's store would do; do it with --yes. */
 import { visible } from "@tether/base";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit } from "../../cli.js";
+import { DATA_DIR_OPTION, Exit, dataDirOf, emit } from "../../cli.js";
 import { describeCheck, maintenance } from "./check.js";
 
 export const storeRepairCommand: Command = {
   name: "store repair",
   summary: "repair a stopped daemon's damaged store: show the plan, act with --yes (offline)",
-  usage: "tether store repair [--data-dir DIR] [--yes] [--json]",
+  args: [],
   help: `Checks the store of a stopped daemon as \`tether store check\` does and prints
 exactly what a repair would do:
   - drop the records whose checksum fails;
@@ -23,14 +23,10 @@ again, and jobs that were lost are gone.
 
 Exits 0 when the store is usable afterwards (or nothing needed doing), 14 when a
 plan was shown but not carried out (no --yes) or the store is still damaged, 9 when
-a daemon is running on it, 4 when there is no store.
-
-Example:
-  tether store repair --data-dir /var/lib/tether          # the plan
-  tether store repair --data-dir /var/lib/tether --yes    # do it`,
-  options: { ...DATA_DIR_OPTION, yes: { type: "boolean" } },
-  async run({ values, positionals, io }) {
-    if (positionals.length) throw new CliError(Exit.Usage, `tether store repair takes no arguments\nusage: ${this.usage}`);
+a daemon is running on it, 4 when there is no store.`,
+  examples: ["tether store repair --data-dir /var/lib/tether          # the plan", "tether store repair --data-dir /var/lib/tether --yes    # do it"],
+  options: { yes: { type: "boolean", about: "carry the plan out (without it nothing is changed)" }, ...DATA_DIR_OPTION },
+  async run({ values, io }) {
     const dataDir = await dataDirOf(values, io.env);
     const apply = Boolean(values.yes);
     const r = await maintenance((d) => d.repairStore(dataDir, { apply }));

@@ -2,13 +2,15 @@
 import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, table } from "../../cli.js";
+import { rotationText } from "./show.js";
 
 export const devicesListCommand: Command = {
   name: "devices list",
   summary: "list paired devices",
   usage: "tether devices list [--data-dir DIR] [--json]",
-  help: `Lists every device that has been approved: role, online/offline/revoked, when it
-was last seen, the capabilities it announced, and when its certificate expires.
+  help: `Lists every device that has been approved: role, online/offline/revoked (and
+"rotation pending since TIME" when tether devices rotate has not taken effect yet), when
+it was last seen, the capabilities it announced, and when its certificate expires.
 Details, including the certificate: tether devices show ID`,
   options: { ...DATA_DIR_OPTION },
   async run({ values, io }) {
@@ -23,7 +25,7 @@ Details, including the certificate: tether devices show ID`,
               d.id,
               d.name,
               d.role,
-              d.revokedAt ? "revoked" : d.online ? "online" : "offline",
+              `${d.revokedAt ? "revoked" : d.online ? "online" : "offline"}${d.rotationPending && !d.revokedAt ? `, rotation ${rotationText(d)}` : ""}`,
               isoTime(d.lastSeen),
               d.capabilities.join(",") || "-",
               isoTime(d.certificateNotAfter),

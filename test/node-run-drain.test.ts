@@ -48,8 +48,9 @@ const events = (p: Proc) =>
     .err()
     .split("\n")
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { event: string } & Record<string, unknown>);
-const event = (p: Proc, name: string) => events(p).find((e) => e.event === name);
+    .map((l) => JSON.parse(l) as { event?: string; msg?: string } & Record<string, unknown>);
+/** The first log line named `name` (`event` in this branch's --json-logs, `msg` in the daemon's log schema). */
+const event = (p: Proc, name: string) => events(p).find((e) => (e.event ?? e.msg) === name);
 
 function startNode(): Proc {
   const p = spawnCli([

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the tests use, when they are missing: openssl (independent
 # certificate and CRL checks), faketime (clock-skew tests across processes), python3 (an
-# independent implementation of the protocol's check values), strace (the store's fsyncs,
+# independent implementation of the protocol's check values), python3-grpcio (the Python
+# client recipe of docs/clients.md, run with /usr/bin/python3), strace (the store's fsyncs,
 # observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
 # which rasterises the SVG QR code). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
@@ -12,6 +13,7 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
+/usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done
 [ -n "$found" ] || missing="$missing faketime"

@@ -567,10 +567,12 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
   // The new certificate works; the one from before the revocation stays refused.
   const fresh = await startNode(dir, { work: () => "ok" });
   assert.is(fresh.deviceId, id);
-  copyFileSync(`${ctx.tmp.path}/revoked-cert.pem`, `${dir}/cert.pem`);
-  const { stream, close } = await rawNodeStream(ctx.d.listen, dir);
-  const end = await streamEnd(stream);
-  close();
+  // (presented directly: the state directory itself would put its current certificate back, node-state.test.ts)
+  const { readFileSync } = await import("node:fs");
+  const read = (f: string) => readFileSync(`${dir}/${f}`, "utf8");
+  const old = await rawNodeClient(ctx.d.listen, { caPem: read("ca.pem"), keyPem: read("tls.key"), certPem: readFileSync(`${ctx.tmp.path}/revoked-cert.pem`, "utf8") });
+  const end = await streamEnd(old.Connect());
+  old.close();
   assert.is(end.code, status.UNAUTHENTICATED, "the pre-revocation certificate is still refused");
 });
 

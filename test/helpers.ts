@@ -56,13 +56,16 @@ export async function startTestDaemon(
     registrationTimeoutMs?: number;
     listen?: string;
     indexUpdateDelayMs?: number;
+    nodeCertLifetimeMs?: number;
+    renewalOverlapMs?: number;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
   const log = createLogger((l) => logs.push(l));
-  const d = await startDaemon(resolveDaemonConfig({ dataDir, listen: o.listen ?? "127.0.0.1:0" }), {
+  const config = { dataDir, listen: o.listen ?? "127.0.0.1:0", ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}) };
+  const d = await startDaemon(resolveDaemonConfig(config), {
     log,
     // Tests hammer Start from one address; the limiter has its own test.
     startRateLimit: o.startRateLimit ?? { burst: 10_000, perSecond: 10_000 },
@@ -71,6 +74,7 @@ export async function startTestDaemon(
     ...(o.jobs ? { jobs: o.jobs } : {}),
     ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
     ...(o.indexUpdateDelayMs ? { indexUpdateDelayMs: o.indexUpdateDelayMs } : {}),
+    ...(o.renewalOverlapMs ? { renewalOverlapMs: o.renewalOverlapMs } : {}),
   });
   return {
     ...d,

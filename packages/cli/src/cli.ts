@@ -337,7 +337,24 @@ export async function dataDirOf(values: Record<string, unknown>, env: NodeJS.Pro
 }
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
-type AnyClient = Client & Record<string, Unary> & { WatchJob?: (req: unknown) => NodeJS.ReadableStream & { cancel(): void } };
+type AnyClient = Client &
+  Record<string, Unary> & {
+    WatchJob?: (req: unknown) => NodeJS.ReadableStream & { cancel(): void };
+    /** a device's client: the renewal the daemon asked for, if one is running (fleet.md §5A.4) */
+    renewal?: () => Promise<unknown>;
+  };
+
+/**
+ * Close a client; a device's client first finishes a renewal that the daemon's answers asked
+ * for (a failure there leaves the rotation pending, and the next use asks again).
+ */
+async function finish(client: AnyClient): Promise<void> {
+  try {
+    await client.renewal?.().catch(() => undefined);
+  } finally {
+    client.close();
+  }
+}
 
 /** Where a command reaches the daemon: its admin socket, or (orchestrators) mutual TLS. */
 export type Target = { kind: "socket"; dataDir: string } | { kind: "device"; stateDir: string; daemon?: string };
@@ -360,8 +377,9 @@ async function open(service: "Admin" | "Orchestrator", target: Target): Promise<
     if (service !== "Orchestrator") throw new CliError(Exit.Usage, "only orchestrator commands can use --state-dir");
     const { orchestrator, renewIfDue, NodeError } = await import("@tether/node");
     try {
-      // A device that only makes calls renews when it is used (past half its lifetime). If that
-      // fails, the call below reports the state of the certificate.
+      // A device that only makes calls renews when it is used (past half its lifetime), and
+      // when an answer asks it to (an admin's rotation: finish() waits for that renewal). If
+      // this fails, the call below reports the state of the certificate.
       await renewIfDue(target.stateDir, target.daemon ? { daemon: target.daemon } : {}).catch(() => undefined);
       return { client: orchestrator(target.stateDir, target.daemon) as unknown as AnyClient, where: `the daemon (as the device in ${target.stateDir})` };
     } catch (err) {
@@ -391,7 +409,7 @@ export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target
   } catch (err) {
     throw adminError(err as ServiceError, where);
   } finally {
-    client.close();
+    await finish(client);
   }
 }
 
@@ -410,7 +428,7 @@ export async function watchJob<Job extends { state: string }>(target: Target, id
       s.on("end", () => (last ? resolve(last) : reject(new CliError(Exit.Failure, "the job stream ended without a state"))));
     });
   } finally {
-    client.close();
+    await finish(client);
   }
 }
 

@@ -4,16 +4,22 @@
  * a revoked device, a re-paired device's old certificate, a certificate from another CA or an
  * expired one are simply not found or not valid: one O(1) lookup per stream open or unary call.
  */
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import type { DeviceRecord } from "@tether/pairing";
+import { RENEW_NOW_HEADER } from "@tether/wire";
 import { DaemonError } from "./errors.js";
 
 export type Peer = { deviceId: string; role: string; fingerprint: string };
 
 /** What the index knows of a device's current (or retired) certificate. */
-type Entry = { deviceId: string; role: string };
+type Entry = { deviceId: string; role: string; rotationPending?: boolean };
 
-/** After a renewal the previous certificate stays accepted this long, so a node can switch over. */
+/**
+ * After a renewal the previous certificate stays accepted this long, so that whoever still
+ * holds it can switch over: the renewing process's open channel, and another program that
+ * reads the same state directory and reloads when told (a `--exec` / `--on-renew` hook runs
+ * within a second of the renewal; docs/clients.md).
+ */
 export const RENEWAL_OVERLAP_MS = 2 * 60_000;
 
 export class DeviceIndex {
@@ -22,9 +28,11 @@ export class DeviceIndex {
   /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
   readonly #retired = new Map<string, Entry & { until: number }>();
   readonly #now: () => number;
+  readonly #overlapMs: number;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, overlapMs = RENEWAL_OVERLAP_MS) {
     this.#now = now;
+    this.#overlapMs = overlapMs;
   }
 
   /** Reflect a device record: index its current certificate unless it is revoked. */
@@ -37,9 +45,10 @@ export class DeviceIndex {
     if (d.revokedAt || !d.certificateFingerprint) return;
     if (old && oldEntry && old !== d.certificateFingerprint) {
       // A renewal: the old certificate keeps working for a short overlap, then never again.
-      this.#retired.set(old, { ...oldEntry, until: this.#now() + RENEWAL_OVERLAP_MS });
+      // Its calls are not asked to renew (that was the rotation the renewal just did).
+      this.#retired.set(old, { deviceId: oldEntry.deviceId, role: oldEntry.role, until: this.#now() + this.#overlapMs });
     }
-    this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role });
+    this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role, ...(d.rotateRequested ? { rotationPending: true } : {}) });
     this.#fingerprintOf.set(d.id, d.certificateFingerprint);
   }
 
@@ -58,7 +67,7 @@ export class DeviceIndex {
 }
 
 type PeerCert = { raw?: Buffer; fingerprint256?: string; valid_from?: string; valid_to?: string };
-type WithAuth = { getAuthContext?: () => { sslPeerCertificate?: PeerCert } | null };
+type WithAuth = { getAuthContext?: () => { sslPeerCertificate?: PeerCert } | null; sendMetadata?: (md: Metadata) => void };
 
 /**
  * The validity window of the presented certificate. It is the very certificate the index
@@ -70,11 +79,14 @@ function windowOf(cert: PeerCert): { notBefore: number; notAfter: number } {
 }
 
 /**
- * Authenticate a call's client certificate.
+ * Authenticate a call's client certificate. When an admin asked the device for a rotation
+ * (and this is its current certificate), the call's response headers say `tether-renew-now`
+ * (docs/fleet.md §5A.4), unless `hint` is false (Renew itself, and the Node.Connect stream,
+ * which gets a `renew` message instead).
  * @throws DaemonError with UNAUTHENTICATED (no, unknown, revoked or expired certificate) or
  *   PERMISSION_DENIED (wrong role).
  */
-export function authenticate(call: WithAuth, index: DeviceIndex, now: number, roles?: readonly string[]): Peer {
+export function authenticate(call: WithAuth, index: DeviceIndex, now: number, roles?: readonly string[], o: { hint?: boolean } = {}): Peer {
   const cert = call.getAuthContext?.()?.sslPeerCertificate;
   const fp = cert?.raw && cert.fingerprint256 ? cert.fingerprint256.replace(/:/g, "").toLowerCase() : undefined;
   if (!fp) {
@@ -98,6 +110,11 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
   }
   if (roles && !roles.includes(e.role)) {
     throw new DaemonError("WRONG_ROLE", `device role "${e.role}" may not call this (needs ${roles.join(" or ")})`, { status: status.PERMISSION_DENIED });
+  }
+  if (e.rotationPending && o.hint !== false && call.sendMetadata) {
+    const md = new Metadata();
+    md.set(RENEW_NOW_HEADER, "rotation requested by the admin");
+    call.sendMetadata(md);
   }
   return { deviceId: e.deviceId, role: e.role, fingerprint: fp };
 }

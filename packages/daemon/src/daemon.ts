@@ -140,6 +140,8 @@ export async function startDaemon(
     certCheckIntervalMs?: number;
     /** Tests only: delay every device-index update by this long, to show nothing relies on its timing. */
     indexUpdateDelayMs?: number;
+    /** Tests only: how long a renewed device's previous certificate stays accepted (default RENEWAL_OVERLAP_MS). */
+    renewalOverlapMs?: number;
     /**
      * called when the daemon can no longer trust its state (a failed store write); it then
      * refuses every call but Admin.Status until restarted
@@ -209,7 +211,7 @@ export async function startDaemon(
       sealer: createSealer(authority.sealKey.expose(), random),
       ...(o.pairing ? { config: o.pairing } : {}),
     });
-    const index = new DeviceIndex(now);
+    const index = new DeviceIndex(now, o.renewalOverlapMs);
     let jobs: JobManager | undefined;
     let revocations: Revocations | undefined;
     const hub = new NodeHub({

@@ -31,7 +31,7 @@ export const MAX_CAPABILITIES = 64;
 export const CRL_PUSH_CHUNK = 200;
 
 type NodeMessage = {
-  msg?: "register" | "update" | "result" | "ping";
+  msg?: "register" | "update" | "result" | "ping" | "drain";
   register?: {
     deviceId: string;
     capabilities: { name: string; description: string; inputSchema: string; outputSchema: string }[];
@@ -64,6 +64,8 @@ type Session = {
   again: boolean;
   /** set once `registered` was sent: jobs may go out from then on */
   delivering: boolean;
+  /** the node sent `drain`: no more jobs go out on this stream (fleet.md §2.4) */
+  draining: boolean;
 };
 
 /** A node as the registry reports it (the wire's NodeInfo). */
@@ -122,7 +124,9 @@ export class NodeHub implements NodeDirectory {
     jobs.on("queued", (deviceId) => this.#pump(deviceId));
     jobs.on("deliver", (j) => {
       const s = this.#sessions.get(j.deviceId);
-      // A stream that ended meanwhile had its delivered jobs put back in the queue.
+      // A stream that ended meanwhile had its delivered jobs put back in the queue. (A job
+      // handed out directly just as the node said `drain` is sent all the same: the node
+      // does not start it, and it goes back to the queue when the stream ends.)
       if (s?.delivering) this.#sendJob(s, j);
     });
     jobs.on("cancel", ({ deviceId, jobId, reason }) => {
@@ -145,10 +149,10 @@ export class NodeHub implements NodeDirectory {
     if (d.revokedAt) this.endStreams(d.id, status.PERMISSION_DENIED, `device ${d.id} has been revoked`);
   }
 
-  /** The in-flight limit of the device's registered stream, 0 without one (NodeDirectory). */
+  /** The in-flight limit of the device's registered stream, 0 without one or while it drains (NodeDirectory). */
   concurrency(deviceId: string): number {
     const s = this.#sessions.get(deviceId);
-    return s?.delivering ? s.maxConcurrency : 0;
+    return s?.delivering && !s.draining ? s.maxConcurrency : 0;
   }
 
   describe(deviceId: string): { exists: boolean; revoked: boolean; capabilities: readonly string[] } | undefined {
@@ -206,6 +210,7 @@ export class NodeHub implements NodeDirectory {
       version: online ? (s as Session).version : (d.version ?? ""),
       inFlight: this.#jobs().inFlight(d.id),
       maxConcurrency: s?.maxConcurrency ?? 0,
+      draining: online && (s as Session).draining,
     };
   }
 
@@ -282,7 +287,7 @@ export class NodeHub implements NodeDirectory {
     const address = peerOf(call, "tls");
     let peer: Peer;
     try {
-      peer = authenticate(call, this.#index, this.#now());
+      peer = authenticate(call, this.#index, this.#now(), undefined, { hint: false }); // the stream gets `renew` instead
     } catch (err) {
       call.emit("error", toServiceError(err, this.#log, "Node.Connect", address));
       return;
@@ -303,6 +308,7 @@ export class NodeHub implements NodeDirectory {
       pumping: false,
       again: false,
       delivering: false,
+      draining: false,
     };
     const untrack = this.track(peer.deviceId, { end: (code, details) => this.#end(s, code, details) });
     s.timer = setTimeout(() => {
@@ -407,6 +413,10 @@ export class NodeHub implements NodeDirectory {
       case "ping":
         s.call.write({ pong: { sentAt: m.ping?.sentAt ?? 0 } });
         return;
+      case "drain":
+        if (!s.draining) this.#log.info("node draining", { device, inFlight: this.#jobs().inFlight(device) });
+        s.draining = true;
+        return;
       case "update": {
         if (m.update?.state !== "running") return;
         const r = await this.#jobs().markRunning(device, m.update.jobId);
@@ -454,7 +464,7 @@ export class NodeHub implements NodeDirectory {
   /** Deliver queued jobs to a device's stream, up to its in-flight limit. Serialized per session. */
   #pump(deviceId: string): void {
     const s = this.#sessions.get(deviceId);
-    if (!s?.delivering) return;
+    if (!s?.delivering || s.draining) return;
     if (s.pumping) {
       s.again = true;
       return;

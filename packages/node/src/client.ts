@@ -1,7 +1,7 @@
 /** gRPC plumbing for the node side: the Pairing client and status-to-error mapping. */
-import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
-import type { Client, ServiceError } from "@grpc/grpc-js";
-import { MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
+import { InterceptingCall, Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
+import type { Client, Interceptor, ServiceError } from "@grpc/grpc-js";
+import { MAX_NODE_MESSAGE_BYTES, RENEW_NOW_HEADER, tetherPackageDefinition } from "@tether/wire";
 import { clip, visible } from "@tether/base";
 import { NodeError } from "./errors.js";
 import type { NodeErrorCode } from "./errors.js";
@@ -87,6 +87,27 @@ export const DEVICE_CHANNEL_OPTIONS = {
   // The CA is pinned and host names are not checked; a fixed SNI avoids sending an IP as ServerName.
   "grpc.ssl_target_name_override": "localhost",
 } as const;
+
+/**
+ * A client interceptor that calls `onHint` when a call's response headers carry
+ * `tether-renew-now` (the admin asked this device to renew, docs/fleet.md §5A.4). `onHint`
+ * gets a token taken when the call started, so a hint on a call that began before a renewal
+ * can be told from a new one.
+ */
+export function renewHintInterceptor<T>(token: () => T, onHint: (startedWith: T) => void): Interceptor {
+  return (options, nextCall) => {
+    const startedWith = token();
+    return new InterceptingCall(nextCall(options), {
+      start: (metadata, _listener, next) =>
+        next(metadata, {
+          onReceiveMetadata: (md: Metadata, nextMd: (m: Metadata) => void) => {
+            if (md.get(RENEW_NOW_HEADER).length > 0) onHint(startedWith);
+            nextMd(md);
+          },
+        }),
+    });
+  };
+}
 
 /** A client constructor for any tether.v1 service. */
 export function serviceClient<T>(service: "Node" | "Orchestrator" | "Pairing"): new (address: string, creds: ReturnType<typeof credentials.createSsl>, options: object) => T {

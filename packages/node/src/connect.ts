@@ -3,7 +3,9 @@
  * given to handle(), runs the jobs it is sent (each with its deadline and an AbortSignal),
  * reports results, pings, and reconnects with exponential backoff and full jitter. Job ids
  * are deduplicated: a redelivered job that is still running is not started twice, and one
- * that already finished gets its result sent again.
+ * that already finished gets its result sent again. drain() stops taking jobs and lets the
+ * running ones finish; a certificate renewed by another process is picked up for the next
+ * channel.
  */
 import { EventEmitter } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
@@ -21,13 +23,15 @@ import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, servi
 import { NodeError } from "./errors.js";
 import type { DeviceCredentials } from "./state.js";
 import { RENEW_AT, newTlsKey, renewOver, signedKeyRequest } from "./renew.js";
-import { STATE_FILES, loadCredentials } from "./state.js";
+import { STATE_FILES, credentialsStamp, loadCredentials } from "./state.js";
 
 export const NODE_VERSION = "0.1.0";
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const RESULT_CACHE = 1000;
+/** After a drain, how long to wait for the daemon to close the stream (so every result has reached it). */
+const DRAIN_CLOSE_WAIT_MS = 5000;
 
 /** `deadline` is on this machine's clock (ms since epoch), converted from the daemon's. */
 export type JobContext = { jobId: string; deadline: number; attempt: number; signal: AbortSignal };
@@ -64,12 +68,18 @@ export type ConnectOptions = {
 /** The CA's CRL as this node holds it: verified against the CA, newest CRL number wins. */
 export type HeldCrl = VerifiedCrl & { der: Uint8Array };
 
+/** What drain() did: jobs that finished (and were reported) during the drain, and jobs still running when its time ran out. */
+export type Drained = { finished: number; unfinished: number };
+
 /** Events: "registered", "disconnected" ({code, details, retryInMs}), "job" ({jobId, capability}),
  *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good),
- *  "renewed", "renewal-failed", "crl" (HeldCrl, a newer verified CRL), "crl-refused" (Error). */
+ *  "renewed", "renewal-failed", "crl" (HeldCrl, a newer verified CRL), "crl-refused" (Error),
+ *  "not-started" ({jobId, capability}: delivered while draining; it goes back to the queue). */
 export class NodeConnection extends EventEmitter {
   readonly deviceId: string;
   #creds: DeviceCredentials;
+  /** credentialsStamp() of the state directory when #creds was read */
+  #stamp?: string;
   #renewTimer?: NodeJS.Timeout;
   #oldClients: NodeClient[] = [];
   /** the channel the current stream runs on */
@@ -77,10 +87,13 @@ export class NodeConnection extends EventEmitter {
   readonly #opts: ConnectOptions;
   readonly #handlers = new Map<string, { fn: Handler; o: CapabilityOptions }>();
   readonly #running = new Map<string, AbortController>();
+  /** called (once) when no job is running any more, after the last result was sent */
+  readonly #idle = new Set<() => void>();
   readonly #finished = new Map<string, { ok: boolean; output: Buffer; error: string }>();
   #client?: NodeClient;
   #stream?: Stream;
   #closed = false;
+  #draining = false;
   #failures = 0;
   #ping?: NodeJS.Timeout;
   #retry?: NodeJS.Timeout;
@@ -96,6 +109,7 @@ export class NodeConnection extends EventEmitter {
     this.#creds = creds;
     this.#opts = opts;
     this.deviceId = creds.state.deviceId;
+    if (opts.stateDir) this.#stamp = credentialsStamp(opts.stateDir);
   }
 
   /** Register a capability. Call before start(). */
@@ -127,6 +141,7 @@ export class NodeConnection extends EventEmitter {
     if (this.#closed) return;
     if (!this.#savedCrlRead && this.#opts.stateDir) this.#loadSavedCrl(this.#opts.stateDir);
     for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
+    this.#followCredentials();
     this.#client ??= this.#makeClient();
     this.#streamClient = this.#client;
     const stream = this.#client.Connect(new Metadata(), {});
@@ -154,6 +169,37 @@ export class NodeConnection extends EventEmitter {
   #makeClient(): NodeClient {
     const Ctor = serviceClient<NodeClient>("Node");
     return new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
+  }
+
+  /**
+   * Take a certificate that another process (`tether node renew`) stored in the state
+   * directory: the next call and the next stream use a channel with it (the open stream stays
+   * where it is). Otherwise this process would go on presenting the certificate that renewal
+   * replaced, which the daemon refuses once the overlap is over.
+   */
+  #followCredentials(): void {
+    const dir = this.#opts.stateDir;
+    if (!dir) return;
+    const stamp = credentialsStamp(dir);
+    if (stamp === this.#stamp) return;
+    let fresh: DeviceCredentials;
+    try {
+      fresh = loadCredentials(dir);
+    } catch {
+      return; // keep what we have; the next look may find it whole
+    }
+    this.#stamp = stamp;
+    if (fresh.state.deviceId !== this.deviceId || fresh.certPem === this.#creds.certPem) return;
+    this.#creds = fresh;
+    this.#replaceClient();
+  }
+
+  /** A new channel for what follows; the one carrying the open stream is closed once that stream ends. */
+  #replaceClient(): void {
+    const prev = this.#client;
+    this.#client = this.#makeClient();
+    if (prev && prev === this.#streamClient) this.#oldClients.push(prev);
+    else prev?.close(); // carries no stream
   }
 
   #onClosed(stream: Stream, code: number, details: string): void {
@@ -193,6 +239,7 @@ export class NodeConnection extends EventEmitter {
       this.#ping.unref();
       // Results that finished while we were away are sent again; the daemon ignores duplicates.
       for (const [jobId, r] of this.#finished) this.#send({ result: { jobId, ...r } });
+      if (this.#draining) this.#send({ drain: {} }); // reconnected while draining
       if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
       this.emit("registered", m.registered);
     } else if (m.msg === "job" && m.job) {
@@ -212,6 +259,11 @@ export class NodeConnection extends EventEmitter {
     const done = this.#finished.get(jobId);
     if (done) {
       this.#send({ result: { jobId, ...done } });
+      return;
+    }
+    if (this.#draining) {
+      // Not started: when the stream ends the daemon puts it back in the queue (fleet.md §7).
+      this.emit("not-started", { jobId, capability: job.capability });
       return;
     }
     const h = this.#handlers.get(job.capability);
@@ -241,11 +293,17 @@ export class NodeConnection extends EventEmitter {
         clearTimeout(timer);
         this.#running.delete(jobId);
         // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
-        if (this.#closed) return;
-        this.#finished.set(jobId, r);
-        if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
-        this.#send({ result: { jobId, ...r } });
-        this.emit("result", { jobId, ok: r.ok, error: r.error });
+        if (!this.#closed) {
+          this.#finished.set(jobId, r);
+          if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
+          this.#send({ result: { jobId, ...r } });
+          this.emit("result", { jobId, ok: r.ok, error: r.error });
+        }
+        if (this.#running.size === 0 && this.#idle.size > 0) {
+          const waiting = [...this.#idle];
+          this.#idle.clear();
+          for (const f of waiting) f();
+        }
       });
   }
 
@@ -273,6 +331,7 @@ export class NodeConnection extends EventEmitter {
    * stream keeps running; later connections use the new certificate.
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
+    this.#followCredentials(); // renew with the newest certificate stored, whoever stored it
     const r = await renewOver((req) => this.#unary<{ certificate: Uint8Array; notAfter: number }>("Renew", req), {
       stateDir: this.#requireStateDir(),
       deviceId: this.deviceId,
@@ -281,12 +340,10 @@ export class NodeConnection extends EventEmitter {
       ...(o.rekey === false ? { rekey: false } : {}),
     });
     this.#creds = { ...this.#creds, certPem: r.certPem, ...(r.keyPem ? { keyPem: new Secret(r.keyPem, "TlsPrivateKey") } : {}) };
+    if (this.#opts.stateDir) this.#stamp = credentialsStamp(this.#opts.stateDir);
     // The open stream stays on the old channel; calls from now on, and the next stream, use a
     // new channel with the new certificate (the old one stops being accepted after the overlap).
-    const prev = this.#client;
-    this.#client = this.#makeClient();
-    if (prev && prev === this.#streamClient) this.#oldClients.push(prev);
-    else prev?.close(); // carries no stream
+    this.#replaceClient();
     this.emit("renewed", { notAfter: r.notAfter, fingerprint: r.fingerprint });
     if (this.#opts.autoRenew !== false) this.#scheduleRenewal();
     return { notAfter: r.notAfter, fingerprint: r.fingerprint };
@@ -401,6 +458,7 @@ export class NodeConnection extends EventEmitter {
 
   /** One unary call on the current channel; daemon refusals become NodeErrors. */
   #unary<R>(method: UnaryMethod, req: object, timeoutMs = 30_000): Promise<R> {
+    if (this.#client) this.#followCredentials();
     const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
@@ -413,6 +471,68 @@ export class NodeConnection extends EventEmitter {
   #requireStateDir(): string {
     if (!this.#opts.stateDir) throw new NodeError("STATE_DIR", "renewal needs the state directory (use connect(stateDir))");
     return this.#opts.stateDir;
+  }
+
+  /** How many jobs are running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Whether drain() has been called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Stop taking jobs and let the running ones finish: tell the daemon (`drain`, fleet.md
+   * §2.4), so it delivers nothing more on this stream; a job that arrives all the same is not
+   * started. Resolves when no job is running, or after `timeoutMs`, whichever comes first;
+   * the results of the jobs that finished have been sent by then. Then close() (or
+   * closeGracefully()) the connection.
+   */
+  async drain(timeoutMs: number): Promise<Drained> {
+    this.#draining = true;
+    this.#send({ drain: {} });
+    const before = this.#running.size;
+    if (before > 0) {
+      await new Promise<void>((resolve) => {
+        const waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.#idle.delete(waiter);
+          resolve();
+        }, timeoutMs);
+        this.#idle.add(waiter);
+      });
+    }
+    const unfinished = this.#running.size;
+    return { finished: before - unfinished, unfinished };
+  }
+
+  /**
+   * Close after a drain: half-close the stream and wait (at most DRAIN_CLOSE_WAIT_MS) for the
+   * daemon to end it, so that every result sent before has been read; then close(). Jobs
+   * still running are aborted and not reported, as with close().
+   */
+  async closeGracefully(): Promise<void> {
+    const stream = this.#stream;
+    this.#closed = true;
+    if (stream) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, DRAIN_CLOSE_WAIT_MS);
+        const end = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        stream.once("end", end);
+        stream.once("error", end);
+        stream.once("status", end);
+        stream.end();
+      });
+    }
+    await this.close();
   }
 
   /** Stop: cancel running jobs, close the stream and the channel. */

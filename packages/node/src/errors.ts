@@ -25,4 +25,5 @@ export type NodeErrorCode =
   | "DAEMON_REFUSED"
   | "UNREACHABLE"
   | "STATE_DIR"
-  | "STALE_CRL";
+  | "STALE_CRL"
+  | "BUSY";

@@ -3,10 +3,10 @@ export { NodeError } from "./errors.js";
 export type { NodeErrorCode } from "./errors.js";
 export { pair } from "./pair.js";
 export { MAX_OUTPUT_BYTES, NODE_VERSION, NodeConnection, connect } from "./connect.js";
-export type { CapabilityOptions, ConnectOptions, Handler, HeldCrl, JobContext } from "./connect.js";
+export type { CapabilityOptions, ConnectOptions, Drained, Handler, HeldCrl, JobContext } from "./connect.js";
 export { orchestrator } from "./orchestrator.js";
 export { RENEW_AT, renewIfDue, renewalDue } from "./renew.js";
-export type { Renewed } from "./renew.js";
+export type { RenewReason, Renewed } from "./renew.js";
 export type { OrchestratorClient } from "./orchestrator.js";
 export type { PairOptions, PairResult } from "./pair.js";
 export {

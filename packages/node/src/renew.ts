@@ -1,29 +1,27 @@
 /**
  * Certificate renewal, shared by connect() (over its stream's channel, on a timer) and by
  * renewIfDue() (for devices that only make calls, such as an orchestrator driven by the CLI,
- * which renew when they are used). A renewal is a signed request over mutual TLS with the
- * current certificate; the answer is checked (issued by our CA, for our key) and stored
- * crash-safely before it is used.
+ * which renew when they are used, or when the daemon's answer to a call asks them to). A
+ * renewal is a signed request over mutual TLS with the current certificate; the answer is
+ * checked (issued by our CA, for our key) and stored crash-safely before it is used. One
+ * process at a time renews a state directory (its renewal lock).
  */
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
-import { existsSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
-import { createFileExclusive } from "@tether/base";
 import { CLOCK_SKEW_BACKDATE_MS } from "@tether/ca";
 import { KeyProofPurpose, identitySign, keyProofMessage, renewSignedMessage } from "@tether/crypto";
 import type { RenewRequest, RenewResponse } from "@tether/wire";
-import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, serviceClient } from "./client.js";
+import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, renewHintInterceptor, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
-import { loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
+import { loadCredentials, loadOrCreateIdentity, saveRenewal, tryStateLock } from "./state.js";
 
 /** Renew once this fraction of the certificate's lifetime has passed. */
 export const RENEW_AT = 0.5;
-/** A renewal lock older than this is a crashed process's, and is taken over. */
-const LOCK_STALE_MS = 60_000;
 
-export type Renewed = { certPem: string; keyPem?: string; notAfter: number; fingerprint: string };
+export type Renewed = { deviceId: string; certPem: string; keyPem?: string; notAfter: number; fingerprint: string };
+/** Why renewIfDue renewed: asked to (`force`), past RENEW_AT of the lifetime, or an admin's rotation (fleet.md §5A.4). */
+export type RenewReason = "forced" | "due" | "rotation";
 export type RenewCall = (req: RenewRequest) => Promise<RenewResponse>;
 
 /** A fresh P-256 TLS key, as PKCS#8 PEM. */
@@ -62,14 +60,25 @@ export function renewalDue(certPem: string, now = Date.now()): boolean {
 
 /**
  * Renew through `call` (a Renew on a channel with the current certificate), with a new TLS key
- * by default, check the answer and store it.
- * @throws NodeError BAD_CERTIFICATE when the answer is not our CA's certificate for our key;
- *   the daemon's refusals as NodeErrors.
+ * by default, check the answer and store it, holding the state directory's renewal lock.
+ * @throws NodeError BUSY while another process renews the same state directory;
+ *   BAD_CERTIFICATE when the answer is not our CA's certificate for our key; the daemon's
+ *   refusals as NodeErrors.
  */
 export async function renewOver(
   call: RenewCall,
   o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean },
 ): Promise<Renewed> {
+  const unlock = tryStateLock(o.stateDir);
+  if (!unlock) throw new NodeError("BUSY", `another process is renewing the certificate in ${o.stateDir}`);
+  try {
+    return await renewLocked(call, o);
+  } finally {
+    unlock();
+  }
+}
+
+async function renewLocked(call: RenewCall, o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean }): Promise<Renewed> {
   const keyPem = o.rekey !== false ? newTlsKey() : undefined;
   const req = signedKeyRequest(o.stateDir, o.deviceId, KeyProofPurpose.Renew, keyPem ?? o.currentKeyPem);
   const spki = req.tlsPublicKey;
@@ -81,45 +90,58 @@ export async function renewOver(
     throw new NodeError("BAD_CERTIFICATE", "renewed certificate is not a certificate of our CA for our key");
   }
   const certPem = cert.toString();
-  saveRenewal(o.stateDir, certPem, keyPem, res.notAfter);
-  return { certPem, ...(keyPem ? { keyPem } : {}), notAfter: res.notAfter, fingerprint: cert.fingerprint256.replace(/:/g, "").toLowerCase() };
+  saveRenewal(o.stateDir, certPem, keyPem ?? o.currentKeyPem, res.notAfter);
+  return { deviceId: o.deviceId, certPem, ...(keyPem ? { keyPem } : {}), notAfter: res.notAfter, fingerprint: cert.fingerprint256.replace(/:/g, "").toLowerCase() };
 }
 
-type NodeRenewClient = Client & {
-  Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Uint8Array; notAfter: number }) => void): void;
-};
+type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: never) => void) => void;
+type NodeRenewClient = Client & { Renew: Unary; GetJwks: Unary };
+
+function unary<R>(client: NodeRenewClient, method: "Renew" | "GetJwks", req: object): Promise<R> {
+  return new Promise((resolve, reject) =>
+    (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r as R))),
+  );
+}
 
 /**
  * Renew the certificate in `stateDir` if it is due (or with `force`), over a short-lived
  * channel. For devices that do not keep a stream open: call it before using the certificate
- * (the CLI does, for `dispatch --state-dir`), or from a timer. Another process renewing the
- * same state directory at the same moment makes this a no-op (the current certificate is
- * still valid when a renewal is merely due).
- * @returns the renewal, or undefined when none was due or another process holds the lock.
- * @throws NodeError as renewOver; the daemon refuses an expired certificate (pair again).
+ * (the CLI does, for `dispatch --state-dir`), or from a timer. With `checkRotation`, a
+ * certificate that is not due yet is renewed all the same when the daemon's answer to a cheap
+ * call (GetJwks) carries `tether-renew-now`: an admin asked for a rotation (docs/fleet.md §5A.4).
+ * @returns the renewal and why it happened, or undefined when none was due.
+ * @throws NodeError BUSY while another process renews the same state directory; as renewOver;
+ *   the daemon refuses an expired certificate (pair again).
  */
-export async function renewIfDue(stateDir: string, o: { daemon?: string; force?: boolean; rekey?: boolean } = {}): Promise<Renewed | undefined> {
+export async function renewIfDue(
+  stateDir: string,
+  o: { daemon?: string; force?: boolean; rekey?: boolean; checkRotation?: boolean } = {},
+): Promise<(Renewed & { reason: RenewReason }) | undefined> {
   const creds = loadCredentials(stateDir);
-  if (!o.force && !renewalDue(creds.certPem)) return undefined;
-  const lock = join(stateDir, "renew.lock");
-  if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
-  try {
-    createFileExclusive(lock, `${process.pid}\n`, 0o600);
-  } catch {
-    return undefined; // another process is renewing right now
-  }
+  const due = renewalDue(creds.certPem);
+  if (!o.force && !due && !o.checkRotation) return undefined;
+  let hinted = false;
   const Ctor = serviceClient<NodeRenewClient>("Node");
-  const client = new Ctor(o.daemon ?? creds.state.daemon, deviceCredentials(creds), DEVICE_CHANNEL_OPTIONS);
+  const client = new Ctor(o.daemon ?? creds.state.daemon, deviceCredentials(creds), {
+    ...DEVICE_CHANNEL_OPTIONS,
+    interceptors: [renewHintInterceptor(() => 0, () => (hinted = true))],
+  });
   try {
-    return await renewOver(
-      (req) =>
-        new Promise((resolve, reject) =>
-          client.Renew(req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
-        ),
-      { stateDir, deviceId: creds.state.deviceId, caPem: creds.caPem, currentKeyPem: creds.keyPem.expose(), ...(o.rekey === false ? { rekey: false } : {}) },
-    );
+    let reason: RenewReason = o.force ? "forced" : "due";
+    if (!o.force && !due) {
+      await unary(client, "GetJwks", {});
+      if (!hinted) return undefined;
+      reason = "rotation";
+    }
+    const r = await renewOver((req) => unary<RenewResponse>(client, "Renew", req), {
+      stateDir,
+      deviceId: creds.state.deviceId,
+      caPem: creds.caPem,
+      currentKeyPem: creds.keyPem.expose(),
+      ...(o.rekey === false ? { rekey: false } : {}),
+    });
+    return { ...r, reason };
   } finally {
     client.close();
-    unlinkSync(lock);
   }
 }

@@ -731,7 +731,7 @@ export class PairingManager {
       const now = this.#clock.now();
       const cur = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, now);
       const cert = await this.#ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
-      const { rotateRequested: _done, ...rest } = cur;
+      const { rotateRequested: _done, rotateRequestedAt: _since, ...rest } = cur;
       const next: DeviceRecord = {
         ...rest,
         certificate: Buffer.from(cert.certDer).toString("base64"),
@@ -788,13 +788,18 @@ export class PairingManager {
     );
   }
 
-  /** Mark (or clear) a pending rotation request for a device. */
+  /**
+   * Mark (or clear) a pending rotation request for a device. Asking again while one is
+   * pending keeps the time it was first asked.
+   * @throws PairingError DEVICE_NOT_FOUND
+   */
   setRotateRequested(id: string, on: boolean): Promise<DeviceRecord> {
     return this.#updateDevice(
       id,
       (d) => {
-        const { rotateRequested: _r, ...rest } = d;
-        return on ? { ...rest, rotateRequested: true } : rest;
+        const { rotateRequested: _r, rotateRequestedAt: since, ...rest } = d;
+        if (!on) return rest;
+        return { ...rest, rotateRequested: true, rotateRequestedAt: d.rotateRequested && since ? since : this.#clock.now() };
       },
       on ? { audit: (d) => [{ type: AuditEvent.RotationRequested, actor: "admin", subject: d.id }] } : {},
     );

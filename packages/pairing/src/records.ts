@@ -64,8 +64,13 @@ export type DeviceRecord = {
   jobScope?: JobScope;
   /** Serials of peer-server certificates issued to this device (the last 10). */
   peerCertificateSerials?: string[];
-  /** The admin asked for a renewal; told to the node when it next registers. */
+  /**
+   * The admin asked for a renewal; told to the node on its stream (now, or when it next
+   * registers) and in the answers to the device's calls. Cleared by its next renewal.
+   */
   rotateRequested?: boolean;
+  /** When that was first asked (ms since epoch; absent on marks written before it was kept). */
+  rotateRequestedAt?: number;
   /** What the node last announced (kept so offline nodes can still be dispatched to). */
   capabilities?: CapabilityInfo[];
   platform?: string;

@@ -24,6 +24,12 @@ export const API_PACKAGE = "tether.v1";
 
 /** The admin socket's file name inside the daemon's data directory. */
 export const ADMIN_SOCKET_NAME = "admin.sock";
+/**
+ * Response header (initial metadata) the daemon adds to the calls of a device whose rotation
+ * an admin asked for: renew now (docs/fleet.md §5A.4). Its value is a reason for humans.
+ */
+export const RENEW_NOW_HEADER = "tether-renew-now";
+
 /** Environment variable naming the daemon's data directory. */
 export const DATA_DIR_ENV = "TETHER_HOME";
 

@@ -75,6 +75,10 @@ export type Device = {
   inFlight: number;
   labels: Record<string, string>;
   jobScope: JobScope;
+  /** an admin asked for a rotation that the device has not done yet (docs/fleet.md §5A.4) */
+  rotationPending: boolean;
+  /** when it was first asked (ms since epoch; 0 when unknown or none is pending) */
+  rotationRequestedAt: number;
 };
 /** kind "own" | "all" | "labels" (docs/fleet.md 6.1) */
 export type JobScope = { kind: string; labels: Record<string, string> };
@@ -104,6 +108,8 @@ export type NodeInfo = {
   version: string;
   inFlight: number;
   maxConcurrency: number;
+  /** the node's stream takes no new jobs: it is finishing its running ones before it stops (fleet.md §7) */
+  draining: boolean;
 };
 export type StatusResponse = {
   version: string;

@@ -86,6 +86,8 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
     inFlight: live?.inFlight ?? 0,
     labels: d.labels ?? {},
     jobScope: toWireScope(d.jobScope),
+    rotationPending: Boolean(d.rotateRequested),
+    rotationRequestedAt: d.rotateRequested ? (d.rotateRequestedAt ?? 0) : 0,
   };
 }
 
@@ -222,14 +224,14 @@ export function adminService(
       log.info("job scope set", { device: d.id, jobScope: formatJobScope(d.jobScope) });
       return toDevice(d, live(d.id));
     }),
-    RotateDevice: unary<{ id: string }, { sentNow: boolean }>(log, "Admin.RotateDevice", async (req) => {
+    RotateDevice: unary<{ id: string }, { sentNow: boolean; requestedAt: number }>(log, "Admin.RotateDevice", async (req) => {
       if ((await pm.getDevice(deviceIdArg(req.id, "id"))).revokedAt) {
         throw new DaemonError("DEVICE_REVOKED", `device ${req.id} is revoked; it cannot renew`, { status: grpcStatus.FAILED_PRECONDITION });
       }
       const d = await pm.setRotateRequested(req.id, true);
       const sentNow = fleet.hub.askToRenew(d.id, "rotation requested by the admin");
       log.info("device rotation requested", { device: d.id, sentNow });
-      return { sentNow };
+      return { sentNow, requestedAt: d.rotateRequestedAt ?? 0 };
     }),
     GetCrl: unary<object, object>(log, "Admin.GetCrl", async () => {
       const c = await fleet.revocations.crl();

@@ -36,7 +36,7 @@ export function nodeService(o: {
     Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call),
     Renew: unary<RenewRequest, RenewResponse>(log, "Node.Renew", async (req, call) => {
       // The current certificate must still be valid: an expired one cannot renew itself.
-      const peer = authenticate(call, index, now());
+      const peer = authenticate(call, index, now(), undefined, { hint: false });
       const d = await pairing.renew({ deviceId: peer.deviceId, ...req });
       log.info("certificate renewed", { device: d.id, certificate: d.certificateFingerprint });
       return { certificate: Buffer.from(d.certificate, "base64"), notAfter: d.certificateNotAfter };

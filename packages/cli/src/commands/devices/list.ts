@@ -3,6 +3,7 @@ import type { Device } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, str, table, usageError } from "../../cli.js";
 import { formatJobsScope } from "./grant.js";
+import { rotationText } from "./show.js";
 
 /** The devices that pass every filter given: online, of the role, carrying each label. */
 export function filterDevices(devices: Device[], f: { online: boolean; role: string | undefined; labels: Record<string, string> }): Device[] {
@@ -15,8 +16,9 @@ export const devicesListCommand: Command = {
   name: "devices list",
   summary: "list paired devices",
   args: [],
-  help: `Lists every device that has been approved: role, online/offline/revoked, when it
-was last seen, the capabilities it announced, and when its certificate expires.
+  help: `Lists every device that has been approved: role, online/offline/revoked (and
+"rotation pending since TIME" when tether devices rotate has not taken effect yet), when
+it was last seen, the capabilities it announced, and when its certificate expires.
 The filters narrow the list; given together, a device must pass each.
 -o wide adds its labels, platform, version, the jobs it runs now and, for an
 orchestrator, which jobs it may see.
@@ -52,7 +54,7 @@ Details, including the certificate: tether devices show ID`,
               d.id,
               d.name,
               d.role,
-              d.revokedAt ? "revoked" : d.online ? "online" : "offline",
+              `${d.revokedAt ? "revoked" : d.online ? "online" : "offline"}${d.rotationPending && !d.revokedAt ? `, rotation ${rotationText(d)}` : ""}`,
               isoTime(d.lastSeen),
               d.capabilities.join(",") || "-",
               isoTime(d.certificateNotAfter),

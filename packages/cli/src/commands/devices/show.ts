@@ -4,6 +4,11 @@ import type { Command } from "../../cli.js";
 import { DATA_DIR_OPTION, Exit, OUTPUT_OPTION, admin, dataDirOf, emit, isoTime, tty } from "../../cli.js";
 import { formatJobsScope } from "./grant.js";
 
+/** A pending rotation (tether devices rotate) as devices show and devices list print it. */
+export function rotationText(d: Device): string {
+  return d.rotationRequestedAt ? `pending since ${isoTime(d.rotationRequestedAt)}` : "pending";
+}
+
 export const devicesShowCommand: Command = {
   name: "devices show",
   summary: "show one device, with its current certificate",
@@ -11,8 +16,10 @@ export const devicesShowCommand: Command = {
   help: `Shows device ID: name, role, state, what the node announced (platform, version,
 capabilities), labels, for an orchestrator which jobs it may see (own, all, or KEY=VALUE
 label pairs: tether devices grant), identity key, certificate serial, fingerprint and
-expiry, and the certificate itself in PEM (check it with openssl x509 -text).
--o wide adds the jobs it runs now; table and wide show every other field alike.`,
+expiry, a rotation asked for and not done yet ("rotation: pending since TIME"; JSON:
+rotationPending, rotationRequestedAt), and the certificate itself in PEM (check it with
+openssl x509 -text). -o wide adds the jobs it runs now; table and wide show every other
+field alike.`,
   examples: ["tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw", "tether devices show dev_4bzq3hh3tg2l6xyndziosfoxjw --json"],
   options: { ...OUTPUT_OPTION, ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
@@ -36,6 +43,7 @@ expiry, and the certificate itself in PEM (check it with openssl x509 -text).
         tty`  certificate serial:  ${d.certificateSerial}\n`,
         tty`  certificate sha256:  ${d.certificateFingerprint}\n`,
         tty`  certificate expires: ${isoTime(d.certificateNotAfter)}\n`,
+        ...(d.rotationPending ? [tty`  rotation:            ${rotationText(d)}\n`] : []),
         d.certificatePem,
       ].join(""),
     );

@@ -1,21 +1,27 @@
 /**
  * tether node run: connect as a paired node and run each job's COMMAND with the job's input
  * JSON on stdin; stdout (JSON) is the output, a non-zero exit a failure with stderr's tail.
+ * SIGTERM or SIGINT drains (no new jobs, running ones finish and are reported, then exit 0);
+ * a second one stops at once.
  */
 import { spawn } from "node:child_process";
+import { resolve as resolvePath } from "node:path";
 import { status } from "@grpc/grpc-js";
-import { LOG_LEVEL_ENV, createLogger } from "@tether/base";
+import { LOG_LEVEL_ENV, createLogger, parseDurationMs } from "@tether/base";
 import type { LevelLogger, LogRecord } from "@tether/base";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
-import type { JobContext } from "@tether/node";
+import type { JobContext, NodeConnection } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
 import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, str, tty } from "../../cli.js";
+import { killGroup, renewHookEnv, runHook } from "./hook.js";
 
 const MAX_STDOUT = 1024 * 1024;
 const STDERR_TAIL = 2048;
-const KILL_GRACE_MS = 2000;
 /** Warn when this machine and the daemon disagree about the time by more than this. */
 const CLOCK_WARN_S = 60;
+/** How long a drain waits for running jobs by default (--drain-timeout), and at most. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const MAX_DRAIN_TIMEOUT_MS = 24 * 3_600_000;
 
 /** Run one job's command; resolves with its parsed stdout, rejects with a reason. */
 export function runCommand(command: string, input: unknown, ctx: JobContext): Promise<unknown> {
@@ -41,20 +47,7 @@ export function runCommand(command: string, input: unknown, ctx: JobContext): Pr
     child.stderr.on("data", (d: Buffer) => {
       err = (err + d.toString("utf8")).slice(-STDERR_TAIL);
     });
-    const kill = () => {
-      try {
-        process.kill(-(child.pid as number), "SIGTERM");
-        setTimeout(() => {
-          try {
-            process.kill(-(child.pid as number), "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }, KILL_GRACE_MS).unref();
-      } catch {
-        // already gone
-      }
-    };
+    const kill = () => killGroup(child);
     ctx.signal.addEventListener("abort", kill, { once: true });
     child.stdin.on("error", () => undefined); // a command that ignores stdin
     child.stdin.end(JSON.stringify(input));
@@ -91,6 +84,58 @@ function logger(io: Io, json: boolean): LevelLogger {
   return createLogger({ write: io.err, level: io.env[LOG_LEVEL_ENV], ...(json ? {} : { format: textLine }) });
 }
 
+/** --drain-timeout: a duration (30s, 5m; bare digits are seconds), 0 to stop at once. */
+function drainTimeoutOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_DRAIN_TIMEOUT_MS;
+  const ms = parseDurationMs(text, { bareSeconds: true });
+  if (ms === undefined || ms > MAX_DRAIN_TIMEOUT_MS) throw new CliError(Exit.Usage, "--drain-timeout must be a duration such as 30s or 5m (0 stops at once), at most 24h");
+  return ms;
+}
+
+/**
+ * How the process stops: the first SIGTERM or SIGINT drains (for at most `drainMs`; 0 stops at
+ * once), a second one of either stops at once. Resolves with the exit code and whether to
+ * close gracefully; `fatal` (refused for good) stops at once with exit 8.
+ */
+function stopOnSignals(conn: NodeConnection, drainMs: number, log: LevelLogger): { stopped: Promise<{ code: number; graceful: boolean }>; dispose(): void } {
+  let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<{ code: number; graceful: boolean }>((resolve) => {
+    let over = false;
+    const stop = (how: { code: number; graceful: boolean }) => {
+      over = true;
+      resolve(how);
+    };
+    conn.on("fatal", (e: Error) => {
+      log.error("refused", { error: e.message });
+      stop({ code: Exit.AuthFailed, graceful: false });
+    });
+    onSignal = (signal) => {
+      if (over) return;
+      if (conn.draining || drainMs === 0) {
+        log.warn("stopping now", { signal, running: conn.running, note: "running jobs are stopped and not reported; the daemon delivers them again" });
+        stop({ code: Exit.Ok, graceful: false });
+        return;
+      }
+      log.info("draining", { signal, running: conn.running, timeoutSeconds: drainMs / 1000, note: "no new jobs; send the signal again to stop at once" });
+      void conn.drain(drainMs).then((d) => {
+        if (over) return; // stopped at once meanwhile
+        if (d.unfinished) log.warn("drain timed out", { finished: d.finished, unfinished: d.unfinished, note: "unfinished jobs are stopped and not reported; the daemon delivers them again" });
+        else log.info("drained", { finished: d.finished });
+        stop({ code: Exit.Ok, graceful: true });
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  return {
+    stopped,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
 export const nodeRunCommand: Command = {
   name: "node run",
   summary: "connect as a paired node and run jobs with shell commands",
@@ -111,13 +156,23 @@ It reconnects with exponential backoff and jitter, and exits 8 if the daemon ref
 this device for good (revoked, or a certificate that is no longer current). It renews
 its certificate before it expires, keeps the CA's CRL that the daemon sends (crl.der in
 the state directory), and warns when this machine's clock is more than a minute off
-the daemon's (tether tolerates 5 minutes either way). With --json only its errors are
-JSON; --json-logs makes the progress log JSON lines.`,
-  examples: ["tether node run --capability echo='cat' --capability uptime='uptime | jq -R .'", "tether node run --state-dir /var/lib/tether-node --capability backup=/usr/local/bin/backup-job --max-concurrency 4 --json-logs"],
+the daemon's (tether tolerates 5 minutes either way).
+
+SIGTERM or SIGINT drains: the daemon is told to send no more jobs, the running ones
+finish and are reported (for at most --drain-timeout), then it exits 0. A second
+SIGTERM or SIGINT stops at once: running jobs are killed and not reported, so the
+daemon delivers them again. With --json only its errors are JSON; --json-logs makes the
+progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`,
+  examples: [
+    "tether node run --capability echo='cat' --capability uptime='uptime | jq -R .'",
+    "tether node run --state-dir /var/lib/tether-node --capability backup=/usr/local/bin/backup-job --max-concurrency 4 --drain-timeout 5m --json-logs",
+  ],
   options: {
     capability: { type: "string", required: true, multiple: true, value: "NAME=COMMAND", about: "run COMMAND (with /bin/sh) for the jobs of capability NAME" },
     "max-concurrency": { type: "string", value: "N", about: "jobs to run at once, 1..64", default: "1" },
-    "json-logs": { type: "boolean", about: "log JSON lines on stderr" },
+    "drain-timeout": { type: "string", value: "DURATION", about: "how long a drain waits for running jobs (0 stops at once, as a second signal does; at most 24h)", default: "30s" },
+    "on-renew": { type: "string", value: "COMMAND", about: "after each renewal of the certificate, run COMMAND with /bin/sh (as tether node renew --exec)" },
+    "json-logs": { type: "boolean", about: "log JSON lines on stderr, in the daemon's log schema" },
     ...NODE_STATE_DIR_OPTION,
     ...DAEMON_ADDRESS_OPTION,
   },
@@ -125,10 +180,14 @@ JSON; --json-logs makes the progress log JSON lines.`,
     const caps = values.capability as string[];
     const mc = str(values["max-concurrency"]) ?? "1";
     if (!/^\d+$/.test(mc) || Number(mc) < 1 || Number(mc) > 64) throw new CliError(Exit.Usage, "--max-concurrency must be 1..64");
+    const drainMs = drainTimeoutOf(str(values["drain-timeout"]));
+    const onRenew = str(values["on-renew"]);
+    if (onRenew !== undefined && !onRenew.trim()) throw new CliError(Exit.Usage, "--on-renew needs a COMMAND");
+    const stateDir = resolvePath(str(values["state-dir"]) ?? defaultStateDir(io.env));
     const log = logger(io, Boolean(values["json-logs"]));
     let conn;
     try {
-      conn = connect(str(values["state-dir"]) ?? defaultStateDir(io.env), {
+      conn = connect(stateDir, {
         maxConcurrency: Number(mc),
         ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
       });
@@ -155,24 +214,29 @@ JSON; --json-logs makes the progress log JSON lines.`,
       log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs }),
     );
     conn.on("job", (j: { jobId: string; capability: string; attempt: number }) => log.info("job started", { job: j.jobId, capability: j.capability, attempt: j.attempt }));
-    conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log.info("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), certificate: r.fingerprint }));
+    conn.on("not-started", (j: { jobId: string; capability?: string }) => log.info("job not started (draining)", { job: j.jobId, ...(j.capability ? { capability: j.capability } : {}) }));
+    let hooks = Promise.resolve();
+    conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => {
+      log.info("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), certificate: r.fingerprint });
+      // one hook at a time, each with the certificate as it is when it starts
+      if (onRenew) {
+        hooks = hooks.then(async () => {
+          const ran = await runHook(onRenew, renewHookEnv(stateDir, conn.deviceId, conn.tlsMaterial().certPem));
+          if (ran.ok) log.info("renew hook ran", {});
+          else log.error("renew hook failed", { error: ran.error, note: "the renewal stands" });
+        });
+      }
+    });
     conn.on("renewal-failed", (e: Error) => log.error("certificate renewal failed", { error: e.message }));
     conn.on("result", (r: { jobId: string; ok: boolean; error: string }) => {
       if (r.ok) log.info("job finished", { job: r.jobId, ok: true });
       else log.info("job finished", { job: r.jobId, ok: false, error: r.error });
     });
-    const stop = new Promise<number>((resolve) => {
-      conn.on("fatal", (e: Error) => {
-        log.error("refused", { error: e.message });
-        resolve(Exit.AuthFailed);
-      });
-      const quit = () => resolve(Exit.Ok);
-      process.once("SIGINT", quit);
-      process.once("SIGTERM", quit);
-    });
+    const signals = stopOnSignals(conn, drainMs, log);
     conn.start().catch(() => undefined); // failures surface as "fatal" or retries
-    const code = await stop;
-    await conn.close();
+    const { code, graceful } = await signals.stopped;
+    signals.dispose();
+    await (graceful ? conn.closeGracefully() : conn.close());
     if (code !== Exit.Ok) io.err("tether: the daemon refused this device; it may have been revoked. Re-pair it, or ask an admin.\n");
     return code;
   },

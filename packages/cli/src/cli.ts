@@ -3,9 +3,11 @@
  * exit codes, and the admin client over the daemon's Unix socket. Commands live one a file
  * under commands/.
  */
+import { accessSync, constants as fsConstants, realpathSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { visible, visibleJson } from "@tether/base";
@@ -105,6 +107,43 @@ export function str(v: unknown): string | undefined {
 export async function dataDirOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<string> {
   const dir = str(values["data-dir"]);
   return dir ? resolve(dir) : defaultDataDir(env);
+}
+
+/** A word for a POSIX shell: as is when it is plainly safe, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether an executable named `name` is in one of $PATH's directories. */
+function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? "").split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * How a user runs this CLI from a shell, for the commands it prints (`tether pair code`'s join
+ * command, `tether node pair`'s approval hint): `tether` when a `tether` is on $PATH; `npx
+ * tether` when this CLI runs from an installed package (under node_modules, not on $PATH);
+ * else the command that works from this checkout, `node /abs/path/bin/tether`.
+ */
+export function selfCommand(env: NodeJS.ProcessEnv): string {
+  if (onPath("tether", env)) return "tether";
+  const bin = fileURLToPath(new URL("../../../bin/tether", import.meta.url));
+  let real = bin;
+  try {
+    real = realpathSync(bin);
+  } catch {
+    return "tether"; // not laid out as a checkout: assume an installed tether
+  }
+  if (real.split(sep).includes("node_modules")) return "npx tether";
+  return `${onPath("node", env) ? "node" : shellWord(process.execPath)} ${shellWord(real)}`;
 }
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;

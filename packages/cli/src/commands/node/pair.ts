@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { CliError, Exit, emit, str, tty } from "../../cli.js";
+import { CliError, Exit, emit, selfCommand, str, tty } from "../../cli.js";
 
 const EXIT_FOR: Record<string, number> = {
   BAD_INPUT: Exit.Usage,
@@ -66,7 +66,8 @@ the state directory:
   --role ROLE        node (default) or orchestrator; the admin may change it
   --state-dir DIR    default: $TETHER_NODE_HOME, else ~/.tether-node
 
-Tell the admin the verification code: it must match the one in \`tether pair list\`.
+Tell the admin the verification code: the admin approves with
+\`tether pair approve --code CODE\`, which approves only a request with that code.
 Exit codes: 0 paired, 6 rejected, 7 request or code expired, 5 code already used,
 burned or unknown, 8 wrong code, daemon not authentic or device revoked,
 3 daemon unreachable, 2 bad usage, 1 anything else.`,
@@ -101,7 +102,12 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         onVerificationCode: (code, info) => {
           // What the daemon sent, shown inert (it is authenticated only once the code checks out).
           if (json) io.err(`${visibleJson({ event: "awaiting_approval", verificationCode: code, ...info })}\n`);
-          else io.err(tty`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin:\n  tether pair approve ${info.requestId}\n`);
+          else {
+            io.err(
+              tty`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin, who checks this code and approves with:\n` +
+                tty`  ${selfCommand(io.env)} pair approve --code ${code}\n`,
+            );
+          }
         },
       });
       const out = {

@@ -195,10 +195,28 @@ export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target
       fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as Res)));
     });
   } catch (err) {
-    throw adminError(err as ServiceError, where);
+    throw await callError(err as ServiceError, target, where);
   } finally {
     client.close();
   }
+}
+
+/**
+ * A failed call as a CliError. A device whose certificate the daemon refuses for good is told
+ * why and what works, as `tether node run` tells it (@tether/node's refusedForGood).
+ */
+async function callError(err: ServiceError, target: Target, where: string): Promise<CliError> {
+  if (target.kind === "device" && err.code === status.UNAUTHENTICATED) {
+    const { loadCredentials, refusedForGood } = await import("@tether/node");
+    try {
+      const c = loadCredentials(target.stateDir);
+      const e = refusedForGood({ code: err.code, details: err.details ?? "", deviceId: c.state.deviceId, certPem: c.certPem });
+      return new CliError(Exit.AuthFailed, e.message, { cause: err });
+    } catch {
+      // unreadable state: the daemon's words below
+    }
+  }
+  return adminError(err, where);
 }
 
 /** Follow WatchJob until the job reaches a final state; returns the last job message. */
@@ -212,7 +230,7 @@ export async function watchJob<Job extends { state: string }>(target: Target, id
         last = j;
         onUpdate(j);
       });
-      s.on("error", (err: ServiceError) => reject(adminError(err, where)));
+      s.on("error", (err: ServiceError) => void callError(err, target, where).then(reject));
       s.on("end", () => (last ? resolve(last) : reject(new CliError(Exit.Failure, "the job stream ended without a state"))));
     });
   } finally {

@@ -8,7 +8,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { createFileExclusive } from "@tether/base";
 import { CLOCK_SKEW_BACKDATE_MS } from "@tether/ca";
@@ -16,6 +16,7 @@ import { KeyProofPurpose, identitySign, keyProofMessage, renewSignedMessage } fr
 import type { RenewRequest, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
+import { refusedForGood } from "./refusal.js";
 import { loadCredentials, loadOrCreateIdentity, saveRenewal } from "./state.js";
 
 /** Renew once this fraction of the certificate's lifetime has passed. */
@@ -89,6 +90,14 @@ type NodeRenewClient = Client & {
   Renew(req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: { certificate: Uint8Array; notAfter: number }) => void): void;
 };
 
+/** A refused Renew: one that retrying cannot mend is explained (refusal.ts), others as the daemon said them. */
+function renewRefusal(e: ServiceError, creds: { certPem: string; state: { deviceId: string } }): NodeError {
+  if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) {
+    return refusedForGood({ code: e.code, details: e.details ?? "", deviceId: creds.state.deviceId, certPem: creds.certPem });
+  }
+  return fromStatus(e);
+}
+
 /**
  * Renew the certificate in `stateDir` if it is due (or with `force`), over a short-lived
  * channel. For devices that do not keep a stream open: call it before using the certificate
@@ -114,7 +123,7 @@ export async function renewIfDue(stateDir: string, o: { daemon?: string; force?:
     return await renewOver(
       (req) =>
         new Promise((resolve, reject) =>
-          client.Renew(req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r))),
+          client.Renew(req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(renewRefusal(e, creds)) : resolve(r))),
         ),
       { stateDir, deviceId: creds.state.deviceId, caPem: creds.caPem, currentKeyPem: creds.keyPem.expose(), ...(o.rekey === false ? { rekey: false } : {}) },
     );

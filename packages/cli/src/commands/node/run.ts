@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { visibleJson } from "@tether/base";
+import { status } from "@grpc/grpc-js";
 import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
@@ -100,7 +101,9 @@ same TETHER_JOB_ID; this node never runs a job id twice at once, and answers a r
 a finished one with the result it already has.
 
 It reconnects with exponential backoff and jitter, and exits 8 if the daemon refuses
-this device for good (revoked, or a certificate that is no longer current). It renews
+this device for good (revoked, a certificate that is no longer current, or expired),
+saying why and what works from there (e.g. after a revocation an admin must run
+\`tether devices unrevoke ID\` before this device can pair again). It renews
 its certificate before it expires, keeps the CA's CRL that the daemon sends (crl.der in
 the state directory), and warns when this machine's clock is more than a minute off
 the daemon's (tether tolerates 5 minutes either way).
@@ -140,6 +143,7 @@ Example:
       throw err;
     }
     conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => {
+      reachable = true;
       log("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) });
       const offsetS = Math.round(conn.daemonClockOffsetMs() / 1000);
       if (Math.abs(offsetS) > CLOCK_WARN_S) {
@@ -148,14 +152,26 @@ Example:
     });
     conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
     conn.on("crl-refused", (e: Error) => log("crl refused", { error: e.message }));
-    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) => log("disconnected", d));
+    let reachable = true;
+    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number; daemon: string }) => {
+      const unreachable = d.code === status.UNAVAILABLE || d.code === status.DEADLINE_EXCEEDED;
+      // Said once per outage: what is true, and that retrying goes on by itself.
+      const advice =
+        unreachable && reachable
+          ? { advice: `cannot reach the daemon at ${d.daemon}: retrying until it answers (backoff up to 30 s); check that \`tether daemon\` is running there` }
+          : {};
+      reachable = !unreachable;
+      log("disconnected", { ...d, ...advice });
+    });
     conn.on("job", (j: Record<string, unknown>) => log("job started", j));
     conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => log("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), fingerprint: r.fingerprint }));
     conn.on("renewal-failed", (e: Error) => log("certificate renewal failed", { error: e.message }));
     conn.on("result", (r: Record<string, unknown>) => log("job finished", r));
+    let refusal: Error | undefined;
     const stop = new Promise<number>((resolve) => {
       conn.on("fatal", (e: Error) => {
-        log("refused", { error: e.message });
+        refusal = e;
+        log("refused", { error: e.cause instanceof Error ? e.cause.message : e.message });
         resolve(Exit.AuthFailed);
       });
       const quit = () => resolve(Exit.Ok);
@@ -165,7 +181,7 @@ Example:
     conn.start().catch(() => undefined); // failures surface as "fatal" or retries
     const code = await stop;
     await conn.close();
-    if (code !== Exit.Ok) io.err("tether: the daemon refused this device; it may have been revoked. Re-pair it, or ask an admin.\n");
+    if (refusal) io.err(tty`tether: ${refusal.message}\n`);
     return code;
   },
 };

@@ -230,8 +230,17 @@ export async function watchJob<Job extends { state: string }>(target: Target, id
         last = j;
         onUpdate(j);
       });
-      s.on("error", (err: ServiceError) => void callError(err, target, where).then(reject));
-      s.on("end", () => (last ? resolve(last) : reject(new CliError(Exit.Failure, "the job stream ended without a state"))));
+      // callError is async (it may read the device's state): an "end" after the error must not win.
+      let failed = false;
+      s.on("error", (err: ServiceError) => {
+        failed = true;
+        void callError(err, target, where).then(reject);
+      });
+      s.on("end", () => {
+        if (failed) return;
+        if (last) resolve(last);
+        else reject(new CliError(Exit.Failure, "the job stream ended without a state"));
+      });
     });
   } finally {
     client.close();

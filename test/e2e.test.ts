@@ -60,8 +60,9 @@ E("the daemon created its data directory with private permissions", () => {
 E("pair a node with a PIN; its certificate passes openssl verify -x509_strict", async () => {
   const code = await cli(["pair", "code", "--method", "pin", "--json", ...dd()]);
   assert.is(code.code, 0, code.stderr);
-  const c = json<{ id: string; method: string; code: string; expiresAt: string }>(code.stdout);
-  assert.equal(Object.keys(c).sort(), ["code", "expiresAt", "id", "method"]);
+  const c = json<{ id: string; method: string; code: string; expiresAt: string; join: string }>(code.stdout);
+  assert.equal(Object.keys(c).sort(), ["code", "expiresAt", "id", "join", "method"]);
+  assert.ok(c.join.endsWith(` node pair --daemon ${ctx.ready.advertise} --pin ${c.code}`), c.join);
   assert.is(c.method, "pin");
   assert.match(c.code, /^\d{3}-\d{4}-\d{4}$/);
   const ttl = Date.parse(c.expiresAt) - Date.now();

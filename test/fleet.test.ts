@@ -12,7 +12,7 @@ import { status } from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { connect, orchestrator } from "@tether/node";
-import type { NodeConnection } from "@tether/node";
+import type { NodeConnection, NodeError } from "@tether/node";
 import type { Device, Job } from "@tether/wire";
 import { rpc } from "../packages/cli/src/cli.ts";
 import { admin, pairDevice, rawNodeClient, rawNodeStream, startTestDaemon, streamEnd, tempDir, waitFor, mintCode, pinParts, rawPairing, handshakeStart } from "./helpers.ts";
@@ -267,7 +267,9 @@ F("a second process with the same identity replaces the first, which stops inste
   const stopped = new Promise<Error>((r) => first.once("fatal", r));
   await startNode(dir, { t: (_x, k) => ({ second: true, attempt: k.attempt }) });
   const e = await stopped;
-  assert.match(e.message, /ABORTED.*replaced/);
+  // The SDK's message says what is true and what works; the daemon's words are its cause.
+  assert.match(e.message, /^another process connected as this device .*run one `tether node run` per state directory/);
+  assert.match((e.cause as Error).message, /ABORTED.*replaced/);
   // the job sent on the replaced stream goes out again on the new one (same id, next attempt)
   const done = await finalJob(j.id);
   assert.is(done.state, "succeeded");
@@ -529,7 +531,9 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
   const ms = f.at - answered;
   console.log(`    revoke answered in ${answered - t0} ms; stream ended ${ms} ms after the answer`);
   assert.ok(f.at - t0 < 1000, `stream ended ${f.at - t0} ms after revoke`);
-  assert.match(f.err.message, /PERMISSION_DENIED.*revoked/);
+  assert.is((f.err as NodeError).code, "REVOKED");
+  assert.match(f.err.message, new RegExp(`an admin must run \`tether devices unrevoke ${id}\``));
+  assert.match((f.err.cause as Error).message, /PERMISSION_DENIED.*revoked/);
   const job = await getJob(j.id);
   assert.is(job.state, "failed");
   assert.match(job.error, /revoked: stolen/);

@@ -362,7 +362,7 @@ T("the SDK: wrong PIN, tampered QR fingerprint, rejection and expiry each fail c
     await admin(ctx.d, "RejectRequest", { id: requestId, reason: "unknown machine" });
     const err = (await waiting) as NodeError;
     assert.is(err.code, "REJECTED");
-    assert.match(err.message, /unknown machine/);
+    assert.match(err.message, /unknown machine\. Nothing was paired; to try again, ask the admin for a new code$/);
   } finally {
     dir.remove();
   }

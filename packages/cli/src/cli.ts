@@ -3,8 +3,10 @@
  * exit codes, and the admin client over the daemon's Unix socket. Commands live one a file
  * under commands/.
  */
+import { accessSync, constants as fsConstants, realpathSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { visible, visibleJson } from "@tether/base";
@@ -336,6 +338,43 @@ export async function dataDirOf(values: Record<string, unknown>, env: NodeJS.Pro
   return dir ? resolve(dir) : defaultDataDir(env);
 }
 
+/** A word for a POSIX shell: as is when it is plainly safe, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether an executable named `name` is in one of $PATH's directories. */
+function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? "").split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * How a user runs this CLI from a shell, for the commands it prints (`tether pair code`'s join
+ * command, `tether node pair`'s approval hint): `tether` when a `tether` is on $PATH; `npx
+ * tether` when this CLI runs from an installed package (under node_modules, not on $PATH);
+ * else the command that works from this checkout, `node /abs/path/bin/tether`.
+ */
+export function selfCommand(env: NodeJS.ProcessEnv): string {
+  if (onPath("tether", env)) return "tether";
+  const bin = fileURLToPath(new URL("../../../bin/tether", import.meta.url));
+  let real = bin;
+  try {
+    real = realpathSync(bin);
+  } catch {
+    return "tether"; // not laid out as a checkout: assume an installed tether
+  }
+  if (real.split(sep).includes("node_modules")) return "npx tether";
+  return `${onPath("node", env) ? "node" : shellWord(process.execPath)} ${shellWord(real)}`;
+}
+
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
 type AnyClient = Client &
   Record<string, Unary> & {
@@ -407,10 +446,28 @@ export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target
       fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as Res)));
     });
   } catch (err) {
-    throw adminError(err as ServiceError, where);
+    throw await callError(err as ServiceError, target, where);
   } finally {
     await finish(client);
   }
+}
+
+/**
+ * A failed call as a CliError. A device whose certificate the daemon refuses for good is told
+ * why and what works, as `tether node run` tells it (@tether/node's refusedForGood).
+ */
+async function callError(err: ServiceError, target: Target, where: string): Promise<CliError> {
+  if (target.kind === "device" && err.code === status.UNAUTHENTICATED) {
+    const { loadCredentials, refusedForGood } = await import("@tether/node");
+    try {
+      const c = loadCredentials(target.stateDir);
+      const e = refusedForGood({ code: err.code, details: err.details ?? "", deviceId: c.state.deviceId, certPem: c.certPem });
+      return new CliError(Exit.AuthFailed, e.message, { cause: err });
+    } catch {
+      // unreadable state: the daemon's words below
+    }
+  }
+  return adminError(err, where);
 }
 
 /** Follow WatchJob until the job reaches a final state; returns the last job message. */
@@ -424,8 +481,17 @@ export async function watchJob<Job extends { state: string }>(target: Target, id
         last = j;
         onUpdate(j);
       });
-      s.on("error", (err: ServiceError) => reject(adminError(err, where)));
-      s.on("end", () => (last ? resolve(last) : reject(new CliError(Exit.Failure, "the job stream ended without a state"))));
+      // callError is async (it may read the device's state): an "end" after the error must not win.
+      let failed = false;
+      s.on("error", (err: ServiceError) => {
+        failed = true;
+        void callError(err, target, where).then(reject);
+      });
+      s.on("end", () => {
+        if (failed) return;
+        if (last) resolve(last);
+        else reject(new CliError(Exit.Failure, "the job stream ended without a state"));
+      });
     });
   } finally {
     await finish(client);

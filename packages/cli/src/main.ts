@@ -96,8 +96,8 @@ Shell completion: tether completion bash|zsh|fish --help
 Quick start:
   tether daemon &                                   # start the daemon
   tether pair code --method pin                     # mint a PIN
-  tether node pair --daemon 127.0.0.1:7443 --pin P  # on the node
-  tether pair list && tether pair approve ID        # check the code, approve
+  tether node pair --daemon 127.0.0.1:7443 --pin P  # on the node: prints a code
+  tether pair approve --code NNN-NNN                # approve the request with that code
   tether node run --capability echo=cat            # on the node: take work
   tether dispatch DEVICE echo --input '{"hi":1}'   # send it a job
 `;

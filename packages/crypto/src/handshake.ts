@@ -197,6 +197,25 @@ export function nodeComplete(v: HandshakeView, scalar: Uint8Array): SessionKeys 
   return complete(v, cpaceSharedSecret(scalar, v.yb));
 }
 
+/**
+ * A verification code as an admin types it, in the form the handshake prints (`NNN-NNN`):
+ * the 6 digits with or without the dash (surrounding spaces ignored).
+ * @throws CryptoError BAD_VERIFICATION_CODE for anything else (the message never repeats the input).
+ */
+export function parseVerificationCode(text: string, label = "verification code"): string {
+  const m = /^\s*(\d{3})-?(\d{3})\s*$/.exec(text);
+  if (!m) throw new CryptoError("BAD_VERIFICATION_CODE", `"${label}" must be ${VERIFICATION_CODE_DIGITS} digits, as NNN-NNN or NNNNNN`);
+  return `${m[1]}-${m[2]}`;
+}
+
+/**
+ * Whether a request's verification code equals the one an admin compared, in constant time
+ * (the time depends only on the lengths). Both in the `NNN-NNN` form.
+ */
+export function verificationCodesMatch(expected: string, given: string): boolean {
+  return constantTimeEqual(utf8(expected), utf8(given));
+}
+
 /** Constant-time check of a received confirmation tag. */
 export function confirmationMatches(expected: Uint8Array, received: Uint8Array): boolean {
   return constantTimeEqual(expected, received);

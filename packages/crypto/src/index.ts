@@ -90,9 +90,11 @@ export {
   nodeShare,
   nodeSignedMessage,
   pairingCi,
+  parseVerificationCode,
   renewSignedMessage,
   shareCommitment,
   transcriptHash,
+  verificationCodesMatch,
 } from "./handshake.js";
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";
 export { SEAL_KEY_BYTES, createSealer } from "./seal.js";

@@ -27,6 +27,12 @@ export class DeviceIndex {
   readonly #fingerprintOf = new Map<string, string>();
   /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
   readonly #retired = new Map<string, Entry & { until: number }>();
+  /**
+   * The last certificate of each revoked device, never accepted: only so that the refusal can
+   * tell that device it is revoked (and not merely replaced). One entry per revoked device.
+   */
+  readonly #revoked = new Map<string, string>();
+  readonly #revokedFingerprintOf = new Map<string, string>();
   readonly #now: () => number;
   readonly #overlapMs: number;
 
@@ -42,6 +48,13 @@ export class DeviceIndex {
     if (old) this.#byFingerprint.delete(old);
     this.#fingerprintOf.delete(d.id);
     for (const [fp, e] of this.#retired) if (e.deviceId === d.id && (d.revokedAt || !d.certificateFingerprint)) this.#retired.delete(fp);
+    const wasRevoked = this.#revokedFingerprintOf.get(d.id);
+    if (wasRevoked) this.#revoked.delete(wasRevoked);
+    this.#revokedFingerprintOf.delete(d.id);
+    if (d.revokedAt && d.certificateFingerprint) {
+      this.#revoked.set(d.certificateFingerprint, d.id);
+      this.#revokedFingerprintOf.set(d.id, d.certificateFingerprint);
+    }
     if (d.revokedAt || !d.certificateFingerprint) return;
     if (old && oldEntry && old !== d.certificateFingerprint) {
       // A renewal: the old certificate keeps working for a short overlap, then never again.
@@ -59,6 +72,11 @@ export class DeviceIndex {
     if (retired && this.#now() < retired.until) return retired;
     if (retired) this.#retired.delete(fingerprint);
     return undefined;
+  }
+
+  /** The revoked device whose last certificate this is, if any (such a certificate is never accepted). */
+  revokedDevice(fingerprint: string): string | undefined {
+    return this.#revoked.get(fingerprint);
   }
 
   get size(): number {
@@ -98,9 +116,11 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
   }
   const e = index.lookup(fp);
   if (!e) {
-    throw new DaemonError("CERT_NOT_CURRENT", "client certificate is not a current certificate of any device (unknown CA, replaced or revoked)", {
-      status: status.UNAUTHENTICATED,
-    });
+    // TLS proved the peer holds this certificate's key: telling it that its device is revoked
+    // tells nobody else anything.
+    const revoked = index.revokedDevice(fp);
+    const why = revoked ? `: device ${revoked} is revoked` : " (unknown CA, replaced or revoked)";
+    throw new DaemonError("CERT_NOT_CURRENT", `client certificate is not a current certificate of any device${why}`, { status: status.UNAUTHENTICATED });
   }
   const w = windowOf(cert as PeerCert);
   if (!(now >= w.notBefore && now < w.notAfter)) {

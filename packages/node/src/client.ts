@@ -59,12 +59,21 @@ export function printable(s: string): string {
   return visible(clip(s, 512));
 }
 
+/**
+ * The part of a gRPC "no connection" status that says why, e.g. "connect ECONNREFUSED
+ * 127.0.0.1:7443" out of "No connection established. Last error: Error: connect ECONNREFUSED
+ * 127.0.0.1:7443. Resolution note: "; other details as they are.
+ */
+export function unreachableWhy(details: string): string {
+  return /Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:.*)?$/s.exec(details)?.[1] || details;
+}
+
 /** A daemon refusal as a NodeError; the daemon's message is already safe to show. */
 export function fromStatus(err: ServiceError): NodeError {
   const name = status[err.code] ?? String(err.code);
   const details = printable(err.details || "");
   if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-    return new NodeError("UNREACHABLE", `cannot reach the daemon: ${details || name}`, { cause: err, status: name });
+    return new NodeError("UNREACHABLE", `cannot reach the daemon: ${unreachableWhy(details) || name}`, { cause: err, status: name });
   }
   const code = REFUSALS[/^([A-Z_]+):/.exec(details)?.[1] ?? ""] ?? "DAEMON_REFUSED";
   return new NodeError(code, `daemon refused (${name}): ${details}`, { cause: err, status: name });

@@ -21,6 +21,7 @@ import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
+import { refusedForGood } from "./refusal.js";
 import type { DeviceCredentials } from "./state.js";
 import { RENEW_AT, newTlsKey, renewOver, signedKeyRequest } from "./renew.js";
 import { STATE_FILES, credentialsStamp, loadCredentials } from "./state.js";
@@ -71,8 +72,9 @@ export type HeldCrl = VerifiedCrl & { der: Uint8Array };
 /** What drain() did: jobs that finished (and were reported) during the drain, and jobs still running when its time ran out. */
 export type Drained = { finished: number; unfinished: number };
 
-/** Events: "registered", "disconnected" ({code, details, retryInMs}), "job" ({jobId, capability}),
- *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good),
+/** Events: "registered", "disconnected" ({code, details, retryInMs, daemon}), "job" ({jobId, capability}),
+ *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good; its
+ *  message states why and the step that works, its cause is the daemon's refusal),
  *  "renewed", "renewal-failed", "crl" (HeldCrl, a newer verified CRL), "crl-refused" (Error),
  *  "not-started" ({jobId, capability}: delivered while draining; it goes back to the queue). */
 export class NodeConnection extends EventEmitter {
@@ -213,15 +215,14 @@ export class NodeConnection extends EventEmitter {
       this.#closed = true;
       for (const c of this.#running.values()) c.abort(new Error("connection refused for good"));
       this.#client?.close();
-      const kind = /revoked/.test(details) ? "REVOKED" : "DAEMON_REFUSED";
-      const e = new NodeError(kind, `daemon refused this device (${status[code]}): ${printable(details)}`);
+      const e = refusedForGood({ code, details, deviceId: this.deviceId, certPem: this.#creds.certPem });
       if (this.listenerCount("fatal")) this.emit("fatal", e);
       return;
     }
     this.#failures++;
     const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.#failures - 1, 10));
     const retryInMs = Math.floor(Math.random() * cap); // full jitter: a restarted daemon is not stampeded
-    this.emit("disconnected", { code, details: printable(details), retryInMs });
+    this.emit("disconnected", { code, details: printable(details), retryInMs, daemon: this.#opts.daemon ?? this.#creds.state.daemon });
     this.#retry = setTimeout(() => this.#open(), retryInMs);
   }
 

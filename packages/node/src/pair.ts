@@ -207,9 +207,11 @@ export async function pair(o: PairOptions): Promise<PairResult> {
     const decision = await awaitDecision(verified, fin.requestId, fin.expiresAt, identity.secretKey.expose(), now, o.signal);
     if (decision.state === "rejected") {
       const why = decision.reason ? `: ${printable(decision.reason)}` : "";
-      throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${why}`);
+      throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${why}. Nothing was paired; to try again, ask the admin for a new code`);
     }
-    if (decision.state === "expired") throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it`);
+    if (decision.state === "expired") {
+      throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it. Nothing was paired; run this again with a new code (\`tether pair code\`)`);
+    }
     if (decision.state !== "approved") throw new NodeError("DAEMON_REFUSED", `unexpected request state ${printable(decision.state)}`);
 
     // The certificate must come from the CA we authenticated and carry our key and id.
@@ -235,6 +237,17 @@ export async function pair(o: PairOptions): Promise<PairResult> {
     const certificatePem = cert.toString();
     savePairedState(o.stateDir, certificatePem, caPem, state);
     return { ...state, requestId: fin.requestId, verificationCode: keys.verificationCode, certificatePem, caPem };
+  } catch (err) {
+    // Only the handshake's calls end here unreachable (the wait for a decision retries).
+    if (err instanceof NodeError && err.code === "UNREACHABLE") {
+      throw new NodeError(
+        "UNREACHABLE",
+        `${err.message.replace(/^cannot reach the daemon/, `cannot reach the daemon at ${code.address}`)}. Nothing was paired. ` +
+          "Check that `tether daemon` is running there and that this is the address it advertises (`tether pair code` prints the command with it), then run this again",
+        { cause: err, ...(err.status ? { status: err.status } : {}) },
+      );
+    }
+    throw err;
   } finally {
     client.close();
     verified?.close();

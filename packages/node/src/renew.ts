@@ -7,13 +7,14 @@
  * process at a time renews a state directory (its renewal lock).
  */
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { CLOCK_SKEW_BACKDATE_MS } from "@tether/ca";
 import { KeyProofPurpose, identitySign, keyProofMessage, renewSignedMessage } from "@tether/crypto";
 import type { RenewRequest, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, renewHintInterceptor, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
+import { refusedForGood } from "./refusal.js";
 import { loadCredentials, loadOrCreateIdentity, saveRenewal, tryStateLock } from "./state.js";
 
 /** Renew once this fraction of the certificate's lifetime has passed. */
@@ -97,10 +98,18 @@ async function renewLocked(call: RenewCall, o: { stateDir: string; deviceId: str
 type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: never) => void) => void;
 type NodeRenewClient = Client & { Renew: Unary; GetJwks: Unary };
 
-function unary<R>(client: NodeRenewClient, method: "Renew" | "GetJwks", req: object): Promise<R> {
+function unary<R>(client: NodeRenewClient, method: "Renew" | "GetJwks", req: object, refusal: (e: ServiceError) => NodeError = fromStatus): Promise<R> {
   return new Promise((resolve, reject) =>
-    (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r as R))),
+    (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(refusal(e)) : resolve(r as R))),
   );
+}
+
+/** A refused Renew: one that retrying cannot mend is explained (refusal.ts), others as the daemon said them. */
+function renewRefusal(e: ServiceError, creds: { certPem: string; state: { deviceId: string } }): NodeError {
+  if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) {
+    return refusedForGood({ code: e.code, details: e.details ?? "", deviceId: creds.state.deviceId, certPem: creds.certPem });
+  }
+  return fromStatus(e);
 }
 
 /**
@@ -129,11 +138,11 @@ export async function renewIfDue(
   try {
     let reason: RenewReason = o.force ? "forced" : "due";
     if (!o.force && !due) {
-      await unary(client, "GetJwks", {});
+      await unary(client, "GetJwks", {}, (e) => renewRefusal(e, creds));
       if (!hinted) return undefined;
       reason = "rotation";
     }
-    const r = await renewOver((req) => unary<RenewResponse>(client, "Renew", req), {
+    const r = await renewOver((req) => unary<RenewResponse>(client, "Renew", req, (e) => renewRefusal(e, creds)), {
       stateDir,
       deviceId: creds.state.deviceId,
       caPem: creds.caPem,

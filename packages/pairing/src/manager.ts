@@ -32,10 +32,12 @@ import {
   keyProofMessage,
   nodeSignedMessage,
   p256Verify,
+  parseVerificationCode,
   randomDigits,
   renewSignedMessage,
   sha256Hex,
   toHex,
+  verificationCodesMatch,
   COMMITMENT_BYTES,
   PAIR_PROTOCOL_VERSION,
   QR_SECRET_BYTES,
@@ -126,6 +128,12 @@ export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: n
 
 /** Told of each written device change; the change is published once the promise settles. */
 export type DeviceListener = (d: DeviceRecord) => void | Promise<void>;
+
+/** Finds the pending request a decision is about (run under the mutex); throws if there is none. */
+type FindRequest = (now: number) => Promise<RequestRecord>;
+
+/** An ambiguous verification code's refusal names at most this many of the requests that have it. */
+const AMBIGUOUS_SHOWN = 5;
 
 /** The admin's view of a request, with the derived fields the CLI shows. */
 export type RequestView = RequestRecord & { keyFingerprint: string };
@@ -251,7 +259,7 @@ export class PairingManager {
   async #refuseRevoked(deviceId: string): Promise<void> {
     const d = await this.#repo.get("devices", deviceId);
     if (d?.revokedAt) {
-      throw new PairingError("DEVICE_REVOKED", `device ${deviceId} is revoked; an admin must clear the revocation before it can pair again`);
+      throw new PairingError("DEVICE_REVOKED", `device ${deviceId} is revoked; before it can pair again, an admin must run \`tether devices unrevoke ${deviceId}\``);
     }
   }
 
@@ -410,7 +418,7 @@ export class PairingManager {
     const pre = await this.#repo.get("preauthorizations", created.deviceId);
     if (pre && !pre.usedAt && pre.expiresAt > this.#clock.now() && pre.identityKey === created.identityKey) {
       // The approval and the preauthorization's use are one write: it cannot be used twice.
-      const approved = await this.#approve(created.id, pre.role as Role, "preauthorization", (now) => [
+      const approved = await this.#approve(this.#pendingById(created.id), pre.role as Role, "preauthorization", (now) => [
         { table: "preauthorizations", type: "put", value: { ...pre, usedAt: now, requestId: created.id } },
       ]);
       return { ...created, state: "approved", role: approved.role ?? pre.role };
@@ -554,19 +562,56 @@ export class PairingManager {
       .map(view);
   }
 
-  async #decide(
-    id: string,
-    fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord; ops?: PairingOp[]; audit: AuditRecord[] }>,
-  ): Promise<RequestView> {
-    let published = () => {};
-    const r = await this.#mutex.run(async () => {
-      const now = this.#clock.now();
+  /** The request `id` if it is pending (and, with `code`, has that verification code). Caller holds the mutex. */
+  #pendingById(id: string, code?: string): FindRequest {
+    return async (now) => {
       const found = await this.#repo.get("requests", id);
       if (!found) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
       const current = this.#withExpiry(found, now);
       if (current.state !== "pending") {
         throw new PairingError("REQUEST_NOT_PENDING", `request ${id} is already ${current.state}`);
       }
+      if (code !== undefined && !verificationCodesMatch(current.verificationCode, code)) {
+        throw new PairingError(
+          "VERIFICATION_MISMATCH",
+          `request ${id} has another verification code than the one given; nothing was approved. ` +
+            "Compare again with the code the node printed: if they differ, this request is not from that node (or someone is in the middle), so reject it",
+        );
+      }
+      return current;
+    };
+  }
+
+  /** The one pending request with verification code `code`. Caller holds the mutex. */
+  #pendingByCode(code: string): FindRequest {
+    return async (now) => {
+      // Every pending request is compared (in constant time), not just up to the first match.
+      const matches = (await this.#pendingRequests()).map((r) => this.#withExpiry(r, now)).filter((r) => r.state === "pending" && verificationCodesMatch(r.verificationCode, code));
+      if (matches.length === 0) throw new PairingError("REQUEST_NOT_FOUND", `no pending pairing request has verification code ${code}`);
+      if (matches.length > 1) {
+        const shown = matches.sort((a, b) => a.createdAt - b.createdAt).slice(0, AMBIGUOUS_SHOWN);
+        const more = matches.length > shown.length ? `, and ${matches.length - shown.length} more` : "";
+        throw new PairingError(
+          "AMBIGUOUS_VERIFICATION_CODE",
+          `${matches.length} pending requests have verification code ${code}: ${shown.map((r) => `${r.id} (${r.name}, ${r.deviceId})`).join(", ")}${more}; ` +
+            "nothing was approved. Approve the one whose device matches the node's by its id (tether pair approve ID --code CODE), and reject the others",
+        );
+      }
+      return matches[0] as RequestRecord;
+    };
+  }
+
+  /** Find the request a decision is about, under the mutex, then decide it (one step). */
+  async #decide(
+    pick: FindRequest,
+    fn: (r: RequestRecord, now: number) => Promise<{ request: RequestRecord; device?: DeviceRecord; ops?: PairingOp[]; audit: AuditRecord[] }>,
+  ): Promise<RequestView> {
+    let published = () => {};
+    let id = "";
+    const r = await this.#mutex.run(async () => {
+      const now = this.#clock.now();
+      const current = await pick(now);
+      id = current.id;
       const { request, device, ops = [], audit } = await fn(current, now);
       // Held from before the write becomes readable until the decision is published.
       this.#publishing.set(id, new Promise<void>((resolve) => (published = resolve)));
@@ -880,24 +925,33 @@ export class PairingManager {
   /**
    * Approve a pending request: issue the node's certificate and record the device, with
    * `jobScope` as its job scope (replacing one an earlier pairing of the device had).
-   * @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING, INVALID_ARGUMENT (role, or a
-   *   job scope for a device that is not approved as an orchestrator).
+   * With `o.code` (the verification code the admin compared, `NNN-NNN` or 6 digits) the
+   * request's own code must equal it, compared in constant time in the same step as the
+   * approval (under the mutex), so the request cannot change in between. With `o.code` and no
+   * `id`, the one pending request with that code is approved.
+   * @throws PairingError REQUEST_NOT_FOUND (no such request; with a code alone, no pending
+   *   request has it), REQUEST_NOT_PENDING, VERIFICATION_MISMATCH (the request's code is
+   *   another), AMBIGUOUS_VERIFICATION_CODE (a code alone, held by more than one pending
+   *   request), INVALID_ARGUMENT (role, code syntax, neither id nor code, or a job scope for a
+   *   device that is not approved as an orchestrator). Nothing is written when it throws.
    */
-  approve(id: string, role?: string, jobScope?: JobScope): Promise<RequestView> {
+  approve(id: string, role?: string, jobScope?: JobScope, o: { code?: string } = {}): Promise<RequestView> {
     let granted: Role | undefined;
-    if (role) {
-      try {
-        granted = checkRole(role);
-      } catch (cause) {
-        return Promise.reject(asInvalid(cause));
-      }
+    let code: string | undefined;
+    try {
+      if (role) granted = checkRole(role);
+      if (o.code !== undefined) code = parseVerificationCode(o.code, "code");
+    } catch (cause) {
+      return Promise.reject(asInvalid(cause));
     }
-    return this.#approve(id, granted, "admin", undefined, jobScope);
+    if (!id && code === undefined) return Promise.reject(new PairingError("INVALID_ARGUMENT", "give a request id, a verification code, or both"));
+    const pick = id ? this.#pendingById(id, code) : this.#pendingByCode(code as string);
+    return this.#approve(pick, granted, "admin", undefined, jobScope);
   }
 
   /** Approve, by `by` ("admin" or "preauthorization"), with `extra` writes in the same batch. */
-  #approve(id: string, granted: Role | undefined, by: string, extra?: (now: number) => PairingOp[], jobScope?: JobScope): Promise<RequestView> {
-    return this.#decide(id, async (r, now) => {
+  #approve(pick: FindRequest, granted: Role | undefined, by: string, extra?: (now: number) => PairingOp[], jobScope?: JobScope): Promise<RequestView> {
+    return this.#decide(pick, async (r, now) => {
       await this.#refuseRevoked(r.deviceId);
       const previous = await this.#repo.get("devices", r.deviceId);
       const finalRole = granted ?? (r.requestedRole as Role);
@@ -945,7 +999,7 @@ export class PairingManager {
 
   /** @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING. */
   reject(id: string, reason?: string): Promise<RequestView> {
-    return this.#decide(id, async (r, now) => ({
+    return this.#decide(this.#pendingById(id), async (r, now) => ({
       request: { ...r, state: "rejected", decidedAt: now, ...(reason ? { reason: reason.slice(0, 256) } : {}) },
       audit: [{ type: AuditEvent.RequestRejected, actor: "admin", subject: r.id, details: { device: r.deviceId, reason: reason?.slice(0, 256) ?? "" } }],
     }));

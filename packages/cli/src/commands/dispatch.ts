@@ -1,9 +1,32 @@
 /** tether dispatch: send one job to a device and wait for its result. */
 import { readFileSync } from "node:fs";
-import type { Job } from "@tether/wire";
-import type { Command } from "../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, rpc, str, targetOf, tty, watchJob } from "../cli.js";
+import type { Job, NodeInfo } from "@tether/wire";
+import type { Command, Io, Target } from "../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, STATE_DIR_OPTION, emit, isoTime, rpc, str, targetOf, tty, watchJob } from "../cli.js";
 import { exitForJob, jobJson } from "./jobs/format.js";
+
+/**
+ * Whether the job's device is connected now (ListNodes for that one device); undefined when
+ * that cannot be told (an older daemon answers for every device: only a listed match counts).
+ */
+async function deviceOnline(target: Target, deviceId: string): Promise<boolean | undefined> {
+  try {
+    const { nodes } = await rpc<{ nodes: NodeInfo[] }>("Orchestrator", target, "ListNodes", { deviceId, capability: "", online: "" });
+    return nodes.find((n) => n.deviceId === deviceId)?.online;
+  } catch {
+    return undefined; // the notice is a courtesy; following the job reports any real failure
+  }
+}
+
+/** Said at once on stderr when a job waits for an offline device, so the wait is not silent. */
+function offlineNotice(io: Io, job: Job, now = Date.now()): void {
+  const left = Math.max(0, Math.ceil((job.deadline - now) / 1000));
+  io.err(
+    tty`tether: device ${job.deviceId} is offline; job ${job.id} is queued.\n` +
+      tty`  It is delivered when the device connects, or ends timed_out at ${isoTime(job.deadline)} (in ${left} s) if it does not.\n` +
+      tty`  Waiting for it; Ctrl-C stops waiting, not the job (tether jobs show ${job.id}, tether jobs cancel ${job.id}).\n`,
+  );
+}
 
 export const dispatchCommand: Command = {
   name: "dispatch",
@@ -14,8 +37,9 @@ export const dispatchCommand: Command = {
   ],
   help: `Queues a job for DEVICE's CAPABILITY and waits for the result, which it prints
 (the output JSON, or with --json the whole job). A job for an offline device waits
-in the queue until the device connects or the deadline passes. Without --state-dir
-the command uses the local admin socket.
+in the queue until the device connects or the deadline passes; without --json the
+command says so at once on stderr, with the job id and the deadline. Without
+--state-dir the command uses the local admin socket.
 
 Exit codes: 0 succeeded, 10 failed, 11 timed out, 12 cancelled, 4 no such device,
 5 capability not announced / device revoked, 9 queue full, 2 bad input.`,
@@ -62,12 +86,20 @@ Exit codes: 0 succeeded, 10 failed, 11 timed out, 12 cancelled, 4 no such device
       emit(io, Boolean(values.json), jobJson(job), () => `queued ${job.id}\n`);
       return Exit.Ok;
     }
-    const final = await watchJob<Job>(target, job.id, () => undefined);
+    const human = !values.json;
+    let told = human && job.state === "queued" && (await deviceOnline(target, job.deviceId)) === false;
+    if (told) offlineNotice(io, job);
+    const final = await watchJob<Job>(target, job.id, (j) => {
+      if (told && j.state !== "queued") {
+        told = false;
+        if (j.state === "delivered" || j.state === "running") io.err(tty`tether: device ${j.deviceId} connected; job ${j.id} is ${j.state}\n`);
+      }
+    });
     const j = jobJson(final);
     emit(io, Boolean(values.json), j, () =>
       final.state === "succeeded" ? `${JSON.stringify(j.output, null, 2)}\n` : tty`job ${final.id} ${final.state}${final.error ? ": " : ""}${final.error}\n`,
     );
-    if (!values.json && final.state !== "succeeded") io.err(`tether: job ${final.id} ${final.state}\n`);
+    if (human && final.state !== "succeeded") io.err(`tether: job ${final.id} ${final.state}\n`);
     return exitForJob(final.state);
   },
 };

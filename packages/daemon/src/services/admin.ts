@@ -164,10 +164,19 @@ export function adminService(
     ListRequests: unary<{ state: string }, { requests: PairRequest[] }>(log, "Admin.ListRequests", async (req) => ({
       requests: (await pm.listRequests(req.state || undefined)).map(toPairRequest),
     })),
-    ApproveRequest: unary<{ id: string; role: string; jobScope?: WireJobScope | null }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
+    ApproveRequest: unary<{ id: string; role: string; jobScope?: WireJobScope | null; code: string }, PairRequest>(log, "Admin.ApproveRequest", async (req) => {
       const jobScope = fromWireScope(req.jobScope);
-      const r = await pm.approve(requestIdArg(req.id, "id"), req.role || undefined, jobScope);
-      log.info("pairing request approved", { request: r.id, device: r.deviceId, role: r.role, certificate: r.certificateFingerprint, jobScope: formatJobScope(jobScope) });
+      // No id: the request is the one pending with this verification code (found with the approval, in one step).
+      const id = req.id || !req.code ? requestIdArg(req.id, "id") : "";
+      const r = await pm.approve(id, req.role || undefined, jobScope, req.code ? { code: req.code } : {});
+      log.info("pairing request approved", {
+        request: r.id,
+        device: r.deviceId,
+        role: r.role,
+        certificate: r.certificateFingerprint,
+        jobScope: formatJobScope(jobScope),
+        codeChecked: Boolean(req.code),
+      });
       return toPairRequest(r);
     }),
     RejectRequest: unary<{ id: string; reason: string }, PairRequest>(log, "Admin.RejectRequest", async (req) => {

@@ -51,13 +51,13 @@ export function orchestratorService(o: {
   const unary = unaryOn(origin);
   const accessOf = (peer: { deviceId: string }) => jobAccess(o.mode === "local" ? undefined : peer.deviceId, hub);
   return {
-    ListNodes: unary<{ capability: string; online: string }, object>(log, "Orchestrator.ListNodes", async (req, call) => {
+    ListNodes: unary<{ capability: string; online: string; deviceId: string }, object>(log, "Orchestrator.ListNodes", async (req, call) => {
       caller(call);
       if (req.online && req.online !== "true" && req.online !== "false") {
         throw new DaemonError("INVALID_ARGUMENT", 'online must be "", "true" or "false"', { status: status.INVALID_ARGUMENT });
       }
-      const nodes = hub
-        .nodes()
+      const one = req.deviceId ? hub.node(deviceIdArg(req.deviceId, "deviceId")) : undefined;
+      const nodes = (req.deviceId ? (one ? [one] : []) : hub.nodes())
         .filter((n) => !hub.describe(n.deviceId)?.revoked) // revoked devices take no work
         .filter((n) => (!req.capability || n.capabilities.includes(req.capability)) && (!req.online || String(n.online) === req.online));
       return { nodes };

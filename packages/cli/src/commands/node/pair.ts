@@ -2,7 +2,7 @@
 import { visibleJson } from "@tether/base";
 import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
-import { CliError, Exit, NODE_STATE_DIR_OPTION, emit, str, tty, usageError } from "../../cli.js";
+import { CliError, Exit, NODE_STATE_DIR_OPTION, emit, selfCommand, str, tty, usageError } from "../../cli.js";
 import { readQrImage } from "../../qr.js";
 
 const EXIT_FOR: Record<string, number> = {
@@ -41,7 +41,10 @@ the state directory:
   ca.pem         the daemon's CA certificate, learned through the handshake
   node.json      the daemon's address, the device id and the granted role
 
-Give exactly one of --pin (with --daemon), --uri or --qr-image. Tell the admin the verification code: it must match the one in \`tether pair list\`.
+Give exactly one of --pin (with --daemon), --uri or --qr-image. Tell the admin the
+verification code: the admin approves with \`tether pair approve --code CODE\`, which
+approves only a request with that code.
+
 Exit codes: 0 paired, 6 rejected, 7 request or code expired, 5 code already used,
 burned or unknown, 8 wrong code, daemon not authentic or device revoked,
 3 daemon unreachable, 2 bad usage, 1 anything else.`,
@@ -80,7 +83,12 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         onVerificationCode: (code, info) => {
           // What the daemon sent, shown inert (it is authenticated only once the code checks out).
           if (json) io.err(`${visibleJson({ event: "awaiting_approval", verificationCode: code, ...info })}\n`);
-          else io.err(tty`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin:\n  tether pair approve ${info.requestId}\n`);
+          else {
+            io.err(
+              tty`verification code: ${code}\nrequest ${info.requestId} for device ${info.deviceId} is waiting for an admin, who checks this code and approves with:\n` +
+                tty`  ${selfCommand(io.env)} pair approve --code ${code}\n`,
+            );
+          }
         },
       });
       const out = {

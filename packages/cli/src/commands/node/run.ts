@@ -106,7 +106,8 @@ function stopOnSignals(conn: NodeConnection, drainMs: number, log: LevelLogger):
       resolve(how);
     };
     conn.on("fatal", (e: Error) => {
-      log.error("refused", { error: e.message });
+      // the daemon's own words; the explanation (what is true, what works) is printed at exit
+      log.error("refused", { error: e.cause instanceof Error ? e.cause.message : e.message });
       stop({ code: Exit.AuthFailed, graceful: false });
     });
     onSignal = (signal) => {
@@ -153,7 +154,9 @@ same TETHER_JOB_ID; this node never runs a job id twice at once, and answers a r
 a finished one with the result it already has.
 
 It reconnects with exponential backoff and jitter, and exits 8 if the daemon refuses
-this device for good (revoked, or a certificate that is no longer current). It renews
+this device for good (revoked, a certificate that is no longer current, or expired),
+saying why and what works from there (e.g. after a revocation an admin must run
+\`tether devices unrevoke ID\` before this device can pair again). It renews
 its certificate before it expires, keeps the CA's CRL that the daemon sends (crl.der in
 the state directory), and warns when this machine's clock is more than a minute off
 the daemon's (tether tolerates 5 minutes either way).
@@ -202,6 +205,7 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       throw err;
     }
     conn.on("registered", (r: { deviceId: string; maxConcurrency: number }) => {
+      reachable = true;
       log.info("registered", { device: r.deviceId, maxConcurrency: r.maxConcurrency, capabilities: caps.map((c) => c.split("=")[0]) });
       const offsetS = Math.round(conn.daemonClockOffsetMs() / 1000);
       if (Math.abs(offsetS) > CLOCK_WARN_S) {
@@ -210,9 +214,17 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
     });
     conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log.info("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
     conn.on("crl-refused", (e: Error) => log.warn("crl refused", { error: e.message }));
-    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number }) =>
-      log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs }),
-    );
+    let reachable = true;
+    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number; daemon: string }) => {
+      const unreachable = d.code === status.UNAVAILABLE || d.code === status.DEADLINE_EXCEEDED;
+      // Said once per outage: what is true, and that retrying goes on by itself.
+      const advice =
+        unreachable && reachable
+          ? { advice: `cannot reach the daemon at ${d.daemon}: retrying until it answers (backoff up to 30 s); check that \`tether daemon\` is running there` }
+          : {};
+      reachable = !unreachable;
+      log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs, ...advice });
+    });
     conn.on("job", (j: { jobId: string; capability: string; attempt: number }) => log.info("job started", { job: j.jobId, capability: j.capability, attempt: j.attempt }));
     conn.on("not-started", (j: { jobId: string; capability?: string }) => log.info("job not started (draining)", { job: j.jobId, ...(j.capability ? { capability: j.capability } : {}) }));
     let hooks = Promise.resolve();
@@ -232,12 +244,14 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       if (r.ok) log.info("job finished", { job: r.jobId, ok: true });
       else log.info("job finished", { job: r.jobId, ok: false, error: r.error });
     });
+    let refusal: Error | undefined;
+    conn.on("fatal", (e: Error) => (refusal = e));
     const signals = stopOnSignals(conn, drainMs, log);
     conn.start().catch(() => undefined); // failures surface as "fatal" or retries
     const { code, graceful } = await signals.stopped;
     signals.dispose();
     await (graceful ? conn.closeGracefully() : conn.close());
-    if (code !== Exit.Ok) io.err("tether: the daemon refused this device; it may have been revoked. Re-pair it, or ask an admin.\n");
+    if (refusal) io.err(tty`tether: ${refusal.message}\n`);
     return code;
   },
 };

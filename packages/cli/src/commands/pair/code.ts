@@ -1,8 +1,8 @@
 /** tether pair code: mint a single-use pairing code (PIN or QR). */
 import { writeFileAtomic } from "@tether/base";
-import type { CreateCodeResponse } from "@tether/wire";
+import type { CreateCodeResponse, StatusResponse } from "@tether/wire";
 import type { Command } from "../../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, str } from "../../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime, selfCommand, shellWord, str } from "../../cli.js";
 import { DEFAULT_PNG_SCALE, MAX_PNG_SCALE, MIN_PNG_SCALE, qrPng, qrSvg, qrTerminal } from "../../qr.js";
 
 /** --scale: PNG pixels per module, a whole number in range; the default when not given. */
@@ -15,11 +15,24 @@ function pngScale(text: string | undefined): number {
   return n;
 }
 
+/** The command a node runs to join with this code: `tether node pair` and its arguments, quoted for a shell. */
+function joinCommand(tether: string, args: string[]): string {
+  return `${tether} node pair ${args.map(shellWord).join(" ")}`;
+}
+
+/** A note when the advertised address is a loopback one: it reaches this machine only. */
+function loopbackNote(advertise: string): string {
+  return /^(127\.|\[::1\]|localhost:)/.test(advertise)
+    ? `  (${advertise} reaches this machine only: for other machines, start the daemon with --advertise HOST:PORT)\n`
+    : "";
+}
+
 export const pairCodeCommand: Command = {
   name: "pair code",
   summary: "mint a short-lived, single-use pairing code (PIN or QR)",
   args: [],
-  help: `Mints a pairing code. Give it to exactly one node; it works once.
+  help: `Mints a pairing code. Give it to exactly one node; it works once. It prints
+the command the node runs to join, with the daemon's advertised address.
 
   pin  an 11-digit PIN, SSS-PPPP-PPPP: the first 3 digits name the code (not
        secret), the last 8 are the secret. For typing on a node:
@@ -53,18 +66,31 @@ to see the node's request and its verification code.`,
     if ((values.png || values.svg) && method !== "qr") throw new CliError(Exit.Usage, "--png and --svg need --method qr");
     if (values.scale !== undefined && !values.png) throw new CliError(Exit.Usage, "--scale needs --png");
     const scale = pngScale(str(values.scale));
-    const r = await admin<CreateCodeResponse>(await dataDirOf(values, io.env), "CreateCode", { method, ttlSeconds: ttl });
+    const dataDir = await dataDirOf(values, io.env);
+    const { advertise } = await admin<StatusResponse>(dataDir, "Status", {});
+    const r = await admin<CreateCodeResponse>(dataDir, "CreateCode", { method, ttlSeconds: ttl });
     // The images hold the secret: written atomically with mode 0600 from the first byte.
     const png = str(values.png);
     const svg = str(values.svg);
     if (png) writeFileAtomic(png, await qrPng(r.code, scale), 0o600);
     if (svg) writeFileAtomic(svg, await qrSvg(r.code), 0o600);
-    const out = { id: r.id, method: r.method, code: r.code, expiresAt: new Date(r.expiresAt).toISOString() };
+    const tether = selfCommand(io.env);
+    // The URI carries the daemon's address; a PIN needs it given (the advertised one).
+    const join = method === "pin" ? joinCommand(tether, ["--daemon", advertise || "HOST:PORT", "--pin", r.code]) : joinCommand(tether, ["--uri", r.code]);
+    const joinQrImage = method === "qr" ? joinCommand(tether, ["--qr-image", png ?? "FILE"]) : undefined;
+    const out = {
+      id: r.id,
+      method: r.method,
+      code: r.code,
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      join,
+      ...(png && joinQrImage ? { joinQrImage } : {}),
+    };
     // The code comes last, so that it is what stays on the screen.
     emit(io, Boolean(values.json), out, () =>
       method === "pin"
-        ? `PIN: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --daemon HOST:PORT --pin ${r.code}\n`
-        : `URI: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node: tether node pair --uri '<the URI>'\n         or: tether node pair --qr-image FILE   (a PNG, or a JPEG photo of this code)\n\n${qrTerminal(r.code)}`,
+        ? `PIN: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node, run:\n  ${join}\n${loopbackNote(advertise)}`
+        : `URI: ${r.code}\n  expires: ${isoTime(r.expiresAt)} (single use)\nOn the node, run:\n  ${join}\nor, with the code as an image (a PNG${png ? "" : " from --png FILE"}, or a JPEG photo of it):\n  ${joinQrImage}\n${loopbackNote(advertise)}\n${qrTerminal(r.code)}`,
     );
     return Exit.Ok;
   },

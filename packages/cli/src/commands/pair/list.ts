@@ -13,7 +13,9 @@ Before approving, compare the VERIFY column with the code the node printed.
 They match only if the node and this daemon ran the handshake with each other;
 a mismatch means someone is in the middle: reject the request.
 
-Then: tether pair approve ID [--role node|orchestrator]   or   tether pair reject ID
+Then: tether pair approve --code CODE (the node's code; the daemon checks it)
+  or  tether pair approve ID --code CODE [--role node|orchestrator]
+  or  tether pair reject ID
 
 -o wide adds the pairing method, when the request was made and decided, the whole
 key fingerprint and the reject reason.`,

@@ -97,7 +97,7 @@ G("pair code prints the node's join command with the advertised address; --json 
   assert.is(qj.joinQrImage, `tether node pair --qr-image ${png}`);
   // Without --png, the human text still shows the image form, and says how to get an image.
   const noPng = await tether(["pair", "code", "--method", "qr", ...dd()], { env: { PATH: withTether } });
-  assert.ok(noPng.stdout.includes("(--png FILE writes one):\n  tether node pair --qr-image FILE.png\n"), noPng.stdout);
+  assert.ok(noPng.stdout.includes("(a PNG from --png FILE, or a JPEG photo of it):\n  tether node pair --qr-image FILE\n"), noPng.stdout);
 });
 
 G("dispatch to an offline device says at once that the job is queued and what happens next; --no-wait and --json stay as they were", async () => {

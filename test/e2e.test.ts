@@ -186,7 +186,7 @@ E("--help lists every command, and a command's --help works from the real binary
   for (const c of COMMANDS.filter((x) => !x.hidden)) assert.ok(top.stdout.includes(`  ${c.name} `), `--help lists ${c.name}`);
   const h = await cli(["pair", "approve", "--help"]);
   assert.is(h.code, 0);
-  assert.match(h.stdout, /^Usage: tether pair approve ID/);
+  assert.match(h.stdout, /^Usage: tether pair approve \[ID\] \[--code NNN-NNN\] \[flags\]/);
   const status = await cli(["status", "--json", ...dd()]);
   assert.is(json<{ listen: string }>(status.stdout).listen, ctx.ready.listen);
 });

@@ -15,8 +15,7 @@ import { PAIRING_TABLES } from "@tether/pairing";
 import type { PairingTables } from "@tether/pairing";
 import { Store } from "@tether/store";
 import type { PairRequest } from "@tether/wire";
-import { main } from "../packages/cli/src/main.ts";
-import { admin, handshakeFinish, handshakeStart, mintCode, pinParts, rawPairing, startTestDaemon, tempDir } from "./helpers.ts";
+import { admin, cliInProcess, handshakeFinish, handshakeStart, mintCode, pinParts, rawPairing, startTestDaemon, tempDir } from "./helpers.ts";
 import type { RawPairing, TestDaemon } from "./helpers.ts";
 
 const ctx = {} as { d: TestDaemon; c: RawPairing; tmp: ReturnType<typeof tempDir>; dataDir: string };
@@ -36,12 +35,7 @@ A.after(async () => {
 });
 
 /** The CLI in this process, against the test daemon. */
-async function tether(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main([...args, "--data-dir", ctx.dataDir], { out: (s) => (stdout += s), err: (s) => (stderr += s), env: {} });
-  return { code, stdout, stderr };
-}
+const tether = (...args: string[]) => cliInProcess([...args, "--data-dir", ctx.dataDir]);
 
 const requests = (state = "") => admin<{ requests: PairRequest[] }>(ctx.d, "ListRequests", { state }).then((r) => r.requests);
 const devices = () => admin<{ devices: { id: string }[] }>(ctx.d, "ListDevices").then((r) => r.devices.map((d) => d.id));

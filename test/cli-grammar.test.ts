@@ -21,8 +21,8 @@ import type { NodeConnection } from "@tether/node";
 import type { Device, PairRequest } from "@tether/wire";
 import { CLI_VERSION, flagsOf, helpOf } from "../packages/cli/src/cli.ts";
 import type { Command } from "../packages/cli/src/cli.ts";
-import { COMMANDS, main } from "../packages/cli/src/main.ts";
-import { BIN, admin, handshakeFinish, handshakeStart, mintCode, pairDevice, pinParts, rawPairing, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
+import { COMMANDS } from "../packages/cli/src/main.ts";
+import { BIN, admin, cliInProcess, handshakeFinish, handshakeStart, mintCode, pairDevice, pinParts, rawPairing, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 type Out = { code: number; stdout: string; stderr: string };
@@ -41,12 +41,7 @@ const ctx = {} as {
 };
 
 /** Run main() in this process with `env` (default: the test daemon's data directory). */
-async function tether(args: string[], env: NodeJS.ProcessEnv = { TETHER_HOME: ctx.d.dataDir }): Promise<Out> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, { out: (s) => (stdout += s), err: (s) => (stderr += s), env });
-  return { code, stdout, stderr };
-}
+const tether = (args: string[], env: NodeJS.ProcessEnv = { TETHER_HOME: ctx.d.dataDir }): Promise<Out> => cliInProcess(args, { env });
 
 /** Where nothing can run: data and state directories that are files. */
 const nowhere = () => ({ TETHER_HOME: ctx.notADir, TETHER_NODE_HOME: ctx.notADir });

@@ -13,8 +13,7 @@ import { status } from "@grpc/grpc-js";
 import { connect, refusedForGood } from "@tether/node";
 import type { NodeConnection } from "@tether/node";
 import type { StatusResponse } from "@tether/wire";
-import { main } from "../packages/cli/src/main.ts";
-import { BIN, admin, pairDevice, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
+import { BIN, admin, cliInProcess, pairDevice, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 const ctx = {} as { d: TestDaemon; tmp: ReturnType<typeof tempDir>; dataDir: string; advertise: string };
@@ -35,19 +34,7 @@ G.after(async () => {
 type Run = { code: number; stdout: string; stderr: string };
 
 /** The CLI in this process. `onErr` sees stderr as it is written. */
-async function tether(args: string[], o: { env?: NodeJS.ProcessEnv; onErr?: (all: string) => void } = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    out: (s) => (stdout += s),
-    err: (s) => {
-      stderr += s;
-      o.onErr?.(stderr);
-    },
-    env: o.env ?? {},
-  });
-  return { code, stdout, stderr };
-}
+const tether = (args: string[], o: { env?: NodeJS.ProcessEnv; onErr?: (written: string, all: string) => void } = {}): Promise<Run> => cliInProcess(args, o);
 const dd = () => ["--data-dir", ctx.dataDir];
 
 /** A directory for $PATH holding the given programs (each an executable file, or a link to one). */
@@ -112,7 +99,7 @@ G("dispatch to an offline device says at once that the job is queued and what ha
   const started = Date.now();
   let toldAfter = -1;
   const running = tether(["dispatch", dev, "echo", "--input", '{"n":1}', "--timeout", "60", ...dd()], {
-    onErr: (all) => {
+    onErr: (_, all) => {
       if (toldAfter < 0 && all.includes("is offline")) toldAfter = Date.now() - started;
     },
   });

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Metadata, credentials, loadPackageDefinition } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { admin as adminCall } from "../packages/cli/src/cli.ts";
+import { main } from "../packages/cli/src/main.ts";
 import {
   PAIR_PROTOCOL_VERSION,
   derivePrs,
@@ -234,6 +235,23 @@ export function cli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: nu
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export type InProcessResult = { code: number; stdout: string; stderr: string };
+
+/**
+ * The CLI in this process (a child process costs over a second of CPU under tsx): exit code,
+ * stdout, stderr. `onErr` sees each stderr write as it happens, and all of stderr so far.
+ */
+export async function cliInProcess(args: string[], o: { env?: NodeJS.ProcessEnv; onErr?: (written: string, all: string) => void } = {}): Promise<InProcessResult> {
+  let stdout = "";
+  let stderr = "";
+  const err = (s: string) => {
+    stderr += s;
+    o.onErr?.(s, stderr);
+  };
+  const code = await main(args, { out: (s) => (stdout += s), err, env: o.env ?? {} });
+  return { code, stdout, stderr };
 }
 
 /** Start a long-running CLI process (daemon or waiting node) and collect its output. */

@@ -19,8 +19,7 @@ import type { PairingTables } from "@tether/pairing";
 import { Store } from "@tether/store";
 import type { Device, Job } from "@tether/wire";
 import { rpc } from "../packages/cli/src/cli.ts";
-import { main } from "../packages/cli/src/main.ts";
-import { expectStatus, mintCode, pairDevice, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
+import { cliInProcess, expectStatus, mintCode, pairDevice, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 type Who = "a" | "b" | "c";
@@ -70,12 +69,7 @@ function watch(who: Who, id: string) {
 }
 
 /** The CLI, in this process (a child process costs seconds on a loaded machine), against the test daemon. */
-async function tether(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main([...args, "--data-dir", ctx.d.dataDir], { out: (x) => (stdout += x), err: (x) => (stderr += x), env: {} });
-  return { code, stdout, stderr };
-}
+const tether = (args: string[]) => cliInProcess([...args, "--data-dir", ctx.d.dataDir]);
 
 async function showDevice(id: string): Promise<Device> {
   const r = await tether(["devices", "show", id, "--json"]);

@@ -16,9 +16,8 @@ import * as assert from "uvu/assert";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import QRCode from "qrcode";
-import { main } from "../packages/cli/src/main.ts";
 import { IMAGE_QUIET_ZONE, TERMINAL_QUIET_ZONE, qrTerminal, readQrImage } from "../packages/cli/src/qr.ts";
-import { admin, startTestDaemon, tempDir } from "./helpers.ts";
+import { admin, cliInProcess, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 const ctx = {} as { d: TestDaemon; tmp: ReturnType<typeof tempDir> };
@@ -36,16 +35,7 @@ Q.after(async () => {
 const URI_100 = "tether://tether.lan:7443/pair?v=1&c=0123456789abcdef&s=AAECAwQFBgcICQoLDA0ODw&fp=1f563b587edbce4a3bb";
 
 /** The CLI in process: exit code, stdout, stderr; `onErr` sees each stderr write. */
-async function run(args: string[], onErr?: (s: string) => void) {
-  let stdout = "";
-  let stderr = "";
-  const err = (s: string) => {
-    stderr += s;
-    onErr?.(s);
-  };
-  const code = await main(args, { out: (s) => (stdout += s), err, env: {} });
-  return { code, stdout, stderr };
-}
+const run = (args: string[], onErr?: (s: string) => void) => cliInProcess(args, onErr ? { onErr } : {});
 
 /** zbarimg's reading of an image file (the independent decoder). */
 function zbar(file: string): string {

@@ -17,8 +17,7 @@ import * as assert from "uvu/assert";
 import { connect, orchestrator, renewIfDue } from "@tether/node";
 import type { NodeConnection, OrchestratorClient } from "@tether/node";
 import type { Device } from "@tether/wire";
-import { main } from "../packages/cli/src/main.ts";
-import { admin, pairDevice, rawNodeClient, startTestDaemon, tempDir } from "./helpers.ts";
+import { admin, cliInProcess, pairDevice, rawNodeClient, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 const OVERLAP_MS = 1500;
@@ -45,10 +44,8 @@ const certInDir = (dir = ctx.dir) => new X509Certificate(readFileSync(join(dir, 
 const rotate = () => admin<{ sentNow: boolean; requestedAt: number }>(ctx.d, "RotateDevice", { id: ctx.orch });
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
+  const r = await cliInProcess(args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 function listNodes(o: OrchestratorClient): Promise<{ nodes: { deviceId: string }[] }> {

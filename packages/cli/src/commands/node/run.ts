@@ -92,23 +92,26 @@ function drainTimeoutOf(text: string | undefined): number {
   return ms;
 }
 
+/** How `node run` ends: its exit code, whether running jobs were let finish, and why the daemon refused it, if it did. */
+type Stop = { code: number; graceful: boolean; refusal?: Error };
+
 /**
  * How the process stops: the first SIGTERM or SIGINT drains (for at most `drainMs`; 0 stops at
  * once), a second one of either stops at once. Resolves with the exit code and whether to
- * close gracefully; `fatal` (refused for good) stops at once with exit 8.
+ * close gracefully; `fatal` (refused for good) stops at once with exit 8 and the refusal.
  */
-function stopOnSignals(conn: NodeConnection, drainMs: number, log: LevelLogger): { stopped: Promise<{ code: number; graceful: boolean }>; dispose(): void } {
+function stopOnSignals(conn: NodeConnection, drainMs: number, log: LevelLogger): { stopped: Promise<Stop>; dispose(): void } {
   let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
-  const stopped = new Promise<{ code: number; graceful: boolean }>((resolve) => {
+  const stopped = new Promise<Stop>((resolve) => {
     let over = false;
-    const stop = (how: { code: number; graceful: boolean }) => {
+    const stop = (how: Stop) => {
       over = true;
       resolve(how);
     };
     conn.on("fatal", (e: Error) => {
       // the daemon's own words; the explanation (what is true, what works) is printed at exit
       log.error("refused", { error: e.cause instanceof Error ? e.cause.message : e.message });
-      stop({ code: Exit.AuthFailed, graceful: false });
+      stop({ code: Exit.AuthFailed, graceful: false, refusal: e });
     });
     onSignal = (signal) => {
       if (over) return;
@@ -244,11 +247,9 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       if (r.ok) log.info("job finished", { job: r.jobId, ok: true });
       else log.info("job finished", { job: r.jobId, ok: false, error: r.error });
     });
-    let refusal: Error | undefined;
-    conn.on("fatal", (e: Error) => (refusal = e));
     const signals = stopOnSignals(conn, drainMs, log);
     conn.start().catch(() => undefined); // failures surface as "fatal" or retries
-    const { code, graceful } = await signals.stopped;
+    const { code, graceful, refusal } = await signals.stopped;
     signals.dispose();
     await (graceful ? conn.closeGracefully() : conn.close());
     if (refusal) io.err(tty`tether: ${refusal.message}\n`);

@@ -21,6 +21,8 @@ export type DaemonConfig = Readonly<{
   /** how long finished jobs are kept (0: forever; default 7 days, @tether/jobs) */
   jobRetentionMs?: number;
   sweepIntervalMs: number;
+  /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
+  metrics?: Readonly<{ host: string; port: number }>;
 }>;
 
 /**
@@ -64,6 +66,8 @@ export function resolveDaemonConfig(o: {
   nodeCertLifetimeMs?: number;
   jobRetentionMs?: number;
   sweepIntervalMs?: number;
+  /** HOST:PORT for the metrics server (port 0 picks a free port) */
+  metrics?: string;
 }): DaemonConfig {
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
@@ -71,6 +75,7 @@ export function resolveDaemonConfig(o: {
   }
   const { host, port } = parseHostPort(o.listen ?? DEFAULT_LISTEN, "--listen");
   if (o.advertise !== undefined) parseHostPort(o.advertise, "--advertise");
+  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, "--metrics") : undefined;
   if (
     o.nodeCertLifetimeMs !== undefined &&
     !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)
@@ -88,5 +93,6 @@ export function resolveDaemonConfig(o: {
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
     ...(o.jobRetentionMs !== undefined ? { jobRetentionMs: o.jobRetentionMs } : {}),
     sweepIntervalMs: o.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
+    ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
   });
 }

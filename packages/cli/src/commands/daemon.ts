@@ -21,6 +21,16 @@ On first start it creates, in the data directory:
 
 With --json the ready line is JSON (the logs on stderr are JSON lines either way).
 
+With --metrics HOST:PORT it also serves plain HTTP on that address (off by default):
+  /metrics     Prometheus metrics (nodes, pairing, jobs, refusals, certificates,
+               the store, the process); labels carry no ids, addresses or secrets
+  /healthz     200 while the process runs
+  /readyz      200 when ready to serve, else 503 and why (starting, stopping, or
+               a failed store write)
+There is no authentication on it: keep it on loopback (127.0.0.1:9464) and let a
+local Prometheus or an SSH tunnel reach it, or firewall the port. The metrics are
+described in docs/operations.md, "Metrics".
+
 It makes a new CA only in an empty data directory (or see: tether ca init). Later
 starts check ca/ first: with a key file missing, mismatched or unreadable, or a store
 without its CA, the daemon exits 1, naming the file, and writes nothing; restore the
@@ -32,13 +42,18 @@ It checks its store at every start and refuses a damaged one (exit 14), naming t
 problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
 while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
 it is restarted; \`tether status\` says why (exit 14).`,
-  examples: ["tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443", "tether daemon --listen 127.0.0.1:0 --json   # a free port; the ready line says which"],
+  examples: [
+    "tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443",
+    "tether daemon --listen 127.0.0.1:0 --json   # a free port; the ready line says which",
+    "tether daemon --metrics 127.0.0.1:9464      # then: curl -s 127.0.0.1:9464/metrics",
+  ],
   options: {
     ...DATA_DIR_OPTION,
     listen: { type: "string", value: "HOST:PORT", about: "the node-facing TLS listener (port 0 picks a free port)", default: "127.0.0.1:7443" },
     advertise: { type: "string", value: "HOST:PORT", about: "the address put into QR codes", default: "the listen address" },
     "cert-lifetime": { type: "string", value: "DURATION", about: "lifetime of the node certificates it issues: 90m, 7d, ... between 1m and 90d", default: "24h" },
     "job-retention": { type: "string", value: "DURATION", about: "how long finished jobs are kept before they are deleted: 1m..3650d, or 0 to keep them forever", default: "7d" },
+    metrics: { type: "string", value: "HOST:PORT", about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (no authentication: keep it on loopback)", default: "off" },
   },
   async run({ values, io }) {
     const d = await import("@tether/daemon");
@@ -50,6 +65,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
         ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
         ...(str(values["cert-lifetime"]) ? { nodeCertLifetimeMs: d.parseDuration(str(values["cert-lifetime"]) as string, "--cert-lifetime") } : {}),
         ...(str(values["job-retention"]) ? { jobRetentionMs: d.parseDuration(str(values["job-retention"]) as string, "--job-retention") } : {}),
+        ...(str(values.metrics) !== undefined ? { metrics: str(values.metrics) as string } : {}),
       });
     } catch (err) {
       throw new CliError(Exit.Usage, (err as Error).message, { cause: err });
@@ -71,12 +87,15 @@ it is restarted; \`tether status\` says why (exit 14).`,
       adminSocket: daemon.adminSocket,
       caFingerprint: daemon.caFingerprint,
       dataDir: config.dataDir,
+      ...(daemon.metrics ? { metrics: daemon.metrics } : {}),
       pid: process.pid,
     };
     io.out(
       values.json
         ? `${JSON.stringify(ready)}\n`
-        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
+        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\n` +
+            (daemon.metrics ? `  metrics:        http://${daemon.metrics}/metrics (and /healthz, /readyz)\n` : "") +
+            `Next: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
     const stop = await untilStopped(log, d.describe);
     await daemon.close(stop.reason);

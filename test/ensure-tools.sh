@@ -3,8 +3,10 @@
 # certificate and CRL checks), faketime (clock-skew tests across processes), python3 (an
 # independent implementation of the protocol's check values), python3-grpcio (the Python
 # client recipe of docs/clients.md, run with /usr/bin/python3), strace (the store's fsyncs,
-# observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
-# which rasterises the SVG QR code). Runs before
+# observed), zbar-tools (zbarimg, an independent QR decoder), librsvg2-bin (rsvg-convert,
+# which rasterises the SVG QR code), python3-prometheus-client (Prometheus's own parser of the
+# daemon's /metrics) and prometheus (for promtool, which lints the metrics and checks the
+# alert rules in contrib/; installed without its recommended exporters). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -14,13 +16,16 @@ command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
+/usr/bin/python3 -c "import prometheus_client, yaml" >/dev/null 2>&1 || missing="$missing python3-prometheus-client python3-yaml"
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done
 [ -n "$found" ] || missing="$missing faketime"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "test tools: installing$missing" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null 2>&1 \
+  # --no-install-recommends: prometheus would otherwise bring its node exporter and IPMI tools
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >/dev/null 2>&1 \
     || echo "test tools: could not install$missing; the tests that need them will fail" >&2
 else
   echo "test tools: missing$missing (install with: sudo apt-get install$missing); the tests that need them will fail" >&2

@@ -59,13 +59,20 @@ export async function startTestDaemon(
     indexUpdateDelayMs?: number;
     nodeCertLifetimeMs?: number;
     renewalOverlapMs?: number;
+    /** HOST:PORT for --metrics (e.g. 127.0.0.1:0) */
+    metrics?: string;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
   const log = createLogger((l) => logs.push(l));
-  const config = { dataDir, listen: o.listen ?? "127.0.0.1:0", ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}) };
+  const config = {
+    dataDir,
+    listen: o.listen ?? "127.0.0.1:0",
+    ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  };
   const d = await startDaemon(resolveDaemonConfig(config), {
     log,
     // Tests hammer Start from one address; the limiter has its own test.
@@ -335,7 +342,7 @@ export function streamEnd(s: NodeJS.ReadableStream): Promise<{ code: number; det
   });
 }
 
-export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number };
+export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number; metrics?: string };
 
 /** `tether daemon` as a child process; resolves once it printed its ready line. */
 export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0", env: NodeJS.ProcessEnv = {}) {

@@ -172,6 +172,7 @@ M("pending requests, outcomes and refused handshakes move with pairing traffic",
   assert.is(value(s, "tether_pairing_request_oldest_pending_seconds"), 0);
   assert.is(value(s, "tether_pairing_outcomes_total", { result: "rejected" }), 0);
   assert.is(value(s, "tether_handshakes_refused_total", { stage: "pairing", reason: "WRONG_CODE" }), undefined);
+  assert.is(value(s, "tether_pairing_handshakes_started_total"), 0);
 
   // A request left pending, then rejected.
   const p = rawPairing(ctx.d.listen);
@@ -181,6 +182,8 @@ M("pending requests, outcomes and refused handshakes move with pairing traffic",
     const req = await handshakeFinish(p, h);
     ctx.ids.push(req.requestId, req.deviceId, code.code.replace(/-/g, ""));
     s = await scrape();
+    assert.is(value(s, "tether_pairing_handshakes_started_total"), 1);
+    assert.is(value(s, "tether_audit_entries_total", { type: "request.created" }), 1);
     assert.is(value(s, "tether_pairing_requests_pending"), 1);
     const waited = value(s, "tether_pairing_request_oldest_pending_seconds") as number;
     assert.ok(waited >= 0 && waited < 60, `oldest pending ${waited} s`);
@@ -201,6 +204,8 @@ M("pending requests, outcomes and refused handshakes move with pairing traffic",
   }
   s = await scrape();
   assert.is(value(s, "tether_handshakes_refused_total", { stage: "pairing", reason: "WRONG_CODE" }), 1);
+  assert.is(value(s, "tether_pairing_handshakes_started_total"), 2);
+  assert.is(value(s, "tether_audit_entries_total", { type: "request.created" }), 1, "the wrong PIN created no request");
 
   // Not TLS at all on the node listener: a refused TLS handshake.
   const before = value(s, "tether_handshakes_refused_total", { stage: "tls", reason: "tls_error" }) ?? 0;

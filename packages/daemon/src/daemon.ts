@@ -319,7 +319,7 @@ export async function startDaemon(
       now,
       trail: audit,
       ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}),
-      ...(metrics ? { onRefused: refusedAt("pairing") } : {}),
+      ...(metrics ? { onRefused: refusedAt("pairing"), onStarted: () => metrics?.handshakeStarted() } : {}),
     });
     const flushRefusals = (all: boolean) =>
       (all ? guard.audit.flushAll() : guard.audit.flushDue()).catch((err: unknown) => log.error("writing coalesced refusals failed", { error: describe(err) }));

@@ -111,6 +111,7 @@ export class DaemonMetrics {
   readonly #audit = new Map<string, Inc>();
   readonly #auditOther: Inc;
   readonly #revocations: Inc;
+  readonly #started: Inc;
   readonly #storeDurable: Observe;
   readonly #storeBuffered: Observe;
   readonly #refused: Counter<"stage" | "reason">;
@@ -242,6 +243,13 @@ export class DaemonMetrics {
       registers,
     });
     for (const stage of STAGES) this.#reasons.set(stage, { cap: new LabelCap(), series: new Map() });
+    const started = new Counter({
+      name: "tether_pairing_handshakes_started_total",
+      help: "Pairing handshakes started (a Start that succeeded; each counts an attempt against its code).",
+      registers,
+    });
+    started.inc(0);
+    this.#started = started;
 
     // --- revocation and certificates
     const revocations = new Counter({ name: "tether_revocations_total", help: "Device revocations written (each revoke call, a repeated one included).", registers });
@@ -360,6 +368,11 @@ export class DaemonMetrics {
     } catch {
       // a record without times: counted, not timed
     }
+  }
+
+  /** A pairing handshake started (a Start that succeeded). */
+  handshakeStarted(): void {
+    this.#started.inc();
   }
 
   /** A pairing request was decided (pairing's onOutcome). */

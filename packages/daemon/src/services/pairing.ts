@@ -40,6 +40,8 @@ export type PairingGuard = {
   audit: AuditCoalescer;
   /** told of every refused call with its code (the daemon's metrics); "INTERNAL" for an unexpected error */
   onRefused?: (code: string) => void;
+  /** told of every handshake started (a Start that succeeded; the daemon's metrics) */
+  onStarted?: () => void;
 };
 
 /**
@@ -52,12 +54,14 @@ export function pairingGuard(o: {
   trail: Pick<AuditTrail, "appendAll">;
   windowMs?: number;
   onRefused?: (code: string) => void;
+  onStarted?: () => void;
 }): PairingGuard {
   return {
     start: new RateLimiter(o.limit, o.now),
     refusals: new RateLimiter(o.limit, o.now),
     audit: new AuditCoalescer({ trail: o.trail, now: o.now, ...(o.windowMs ? { windowMs: o.windowMs } : {}) }),
     ...(o.onRefused ? { onRefused: o.onRefused } : {}),
+    ...(o.onStarted ? { onStarted: o.onStarted } : {}),
   };
 }
 
@@ -123,6 +127,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
   return {
     Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", guarded("Start", async (req) => {
       const out = await pm.start(req);
+      guard.onStarted?.();
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
     })),

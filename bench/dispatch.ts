@@ -17,8 +17,8 @@
  * put its figures beside those without.
  */
 import { request } from "node:http";
-import { cpSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, cpSync, mkdirSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import type { Bench, BenchContext, BenchResult, Row } from "./harness.ts";
 import { PROFILE, monoMs, pct, repsOf, row, startDaemonProcess } from "./harness.ts";
 import { orchestratorClient, relayClient } from "./clients.ts";
@@ -166,8 +166,14 @@ export const bench: Bench = {
         ctx.log("profile run (BENCH_PROFILE=1): 50 nodes, 64 in flight, daemon with --cpu-prof");
         const profDir = ctx.tmp("tether-bench-dispatch-prof-");
         const window = { from: 0, to: 0 };
-        await tetherRep(fleet, template, join(work, "prof"), pool.caPem, orch, ids, profDir, window);
+        await tetherRep(fleet, template, join(work, "prof"), pool.caPem, orch, ids, profDir, window, process.env.BENCH_PROFILE_METRICS === "1" ? scrapes : undefined);
         const f = newestProfile(profDir);
+        const keep = process.env.BENCH_KEEP_PROFILE;
+        if (f && keep) {
+          mkdirSync(keep, { recursive: true });
+          copyFileSync(f, join(keep, basename(f)));
+          notes.push(`profile kept in ${join(keep, basename(f))}`);
+        }
         if (f) {
           const lines = profileLines("daemon CPU profile (dispatch: the four configurations, start-up excluded)", summarize(f, 15, window));
           for (const l of lines) ctx.log(l);
@@ -200,6 +206,14 @@ export const bench: Bench = {
       );
     });
     const scrapeMs = [...scrapes.ms].sort((x, y) => x - y)[scrapes.ms.length >> 1] ?? Number.NaN;
+    // The same, paired: each repetition's run with metrics against its run without (they ran
+    // one after the other, so under much the same load from outside), then the median.
+    const paired = CONFIGS.map((c, i) => {
+      const ratios = tm.map((r, k) => (r[i] as Figures).perSecond / ((t[k] as Rep)[i] as Figures).perSecond);
+      const cpu = tm.map((r, k) => (r[i] as Figures).cpuMsPerJob / ((t[k] as Rep)[i] as Figures).cpuMsPerJob);
+      const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
+      return `${c.nodes}n/${c.inFlight}: throughput ${ratios.map((x) => x.toFixed(3)).join(" ")} (median ${med(ratios).toFixed(3)}), CPU per job ${cpu.map((x) => x.toFixed(3)).join(" ")} (median ${med(cpu).toFixed(3)})`;
+    });
     return {
       name: "dispatch",
       params: { reps, sequentialJobs: SEQUENTIAL, jobsAt64: TOTAL, warmup: WARMUP, inputBytes: INPUT.length, orchestratorApi: api, scrapeMs: SCRAPE_MS },
@@ -210,6 +224,7 @@ export const bench: Bench = {
         `each repetition: a fresh daemon on a fresh copy of the seeded store (50 nodes + 1 orchestrator), then the baseline; per configuration ${WARMUP} warm-up jobs, then ${SEQUENTIAL} jobs (1 in flight) or ${TOTAL} (64 in flight, latency of every job); jobs round-robin over the connected nodes; latency = first call sent .. final answer, in this process`,
         pool.describe(),
         `--metrics rows: each repetition also runs a fresh daemon with --metrics 127.0.0.1:0, scraped every ${SCRAPE_MS} ms while it is measured (${scrapes.n} scrapes, ${(scrapes.bytes / Math.max(1, scrapes.n) / 1024).toFixed(1)} KiB and a median ${scrapeMs.toFixed(1)} ms each); the runs with and without metrics alternate in order; the ratio is of the medians`,
+        `--metrics, paired by repetition (with / without): ${paired.join("; ")}`,
         ...notes,
       ],
     };
@@ -275,15 +290,23 @@ function scrapeEvery(address: string, everyMs: number, into: { n: number; bytes:
       req.on("error", reject);
       req.end();
     });
+  let wake = () => {};
   const loop = (async () => {
     while (!stopped) {
       await once().catch((err: Error) => (failure ??= err));
-      await new Promise((r) => setTimeout(r, everyMs));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, everyMs);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
     }
   })();
   return {
     stop: async () => {
       stopped = true;
+      wake();
       await loop;
       if (failure) throw failure;
     },

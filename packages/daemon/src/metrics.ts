@@ -6,10 +6,10 @@
  *
  * The core packages know nothing of it: they offer hooks (the job queue's "finished" event,
  * pairing's onOutcome, the audit log's onAppend, the store's onCommit) and the daemon wires
- * them here. On the dispatch hot path a job costs one counter increment and one histogram
- * observation on label sets made once; everything that is a count of what is there now
- * (connected nodes, jobs by state, queue depth, pending requests, certificate expiry, the
- * CRL) is computed at scrape time, in `collect()`.
+ * them here. On the dispatch hot path a job costs a few additions to plain numbers (see
+ * PlainCounter below); everything that is a count of what is there now (connected nodes,
+ * jobs by state, queue depth, pending requests, certificate expiry, the CRL) is computed at
+ * scrape time, in `collect()` (docs/benchmarks.md, "The cost of --metrics").
  *
  * Labels never carry an id, an address or a secret, and never an unbounded value: label
  * values come from fixed sets (job states, pairing results, audit event types, refusal

@@ -22,7 +22,7 @@ import { connect } from "@tether/node";
 import type { NodeConnection } from "@tether/node";
 import { FAULT_FILE_ENV } from "@tether/store";
 import { rpc } from "../packages/cli/src/cli.ts";
-import { DaemonMetrics, LabelCap, MAX_LABEL_VALUES, OTHER_LABEL } from "../packages/daemon/src/metrics.ts";
+import { DaemonMetrics, LabelCap, MAX_LABEL_VALUES, OTHER_LABEL, isLoopback } from "../packages/daemon/src/metrics.ts";
 import {
   ROOT,
   admin,
@@ -496,6 +496,11 @@ M("the ready line names the metrics address (human and --json); a bad --metrics 
   } finally {
     busy.close();
   }
+});
+
+M("the warning about a metrics address off loopback: only 127.0.0.0/8, ::1 and localhost count as loopback", () => {
+  for (const h of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) assert.ok(isLoopback(h), h);
+  for (const h of ["0.0.0.0", "::", "192.0.2.1", "10.0.0.1", "128.0.0.1", "::ffff:127.0.0.1x", "localhost.example", "fe80::1"]) assert.not.ok(isLoopback(h), h);
 });
 
 // Last: it leaves the daemon refusing every call.

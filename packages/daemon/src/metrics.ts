@@ -194,8 +194,8 @@ export class DaemonMetrics {
   #src: MetricsSources | undefined;
   #snap: Snapshot | undefined;
   readonly #readiness: () => Readiness;
-  readonly #finished: Record<string, { count: Inc; duration: Observe }> = {};
-  readonly #outcomes: Record<string, Inc> = {};
+  readonly #finished = new Map<string, { count: Inc; duration: Observe }>();
+  readonly #outcomes = new Map<string, Inc>();
   readonly #auditCounter: PlainCounter;
   readonly #audit = new Map<string, Inc>();
   readonly #revocations: Inc;
@@ -233,7 +233,7 @@ export class DaemonMetrics {
     // --- jobs
     const finished = plain(new PlainCounter("tether_jobs_finished_total", "Jobs that reached a final state, by that state."));
     const duration = plain(new PlainHistogram("tether_job_duration_seconds", "Seconds from a job's dispatch to its final state, by that state.", JOB_DURATION_BUCKETS));
-    for (const state of FINAL_STATES) this.#finished[state] = { count: finished.series({ state }), duration: duration.series({ state }) };
+    for (const state of FINAL_STATES) this.#finished.set(state, { count: finished.series({ state }), duration: duration.series({ state }) });
     const open = new Gauge({
       name: "tether_jobs_open",
       help: "Unfinished jobs now, by state (queued: waiting for its node; delivered and running: on a node).",
@@ -310,7 +310,7 @@ export class DaemonMetrics {
     const outcomes = plain(
       new PlainCounter("tether_pairing_outcomes_total", "Pairing requests decided, by result: approved (by an admin or a preauthorization), rejected, expired."),
     );
-    for (const result of PAIRING_RESULTS) this.#outcomes[result] = outcomes.series({ result });
+    for (const result of PAIRING_RESULTS) this.#outcomes.set(result, outcomes.series({ result }));
     this.#refused = plain(
       new PlainCounter(
         "tether_handshakes_refused_total",
@@ -417,7 +417,7 @@ export class DaemonMetrics {
 
   /** A job's final state is durable (the job queue's "finished" event). */
   jobFinished(j: JobRecord): void {
-    const s = this.#finished[j.state];
+    const s = this.#finished.get(j.state);
     if (!s) return;
     s.count.inc();
     s.duration.observe(Math.max(0, (j.updatedAt - j.createdAt) / 1000)); // a record without times: counted, not timed (NaN is not observed)
@@ -430,7 +430,7 @@ export class DaemonMetrics {
 
   /** A pairing request was decided (pairing's onOutcome). */
   pairingOutcome(r: RequestRecord): void {
-    this.#outcomes[r.state]?.inc();
+    this.#outcomes.get(r.state)?.inc();
   }
 
   /** One group commit of the store (the store's onCommit). */

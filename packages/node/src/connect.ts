@@ -19,6 +19,7 @@ import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
 import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
+import type { RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { refusedForGood } from "./refusal.js";
@@ -333,7 +334,7 @@ export class NodeConnection extends EventEmitter {
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
     this.#followCredentials(); // renew with the newest certificate stored, whoever stored it
-    const r = await renewOver((req) => this.#unary<{ certificate: Uint8Array; notAfter: number }>("Renew", req), {
+    const r = await renewOver((req) => this.#unary<RenewResponse>("Renew", req), {
       stateDir: this.#requireStateDir(),
       deviceId: this.deviceId,
       caPem: this.#creds.caPem,
@@ -443,7 +444,7 @@ export class NodeConnection extends EventEmitter {
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
     const keyPem = newTlsKey();
     const req = signedKeyRequest(this.#requireStateDir(), this.deviceId, KeyProofPurpose.PeerCertificate, keyPem);
-    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", req);
+    const r = await this.#unary<RenewResponse>("IssuePeerCertificate", req);
     return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 

@@ -2,18 +2,21 @@
  * The wire message types are generated from proto/ (packages/wire/src/gen/, `npm run gen`):
  * the checked-in files must be what the protos produce, an edited proto must make the check
  * fail naming the stale file, and what the runtime loader decodes must have the shape the
- * generated types promise (the same LOAD_OPTIONS drive both).
+ * generated types promise (the same LOAD_OPTIONS drive both). Also a consumer the generated
+ * types corrected: a value the hand-copied type had ruled out.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { PROTO_DIR, tetherPackageDefinition } from "@tether/wire";
-import type { Device, NodeInfo, StartResponse } from "@tether/wire";
+import { Server, ServerCredentials, loadPackageDefinition } from "@grpc/grpc-js";
+import type { ServiceDefinition } from "@grpc/grpc-js";
+import { ADMIN_SOCKET_NAME, PROTO_DIR, tetherPackageDefinition } from "@tether/wire";
+import type { Device, NodeInfo, StartResponse, StatusResponse } from "@tether/wire";
 import { GENERATED_HEADER, GEN_DIR, check, generatorFlags } from "../packages/wire/scripts/gen-types.ts";
 import { LOAD_OPTIONS } from "../packages/wire/src/protos.ts";
-import { ROOT, tempDir } from "./helpers.ts";
+import { ROOT, cliInProcess, tempDir } from "./helpers.ts";
 
 const SCRIPT = join(ROOT, "packages/wire/scripts/gen-types.ts");
 
@@ -157,6 +160,30 @@ test("a oneof decodes with its member and the virtual field naming it, the other
   assert.is(m.msg, "ping");
   assert.equal({ ...(m.ping as object) }, { sentAt: 5 });
   assert.not.ok("register" in m && m.register !== null && m.register !== undefined);
+});
+
+test("tether status shows a store state it does not know as it is, never as ok (the wire says string)", async () => {
+  // The hand-copied StatusResponse said storeState was "ok" | "failed" | "damaged"; the proto
+  // says string, and the CLI printed any other value as "store: ok" while exiting 14.
+  const tmp = tempDir("tether-wire-status-");
+  const server = new Server();
+  const Admin = (loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Admin: { service: ServiceDefinition } } } }).tether.v1.Admin;
+  const answer: Partial<StatusResponse> = { version: "9.9.9", listen: "127.0.0.1:1", storeState: "degraded", storeError: "replica behind", storeSince: 1 };
+  server.addService(Admin.service, { Status: (_call: unknown, cb: (e: null, r: object) => void) => cb(null, answer) });
+  try {
+    await new Promise<number>((res, rej) => server.bindAsync(`unix:${join(tmp.path, ADMIN_SOCKET_NAME)}`, ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const human = await cliInProcess(["status", "--data-dir", tmp.path]);
+    assert.is(human.code, 14, human.stderr);
+    assert.match(human.stdout, /\n {2}store: +degraded: replica behind\n/);
+    assert.not.match(human.stdout, /store: +ok/);
+    answer.storeState = "ok";
+    const ok = await cliInProcess(["status", "--data-dir", tmp.path]);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /\n {2}store: +ok\n/);
+  } finally {
+    await new Promise<void>((r) => server.tryShutdown(() => r()));
+    tmp.remove();
+  }
 });
 
 test.run();

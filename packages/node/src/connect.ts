@@ -19,7 +19,7 @@ import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
 import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
-import type { RenewResponse } from "@tether/wire";
+import type { DaemonMessage, NodeMessageInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { refusedForGood } from "./refusal.js";
@@ -40,14 +40,7 @@ export type JobContext = { jobId: string; deadline: number; attempt: number; sig
 export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | unknown;
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
 
-type DaemonMessage = {
-  msg?: "registered" | "job" | "cancel" | "pong" | "renew" | "crl";
-  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number; daemonTime: number };
-  crl?: { crl: Uint8Array; thisUpdate: number; nextUpdate: number };
-  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number; timeoutMs: number };
-  cancel?: { jobId: string; reason: string };
-};
-type Stream = ClientDuplexStream<object, DaemonMessage>;
+type Stream = ClientDuplexStream<NodeMessageInit, DaemonMessage>;
 type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
 type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify" | "GetCrl";
 type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
@@ -227,7 +220,7 @@ export class NodeConnection extends EventEmitter {
     this.#retry = setTimeout(() => this.#open(), retryInMs);
   }
 
-  #send(m: object): void {
+  #send(m: NodeMessageInit): void {
     this.#stream?.write(m);
   }
 

@@ -11,9 +11,12 @@
  * - `XInit` is what our code builds to send one, for the messages that carry bytes: every
  *   field given (Required, our rule, so that a field cannot be forgotten), each in any form
  *   the encoder takes (bytes as any Uint8Array). The generator's permissive `X` alone would
- *   make every field optional.
+ *   make every field optional. The stream messages, each a oneof, are sent with one member
+ *   set: their Init is the permissive type as it is.
  */
 import type { AwaitResponse as AwaitResponseFields } from "./gen/tether/v1/AwaitResponse.js";
+import type { DaemonMessage as DaemonMessageFields } from "./gen/tether/v1/DaemonMessage.js";
+import type { NodeMessage as NodeMessageFields } from "./gen/tether/v1/NodeMessage.js";
 import type { RenewRequest as RenewRequestFields } from "./gen/tether/v1/RenewRequest.js";
 import type { RenewResponse as RenewResponseFields } from "./gen/tether/v1/RenewResponse.js";
 import type { RevealResponse as RevealResponseFields } from "./gen/tether/v1/RevealResponse.js";
@@ -21,6 +24,8 @@ import type { StartResponse as StartResponseFields } from "./gen/tether/v1/Start
 
 export type { AwaitRequest__Output as AwaitRequest } from "./gen/tether/v1/AwaitRequest.js";
 export type { AwaitResponse__Output as AwaitResponse } from "./gen/tether/v1/AwaitResponse.js";
+export type { DaemonMessage__Output as DaemonMessage } from "./gen/tether/v1/DaemonMessage.js";
+export type { NodeMessage__Output as NodeMessage } from "./gen/tether/v1/NodeMessage.js";
 export type { CreateCodeRequest__Output as CreateCodeRequest } from "./gen/tether/v1/CreateCodeRequest.js";
 export type { CreateCodeResponse__Output as CreateCodeResponse } from "./gen/tether/v1/CreateCodeResponse.js";
 export type { Device__Output as Device } from "./gen/tether/v1/Device.js";
@@ -40,6 +45,8 @@ export type { StatusResponse__Output as StatusResponse } from "./gen/tether/v1/S
 
 /** What the daemon or a node builds to send (see above). */
 export type AwaitResponseInit = Required<AwaitResponseFields>;
+export type DaemonMessageInit = DaemonMessageFields;
+export type NodeMessageInit = NodeMessageFields;
 export type RenewRequestInit = Required<RenewRequestFields>;
 export type RenewResponseInit = Required<RenewResponseFields>;
 export type RevealResponseInit = Required<RevealResponseFields>;

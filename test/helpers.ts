@@ -198,7 +198,7 @@ export async function handshakeStart(
   );
   const reveal =
     opts.reveal === false
-      ? { daemonConfirmation: new Uint8Array(), daemonSignature: new Uint8Array() }
+      ? { daemonConfirmation: Buffer.alloc(0), daemonSignature: Buffer.alloc(0) }
       : await call<RevealResponse>(c, "Reveal", { sessionId: start.sessionId, ya });
   return { start, reveal, keys, session, request, ya };
 }

@@ -158,7 +158,7 @@ T("another orchestrator's job does not exist for it: GetJob, WatchJob, CancelJob
 });
 
 T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant takes it away, also from an open watch", async () => {
-  assert.is((await showDevice(ctx.ids.b)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.ids.b)).jobScope?.kind, "own");
   const g = await tether(["devices", "grant", ctx.ids.b, "--jobs", "all", "--json"]);
   assert.is(g.code, 0, g.stderr);
   assert.equal((JSON.parse(g.stdout) as Device).jobScope, { kind: "all", labels: {} });
@@ -177,7 +177,7 @@ T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant take
   assert.is(w.seen[0]?.id, second.id);
   const u = await tether(["devices", "ungrant", ctx.ids.b, "--json"]);
   assert.is(u.code, 0, u.stderr);
-  assert.is((JSON.parse(u.stdout) as Device).jobScope.kind, "own");
+  assert.is((JSON.parse(u.stdout) as Device).jobScope?.kind, "own");
   assert.match((await tether(["devices", "show", ctx.ids.b])).stdout, /\n {2}jobs: +own\n/);
 
   await expectStatus(get("b", ctx.held.id), status.NOT_FOUND);
@@ -230,7 +230,7 @@ T("refusals change nothing: a grant for a node-role device, a bad scope, an unkn
   const node = await tether(["devices", "grant", ctx.node, "--jobs", "all", "--json"]);
   assert.is(node.code, 2);
   assert.match(node.stderr, /only an orchestrator/);
-  assert.is((await showDevice(ctx.node)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.node)).jobScope?.kind, "own");
   const syntax = await tether(["devices", "grant", ctx.ids.b, "--jobs", "berlin"]);
   assert.is(syntax.code, 2);
   assert.match(syntax.stderr, /--jobs must be own\|all\|KEY=VALUE/);
@@ -276,7 +276,7 @@ T("approved with --jobs all, an orchestrator sees every job from its first call;
   ctx.clients.c?.close();
   delete ctx.clients.c;
   assert.is(await pairDevice(ctx.d, dirOf("c"), { role: "orchestrator", name: "ops" }), ctx.ids.c);
-  assert.is((await showDevice(ctx.ids.c)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.ids.c)).jobScope?.kind, "own");
   await expectStatus(get("c", ctx.held.id), status.NOT_FOUND);
   assert.equal(
     (await scopeAudit()).filter((e) => e.subject === ctx.ids.c).map((e) => e.details),

@@ -19,7 +19,7 @@ import { createSealer } from "@tether/crypto";
 import { PairingManager } from "@tether/pairing";
 import type { PairingAuthority, PairingOp, PairingRepository } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
-import type { RevealResponse } from "@tether/wire";
+import type { RevealResponseInit } from "@tether/wire";
 import { loadOrCreateAuthority } from "../packages/daemon/src/authority.ts";
 import type { LoadedAuthority } from "../packages/daemon/src/authority.ts";
 import { silentLogger } from "../packages/daemon/src/log.ts";
@@ -55,7 +55,7 @@ const serverCredentials = (auth: LoadedAuthority) =>
   ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
 
 /** `lie` changes what the CA does; `reveal` changes the Reveal answer on its way out. */
-async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>, o: { reveal?: (r: RevealResponse) => RevealResponse } = {}): Promise<Fake> {
+async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>, o: { reveal?: (r: RevealResponseInit) => RevealResponseInit } = {}): Promise<Fake> {
   const pm = new PairingManager({
     repo: memoryRepo(),
     ca: { ...auth, ...lie },
@@ -68,8 +68,8 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>,
   const impl = pairingService(pm, auth.caCertDer, silentLogger, pairingGuard({ limit: { burst: 1000, perSecond: 1000 }, now: Date.now, trail: new AuditLog(memoryRepo() as never, Date.now) }));
   const tamper = o.reveal;
   if (tamper) {
-    const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponse>;
-    impl.Reveal = ((call, cb) => reveal(call, (err, res) => cb(err, res ? tamper(res) : res))) as handleUnaryCall<unknown, RevealResponse>;
+    const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponseInit>;
+    impl.Reveal = ((call, cb) => reveal(call, (err, res) => cb(err, res ? tamper(res) : res))) as handleUnaryCall<unknown, RevealResponseInit>;
   }
   server.addService(services().Pairing.service, impl);
   const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", serverCredentials(auth), (e, p) => (e ? rej(e) : res(p))));

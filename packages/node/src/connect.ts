@@ -19,6 +19,7 @@ import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
 import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
+import type { DaemonMessage, NodeMessageInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { refusedForGood } from "./refusal.js";
@@ -39,14 +40,7 @@ export type JobContext = { jobId: string; deadline: number; attempt: number; sig
 export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | unknown;
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
 
-type DaemonMessage = {
-  msg?: "registered" | "job" | "cancel" | "pong" | "renew" | "crl";
-  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number; daemonTime: number };
-  crl?: { crl: Uint8Array; thisUpdate: number; nextUpdate: number };
-  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number; timeoutMs: number };
-  cancel?: { jobId: string; reason: string };
-};
-type Stream = ClientDuplexStream<object, DaemonMessage>;
+type Stream = ClientDuplexStream<NodeMessageInit, DaemonMessage>;
 type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
 type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify" | "GetCrl";
 type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
@@ -226,7 +220,7 @@ export class NodeConnection extends EventEmitter {
     this.#retry = setTimeout(() => this.#open(), retryInMs);
   }
 
-  #send(m: object): void {
+  #send(m: NodeMessageInit): void {
     this.#stream?.write(m);
   }
 
@@ -333,7 +327,7 @@ export class NodeConnection extends EventEmitter {
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
     this.#followCredentials(); // renew with the newest certificate stored, whoever stored it
-    const r = await renewOver((req) => this.#unary<{ certificate: Uint8Array; notAfter: number }>("Renew", req), {
+    const r = await renewOver((req) => this.#unary<RenewResponse>("Renew", req), {
       stateDir: this.#requireStateDir(),
       deviceId: this.deviceId,
       caPem: this.#creds.caPem,
@@ -443,7 +437,7 @@ export class NodeConnection extends EventEmitter {
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
     const keyPem = newTlsKey();
     const req = signedKeyRequest(this.#requireStateDir(), this.deviceId, KeyProofPurpose.PeerCertificate, keyPem);
-    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", req);
+    const r = await this.#unary<RenewResponse>("IssuePeerCertificate", req);
     return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 

@@ -1,15 +1,16 @@
 /**
  * @tether/wire: the gRPC contract. Loads proto/tether/v1/*.proto once and gives the
- * TypeScript shapes of the messages (as @grpc/proto-loader decodes them), the message size
- * limits, and nothing else. It does not import @grpc/grpc-js.
+ * TypeScript shapes of the messages (generated from the protos, as @grpc/proto-loader
+ * decodes them: messages.ts), the message size limits, and nothing else. It does not
+ * import @grpc/grpc-js.
  */
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadSync } from "@grpc/proto-loader";
 import type { PackageDefinition } from "@grpc/proto-loader";
+import { LOAD_OPTIONS, PROTO_DIR, PROTO_FILES } from "./protos.js";
 
-export const PROTO_DIR = fileURLToPath(new URL("../../../proto", import.meta.url));
+export { PROTO_DIR } from "./protos.js";
 
 /**
  * Largest message either side accepts on the node listener: a job's input or output (at most
@@ -38,32 +39,42 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env[DATA_DIR_ENV] || join(homedir(), ".tether"));
 }
 
-const LOAD_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
-
 let cached: PackageDefinition | undefined;
-/** The package definition for tether.v1 (all services). */
+/**
+ * The package definition for tether.v1 (all services). Decodes messages into the shapes of
+ * messages.ts, which are generated with the same LOAD_OPTIONS (`npm run gen`).
+ */
 export function tetherPackageDefinition(): PackageDefinition {
-  cached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/admin.proto", "tether/v1/orchestrator.proto", "tether/v1/peer.proto"], LOAD_OPTIONS);
+  cached ??= loadSync([...PROTO_FILES], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
   return cached;
 }
 
 export type {
   AwaitRequest,
   AwaitResponse,
+  AwaitResponseInit,
   CreateCodeRequest,
   CreateCodeResponse,
+  DaemonMessage,
+  DaemonMessageInit,
   Device,
   FinishRequest,
   FinishResponse,
   Job,
   JobScope,
   NodeInfo,
+  NodeMessage,
+  NodeMessageInit,
   PairRequest,
   RenewRequest,
+  RenewRequestInit,
   RenewResponse,
+  RenewResponseInit,
   RevealRequest,
   RevealResponse,
+  RevealResponseInit,
   StartRequest,
   StartResponse,
+  StartResponseInit,
   StatusResponse,
 } from "./messages.js";

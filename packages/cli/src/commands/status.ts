@@ -4,9 +4,12 @@ import type { Command } from "../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../cli.js";
 
 function storeLine(s: StatusResponse): string {
+  if (s.storeState === "ok" || !s.storeState) return "ok";
   if (s.storeState === "failed") return `FAILED since ${isoTime(s.storeSince)}: ${s.storeError}\n                  every other call is refused until the daemon is restarted (free space or fix the disk first)`;
   if (s.storeState === "damaged") return `DAMAGED: ${s.storeError}`;
-  return "ok";
+  // a state this CLI does not know (the wire says string): shown, never as "ok", and the
+  // exit code is Store as for any state but ok
+  return `${s.storeState}: ${s.storeError}`;
 }
 
 export const statusCommand: Command = {

@@ -15,13 +15,13 @@ import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
 import type {
   AwaitRequest,
-  AwaitResponse,
+  AwaitResponseInit,
   FinishRequest,
   FinishResponse,
   RevealRequest,
-  RevealResponse,
+  RevealResponseInit,
   StartRequest,
-  StartResponse,
+  StartResponseInit,
 } from "@tether/wire";
 import { status } from "@grpc/grpc-js";
 import { DaemonError, REFUSAL_MESSAGE_MAX_CHARS, toServiceError } from "../errors.js";
@@ -100,7 +100,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         return refused(rpc, req, peer, err);
       }
     };
-  const toAwait = (r: RequestRecord): AwaitResponse => ({
+  const toAwait = (r: RequestRecord): AwaitResponseInit => ({
     state: r.state,
     role: r.role ?? "",
     certificate: r.certificate ? Buffer.from(r.certificate, "base64") : new Uint8Array(),
@@ -111,18 +111,18 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
   });
 
   return {
-    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", guarded("Start", async (req) => {
+    Start: unary<StartRequest, StartResponseInit>(log, "Pairing.Start", guarded("Start", async (req) => {
       const out = await pm.start(req);
       log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
       return out;
     })),
-    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", guarded("Reveal", (req) => pm.reveal(req))),
+    Reveal: unary<RevealRequest, RevealResponseInit>(log, "Pairing.Reveal", guarded("Reveal", (req) => pm.reveal(req))),
     Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", guarded("Finish", async (req) => {
       const r = await pm.finish(req);
       log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
       return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
     })),
-    Await: (call: ServerWritableStream<AwaitRequest, AwaitResponse>) => {
+    Await: (call: ServerWritableStream<AwaitRequest, AwaitResponseInit>) => {
       const peer = peerAddress(call.getPeer());
       let done = false;
       let unsubscribe = () => {};

@@ -83,6 +83,11 @@ export type Flag = {
   required?: boolean;
   choices?: readonly string[];
   complete?: Completer;
+  /**
+   * Where the command reads its flags from the environment and a config file too (tether
+   * daemon, settings.ts): the variable, when it is not the rule's TETHER_NAME.
+   */
+  env?: string;
 };
 
 export type Flags = Record<string, Flag>;

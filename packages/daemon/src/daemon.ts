@@ -20,11 +20,11 @@ import type { PairingConfig, PairingTables } from "@tether/pairing";
 import { Store } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
 import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
-import type { DaemonConfig } from "./config.js";
+import type { DaemonConfig, LiveConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
 import { StoreHealth } from "./health.js";
-import type { Logger } from "./log.js";
+import type { LevelLogger, LogLevel, Logger } from "./log.js";
 import { createLogger } from "./log.js";
 import { DeviceIndex } from "./auth.js";
 import { NodeHub } from "./hub.js";
@@ -77,6 +77,13 @@ export type RunningDaemon = {
   pairing: PairingManager;
   jobs: JobManager;
   hub: NodeHub;
+  /**
+   * Apply a new configuration's live settings (SIGHUP, in `tether daemon`): the Pairing
+   * budgets, the listener's caps, the log level (when the logger has setLevel). An absent
+   * value means the default again. Returns what changed, from and to; nothing else changes
+   * (the listen address, the data directory and the rest need a restart).
+   */
+  reload(next: LiveConfig & { logLevel?: LogLevel }): ReloadResult;
   /** Renew the server and signer certificates if they near expiry (or now, with force). */
   checkCertificates(force?: boolean): Promise<{ server: boolean; signer: boolean }>;
   /**
@@ -86,6 +93,9 @@ export type RunningDaemon = {
    */
   close(reason?: string): Promise<void>;
 };
+
+/** What a reload changed, by what it is: logLevel, pairingRateLimit, listenerLimits. */
+export type ReloadResult = { applied: Record<string, { from: unknown; to: unknown }> };
 
 type Services = Record<"Pairing" | "Admin" | "Node" | "Orchestrator", { service: ServiceDefinition }>;
 
@@ -133,7 +143,7 @@ export async function startDaemon(
      * bucket of this size for Starts, another for refused Pairing calls of any kind.
      */
     startRateLimit?: RateLimit;
-    /** the node listener's handshake timeout and connection caps (defaults: tls.ts) */
+    /** the node listener's handshake timeout and connection caps (defaults: tls.ts); config.listenerLimits wins */
     listener?: Partial<ListenerLimits>;
     /** the window over which refused pairing calls are coalesced into one audit entry */
     refusalWindowMs?: number;
@@ -262,7 +272,8 @@ export async function startDaemon(
     // Refused pairing calls: per-address budgets, and audit entries coalesced per window. The
     // counts still pending are written once the node listener has stopped (cleanups run in
     // reverse), before the store closes.
-    const guard = pairingGuard({ limit: o.startRateLimit ?? DEFAULT_START_RATE_LIMIT, now, trail: audit, ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}) });
+    const defaultRateLimit = o.startRateLimit ?? DEFAULT_START_RATE_LIMIT;
+    const guard = pairingGuard({ limit: config.pairingRateLimit ?? defaultRateLimit, now, trail: audit, ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}) });
     const flushRefusals = (all: boolean) =>
       (all ? guard.audit.flushAll() : guard.audit.flushDue()).catch((err: unknown) => log.error("writing coalesced refusals failed", { error: describe(err) }));
     const refusalTimer = setInterval(() => void flushRefusals(false), REFUSAL_FLUSH_INTERVAL_MS);
@@ -300,7 +311,7 @@ export async function startDaemon(
       certPem: authority.serverCertPem,
       keyPem: authority.serverKeyPem.expose(),
       injector: nodeServer.createConnectionInjector(ServerCredentials.createInsecure()),
-      limits: resolveListenerLimits(o.listener),
+      limits: resolveListenerLimits({ ...o.listener, ...config.listenerLimits }),
       log,
     });
     cleanups.push({
@@ -424,6 +435,28 @@ export async function startDaemon(
       log.info("daemon stopped", { reason, uptimeMs: now() - startedAt });
       if (failed) throw failed;
     };
+    const reload = (next: LiveConfig & { logLevel?: LogLevel }): ReloadResult => {
+      const applied: ReloadResult["applied"] = {};
+      const limit = next.pairingRateLimit ?? defaultRateLimit;
+      const was = guard.start.limit;
+      if (limit.burst !== was.burst || limit.perSecond !== was.perSecond) {
+        guard.start.setLimit(limit);
+        guard.refusals.setLimit(limit);
+        applied.pairingRateLimit = { from: was, to: limit };
+      }
+      const before = listener.limits;
+      const limits = resolveListenerLimits({ ...o.listener, ...next.listenerLimits, handshakeTimeoutMs: before.handshakeTimeoutMs });
+      if ((["maxConnections", "maxHandshakes", "maxHandshakesPerAddress"] as const).some((k) => limits[k] !== before[k])) {
+        listener.setLimits(limits);
+        applied.listenerLimits = { from: before, to: listener.limits };
+      }
+      const levels = log as Partial<LevelLogger>;
+      if (next.logLevel && levels.setLevel && levels.level !== next.logLevel) {
+        applied.logLevel = { from: levels.level, to: next.logLevel };
+        levels.setLevel(next.logLevel);
+      }
+      return { applied };
+    };
     return {
       listen,
       advertise,
@@ -434,6 +467,7 @@ export async function startDaemon(
       jobs,
       hub,
       checkCertificates,
+      reload,
       close: (reason = "requested") => (closing ??= stop(reason)),
     };
   } catch (err) {

@@ -21,6 +21,8 @@ export type DaemonConfig = Readonly<{
   /** how long finished jobs are kept (0: forever; default 7 days, @tether/jobs) */
   jobRetentionMs?: number;
   sweepIntervalMs: number;
+  /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
+  reflection?: boolean;
 }>;
 
 /**
@@ -64,6 +66,7 @@ export function resolveDaemonConfig(o: {
   nodeCertLifetimeMs?: number;
   jobRetentionMs?: number;
   sweepIntervalMs?: number;
+  reflection?: boolean;
 }): DaemonConfig {
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
@@ -88,5 +91,6 @@ export function resolveDaemonConfig(o: {
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
     ...(o.jobRetentionMs !== undefined ? { jobRetentionMs: o.jobRetentionMs } : {}),
     sweepIntervalMs: o.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
+    ...(o.reflection ? { reflection: true } : {}),
   });
 }

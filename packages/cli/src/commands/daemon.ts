@@ -28,6 +28,10 @@ file from a backup. The server and signer certificates are re-issued when missin
 
 Only one daemon can use a data directory at a time.
 
+Both the node listener and the admin socket serve the standard gRPC health service
+(see: tether health); the admin socket also serves server reflection (grpcurl), and
+the listener does too with --reflection.
+
 It checks its store at every start and refuses a damaged one (exit 14), naming the
 problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
 while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
@@ -39,6 +43,10 @@ it is restarted; \`tether status\` says why (exit 14).`,
     advertise: { type: "string", value: "HOST:PORT", about: "the address put into QR codes", default: "the listen address" },
     "cert-lifetime": { type: "string", value: "DURATION", about: "lifetime of the node certificates it issues: 90m, 7d, ... between 1m and 90d", default: "24h" },
     "job-retention": { type: "string", value: "DURATION", about: "how long finished jobs are kept before they are deleted: 1m..3650d, or 0 to keep them forever", default: "7d" },
+    reflection: {
+      type: "boolean",
+      about: "also serve gRPC server reflection on the node listener (Pairing, Node, Orchestrator; never Admin).\nIt is always on the admin socket; off on the listener, which anyone who can reach may ask",
+    },
   },
   async run({ values, io }) {
     const d = await import("@tether/daemon");
@@ -50,6 +58,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
         ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
         ...(str(values["cert-lifetime"]) ? { nodeCertLifetimeMs: d.parseDuration(str(values["cert-lifetime"]) as string, "--cert-lifetime") } : {}),
         ...(str(values["job-retention"]) ? { jobRetentionMs: d.parseDuration(str(values["job-retention"]) as string, "--job-retention") } : {}),
+        ...(values.reflection ? { reflection: true } : {}),
       });
     } catch (err) {
       throw new CliError(Exit.Usage, (err as Error).message, { cause: err });

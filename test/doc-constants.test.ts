@@ -40,7 +40,7 @@ import {
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES } from "@tether/wire";
 import { DEFAULT_PNG_SCALE, IMAGE_QUIET_ZONE, MAX_PNG_SCALE, MIN_PNG_SCALE, TERMINAL_QUIET_ZONE } from "../packages/cli/src/qr.ts";
 import { DEFAULT_HEALTH_TIMEOUT_MS, HEALTH_RETRY_MS, MAX_HEALTH_TIMEOUT_MS, MAX_HEALTH_WAIT_MS } from "../packages/cli/src/commands/health.ts";
-import { PROBE_REFRESH_MS } from "../packages/daemon/src/probes.ts";
+import { MAX_LISTENER_WATCHES, MAX_LISTENER_WATCHES_PER_ADDRESS, PROBE_REFRESH_MS } from "../packages/daemon/src/probes.ts";
 import { ROOT } from "./helpers.ts";
 
 const S = 1000;
@@ -99,6 +99,12 @@ const QUOTES: Quote[] = [
     what: "tether health --timeout and --wait",
     pattern: /`--timeout DURATION`: each check's deadline, `500ms`, `5s`, `2m`, … up to `(\d+)m` \(default\s+`(\d+)s`\)\.\s+- `--wait DURATION` \(0 to `(\d+)h`\): check again about every (\d+) ms/,
     values: [[MAX_HEALTH_TIMEOUT_MS, MIN], [DEFAULT_HEALTH_TIMEOUT_MS, S], [MAX_HEALTH_WAIT_MS, H], [HEALTH_RETRY_MS, 1]],
+  },
+  {
+    doc: "operations.md",
+    what: "listener Watch caps",
+    pattern: /On the listener at most (\d+) `Watch` streams may be open from one address, (\d+)\s+in all/,
+    values: [[MAX_LISTENER_WATCHES_PER_ADDRESS, 1], [MAX_LISTENER_WATCHES, 1]],
   },
   { doc: "operations.md", what: "health refresh", pattern: /pushed to `Watch` streams at once \(a certificate's window passing\s+within (a) second\)/, values: [[PROBE_REFRESH_MS, S]] },
   { doc: "operations.md", what: "QR quiet zones", pattern: /\| terminal \| L \(7 %\) \| (\d+) modules \|[^]*?\| PNG, SVG \| M \(15 %\) \| (\d+) modules/, values: [[TERMINAL_QUIET_ZONE, 1], [IMAGE_QUIET_ZONE, 1]] },

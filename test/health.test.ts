@@ -22,6 +22,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProto } from "grpc-health-check";
 import { FAULT_FILE_ENV } from "@tether/store";
 import { HEALTH_REASON_HEADER } from "@tether/wire";
+import { MAX_LISTENER_WATCHES_PER_ADDRESS } from "../packages/daemon/src/probes.ts";
 import { readiness } from "../packages/daemon/src/readiness.ts";
 import { ROOT, admin, cliInProcess, mintCode, startDaemonProcess, startTestDaemon, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
@@ -172,6 +173,30 @@ H("Watch answers at once with the status, and SERVICE_UNKNOWN for an unknown nam
     w.close();
     u.close();
   }
+});
+
+H("the listener holds at most 16 Watch streams per address (RESOURCE_EXHAUSTED beyond); a closed one frees its place; the socket and Check are not limited", async () => {
+  const open = Array.from({ length: MAX_LISTENER_WATCHES_PER_ADDRESS }, () => watch(ctx.d, "listener"));
+  await waitFor(() => open.every((w) => w.statuses.length === 1), "16 watchers' first answer");
+  const over = watch(ctx.d, "listener");
+  const refused = await over.ended;
+  assert.is(refused.code, status.RESOURCE_EXHAUSTED);
+  assert.match(refused.details, /^TOO_MANY_WATCHES: at most 16 health Watch streams per address/);
+  assert.equal(refused.after, []);
+  over.close();
+  assert.equal(await check(ctx.d, "listener", ""), { status: "SERVING" }, "Check still answers");
+  const socket = Array.from({ length: MAX_LISTENER_WATCHES_PER_ADDRESS + 4 }, () => watch(ctx.d, "socket"));
+  await waitFor(() => socket.every((w) => w.statuses.length === 1), "the socket's watchers");
+  open.shift()?.close();
+  const again = await waitFor(async () => {
+    const w = watch(ctx.d, "listener");
+    await Promise.race([w.ended, waitFor(() => w.statuses.length === 1, "answer", 5000)]);
+    if (w.statuses.length === 1) return w;
+    w.close();
+    return undefined;
+  }, "a place freed by the cancelled watcher");
+  assert.equal(again.statuses, ["SERVING"]);
+  for (const w of [...open, ...socket, again]) w.close();
 });
 
 H("a failed store write flips every watcher to NOT_SERVING at once; Check answers NOT_SERVING, not UNAVAILABLE; the socket says why, the listener only the status", async () => {

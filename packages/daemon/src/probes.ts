@@ -26,6 +26,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { ServingStatus } from "grpc-health-check";
 import { API_PACKAGE, HEALTH_REASON_HEADER, listenerPackageDefinition, tetherPackageDefinition } from "@tether/wire";
 import type { Logger } from "./log.js";
+import { peerAddress } from "./ratelimit.js";
 import { readiness } from "./readiness.js";
 import type { CertWindow, Readiness } from "./readiness.js";
 
@@ -49,6 +50,14 @@ const REFLECTED: Readonly<Record<ProbeSite, readonly string[]>> = Object.freeze(
 
 /** How often Watch streams are brought up to date with the clock (a certificate's window can pass). */
 export const PROBE_REFRESH_MS = 1_000;
+
+/**
+ * Watch streams open at once on the listener, from one address and in all: a stream costs
+ * little, but a stranger must not be able to open them without end (HTTP/2 sets no limit on
+ * streams per connection). A load balancer needs a few; Check has no such limit.
+ */
+export const MAX_LISTENER_WATCHES_PER_ADDRESS = 16;
+export const MAX_LISTENER_WATCHES = 1024;
 
 /** A Watch stream still open at a stop ends with this, right after its NOT_SERVING. */
 const STOPPING = { code: status.UNAVAILABLE, details: "the daemon is stopping" };
@@ -75,6 +84,9 @@ export class Probes {
   readonly #log: Logger;
   readonly #health: Record<ProbeSite, HealthImplementation>;
   readonly #watches = new Set<ServerWritableStream<unknown, unknown>>();
+  /** the listener's open Watch streams by peer address */
+  readonly #listenerWatches = new Map<string, number>();
+  #listenerWatchCount = 0;
   #closing = false;
   #status: ServingStatus;
   #timer: NodeJS.Timeout | undefined;
@@ -164,10 +176,35 @@ export class Probes {
           call.emit("error", { ...STOPPING, metadata: new Metadata() });
           return;
         }
+        let forgotten = false;
+        let release = () => {};
+        if (site === "listener") {
+          const address = peerAddress(call.getPeer());
+          const n = this.#listenerWatches.get(address) ?? 0;
+          if (n >= MAX_LISTENER_WATCHES_PER_ADDRESS || this.#listenerWatchCount >= MAX_LISTENER_WATCHES) {
+            const details = `TOO_MANY_WATCHES: at most ${MAX_LISTENER_WATCHES_PER_ADDRESS} health Watch streams per address (${MAX_LISTENER_WATCHES} in all) on the listener; Check has no limit`;
+            call.emit("error", { code: status.RESOURCE_EXHAUSTED, details, metadata: new Metadata() });
+            return;
+          }
+          this.#listenerWatches.set(address, n + 1);
+          this.#listenerWatchCount++;
+          release = () => {
+            const left = (this.#listenerWatches.get(address) ?? 1) - 1;
+            if (left > 0) this.#listenerWatches.set(address, left);
+            else this.#listenerWatches.delete(address);
+            this.#listenerWatchCount--;
+          };
+        }
         this.#watches.add(call);
-        const forget = () => this.#watches.delete(call);
+        const forget = () => {
+          if (forgotten) return;
+          forgotten = true;
+          this.#watches.delete(call);
+          release();
+        };
         call.once("cancelled", forget);
         call.once("finish", forget);
+        call.once("close", forget);
         watch(call);
       },
     };

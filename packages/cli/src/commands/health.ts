@@ -128,7 +128,8 @@ a TLS failure, or no answer within --timeout), 4 when the daemon has no such --s
 time has passed (at most --wait plus one --timeout), then exits as above: a systemd
 unit can wait for readiness with ExecStartPost=tether health --wait 60s.
 
-Service names: ${NAMES}.`,
+Service names: "" (the daemon as a whole), ${API_PACKAGE}.Pairing, ${API_PACKAGE}.Node and
+${API_PACKAGE}.Orchestrator; ${API_PACKAGE}.Admin on the admin socket only.`,
   examples: [
     "tether health                                              # the daemon of $TETHER_HOME, over its admin socket",
     "tether health --wait 60s --data-dir /var/lib/tether        # until it is ready (systemd ExecStartPost)",

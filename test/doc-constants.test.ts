@@ -39,6 +39,8 @@ import {
 } from "../packages/jobs/src/config.ts";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES } from "@tether/wire";
 import { DEFAULT_PNG_SCALE, IMAGE_QUIET_ZONE, MAX_PNG_SCALE, MIN_PNG_SCALE, TERMINAL_QUIET_ZONE } from "../packages/cli/src/qr.ts";
+import { DEFAULT_HEALTH_TIMEOUT_MS, HEALTH_RETRY_MS, MAX_HEALTH_TIMEOUT_MS, MAX_HEALTH_WAIT_MS } from "../packages/cli/src/commands/health.ts";
+import { MAX_LISTENER_WATCHES, MAX_LISTENER_WATCHES_PER_ADDRESS, PROBE_REFRESH_MS } from "../packages/daemon/src/probes.ts";
 import { ROOT } from "./helpers.ts";
 
 const S = 1000;
@@ -92,6 +94,19 @@ const QUOTES: Quote[] = [
   { doc: "operations.md", what: "lifetimes: codes", pattern: /\| pairing codes \| (\d+) min \((\d+) s to (\d+) h\)/, values: [[DEFAULT_CODE_TTL_MS, MIN], [MIN_CODE_TTL_MS, S], [MAX_CODE_TTL_MS, H]] },
   { doc: "operations.md", what: "lifetimes: pending requests", pattern: /\| pending requests \| (\d+) min \|/, values: [[DEFAULT_REQUEST_TTL_MS, MIN]] },
   { doc: "operations.md", what: "QR --scale", pattern: /\*\*`--scale N`\*\* \(with `--png`\): pixels per module, a whole number from (\d+) to (\d+), default (\d+)\./, values: [[MIN_PNG_SCALE, 1], [MAX_PNG_SCALE, 1], [DEFAULT_PNG_SCALE, 1]] },
+  {
+    doc: "operations.md",
+    what: "tether health --timeout and --wait",
+    pattern: /`--timeout DURATION`: each check's deadline, `500ms`, `5s`, `2m`, … up to `(\d+)m` \(default\s+`(\d+)s`\)\.\s+- `--wait DURATION` \(0 to `(\d+)h`\): check again about every (\d+) ms/,
+    values: [[MAX_HEALTH_TIMEOUT_MS, MIN], [DEFAULT_HEALTH_TIMEOUT_MS, S], [MAX_HEALTH_WAIT_MS, H], [HEALTH_RETRY_MS, 1]],
+  },
+  {
+    doc: "operations.md",
+    what: "listener Watch caps",
+    pattern: /On the listener at most (\d+) `Watch` streams may be open from one address, (\d+)\s+in all/,
+    values: [[MAX_LISTENER_WATCHES_PER_ADDRESS, 1], [MAX_LISTENER_WATCHES, 1]],
+  },
+  { doc: "operations.md", what: "health refresh", pattern: /pushed to `Watch` streams at once \(a certificate's window passing\s+within (a) second\)/, values: [[PROBE_REFRESH_MS, S]] },
   { doc: "operations.md", what: "QR quiet zones", pattern: /\| terminal \| L \(7 %\) \| (\d+) modules \|[^]*?\| PNG, SVG \| M \(15 %\) \| (\d+) modules/, values: [[TERMINAL_QUIET_ZONE, 1], [IMAGE_QUIET_ZONE, 1]] },
   // fleet.md, Appendix A and the sections that quote the same values
   { doc: "fleet.md", what: "registration timeout", pattern: /\| Registration timeout \| ([\d ]+) ms \|/, values: [[REGISTRATION_TIMEOUT_MS, 1]] },
@@ -118,8 +133,8 @@ const QUOTES: Quote[] = [
 
 const docs = new Map<string, string>();
 const read = (name: string) => docs.get(name) ?? docs.set(name, readFileSync(join(ROOT, "docs", name), "utf8")).get(name)!;
-/** "10 000" -> 10000; "daily" -> 1 (with the unit of a day). */
-const number = (s: string) => (s === "daily" ? 1 : Number(s.replace(/ /g, "")));
+/** "10 000" -> 10000; "daily" -> 1 (with the unit of a day); "a" (second) -> 1. */
+const number = (s: string) => (s === "daily" || s === "a" ? 1 : Number(s.replace(/ /g, "")));
 
 test("every constant the documents quote equals the code's value", () => {
   const wrong: string[] = [];

@@ -2,7 +2,9 @@
 # Installs the Debian packages the tests use, when they are missing: openssl (independent
 # certificate and CRL checks), faketime (clock-skew tests across processes), python3 (an
 # independent implementation of the protocol's check values), python3-grpcio (the Python
-# client recipe of docs/clients.md, run with /usr/bin/python3), strace (the store's fsyncs,
+# client recipe of docs/clients.md, run with /usr/bin/python3), python3-grpc-tools and
+# grpc-proto (stubs generated from the standard health and reflection protos, for the
+# off-the-shelf health client test/independent/grpc_health_probe.py), strace (the store's fsyncs,
 # observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
 # which rasterises the SVG QR code). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
@@ -14,6 +16,8 @@ command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
+/usr/bin/python3 -c "import grpc_tools.protoc" >/dev/null 2>&1 || missing="$missing python3-grpc-tools"
+[ -e /usr/share/grpc-proto/grpc/health/v1/health.proto ] || missing="$missing grpc-proto"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done
 [ -n "$found" ] || missing="$missing faketime"

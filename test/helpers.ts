@@ -59,13 +59,20 @@ export async function startTestDaemon(
     indexUpdateDelayMs?: number;
     nodeCertLifetimeMs?: number;
     renewalOverlapMs?: number;
+    /** server reflection on the node listener too (`tether daemon --reflection`) */
+    reflection?: boolean;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
   const dataDir = o.dataDir ?? join((dir as { path: string }).path, "data");
   const logs: string[] = [];
   const log = createLogger((l) => logs.push(l));
-  const config = { dataDir, listen: o.listen ?? "127.0.0.1:0", ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}) };
+  const config = {
+    dataDir,
+    listen: o.listen ?? "127.0.0.1:0",
+    ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
+    ...(o.reflection ? { reflection: true } : {}),
+  };
   const d = await startDaemon(resolveDaemonConfig(config), {
     log,
     // Tests hammer Start from one address; the limiter has its own test.

@@ -11,6 +11,7 @@ import { pairCodeCommand } from "./commands/pair/code.js";
 import { pairListCommand } from "./commands/pair/list.js";
 import { pairRejectCommand } from "./commands/pair/reject.js";
 import { statusCommand } from "./commands/status.js";
+import { healthCommand } from "./commands/health.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
@@ -40,6 +41,7 @@ import { completeCommand } from "./commands/complete.js";
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
   statusCommand,
+  healthCommand,
   pairCodeCommand,
   pairListCommand,
   pairApproveCommand,

@@ -27,6 +27,8 @@ export type DaemonConfig = Readonly<{
   pairingRateLimit?: RateLimit;
   /** the node listener's caps and handshake timeout; what is absent is derived (tls.ts) */
   listenerLimits?: Partial<ListenerLimits>;
+  /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
+  reflection?: boolean;
 }>;
 
 /** What a reload can change while the daemon runs (RunningDaemon.reload); absent means the default. */
@@ -120,6 +122,7 @@ export function resolveDaemonConfig(o: {
   pairingRateLimit?: RateLimit;
   listenerLimits?: Partial<ListenerLimits>;
   labels?: Partial<Record<"data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention", string>>;
+  reflection?: boolean;
 }): DaemonConfig {
   const label = (name: "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention") => o.labels?.[name] ?? `--${name}`;
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
@@ -148,5 +151,6 @@ export function resolveDaemonConfig(o: {
     sweepIntervalMs: o.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
     ...(o.pairingRateLimit ? { pairingRateLimit: Object.freeze({ ...o.pairingRateLimit }) } : {}),
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
+    ...(o.reflection ? { reflection: true } : {}),
   });
 }

@@ -25,6 +25,8 @@ import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPor
 import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
 import { StoreHealth } from "./health.js";
 import type { LevelLogger, LogLevel, Logger } from "./log.js";
+import { Probes, certWindowOf, serveReflection } from "./probes.js";
+import type { Readiness } from "./readiness.js";
 import { createLogger } from "./log.js";
 import { DeviceIndex } from "./auth.js";
 import { NodeHub } from "./hub.js";
@@ -84,6 +86,11 @@ export type RunningDaemon = {
    * (the listen address, the data directory and the rest need a restart).
    */
   reload(next: LiveConfig & { logLevel?: LogLevel }): ReloadResult;
+  /**
+   * Ready or not, and why (readiness.ts): what the health service answers, for `/readyz`.
+   * Ready while the store is writable and the CA, server and signer certificates are valid.
+   */
+  readiness(): Readiness;
   /** Renew the server and signer certificates if they near expiry (or now, with force). */
   checkCertificates(force?: boolean): Promise<{ server: boolean; signer: boolean }>;
   /**
@@ -201,6 +208,15 @@ export async function startDaemon(
       ...(config.nodeCertLifetimeMs ? { nodeCertLifetimeMs: config.nodeCertLifetimeMs } : {}),
     });
 
+    // The health service's status (probes.ts): the store, the certificates, and a stop.
+    const windowOf = certWindowOf();
+    const probes = new Probes({
+      now,
+      storeFailed: () => health.failed,
+      certs: () => [windowOf("CA", authority.caPem), windowOf("server", authority.serverCertPem), windowOf("signer", authority.signerCertDer)],
+      log,
+    });
+
     let listen = "";
     let advertise = config.advertise ?? "";
     const random = pooledRandom();
@@ -243,6 +259,7 @@ export async function startDaemon(
       log.error("store write failed; refusing every call until the daemon is restarted", { error: describe(err) });
       for (const t of background) clearInterval(t);
       for (const d of hub.devices()) hub.endStreams(d.id, grpcStatus.UNAVAILABLE, STORE_FAILED.details);
+      probes.refresh(); // NOT_SERVING, to every Watch stream at once
       o.onFatal?.(err);
     });
     await pairing.load();
@@ -303,6 +320,10 @@ export async function startDaemon(
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, guard));
     nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
+    // Health answers without a client certificate, as Pairing does (tls.ts requests one, never
+    // requires it): a status only. Reflection only when asked for (docs/security.md, row 51).
+    probes.serveHealth(nodeServer, "listener");
+    if (config.reflection) serveReflection(nodeServer, "listener");
     cachePeerCertificates();
     // The daemon owns the TLS server (tls.ts) and gives grpc-js each connection once its
     // handshake is complete: grpc-js sees a TLS socket, so peer certificates work as before.
@@ -365,6 +386,8 @@ export async function startDaemon(
       adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
     );
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
+    probes.serveHealth(adminServer, "socket");
+    serveReflection(adminServer, "socket");
     const oldUmask = process.umask(0o177);
     try {
       await bind(adminServer, `unix://${adminSocket}`, ServerCredentials.createInsecure());
@@ -386,6 +409,7 @@ export async function startDaemon(
       const r = await authority.refresh(now(), force);
       if (r.server) listener.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
       if (r.server || r.signer) {
+        probes.refresh();
         log.info("daemon certificates renewed", r);
         await audit.append(AuditEvent.DaemonCertificatesRotated, force ? "admin" : "daemon", "daemon", r);
       }
@@ -426,9 +450,12 @@ export async function startDaemon(
     background.push(sweeper);
     timer(sweeper);
 
+    probes.start();
     log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, listener: listener.limits });
     let closing: Promise<void> | undefined;
     const stop = async (reason: string) => {
+      // NOT_SERVING first, before any server drains: probes and watchers hear it while they can.
+      probes.stopping();
       const steps = cleanups.flatMap((c) => (c.what ? [c.what] : [])).reverse();
       log.info("daemon stopping", { reason, nodesOnline: hub.onlineCount(), closing: steps });
       const failed = await closeAll();
@@ -468,6 +495,7 @@ export async function startDaemon(
       hub,
       checkCertificates,
       reload,
+      readiness: () => probes.readiness(),
       close: (reason = "requested") => (closing ??= stop(reason)),
     };
   } catch (err) {

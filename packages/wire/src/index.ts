@@ -31,6 +31,12 @@ export const ADMIN_SOCKET_NAME = "admin.sock";
  */
 export const RENEW_NOW_HEADER = "tether-renew-now";
 
+/**
+ * Response header of a health Check on the admin socket (never on the listener): why the
+ * daemon is not serving, for `tether health`. The standard answer carries only a status.
+ */
+export const HEALTH_REASON_HEADER = "tether-health-reason";
+
 /** Environment variable naming the daemon's data directory. */
 export const DATA_DIR_ENV = "TETHER_HOME";
 
@@ -47,6 +53,16 @@ let cached: PackageDefinition | undefined;
 export function tetherPackageDefinition(): PackageDefinition {
   cached ??= loadSync([...PROTO_FILES], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
   return cached;
+}
+
+let listenerCached: PackageDefinition | undefined;
+/**
+ * The services of the node listener only (Pairing, Node, Orchestrator), for its reflection:
+ * admin.proto is not loaded, so nothing of the Admin service can be described from it.
+ */
+export function listenerPackageDefinition(): PackageDefinition {
+  listenerCached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], LOAD_OPTIONS);
+  return listenerCached;
 }
 
 export type {

@@ -86,6 +86,10 @@ file from a backup. The server and signer certificates are re-issued when missin
 
 Only one daemon can use a data directory at a time.
 
+Both the node listener and the admin socket serve the standard gRPC health service
+(see: tether health); the admin socket also serves server reflection (grpcurl), and
+the listener does too with --reflection.
+
 It checks its store at every start and refuses a damaged one (exit 14), naming the
 problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
 while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
@@ -111,6 +115,10 @@ it is restarted; \`tether status\` says why (exit 14).`,
     "handshake-timeout": { type: "string", value: "DURATION", about: "a connection whose TLS handshake is not complete by then is closed: 1s..5m", default: "10s" },
     config: { type: "string", value: "FILE", about: "read settings from this TOML file (its keys: the flags without dashes)", default: `$${CONFIG_ENV}, else none`, complete: "files" },
     "print-config": { type: "boolean", about: "print each setting, its value and where it came from (flag, env, file, default); start nothing" },
+    reflection: {
+      type: "boolean",
+      about: "also serve gRPC server reflection on the node listener (Pairing, Node, Orchestrator; never Admin).\nIt is always on the admin socket; off on the listener, which anyone who can reach may ask",
+    },
   },
   async run({ values: flags, io }) {
     const d = await import("@tether/daemon");
@@ -212,6 +220,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
         ? { pairingRateLimit: { burst: burst ?? d.DEFAULT_START_RATE_LIMIT.burst, perSecond: perSecond ?? d.DEFAULT_START_RATE_LIMIT.perSecond } }
         : {}),
       ...(Object.keys(listenerLimits).length ? { listenerLimits } : {}),
+      ...(r.values.reflection === true ? { reflection: true } : {}),
       labels: { "data-dir": at("data-dir"), listen: at("listen"), advertise: at("advertise"), "cert-lifetime": at("cert-lifetime"), "job-retention": at("job-retention") },
     });
     return { config, logLevel };

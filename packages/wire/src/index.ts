@@ -61,7 +61,7 @@ let listenerCached: PackageDefinition | undefined;
  * admin.proto is not loaded, so nothing of the Admin service can be described from it.
  */
 export function listenerPackageDefinition(): PackageDefinition {
-  listenerCached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], LOAD_OPTIONS);
+  listenerCached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
   return listenerCached;
 }
 

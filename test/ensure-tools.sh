@@ -3,8 +3,9 @@
 # certificate and CRL checks), faketime (clock-skew tests across processes), python3 (an
 # independent implementation of the protocol's check values), python3-grpcio (the Python
 # client recipe of docs/clients.md, run with /usr/bin/python3), strace (the store's fsyncs,
-# observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
-# which rasterises the SVG QR code). Runs before
+# observed), zbar-tools (zbarimg, an independent QR decoder), librsvg2-bin (rsvg-convert,
+# which rasterises the SVG QR code) and systemd (systemd-analyze verify and security, run on
+# contrib/systemd's units). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -13,6 +14,7 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
+[ -x /usr/bin/systemd-analyze ] || missing="$missing systemd"
 /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done

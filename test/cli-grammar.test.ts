@@ -204,14 +204,14 @@ G("every --help: a usage line, every flag with its default, at least one example
 });
 
 G("version: CLI, protocol and daemon versions, found through --data-dir or $TETHER_HOME; without a daemon it says so", async () => {
-  for (const args of [["version"], ["--version"], ["version", "--data-dir", ctx.d.dataDir]]) {
+  for (const args of [["version"], ["version", "--data-dir", ctx.d.dataDir]]) {
     const r = await tether(args, args.length === 3 ? {} : { TETHER_HOME: ctx.d.dataDir });
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, `tether ${CLI_VERSION}\n`);
     assert.match(r.stdout, `tether.v1 (gRPC API), pairing handshake ${PAIR_PROTOCOL_VERSION}`);
     assert.match(r.stdout, `daemon:   ${DAEMON_VERSION} (${join(ctx.d.dataDir, "admin.sock")})`);
   }
-  const j = JSON.parse((await tether(["--version", "--json"])).stdout) as { cli: string; protocol: { api: string; pairing: number }; daemon: { version: string } | null };
+  const j = JSON.parse((await tether(["version", "--json"], { TETHER_HOME: ctx.d.dataDir })).stdout) as { cli: string; protocol: { api: string; pairing: number }; daemon: { version: string } | null };
   assert.equal(j.protocol, { api: "tether.v1", pairing: PAIR_PROTOCOL_VERSION, pairingUri: "1" });
   assert.is(j.cli, CLI_VERSION);
   assert.is(j.daemon?.version, DAEMON_VERSION);
@@ -224,6 +224,21 @@ G("version: CLI, protocol and daemon versions, found through --data-dir or $TETH
   const nj = JSON.parse((await tether(["version", "--json", "--data-dir", none])).stdout) as { daemon: null; daemonError: string };
   assert.is(nj.daemon, null);
   assert.match(nj.daemonError, "cannot reach");
+});
+
+G("--version: the CLI's version alone, without asking the running daemon; it takes only --json", async () => {
+  const r = await tether(["--version"], { TETHER_HOME: ctx.d.dataDir });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, `tether ${CLI_VERSION}\n`);
+  const j = await tether(["--version", "--json"], { TETHER_HOME: ctx.d.dataDir });
+  assert.equal(JSON.parse(j.stdout), { cli: CLI_VERSION });
+  for (const args of [["--version", "--data-dir", ctx.d.dataDir], ["--version", "extra"], ["--version", "--json", "--json"]]) {
+    const bad = await tether(args);
+    assert.is(bad.code, 2, args.join(" "));
+    assert.is(bad.stdout, "");
+    assert.match(bad.stderr, "tether --version takes only --json");
+    assert.match(bad.stderr, "tether version [--data-dir DIR]");
+  }
 });
 
 /**

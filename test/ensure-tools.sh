@@ -5,8 +5,9 @@
 # client recipe of docs/clients.md, run with /usr/bin/python3), python3-grpc-tools and
 # grpc-proto (stubs generated from the standard health and reflection protos, for the
 # off-the-shelf health client test/independent/grpc_health_probe.py), strace (the store's fsyncs,
-# observed), zbar-tools (zbarimg, an independent QR decoder) and librsvg2-bin (rsvg-convert,
-# which rasterises the SVG QR code). Runs before
+# observed), zbar-tools (zbarimg, an independent QR decoder), librsvg2-bin (rsvg-convert,
+# which rasterises the SVG QR code) and systemd (systemd-analyze verify and security, run on
+# contrib/systemd's units). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -15,6 +16,7 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
+[ -x /usr/bin/systemd-analyze ] || missing="$missing systemd"
 /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
 /usr/bin/python3 -c "import grpc_tools.protoc" >/dev/null 2>&1 || missing="$missing python3-grpc-tools"
 [ -e /usr/share/grpc-proto/grpc/health/v1/health.proto ] || missing="$missing grpc-proto"

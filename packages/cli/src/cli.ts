@@ -6,11 +6,22 @@
 import { accessSync, constants as fsConstants, realpathSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { delimiter, join, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
-import type { Client, ServiceError } from "@grpc/grpc-js";
+import type { Client, Metadata, ServiceError } from "@grpc/grpc-js";
 import { visible, visibleJson } from "@tether/base";
-import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, tetherPackageDefinition } from "@tether/wire";
+import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, packageRoot, tetherPackageDefinition } from "@tether/wire";
+
+type Grpc = typeof import("@grpc/grpc-js");
+let grpcModule: Grpc | undefined;
+/**
+ * @grpc/grpc-js, imported on the first call to the daemon. Nothing else in the CLI's start-up
+ * imports it (or any other dependency): a command that makes no call (`--version`, `--help`,
+ * a usage error) does not pay for loading it. Commands import their heavy modules the same
+ * way, inside run() (docs/operations.md, "Packaging").
+ */
+export async function grpcJs(): Promise<Grpc> {
+  grpcModule ??= await import("@grpc/grpc-js");
+  return grpcModule;
+}
 
 /** Exit codes (docs/operations.md). */
 export const Exit = {
@@ -369,12 +380,11 @@ function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
  */
 export function selfCommand(env: NodeJS.ProcessEnv): string {
   if (onPath("tether", env)) return "tether";
-  const bin = fileURLToPath(new URL("../../../bin/tether", import.meta.url));
-  let real = bin;
+  let real: string;
   try {
-    real = realpathSync(bin);
+    real = realpathSync(join(packageRoot(), "bin", "tether"));
   } catch {
-    return "tether"; // not laid out as a checkout: assume an installed tether
+    return "tether"; // no bin/tether in the package: assume an installed tether
   }
   if (real.split(sep).includes("node_modules")) return "npx tether";
   return `${onPath("node", env) ? "node" : shellWord(process.execPath)} ${shellWord(real)}`;
@@ -431,6 +441,7 @@ async function open(service: "Admin" | "Orchestrator", target: Target): Promise<
       throw err;
     }
   }
+  const { credentials, loadPackageDefinition } = await grpcJs();
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
     tether: { v1: Record<string, new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AnyClient> };
   };
@@ -445,6 +456,7 @@ async function open(service: "Admin" | "Orchestrator", target: Target): Promise<
 /** Call one unary RPC of the Admin or Orchestrator service. */
 export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target, method: string, req: object, timeoutMs = 30_000): Promise<Res> {
   const { client, where } = await open(service, target);
+  const { Metadata } = await grpcJs();
   try {
     return await new Promise<Res>((resolve, reject) => {
       const fn = client[method] as Unary;
@@ -462,6 +474,7 @@ export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target
  * why and what works, as `tether node run` tells it (@tether/node's refusedForGood).
  */
 async function callError(err: ServiceError, target: Target, where: string): Promise<CliError> {
+  const { status } = await grpcJs();
   if (target.kind === "device" && err.code === status.UNAUTHENTICATED) {
     const { loadCredentials, refusedForGood } = await import("@tether/node");
     try {
@@ -472,7 +485,7 @@ async function callError(err: ServiceError, target: Target, where: string): Prom
       // unreadable state: the daemon's words below
     }
   }
-  return adminError(err, where);
+  return adminError(err, where, status);
 }
 
 /** Follow WatchJob until the job reaches a final state; returns the last job message. */
@@ -508,7 +521,7 @@ export function admin<Res>(dataDir: string, method: string, req: object): Promis
   return rpc<Res>("Admin", { kind: "socket", dataDir }, method, req);
 }
 
-function adminError(err: ServiceError, where: string): CliError {
+function adminError(err: ServiceError, where: string, status: Grpc["status"]): CliError {
   const detail = err.details || err.message;
   // The daemon answered, but its store has failed (it refuses every call until restarted), or
   // a record the call needs is damaged.

@@ -34,7 +34,7 @@ import { nodeRunCommand } from "./commands/node/run.js";
 import { nodeRenewCommand } from "./commands/node/renew.js";
 import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
-import { versionCommand } from "./commands/version.js";
+import { printCliVersion, versionCommand } from "./commands/version.js";
 import { completionCommand } from "./commands/completion.js";
 import { completeCommand } from "./commands/complete.js";
 
@@ -181,9 +181,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return argv.length === 0 ? Exit.Usage : Exit.Ok;
   }
   const json = wantsJson(argv);
-  // `tether --version [--json] [--data-dir DIR]` is `tether version`
-  if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   try {
+    // `tether --version [--json]`: this CLI's version alone, asking no daemon; `tether version` asks it
+    if (argv[0] === "--version") return printCliVersion(argv.slice(1), io);
     const r = route(argv);
     if ("help" in r) {
       (r.code === Exit.Ok ? io.out : io.err)(r.help);

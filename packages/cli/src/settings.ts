@@ -15,7 +15,7 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { TomlError, parse as parseToml } from "smol-toml";
+import { createRequire } from "node:module";
 import type { Flag, Flags, Values } from "./cli.js";
 import { CliError, Exit, didYouMean, nearest, orList } from "./cli.js";
 
@@ -77,6 +77,8 @@ export function readConfigFile(given: string): ConfigFile {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+  // Required here, not imported at the top: every CLI start-up loads this module (build.js).
+  const { TomlError, parse: parseToml } = createRequire(import.meta.url)("smol-toml") as typeof import("smol-toml");
   try {
     return { path, table: parseToml(text) as Record<string, unknown> };
   } catch (err) {

@@ -4,13 +4,13 @@
  * decodes them: messages.ts), the message size limits, and nothing else. It does not
  * import @grpc/grpc-js.
  */
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadSync } from "@grpc/proto-loader";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { LOAD_OPTIONS, PROTO_DIR, PROTO_FILES } from "./protos.js";
 
-export { PROTO_DIR } from "./protos.js";
+export { PROTO_DIR, packageRoot } from "./protos.js";
 
 /**
  * Largest message either side accepts on the node listener: a job's input or output (at most
@@ -45,13 +45,21 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env[DATA_DIR_ENV] || join(homedir(), ".tether"));
 }
 
+/** @grpc/proto-loader, required on first use (see tetherPackageDefinition). */
+function protoLoader(): typeof import("@grpc/proto-loader") {
+  return createRequire(import.meta.url)("@grpc/proto-loader") as typeof import("@grpc/proto-loader");
+}
+
 let cached: PackageDefinition | undefined;
 /**
  * The package definition for tether.v1 (all services). Decodes messages into the shapes of
  * messages.ts, which are generated with the same LOAD_OPTIONS (`npm run gen`).
+ * @grpc/proto-loader (and protobufjs under it) is loaded on the first call, not when this
+ * module is imported: the CLI imports this module for its constants, and `tether --version`
+ * must not pay for the protobuf parser.
  */
 export function tetherPackageDefinition(): PackageDefinition {
-  cached ??= loadSync([...PROTO_FILES], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
+  cached ??= protoLoader().loadSync([...PROTO_FILES], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
   return cached;
 }
 
@@ -61,7 +69,7 @@ let listenerCached: PackageDefinition | undefined;
  * admin.proto is not loaded, so nothing of the Admin service can be described from it.
  */
 export function listenerPackageDefinition(): PackageDefinition {
-  listenerCached ??= loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
+  listenerCached ??= protoLoader().loadSync(["tether/v1/pairing.proto", "tether/v1/node.proto", "tether/v1/orchestrator.proto"], { ...LOAD_OPTIONS, includeDirs: [PROTO_DIR] });
   return listenerCached;
 }
 

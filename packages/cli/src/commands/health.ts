@@ -7,12 +7,11 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Metadata, credentials, makeClientConstructor, status } from "@grpc/grpc-js";
-import type { ChannelCredentials, Client, ServiceError } from "@grpc/grpc-js";
+import type { ChannelCredentials, Client, Metadata, ServiceError } from "@grpc/grpc-js";
 import { parseDurationMs } from "@tether/base";
 import { ADMIN_SOCKET_NAME, API_PACKAGE, HEALTH_REASON_HEADER } from "@tether/wire";
 import type { Command } from "../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit, str } from "../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit, grpcJs, str } from "../cli.js";
 
 /** Each check's deadline unless --timeout says otherwise. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
@@ -76,7 +75,7 @@ function caOf(ca: string | undefined, dataDir: string): string {
 }
 
 /** grpc-js's words for a failed connection, without their boilerplate: "connect ECONNREFUSED 127.0.0.1:1". */
-function connectionError(err: ServiceError): string {
+function connectionError(err: ServiceError, status: typeof import("@grpc/grpc-js").status): string {
   if (err.code === status.DEADLINE_EXCEEDED) return "no answer within --timeout";
   const last = /Last error: (?:Error: )?(.*?)\.?(?:\s*Resolution note:.*)?$/s.exec(err.details);
   return last?.[1] || err.details.replace(/\s*Resolution note:\s*$/, "") || "UNAVAILABLE";
@@ -84,6 +83,7 @@ function connectionError(err: ServiceError): string {
 
 /** One Check, on a channel of its own (a failed connection's backoff must not delay the next). */
 async function checkOnce(target: Target, service: string, timeoutMs: number): Promise<Outcome> {
+  const { Metadata, makeClientConstructor, status } = await grpcJs();
   const { service: definition } = await import("grpc-health-check");
   const Ctor = makeClientConstructor(definition as never, "Health") as unknown as new (a: string, c: ChannelCredentials, o: object) => HealthClient;
   const client = new Ctor(target.via === "socket" ? `unix://${target.address}` : target.address, target.creds, target.options);
@@ -93,7 +93,7 @@ async function checkOnce(target: Target, service: string, timeoutMs: number): Pr
       const call = client.Check({ service }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (!err) return resolve({ kind: "status", status: res?.status ?? "UNKNOWN", ...(reason ? { reason } : {}) });
         if (err.code === status.NOT_FOUND) return resolve({ kind: "not-found" });
-        if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) return resolve({ kind: "unreachable", details: connectionError(err) });
+        if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) return resolve({ kind: "unreachable", details: connectionError(err, status) });
         resolve({ kind: "other", code: err.code, details: err.details });
       });
       // Only the admin socket says why it is not serving; the listener answers a status only.
@@ -149,6 +149,7 @@ ${API_PACKAGE}.Orchestrator; ${API_PACKAGE}.Admin on the admin socket only.`,
     const service = str(values.service) ?? "";
     const timeoutMs = str(values.timeout) ? durationOf(str(values.timeout) as string, "--timeout", 1, MAX_HEALTH_TIMEOUT_MS, "from 1ms to 10m") : DEFAULT_HEALTH_TIMEOUT_MS;
     const waitMs = str(values.wait) !== undefined ? durationOf(str(values.wait) as string, "--wait", 0, MAX_HEALTH_WAIT_MS, "from 0 to 24h") : undefined;
+    const { credentials, status } = await grpcJs();
     const daemon = str(values.daemon);
     const ca = str(values.ca);
     if (ca !== undefined && daemon === undefined) throw new CliError(Exit.Usage, "--ca is for --daemon HOST:PORT (the admin socket needs no CA)");

@@ -1,6 +1,5 @@
 /** tether node pair: pair this machine with a daemon using a PIN, a URI or a QR image. */
 import { visibleJson } from "@tether/base";
-import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { CliError, Exit, NODE_STATE_DIR_OPTION, emit, selfCommand, str, tty, usageError } from "../../cli.js";
 import { readQrImage } from "../../qr.js";
@@ -67,6 +66,7 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
     if (given.length !== 1) throw usageError(this, "give exactly one of --pin, --uri or --qr-image");
     // "-" reads the code from stdin, so it does not show in the process list.
     const fromStdin = async (v: string | undefined) => (v === "-" ? (await readStdin()).trim() : v);
+    const { NodeError, defaultStateDir, pair } = await import("@tether/node");
     const uri = str(values["qr-image"]) ? await readQrImage(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
     const pin = await fromStdin(str(values.pin));
     const role = (str(values.role) ?? "node") as "node" | "orchestrator";

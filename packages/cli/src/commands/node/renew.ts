@@ -1,5 +1,4 @@
 /** tether node renew: renew this device's certificate now, when it is due, or when the admin asked; optionally run a hook after. */
-import { NodeError, defaultStateDir, renewIfDue } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, emit, isoTime, str } from "../../cli.js";
 import { renewHookEnv, runHook } from "./hook.js";
@@ -39,6 +38,7 @@ another process is renewing the same state directory at that moment.`,
     ...DAEMON_ADDRESS_OPTION,
   },
   async run({ values, io }) {
+    const { NodeError, defaultStateDir, renewIfDue } = await import("@tether/node");
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const hook = str(values.exec);
     if (hook !== undefined && !hook.trim()) throw new CliError(Exit.Usage, "--exec needs a COMMAND");
@@ -59,7 +59,7 @@ another process is renewing the same state directory at that moment.`,
       emit(io, Boolean(values.json), { renewed: false }, () => "not due yet (less than half of the certificate's lifetime has passed, and no rotation was asked for); use --force to renew now\n");
       return Exit.Ok;
     }
-    const ran = hook === undefined ? undefined : await runHook(hook, renewHookEnv(dir, r.deviceId, r.certPem));
+    const ran = hook === undefined ? undefined : await runHook(hook, await renewHookEnv(dir, r.deviceId, r.certPem));
     const out = {
       renewed: true,
       reason: r.reason,

@@ -6,13 +6,11 @@
  */
 import { spawn } from "node:child_process";
 import { resolve as resolvePath } from "node:path";
-import { status } from "@grpc/grpc-js";
 import { LOG_LEVEL_ENV, createLogger, parseDurationMs } from "@tether/base";
 import type { LevelLogger, LogRecord } from "@tether/base";
-import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext, NodeConnection } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
-import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, str, tty } from "../../cli.js";
+import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, grpcJs, str, tty } from "../../cli.js";
 import { killGroup, renewHookEnv, runHook } from "./hook.js";
 
 const MAX_STDOUT = 1024 * 1024;
@@ -189,6 +187,8 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
     const drainMs = drainTimeoutOf(str(values["drain-timeout"]));
     const onRenew = str(values["on-renew"]);
     if (onRenew !== undefined && !onRenew.trim()) throw new CliError(Exit.Usage, "--on-renew needs a COMMAND");
+    const { NodeError, connect, defaultStateDir } = await import("@tether/node");
+    const { status } = await grpcJs();
     const stateDir = resolvePath(str(values["state-dir"]) ?? defaultStateDir(io.env));
     const log = logger(io, Boolean(values["json-logs"]));
     let conn;
@@ -236,7 +236,7 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       // one hook at a time, each with the certificate as it is when it starts
       if (onRenew) {
         hooks = hooks.then(async () => {
-          const ran = await runHook(onRenew, renewHookEnv(stateDir, conn.deviceId, conn.tlsMaterial().certPem));
+          const ran = await runHook(onRenew, await renewHookEnv(stateDir, conn.deviceId, conn.tlsMaterial().certPem));
           if (ran.ok) log.info("renew hook ran", {});
           else log.error("renew hook failed", { error: ran.error, note: "the renewal stands" });
         });

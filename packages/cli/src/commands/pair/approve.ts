@@ -1,13 +1,13 @@
 /** tether pair approve: approve a pending request and issue the node's certificate. */
-import { CryptoError, parseVerificationCode } from "@tether/crypto";
 import type { PairRequest } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty, usageError } from "../../cli.js";
 import { JOBS_SCOPE_SYNTAX, formatJobsScope, parseJobsScope } from "../devices/grant.js";
 
 /** --code as the node prints it (NNN-NNN) or as 6 digits; the daemon compares it. */
-function codeOption(value: string | undefined): string | undefined {
+async function codeOption(value: string | undefined): Promise<string | undefined> {
   if (value === undefined) return undefined;
+  const { CryptoError, parseVerificationCode } = await import("@tether/crypto");
   try {
     return parseVerificationCode(value, "--code");
   } catch (cause) {
@@ -48,7 +48,7 @@ and issues nothing.`,
     ...DATA_DIR_OPTION,
   },
   async run({ values, positionals, io }) {
-    const code = codeOption(str(values.code));
+    const code = await codeOption(str(values.code));
     const id = positionals[0] ?? "";
     if (!id && code === undefined) throw usageError(this, "give a request id, --code with the node's verification code, or both");
     const role = str(values.role) ?? "";

@@ -149,7 +149,10 @@ P("the installed tether answers --version and --help, and refuses a bad command 
 P("with only the installed tether: daemon, PIN, pairing, approval, a node with a capability, a job and its result", async () => {
   const data = join(ctx.work, "daemon");
   const nodeDir = join(ctx.work, "node");
-  const daemon = start(["daemon", "--data-dir", data, "--listen", "127.0.0.1:0", "--json"]);
+  // A config file (its TOML parser is a dependency the package loads lazily) and a flag over it.
+  const config = join(ctx.work, "tether.toml");
+  writeFileSync(config, 'listen = "127.0.0.1:1"\nlog-level = "warn"\n', { mode: 0o600 });
+  const daemon = start(["daemon", "--config", config, "--data-dir", data, "--listen", "127.0.0.1:0", "--json"]);
   const line = await waitFor(
     () => daemon.out().split("\n").find((l) => l.includes('"ready"')) ?? (daemon.child.exitCode !== null ? "exited" : undefined),
     `the daemon's ready line (stderr: ${daemon.err()})`,
@@ -159,6 +162,15 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
   const ready = JSON.parse(line) as { listen: string; adminSocket: string };
   assert.match(ready.listen, /^127\.0\.0\.1:\d+$/);
   const dd = ["--data-dir", data];
+
+  // The readiness check of contrib/systemd/tether.service, and a probe of the TLS listener.
+  const health = await tether(["health", "--wait", "30s", "--json", ...dd]);
+  assert.is(health.code, 0, health.stderr);
+  assert.is((JSON.parse(health.stdout) as { status: string }).status, "SERVING");
+  const probe = await tether(["health", "--daemon", ready.listen, ...dd]);
+  assert.is(probe.code, 0, probe.stderr);
+  assert.is(probe.stdout, "SERVING\n");
+  assert.not.match(daemon.err(), '"level":"info"', "the config file's log-level (warn) applies");
 
   const status = await tether(["status", "--json", ...dd]);
   assert.is(status.code, 0, status.stderr);

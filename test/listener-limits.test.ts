@@ -98,7 +98,7 @@ function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ cod
       if (r instanceof Error) reject(r);
       else resolve(r);
     };
-    session.on("error", (e) => done(e));
+    session.on("error", (e: Error) => done(e));
     const stream = session.request({
       [h2.HTTP2_HEADER_METHOD]: "POST",
       [h2.HTTP2_HEADER_PATH]: "/tether.v1.Node/GetCrl",
@@ -112,7 +112,7 @@ function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ cod
     };
     stream.on("response", fromHeaders);
     stream.on("trailers", fromHeaders);
-    stream.on("error", (e) => done(e));
+    stream.on("error", (e: Error) => done(e));
     stream.end(Buffer.from([0, 0, 0, 0, 0])); // one empty GetCrlRequest
   });
 }

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { connect as h2connect, constants as h2 } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { Socket, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -107,7 +108,7 @@ function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ cod
     });
     let bytes = 0;
     stream.on("data", (c: Buffer) => (bytes += c.length));
-    const fromHeaders = (h: Record<string, unknown>) => {
+    const fromHeaders = (h: IncomingHttpHeaders) => {
       if (h["grpc-status"] !== undefined) done({ code: Number(h["grpc-status"]), details: decodeURIComponent(String(h["grpc-message"] ?? "")), bytes });
     };
     stream.on("response", fromHeaders);

@@ -321,7 +321,7 @@ export async function rawNodeClient(address: string, stateDir: string | { caPem:
 }
 
 /** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
-export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close: () => void }> {
   const client = await rawNodeClient(address, stateDir, trustCaPem);
   const stream = client.Connect();
   return { stream, close: () => client.close() };

@@ -123,7 +123,7 @@ export async function expectStatus(p: Promise<unknown>, code: number): Promise<s
     await p;
   } catch (e) {
     const err = e as ServiceError;
-    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`);
+    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`, { cause: e });
     return err.details;
   }
   throw new Error(`expected gRPC status ${code}, but the call succeeded`);

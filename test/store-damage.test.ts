@@ -67,7 +67,7 @@ async function jobsFound(data: string): Promise<number> {
   for (const id of ctx.jobs) {
     const ok = await rpc<Job>("Orchestrator", { kind: "socket", dataDir: data }, "GetJob", { id }).then(
       () => true,
-      (e: { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
+      (e: Error & { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
     );
     if (ok) n++;
   }

@@ -27,7 +27,6 @@ const NODES = 50;
 /** jobs measured at 1 in flight, and at 64 in flight, per configuration and repetition */
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 2000);
-const IN_FLIGHT = 64;
 const WARMUP = 50;
 const INPUT = Buffer.from(JSON.stringify({ payload: "x".repeat(200) }));
 

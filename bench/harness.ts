@@ -122,7 +122,7 @@ export type BenchContext = {
   /** repetitions per figure (--reps, default per benchmark) */
   reps?: number;
   /** progress lines (stderr; never mixed into --json output) */
-  log(line: string): void;
+  log: (line: string) => void;
   /** a fresh temp directory, removed when the benchmark ends */
   tmp(prefix?: string): string;
 };

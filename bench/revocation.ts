@@ -14,7 +14,6 @@ import { join } from "node:path";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
 import { monoMs, pct, repsOf, row, sleep, startDaemonProcess } from "./harness.ts";
 import { adminClient, relaySocketClient } from "./clients.ts";
-import type { Rpc } from "./clients.ts";
 import { startBaselineServer, startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
 import { credsOf, devicePool, prepareDataDir, seedDevices } from "./seed.ts";

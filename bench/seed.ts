@@ -289,7 +289,7 @@ function metaOps(now: number): Op<Tables>[] {
 }
 
 async function withStore<T>(dataDir: string, fn: (s: Store<Tables>) => Promise<T>): Promise<T> {
-  const s = await Store.open<Tables>(join(dataDir, "store"), STORE_TABLES as unknown as (keyof Tables & string)[]);
+  const s = await Store.open<Tables>(join(dataDir, "store"), STORE_TABLES as unknown as (keyof Tables)[]);
   try {
     return await fn(s);
   } finally {

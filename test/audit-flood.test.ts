@@ -7,6 +7,7 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -193,7 +194,7 @@ function floodClient(listen: string) {
     new Promise((resolve, reject) => {
       const s = session.request({ ":method": "POST", ":path": f.path, "content-type": "application/grpc", te: "trailers" });
       let got: Status | undefined;
-      const take = (h: Record<string, unknown>) => {
+      const take = (h: IncomingHttpHeaders) => {
         if (h["grpc-status"] !== undefined) got = { code: Number(h["grpc-status"]), details: decodeURIComponent(String(h["grpc-message"] ?? "")) };
       };
       s.on("response", take);

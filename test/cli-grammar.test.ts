@@ -318,7 +318,9 @@ G("-o json|table|wide on list and show commands; -o json is --json; a bad or con
     assert.is(table.code, 0);
     assert.is(wide.code, 0);
     assert.is(table.stdout, (await tether(words)).stdout, "table is the default");
-    assert.throws(() => JSON.parse(table.stdout));
+    assert.throws(() => {
+      JSON.parse(table.stdout);
+    });
   }
   const wide = (await tether(["devices", "list", "-o", "wide"])).stdout;
   assert.match(wide.split("\n")[0] as string, /LABELS\s+PLATFORM\s+VERSION/);

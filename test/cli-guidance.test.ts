@@ -37,13 +37,13 @@ type Run = { code: number; stdout: string; stderr: string };
 const tether = (args: string[], o: { env?: NodeJS.ProcessEnv; onErr?: (written: string, all: string) => void } = {}): Promise<Run> => cliInProcess(args, o);
 const dd = () => ["--data-dir", ctx.dataDir];
 
-/** A directory for $PATH holding the given programs (each an executable file, or a link to one). */
-function pathDir(name: string, programs: Record<string, string | { link: string }>): string {
+/** A directory for $PATH holding the given programs (each an executable file, or a symbolic link to one). */
+function pathDir(name: string, programs: Record<string, string | { symlinkTo: string }>): string {
   const dir = join(ctx.tmp.path, name);
   mkdirSync(dir);
   for (const [prog, what] of Object.entries(programs)) {
     if (typeof what === "string") writeFileSync(join(dir, prog), what, { mode: 0o755 });
-    else symlinkSync(what.link, join(dir, prog));
+    else symlinkSync(what.symlinkTo, join(dir, prog));
   }
   return dir;
 }
@@ -60,7 +60,7 @@ G("pair code prints the node's join command with the advertised address; --json 
   assert.match(pin.stdout, /reaches this machine only: for other machines, start the daemon with --advertise HOST:PORT/);
 
   // No `tether` on PATH (a checkout): the command that runs this checkout's bin/tether.
-  const onlyNode = pathDir("bin-node", { node: { link: process.execPath } });
+  const onlyNode = pathDir("bin-node", { node: { symlinkTo: process.execPath } });
   const j = await tether(["pair", "code", "--method", "pin", "--json", ...dd()], { env: { PATH: onlyNode } });
   assert.is(j.code, 0, j.stderr);
   const out = JSON.parse(j.stdout) as Record<string, string>;

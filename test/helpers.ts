@@ -130,7 +130,7 @@ export async function expectStatus(p: Promise<unknown>, code: number): Promise<s
     await p;
   } catch (e) {
     const err = e as ServiceError;
-    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`);
+    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`, { cause: e });
     return err.details;
   }
   throw new Error(`expected gRPC status ${code}, but the call succeeded`);
@@ -328,7 +328,7 @@ export async function rawNodeClient(address: string, stateDir: string | { caPem:
 }
 
 /** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
-export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close: () => void }> {
   const client = await rawNodeClient(address, stateDir, trustCaPem);
   const stream = client.Connect();
   return { stream, close: () => client.close() };

@@ -203,7 +203,7 @@ N("a renewed certificate for another key is refused, and the stored certificate 
     Renew: ((_call, cb) => {
       renewals++;
       ctx.auth
-        .issueNodeCert({ deviceId: JSON.parse(readFileSync(`${dir}/node.json`, "utf8")).deviceId, publicKeySpkiDer: new Uint8Array(other.export({ type: "spki", format: "der" })), now: Date.now() })
+        .issueNodeCert({ deviceId: (JSON.parse(readFileSync(`${dir}/node.json`, "utf8")) as { deviceId: string }).deviceId, publicKeySpkiDer: new Uint8Array(other.export({ type: "spki", format: "der" })), now: Date.now() })
         .then((c) => cb(null, { certificate: c.certDer, notAfter: c.notAfter }), (e: Error) => cb(e, null));
     }) as handleUnaryCall<unknown, unknown>,
   });

@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connect, connectPeer, createPeerServer } from "@tether/node";
-import type { NodeConnection, PeerServer } from "@tether/node";
+import type { HeldCrl, NodeConnection, PeerServer } from "@tether/node";
 import { admin, pairDevice, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
@@ -115,7 +115,7 @@ P("the label policy: devices with labels must share one to talk", async () => {
 });
 
 P("the daemon pushes its signed CRL on each node's stream at registration; a node keeps it on disk", async () => {
-  const held = ctx.ca.crl() ?? (await once(ctx.ca, "crl"))[0];
+  const held = ctx.ca.crl() ?? ((await once(ctx.ca, "crl")) as [HeldCrl])[0];
   assert.ok(held.crlNumber >= 1 && held.nextUpdate > Date.now(), "a current CRL is held after registering");
   assert.ok(existsSync(`${ctx.tmp.path}/a/crl.der`), "saved in the state directory");
   // openssl agrees it is the CA's CRL

@@ -67,7 +67,7 @@ async function jobsFound(data: string): Promise<number> {
   for (const id of ctx.jobs) {
     const ok = await rpc<Job>("Orchestrator", { kind: "socket", dataDir: data }, "GetJob", { id }).then(
       () => true,
-      (e: { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
+      (e: Error & { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
     );
     if (ok) n++;
   }
@@ -292,7 +292,7 @@ S("a check of a healthy store is clean; check and repair refuse while the daemon
   try {
     const busy = await cli(["store", "repair", "--yes", "--data-dir", data, "--json"]);
     assert.is(busy.code, 9, busy.stderr);
-    assert.match(JSON.parse(busy.stderr).error.message, /a daemon is running on .*: stop it first/);
+    assert.match((JSON.parse(busy.stderr) as { error: { message: string } }).error.message, /a daemon is running on .*: stop it first/);
   } finally {
     await stopDaemonProcess(d);
   }

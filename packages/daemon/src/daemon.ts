@@ -460,6 +460,7 @@ export async function startDaemon(
       log.info("daemon stopping", { reason, nodesOnline: hub.onlineCount(), closing: steps });
       const failed = await closeAll();
       log.info("daemon stopped", { reason, uptimeMs: now() - startedAt });
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the first cleanup failure, rethrown as it was caught
       if (failed) throw failed;
     };
     const reload = (next: LiveConfig & { logLevel?: LogLevel }): ReloadResult => {

@@ -31,6 +31,7 @@ let peerCertificatesCached = false;
 export function cachePeerCertificates(): void {
   if (peerCertificatesCached) return;
   peerCertificatesCached = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(this), on the socket
   const original = TLSSocket.prototype.getPeerCertificate;
   const cache = new WeakMap<TLSSocket, PeerCertificate>();
   TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {

@@ -277,7 +277,9 @@ export class NodeConnection extends EventEmitter {
     };
     // A handler that ignores its signal must not hold the job (or this process) past an abort.
     const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true }));
-    Promise.race([work(), aborted])
+    // Every failure of the handler is caught below; what can still reject is a throwing "result"
+    // listener, which surfaces as an uncaught error as it would from any other emit.
+    void Promise.race([work(), aborted])
       .then((out) => {
         const output = Buffer.from(JSON.stringify(out ?? null));
         if (output.length > MAX_OUTPUT_BYTES) throw new Error(`output is ${output.length} bytes; the limit is ${MAX_OUTPUT_BYTES}`);
@@ -287,17 +289,21 @@ export class NodeConnection extends EventEmitter {
       .then((r) => {
         clearTimeout(timer);
         this.#running.delete(jobId);
-        // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
-        if (!this.#closed) {
-          this.#finished.set(jobId, r);
-          if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
-          this.#send({ result: { jobId, ...r } });
-          this.emit("result", { jobId, ok: r.ok, error: r.error });
-        }
-        if (this.#running.size === 0 && this.#idle.size > 0) {
-          const waiting = [...this.#idle];
-          this.#idle.clear();
-          for (const f of waiting) f();
+        try {
+          // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
+          if (!this.#closed) {
+            this.#finished.set(jobId, r);
+            if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
+            this.#send({ result: { jobId, ...r } });
+            this.emit("result", { jobId, ok: r.ok, error: r.error });
+          }
+        } finally {
+          // Even if a listener threw: a drain waiting for the last job must not wait forever.
+          if (this.#running.size === 0 && this.#idle.size > 0) {
+            const waiting = [...this.#idle];
+            this.#idle.clear();
+            for (const f of waiting) f();
+          }
         }
       });
   }

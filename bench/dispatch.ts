@@ -104,14 +104,7 @@ async function measure(one: (deviceId: string) => Promise<void>, devices: string
   return { perSecond: total / secs, p50: pct(lat, 50), p99: pct(lat, 99), cpuMsPerJob: (serverCpuMs() - cpu0) / total };
 }
 
-async function runConfigs(
-  fleet: Fleet,
-  mode: "tether" | "baseline",
-  address: string,
-  one: (id: string) => Promise<void>,
-  ids: string[],
-  serverCpuMs: () => number,
-): Promise<Rep> {
+async function runConfigs(fleet: Fleet, mode: "tether" | "baseline", address: string, one: (id: string) => Promise<void>, ids: string[], serverCpuMs: () => number): Promise<Rep> {
   const out: Rep = [];
   await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: 1 });
   out.push(await measure(one, ids, CONFIGS[0] as Config, serverCpuMs), await measure(one, ids, CONFIGS[1] as Config, serverCpuMs));
@@ -168,10 +161,32 @@ export const bench: Bench = {
       const tt = t.map((r) => r[i] as Figures);
       const bb = b.map((r) => r[i] as Figures);
       rows.push(
-        row(`throughput, ${label}`, "jobs/s", tt.map((f) => f.perSecond), bb.map((f) => f.perSecond), { text: ">= 0.5x baseline", met: (r) => r >= 0.5 }),
-        row(`p50 latency, ${label}`, "ms", tt.map((f) => f.p50), bb.map((f) => f.p50)),
-        row(`p99 latency, ${label}`, "ms", tt.map((f) => f.p99), bb.map((f) => f.p99), { text: "<= 3x baseline", met: (r) => r <= 3 }),
-        row(`server CPU per job, ${label}`, "ms", tt.map((f) => f.cpuMsPerJob), bb.map((f) => f.cpuMsPerJob)),
+        row(
+          `throughput, ${label}`,
+          "jobs/s",
+          tt.map((f) => f.perSecond),
+          bb.map((f) => f.perSecond),
+          { text: ">= 0.5x baseline", met: (r) => r >= 0.5 },
+        ),
+        row(
+          `p50 latency, ${label}`,
+          "ms",
+          tt.map((f) => f.p50),
+          bb.map((f) => f.p50),
+        ),
+        row(
+          `p99 latency, ${label}`,
+          "ms",
+          tt.map((f) => f.p99),
+          bb.map((f) => f.p99),
+          { text: "<= 3x baseline", met: (r) => r <= 3 },
+        ),
+        row(
+          `server CPU per job, ${label}`,
+          "ms",
+          tt.map((f) => f.cpuMsPerJob),
+          bb.map((f) => f.cpuMsPerJob),
+        ),
       );
     });
     return {
@@ -190,7 +205,9 @@ export const bench: Bench = {
 };
 
 function fmt(r: Rep): string {
-  return r.map((f, i) => `[${(CONFIGS[i] as Config).nodes}n/${(CONFIGS[i] as Config).inFlight}] ${f.perSecond.toFixed(0)}/s p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)}`).join("  ");
+  return r
+    .map((f, i) => `[${(CONFIGS[i] as Config).nodes}n/${(CONFIGS[i] as Config).inFlight}] ${f.perSecond.toFixed(0)}/s p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)}`)
+    .join("  ");
 }
 
 async function tetherRep(
@@ -208,7 +225,14 @@ async function tetherRep(
   const o = orchestratorClient(d.listen, caPem, orch);
   try {
     if (window) window.from = monoMs();
-    const r = await runConfigs(fleet, "tether", d.listen, (id) => tetherJob(o, id), ids, () => d.cpuMs());
+    const r = await runConfigs(
+      fleet,
+      "tether",
+      d.listen,
+      (id) => tetherJob(o, id),
+      ids,
+      () => d.cpuMs(),
+    );
     if (window) window.to = monoMs();
     return r;
   } finally {
@@ -223,7 +247,14 @@ async function baselineRep(fleet: Fleet, template: string, caPem: string, orch: 
   const srv = await startBaselineServer(template);
   const o = relayClient(srv.address, caPem, orch);
   try {
-    return await runConfigs(fleet, "baseline", srv.address, (id) => relayJob(o, id), ids, () => srv.cpuMs());
+    return await runConfigs(
+      fleet,
+      "baseline",
+      srv.address,
+      (id) => relayJob(o, id),
+      ids,
+      () => srv.cpuMs(),
+    );
   } finally {
     o.close();
     await srv.stop();

@@ -211,7 +211,11 @@ G("version: CLI, protocol and daemon versions, found through --data-dir or $TETH
     assert.match(r.stdout, `tether.v1 (gRPC API), pairing handshake ${PAIR_PROTOCOL_VERSION}`);
     assert.match(r.stdout, `daemon:   ${DAEMON_VERSION} (${join(ctx.d.dataDir, "admin.sock")})`);
   }
-  const j = JSON.parse((await tether(["version", "--json"], { TETHER_HOME: ctx.d.dataDir })).stdout) as { cli: string; protocol: { api: string; pairing: number }; daemon: { version: string } | null };
+  const j = JSON.parse((await tether(["version", "--json"], { TETHER_HOME: ctx.d.dataDir })).stdout) as {
+    cli: string;
+    protocol: { api: string; pairing: number };
+    daemon: { version: string } | null;
+  };
   assert.equal(j.protocol, { api: "tether.v1", pairing: PAIR_PROTOCOL_VERSION, pairingUri: "1" });
   assert.is(j.cli, CLI_VERSION);
   assert.is(j.daemon?.version, DAEMON_VERSION);
@@ -232,7 +236,11 @@ G("--version: the CLI's version alone, without asking the running daemon; it tak
   assert.is(r.stdout, `tether ${CLI_VERSION}\n`);
   const j = await tether(["--version", "--json"], { TETHER_HOME: ctx.d.dataDir });
   assert.equal(JSON.parse(j.stdout), { cli: CLI_VERSION });
-  for (const args of [["--version", "--data-dir", ctx.d.dataDir], ["--version", "extra"], ["--version", "--json", "--json"]]) {
+  for (const args of [
+    ["--version", "--data-dir", ctx.d.dataDir],
+    ["--version", "extra"],
+    ["--version", "--json", "--json"],
+  ]) {
     const bad = await tether(args);
     assert.is(bad.code, 2, args.join(" "));
     assert.is(bad.stdout, "");
@@ -253,7 +261,10 @@ async function bashComplete(script: string, cases: string[][]): Promise<string[]
     't() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _tether; printf "%s\\n" "${COMPREPLY[*]}"; }',
     ...cases.map((words) => `t ${words.map((w) => `'${w}'`).join(" ")}`),
   ].join("\n");
-  const { stdout: out } = await promisify(execFile)("bash", ["--norc", "--noprofile", "-c", driver], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: ctx.tmp.path, TETHER_HOME: join(ctx.tmp.path, "no-daemon") } });
+  const { stdout: out } = await promisify(execFile)("bash", ["--norc", "--noprofile", "-c", driver], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: ctx.tmp.path, TETHER_HOME: join(ctx.tmp.path, "no-daemon") },
+  });
   return out.split("\n").slice(0, cases.length);
 }
 
@@ -311,8 +322,21 @@ G("completion fish completes for real; zsh and fish scripts parse", async () => 
 });
 
 G("-o json|table|wide on list and show commands; -o json is --json; a bad or conflicting format is exit 2", async () => {
-  for (const words of [["devices", "list"], ["devices", "show", ctx.node], ["pair", "list"], ["jobs", "list"], ["jobs", "show", ctx.job], ["audit"], ["devices", "preauthorizations"]]) {
-    const [json, oJson, table, wide] = await Promise.all([tether([...words, "--json"]), tether([...words, "-o", "json"]), tether([...words, "-o", "table"]), tether([...words, "--output=wide"])]);
+  for (const words of [
+    ["devices", "list"],
+    ["devices", "show", ctx.node],
+    ["pair", "list"],
+    ["jobs", "list"],
+    ["jobs", "show", ctx.job],
+    ["audit"],
+    ["devices", "preauthorizations"],
+  ]) {
+    const [json, oJson, table, wide] = await Promise.all([
+      tether([...words, "--json"]),
+      tether([...words, "-o", "json"]),
+      tether([...words, "-o", "table"]),
+      tether([...words, "--output=wide"]),
+    ]);
     assert.is(json.code, 0, `${words.join(" ")}: ${json.stderr}`);
     assert.equal(JSON.parse(oJson.stdout), JSON.parse(json.stdout), words.join(" "));
     assert.is(table.code, 0);

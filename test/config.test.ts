@@ -26,7 +26,11 @@ type Line = Record<string, unknown> & { level: string; msg: string };
  * TETHER_LOG_LEVEL would change what they show): each is unset unless a test sets it.
  */
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const unset = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith("TETHER_")).map((k) => [k, undefined]));
+  const unset = Object.fromEntries(
+    Object.keys(process.env)
+      .filter((k) => k.startsWith("TETHER_"))
+      .map((k) => [k, undefined]),
+  );
   return { ...unset, ...extra };
 }
 
@@ -58,7 +62,15 @@ async function refused(args: string[], extra: NodeJS.ProcessEnv, message: string
 /** Start `tether daemon` with these arguments and environment; resolves with its ready line. */
 async function start(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ d: Proc; ready: Ready }> {
   const d = spawnCli(["daemon", "--json", ...args], env(extra));
-  const line = await waitFor(() => d.out().split("\n").find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined), `daemon ready (stderr: ${d.err()})`, 30_000);
+  const line = await waitFor(
+    () =>
+      d
+        .out()
+        .split("\n")
+        .find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
+    `daemon ready (stderr: ${d.err()})`,
+    30_000,
+  );
   if (line === "exited") throw new Error(`daemon exited: ${d.err()}`);
   return { d, ready: JSON.parse(line) as Ready };
 }
@@ -92,7 +104,10 @@ const fresh = () => join(ctx.tmp.path, `data-${++ctx.n}`);
 C("every flag of tether daemon but --config and --print-config is a setting, with TETHER_NAME and the key NAME; docs/operations.md lists each", async () => {
   const settings = daemonSettings();
   const p = await printed(["--data-dir", fresh()]);
-  assert.equal(Object.keys(p.settings), settings.map((s) => s.name));
+  assert.equal(
+    Object.keys(p.settings),
+    settings.map((s) => s.name),
+  );
   for (const s of settings) {
     const expected = s.name === "data-dir" ? "TETHER_HOME" : `TETHER_${s.name.toUpperCase().replace(/-/g, "_")}`;
     assert.is(s.env, expected, `--${s.name}`);
@@ -121,8 +136,21 @@ C("every flag of tether daemon but --config and --print-config is a setting, wit
 
 C("precedence in --print-config: flag over environment over file over default, each value with its source", async () => {
   const data = fresh();
-  const f = file(['listen = "127.0.0.2:7001"', 'cert-lifetime = "2h"', 'job-retention = "3d"', 'log-level = "warn"', "pairing-burst = 7", `data-dir = "${join(ctx.tmp.path, "from-file")}"`].join("\n"));
-  const p = await printed(["--config", f, "--listen", "127.0.0.4:7003"], { TETHER_LISTEN: "127.0.0.3:7002", TETHER_CERT_LIFETIME: "3h", TETHER_HOME: data, TETHER_PAIRING_RATE: "" }, true);
+  const f = file(
+    [
+      'listen = "127.0.0.2:7001"',
+      'cert-lifetime = "2h"',
+      'job-retention = "3d"',
+      'log-level = "warn"',
+      "pairing-burst = 7",
+      `data-dir = "${join(ctx.tmp.path, "from-file")}"`,
+    ].join("\n"),
+  );
+  const p = await printed(
+    ["--config", f, "--listen", "127.0.0.4:7003"],
+    { TETHER_LISTEN: "127.0.0.3:7002", TETHER_CERT_LIFETIME: "3h", TETHER_HOME: data, TETHER_PAIRING_RATE: "" },
+    true,
+  );
   assert.is(p.file, f);
   const s = p.settings;
   assert.equal([s.listen?.value, s.listen?.source, s.listen?.from], ["127.0.0.4:7003", "flag", "--listen"]);
@@ -366,7 +394,13 @@ H("a bad file on SIGHUP is logged, naming the file and line, and the daemon runs
   assert.is.not(await startCall(), status.RESOURCE_EXHAUSTED);
   const n = lines(hctx.d).length;
   assert.is.not(await startCall(), status.OK);
-  await waitFor(() => lines(hctx.d).slice(n).some((l) => l.level === "info" && l.msg === "rpc refused"), "info lines still written");
+  await waitFor(
+    () =>
+      lines(hctx.d)
+        .slice(n)
+        .some((l) => l.level === "info" && l.msg === "rpc refused"),
+    "info lines still written",
+  );
 });
 
 H("a changed listen address (and data-dir) is reported as needing a restart, and not applied; the live ones are", async () => {

@@ -48,8 +48,9 @@ type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | n
 type HealthClient = Client & { Check: Unary; Watch(req: unknown): NodeJS.ReadableStream & { cancel(): void } };
 type Ctor<T> = new (address: string, creds: ChannelCredentials, options: object) => T;
 
-const healthCtor = (loadPackageDefinition(loadSync(healthProto, { keepCase: true, enums: String, defaults: true })) as unknown as { grpc: { health: { v1: { Health: Ctor<HealthClient> } } } })
-  .grpc.health.v1.Health;
+const healthCtor = (
+  loadPackageDefinition(loadSync(healthProto, { keepCase: true, enums: String, defaults: true })) as unknown as { grpc: { health: { v1: { Health: Ctor<HealthClient> } } } }
+).grpc.health.v1.Health;
 
 /** The node listener as a load balancer reaches it: TLS verified against the CA, no client certificate. */
 function dial<T>(C: Ctor<T>, d: { listen: string; adminSocket: string; caPem: string }, where: Where): T {
@@ -96,15 +97,26 @@ const reflectionProtoDir = join(dirname(createRequire(import.meta.url).resolve("
 type ReflectionClient = Client & { ServerReflectionInfo(): ClientDuplexStream<object, ReflectionAnswer> };
 const reflectionCtor = (version: "v1" | "v1alpha") =>
   (
-    loadPackageDefinition(loadSync(`grpc/reflection/${version}/reflection.proto`, { keepCase: true, enums: String, defaults: true, oneofs: true, includeDirs: [reflectionProtoDir] })) as unknown as {
+    loadPackageDefinition(
+      loadSync(`grpc/reflection/${version}/reflection.proto`, { keepCase: true, enums: String, defaults: true, oneofs: true, includeDirs: [reflectionProtoDir] }),
+    ) as unknown as {
       grpc: { reflection: Record<string, { ServerReflection: Ctor<ReflectionClient> }> };
     }
   ).grpc.reflection[version]?.ServerReflection as Ctor<ReflectionClient>;
 
-type ReflectionAnswer = { list_services_response?: { service: { name: string }[] }; file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_code: number } };
+type ReflectionAnswer = {
+  list_services_response?: { service: { name: string }[] };
+  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
+  error_response?: { error_code: number };
+};
 
 /** Ask reflection to list the services, then for the file of each symbol; an error status as { code }. */
-async function reflect(d: TestDaemon, where: Where, symbols: string[] = [], version: "v1" | "v1alpha" = "v1"): Promise<{ code: number } | { services: string[]; files: ReflectionAnswer[] }> {
+async function reflect(
+  d: TestDaemon,
+  where: Where,
+  symbols: string[] = [],
+  version: "v1" | "v1alpha" = "v1",
+): Promise<{ code: number } | { services: string[]; files: ReflectionAnswer[] }> {
   const c = dial(reflectionCtor(version), d, where);
   try {
     return await new Promise((resolve) => {
@@ -348,7 +360,10 @@ H("tether health: exit 0 SERVING, 4 for an unknown service, 3 when nothing answe
   assert.is(withCa.code, 0, withCa.stderr);
   assert.is(JSON.parse(withCa.stdout).status, "SERVING");
 
-  for (const args of [["--service", "tether.v1.Nope"], ["--daemon", ctx.d.listen, "--service", "tether.v1.Admin"]]) {
+  for (const args of [
+    ["--service", "tether.v1.Nope"],
+    ["--daemon", ctx.d.listen, "--service", "tether.v1.Admin"],
+  ]) {
     const r = await cliInProcess(["health", ...args], { env });
     assert.is(r.code, 4, r.stderr);
     assert.match(r.stderr, /has no health status for service "tether\.v1\.(Nope|Admin)"; it answers for "" \(the daemon as a whole\), tether\.v1\.Pairing/);
@@ -447,58 +462,61 @@ function python(args: string[]) {
   return { lines, err: () => err, exited, kill: () => child.kill() };
 }
 
-H("an off-the-shelf client (Python grpcio, stubs from Debian's health.proto): Check, Watch and reflection over the TLS listener and the Unix socket; a store failure reaches its watchers", async () => {
-  assert.ok(existsSync(PYTHON), `${PYTHON} is needed (apt-get install python3 python3-grpcio python3-grpc-tools grpc-proto; test/ensure-tools.sh)`);
-  const { d, fail } = await failingDaemon({ reflection: true });
-  const caFile = join(ctx.tmp.path, "py-ca.pem");
-  writeFileSync(caFile, d.caPem);
-  const tls = [d.listen, "--ca", caFile];
-  const unix = [`unix:${d.adminSocket}`];
-  const procs: ReturnType<typeof python>[] = [];
-  const run = async (args: string[]) => {
-    const p = python(args);
-    procs.push(p);
-    const code = await p.exited;
-    assert.is(code, 0, `python ${args.join(" ")}: ${p.err()}`);
-    return p.lines;
-  };
-  try {
-    const [a, b, c, e, f, g] = await Promise.all([
-      run([...tls, "check"]),
-      run([...tls, "--service", "tether.v1.Orchestrator", "check"]),
-      run([...tls, "--service", "tether.v1.Admin", "check"]),
-      run([...unix, "--service", "tether.v1.Admin", "check"]),
-      run([...tls, "reflect", "--describe", "tether.v1.Admin", "--describe", "tether.v1.Pairing"]),
-      run([...unix, "reflect", "--describe", "tether.v1.Admin"]),
-    ]);
-    assert.equal(a, [{ status: "SERVING" }]);
-    assert.equal(b, [{ status: "SERVING" }]);
-    assert.is(c[0]?.code, "NOT_FOUND");
-    assert.equal(e, [{ status: "SERVING" }]);
-    assert.equal(f, [
-      { services: ["grpc.health.v1.Health", "tether.v1.Node", "tether.v1.Orchestrator", "tether.v1.Pairing"] },
-      { symbol: "tether.v1.Admin", found: false, error: "NOT_FOUND" },
-      { symbol: "tether.v1.Pairing", found: true, services: ["tether.v1.Node", "tether.v1.Orchestrator", "tether.v1.Pairing"] },
-    ]);
-    assert.equal(g[0], { services: ["grpc.health.v1.Health", "tether.v1.Admin", "tether.v1.Orchestrator"] });
-    assert.equal(g[1]?.found, true);
+H(
+  "an off-the-shelf client (Python grpcio, stubs from Debian's health.proto): Check, Watch and reflection over the TLS listener and the Unix socket; a store failure reaches its watchers",
+  async () => {
+    assert.ok(existsSync(PYTHON), `${PYTHON} is needed (apt-get install python3 python3-grpcio python3-grpc-tools grpc-proto; test/ensure-tools.sh)`);
+    const { d, fail } = await failingDaemon({ reflection: true });
+    const caFile = join(ctx.tmp.path, "py-ca.pem");
+    writeFileSync(caFile, d.caPem);
+    const tls = [d.listen, "--ca", caFile];
+    const unix = [`unix:${d.adminSocket}`];
+    const procs: ReturnType<typeof python>[] = [];
+    const run = async (args: string[]) => {
+      const p = python(args);
+      procs.push(p);
+      const code = await p.exited;
+      assert.is(code, 0, `python ${args.join(" ")}: ${p.err()}`);
+      return p.lines;
+    };
+    try {
+      const [a, b, c, e, f, g] = await Promise.all([
+        run([...tls, "check"]),
+        run([...tls, "--service", "tether.v1.Orchestrator", "check"]),
+        run([...tls, "--service", "tether.v1.Admin", "check"]),
+        run([...unix, "--service", "tether.v1.Admin", "check"]),
+        run([...tls, "reflect", "--describe", "tether.v1.Admin", "--describe", "tether.v1.Pairing"]),
+        run([...unix, "reflect", "--describe", "tether.v1.Admin"]),
+      ]);
+      assert.equal(a, [{ status: "SERVING" }]);
+      assert.equal(b, [{ status: "SERVING" }]);
+      assert.is(c[0]?.code, "NOT_FOUND");
+      assert.equal(e, [{ status: "SERVING" }]);
+      assert.equal(f, [
+        { services: ["grpc.health.v1.Health", "tether.v1.Node", "tether.v1.Orchestrator", "tether.v1.Pairing"] },
+        { symbol: "tether.v1.Admin", found: false, error: "NOT_FOUND" },
+        { symbol: "tether.v1.Pairing", found: true, services: ["tether.v1.Node", "tether.v1.Orchestrator", "tether.v1.Pairing"] },
+      ]);
+      assert.equal(g[0], { services: ["grpc.health.v1.Health", "tether.v1.Admin", "tether.v1.Orchestrator"] });
+      assert.equal(g[1]?.found, true);
 
-    // Watch from Python on both; the store fails; both hear NOT_SERVING; then the stop ends them
-    const watchers = [python([...tls, "watch"]), python([...unix, "--service", "tether.v1.Admin", "watch"])];
-    procs.push(...watchers);
-    await waitFor(() => watchers.every((w) => w.lines.length === 1), `Python watchers' first answer (${watchers.map((w) => w.err()).join(" ")})`, 30_000);
-    await fail();
-    await waitFor(() => watchers.every((w) => w.lines.length === 2), "NOT_SERVING at the Python watchers");
-    await d.close("test");
-    for (const w of watchers) {
-      assert.is(await w.exited, 0, w.err());
-      assert.equal(w.lines, [{ status: "SERVING" }, { status: "NOT_SERVING" }, { end: "UNAVAILABLE", details: "the daemon is stopping" }]);
+      // Watch from Python on both; the store fails; both hear NOT_SERVING; then the stop ends them
+      const watchers = [python([...tls, "watch"]), python([...unix, "--service", "tether.v1.Admin", "watch"])];
+      procs.push(...watchers);
+      await waitFor(() => watchers.every((w) => w.lines.length === 1), `Python watchers' first answer (${watchers.map((w) => w.err()).join(" ")})`, 30_000);
+      await fail();
+      await waitFor(() => watchers.every((w) => w.lines.length === 2), "NOT_SERVING at the Python watchers");
+      await d.close("test");
+      for (const w of watchers) {
+        assert.is(await w.exited, 0, w.err());
+        assert.equal(w.lines, [{ status: "SERVING" }, { status: "NOT_SERVING" }, { end: "UNAVAILABLE", details: "the daemon is stopping" }]);
+      }
+    } finally {
+      for (const p of procs) p.kill();
+      await d.stop();
+      rmSync(caFile, { force: true });
     }
-  } finally {
-    for (const p of procs) p.kill();
-    await d.stop();
-    rmSync(caFile, { force: true });
-  }
-});
+  },
+);
 
 H.run();

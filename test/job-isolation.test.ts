@@ -188,7 +188,10 @@ T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant take
   assert.is((await call<Job>("a", "CancelJob", { id: second.id, reason: "done" })).state, "cancelled");
   const end = await w.end;
   assert.is(end.code, status.NOT_FOUND);
-  assert.ok(w.seen.slice(before).every((j) => j.state !== "cancelled"), "B never saw the cancelled state");
+  assert.ok(
+    w.seen.slice(before).every((j) => j.state !== "cancelled"),
+    "B never saw the cancelled state",
+  );
 
   const audit = (await scopeAudit()).filter((e) => e.subject === ctx.ids.b);
   assert.equal(audit, [
@@ -270,7 +273,10 @@ T("approved with --jobs all, an orchestrator sees every job from its first call;
   assert.equal((await showDevice(ctx.ids.c)).jobScope, { kind: "all", labels: {} });
   assert.is((await get("c", ctx.held.id)).dispatchedBy, ctx.ids.a);
   assert.ok((await listIds("c")).includes(ctx.bJob.id));
-  assert.equal((await scopeAudit()).filter((e) => e.subject === ctx.ids.c), [{ actor: "admin", subject: ctx.ids.c, details: { scope: "all", previous: "own" } }]);
+  assert.equal(
+    (await scopeAudit()).filter((e) => e.subject === ctx.ids.c),
+    [{ actor: "admin", subject: ctx.ids.c, details: { scope: "all", previous: "own" } }],
+  );
 
   // the same device pairs again, approved without --jobs: own jobs only
   ctx.clients.c?.close();

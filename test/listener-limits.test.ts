@@ -86,8 +86,7 @@ function tlsFrom(port: number, localAddress: string, tls: Tls): TLSSocket {
 function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ code: number; details: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const session = h2connect(`https://localhost:${port}`, {
-      createConnection: () =>
-        tlsFrom(port, localAddress, tls),
+      createConnection: () => tlsFrom(port, localAddress, tls),
     });
     const t = setTimeout(() => {
       session.destroy();
@@ -337,7 +336,6 @@ ids("a 1 MB id in every Admin call that takes one is INVALID_ARGUMENT with short
   assert.is(Number(dev.revokedAt), 0);
   assertLogsShort();
 });
-
 
 /** `tether daemon` as a child process under `ulimit -n nofile`; resolves once it is ready. */
 async function daemonUnderFileLimit(dataDir: string, nofile: number) {

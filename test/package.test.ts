@@ -119,11 +119,28 @@ function filesUnder(dir: string, skip = "node_modules"): string[] {
 
 P("the package holds the bundle, the protos and the units, no TypeScript, and no TypeScript toolchain among its dependencies", () => {
   const files = filesUnder(ctx.pkg);
-  for (const f of ["bin/tether", "dist/tether.js", "proto/tether/v1/pairing.proto", "proto/tether/v1/admin.proto", "contrib/systemd/tether.service", "contrib/systemd/tether-node.service", "docs/operations.md", "package.json"]) {
+  for (const f of [
+    "bin/tether",
+    "dist/tether.js",
+    "proto/tether/v1/pairing.proto",
+    "proto/tether/v1/admin.proto",
+    "contrib/systemd/tether.service",
+    "contrib/systemd/tether-node.service",
+    "docs/operations.md",
+    "package.json",
+  ]) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
-  assert.equal(files.filter((f) => f.endsWith(".ts")), [], "no TypeScript source in the package");
-  assert.equal(files.filter((f) => f.startsWith("packages/") || f.startsWith("test/") || f.startsWith("bench/")), [], "no sources, tests or benchmarks");
+  assert.equal(
+    files.filter((f) => f.endsWith(".ts")),
+    [],
+    "no TypeScript source in the package",
+  );
+  assert.equal(
+    files.filter((f) => f.startsWith("packages/") || f.startsWith("test/") || f.startsWith("bench/")),
+    [],
+    "no sources, tests or benchmarks",
+  );
   const modules = join(ctx.pkg, "node_modules");
   for (const dep of ["tsx", "typescript", "esbuild", "uvu"]) assert.not.ok(existsSync(join(modules, dep)), `${dep} is not installed with the package`);
   // what it does need, from its own node_modules (classic-level is LevelDB's native addon)
@@ -154,7 +171,11 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
   writeFileSync(config, 'listen = "127.0.0.1:1"\nlog-level = "warn"\n', { mode: 0o600 });
   const daemon = start(["daemon", "--config", config, "--data-dir", data, "--listen", "127.0.0.1:0", "--json"]);
   const line = await waitFor(
-    () => daemon.out().split("\n").find((l) => l.includes('"ready"')) ?? (daemon.child.exitCode !== null ? "exited" : undefined),
+    () =>
+      daemon
+        .out()
+        .split("\n")
+        .find((l) => l.includes('"ready"')) ?? (daemon.child.exitCode !== null ? "exited" : undefined),
     `the daemon's ready line (stderr: ${daemon.err()})`,
     30_000,
   );
@@ -185,14 +206,21 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
 
   const pairing = start(["node", "pair", "--daemon", ready.listen, "--pin", pin.code, "--name", "packaged", "--state-dir", nodeDir, "--json"]);
   const waiting = await waitFor(
-    () => pairing.err().split("\n").find((l) => l.includes("awaiting_approval")) ?? (pairing.child.exitCode !== null ? "exited" : undefined),
+    () =>
+      pairing
+        .err()
+        .split("\n")
+        .find((l) => l.includes("awaiting_approval")) ?? (pairing.child.exitCode !== null ? "exited" : undefined),
     `the node to wait for approval (stderr: ${pairing.err()})`,
   );
   assert.is.not(waiting, "exited", `node pair exited: ${pairing.err()}`);
   const { requestId, verificationCode } = JSON.parse(waiting) as { requestId: string; verificationCode: string };
   const pending = await tether(["pair", "list", "--state", "pending", "--json", ...dd]);
   assert.is(pending.code, 0, pending.stderr);
-  assert.ok((JSON.parse(pending.stdout) as { id: string }[]).some((r) => r.id === requestId), "the request is pending");
+  assert.ok(
+    (JSON.parse(pending.stdout) as { id: string }[]).some((r) => r.id === requestId),
+    "the request is pending",
+  );
   const approve = await tether(["pair", "approve", "--code", verificationCode, "--json", ...dd]);
   assert.is(approve.code, 0, approve.stderr);
   assert.is(await pairing.exited, 0, pairing.err());
@@ -200,7 +228,8 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
   assert.match(device, /^dev_/);
 
   // The capability's command finds only node on PATH: it answers with the input, the job id and a word.
-  const program = 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>process.stdout.write(JSON.stringify({got:JSON.parse(s),job:process.env.TETHER_JOB_ID,by:"packaged"})))';
+  const program =
+    'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>process.stdout.write(JSON.stringify({got:JSON.parse(s),job:process.env.TETHER_JOB_ID,by:"packaged"})))';
   const node = start(["node", "run", "--state-dir", nodeDir, "--capability", `reply=node -e '${program}'`, "--capability", "fail=echo broken >&2; exit 3", "--json-logs"]);
   await waitFor(() => node.err().includes('"registered"') || node.child.exitCode !== null, `the node to register (stderr: ${node.err()})`, 30_000);
   assert.is(node.child.exitCode, null, `node run exited: ${node.err()}`);
@@ -271,7 +300,9 @@ P("contrib/systemd: both units pass systemd-analyze verify with no warning; a mi
   assert.is(ok.code, 0, ok.stderr);
   assert.is(`${ok.stdout}${ok.stderr}`, "", "no warning at all");
   // The same check on a unit with a misspelt key and a missing binary: it is not silent.
-  const bad = unitCopy("tether.service", (s) => s.replace("ProtectSystem=strict", "ProtectSytem=strict").replace(`${join(ctx.prefix, "bin", "tether")} health`, "/nonexistent/tether health"));
+  const bad = unitCopy("tether.service", (s) =>
+    s.replace("ProtectSystem=strict", "ProtectSytem=strict").replace(`${join(ctx.prefix, "bin", "tether")} health`, "/nonexistent/tether health"),
+  );
   const seen = await run(SYSTEMD_ANALYZE, ["verify", bad], { cwd: ctx.tmp.path, env });
   assert.match(seen.stderr, "Unknown key 'ProtectSytem'");
   assert.match(seen.stderr, "/nonexistent/tether");
@@ -299,8 +330,15 @@ P("contrib/systemd: the hardening a packager expects, and systemd-analyze securi
     ]) {
       assert.ok(has(line), `${name}: ${line}`);
     }
-    for (const key of ["RestartSec", "User", "StateDirectory"]) assert.ok(lines.some((l) => new RegExp(`^${key}=\\S`).test(l)), `${name}: ${key}=`);
-    assert.not.ok(lines.some((l) => l.startsWith("MemoryDenyWriteExecute=")), `${name}: MemoryDenyWriteExecute stays unset (V8's JIT)`);
+    for (const key of ["RestartSec", "User", "StateDirectory"])
+      assert.ok(
+        lines.some((l) => new RegExp(`^${key}=\\S`).test(l)),
+        `${name}: ${key}=`,
+      );
+    assert.not.ok(
+      lines.some((l) => l.startsWith("MemoryDenyWriteExecute=")),
+      `${name}: MemoryDenyWriteExecute stays unset (V8's JIT)`,
+    );
     const sec = await run(SYSTEMD_ANALYZE, ["security", "--offline=yes", unitCopy(name)], { cwd: ctx.tmp.path, env: { PATH: "/usr/bin:/bin", SYSTEMD_LOG_COLOR: "0" } });
     const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(sec.stdout);
     assert.ok(m, `systemd-analyze security printed an exposure level:\n${sec.stdout}\n${sec.stderr}`);

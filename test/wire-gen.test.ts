@@ -56,7 +56,9 @@ test("an edited comment is stale too: the generated files carry the proto's comm
 });
 
 test("a message added or removed is named: missing, and no longer generated", () => {
-  const p = editedProtos("tether/v1/peer.proto", (t) => t.replace(/message PeerResponse \{[^}]*\}/, "message PeerReply {\n  bytes output = 1;\n}").replace("returns (PeerResponse)", "returns (PeerReply)"));
+  const p = editedProtos("tether/v1/peer.proto", (t) =>
+    t.replace(/message PeerResponse \{[^}]*\}/, "message PeerReply {\n  bytes output = 1;\n}").replace("returns (PeerResponse)", "returns (PeerReply)"),
+  );
   try {
     assert.equal(check(GEN_DIR, p.dir), [
       { file: "tether/v1/Peer.ts", problem: "stale" },
@@ -69,7 +71,9 @@ test("a message added or removed is named: missing, and no longer generated", ()
 });
 
 test("npm run gen:check exits 1 and names the stale file; a hand edit of a generated file is stale too", () => {
-  const p = editedProtos("tether/v1/pairing.proto", (t) => t.replace("bytes yb = 2;", "bytes yb = 2;\n  string hint = 6;").replace("reserved 6 to 19;\n}\n\nmessage RevealRequest", "reserved 7 to 19;\n}\n\nmessage RevealRequest"));
+  const p = editedProtos("tether/v1/pairing.proto", (t) =>
+    t.replace("bytes yb = 2;", "bytes yb = 2;\n  string hint = 6;").replace("reserved 6 to 19;\n}\n\nmessage RevealRequest", "reserved 7 to 19;\n}\n\nmessage RevealRequest"),
+  );
   const gen = tempDir("tether-wire-gen-copy-");
   try {
     const stale = spawnSync(process.execPath, ["--import", "tsx", SCRIPT, "--check", "--proto-dir", p.dir], { cwd: ROOT, encoding: "utf8" });

@@ -129,7 +129,13 @@ export const COMMON_OPTIONS: Flags = {
 };
 
 export const DATA_DIR_OPTION: Flags = {
-  "data-dir": { type: "string", value: "DIR", about: "the daemon's data directory (its admin socket is DIR/admin.sock)", default: "$TETHER_HOME, else ~/.tether", complete: "dirs" },
+  "data-dir": {
+    type: "string",
+    value: "DIR",
+    about: "the daemon's data directory (its admin socket is DIR/admin.sock)",
+    default: "$TETHER_HOME, else ~/.tether",
+    complete: "dirs",
+  },
 };
 
 export const OUTPUT_FORMATS = ["json", "table", "wide"] as const;
@@ -188,7 +194,10 @@ export function helpOf(cmd: Command): string {
     const note = name === "help" ? "" : f.required ? " (required)" : ` (${f.multiple ? "repeatable; " : ""}default: ${f.default ?? (f.type === "boolean" ? "off" : "none")})`;
     return [label, `${f.about}${note}`];
   });
-  const args = cmd.args.map((a): [string, string] => [`${a.name}${a.variadic ? "..." : ""}`, `${a.about}${a.choices ? `: ${orList(a.choices)}` : ""}${a.optional ? " (optional)" : ""}`]);
+  const args = cmd.args.map((a): [string, string] => [
+    `${a.name}${a.variadic ? "..." : ""}`,
+    `${a.about}${a.choices ? `: ${orList(a.choices)}` : ""}${a.optional ? " (optional)" : ""}`,
+  ]);
   return [
     `Usage: ${usageOf(cmd)}`,
     "",
@@ -265,7 +274,9 @@ export type Parsed = { values: Values; positionals: string[]; help: boolean };
  */
 export function parse(cmd: Command, argv: string[]): Parsed {
   const flags = flagsOf(cmd);
-  const config = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]));
+  const config = Object.fromEntries(
+    Object.entries(flags).map(([n, f]) => [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]),
+  );
   const { values, positionals, tokens } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: false, tokens: true });
   const names = Object.keys(flags).map((n) => `--${n}`);
   for (const t of tokens) {
@@ -553,7 +564,11 @@ function adminError(err: ServiceError, where: string, status: Grpc["status"]): C
 export function table(headers: string[], cells: string[][]): string {
   const rows = cells.map((r) => r.map((c) => visible(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
 }
 

@@ -131,14 +131,26 @@ function topWords(): string[] {
 /** An unknown first word: suggest the nearest top-level word, or the command whose verb it is. */
 function unknownCommand(word: string): CliError {
   const top = nearest(word, topWords());
-  const verbs = top.length ? [] : nearest(word, visibleCommands().filter((c) => c.name.includes(" ")).map((c) => c.name), (n) => n.slice(n.indexOf(" ") + 1));
+  const verbs = top.length
+    ? []
+    : nearest(
+        word,
+        visibleCommands()
+          .filter((c) => c.name.includes(" "))
+          .map((c) => c.name),
+        (n) => n.slice(n.indexOf(" ") + 1),
+      );
   const near = [...top, ...verbs];
   return new CliError(Exit.Usage, `unknown command ${JSON.stringify(word)}${didYouMean(near)}\nrun: tether --help`, { problem: { word, suggestions: near } });
 }
 
 function unknownSubcommand(group: string, word: string): CliError {
   const list = groupOf(group);
-  const near = nearest(word, list.map((c) => c.name), (n) => n.slice(group.length + 1));
+  const near = nearest(
+    word,
+    list.map((c) => c.name),
+    (n) => n.slice(group.length + 1),
+  );
   return new CliError(Exit.Usage, `unknown command ${JSON.stringify(`${group} ${word}`)}${didYouMean(near)}\n${group} commands: ${list.map((c) => c.name).join(", ")}`, {
     problem: { word: `${group} ${word}`, suggestions: near },
   });

@@ -65,7 +65,9 @@ export function readConfigFile(given: string): ConfigFile {
       throw fileError(`config file ${path} belongs to user ${st.uid}, not to root or to this user (${uid}): another user could change the daemon's settings; chown it`);
     }
     if (st.mode & 0o002) {
-      throw fileError(`config file ${path} is writable by every user (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}): anyone could change the daemon's settings; run: chmod o-w ${path}`);
+      throw fileError(
+        `config file ${path} is writable by every user (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}): anyone could change the daemon's settings; run: chmod o-w ${path}`,
+      );
     }
     if (st.size > MAX_CONFIG_FILE_BYTES) throw fileError(`config file ${path} is larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
     text = new TextDecoder("utf-8", { fatal: true }).decode(readFileSync(fd));
@@ -177,9 +179,13 @@ export function resolveSettings(
       const s = byName.get(key);
       if (!s) {
         const near = nearest(key, [...byName.keys()]);
-        throw new CliError(Exit.Usage, `${o.file.path}: unknown key ${JSON.stringify(key)}${didYouMean(near)} (the keys are the flags of tether ${o.command} without their dashes: tether ${o.command} --help)`, {
-          problem: { word: key, suggestions: near },
-        });
+        throw new CliError(
+          Exit.Usage,
+          `${o.file.path}: unknown key ${JSON.stringify(key)}${didYouMean(near)} (the keys are the flags of tether ${o.command} without their dashes: tether ${o.command} --help)`,
+          {
+            problem: { word: key, suggestions: near },
+          },
+        );
       }
       const src: Source = { source: "file", from: o.file.path };
       const value = fromFile(s, v, label(key, src));

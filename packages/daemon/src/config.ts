@@ -92,7 +92,8 @@ export function parseCount(s: string, label: string, min = 1): number {
  */
 export function parseRate(s: string, label: string): number {
   const n = /^\d{1,6}(\.\d{1,6})?$/.test(s.trim()) ? Number(s.trim()) : NaN;
-  if (!(n > 0 && n <= MAX_PAIRING_RATE)) throw new DaemonError("BAD_NUMBER", `${label} must be a number of calls per second above 0 and at most ${MAX_PAIRING_RATE} (e.g. 2 or 0.5), got ${JSON.stringify(s)}`);
+  if (!(n > 0 && n <= MAX_PAIRING_RATE))
+    throw new DaemonError("BAD_NUMBER", `${label} must be a number of calls per second above 0 and at most ${MAX_PAIRING_RATE} (e.g. 2 or 0.5), got ${JSON.stringify(s)}`);
   return n;
 }
 
@@ -128,14 +129,14 @@ export function resolveDaemonConfig(o: {
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
     const where = o.labels?.["data-dir"]; // named only when not the flag: "TETHER_HOME:", "FILE: data-dir:"
-    throw new DaemonError("BAD_DATA_DIR", `${where?.endsWith(":") ? `${where} ` : ""}data directory path is too long for a Unix socket (max ${MAX_SOCKET_PATH - ADMIN_SOCKET_NAME.length - 1} bytes)`);
+    throw new DaemonError(
+      "BAD_DATA_DIR",
+      `${where?.endsWith(":") ? `${where} ` : ""}data directory path is too long for a Unix socket (max ${MAX_SOCKET_PATH - ADMIN_SOCKET_NAME.length - 1} bytes)`,
+    );
   }
   const { host, port } = parseHostPort(o.listen ?? DEFAULT_LISTEN, label("listen"));
   if (o.advertise !== undefined) parseHostPort(o.advertise, label("advertise"));
-  if (
-    o.nodeCertLifetimeMs !== undefined &&
-    !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)
-  ) {
+  if (o.nodeCertLifetimeMs !== undefined && !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)) {
     throw new DaemonError("BAD_DURATION", `${label("cert-lifetime")} must be between 1m and 90d`);
   }
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {

@@ -368,7 +368,17 @@ export async function startDaemon(
     });
     const status = () => {
       const st = health.view();
-      return { version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt, storeState: st.state, storeError: st.error, storeSince: st.since };
+      return {
+        version: VERSION,
+        listen,
+        advertise,
+        caFingerprint: authority.caFingerprint,
+        dataDir: config.dataDir,
+        startedAt,
+        storeState: st.state,
+        storeError: st.error,
+        storeSince: st.since,
+      };
     };
     const rotateDaemonCertificates = async () => {
       await checkCertificates(true);
@@ -432,7 +442,7 @@ export async function startDaemon(
       retaining = true;
       (async () => {
         let deleted = 0;
-        for (let more = true; more; ) {
+        for (let more = true; more;) {
           const r = await (jobs as JobManager).sweepFinished();
           deleted += r.deleted;
           more = r.more;

@@ -201,9 +201,7 @@ export class NodeHub implements NodeDirectory {
   }
 
   nodes(): NodeView[] {
-    return [...this.#devices.keys()]
-      .sort()
-      .map((id) => this.node(id) as NodeView);
+    return [...this.#devices.keys()].sort().map((id) => this.node(id) as NodeView);
   }
 
   /** Tell a connected device to renew now. False when it is not connected. */
@@ -312,9 +310,7 @@ export class NodeHub implements NodeDirectory {
         void this.#jobs()
           .requeueDevice(peer.deviceId)
           .catch((err: unknown) => this.#log.error("requeue failed", { device: peer.deviceId, error: describe(err) }));
-        void this.#pairing
-          .recordPresence(peer.deviceId, { lastSeen: this.#now() })
-          .catch(() => undefined);
+        void this.#pairing.recordPresence(peer.deviceId, { lastSeen: this.#now() }).catch(() => undefined);
       }
     };
     call.on("error", close);

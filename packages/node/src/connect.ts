@@ -316,14 +316,17 @@ export class NodeConnection extends EventEmitter {
     const now = Date.now();
     const remaining = Math.max(0, Date.parse(cert.validTo) - now);
     const at = now + remaining * (RENEW_AT + Math.random() * RENEW_JITTER);
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      this.renew().catch((err: unknown) => {
-        this.emit("renewal-failed", err);
-        // try again in a while, unless the certificate is gone for good
-        if (!this.#closed) this.#renewTimer = setTimeout(() => ((this.#renewTimer = undefined), this.#scheduleRenewal()), 30_000);
-      });
-    }, Math.max(0, at - Date.now()));
+    this.#renewTimer = setTimeout(
+      () => {
+        this.#renewTimer = undefined;
+        this.renew().catch((err: unknown) => {
+          this.emit("renewal-failed", err);
+          // try again in a while, unless the certificate is gone for good
+          if (!this.#closed) this.#renewTimer = setTimeout(() => ((this.#renewTimer = undefined), this.#scheduleRenewal()), 30_000);
+        });
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.#renewTimer.unref();
   }
 
@@ -463,9 +466,7 @@ export class NodeConnection extends EventEmitter {
     const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
-      (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
-        e ? reject(fromStatus(e)) : resolve(r as R),
-      ),
+      (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r as R))),
     );
   }
 

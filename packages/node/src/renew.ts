@@ -66,10 +66,7 @@ export function renewalDue(certPem: string, now = Date.now()): boolean {
  *   BAD_CERTIFICATE when the answer is not our CA's certificate for our key; the daemon's
  *   refusals as NodeErrors.
  */
-export async function renewOver(
-  call: RenewCall,
-  o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean },
-): Promise<Renewed> {
+export async function renewOver(call: RenewCall, o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean }): Promise<Renewed> {
   const unlock = tryStateLock(o.stateDir);
   if (!unlock) throw new NodeError("BUSY", `another process is renewing the certificate in ${o.stateDir}`);
   try {
@@ -133,7 +130,12 @@ export async function renewIfDue(
   const Ctor = serviceClient<NodeRenewClient>("Node");
   const client = new Ctor(o.daemon ?? creds.state.daemon, deviceCredentials(creds), {
     ...DEVICE_CHANNEL_OPTIONS,
-    interceptors: [renewHintInterceptor(() => 0, () => (hinted = true))],
+    interceptors: [
+      renewHintInterceptor(
+        () => 0,
+        () => (hinted = true),
+      ),
+    ],
   });
   try {
     let reason: RenewReason = o.force ? "forced" : "due";

@@ -149,7 +149,9 @@ export function main(argv: readonly string[]): number {
     const problems = check(genDir, protoDir);
     for (const p of problems) console.error(`${p.problem}: ${shown}/${p.file}`);
     if (problems.length) {
-      console.error(`gen-types: ${problems.length} generated file(s) differ from what ${relative(process.cwd(), protoDir) || "."}/ produces; run \`npm run gen\` and commit the result`);
+      console.error(
+        `gen-types: ${problems.length} generated file(s) differ from what ${relative(process.cwd(), protoDir) || "."}/ produces; run \`npm run gen\` and commit the result`,
+      );
       return 1;
     }
     console.log(`gen-types: ${shown} is up to date`);

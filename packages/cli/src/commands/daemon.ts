@@ -109,15 +109,27 @@ it is restarted; \`tether status\` says why (exit 14).`,
     "log-level": { type: "string", value: "error|warn|info|debug", about: "how much it logs (debug adds a line per job)", default: "info" },
     "pairing-burst": { type: "string", value: "N", about: "per source address, Pairing calls at once: Starts spend one budget of N,\nrefused calls another", default: "30" },
     "pairing-rate": { type: "string", value: "PER-SECOND", about: "how fast each pairing budget refills, in calls per second (0.5: one every 2 s)", default: "2" },
-    "max-connections": { type: "string", value: "N", about: "node-listener connections open at once (never more than the default)", default: "the open-file limit less max(64, a quarter of it)" },
+    "max-connections": {
+      type: "string",
+      value: "N",
+      about: "node-listener connections open at once (never more than the default)",
+      default: "the open-file limit less max(64, a quarter of it)",
+    },
     "max-handshakes": { type: "string", value: "N", about: "TLS handshakes in progress at once, from all addresses", default: "half of max-connections" },
     "max-handshakes-per-address": { type: "string", value: "N", about: "TLS handshakes in progress at once from one source address", default: "32" },
     "handshake-timeout": { type: "string", value: "DURATION", about: "a connection whose TLS handshake is not complete by then is closed: 1s..5m", default: "10s" },
-    config: { type: "string", value: "FILE", about: "read settings from this TOML file (its keys: the flags without dashes)", default: `$${CONFIG_ENV}, else none`, complete: "files" },
+    config: {
+      type: "string",
+      value: "FILE",
+      about: "read settings from this TOML file (its keys: the flags without dashes)",
+      default: `$${CONFIG_ENV}, else none`,
+      complete: "files",
+    },
     "print-config": { type: "boolean", about: "print each setting, its value and where it came from (flag, env, file, default); start nothing" },
     reflection: {
       type: "boolean",
-      about: "also serve gRPC server reflection on the node listener (Pairing, Node, Orchestrator; never Admin).\nIt is always on the admin socket; off on the listener, which anyone who can reach may ask",
+      about:
+        "also serve gRPC server reflection on the node listener (Pairing, Node, Orchestrator; never Admin).\nIt is always on the admin socket; off on the listener, which anyone who can reach may ask",
     },
   },
   async run({ values: flags, io }) {
@@ -265,7 +277,12 @@ function printConfig(io: Io, json: boolean, loaded: Loaded): void {
       "",
       table(
         ["SETTING", "VALUE", "FROM", "ON SIGHUP"],
-        rows.map((row) => [row.name, row.value === null ? `(default: ${String(row.default)})` : String(row.value), sourceText(r, row.name), row.reload === "live" ? "applied" : "needs a restart"]),
+        rows.map((row) => [
+          row.name,
+          row.value === null ? `(default: ${String(row.default)})` : String(row.value),
+          sourceText(r, row.name),
+          row.reload === "live" ? "applied" : "needs a restart",
+        ]),
       ).trimEnd(),
       ...r.ignored.map((w) => `warning: ${w.variable} is not a setting of tether daemon; ignored${didYouMean(w.suggestions)}`),
     ];
@@ -283,7 +300,12 @@ type Change = { from: unknown; to: unknown };
  * is logged (`configuration reload failed; keeping the running configuration`) and changes
  * nothing.
  */
-function reloader(start: Loaded, again: () => Loaded, apply: (next: import("@tether/daemon").LiveConfig & { logLevel?: LogLevel }) => { applied: Record<string, Change> }, log: LevelLogger) {
+function reloader(
+  start: Loaded,
+  again: () => Loaded,
+  apply: (next: import("@tether/daemon").LiveConfig & { logLevel?: LogLevel }) => { applied: Record<string, Change> },
+  log: LevelLogger,
+) {
   /** the values in force: those of the start, and for RELOADABLE ones the last reload's */
   const running: Values = { ...start.resolved.values };
   return () => {

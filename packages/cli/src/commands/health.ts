@@ -33,10 +33,7 @@ type Target = { via: "socket"; address: string; creds: ChannelCredentials; optio
 
 /** One check's outcome. */
 type Outcome =
-  | { kind: "status"; status: string; reason?: string }
-  | { kind: "unreachable"; details: string }
-  | { kind: "not-found" }
-  | { kind: "other"; code: number; details: string };
+  { kind: "status"; status: string; reason?: string } | { kind: "unreachable"; details: string } | { kind: "not-found" } | { kind: "other"; code: number; details: string };
 
 /** A duration for --timeout or --wait: 90s, 2m, ... (bare digits: seconds), or NNNms. */
 function durationOf(text: string, flag: string, min: number, max: number, bounds: string): number {
@@ -140,7 +137,12 @@ ${API_PACKAGE}.Orchestrator; ${API_PACKAGE}.Admin on the admin socket only.`,
     ...DATA_DIR_OPTION,
     daemon: { type: "string", value: "HOST:PORT", about: "check the node listener at HOST:PORT over TLS instead of the admin socket", default: "the admin socket" },
     ca: { type: "string", value: "FILE", about: "with --daemon: the CA certificate (PEM) to verify the daemon with", default: "DIR/ca/ca.pem", complete: "files" },
-    service: { type: "string", value: "NAME", about: `the service whose status to ask: "" (the daemon), ${API_PACKAGE}.Pairing, .Node, .Orchestrator, .Admin (socket only)`, default: '"" (the daemon as a whole)' },
+    service: {
+      type: "string",
+      value: "NAME",
+      about: `the service whose status to ask: "" (the daemon), ${API_PACKAGE}.Pairing, .Node, .Orchestrator, .Admin (socket only)`,
+      default: '"" (the daemon as a whole)',
+    },
     timeout: { type: "string", value: "DURATION", about: "each check's deadline: 500ms, 5s, 2m, ... up to 10m", default: `${DEFAULT_HEALTH_TIMEOUT_MS / 1000}s` },
     wait: { type: "string", value: "DURATION", about: `keep checking every ${HEALTH_RETRY_MS} ms until SERVING or DURATION has passed (0 to 24h)`, default: "one check" },
   },
@@ -193,7 +195,8 @@ ${API_PACKAGE}.Orchestrator; ${API_PACKAGE}.Admin on the admin socket only.`,
     }
     if (last.kind === "unreachable") throw new CliError(Exit.Unreachable, `cannot reach ${where} (${last.details})${waitedText}`);
     if (last.kind === "other") {
-      const what = last.code === status.UNIMPLEMENTED ? "does not serve grpc.health.v1.Health (a tether older than this CLI?)" : `answered ${status[last.code] ?? last.code}: ${last.details}`;
+      const what =
+        last.code === status.UNIMPLEMENTED ? "does not serve grpc.health.v1.Health (a tether older than this CLI?)" : `answered ${status[last.code] ?? last.code}: ${last.details}`;
       throw new CliError(Exit.Failure, `${who} ${what}`);
     }
     const result = { service, status: last.status, via: target.via, address: target.address, ...(last.reason ? { reason: last.reason } : {}), ...waited };

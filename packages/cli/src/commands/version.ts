@@ -55,7 +55,10 @@ export async function printVersion(values: Values, io: Io): Promise<number> {
 export function printCliVersion(rest: string[], io: Io): number {
   const json = rest.length === 1 && rest[0] === "--json";
   if (rest.length > (json ? 1 : 0)) {
-    throw new CliError(Exit.Usage, `tether --version takes only --json (got ${JSON.stringify(rest.find((a) => a !== "--json") ?? rest[0])})\nfor the protocol versions and the daemon's version: tether version [--data-dir DIR]`);
+    throw new CliError(
+      Exit.Usage,
+      `tether --version takes only --json (got ${JSON.stringify(rest.find((a) => a !== "--json") ?? rest[0])})\nfor the protocol versions and the daemon's version: tether version [--data-dir DIR]`,
+    );
   }
   emit(io, json, { cli: CLI_VERSION }, () => `tether ${CLI_VERSION}\n`);
   return Exit.Ok;

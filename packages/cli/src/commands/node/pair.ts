@@ -50,11 +50,16 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
   examples: [
     "tether node pair --daemon 10.0.0.5:7443 --pin 123-4567-8901 --name rack7",
     "tether node pair --qr-image code.png --role orchestrator --state-dir /var/lib/tether-orchestrator",
-    "echo \"$PIN\" | tether node pair --daemon tether.lan:7443 --pin -   # keeps the PIN out of the process list",
+    'echo "$PIN" | tether node pair --daemon tether.lan:7443 --pin -   # keeps the PIN out of the process list',
   ],
   options: {
     pin: { type: "string", value: "PIN", about: "the PIN from tether pair code --method pin (needs --daemon); - reads it from stdin", default: "none" },
-    uri: { type: "string", value: "URI", about: "the tether:// URI from a QR code (carries the address and the CA\nfingerprint, which is checked); - reads it from stdin", default: "none" },
+    uri: {
+      type: "string",
+      value: "URI",
+      about: "the tether:// URI from a QR code (carries the address and the CA\nfingerprint, which is checked); - reads it from stdin",
+      default: "none",
+    },
     "qr-image": { type: "string", value: "FILE", about: "a PNG of the QR code, or a JPEG photo of it (decoded here)", default: "none", complete: "files" },
     daemon: { type: "string", value: "HOST:PORT", about: "the daemon's node listener (overrides the URI's address)", default: "the URI's address" },
     name: { type: "string", value: "NAME", about: "how admins will see this node", default: "the host name" },
@@ -101,7 +106,13 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         certificateNotAfter: new Date(r.certificateNotAfter).toISOString(),
         stateDir,
       };
-      emit(io, json, out, () => tty`paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`);
+      emit(
+        io,
+        json,
+        out,
+        () =>
+          tty`paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`,
+      );
       return Exit.Ok;
     } catch (err) {
       if (err instanceof NodeError) throw new CliError(EXIT_FOR[err.code] ?? Exit.Failure, err.message, { cause: err });

@@ -26,10 +26,7 @@ used (\`tether dispatch --state-dir\` does it first). A device used less often t
 its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly.
 An expired certificate cannot renew itself: pair the device again (exit 8). Exit 9 when
 another process is renewing the same state directory at that moment.`,
-  examples: [
-    "tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer",
-    "tether node renew --force --json",
-  ],
+  examples: ["tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer", "tether node renew --force --json"],
   options: {
     force: { type: "boolean", about: "renew now, even before half the lifetime has passed" },
     "keep-key": { type: "boolean", about: "keep the current TLS key instead of making a new one" },
@@ -56,7 +53,12 @@ another process is renewing the same state directory at that moment.`,
       throw new CliError(exit, err.message, { cause: err });
     }
     if (!r) {
-      emit(io, Boolean(values.json), { renewed: false }, () => "not due yet (less than half of the certificate's lifetime has passed, and no rotation was asked for); use --force to renew now\n");
+      emit(
+        io,
+        Boolean(values.json),
+        { renewed: false },
+        () => "not due yet (less than half of the certificate's lifetime has passed, and no rotation was asked for); use --force to renew now\n",
+      );
       return Exit.Ok;
     }
     const ran = hook === undefined ? undefined : await runHook(hook, await renewHookEnv(dir, r.deviceId, r.certPem));

@@ -33,7 +33,7 @@ exit 4, more than one is exit 5 (they are listed) and nothing is approved.
 Approving a request twice, or one that is rejected or expired, fails (exit 5)
 and issues nothing.`,
   examples: [
-    "tether pair approve --code 438-072   # the node printed \"verification code: 438-072\"",
+    'tether pair approve --code 438-072   # the node printed "verification code: 438-072"',
     "tether pair approve req_e838ee29fd629909da570593 --code 438-072 --role orchestrator --jobs site=berlin",
   ],
   options: {
@@ -58,7 +58,12 @@ and issues nothing.`,
     const r = await admin<PairRequest>(await dataDirOf(values, io.env), "ApproveRequest", { id, role, code: code ?? "", ...(jobScope ? { jobScope } : {}) });
     const scope = r.role === "orchestrator" ? tty`  jobs: ${formatJobsScope(jobScope)}\n` : "";
     const checked = code === undefined ? "" : tty`  verification code: ${r.verificationCode} (matches the one given)\n`;
-    emit(io, Boolean(values.json), r, () => tty`approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n` + checked + tty`  certificate sha256: ${r.certificateFingerprint}\n` + scope);
+    emit(
+      io,
+      Boolean(values.json),
+      r,
+      () => tty`approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n` + checked + tty`  certificate sha256: ${r.certificateFingerprint}\n` + scope,
+    );
     return Exit.Ok;
   },
 };

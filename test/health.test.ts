@@ -142,7 +142,7 @@ const storeRefusal = (p: Promise<unknown>) =>
   );
 
 /** A daemon whose next store write fails (the store's fault injection, as test/store-full-disk.test.ts uses it). */
-async function failingDaemon(o: { reflection?: boolean } = {}): Promise<{ d: TestDaemon; fail(): Promise<void> }> {
+async function failingDaemon(o: { reflection?: boolean } = {}): Promise<{ d: TestDaemon; fail: () => Promise<void> }> {
   const fault = join(ctx.tmp.path, `fault-${Math.random().toString(36).slice(2)}`);
   process.env[FAULT_FILE_ENV] = fault;
   let d: TestDaemon;
@@ -358,7 +358,7 @@ H("tether health: exit 0 SERVING, 4 for an unknown service, 3 when nothing answe
   writeFileSync(caFile, ctx.d.caPem);
   const withCa = await cliInProcess(["health", "--daemon", ctx.d.listen, "--ca", caFile, "--json"], { env: {} });
   assert.is(withCa.code, 0, withCa.stderr);
-  assert.is(JSON.parse(withCa.stdout).status, "SERVING");
+  assert.is((JSON.parse(withCa.stdout) as { status: string }).status, "SERVING");
 
   for (const args of [
     ["--service", "tether.v1.Nope"],
@@ -375,7 +375,7 @@ H("tether health: exit 0 SERVING, 4 for an unknown service, 3 when nothing answe
   assert.match(none.stderr, `cannot reach the daemon's admin socket ${join(gone, "admin.sock")}`);
   const noneJson = await cliInProcess(["health", "--data-dir", gone, "--json"], { env: {} });
   assert.is(noneJson.code, 3);
-  assert.is(JSON.parse(noneJson.stderr).error.exitCode, 3);
+  assert.is((JSON.parse(noneJson.stderr) as { error: { exitCode: number } }).error.exitCode, 3);
   const refused = await cliInProcess(["health", "--daemon", "127.0.0.1:1", "--ca", caFile], { env: {} });
   assert.is(refused.code, 3);
   assert.match(refused.stderr, "cannot reach the daemon's node listener at 127.0.0.1:1 (connect ECONNREFUSED");
@@ -457,7 +457,7 @@ function python(args: string[]) {
     buf = parts.pop() ?? "";
     for (const p of parts) if (p) lines.push(JSON.parse(p) as Record<string, unknown>);
   });
-  child.stderr.on("data", (b: Buffer) => (err += b));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
   const exited = new Promise<number | null>((r) => child.on("close", (c) => r(c)));
   return { lines, err: () => err, exited, kill: () => child.kill() };
 }

@@ -30,7 +30,7 @@ function editedProtos(file: string, edit: (text: string) => string): { dir: stri
   const after = edit(before);
   assert.is.not(after, before, `the edit of ${file} changed nothing`);
   writeFileSync(path, after);
-  return { dir, remove: tmp.remove };
+  return { dir, remove: () => tmp.remove() };
 }
 
 test("the checked-in generated types are what proto/ produces", () => {

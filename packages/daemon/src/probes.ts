@@ -121,7 +121,7 @@ export class Probes {
     if (next !== this.#status) {
       this.#status = next;
       // A stop says so in its own lines (daemon stopping); a change while running is news.
-      if (!this.#closing) (r.ready ? this.#log.info : this.#log.warn).call(this.#log, `health: ${next}`, { reason: r.reason });
+      if (!this.#closing) this.#log[r.ready ? "info" : "warn"](`health: ${next}`, { reason: r.reason });
       for (const site of ["listener", "socket"] as const) for (const n of HEALTH_NAMES[site]) this.#health[site].setStatus(n, next);
     }
     return r;

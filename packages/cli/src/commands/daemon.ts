@@ -173,7 +173,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
         ? `${JSON.stringify(ready)}\n`
         : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
-    onHangup = reloader(loaded, () => load(d, flags, env), daemon.reload, log);
+    onHangup = reloader(loaded, () => load(d, flags, env), (next) => daemon.reload(next), log);
     const stop = await untilStopped(log, d.describe);
     onHangup = () => {};
     await daemon.close(stop.reason);
@@ -201,7 +201,7 @@ function load(d: Daemon, flags: Values, env: NodeJS.ProcessEnv): Loaded {
 }
 
 function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: LogLevel } {
-  const at = r.labelOf;
+  const at = (name: string) => r.labelOf(name);
   const value = (name: string) => str(r.values[name]);
   const opt = <T>(name: string, parse: (s: string, label: string) => T): T | undefined => {
     const s = value(name);

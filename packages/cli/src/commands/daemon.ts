@@ -173,7 +173,12 @@ it is restarted; \`tether status\` says why (exit 14).`,
         ? `${JSON.stringify(ready)}\n`
         : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
-    onHangup = reloader(loaded, () => load(d, flags, env), (next) => daemon.reload(next), log);
+    onHangup = reloader(
+      loaded,
+      () => load(d, flags, env),
+      (next) => daemon.reload(next),
+      log,
+    );
     const stop = await untilStopped(log, d.describe);
     onHangup = () => {};
     await daemon.close(stop.reason);

@@ -94,9 +94,7 @@ const creds = ServerCredentials.createSsl(
   [{ cert_chain: readFileSync(certFile), private_key: readFileSync(keyFile) }],
   true, // client certificates required and verified
 );
-const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync(`127.0.0.1:${portArg ?? 0}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
-);
+const port = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${portArg ?? 0}`, creds, (err, p) => (err ? reject(err) : resolve(p))));
 
 let local: Server | undefined;
 if (socketPath) {

@@ -33,7 +33,6 @@ const NODES = 50;
 /** jobs measured at 1 in flight, and at 64 in flight, per configuration and repetition */
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 2000);
-const IN_FLIGHT = 64;
 const WARMUP = 50;
 const INPUT = Buffer.from(JSON.stringify({ payload: "x".repeat(200) }));
 /** How often the daemon with --metrics is scraped while it is measured. */
@@ -113,14 +112,7 @@ async function measure(one: (deviceId: string) => Promise<void>, devices: string
   return { perSecond: total / secs, p50: pct(lat, 50), p99: pct(lat, 99), cpuMsPerJob: (serverCpuMs() - cpu0) / total };
 }
 
-async function runConfigs(
-  fleet: Fleet,
-  mode: "tether" | "baseline",
-  address: string,
-  one: (id: string) => Promise<void>,
-  ids: string[],
-  serverCpuMs: () => number,
-): Promise<Rep> {
+async function runConfigs(fleet: Fleet, mode: "tether" | "baseline", address: string, one: (id: string) => Promise<void>, ids: string[], serverCpuMs: () => number): Promise<Rep> {
   const out: Rep = [];
   await fleet.connect({ mode, address, concurrency: 8, echo: true, limitPerClient: 1 });
   out.push(await measure(one, ids, CONFIGS[0] as Config, serverCpuMs), await measure(one, ids, CONFIGS[1] as Config, serverCpuMs));
@@ -154,7 +146,17 @@ export const bench: Bench = {
         // Without and with --metrics, in alternating order (so neither always runs first).
         for (const withMetrics of rep % 2 ? [true, false] : [false, true]) {
           ctx.log(`rep ${rep + 1}/${reps}: tether${withMetrics ? " --metrics" : ""}`);
-          const r = await tetherRep(fleet, template, join(work, `t${rep}${withMetrics ? "m" : ""}`), pool.caPem, orch, ids, undefined, undefined, withMetrics ? scrapes : undefined);
+          const r = await tetherRep(
+            fleet,
+            template,
+            join(work, `t${rep}${withMetrics ? "m" : ""}`),
+            pool.caPem,
+            orch,
+            ids,
+            undefined,
+            undefined,
+            withMetrics ? scrapes : undefined,
+          );
           (withMetrics ? tm : t).push(r);
           ctx.log(`  tether${withMetrics ? " --metrics" : ""}: ${fmt(r)}`);
         }
@@ -189,10 +191,32 @@ export const bench: Bench = {
       const tt = t.map((r) => r[i] as Figures);
       const bb = b.map((r) => r[i] as Figures);
       rows.push(
-        row(`throughput, ${label}`, "jobs/s", tt.map((f) => f.perSecond), bb.map((f) => f.perSecond), { text: ">= 0.5x baseline", met: (r) => r >= 0.5 }),
-        row(`p50 latency, ${label}`, "ms", tt.map((f) => f.p50), bb.map((f) => f.p50)),
-        row(`p99 latency, ${label}`, "ms", tt.map((f) => f.p99), bb.map((f) => f.p99), { text: "<= 3x baseline", met: (r) => r <= 3 }),
-        row(`server CPU per job, ${label}`, "ms", tt.map((f) => f.cpuMsPerJob), bb.map((f) => f.cpuMsPerJob)),
+        row(
+          `throughput, ${label}`,
+          "jobs/s",
+          tt.map((f) => f.perSecond),
+          bb.map((f) => f.perSecond),
+          { text: ">= 0.5x baseline", met: (r) => r >= 0.5 },
+        ),
+        row(
+          `p50 latency, ${label}`,
+          "ms",
+          tt.map((f) => f.p50),
+          bb.map((f) => f.p50),
+        ),
+        row(
+          `p99 latency, ${label}`,
+          "ms",
+          tt.map((f) => f.p99),
+          bb.map((f) => f.p99),
+          { text: "<= 3x baseline", met: (r) => r <= 3 },
+        ),
+        row(
+          `server CPU per job, ${label}`,
+          "ms",
+          tt.map((f) => f.cpuMsPerJob),
+          bb.map((f) => f.cpuMsPerJob),
+        ),
       );
     });
     // The metrics' cost: tether with --metrics (and scraped) against tether without, same run.
@@ -201,8 +225,19 @@ export const bench: Bench = {
       const on = tm.map((r) => r[i] as Figures);
       const off = t.map((r) => r[i] as Figures);
       rows.push(
-        row(`--metrics: throughput, ${label} (baseline: without)`, "jobs/s", on.map((f) => f.perSecond), off.map((f) => f.perSecond), { text: ">= 0.95x without", met: (r) => r >= 0.95 }),
-        row(`--metrics: server CPU per job, ${label} (baseline: without)`, "ms", on.map((f) => f.cpuMsPerJob), off.map((f) => f.cpuMsPerJob)),
+        row(
+          `--metrics: throughput, ${label} (baseline: without)`,
+          "jobs/s",
+          on.map((f) => f.perSecond),
+          off.map((f) => f.perSecond),
+          { text: ">= 0.95x without", met: (r) => r >= 0.95 },
+        ),
+        row(
+          `--metrics: server CPU per job, ${label} (baseline: without)`,
+          "ms",
+          on.map((f) => f.cpuMsPerJob),
+          off.map((f) => f.cpuMsPerJob),
+        ),
       );
     });
     const scrapeMs = [...scrapes.ms].sort((x, y) => x - y)[scrapes.ms.length >> 1] ?? Number.NaN;
@@ -232,7 +267,9 @@ export const bench: Bench = {
 };
 
 function fmt(r: Rep): string {
-  return r.map((f, i) => `[${(CONFIGS[i] as Config).nodes}n/${(CONFIGS[i] as Config).inFlight}] ${f.perSecond.toFixed(0)}/s p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)}`).join("  ");
+  return r
+    .map((f, i) => `[${(CONFIGS[i] as Config).nodes}n/${(CONFIGS[i] as Config).inFlight}] ${f.perSecond.toFixed(0)}/s p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)}`)
+    .join("  ");
 }
 
 async function tetherRep(
@@ -255,7 +292,14 @@ async function tetherRep(
   const scraper = scrapes ? scrapeEvery(d.metrics as string, SCRAPE_MS, scrapes) : undefined;
   try {
     if (window) window.from = monoMs();
-    const r = await runConfigs(fleet, "tether", d.listen, (id) => tetherJob(o, id), ids, () => d.cpuMs());
+    const r = await runConfigs(
+      fleet,
+      "tether",
+      d.listen,
+      (id) => tetherJob(o, id),
+      ids,
+      () => d.cpuMs(),
+    );
     if (window) window.to = monoMs();
     return r;
   } finally {
@@ -317,7 +361,14 @@ async function baselineRep(fleet: Fleet, template: string, caPem: string, orch: 
   const srv = await startBaselineServer(template);
   const o = relayClient(srv.address, caPem, orch);
   try {
-    return await runConfigs(fleet, "baseline", srv.address, (id) => relayJob(o, id), ids, () => srv.cpuMs());
+    return await runConfigs(
+      fleet,
+      "baseline",
+      srv.address,
+      (id) => relayJob(o, id),
+      ids,
+      () => srv.cpuMs(),
+    );
   } finally {
     o.close();
     await srv.stop();

@@ -29,7 +29,9 @@ export type Fleet = {
 
 /** k client processes (BENCH_CLIENT_PROF=DIR: each writes a CPU profile there, to see what the load generator costs). */
 export async function startFleet(k: number, dir: string): Promise<Fleet> {
-  const clients = Array.from({ length: k }, () => forkScript("fleet-client.ts", [], process.env.BENCH_CLIENT_PROF ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CLIENT_PROF] } : {}));
+  const clients = Array.from({ length: k }, () =>
+    forkScript("fleet-client.ts", [], process.env.BENCH_CLIENT_PROF ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CLIENT_PROF] } : {}),
+  );
   await Promise.all(clients.map((c) => c.next("ready", 60_000)));
   const owner = new Map<string, ScriptProcess>();
   const perClient = new Map<ScriptProcess, number>();
@@ -56,7 +58,17 @@ export async function startFleet(k: number, dir: string): Promise<Fleet> {
       const done = clients.map((c) => c.next("connected", 600_000));
       // Each client process from its own source address, as nodes on their own machines: the
       // daemon caps handshakes in progress per address (32), above one client's concurrency.
-      for (const [i, c] of clients.entries()) c.send({ type: "connect", mode: o.mode, address: o.address, localAddress: `127.0.1.${i + 1}`, concurrency: o.concurrency, echo: o.echo ?? false, reportEnds: o.reportEnds ?? false, ...(o.limitPerClient === undefined ? {} : { limit: o.limitPerClient }) });
+      for (const [i, c] of clients.entries())
+        c.send({
+          type: "connect",
+          mode: o.mode,
+          address: o.address,
+          localAddress: `127.0.1.${i + 1}`,
+          concurrency: o.concurrency,
+          echo: o.echo ?? false,
+          reportEnds: o.reportEnds ?? false,
+          ...(o.limitPerClient === undefined ? {} : { limit: o.limitPerClient }),
+        });
       const rs = (await Promise.all(done)) as unknown as Connected[];
       return {
         ok: rs.reduce((s, r) => s + r.ok, 0),
@@ -121,7 +133,10 @@ export type BaselineServer = ScriptProcess & { port: number; address: string; pu
  * The bare grpc-js server (bench/baseline-server.ts) in its own process, with the daemon's own
  * CA and server certificate from `dataDir`/ca.
  */
-export async function startBaselineServer(dataDir: string, o: { nodeArgs?: string[]; port?: number; socket?: string } = {}): Promise<BaselineServer & { spawnedAtMono: number; readyAtMono: number }> {
+export async function startBaselineServer(
+  dataDir: string,
+  o: { nodeArgs?: string[]; port?: number; socket?: string } = {},
+): Promise<BaselineServer & { spawnedAtMono: number; readyAtMono: number }> {
   const ca = join(dataDir, "ca");
   const spawnedAtMono = Number(process.hrtime.bigint()) / 1e6;
   const p = forkScript("baseline-server.ts", [join(ca, "ca.pem"), join(ca, "server.pem"), join(ca, "server.key"), String(o.port ?? 0), ...(o.socket ? [o.socket] : [])], {

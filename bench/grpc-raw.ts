@@ -6,7 +6,7 @@
  * measured. Messages are (de)serialized by the same proto-loader definitions grpc-js uses.
  */
 import { connect as h2connect, constants } from "node:http2";
-import type { ClientHttp2Session, ClientHttp2Stream } from "node:http2";
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from "node:http2";
 import type { SecureContext } from "node:tls";
 
 export type Codec = { path: string; serialize(m: object): Buffer; deserialize(b: Buffer): Record<string, unknown> };
@@ -61,12 +61,12 @@ export function openStream(o: {
     },
     { endStream: false },
   );
-  const fromHeaders = (h: Record<string, unknown>) => {
+  const fromHeaders = (h: IncomingHttpHeaders) => {
     const s = h["grpc-status"];
     if (s !== undefined) end(Number(s), decodeURIComponent(String(h["grpc-message"] ?? "")));
   };
-  stream.on("response", (h) => fromHeaders(h as Record<string, unknown>)); // trailers-only answers
-  stream.on("trailers", (h) => fromHeaders(h as Record<string, unknown>));
+  stream.on("response", fromHeaders); // trailers-only answers
+  stream.on("trailers", fromHeaders);
   stream.on("error", (e: Error) => end(Status.UNAVAILABLE, e.message));
   stream.on("close", () => end(Status.UNKNOWN, `stream closed (http2 code ${stream.rstCode})`));
   let buf: Buffer = Buffer.alloc(0);

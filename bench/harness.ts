@@ -122,7 +122,7 @@ export type BenchContext = {
   /** repetitions per figure (--reps, default per benchmark) */
   reps?: number;
   /** progress lines (stderr; never mixed into --json output) */
-  log(line: string): void;
+  log: (line: string) => void;
   /** a fresh temp directory, removed when the benchmark ends */
   tmp(prefix?: string): string;
 };
@@ -176,7 +176,12 @@ export function formatTable(r: BenchResult): string {
     x.met === undefined ? "" : x.met ? "yes" : "NO",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const out = [head, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd());
+  const out = [head, ...lines].map((l) =>
+    l
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join("  ")
+      .trimEnd(),
+  );
   const params = Object.entries(r.params)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");

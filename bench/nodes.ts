@@ -25,7 +25,17 @@ const PUSH_IN_FLIGHT = 64;
 const SETTLE_MS = 2000;
 const INPUT = Buffer.from(JSON.stringify({ payload: "x".repeat(200) }));
 
-type RepResult = { serverCpuMs: number; clientCpuMs: number; rssPerNodeKiB: number; connectPerS: number; pushMs: number; connected: number; failed: number; rssMiB: number; established?: number };
+type RepResult = {
+  serverCpuMs: number;
+  clientCpuMs: number;
+  rssPerNodeKiB: number;
+  connectPerS: number;
+  pushMs: number;
+  connected: number;
+  failed: number;
+  rssMiB: number;
+  established?: number;
+};
 
 export const bench: Bench = {
   name: "nodes",
@@ -63,7 +73,9 @@ export const bench: Bench = {
         ctx.log(`  baseline: ${fmtRep(b[rep] as RepResult)}`);
         const took = performance.now() - repStart;
         if (!forced && rep === 0 && reps > 1 && took > repBudgetMs) {
-          notes.push(`only 1 repetition: the first took ${(took / 1000).toFixed(0)} s, more than the ${repBudgetMs / 1000} s that leaves room for a second within the suite's 10 minutes (force with --reps)`);
+          notes.push(
+            `only 1 repetition: the first took ${(took / 1000).toFixed(0)} s, more than the ${repBudgetMs / 1000} s that leaves room for a second within the suite's 10 minutes (force with --reps)`,
+          );
           reps = 1;
         }
       }
@@ -76,22 +88,55 @@ export const bench: Bench = {
       name: "nodes",
       params: { nodes: NODES, clientProcesses: CLIENTS, handshakesInFlightPerClient: CONCURRENCY, reps, pushInFlight: PUSH_IN_FLIGHT },
       rows: [
-        row("daemon RSS per connected node", "KiB", t.map((r) => r.rssPerNodeKiB), b.map((r) => r.rssPerNodeKiB), {
-          text: "<= 1.25x baseline",
-          met: (ratio) => ratio <= 1.25,
-        }),
-        row("connect rate (handshake + register + registered)", "nodes/s", t.map((r) => r.connectPerS), b.map((r) => r.connectPerS), {
-          text: ">= 0.8x baseline",
-          met: (ratio) => ratio >= 0.8,
-        }),
-        row("push one message to every node", "ms", t.map((r) => r.pushMs), b.map((r) => r.pushMs)),
-        row(`server RSS with ${NODES} nodes`, "MiB", t.map((r) => r.rssMiB), b.map((r) => r.rssMiB)),
-        row("server CPU per connect", "ms", t.map((r) => r.serverCpuMs), b.map((r) => r.serverCpuMs)),
-        row("client processes' CPU per connect", "ms", t.map((r) => r.clientCpuMs), b.map((r) => r.clientCpuMs)),
+        row(
+          "daemon RSS per connected node",
+          "KiB",
+          t.map((r) => r.rssPerNodeKiB),
+          b.map((r) => r.rssPerNodeKiB),
+          {
+            text: "<= 1.25x baseline",
+            met: (ratio) => ratio <= 1.25,
+          },
+        ),
+        row(
+          "connect rate (handshake + register + registered)",
+          "nodes/s",
+          t.map((r) => r.connectPerS),
+          b.map((r) => r.connectPerS),
+          {
+            text: ">= 0.8x baseline",
+            met: (ratio) => ratio >= 0.8,
+          },
+        ),
+        row(
+          "push one message to every node",
+          "ms",
+          t.map((r) => r.pushMs),
+          b.map((r) => r.pushMs),
+        ),
+        row(
+          `server RSS with ${NODES} nodes`,
+          "MiB",
+          t.map((r) => r.rssMiB),
+          b.map((r) => r.rssMiB),
+        ),
+        row(
+          "server CPU per connect",
+          "ms",
+          t.map((r) => r.serverCpuMs),
+          b.map((r) => r.serverCpuMs),
+        ),
+        row(
+          "client processes' CPU per connect",
+          "ms",
+          t.map((r) => r.clientCpuMs),
+          b.map((r) => r.clientCpuMs),
+        ),
       ],
       notes: [
         `each node: its own HTTP/2 session (bench/grpc-raw.ts: the gRPC wire protocol over node:http2, lighter than a grpc-js channel per node) with its own device certificate and key, so its own TCP + TLS connection: ${t[0]?.established ?? "?"} (tether) and ${b[0]?.established ?? "?"} (baseline) established connections counted on the server port with ss in rep 1 (the tether figure includes the orchestrator's)`,
-        "RSS per node = (server RSS " + `${SETTLE_MS / 1000} s after the last node registered - RSS before the first connected) / nodes; both servers are their own processes (daemon: bin/tether daemon; baseline: bench/baseline-server.ts)`,
+        "RSS per node = (server RSS " +
+          `${SETTLE_MS / 1000} s after the last node registered - RSS before the first connected) / nodes; both servers are their own processes (daemon: bin/tether daemon; baseline: bench/baseline-server.ts)`,
         "connect rate = nodes / (first connect started .. last node registered), all client processes starting together; a node counts once the server answered its register (tether: `registered`, baseline: the relay's `registered`). Nodes ping every 10 s in both. The client processes share the 2 cores with the server (their CPU per connect is in the table); to leave the server more, they skip Node's conversion of the server's certificate chain to JS objects on each handshake (OpenSSL still verifies it against the CA)",
         `push: tether = Dispatch one job to every node (orchestrator device over mTLS, ${PUSH_IN_FLIGHT} Dispatch calls in flight, each job persisted as the daemon does), until every node has received its job (nodes do not answer, so only delivery is timed); baseline = the bare server writes one message on every open stream, until every node has it. Times from the first send to the last receipt (CLOCK_MONOTONIC across processes)`,
         `each repetition: a fresh copy of the seeded store (${NODES} nodes + 1 orchestrator, seeded once in ${(seedMs / 1000).toFixed(1)} s) and a fresh daemon; the same ${CLIENTS} client processes throughout, with every device's TLS context made once before any clock (as a real node makes its own); the server is stopped first so TIME-WAIT stays on its side; after measuring, the daemon is killed (its store copy is discarded), the baseline server force-shut down`,

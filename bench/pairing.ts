@@ -84,12 +84,15 @@ const TRANSPORT_ROUNDS = Number(process.env.BENCH_TRANSPORT_ROUNDS ?? 100);
  * without a client certificate: UNAUTHENTICATED), plus one call on the admin socket
  * (Admin.Status), for the approval. 16 rounds at a time. Returns daemon CPU ms per round.
  */
-async function transportFloorMs(d: { listen: string; adminSocket: string; cpuMs(): number }, caPem: string, admin: { call<T>(m: string, req: object): Promise<T> }): Promise<number> {
+async function transportFloorMs(
+  d: { listen: string; adminSocket: string; cpuMs(): number },
+  caPem: string,
+  admin: { call<T>(m: string, req: object): Promise<T> },
+): Promise<number> {
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
     tether: { v1: { Node: new (a: string, c: ChannelCredentials, o: object) => Client & { GetJwks(r: object, m: Metadata, o: object, cb: (e: unknown) => void): void } } };
   };
-  const refused = (c: InstanceType<typeof pkg.tether.v1.Node>) =>
-    new Promise<void>((res) => c.GetJwks({}, new Metadata(), { deadline: Date.now() + 10_000 }, () => res()));
+  const refused = (c: InstanceType<typeof pkg.tether.v1.Node>) => new Promise<void>((res) => c.GetJwks({}, new Metadata(), { deadline: Date.now() + 10_000 }, () => res()));
   const opts = { "grpc.ssl_target_name_override": "localhost", "grpc.use_local_subchannel_pool": 1 };
   const round = async () => {
     const first = new pkg.tether.v1.Node(d.listen, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), opts);
@@ -104,9 +107,11 @@ async function transportFloorMs(d: { listen: string; adminSocket: string; cpuMs(
   const c0 = d.cpuMs();
   let next = 0;
   // 16 at a time, as the pairings 32 at a time keep the daemon busy (not waking it per call)
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next++ < TRANSPORT_ROUNDS) await round();
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next++ < TRANSPORT_ROUNDS) await round();
+    }),
+  );
   return (d.cpuMs() - c0) / TRANSPORT_ROUNDS;
 }
 
@@ -156,17 +161,66 @@ export const bench: Bench = {
       name: "pairing",
       params: { reps, pairings1: COUNT[1] as number, pairings32: COUNT[32] as number, clientProcesses: WORKERS },
       rows: [
-        row("pairings per second, 1 at a time", "pairings/s", f1.map((f) => f.perSecond)),
-        row("pairings per second, 32 at a time", "pairings/s", f32.map((f) => f.perSecond)),
-        row("time per pairing, 1 at a time (p50)", "ms", f1.map((f) => f.p50Ms)),
-        row("daemon CPU per pairing, 1 at a time", "ms", f1.map((f) => f.cpuMs), floor, le3),
-        row("daemon CPU per pairing, 32 at a time", "ms", f32.map((f) => f.cpuMs), floor, le3),
-        row("  of which system (kernel: TLS sockets, fsync)", "ms", f32.map((f) => f.systemMs)),
-        row("daemon CPU per pairing incl. minting its code (32 at a time)", "ms", f32.map((f) => f.cpuMs + f.mintCpuMs), floor, le3),
-        row("daemon CPU per code minted (CreateCode)", "ms", [...f1, ...f32].map((f) => f.mintCpuMs), floor),
-        row("daemon CPU per pairing (32 at a time) vs the transport floor", "ms", f32.map((f) => f.cpuMs), f32.map((f) => f.transportMs)),
+        row(
+          "pairings per second, 1 at a time",
+          "pairings/s",
+          f1.map((f) => f.perSecond),
+        ),
+        row(
+          "pairings per second, 32 at a time",
+          "pairings/s",
+          f32.map((f) => f.perSecond),
+        ),
+        row(
+          "time per pairing, 1 at a time (p50)",
+          "ms",
+          f1.map((f) => f.p50Ms),
+        ),
+        row(
+          "daemon CPU per pairing, 1 at a time",
+          "ms",
+          f1.map((f) => f.cpuMs),
+          floor,
+          le3,
+        ),
+        row(
+          "daemon CPU per pairing, 32 at a time",
+          "ms",
+          f32.map((f) => f.cpuMs),
+          floor,
+          le3,
+        ),
+        row(
+          "  of which system (kernel: TLS sockets, fsync)",
+          "ms",
+          f32.map((f) => f.systemMs),
+        ),
+        row(
+          "daemon CPU per pairing incl. minting its code (32 at a time)",
+          "ms",
+          f32.map((f) => f.cpuMs + f.mintCpuMs),
+          floor,
+          le3,
+        ),
+        row(
+          "daemon CPU per code minted (CreateCode)",
+          "ms",
+          [...f1, ...f32].map((f) => f.mintCpuMs),
+          floor,
+        ),
+        row(
+          "daemon CPU per pairing (32 at a time) vs the transport floor",
+          "ms",
+          f32.map((f) => f.cpuMs),
+          f32.map((f) => f.transportMs),
+        ),
         ...prims[0]!.map((p, i) =>
-          row(`${p.name}: node:crypto (as tether runs it) vs noble`, "us", prims.map((r) => (r[i] as typeof p).nativeUs), prims.map((r) => (r[i] as typeof p).nobleUs)),
+          row(
+            `${p.name}: node:crypto (as tether runs it) vs noble`,
+            "us",
+            prims.map((r) => (r[i] as typeof p).nativeUs),
+            prims.map((r) => (r[i] as typeof p).nobleUs),
+          ),
         ),
       ],
       notes: [
@@ -217,13 +271,22 @@ async function oneRep(
       const sys = processCpuTimes(d.pid).systemMs - s0;
       const ok = rs.reduce((s, r) => s + (r.ok as number), 0);
       const failed = rs.reduce((s, r) => s + (r.failed as number), 0);
-      if (failed) ctx.log(`  ${failed} pairings failed: ${rs.flatMap((r) => r.errors as string[]).slice(0, 3).join("; ")}`);
+      if (failed)
+        ctx.log(
+          `  ${failed} pairings failed: ${rs
+            .flatMap((r) => r.errors as string[])
+            .slice(0, 3)
+            .join("; ")}`,
+        );
       out[n] = {
         perSecond: ok / secs,
         cpuMs: cpu / Math.max(1, ok),
         systemMs: sys / Math.max(1, ok),
         mintCpuMs: (c0 - m0) / count,
-        p50Ms: pct(rs.flatMap((r) => r.ms as number[]), 50),
+        p50Ms: pct(
+          rs.flatMap((r) => r.ms as number[]),
+          50,
+        ),
         failed,
         transportMs: 0,
       };

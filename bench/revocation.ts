@@ -14,7 +14,6 @@ import { join } from "node:path";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
 import { monoMs, pct, repsOf, row, sleep, startDaemonProcess } from "./harness.ts";
 import { adminClient, relaySocketClient } from "./clients.ts";
-import type { Rpc } from "./clients.ts";
 import { startBaselineServer, startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
 import { credsOf, devicePool, prepareDataDir, seedDevices } from "./seed.ts";
@@ -23,7 +22,17 @@ const NODES = Number(process.env.BENCH_REVOKE_NODES ?? 1000);
 const REVOKE = Number(process.env.BENCH_REVOKE ?? 100);
 const CLIENTS = 2;
 
-type Figures = { fromAnswerP50: number; fromAnswerP99: number; fromCallP50: number; fromCallP99: number; answerP50: number; refused: number; probed: number; endedBeforeAnswer: number; missing: number };
+type Figures = {
+  fromAnswerP50: number;
+  fromAnswerP99: number;
+  fromCallP50: number;
+  fromCallP99: number;
+  answerP50: number;
+  refused: number;
+  probed: number;
+  endedBeforeAnswer: number;
+  missing: number;
+};
 
 export const bench: Bench = {
   name: "revocation",
@@ -37,7 +46,10 @@ export const bench: Bench = {
     await seedDevices(pool, template, 0, NODES);
     const work = ctx.tmp("tether-bench-revocation-run-");
     // every tenth device, spread over the client processes
-    const victims = creds.filter((_, i) => i % Math.floor(NODES / REVOKE) === 0).slice(0, REVOKE).map((c) => c.id);
+    const victims = creds
+      .filter((_, i) => i % Math.floor(NODES / REVOKE) === 0)
+      .slice(0, REVOKE)
+      .map((c) => c.id);
     const fleet = await startFleet(CLIENTS, ctx.tmp("tether-bench-fleet-"));
     const ends = new Map<string, { code: number; details: string; at: number }>();
     fleet.onEnded((m) => ends.set(m.id, m));
@@ -94,18 +106,50 @@ export const bench: Bench = {
       name: "revocation",
       params: { connectedNodes: NODES, revoked: REVOKE, reps, clientProcesses: CLIENTS },
       rows: [
-        row("revoke answered -> stream closed, p50", "ms", t.map((f) => f.fromAnswerP50), b.map((f) => f.fromAnswerP50)),
-        row("revoke answered -> stream closed, p99", "ms", t.map((f) => f.fromAnswerP99), b.map((f) => f.fromAnswerP99), {
-          text: "< 100 ms",
-          met: (_r, s) => s.median < 100,
-        }),
-        row("revoke called -> stream closed, p50", "ms", t.map((f) => f.fromCallP50), b.map((f) => f.fromCallP50)),
-        row("revoke called -> stream closed, p99", "ms", t.map((f) => f.fromCallP99), b.map((f) => f.fromCallP99)),
-        row("revoke call -> answer, p50", "ms", t.map((f) => f.answerP50), b.map((f) => f.answerP50)),
-        row("new connection refused on its first call", "%", t.map((f) => (100 * f.refused) / f.probed), undefined, {
-          text: "100 %",
-          met: (_r, s) => s.min === 100,
-        }),
+        row(
+          "revoke answered -> stream closed, p50",
+          "ms",
+          t.map((f) => f.fromAnswerP50),
+          b.map((f) => f.fromAnswerP50),
+        ),
+        row(
+          "revoke answered -> stream closed, p99",
+          "ms",
+          t.map((f) => f.fromAnswerP99),
+          b.map((f) => f.fromAnswerP99),
+          {
+            text: "< 100 ms",
+            met: (_r, s) => s.median < 100,
+          },
+        ),
+        row(
+          "revoke called -> stream closed, p50",
+          "ms",
+          t.map((f) => f.fromCallP50),
+          b.map((f) => f.fromCallP50),
+        ),
+        row(
+          "revoke called -> stream closed, p99",
+          "ms",
+          t.map((f) => f.fromCallP99),
+          b.map((f) => f.fromCallP99),
+        ),
+        row(
+          "revoke call -> answer, p50",
+          "ms",
+          t.map((f) => f.answerP50),
+          b.map((f) => f.answerP50),
+        ),
+        row(
+          "new connection refused on its first call",
+          "%",
+          t.map((f) => (100 * f.refused) / f.probed),
+          undefined,
+          {
+            text: "100 %",
+            met: (_r, s) => s.min === 100,
+          },
+        ),
       ],
       notes: [
         `one after another, ${REVOKE} of the ${NODES} connected devices (every ${Math.floor(NODES / REVOKE)}th) are revoked with Admin.RevokeDevice on the admin socket (one long-lived channel); each time is taken from the call and from its answer to the moment the device's client process saw its stream end (CLOCK_MONOTONIC, stamped in the client). 'answered -> closed' is 0 when the stream had already closed before the answer arrived (${t.reduce((s, f) => s + f.endedBeforeAnswer, 0)} of ${REVOKE * t.length} for tether)`,

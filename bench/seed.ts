@@ -146,7 +146,9 @@ export async function devicePool(n: number, log: (s: string) => void = () => und
     const t0 = performance.now();
     const want = n - p.devices.length;
     await p.grow(want, Number(process.env.BENCH_CA_API_BUDGET_MS ?? 30_000));
-    log(`device pool: +${want} identities in ${((performance.now() - t0) / 1000).toFixed(1)} s (${p.viaApi} via the CA API at ${p.apiMsEach.toFixed(2)} ms each, ${p.viaTemplate} re-signed)`);
+    log(
+      `device pool: +${want} identities in ${((performance.now() - t0) / 1000).toFixed(1)} s (${p.viaApi} via the CA API at ${p.apiMsEach.toFixed(2)} ms each, ${p.viaTemplate} re-signed)`,
+    );
   }
   return p;
 }
@@ -289,7 +291,7 @@ function metaOps(now: number): Op<Tables>[] {
 }
 
 async function withStore<T>(dataDir: string, fn: (s: Store<Tables>) => Promise<T>): Promise<T> {
-  const s = await Store.open<Tables>(join(dataDir, "store"), STORE_TABLES as unknown as (keyof Tables & string)[]);
+  const s = await Store.open<Tables>(join(dataDir, "store"), STORE_TABLES as unknown as (keyof Tables)[]);
   try {
     return await fn(s);
   } finally {
@@ -385,7 +387,13 @@ export async function seedFinishedJobs(p: Pool, dataDir: string, count: number, 
           state,
           input: `{"n":${j},"payload":"${"x".repeat(40)}"}`,
           ...(state === "succeeded" ? { output: `{"n":${j},"ok":true}` } : {}),
-          ...(state === "failed" ? { error: "exit code 1" } : state === "timed_out" ? { error: "deadline passed before a result arrived" } : state === "cancelled" ? { error: "cancelled by admin" } : {}),
+          ...(state === "failed"
+            ? { error: "exit code 1" }
+            : state === "timed_out"
+              ? { error: "deadline passed before a result arrived" }
+              : state === "cancelled"
+                ? { error: "cancelled by admin" }
+                : {}),
           createdAt: created,
           deadline: created + 60_000,
           updatedAt: created + 40,

@@ -7,6 +7,7 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -71,9 +72,16 @@ U("the AuditLog holds every entry to its caps, marks the cut, and the chain stil
       { type: "code.minted", actor: "admin", subject: "a" },
       { type: "code.minted", actor: "admin", subject: "b" },
     ]);
-    assert.equal(two.map((x) => x.seq), [3, 4]);
+    assert.equal(
+      two.map((x) => x.seq),
+      [3, 4],
+    );
     assert.ok((await log.entries({ limit: 2, before: 3 })).every((x) => x.subject.length < AUDIT_NAME_MAX_CHARS + 32));
-    assert.equal((await log.entries({ limit: 2, before: 4 })).map((x) => x.seq), [2, 3], "a page of the newest below `before`, oldest first");
+    assert.equal(
+      (await log.entries({ limit: 2, before: 4 })).map((x) => x.seq),
+      [2, 3],
+      "a page of the newest below `before`, oldest first",
+    );
     assert.equal(await log.verify(), { ok: true, entries: 4, head: two[1]?.hash, gaps: [] });
   } finally {
     await store.close();
@@ -92,7 +100,12 @@ function fakeTrail() {
     },
   };
 }
-const refusal = (subject: string): AuditRecord => ({ type: "handshake.failed", actor: "anonymous", subject, details: { rpc: "Reveal", code: "INVALID_ARGUMENT", peer: "ipv4:10.0.0.1" } });
+const refusal = (subject: string): AuditRecord => ({
+  type: "handshake.failed",
+  actor: "anonymous",
+  subject,
+  details: { rpc: "Reveal", code: "INVALID_ARGUMENT", peer: "ipv4:10.0.0.1" },
+});
 
 U("the coalescer writes the first refusal of a key at once and one entry with the count per window", async () => {
   let t = 1_000_000;
@@ -193,7 +206,7 @@ function floodClient(listen: string) {
     new Promise((resolve, reject) => {
       const s = session.request({ ":method": "POST", ":path": f.path, "content-type": "application/grpc", te: "trailers" });
       let got: Status | undefined;
-      const take = (h: Record<string, unknown>) => {
+      const take = (h: IncomingHttpHeaders) => {
         if (h["grpc-status"] !== undefined) got = { code: Number(h["grpc-status"]), details: decodeURIComponent(String(h["grpc-message"] ?? "")) };
       };
       s.on("response", take);
@@ -223,7 +236,10 @@ F("1,000 refused calls with 2 MB fields from one address: bounded disk, a real p
       hostile.frame("Reveal", { sessionId: bigSession, ya: new Uint8Array(32) }),
       hostile.frame("Finish", { sessionId: bigSession, nodeConfirmation: new Uint8Array(64), nodeSignature: new Uint8Array(64) }),
     ];
-    assert.ok(frames.every((f) => f.body.length > MB2 && f.body.length < 2 * 1024 * 1024), "each message carries a 2 MB field, within the listener's limit");
+    assert.ok(
+      frames.every((f) => f.body.length > MB2 && f.body.length < 2 * 1024 * 1024),
+      "each message carries a 2 MB field, within the listener's limit",
+    );
     const codes = new Map<number, number>();
     let longest = 0;
     let next = 0;
@@ -257,13 +273,19 @@ F("1,000 refused calls with 2 MB fields from one address: bounded disk, a real p
     const json = await cli(["audit", "--limit", "20", "--json", "--data-dir", dataDir]);
     assert.is(json.code, 0, json.stderr);
     const last20 = JSON.parse(json.stdout) as { seq: number; type: string; details: Record<string, unknown> }[];
-    assert.ok(last20.some((e) => e.type === "request.approved"), "the real pairing is in the last 20");
+    assert.ok(
+      last20.some((e) => e.type === "request.approved"),
+      "the real pairing is in the last 20",
+    );
     const aggregated = last20.find((e) => e.type === "handshake.failed" && typeof e.details.count === "number" && e.details.count > 100);
     assert.ok(aggregated, "the aggregated refusal with its count is in the last 20");
     const all = JSON.parse((await cli(["audit", "--json", "--data-dir", dataDir])).stdout) as typeof last20;
     assert.equal(last20, all.slice(-20), "the newest 20 of the whole log, newest last");
     const flood = all.filter((e) => e.seq > seqBefore && e.type === "handshake.failed");
-    assert.ok(flood.every((e) => /^(ipv4:)?127\.0\.0\.1$/.test(String(e.details.peer))), `all from the flooding address: ${[...new Set(flood.map((e) => e.details.peer))].join(", ")}`);
+    assert.ok(
+      flood.every((e) => /^(ipv4:)?127\.0\.0\.1$/.test(String(e.details.peer))),
+      `all from the flooding address: ${[...new Set(flood.map((e) => e.details.peer))].join(", ")}`,
+    );
     const counted = flood.reduce((n, e) => n + (typeof e.details.count === "number" ? e.details.count : 1), 0);
     assert.is(counted, 1001, "every refusal is accounted for (the 1,000 and the Reveal after)");
     // 3 RPCs x 2 codes (INVALID_ARGUMENT, RATE_LIMITED): the first of each at once, then one per window
@@ -273,7 +295,9 @@ F("1,000 refused calls with 2 MB fields from one address: bounded disk, a real p
     assert.ok(grown < 5_000_000, `the data directory grew by ${grown} bytes`);
     const logLines = d.err().split("\n");
     assert.ok(Math.max(...logLines.map((l) => l.length)) < 2000, "no log line carries the caller's text");
-    console.log(`  flood: 1000 calls in ${floodMs.toFixed(0)} ms; ${limited} RATE_LIMITED; data directory +${grown} bytes; ${flood.length} audit entries; ${logLines.length} log lines`);
+    console.log(
+      `  flood: 1000 calls in ${floodMs.toFixed(0)} ms; ${limited} RATE_LIMITED; data directory +${grown} bytes; ${flood.length} audit entries; ${logLines.length} log lines`,
+    );
   } finally {
     hostile.close();
     fwd.close();
@@ -292,7 +316,15 @@ F("a store that already holds oversized entries: tether audit pages within the m
   try {
     let head: AuditHead = (await store.get("auditHead", "head")) ?? { id: "head", seq: 0, hash: AUDIT_GENESIS };
     for (let i = 0; i < 12; i++) {
-      const base = { seq: head.seq + 1, time: Date.now(), type: "handshake.failed", actor: "anonymous", subject: `hs_${String(i).repeat(MB2)}`, details: { rpc: "Reveal", code: "SESSION_NOT_FOUND" }, prev: head.hash };
+      const base = {
+        seq: head.seq + 1,
+        time: Date.now(),
+        type: "handshake.failed",
+        actor: "anonymous",
+        subject: `hs_${String(i).repeat(MB2)}`,
+        details: { rpc: "Reveal", code: "SESSION_NOT_FOUND" },
+        prev: head.hash,
+      };
       const e: AuditEntry = { id: String(base.seq).padStart(16, "0"), ...base, hash: entryHash(base) };
       head = { id: "head", seq: e.seq, hash: e.hash };
       await store.batch([
@@ -311,7 +343,10 @@ F("a store that already holds oversized entries: tether audit pages within the m
     assert.ok(rows.length >= 12);
     const huge = rows.filter((e) => e.subject.startsWith("hs_"));
     assert.is(huge.length, 12);
-    assert.ok(huge.every((e) => e.subject.length < 400 && /…\(\+\d+ chars\)$/.test(e.subject)), "listed capped, with the marker");
+    assert.ok(
+      huge.every((e) => e.subject.length < 400 && /…\(\+\d+ chars\)$/.test(e.subject)),
+      "listed capped, with the marker",
+    );
     const human = await cli(["audit", "--data-dir", dataDir]);
     assert.is(human.code, 0, human.stderr);
     const v = await cli(["audit", "verify", "--data-dir", dataDir]);

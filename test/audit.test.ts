@@ -69,7 +69,10 @@ async function tamper(fn: (s: Store<AuditTables>, all: AuditEntry[]) => Promise<
   await on.d.close();
   const s = await Store.open<AuditTables>(`${dataDir}/store`, AUDIT_TABLES);
   try {
-    await fn(s, (await s.list("audit")).sort((a, b) => a.seq - b.seq));
+    await fn(
+      s,
+      (await s.list("audit")).sort((a, b) => a.seq - b.seq),
+    );
   } finally {
     await s.close();
   }

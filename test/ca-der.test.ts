@@ -44,8 +44,14 @@ const HOUR = 60 * 60_000;
 const DAY = 24 * HOUR;
 
 /** Deterministic "randomness": the same bytes for the same seed, for both code paths. */
-const seeded = (seed: string): RandomBytes => (n) => Uint8Array.from(createHash("sha256").update(seed).digest().subarray(0, n));
-const filled = (byte: number): RandomBytes => (n) => new Uint8Array(n).fill(byte);
+const seeded =
+  (seed: string): RandomBytes =>
+  (n) =>
+    Uint8Array.from(createHash("sha256").update(seed).digest().subarray(0, n));
+const filled =
+  (byte: number): RandomBytes =>
+  (n) =>
+    new Uint8Array(n).fill(byte);
 
 type Ca = { material: KeyMaterial; ca: CertificateAuthority; pem: string; caPublicKey: X509Certificate["publicKey"] };
 let dir = "";
@@ -131,18 +137,24 @@ async function oldGenerate(
 async function oldIssue(c: Ca, kind: Kind, o: IssueOpts): Promise<Uint8Array> {
   const deviceId = o.deviceId ?? "";
   const [defaultLifetimeMs, commonName, extensions] = {
-    node: () => [DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-    ]] as const,
-    peer: () => [DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    ]] as const,
-    server: () => [DEFAULT_SERVER_CERT_LIFETIME_MS, "tether daemon", [
-      new x509.SubjectAlternativeNameExtension(oldHostNames(o.hosts ?? [])),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    ]] as const,
+    node: () =>
+      [
+        DEFAULT_NODE_CERT_LIFETIME_MS,
+        deviceId,
+        [new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
+      ] as const,
+    peer: () =>
+      [
+        DEFAULT_NODE_CERT_LIFETIME_MS,
+        deviceId,
+        [new x509.SubjectAlternativeNameExtension([{ type: "url", value: DEVICE_URI_PREFIX + deviceId }]), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])],
+      ] as const,
+    server: () =>
+      [
+        DEFAULT_SERVER_CERT_LIFETIME_MS,
+        "tether daemon",
+        [new x509.SubjectAlternativeNameExtension(oldHostNames(o.hosts ?? [])), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])],
+      ] as const,
     signer: () => [DEFAULT_SERVER_CERT_LIFETIME_MS, SIGNER_COMMON_NAME, []] as const,
   }[kind]();
   const serialHex = randomSerialHex(o.randomBytes, "randomBytes");
@@ -188,7 +200,7 @@ function children(der: Uint8Array): Uint8Array[] {
   const outer = header(0);
   assert.is(outer.end, der.length, "no trailing bytes");
   const out: Uint8Array[] = [];
-  for (let at = outer.body; at < outer.end; ) {
+  for (let at = outer.body; at < outer.end;) {
     const { end } = header(at);
     out.push(der.subarray(at, end));
     at = end;
@@ -264,7 +276,12 @@ const CASES: Case[] = [
   { what: "node, 64-char id", c: () => ca2030, kind: "node", o: { deviceId: "x".repeat(64), now: T2030, randomBytes: seeded("c") } },
   { what: "node, serial from 0xff bytes", c: () => ca2030, kind: "node", o: { deviceId: "d", now: T2030, randomBytes: filled(0xff) } },
   { what: "node, serial from 0x00 bytes", c: () => ca2030, kind: "node", o: { deviceId: "d", now: T2030, randomBytes: filled(0x00) } },
-  { what: "node, lifetime capped at the CA", c: () => ca2030, kind: "node", o: { deviceId: "d", now: T2030 + DEFAULT_CA_LIFETIME_MS - 10 * DAY, lifetimeMs: 30 * DAY, randomBytes: seeded("d") } },
+  {
+    what: "node, lifetime capped at the CA",
+    c: () => ca2030,
+    kind: "node",
+    o: { deviceId: "d", now: T2030 + DEFAULT_CA_LIFETIME_MS - 10 * DAY, lifetimeMs: 30 * DAY, randomBytes: seeded("d") },
+  },
   { what: "peer-server", c: () => ca2030, kind: "peer", o: { deviceId: "dev-01H8XKZ", now: T2030, randomBytes: seeded("e") } },
   { what: "peer-server, UTF8String CN", c: () => ca2030, kind: "peer", o: { deviceId: "p~q", now: T2030 + 17_321, randomBytes: seeded("f") } },
   { what: "server, DNS + IPv4 + IPv6 SANs", c: () => ca2030, kind: "server", o: { hosts: HOSTS, now: T2030, randomBytes: seeded("g") } },
@@ -272,10 +289,30 @@ const CASES: Case[] = [
   { what: "server, one IPv6", c: () => ca2030, kind: "server", o: { hosts: ["2001:db8::1"], now: T2030, randomBytes: seeded("i") } },
   { what: "signer", c: () => ca2030, kind: "signer", o: { now: T2030, randomBytes: seeded("j") } },
   // The RFC 5280 switch: UTCTime through 2049, GeneralizedTime from 2050.
-  { what: "server, 2049 -> 2051 (GeneralizedTime notAfter)", c: () => ca2045, kind: "server", o: { hosts: HOSTS, now: Date.UTC(2049, 5, 1, 8, 30, 15, 999), lifetimeMs: 730 * DAY, randomBytes: seeded("k") } },
-  { what: "node, notAfter exactly 2050-01-01T00:00:00Z", c: () => ca2045, kind: "node", o: { deviceId: "d", now: Date.UTC(2050, 0, 1) - DEFAULT_NODE_CERT_LIFETIME_MS + 500, randomBytes: seeded("l") } },
-  { what: "node, notBefore 2049-12-31T23:59:59Z", c: () => ca2045, kind: "node", o: { deviceId: "d", now: Date.UTC(2050, 0, 1) + CLOCK_SKEW_BACKDATE_MS - 1, randomBytes: seeded("m") } },
-  { what: "node, notBefore 2050-01-01T00:00:00Z", c: () => ca2045, kind: "node", o: { deviceId: "d", now: Date.UTC(2050, 0, 1) + CLOCK_SKEW_BACKDATE_MS, randomBytes: seeded("n") } },
+  {
+    what: "server, 2049 -> 2051 (GeneralizedTime notAfter)",
+    c: () => ca2045,
+    kind: "server",
+    o: { hosts: HOSTS, now: Date.UTC(2049, 5, 1, 8, 30, 15, 999), lifetimeMs: 730 * DAY, randomBytes: seeded("k") },
+  },
+  {
+    what: "node, notAfter exactly 2050-01-01T00:00:00Z",
+    c: () => ca2045,
+    kind: "node",
+    o: { deviceId: "d", now: Date.UTC(2050, 0, 1) - DEFAULT_NODE_CERT_LIFETIME_MS + 500, randomBytes: seeded("l") },
+  },
+  {
+    what: "node, notBefore 2049-12-31T23:59:59Z",
+    c: () => ca2045,
+    kind: "node",
+    o: { deviceId: "d", now: Date.UTC(2050, 0, 1) + CLOCK_SKEW_BACKDATE_MS - 1, randomBytes: seeded("m") },
+  },
+  {
+    what: "node, notBefore 2050-01-01T00:00:00Z",
+    c: () => ca2045,
+    kind: "node",
+    o: { deviceId: "d", now: Date.UTC(2050, 0, 1) + CLOCK_SKEW_BACKDATE_MS, randomBytes: seeded("n") },
+  },
   { what: "peer-server in 2052", c: () => ca2045, kind: "peer", o: { deviceId: "dev-9", now: Date.UTC(2052, 1, 29, 12), randomBytes: seeded("o") } },
   { what: "signer capped at the CA's notAfter (2055)", c: () => ca2045, kind: "signer", o: { now: Date.UTC(2054, 11, 1), lifetimeMs: 3650 * DAY, randomBytes: seeded("p") } },
 ];
@@ -290,7 +327,11 @@ for (const k of CASES) {
     assertSameStructure(actual, expected, k.what);
     checkIndependently(c, actual, PURPOSE[k.kind], k.o.now, k.what);
     if (k.kind === "node") {
-      assert.is(openssl(["verify", "-x509_strict", "-purpose", "sslserver", "-attime", String(Math.floor(k.o.now / 1000)), "-CAfile", c.pem, join(dir, `cert-${written - 1}.pem`)])[0], false, "client cert is not a server cert");
+      assert.is(
+        openssl(["verify", "-x509_strict", "-purpose", "sslserver", "-attime", String(Math.floor(k.o.now / 1000)), "-CAfile", c.pem, join(dir, `cert-${written - 1}.pem`)])[0],
+        false,
+        "client cert is not a server cert",
+      );
     }
   });
 }
@@ -302,14 +343,23 @@ test("the time encodings are the ones RFC 5280 asks for", async () => {
   const across = await at(Date.UTC(2049, 11, 31, 12));
   // Tag bytes in the Validity: 0x17 UTCTime, 0x18 GeneralizedTime.
   const validity = (der: Uint8Array) => children(children(der)[0] ?? new Uint8Array())[4] ?? new Uint8Array();
-  assert.equal(children(validity(before2050)).map((t) => t[0]), [0x17, 0x17]);
-  assert.equal(children(validity(across)).map((t) => t[0]), [0x17, 0x18]);
+  assert.equal(
+    children(validity(before2050)).map((t) => t[0]),
+    [0x17, 0x17],
+  );
+  assert.equal(
+    children(validity(across)).map((t) => t[0]),
+    [0x17, 0x18],
+  );
   assert.is(text(across).validTo, "Jan  1 12:00:00 2050 GMT");
   assert.is(hex(time(Date.UTC(2050, 0, 1), "t")), hex(Buffer.from("180f32303530303130313030303030305a", "hex")));
   assert.is(hex(time(Date.UTC(2049, 11, 31, 23, 59, 59, 999), "t")), hex(Buffer.from("170d3439313233313233353935395a", "hex")));
   assert.is(hex(time(Date.UTC(1950, 0, 1), "t")), hex(Buffer.from("170d3530303130313030303030305a", "hex")));
   for (const bad of [Number.NaN, Date.UTC(1949, 11, 31, 23, 59, 59), Date.UTC(10000, 0, 1), Infinity]) {
-    assert.throws(() => time(bad, "t"), (e: unknown) => e instanceof CaError && e.code === "BAD_INPUT" && /"t"/.test(e.message));
+    assert.throws(
+      () => time(bad, "t"),
+      (e: unknown) => e instanceof CaError && e.code === "BAD_INPUT" && /"t"/.test(e.message),
+    );
   }
 });
 
@@ -364,12 +414,24 @@ test("OIDs and the DER reader", () => {
   assert.is(hex(oid("1.2.840.10045.4.3.2")), "06082a8648ce3d040302");
   assert.is(hex(oid("2.5.29.37")), "0603551d25");
   assert.is(hex(oid("2.999.3")), "0603883703");
-  assert.throws(() => oid("3.1"), (e: unknown) => e instanceof CaError);
-  assert.throws(() => oid("1.40"), (e: unknown) => e instanceof CaError);
+  assert.throws(
+    () => oid("3.1"),
+    (e: unknown) => e instanceof CaError,
+  );
+  assert.throws(
+    () => oid("1.40"),
+    (e: unknown) => e instanceof CaError,
+  );
   const el = readElement(ca2030.ca.certDer, 0);
   assert.is(el.end, ca2030.ca.certDer.length);
-  assert.throws(() => readElement(Uint8Array.of(0x30, 0x05, 0x00), 0), (e: unknown) => e instanceof CaError);
-  assert.throws(() => readElement(Uint8Array.of(0x30, 0x80, 0x00, 0x00), 0), (e: unknown) => e instanceof CaError);
+  assert.throws(
+    () => readElement(Uint8Array.of(0x30, 0x05, 0x00), 0),
+    (e: unknown) => e instanceof CaError,
+  );
+  assert.throws(
+    () => readElement(Uint8Array.of(0x30, 0x80, 0x00, 0x00), 0),
+    (e: unknown) => e instanceof CaError,
+  );
 });
 
 test("the issuer Name is the CA certificate's subject, byte for byte", async () => {
@@ -402,7 +464,12 @@ const CRL_CASES: Array<{ what: string; c: () => Ca; opts: { revoked: { serialHex
   {
     what: "assorted serials, crlNumber 128",
     c: () => ca2030,
-    opts: { revoked: SERIALS.filter((s) => s !== "0000" && s !== "0001").map((serialHex, i) => ({ serialHex, revokedAt: T2030 - i * 1234 })), now: T2030, crlNumber: 128, nextUpdateMs: DAY },
+    opts: {
+      revoked: SERIALS.filter((s) => s !== "0000" && s !== "0001").map((serialHex, i) => ({ serialHex, revokedAt: T2030 - i * 1234 })),
+      now: T2030,
+      crlNumber: 128,
+      nextUpdateMs: DAY,
+    },
   },
   ...[127, 255, 256, 65535, 2 ** 31, Number.MAX_SAFE_INTEGER].map((crlNumber) => ({
     what: `crlNumber ${crlNumber}`,
@@ -450,7 +517,16 @@ for (const k of CRL_CASES) {
 test("CRL input checks", async () => {
   const base = { now: T2030, crlNumber: 1, nextUpdateMs: DAY };
   const bad: Array<[string, Parameters<CertificateAuthority["issueCrl"]>[0]]> = [
-    ["same serial twice", { ...base, revoked: [{ serialHex: "01", revokedAt: T2030 }, { serialHex: "0001", revokedAt: T2030 }] }],
+    [
+      "same serial twice",
+      {
+        ...base,
+        revoked: [
+          { serialHex: "01", revokedAt: T2030 },
+          { serialHex: "0001", revokedAt: T2030 },
+        ],
+      },
+    ],
     ["bad serial", { ...base, revoked: [{ serialHex: "xyz", revokedAt: T2030 }] }],
     ["NaN revokedAt", { ...base, revoked: [{ serialHex: "01", revokedAt: Number.NaN }] }],
     ["NaN nextUpdateMs", { ...base, revoked: [], nextUpdateMs: Number.NaN }],

@@ -44,11 +44,7 @@ function copyOfBase(name: string, mutate: (ca: string, dir: string) => void = ()
 /** Start `tether daemon` and wait until it exits or says it is ready (then stop it). */
 async function tryStart(dataDir: string): Promise<{ started: boolean; code: number | null; stderr: string; stdout: string }> {
   const d = spawnCli(["daemon", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--json"]);
-  const state = await waitFor(
-    () => (d.out().includes('"ready"') ? "ready" : d.child.exitCode !== null ? "exited" : undefined),
-    `daemon on ${dataDir} to exit or be ready`,
-    60_000,
-  );
+  const state = await waitFor(() => (d.out().includes('"ready"') ? "ready" : d.child.exitCode !== null ? "exited" : undefined), `daemon on ${dataDir} to exit or be ready`, 60_000);
   if (state === "ready") {
     const code = await stopDaemonProcess(d);
     return { started: true, code, stderr: d.err(), stdout: d.out() };
@@ -87,7 +83,11 @@ type Case = { name: string; mutate: (ca: string, dir: string) => void; names: (c
 const REFUSED: Case[] = [
   { name: "ca.key deleted", mutate: (ca) => rmSync(join(ca, "ca.key")), names: (ca) => [join(ca, "ca.key")] },
   { name: "ca.pem deleted", mutate: (ca) => rmSync(join(ca, "ca.pem")), names: (ca) => [join(ca, "ca.pem")] },
-  { name: "ca.key replaced by another valid P-256 key", mutate: (ca) => writeFileSync(join(ca, "ca.key"), otherP256KeyPem()), names: (ca) => [join(ca, "ca.key"), join(ca, "ca.pem")] },
+  {
+    name: "ca.key replaced by another valid P-256 key",
+    mutate: (ca) => writeFileSync(join(ca, "ca.key"), otherP256KeyPem()),
+    names: (ca) => [join(ca, "ca.key"), join(ca, "ca.pem")],
+  },
   {
     name: "ca/ emptied, the store still holding the device",
     mutate: (ca) => {
@@ -109,7 +109,11 @@ const REFUSED_IN_PROCESS: Case[] = [
     wayOut: /delete it and start the daemon again/,
   },
   { name: "token.key not JSON", mutate: (ca) => writeFileSync(join(ca, "token.key"), "not json\n"), names: (ca) => [join(ca, "token.key")] },
-  { name: "seal.key of the wrong length", mutate: (ca) => writeFileSync(join(ca, "seal.key"), `${JSON.stringify({ aes256gcmKey: "00".repeat(16) })}\n`), names: (ca) => [join(ca, "seal.key")] },
+  {
+    name: "seal.key of the wrong length",
+    mutate: (ca) => writeFileSync(join(ca, "seal.key"), `${JSON.stringify({ aes256gcmKey: "00".repeat(16) })}\n`),
+    names: (ca) => [join(ca, "seal.key")],
+  },
   {
     name: "ca.pem replaced by another CA's certificate",
     mutate: (ca) => writeFileSync(join(ca, "ca.pem"), readFileSync(join(ctx.tmp.path, "other-ca.pem"))),

@@ -38,9 +38,7 @@ test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), "tether-ca-"));
   material = await createRootCa({ commonName: "tether test root", now: NOW, randomBytes: rng });
   ca = await CertificateAuthority.load(material);
-  other = await CertificateAuthority.load(
-    await createRootCa({ commonName: "tether test root", now: NOW, randomBytes: rng }),
-  );
+  other = await CertificateAuthority.load(await createRootCa({ commonName: "tether test root", now: NOW, randomBytes: rng }));
   nodeKey = await generateP256KeyPair();
   writeFileSync(join(dir, "ca.pem"), ca.certPem);
 });
@@ -208,18 +206,13 @@ test("load rejects a key that does not match the certificate, and other bad mate
 });
 
 test("non-P-256 public keys are rejected with BAD_PUBLIC_KEY", async () => {
-  const spki = (k: { publicKey: { export(o: { type: "spki"; format: "der" }): Buffer } }) =>
-    new Uint8Array(k.publicKey.export({ type: "spki", format: "der" }));
+  const spki = (k: { publicKey: { export(o: { type: "spki"; format: "der" }): Buffer } }) => new Uint8Array(k.publicKey.export({ type: "spki", format: "der" }));
   const ed25519 = spki(generateKeyPairSync("ed25519"));
   const rsa = spki(generateKeyPairSync("rsa", { modulusLength: 1024 }));
   const p384 = spki(generateKeyPairSync("ec", { namedCurve: "P-384" }));
   // Same P-256 key with a compressed point: valid SPKI, but not the canonical encoding.
   const raw = nodeKey.publicKeySpkiDer.subarray(-65);
-  const compressed = Uint8Array.from([
-    ...Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"),
-    0x02 | ((raw[64] ?? 0) & 1),
-    ...raw.subarray(1, 33),
-  ]);
+  const compressed = Uint8Array.from([...Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"), 0x02 | ((raw[64] ?? 0) & 1), ...raw.subarray(1, 33)]);
   const trailing = Uint8Array.from([...nodeKey.publicKeySpkiDer, 0]);
   const bad: Array<[string, unknown]> = [
     ["ed25519", ed25519],
@@ -232,11 +225,7 @@ test("non-P-256 public keys are rejected with BAD_PUBLIC_KEY", async () => {
     ["not bytes", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"],
   ];
   for (const [name, key] of bad) {
-    const err = await rejects(
-      () => ca.issueNodeCert({ deviceId: "dev-x", publicKeySpkiDer: key as Uint8Array, now: NOW, randomBytes: rng }),
-      "BAD_PUBLIC_KEY",
-      name,
-    );
+    const err = await rejects(() => ca.issueNodeCert({ deviceId: "dev-x", publicKeySpkiDer: key as Uint8Array, now: NOW, randomBytes: rng }), "BAD_PUBLIC_KEY", name);
     assert.match(err.message, /publicKeySpkiDer/, name);
   }
   await rejects(() => ca.issueServerCert({ publicKeySpkiDer: ed25519, hosts: ["localhost"], now: NOW, randomBytes: rng }), "BAD_PUBLIC_KEY");
@@ -281,10 +270,7 @@ test("issuing is bounded by the CA's validity", async () => {
   const short = await CertificateAuthority.load(shortMaterial);
   const issued = await short.issueNodeCert({ deviceId: "dev-s", publicKeySpkiDer: nodeKey.publicKeySpkiDer, now: NOW, randomBytes: rng });
   assert.is(issued.notAfter, short.notAfter); // capped, not 24h
-  await rejects(
-    () => short.issueNodeCert({ deviceId: "dev-s", publicKeySpkiDer: nodeKey.publicKeySpkiDer, now: NOW + 2 * 60 * 60_000, randomBytes: rng }),
-    "CA_NOT_VALID",
-  );
+  await rejects(() => short.issueNodeCert({ deviceId: "dev-s", publicKeySpkiDer: nodeKey.publicKeySpkiDer, now: NOW + 2 * 60 * 60_000, randomBytes: rng }), "CA_NOT_VALID");
   await rejects(() => verifyIssuedBy(issued.certDer, short.certDer, NOW + 2 * 60 * 60_000), "CA_NOT_VALID");
 });
 
@@ -308,10 +294,22 @@ test("PEM round-trips and malformed PEM is rejected", () => {
   const keyPem = derToPem(material.keyPkcs8Der, "PRIVATE KEY");
   assert.ok(keyPem.startsWith(`-----BEGIN ${"PRIVATE"} KEY-----\n`), "PKCS#8 PEM"); // written so that secret scanners do not flag a test
   assert.equal(pemToDer(keyPem, "PRIVATE KEY"), material.keyPkcs8Der);
-  assert.throws(() => pemToDer(keyPem, "CERTIFICATE"), (e: unknown) => e instanceof CaError && e.code === "BAD_PEM");
-  assert.throws(() => pemToDer("not pem"), (e: unknown) => e instanceof CaError && e.code === "BAD_PEM");
-  assert.throws(() => pemToDer(ca.certPem + ca.certPem), (e: unknown) => e instanceof CaError && e.code === "BAD_PEM");
-  assert.throws(() => pemToDer(ca.certPem.replace("MII", "M!I")), (e: unknown) => e instanceof CaError && e.code === "BAD_PEM");
+  assert.throws(
+    () => pemToDer(keyPem, "CERTIFICATE"),
+    (e: unknown) => e instanceof CaError && e.code === "BAD_PEM",
+  );
+  assert.throws(
+    () => pemToDer("not pem"),
+    (e: unknown) => e instanceof CaError && e.code === "BAD_PEM",
+  );
+  assert.throws(
+    () => pemToDer(ca.certPem + ca.certPem),
+    (e: unknown) => e instanceof CaError && e.code === "BAD_PEM",
+  );
+  assert.throws(
+    () => pemToDer(ca.certPem.replace("MII", "M!I")),
+    (e: unknown) => e instanceof CaError && e.code === "BAD_PEM",
+  );
 });
 
 test.run();

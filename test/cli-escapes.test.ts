@@ -48,7 +48,10 @@ const dd = () => ["--data-dir", ctx.dataDir];
 /** No raw control character in `text`, naming the first one found. */
 function assertInert(what: string, text: string): void {
   const m = RAW.exec(text);
-  assert.ok(!m, `${what}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, "0")} at ${m?.index}: ${visible(text.slice(Math.max(0, (m?.index ?? 0) - 40), (m?.index ?? 0) + 40))}`);
+  assert.ok(
+    !m,
+    `${what}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, "0")} at ${m?.index}: ${visible(text.slice(Math.max(0, (m?.index ?? 0) - 40), (m?.index ?? 0) + 40))}`,
+  );
 }
 
 /** Run the CLI; both streams must be inert; returns the result. */

@@ -204,14 +204,18 @@ G("every --help: a usage line, every flag with its default, at least one example
 });
 
 G("version: CLI, protocol and daemon versions, found through --data-dir or $TETHER_HOME; without a daemon it says so", async () => {
-  for (const args of [["version"], ["--version"], ["version", "--data-dir", ctx.d.dataDir]]) {
+  for (const args of [["version"], ["version", "--data-dir", ctx.d.dataDir]]) {
     const r = await tether(args, args.length === 3 ? {} : { TETHER_HOME: ctx.d.dataDir });
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, `tether ${CLI_VERSION}\n`);
     assert.match(r.stdout, `tether.v1 (gRPC API), pairing handshake ${PAIR_PROTOCOL_VERSION}`);
     assert.match(r.stdout, `daemon:   ${DAEMON_VERSION} (${join(ctx.d.dataDir, "admin.sock")})`);
   }
-  const j = JSON.parse((await tether(["--version", "--json"])).stdout) as { cli: string; protocol: { api: string; pairing: number }; daemon: { version: string } | null };
+  const j = JSON.parse((await tether(["version", "--json"], { TETHER_HOME: ctx.d.dataDir })).stdout) as {
+    cli: string;
+    protocol: { api: string; pairing: number };
+    daemon: { version: string } | null;
+  };
   assert.equal(j.protocol, { api: "tether.v1", pairing: PAIR_PROTOCOL_VERSION, pairingUri: "1" });
   assert.is(j.cli, CLI_VERSION);
   assert.is(j.daemon?.version, DAEMON_VERSION);
@@ -226,6 +230,25 @@ G("version: CLI, protocol and daemon versions, found through --data-dir or $TETH
   assert.match(nj.daemonError, "cannot reach");
 });
 
+G("--version: the CLI's version alone, without asking the running daemon; it takes only --json", async () => {
+  const r = await tether(["--version"], { TETHER_HOME: ctx.d.dataDir });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, `tether ${CLI_VERSION}\n`);
+  const j = await tether(["--version", "--json"], { TETHER_HOME: ctx.d.dataDir });
+  assert.equal(JSON.parse(j.stdout), { cli: CLI_VERSION });
+  for (const args of [
+    ["--version", "--data-dir", ctx.d.dataDir],
+    ["--version", "extra"],
+    ["--version", "--json", "--json"],
+  ]) {
+    const bad = await tether(args);
+    assert.is(bad.code, 2, args.join(" "));
+    assert.is(bad.stdout, "");
+    assert.match(bad.stderr, "tether --version takes only --json");
+    assert.match(bad.stderr, "tether version [--data-dir DIR]");
+  }
+});
+
 /**
  * Source the bash script and run _tether once per case: each case's words, the last the one
  * being completed. Not execFileSync: the daemon in this process must answer `__complete`.
@@ -238,7 +261,10 @@ async function bashComplete(script: string, cases: string[][]): Promise<string[]
     't() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _tether; printf "%s\\n" "${COMPREPLY[*]}"; }',
     ...cases.map((words) => `t ${words.map((w) => `'${w}'`).join(" ")}`),
   ].join("\n");
-  const { stdout: out } = await promisify(execFile)("bash", ["--norc", "--noprofile", "-c", driver], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: ctx.tmp.path, TETHER_HOME: join(ctx.tmp.path, "no-daemon") } });
+  const { stdout: out } = await promisify(execFile)("bash", ["--norc", "--noprofile", "-c", driver], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: ctx.tmp.path, TETHER_HOME: join(ctx.tmp.path, "no-daemon") },
+  });
   return out.split("\n").slice(0, cases.length);
 }
 
@@ -296,14 +322,29 @@ G("completion fish completes for real; zsh and fish scripts parse", async () => 
 });
 
 G("-o json|table|wide on list and show commands; -o json is --json; a bad or conflicting format is exit 2", async () => {
-  for (const words of [["devices", "list"], ["devices", "show", ctx.node], ["pair", "list"], ["jobs", "list"], ["jobs", "show", ctx.job], ["audit"], ["devices", "preauthorizations"]]) {
-    const [json, oJson, table, wide] = await Promise.all([tether([...words, "--json"]), tether([...words, "-o", "json"]), tether([...words, "-o", "table"]), tether([...words, "--output=wide"])]);
+  for (const words of [
+    ["devices", "list"],
+    ["devices", "show", ctx.node],
+    ["pair", "list"],
+    ["jobs", "list"],
+    ["jobs", "show", ctx.job],
+    ["audit"],
+    ["devices", "preauthorizations"],
+  ]) {
+    const [json, oJson, table, wide] = await Promise.all([
+      tether([...words, "--json"]),
+      tether([...words, "-o", "json"]),
+      tether([...words, "-o", "table"]),
+      tether([...words, "--output=wide"]),
+    ]);
     assert.is(json.code, 0, `${words.join(" ")}: ${json.stderr}`);
     assert.equal(JSON.parse(oJson.stdout), JSON.parse(json.stdout), words.join(" "));
     assert.is(table.code, 0);
     assert.is(wide.code, 0);
     assert.is(table.stdout, (await tether(words)).stdout, "table is the default");
-    assert.throws(() => JSON.parse(table.stdout));
+    assert.throws(() => {
+      JSON.parse(table.stdout);
+    });
   }
   const wide = (await tether(["devices", "list", "-o", "wide"])).stdout;
   assert.match(wide.split("\n")[0] as string, /LABELS\s+PLATFORM\s+VERSION/);

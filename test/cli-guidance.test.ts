@@ -37,13 +37,13 @@ type Run = { code: number; stdout: string; stderr: string };
 const tether = (args: string[], o: { env?: NodeJS.ProcessEnv; onErr?: (written: string, all: string) => void } = {}): Promise<Run> => cliInProcess(args, o);
 const dd = () => ["--data-dir", ctx.dataDir];
 
-/** A directory for $PATH holding the given programs (each an executable file, or a link to one). */
-function pathDir(name: string, programs: Record<string, string | { link: string }>): string {
+/** A directory for $PATH holding the given programs (each an executable file, or a symbolic link to one). */
+function pathDir(name: string, programs: Record<string, string | { symlinkTo: string }>): string {
   const dir = join(ctx.tmp.path, name);
   mkdirSync(dir);
   for (const [prog, what] of Object.entries(programs)) {
     if (typeof what === "string") writeFileSync(join(dir, prog), what, { mode: 0o755 });
-    else symlinkSync(what.link, join(dir, prog));
+    else symlinkSync(what.symlinkTo, join(dir, prog));
   }
   return dir;
 }
@@ -60,7 +60,7 @@ G("pair code prints the node's join command with the advertised address; --json 
   assert.match(pin.stdout, /reaches this machine only: for other machines, start the daemon with --advertise HOST:PORT/);
 
   // No `tether` on PATH (a checkout): the command that runs this checkout's bin/tether.
-  const onlyNode = pathDir("bin-node", { node: { link: process.execPath } });
+  const onlyNode = pathDir("bin-node", { node: { symlinkTo: process.execPath } });
   const j = await tether(["pair", "code", "--method", "pin", "--json", ...dd()], { env: { PATH: onlyNode } });
   assert.is(j.code, 0, j.stderr);
   const out = JSON.parse(j.stdout) as Record<string, string>;
@@ -176,7 +176,10 @@ G("node run after a revocation: exit 8, an admin must run devices unrevoke; afte
 G("node pair to a daemon that does not answer: exit 3, names the address, says nothing was paired and what to check", async () => {
   const r = await tether(["node", "pair", "--daemon", "127.0.0.1:1", "--pin", "123-4567-8901", "--name", "x", "--state-dir", join(ctx.tmp.path, "nowhere")]);
   assert.is(r.code, 3, r.stderr);
-  assert.match(r.stderr, /^tether: cannot reach the daemon at 127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1\. Nothing was paired\. Check that `tether daemon` is running there/);
+  assert.match(
+    r.stderr,
+    /^tether: cannot reach the daemon at 127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1\. Nothing was paired\. Check that `tether daemon` is running there/,
+  );
   assert.not.match(r.stderr, /Resolution note/);
 });
 
@@ -187,9 +190,15 @@ G("refusedForGood: an expired certificate, a daemon clock that differs, another 
   const base = { deviceId: "dev_x", certPem };
   const expired = refusedForGood({ ...base, code: status.UNAUTHENTICATED, details: "NO_CLIENT_CERT: no valid client certificate: …", now: notAfter + 1 });
   assert.is(expired.code, "EXPIRED");
-  assert.match(expired.message, new RegExp(`^this device's certificate expired at ${new Date(notAfter).toISOString()}, and an expired certificate cannot be renewed: pair this device again with a new code`));
+  assert.match(
+    expired.message,
+    new RegExp(`^this device's certificate expired at ${new Date(notAfter).toISOString()}, and an expired certificate cannot be renewed: pair this device again with a new code`),
+  );
   const skew = refusedForGood({ ...base, code: status.UNAUTHENTICATED, details: "CERT_EXPIRED: client certificate is expired or not yet valid; …", now: notAfter - 60_000 });
-  assert.match(skew.message, /^the daemon's clock says this device's certificate is expired or not yet valid \(by this machine's clock it is valid until .*\): the two machines' clocks differ/);
+  assert.match(
+    skew.message,
+    /^the daemon's clock says this device's certificate is expired or not yet valid \(by this machine's clock it is valid until .*\): the two machines' clocks differ/,
+  );
   const twice = refusedForGood({ ...base, code: status.ABORTED, details: "replaced by a newer connection of the same device" });
   assert.match(twice.message, /^another process connected as this device \(dev_x\).*run one `tether node run` per state directory/);
   // The daemon's own words stay available, as the cause.

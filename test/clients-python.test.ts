@@ -37,7 +37,7 @@ function python(script: string, stateDir: string) {
     buf = parts.pop() ?? "";
     for (const text of parts) lines.push({ at: Date.now(), text });
   });
-  child.stderr.on("data", (d: Buffer) => (err += d));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.on("close", (c) => r(c)));
   return { child, lines, err: () => err, exited };
 }

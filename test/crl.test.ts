@@ -32,7 +32,10 @@ C.after(async () => {
 
 function opensslVerify(cert: string, crl: string): { ok: boolean; out: string } {
   try {
-    const out = execFileSync("openssl", ["verify", "-crl_check", "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-CRLfile", crl, cert], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync("openssl", ["verify", "-crl_check", "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-CRLfile", crl, cert], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     return { ok: true, out };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string };
@@ -68,7 +71,12 @@ C("a revocation reaches the CRL before revoke answers, and openssl then refuses 
 
 C("a tampered CRL is rejected", async () => {
   const f = await exportCrl("crl2.der");
-  const der = Buffer.from(readFileSync(f, "utf8").replace(/-----[^-]+-----/g, "").replace(/\s/g, ""), "base64");
+  const der = Buffer.from(
+    readFileSync(f, "utf8")
+      .replace(/-----[^-]+-----/g, "")
+      .replace(/\s/g, ""),
+    "base64",
+  );
   der.writeUInt8((der.at(-5) as number) ^ 0x01, der.length - 5); // inside the signature
   const bad = `${ctx.tmp.path}/bad.pem`;
   writeFileSync(bad, `-----BEGIN X509 CRL-----\n${der.toString("base64")}\n-----END X509 CRL-----\n`);

@@ -32,7 +32,15 @@ export function testNames(source: string): RegExp[] {
   const out: RegExp[] = [];
   for (const m of source.matchAll(/^\s*[A-Za-z]\w*\(\s*(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`)\s*,/gm)) {
     if (m[1] !== undefined) out.push(new RegExp(`^${escape(JSON.parse(`"${m[1]}"`) as string)}`));
-    else if (m[2] !== undefined) out.push(new RegExp(`^${m[2].split(/\$\{[^}]*\}/).map(escape).join(".*")}`));
+    else if (m[2] !== undefined)
+      out.push(
+        new RegExp(
+          `^${m[2]
+            .split(/\$\{[^}]*\}/)
+            .map(escape)
+            .join(".*")}`,
+        ),
+      );
   }
   return out;
 }

@@ -126,7 +126,14 @@ E("a rejected node exits 6 with a message that says so; a used code exits 5 nami
   const c = json<{ code: string }>((await cli(["pair", "code", "--method", "pin", "--json", ...dd()])).stdout);
   // the PIN comes on stdin ("--pin -"), so it never shows in the process list
   const node = spawnCli(["node", "pair", "--daemon", ctx.ready.listen, "--pin", "-", "--state-dir", join(ctx.tmp.path, "node-rej"), "--json"], {}, `${c.code}\n`);
-  const waiting = await waitFor(() => node.err().split("\n").find((l) => l.includes("awaiting_approval")), "node waiting");
+  const waiting = await waitFor(
+    () =>
+      node
+        .err()
+        .split("\n")
+        .find((l) => l.includes("awaiting_approval")),
+    "node waiting",
+  );
   const { requestId } = json<{ requestId: string }>(waiting);
   const rej = await cli(["pair", "reject", requestId, "--reason", "not ours", ...dd()]);
   assert.is(rej.code, 0, rej.stderr);

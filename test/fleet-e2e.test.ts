@@ -43,7 +43,15 @@ function startRunner(): Proc {
 }
 
 async function registered(r: Proc, n = 1) {
-  await waitFor(() => r.err().split("\n").filter((l) => l.includes('"msg":"registered"')).length >= n, `node registration (${r.err()})`, 30_000);
+  await waitFor(
+    () =>
+      r
+        .err()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"registered"')).length >= n,
+    `node registration (${r.err()})`,
+    30_000,
+  );
 }
 
 async function jobState(id: string) {

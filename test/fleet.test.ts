@@ -61,10 +61,14 @@ async function startNode(dir: string, handlers: Record<string, (input: unknown, 
 }
 
 async function finalJob(id: string, timeoutMs = 15_000): Promise<Job> {
-  return waitFor(async () => {
-    const j = await getJob(id);
-    return ["succeeded", "failed", "timed_out", "cancelled"].includes(j.state) ? j : undefined;
-  }, `job ${id} to finish`, timeoutMs);
+  return waitFor(
+    async () => {
+      const j = await getJob(id);
+      return ["succeeded", "failed", "timed_out", "cancelled"].includes(j.state) ? j : undefined;
+    },
+    `job ${id} to finish`,
+    timeoutMs,
+  );
 }
 
 F("a node registers; a job dispatched on the admin socket runs and returns its output", async () => {
@@ -90,7 +94,10 @@ F("an orchestrator device dispatches over mutual TLS; a node-role device may not
     new Promise<T>((res, rej) => client[m](req, new Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? rej(e) : res(r as T))));
   try {
     const nodes = await call<{ nodes: { deviceId: string; online: boolean }[] }>(o, "ListNodes", { capability: "echo", online: "true" });
-    assert.equal(nodes.nodes.map((n) => n.deviceId), [ctx.node]);
+    assert.equal(
+      nodes.nodes.map((n) => n.deviceId),
+      [ctx.node],
+    );
     const j = await call<Job>(o, "Dispatch", { deviceId: ctx.node, capability: "echo", input: Buffer.from("7"), timeoutMs: 10_000, idempotencyKey: "" });
     assert.is(j.dispatchedBy, ctx.orch);
     assert.equal(out(await finalJob(j.id)), { got: 7 });
@@ -111,7 +118,9 @@ F("Run: one call dispatches and answers with the final job, over mutual TLS; ref
   const o = orchestrator(`${ctx.tmp.path}/orch`);
   const run = (req: object) =>
     new Promise<Job>((res, rej) =>
-      o.Run({ timeoutMs: 10_000, idempotencyKey: "", input: Buffer.from("null"), ...req }, new Metadata(), { deadline: Date.now() + 15_000 }, (e, r) => (e ? rej(e) : res(r as Job))),
+      o.Run({ timeoutMs: 10_000, idempotencyKey: "", input: Buffer.from("null"), ...req }, new Metadata(), { deadline: Date.now() + 15_000 }, (e, r) =>
+        e ? rej(e) : res(r as Job),
+      ),
     );
   try {
     const j = await run({ deviceId: ctx.node, capability: "echo", input: Buffer.from("8") });
@@ -133,7 +142,11 @@ F("Run: one call dispatches and answers with the final job, over mutual TLS; ref
 });
 
 F("dispatch refusals: unknown device, unannounced capability, bad or oversized input, full queue", async () => {
-  const err = (p: Promise<unknown>): Promise<string> => p.then(() => "accepted", (e: Error) => e.message);
+  const err = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => "accepted",
+      (e: Error) => e.message,
+    );
   assert.match(await err(dispatch({ deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", capability: "echo" })), /no device/);
   assert.match(await err(dispatch({ deviceId: "dev_nope", capability: "echo" })), /must be a device id/);
   assert.match(await err(dispatch({ deviceId: ctx.node, capability: "never" })), /has not announced capability "never"/);
@@ -147,7 +160,13 @@ F("dispatch refusals: unknown device, unannounced capability, bad or oversized i
   // 4 are running (the node takes 4 at once); 5 more fill the queue; the rest are refused.
   const flood: (string | Error)[] = [];
   try {
-    for (let i = 0; i < 8; i++) flood.push(await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 60_000 }).then((j) => j.id, (e: Error) => e));
+    for (let i = 0; i < 8; i++)
+      flood.push(
+        await dispatch({ deviceId: ctx.node, capability: "sleep", timeoutMs: 60_000 }).then(
+          (j) => j.id,
+          (e: Error) => e,
+        ),
+      );
     const refused = flood.filter((x) => x instanceof Error) as (Error & { exitCode?: number })[];
     assert.ok(refused.length >= 3, `the queue limit refused the flood (${refused.length} refused)`);
     for (const e of refused) {
@@ -220,7 +239,9 @@ F("a result for someone else's job, or a second result, is ignored", async () =>
   const raw = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
   const assignments: { job?: { jobId: string } }[] = [];
   raw.stream.on("data", (m: { job?: { jobId: string } }) => assignments.push(m));
-  raw.stream.write({ register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 } });
+  raw.stream.write({
+    register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 },
+  });
   await waitFor(() => assignments.length >= 1, "registered");
   const own = await dispatch({ deviceId: ctx.orch, capability: "raw" });
   const assigned = await waitFor(() => assignments.find((m) => m.job?.jobId === own.id), "assignment");
@@ -242,7 +263,9 @@ F("a cancelled job frees its slot: the next queued job goes out without waiting 
   const raw = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/orch`);
   const got: string[] = [];
   raw.stream.on("data", (m: { job?: { jobId: string } }) => m.job && got.push(m.job.jobId));
-  raw.stream.write({ register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 } });
+  raw.stream.write({
+    register: { deviceId: ctx.orch, capabilities: [{ name: "raw", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency: 1 },
+  });
   await waitFor(async () => (await admin<Device>(ctx.d, "GetDevice", { id: ctx.orch })).online, "raw node online");
   const a = await dispatch({ deviceId: ctx.orch, capability: "raw" });
   const b = await dispatch({ deviceId: ctx.orch, capability: "raw" });
@@ -301,8 +324,14 @@ F("a job for an offline node waits; a node gone mid-job gets it again with the s
   const third = await startNode(dir, { work: (_x, k) => (seen.push({ jobId: k.jobId, attempt: k.attempt }), "done") });
   const done = await finalJob(j.id);
   assert.is(done.state, "succeeded");
-  assert.equal(seen.map((s) => s.jobId), [j.id, j.id]);
-  assert.equal(seen.map((s) => s.attempt), [1, 2]);
+  assert.equal(
+    seen.map((s) => s.jobId),
+    [j.id, j.id],
+  );
+  assert.equal(
+    seen.map((s) => s.attempt),
+    [1, 2],
+  );
   await third.close();
   // offline until the deadline: timed out
   const late = await dispatch({ deviceId: id, capability: "work", timeoutMs: 300 });
@@ -473,7 +502,10 @@ F("a renewal racing a revoke: the revoke wins and no certificate is issued after
   const c = await startNode(dir, { x: () => 1 });
   c.on("fatal", () => undefined);
   const revoke = admin<Device>(ctx.d, "RevokeDevice", { id, reason: "race" });
-  const renewal = c.renew().then((r) => r.fingerprint, (e: Error) => e);
+  const renewal = c.renew().then(
+    (r) => r.fingerprint,
+    (e: Error) => e,
+  );
   const [rev, ren] = await Promise.all([revoke, renewal]);
   const after = await admin<Device>(ctx.d, "GetDevice", { id });
   if (typeof ren === "string") {
@@ -546,9 +578,15 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
     assert.is(end.code, status.UNAUTHENTICATED);
   }
   // dispatching to it is refused
-  await dispatch({ deviceId: id, capability: "work" }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /revoked/));
+  await dispatch({ deviceId: id, capability: "work" }).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /revoked/),
+  );
   const listed = await rpc<{ nodes: { deviceId: string }[] }>("Orchestrator", local(), "ListNodes", { capability: "", online: "" });
-  assert.not.ok(listed.nodes.some((n) => n.deviceId === id), "revoked devices are not listed to orchestrators");
+  assert.not.ok(
+    listed.nodes.some((n) => n.deviceId === id),
+    "revoked devices are not listed to orchestrators",
+  );
 
   // it cannot pair again with the same identity until an admin clears it
   const { loadOrCreateIdentity } = await import("@tether/node");
@@ -556,7 +594,12 @@ F("revoking a device ends its stream within a second, refuses it from then on, a
   const code = await mintCode(ctx.d);
   const pc = rawPairing(ctx.d.listen);
   try {
-    const keys = { seed: new Uint8Array(), identityKey: ident.publicKey, secretKey: ident.secretKey.expose(), tlsPublicKey: (await import("@tether/node")).loadOrCreateTlsKey(dir).spkiDer };
+    const keys = {
+      seed: new Uint8Array(),
+      identityKey: ident.publicKey,
+      secretKey: ident.secretKey.expose(),
+      tlsPublicKey: (await import("@tether/node")).loadOrCreateTlsKey(dir).spkiDer,
+    };
     const e = (await handshakeStart(pc, pinParts(code.code), keys).catch((x: unknown) => x)) as ServiceError;
     assert.is(e.code, status.PERMISSION_DENIED);
     assert.match(e.details, /revoked/);

@@ -59,6 +59,8 @@ export async function startTestDaemon(
     indexUpdateDelayMs?: number;
     nodeCertLifetimeMs?: number;
     renewalOverlapMs?: number;
+    /** server reflection on the node listener too (`tether daemon --reflection`) */
+    reflection?: boolean;
     /** HOST:PORT for --metrics (e.g. 127.0.0.1:0) */
     metrics?: string;
   } = {},
@@ -71,6 +73,7 @@ export async function startTestDaemon(
     dataDir,
     listen: o.listen ?? "127.0.0.1:0",
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
+    ...(o.reflection ? { reflection: true } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
   };
   const d = await startDaemon(resolveDaemonConfig(config), {
@@ -119,9 +122,7 @@ export function rawPairing(address: string, options: object = {}): RawPairing {
 }
 
 export function call<T>(c: RawPairing, method: "Start" | "Reveal" | "Finish", req: object): Promise<T> {
-  return new Promise((resolve, reject) =>
-    (c[method] as Unary).call(c, req, new Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as T))),
-  );
+  return new Promise((resolve, reject) => (c[method] as Unary).call(c, req, new Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as T))));
 }
 
 /** Expect a gRPC call to fail with `code`; returns the error's details. */
@@ -130,7 +131,7 @@ export async function expectStatus(p: Promise<unknown>, code: number): Promise<s
     await p;
   } catch (e) {
     const err = e as ServiceError;
-    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`);
+    if (err.code !== code) throw new Error(`expected gRPC status ${code}, got ${err.code}: ${err.details}`, { cause: e });
     return err.details;
   }
   throw new Error(`expected gRPC status ${code}, but the call succeeded`);
@@ -188,7 +189,9 @@ export async function handshakeStart(
   };
   const start = await call<StartResponse>(c, "Start", request);
   const ca = new X509Certificate(start.caCertificate);
-  const fp = createHash("sha256").update(ca.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+  const fp = createHash("sha256")
+    .update(ca.publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex");
   const session = nodeComplete(
     {
       method: code.method,
@@ -204,9 +207,7 @@ export async function handshakeStart(
     scalar,
   );
   const reveal =
-    opts.reveal === false
-      ? { daemonConfirmation: new Uint8Array(), daemonSignature: new Uint8Array() }
-      : await call<RevealResponse>(c, "Reveal", { sessionId: start.sessionId, ya });
+    opts.reveal === false ? { daemonConfirmation: Buffer.alloc(0), daemonSignature: Buffer.alloc(0) } : await call<RevealResponse>(c, "Reveal", { sessionId: start.sessionId, ya });
   return { start, reveal, keys, session, request, ya };
 }
 
@@ -289,11 +290,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 }
 
 /** Pair a real node through the SDK with a fresh PIN and approve it over the admin socket. */
-export async function pairDevice(
-  d: { dataDir: string; listen: string },
-  stateDir: string,
-  o: { role?: "node" | "orchestrator"; name?: string } = {},
-): Promise<string> {
+export async function pairDevice(d: { dataDir: string; listen: string }, stateDir: string, o: { role?: "node" | "orchestrator"; name?: string } = {}): Promise<string> {
   const { pair } = await import("@tether/node");
   const code = await mintCode(d);
   const result = pair({
@@ -328,7 +325,7 @@ export async function rawNodeClient(address: string, stateDir: string | { caPem:
 }
 
 /** A raw Node.Connect stream with the credentials in `stateDir` (or given ones), for hostile messages. */
-export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close(): void }> {
+export async function rawNodeStream(address: string, stateDir: string, trustCaPem?: string): Promise<{ stream: NodeStream; close: () => void }> {
   const client = await rawNodeClient(address, stateDir, trustCaPem);
   const stream = client.Connect();
   return { stream, close: () => client.close() };
@@ -348,7 +345,11 @@ export type Ready = { listen: string; advertise: string; adminSocket: string; ca
 export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0", env: NodeJS.ProcessEnv = {}) {
   const d = spawnCli(["daemon", "--data-dir", data, "--listen", listen, "--json", ...extra], env);
   const line = await waitFor(
-    () => d.out().split("\n").find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
+    () =>
+      d
+        .out()
+        .split("\n")
+        .find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
     `daemon ready (stderr: ${d.err()})`,
     30_000,
   );
@@ -366,7 +367,11 @@ export async function stopDaemonProcess(d: ReturnType<typeof spawnCli>, signal: 
 export async function cliPair(dataDir: string, args: string[], stateDir: string, approveArgs: string[] = []) {
   const node = spawnCli(["node", "pair", ...args, "--state-dir", stateDir, "--json"]);
   const waiting = await waitFor(
-    () => node.err().split("\n").find((l) => l.includes("awaiting_approval")) ?? (node.child.exitCode !== null ? "exited" : undefined),
+    () =>
+      node
+        .err()
+        .split("\n")
+        .find((l) => l.includes("awaiting_approval")) ?? (node.child.exitCode !== null ? "exited" : undefined),
     `node to wait for approval (stderr: ${node.err()})`,
   );
   if (waiting === "exited") throw new Error(`node pair exited: ${node.err()}`);

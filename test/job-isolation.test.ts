@@ -158,7 +158,7 @@ T("another orchestrator's job does not exist for it: GetJob, WatchJob, CancelJob
 });
 
 T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant takes it away, also from an open watch", async () => {
-  assert.is((await showDevice(ctx.ids.b)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.ids.b)).jobScope?.kind, "own");
   const g = await tether(["devices", "grant", ctx.ids.b, "--jobs", "all", "--json"]);
   assert.is(g.code, 0, g.stderr);
   assert.equal((JSON.parse(g.stdout) as Device).jobScope, { kind: "all", labels: {} });
@@ -177,7 +177,7 @@ T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant take
   assert.is(w.seen[0]?.id, second.id);
   const u = await tether(["devices", "ungrant", ctx.ids.b, "--json"]);
   assert.is(u.code, 0, u.stderr);
-  assert.is((JSON.parse(u.stdout) as Device).jobScope.kind, "own");
+  assert.is((JSON.parse(u.stdout) as Device).jobScope?.kind, "own");
   assert.match((await tether(["devices", "show", ctx.ids.b])).stdout, /\n {2}jobs: +own\n/);
 
   await expectStatus(get("b", ctx.held.id), status.NOT_FOUND);
@@ -188,7 +188,10 @@ T("a grant of all lets B see and watch A's jobs; shown and audited; ungrant take
   assert.is((await call<Job>("a", "CancelJob", { id: second.id, reason: "done" })).state, "cancelled");
   const end = await w.end;
   assert.is(end.code, status.NOT_FOUND);
-  assert.ok(w.seen.slice(before).every((j) => j.state !== "cancelled"), "B never saw the cancelled state");
+  assert.ok(
+    w.seen.slice(before).every((j) => j.state !== "cancelled"),
+    "B never saw the cancelled state",
+  );
 
   const audit = (await scopeAudit()).filter((e) => e.subject === ctx.ids.b);
   assert.equal(audit, [
@@ -230,7 +233,7 @@ T("refusals change nothing: a grant for a node-role device, a bad scope, an unkn
   const node = await tether(["devices", "grant", ctx.node, "--jobs", "all", "--json"]);
   assert.is(node.code, 2);
   assert.match(node.stderr, /only an orchestrator/);
-  assert.is((await showDevice(ctx.node)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.node)).jobScope?.kind, "own");
   const syntax = await tether(["devices", "grant", ctx.ids.b, "--jobs", "berlin"]);
   assert.is(syntax.code, 2);
   assert.match(syntax.stderr, /--jobs must be own\|all\|KEY=VALUE/);
@@ -270,13 +273,16 @@ T("approved with --jobs all, an orchestrator sees every job from its first call;
   assert.equal((await showDevice(ctx.ids.c)).jobScope, { kind: "all", labels: {} });
   assert.is((await get("c", ctx.held.id)).dispatchedBy, ctx.ids.a);
   assert.ok((await listIds("c")).includes(ctx.bJob.id));
-  assert.equal((await scopeAudit()).filter((e) => e.subject === ctx.ids.c), [{ actor: "admin", subject: ctx.ids.c, details: { scope: "all", previous: "own" } }]);
+  assert.equal(
+    (await scopeAudit()).filter((e) => e.subject === ctx.ids.c),
+    [{ actor: "admin", subject: ctx.ids.c, details: { scope: "all", previous: "own" } }],
+  );
 
   // the same device pairs again, approved without --jobs: own jobs only
   ctx.clients.c?.close();
   delete ctx.clients.c;
   assert.is(await pairDevice(ctx.d, dirOf("c"), { role: "orchestrator", name: "ops" }), ctx.ids.c);
-  assert.is((await showDevice(ctx.ids.c)).jobScope.kind, "own");
+  assert.is((await showDevice(ctx.ids.c)).jobScope?.kind, "own");
   await expectStatus(get("c", ctx.held.id), status.NOT_FOUND);
   assert.equal(
     (await scopeAudit()).filter((e) => e.subject === ctx.ids.c).map((e) => e.details),

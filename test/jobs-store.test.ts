@@ -84,7 +84,11 @@ J("listing is newest first, per device across pages, and never mixes devices", a
   const all = await rpc<{ jobs: Job[] }>("Orchestrator", target(), "ListJobs", { deviceId: "", state: "", limit: 1000 });
   assert.ok(all.jobs.length >= 314);
   const created = all.jobs.map((j) => Number(j.createdAt));
-  assert.equal(created, [...created].sort((x, y) => y - x), "newest first");
+  assert.equal(
+    created,
+    [...created].sort((x, y) => y - x),
+    "newest first",
+  );
   const aOnly = await rpc<{ jobs: Job[] }>("Orchestrator", target(), "ListJobs", { deviceId: ctx.a, state: "queued", limit: 1000 });
   assert.ok(aOnly.jobs.length >= 300 && aOnly.jobs.every((j) => j.deviceId === ctx.a && j.state === "queued"));
 });
@@ -97,7 +101,10 @@ J("a restart loads only the open jobs; an older store without the index is index
     assert.ok(await s.get("openJobs", open.id), "the open job is indexed");
     assert.not.ok(await s.get("openJobs", done.id), "the finished one is not");
     // an older store: no index at all
-    await s.batch([{ table: "jobsMeta", type: "del", key: "openIndex" }, ...(await s.list("openJobs")).map((o) => ({ table: "openJobs" as const, type: "del" as const, key: o.id }))]);
+    await s.batch([
+      { table: "jobsMeta", type: "del", key: "openIndex" },
+      ...(await s.list("openJobs")).map((o) => ({ table: "openJobs" as const, type: "del" as const, key: o.id })),
+    ]);
   });
   const again = await rpc<Job>("Orchestrator", target(), "GetJob", { id: open.id });
   assert.is(again.state, "queued", "the open job survived the restart");
@@ -128,7 +135,7 @@ J("finished jobs are deleted after their retention; open ones are kept", async (
   offset += 2 * HOUR;
   try {
     let deleted = 0;
-    for (let more = true; more; ) {
+    for (let more = true; more;) {
       const r = await ctx.d.jobs.sweepFinished();
       deleted += r.deleted;
       more = r.more;

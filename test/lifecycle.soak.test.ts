@@ -97,7 +97,8 @@ test(`credential lifecycle: ${SECONDS} s of 1-minute certificates under work, pr
     assert.equal(await peer.call("hello", 1), { from: c, echo: 1 });
     const { token } = await cc.issueToken(`tether:${ident.deviceId}`, 300);
     assert.is((await cp.verifyToken(token, `tether:${ident.deviceId}`)).sub, c, "the peer verifies the caller's token offline");
-    const tokenCheck = () => admin<{ status: string }>({ dataDir: data }, "Verify", { certificate: new Uint8Array(), token, audience: `tether:${ident.deviceId}`, peerDeviceId: "" });
+    const tokenCheck = () =>
+      admin<{ status: string }>({ dataDir: data }, "Verify", { certificate: new Uint8Array(), token, audience: `tether:${ident.deviceId}`, peerDeviceId: "" });
     assert.is((await tokenCheck()).status, "valid");
 
     // Revoke the caller: the peer learns it from the CRL pushed on its stream, Verify and
@@ -114,7 +115,10 @@ test(`credential lifecycle: ${SECONDS} s of 1-minute certificates under work, pr
     const crlCheck = openssl(["verify", "-crl_check", "-CAfile", join(dirs.c, "ca.pem"), "-CRLfile", join(tmp.path, "crl.pem"), join(dirs.c, "cert.pem")]);
     assert.not.ok(crlCheck.ok, "openssl accepted a revoked certificate");
     assert.match(crlCheck.out, /revoked/);
-    const refused = (await peer.call("hello", 2).then(() => undefined, (e: Error) => e)) as Error | undefined;
+    const refused = (await peer.call("hello", 2).then(
+      () => undefined,
+      (e: Error) => e,
+    )) as Error | undefined;
     assert.ok(refused, "a revoked caller was served");
     peer.close();
 

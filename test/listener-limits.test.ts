@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { connect as h2connect, constants as h2 } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { Socket, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -85,8 +86,7 @@ function tlsFrom(port: number, localAddress: string, tls: Tls): TLSSocket {
 function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ code: number; details: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const session = h2connect(`https://localhost:${port}`, {
-      createConnection: () =>
-        tlsFrom(port, localAddress, tls),
+      createConnection: () => tlsFrom(port, localAddress, tls),
     });
     const t = setTimeout(() => {
       session.destroy();
@@ -98,7 +98,7 @@ function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ cod
       if (r instanceof Error) reject(r);
       else resolve(r);
     };
-    session.on("error", (e) => done(e));
+    session.on("error", (e: Error) => done(e));
     const stream = session.request({
       [h2.HTTP2_HEADER_METHOD]: "POST",
       [h2.HTTP2_HEADER_PATH]: "/tether.v1.Node/GetCrl",
@@ -107,12 +107,12 @@ function getCrlFrom(port: number, localAddress: string, tls: Tls): Promise<{ cod
     });
     let bytes = 0;
     stream.on("data", (c: Buffer) => (bytes += c.length));
-    const fromHeaders = (h: Record<string, unknown>) => {
+    const fromHeaders = (h: IncomingHttpHeaders) => {
       if (h["grpc-status"] !== undefined) done({ code: Number(h["grpc-status"]), details: decodeURIComponent(String(h["grpc-message"] ?? "")), bytes });
     };
     stream.on("response", fromHeaders);
     stream.on("trailers", fromHeaders);
-    stream.on("error", (e) => done(e));
+    stream.on("error", (e: Error) => done(e));
     stream.end(Buffer.from([0, 0, 0, 0, 0])); // one empty GetCrlRequest
   });
 }
@@ -336,7 +336,6 @@ ids("a 1 MB id in every Admin call that takes one is INVALID_ARGUMENT with short
   assert.is(Number(dev.revokedAt), 0);
   assertLogsShort();
 });
-
 
 /** `tether daemon` as a child process under `ulimit -n nofile`; resolves once it is ready. */
 async function daemonUnderFileLimit(dataDir: string, nofile: number) {

@@ -62,7 +62,11 @@ L("each level writes itself and the more severe ones, nothing else", () => {
   for (const level of LOG_LEVELS) {
     const c = capture(level);
     c.writeAll();
-    assert.equal(c.parsed().map((r) => r.level), expect[level], level);
+    assert.equal(
+      c.parsed().map((r) => r.level),
+      expect[level],
+      level,
+    );
     assert.is(c.log.level, level);
   }
   // case and blanks do not matter; empty or unset means info, without a warning
@@ -91,7 +95,13 @@ L("an unknown level is reported once, in a warn line, and info is used", () => {
   assert.is(w.variable, LOG_LEVEL_ENV);
   assert.is(w.value, "verbose");
   c.writeAll();
-  assert.equal(c.parsed().slice(1).map((r) => r.level), ["info", "warn", "error"]);
+  assert.equal(
+    c
+      .parsed()
+      .slice(1)
+      .map((r) => r.level),
+    ["info", "warn", "error"],
+  );
 });
 
 L("the level defaults to $TETHER_LOG_LEVEL", () => {
@@ -113,7 +123,10 @@ L("setLevel changes what is written from then on; a bad level throws and changes
   c.log.setLevel("error");
   c.log.warn("hidden too");
   c.log.error("shown too");
-  assert.equal(c.parsed().map((r) => r.msg), ["shown", "shown too"]);
+  assert.equal(
+    c.parsed().map((r) => r.msg),
+    ["shown", "shown too"],
+  );
   assert.throws(() => c.log.setLevel("loud" as LogLevel), /"level" expected one of error, warn, info, debug, got "loud"/);
   assert.is(c.log.level, "error");
 });
@@ -146,7 +159,13 @@ P("the daemon and node run --json-logs write the same schema, with the same fiel
   const r = spawnCli(["node", "run", "--state-dir", join(pctx.tmp.path, "node"), "--json-logs", "--capability", "echo=cat"], { [LOG_LEVEL_ENV]: "chatty" });
   pctx.runner = r;
   await waitFor(() => r.err().includes('"msg":"registered"'), `node run registered (${r.err()})`, 30_000);
-  const job = await rpc<Job>("Orchestrator", { kind: "socket", dataDir: pctx.data }, "Dispatch", { deviceId: pctx.node, capability: "echo", input: Buffer.from('{"x":1}'), timeoutMs: 0, idempotencyKey: "" });
+  const job = await rpc<Job>("Orchestrator", { kind: "socket", dataDir: pctx.data }, "Dispatch", {
+    deviceId: pctx.node,
+    capability: "echo",
+    input: Buffer.from('{"x":1}'),
+    timeoutMs: 0,
+    idempotencyKey: "",
+  });
   await waitFor(() => r.err().includes('"msg":"job finished"'), `job finished on the node (${r.err()})`);
   await waitFor(() => pctx.daemon.err().includes('"msg":"job finished"'), "job finished in the daemon's log");
 
@@ -169,7 +188,12 @@ P("the daemon and node run --json-logs write the same schema, with the same fiel
   // the levels each side used are the schema's
   const used = new Set([...node, ...daemon].map((l) => l.level));
   for (const l of used) assert.ok((LOG_LEVELS as readonly string[]).includes(l));
-  console.log(`    node run: ${r.err().split("\n")[1]}\n    daemon:   ${pctx.daemon.err().split("\n").find((l) => l.includes("node registered"))}`);
+  console.log(
+    `    node run: ${r.err().split("\n")[1]}\n    daemon:   ${pctx.daemon
+      .err()
+      .split("\n")
+      .find((l) => l.includes("node registered"))}`,
+  );
 });
 
 P("SIGTERM: the daemon logs why it stops, what it closes, and its uptime last", async () => {
@@ -188,8 +212,19 @@ P("SIGTERM: the daemon logs why it stops, what it closes, and its uptime last", 
   assert.is(last.reason, "SIGTERM");
   assert.type(last.uptimeMs, "number");
   assert.ok((last.uptimeMs as number) > 0);
-  assert.not.ok(tail.some((l) => l.level === "error"), "nothing failed while closing");
-  console.log(`    ${pctx.daemon.err().slice(before).trim().split("\n").filter((l) => /daemon stop/.test(l)).join("\n    ")}`);
+  assert.not.ok(
+    tail.some((l) => l.level === "error"),
+    "nothing failed while closing",
+  );
+  console.log(
+    `    ${pctx.daemon
+      .err()
+      .slice(before)
+      .trim()
+      .split("\n")
+      .filter((l) => /daemon stop/.test(l))
+      .join("\n    ")}`,
+  );
   // the node run saw the daemon go away, in the same schema
   const r = pctx.runner as Proc;
   await waitFor(() => r.err().includes('"msg":"disconnected"'), "node run disconnected");
@@ -219,7 +254,9 @@ R.after(async () => {
 type NodeNoCert = Client & { GetCrl(req: object, md: Metadata, o: object, cb: (e: ServiceError | null) => void): void; Connect(): NodeJS.ReadableStream & { end(): void } };
 /** A Node client with no client certificate (TLS, server certificate not checked). */
 function nodeWithoutCertificate(address: string): NodeNoCert {
-  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Node: new (a: string, c: ReturnType<typeof credentials.createSsl>, o: object) => NodeNoCert } } };
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
+    tether: { v1: { Node: new (a: string, c: ReturnType<typeof credentials.createSsl>, o: object) => NodeNoCert } };
+  };
   return new pkg.tether.v1.Node(address, credentials.createSsl(null, null, null, { rejectUnauthorized: false }), { "grpc.ssl_target_name_override": "localhost" });
 }
 
@@ -248,7 +285,10 @@ R("a refused Pairing call, Node call and Node.Connect stream log peer 127.0.0.1;
   }
   assert.is((refusals("Admin.GetDevice")[0] as Line).peer, "admin-socket");
   const all = rctx.d.logs.map((l) => JSON.parse(l) as Line).filter((l) => l.msg === "rpc refused");
-  assert.ok(all.every((l) => typeof l.peer === "string" && l.peer !== ""), "every refusal names its peer");
+  assert.ok(
+    all.every((l) => typeof l.peer === "string" && l.peer !== ""),
+    "every refusal names its peer",
+  );
   console.log(`    ${rctx.d.logs.find((l) => l.includes("Node.GetCrl"))?.trim()}`);
 });
 
@@ -297,7 +337,11 @@ N(`a node that reconnects with ${RESULTS} cached results writes no warning per r
   assert.is(resent.length, RESULTS);
   assert.ok(resent.every((l) => l.level === "debug" && l.code === "FINISHED" && l.device === nctx.a && l.peer === "127.0.0.1"));
   const atInfo = lines().filter((l) => l.level !== "debug");
-  assert.equal(atInfo.filter((l) => /ignored/.test(l.msg)), [], "no per-result line at info level or above");
+  assert.equal(
+    atInfo.filter((l) => /ignored/.test(l.msg)),
+    [],
+    "no per-result line at info level or above",
+  );
 
   // A result for a job delivered to another device is still a warning, with where it came from.
   const hold = await nctx.d.jobs.dispatch({ deviceId: nctx.a, capability: "hold", input: Buffer.from("null"), dispatchedBy: "admin" });

@@ -62,7 +62,8 @@ type Sample = { family: string; type: string; name: string; labels: Record<strin
 
 function parse(text: string): Sample[] {
   const r = spawnSync(PY, ["-c", PARSE], { input: text, encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.error || r.status !== 0) throw new Error(`python3-prometheus-client could not parse the exposition (is python3-prometheus-client installed? test/ensure-tools.sh): ${r.error?.message ?? r.stderr}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`python3-prometheus-client could not parse the exposition (is python3-prometheus-client installed? test/ensure-tools.sh): ${r.error?.message ?? r.stderr}`);
   return JSON.parse(r.stdout) as Sample[];
 }
 
@@ -143,7 +144,10 @@ M.after(async () => {
 M("/healthz and /readyz answer 200; other paths 404, other methods 405; nothing is echoed", async () => {
   const addr = ctx.d.metrics as string;
   assert.match(addr, /^127\.0\.0\.1:\d+$/);
-  assert.ok(ctx.d.logs.some((l) => l.includes('"msg":"daemon ready"') && l.includes(`"metrics":"${addr}"`)), "the ready log line names the metrics address");
+  assert.ok(
+    ctx.d.logs.some((l) => l.includes('"msg":"daemon ready"') && l.includes(`"metrics":"${addr}"`)),
+    "the ready log line names the metrics address",
+  );
   const h = await http(addr, "GET", "/healthz");
   assert.is(h.status, 200);
   assert.is(h.body, "ok\n");
@@ -320,22 +324,32 @@ M(`queue depth per capability is capped at ${MAX_LABEL_VALUES} capabilities, the
   const depth = s.filter((x) => x.name === "tether_job_queue_depth");
   const named = depth.filter((x) => x.labels.capability !== OTHER_LABEL);
   assert.is(named.length, MAX_LABEL_VALUES, `${MAX_LABEL_VALUES} capabilities have their own series: ${named.map((x) => x.labels.capability).join(" ")}`);
-  assert.ok(named.some((x) => x.labels.capability === "hold"), "the first capability seen kept its series");
+  assert.ok(
+    named.some((x) => x.labels.capability === "hold"),
+    "the first capability seen kept its series",
+  );
   const other = value(s, "tether_job_queue_depth", { capability: OTHER_LABEL }) as number;
   assert.is(other, n - (MAX_LABEL_VALUES - 1), "the capabilities past the cap are summed in _other");
-  assert.is(depth.reduce((t, x) => t + x.value, 0), n, "every queued job is counted once");
+  assert.is(
+    depth.reduce((t, x) => t + x.value, 0),
+    n,
+    "every queued job is counted once",
+  );
   assert.is(value(s, "tether_jobs_open", { state: "queued" }), n);
 });
 
 M(`refusal reasons are capped at ${MAX_LABEL_VALUES} per stage; LabelCap keeps the first values and refuses odd ones`, async () => {
   const cap = new LabelCap(3);
-  assert.equal(["a", "b", "a", "c", "d", "b"].map((v) => cap.of(v)), ["a", "b", "a", "c", OTHER_LABEL, "b"]);
+  assert.equal(
+    ["a", "b", "a", "c", "d", "b"].map((v) => cap.of(v)),
+    ["a", "b", "a", "c", OTHER_LABEL, "b"],
+  );
   assert.equal([...cap.values()], ["a", "b", "c"]);
   const odd = new LabelCap();
   for (const v of ["", "has space", 'quo"te', "new\nline", "x".repeat(65), "_leading"]) assert.is(odd.of(v), OTHER_LABEL, JSON.stringify(v));
   assert.equal([...odd.values()], [], "an odd value takes no place under the cap");
 
-  const m = new DaemonMetrics({ version: "test", readiness: () => ({ ready: true }) });
+  const m = new DaemonMetrics({ version: "test", readiness: () => ({ ready: true, reason: "ok" }) });
   for (let i = 0; i < MAX_LABEL_VALUES + 8; i++) {
     m.handshakeRefused("pairing", `REASON_${i}`);
     m.handshakeRefused("pairing", `REASON_${i}`);
@@ -398,7 +412,8 @@ M("no label value carries an id, an address or a code; label names come from a f
   assert.equal([...new Set(bad)], []);
   assert.ok(ctx.ids.length > MAX_LABEL_VALUES, `checked against ${ctx.ids.length} ids`);
   const families = new Set(ctx.seen.map((x) => x.family));
-  for (const f of ["process_cpu_seconds", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds", "nodejs_heap_size_used_bytes"]) assert.ok(families.has(f), `process metric ${f}`);
+  for (const f of ["process_cpu_seconds", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds", "nodejs_heap_size_used_bytes"])
+    assert.ok(families.has(f), `process metric ${f}`);
 });
 
 M("promtool check metrics finds nothing wrong with tether's metrics (names, units, _total)", async () => {
@@ -425,7 +440,11 @@ M("contrib/prometheus/alerts.yml passes promtool check rules; alerts and the Gra
   };
   const all = rules.groups.flatMap((g) => g.rules);
   const wanted = ["TetherCertificateExpiring", "TetherNotReady", "TetherDown", "TetherPairingRequestWaiting", "TetherJobsFailing", "TetherHandshakesRefused"];
-  for (const a of wanted) assert.ok(all.some((r) => r.alert === a), `alert ${a}`);
+  for (const a of wanted)
+    assert.ok(
+      all.some((r) => r.alert === a),
+      `alert ${a}`,
+    );
   for (const r of all) {
     assert.ok(r.annotations.summary && r.annotations.description, `${r.alert} says what and what to do`);
     for (const n of names(r.expr)) assert.ok(exported.has(n), `${r.alert}: ${n} is exported`);
@@ -455,7 +474,15 @@ M("contrib/prometheus/alerts.yml passes promtool check rules; alerts and the Gra
       }
     }
   }
-  for (const n of ["tether_nodes_connected", "tether_pairing_requests_pending", "tether_job_duration_seconds_bucket", "tether_job_queue_depth", "tether_handshakes_refused_total", "tether_certificate_expiry_seconds", "tether_store_write_duration_seconds_bucket"]) {
+  for (const n of [
+    "tether_nodes_connected",
+    "tether_pairing_requests_pending",
+    "tether_job_duration_seconds_bucket",
+    "tether_job_queue_depth",
+    "tether_handshakes_refused_total",
+    "tether_certificate_expiry_seconds",
+    "tether_store_write_duration_seconds_bucket",
+  ]) {
     assert.ok(used.has(n), `the dashboard shows ${n}`);
   }
 });
@@ -471,7 +498,10 @@ M("the ready line names the metrics address (human and --json); a bad --metrics 
   }
   const human = spawnCli(["daemon", "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
   try {
-    const line = await waitFor(() => /metrics: +http:\/\/127\.0\.0\.1:(\d+)\/metrics \(and \/healthz, \/readyz\)/.exec(human.out()) ?? (human.child.exitCode !== null ? "exited" : undefined), `the human ready lines (${human.err()})`);
+    const line = await waitFor(
+      () => /metrics: +http:\/\/127\.0\.0\.1:(\d+)\/metrics \(and \/healthz, \/readyz\)/.exec(human.out()) ?? (human.child.exitCode !== null ? "exited" : undefined),
+      `the human ready lines (${human.err()})`,
+    );
     assert.ok(line !== "exited", human.err());
     assert.is((await http(`127.0.0.1:${(line as RegExpExecArray)[1]}`, "GET", "/healthz")).status, 200);
   } finally {
@@ -514,7 +544,8 @@ M("a failed store write: /readyz answers 503 with the reason, tether_ready is 0,
   await waitFor(() => ctx.d.logs.some((l) => l.includes("store write failed")), "the failed write logged");
   const r = await http(addr, "GET", "/readyz");
   assert.is(r.status, 503);
-  assert.match(r.body, /^not ready: a store write failed; the daemon refuses every call until it is restarted\n$/);
+  // readiness.ts's reason, the one the health service gives: one line
+  assert.match(r.body, /^not ready: a store write failed: the daemon refuses calls until it is restarted \(tether status says why\)\n$/);
   assert.is((await http(addr, "GET", "/healthz")).status, 200);
   const s = await scrape();
   assert.is(value(s, "tether_ready"), 0);

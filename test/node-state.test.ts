@@ -21,7 +21,12 @@ async function setup() {
   const ca = await CertificateAuthority.load(await createRootCa({ commonName: "t", now, randomBytes: random }));
   const mk = async () => {
     const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const c = await ca.issueNodeCert({ deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", publicKeySpkiDer: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), now: Date.now(), randomBytes: random });
+    const c = await ca.issueNodeCert({
+      deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+      publicKeySpkiDer: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
+      now: Date.now(),
+      randomBytes: random,
+    });
     return { cert: new X509Certificate(c.certDer).toString(), key: privateKey.export({ type: "pkcs8", format: "pem" }) as string };
   };
   const oldPair = await mk();
@@ -31,7 +36,19 @@ async function setup() {
   writeFileSync(`${d}/ca.pem`, ca.certPem);
   writeFileSync(`${d}/cert.pem`, oldPair.cert);
   writeFileSync(`${d}/tls.key`, oldPair.key);
-  writeFileSync(`${d}/node.json`, JSON.stringify({ version: 1, daemon: "127.0.0.1:1", deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", name: "n", role: "node", caFingerprint: "", pairedAt: 0, certificateNotAfter: 0 }));
+  writeFileSync(
+    `${d}/node.json`,
+    JSON.stringify({
+      version: 1,
+      daemon: "127.0.0.1:1",
+      deviceId: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+      name: "n",
+      role: "node",
+      caFingerprint: "",
+      pairedAt: 0,
+      certificateNotAfter: 0,
+    }),
+  );
   return { t, d, oldPair, newPair };
 }
 
@@ -160,7 +177,9 @@ test("while another process renews again and again, every read of tls-bundle.pem
   writeFileSync(stop, "");
   await exited;
   unlinkSync(stop);
-  console.log(`    ${reads} reads during ${out.trim()} renewals by another process: ${bad} mismatched from the bundle; cert.pem + tls.key read apart mismatched ${separateMismatch} times`);
+  console.log(
+    `    ${reads} reads during ${out.trim()} renewals by another process: ${bad} mismatched from the bundle; cert.pem + tls.key read apart mismatched ${separateMismatch} times`,
+  );
   assert.ok(Number(out) > 20, "the other process renewed many times");
   assert.is(bad, 0);
   t.remove();

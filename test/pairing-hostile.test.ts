@@ -10,19 +10,7 @@ import { status } from "@grpc/grpc-js";
 import { PAIR_PROTOCOL_VERSION, awaitSignedMessage, fromHex, identitySign, nodeSignedMessage, parsePairingUri, formatPairingUri } from "@tether/crypto";
 import { pair, NodeError } from "@tether/node";
 import type { PairRequest } from "@tether/wire";
-import {
-  admin,
-  handshakeFinish,
-  handshakeStart,
-  mintCode,
-  nodeKeys,
-  pinParts,
-  rawPairing,
-  startTestDaemon,
-  tempDir,
-  call,
-  expectStatus,
-} from "./helpers.ts";
+import { admin, handshakeFinish, handshakeStart, mintCode, nodeKeys, pinParts, rawPairing, startTestDaemon, tempDir, call, expectStatus } from "./helpers.ts";
 import type { RawPairing, TestDaemon } from "./helpers.ts";
 
 let clockOffset = 0;
@@ -223,7 +211,10 @@ T("a signature over a different transcript, or by another key, is refused", asyn
   const { deviceIdFromIdentityKey } = await import("@tether/crypto");
   const forgedDevices = [h, h2].map((x) => deviceIdFromIdentityKey(x.keys.identityKey));
   assert.is(ids.length, 2);
-  assert.not.ok((await requests()).some((r) => forgedDevices.includes(r.deviceId)), "a forged Finish created a request");
+  assert.not.ok(
+    (await requests()).some((r) => forgedDevices.includes(r.deviceId)),
+    "a forged Finish created a request",
+  );
 });
 
 T("replayed messages fail: a Finish replayed, or moved into a new session", async () => {
@@ -236,10 +227,7 @@ T("replayed messages fail: a Finish replayed, or moved into a new session", asyn
   await call(ctx.c, "Reveal", { sessionId: replayedStart.sessionId, ya: h1.ya });
   // The node's Finish from session 1 replayed into session 2: the MAC is bound to session 1.
   const fin1 = { nodeConfirmation: h1.session.nodeConfirmation, nodeSignature: identitySign(h1.keys.secretKey, nodeSignedMessage(h1.session.th)) };
-  assert.match(
-    await expectStatus(call(ctx.c, "Finish", { sessionId: replayedStart.sessionId, ...fin1 }), status.UNAUTHENTICATED),
-    /WRONG_CODE/,
-  );
+  assert.match(await expectStatus(call(ctx.c, "Finish", { sessionId: replayedStart.sessionId, ...fin1 }), status.UNAUTHENTICATED), /WRONG_CODE/);
   await handshakeFinish(ctx.c, h1); // the honest node still completes
   assert.is((await requests()).length, n + 1);
   // And the same Finish again: the session is one-shot.
@@ -278,7 +266,10 @@ T("an approve racing a reject: exactly one wins, and a rejected request has no d
     const loser = [a, r].find((x) => x.status === "rejected") as PromiseRejectedResult;
     assert.match((loser.reason as Error).message, /already (approved|rejected)/);
     const devices = (await admin<{ devices: { id: string }[] }>(ctx.d, "ListDevices")).devices;
-    assert.is(devices.some((d) => d.id === deviceId), a.status === "fulfilled");
+    assert.is(
+      devices.some((d) => d.id === deviceId),
+      a.status === "fulfilled",
+    );
   }
 });
 
@@ -321,7 +312,10 @@ T("Await needs the identity key's signature and a fresh timestamp", async () => 
   await expectStatus(awaitOnce({ requestId, timestamp: old, signature: identitySign(h.keys.secretKey, awaitSignedMessage(requestId, old)) }), status.UNAUTHENTICATED);
   const unknown = `req_${"0".repeat(24)}`;
   await expectStatus(awaitOnce({ requestId: unknown, timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage(unknown, ts)) }), status.NOT_FOUND);
-  await expectStatus(awaitOnce({ requestId: "req_unknown", timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage("req_unknown", ts)) }), status.INVALID_ARGUMENT);
+  await expectStatus(
+    awaitOnce({ requestId: "req_unknown", timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage("req_unknown", ts)) }),
+    status.INVALID_ARGUMENT,
+  );
   const ok = await awaitOnce({ requestId, timestamp: ts, signature: identitySign(h.keys.secretKey, awaitSignedMessage(requestId, ts)) });
   assert.is(ok.state, "pending");
 });
@@ -375,7 +369,12 @@ T("Start is rate-limited per address", async () => {
     const code = await mintCode(d);
     const results = [];
     for (let i = 0; i < 5; i++) {
-      results.push(await handshakeStart(c, { ...pinParts(code.code), secret: "00000000" }, nodeKeys(), {}, { reveal: false }).then(() => 0, (e: { code: number }) => e.code));
+      results.push(
+        await handshakeStart(c, { ...pinParts(code.code), secret: "00000000" }, nodeKeys(), {}, { reveal: false }).then(
+          () => 0,
+          (e: { code: number }) => e.code,
+        ),
+      );
     }
     assert.equal(results, [0, 0, 0, status.RESOURCE_EXHAUSTED, status.RESOURCE_EXHAUSTED]);
     const rec = (await d.pairing.listCodes()).find((x) => x.id === code.id);

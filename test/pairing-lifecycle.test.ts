@@ -78,7 +78,10 @@ L("pending requests last 15 minutes; the sweeper expires them after that", async
     (e: Error & { code?: number }) => assert.match(e.message, /already expired/),
   );
   const devices = (await admin<{ devices: { name: string }[] }>(ctx.d, "ListDevices")).devices;
-  assert.not.ok(devices.some((d) => d.name === "late"), "no device for an expired request");
+  assert.not.ok(
+    devices.some((d) => d.name === "late"),
+    "no device for an expired request",
+  );
 });
 
 L("a waiting node is told at once when its request expires", async () => {

@@ -19,7 +19,7 @@ import { createSealer } from "@tether/crypto";
 import { PairingManager } from "@tether/pairing";
 import type { PairingAuthority, PairingOp, PairingRepository } from "@tether/pairing";
 import { tetherPackageDefinition } from "@tether/wire";
-import type { RevealResponse } from "@tether/wire";
+import type { RevealResponseInit } from "@tether/wire";
 import { loadOrCreateAuthority } from "../packages/daemon/src/authority.ts";
 import type { LoadedAuthority } from "../packages/daemon/src/authority.ts";
 import { silentLogger } from "../packages/daemon/src/log.ts";
@@ -35,7 +35,9 @@ function memoryRepo(): PairingRepository {
     get: async (name, id) => table(name).get(id) as never,
     list: async (name) => sorted(name).map(([, v]) => v) as never,
     scan: async (name, o = {}) => {
-      let rows = sorted(name).filter(([k]) => (o.gte === undefined || k >= o.gte) && (o.gt === undefined || k > o.gt) && (o.lt === undefined || k < o.lt) && (o.lte === undefined || k <= o.lte));
+      let rows = sorted(name).filter(
+        ([k]) => (o.gte === undefined || k >= o.gte) && (o.gt === undefined || k > o.gt) && (o.lt === undefined || k < o.lt) && (o.lte === undefined || k <= o.lte),
+      );
       if (o.reverse) rows = rows.reverse();
       return rows.slice(0, o.limit ?? rows.length).map(([, v]) => v) as never;
     },
@@ -55,7 +57,7 @@ const serverCredentials = (auth: LoadedAuthority) =>
   ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(auth.serverCertPem), private_key: Buffer.from(auth.serverKeyPem.expose()) }], false);
 
 /** `lie` changes what the CA does; `reveal` changes the Reveal answer on its way out. */
-async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>, o: { reveal?: (r: RevealResponse) => RevealResponse } = {}): Promise<Fake> {
+async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>, o: { reveal?: (r: RevealResponseInit) => RevealResponseInit } = {}): Promise<Fake> {
   const pm = new PairingManager({
     repo: memoryRepo(),
     ca: { ...auth, ...lie },
@@ -65,11 +67,16 @@ async function fakeDaemon(auth: LoadedAuthority, lie: Partial<PairingAuthority>,
     sealer: createSealer(new Uint8Array(randomBytes(32)), (n) => new Uint8Array(randomBytes(n))),
   });
   const server = new Server();
-  const impl = pairingService(pm, auth.caCertDer, silentLogger, pairingGuard({ limit: { burst: 1000, perSecond: 1000 }, now: Date.now, trail: new AuditLog(memoryRepo() as never, Date.now) }));
+  const impl = pairingService(
+    pm,
+    auth.caCertDer,
+    silentLogger,
+    pairingGuard({ limit: { burst: 1000, perSecond: 1000 }, now: Date.now, trail: new AuditLog(memoryRepo() as never, Date.now) }),
+  );
   const tamper = o.reveal;
   if (tamper) {
-    const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponse>;
-    impl.Reveal = ((call, cb) => reveal(call, (err, res) => cb(err, res ? tamper(res) : res))) as handleUnaryCall<unknown, RevealResponse>;
+    const reveal = impl.Reveal as handleUnaryCall<unknown, RevealResponseInit>;
+    impl.Reveal = ((call, cb) => reveal(call, (err, res) => cb(err, res ? tamper(res) : res))) as handleUnaryCall<unknown, RevealResponseInit>;
   }
   server.addService(services().Pairing.service, impl);
   const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", serverCredentials(auth), (e, p) => (e ? rej(e) : res(p))));
@@ -203,8 +210,15 @@ N("a renewed certificate for another key is refused, and the stored certificate 
     Renew: ((_call, cb) => {
       renewals++;
       ctx.auth
-        .issueNodeCert({ deviceId: JSON.parse(readFileSync(`${dir}/node.json`, "utf8")).deviceId, publicKeySpkiDer: new Uint8Array(other.export({ type: "spki", format: "der" })), now: Date.now() })
-        .then((c) => cb(null, { certificate: c.certDer, notAfter: c.notAfter }), (e: Error) => cb(e, null));
+        .issueNodeCert({
+          deviceId: (JSON.parse(readFileSync(`${dir}/node.json`, "utf8")) as { deviceId: string }).deviceId,
+          publicKeySpkiDer: new Uint8Array(other.export({ type: "spki", format: "der" })),
+          now: Date.now(),
+        })
+        .then(
+          (c) => cb(null, { certificate: c.certDer, notAfter: c.notAfter }),
+          (e: Error) => cb(e, null),
+        );
     }) as handleUnaryCall<unknown, unknown>,
   });
   const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", serverCredentials(ctx.auth), (e, p) => (e ? rej(e) : res(p))));

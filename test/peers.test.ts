@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connect, connectPeer, createPeerServer } from "@tether/node";
-import type { NodeConnection, PeerServer } from "@tether/node";
+import type { HeldCrl, NodeConnection, PeerServer } from "@tether/node";
 import { admin, pairDevice, startTestDaemon, tempDir } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
@@ -65,13 +65,19 @@ P("two paired nodes call each other over mutual TLS, and each learns who the oth
   try {
     assert.equal(await p.call("hello", { n: 1 }), { from: ctx.b, role: "node", echo: { n: 1 } });
     assert.is(p.peer()?.deviceId, ctx.a);
-    await p.call("nope").then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /UNIMPLEMENTED|no peer method/));
+    await p.call("nope").then(
+      () => assert.unreachable(),
+      (e: Error) => assert.match(e.message, /UNIMPLEMENTED|no peer method/),
+    );
   } finally {
     p.close();
   }
   // expecting another device id is refused
   const wrong = connectPeer(ctx.cb, `127.0.0.1:${ctx.server.port}`, { expectDeviceId: ctx.b });
-  await wrong.call("hello").then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /not dev_/));
+  await wrong.call("hello").then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /not dev_/),
+  );
   wrong.close();
 });
 
@@ -81,7 +87,10 @@ P("a device of another CA cannot call", async () => {
     await pairDevice(other, `${ctx.tmp.path}/alien`, { name: "alien" });
     const alien = await node(`${ctx.tmp.path}/alien`);
     const p = connectPeer(alien, `127.0.0.1:${ctx.server.port}`);
-    await p.call("hello").then(() => assert.unreachable("an alien got through"), (e: Error) => assert.ok(e.message.length > 0));
+    await p.call("hello").then(
+      () => assert.unreachable("an alien got through"),
+      (e: Error) => assert.ok(e.message.length > 0),
+    );
     p.close();
     await alien.close();
   } finally {
@@ -95,7 +104,10 @@ P("the label policy: devices with labels must share one to talk", async () => {
   await setLabels(ctx.b, { site: "paris" });
   const p = connectPeer(ctx.cb, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0 });
   try {
-    const e = (await p.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+    const e = (await p.call("hello").then(
+      () => undefined,
+      (x: Error) => x,
+    )) as Error;
     assert.ok(e, "different sites were allowed to talk");
     assert.match(e.message, /policy does not allow.*no shared label/);
     await setLabels(ctx.b, { site: "berlin" });
@@ -115,11 +127,14 @@ P("the label policy: devices with labels must share one to talk", async () => {
 });
 
 P("the daemon pushes its signed CRL on each node's stream at registration; a node keeps it on disk", async () => {
-  const held = ctx.ca.crl() ?? (await once(ctx.ca, "crl"))[0];
+  const held = ctx.ca.crl() ?? ((await once(ctx.ca, "crl")) as [HeldCrl])[0];
   assert.ok(held.crlNumber >= 1 && held.nextUpdate > Date.now(), "a current CRL is held after registering");
   assert.ok(existsSync(`${ctx.tmp.path}/a/crl.der`), "saved in the state directory");
   // openssl agrees it is the CA's CRL
-  const out = execFileSync("openssl", ["crl", "-inform", "DER", "-in", `${ctx.tmp.path}/a/crl.der`, "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-noout"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const out = execFileSync("openssl", ["crl", "-inform", "DER", "-in", `${ctx.tmp.path}/a/crl.der`, "-CAfile", `${ctx.tmp.path}/a/ca.pem`, "-noout"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   assert.ok(out !== undefined);
   ctx.oldCrl = held.der;
   // a CRL that is not the CA's (one byte of the signature changed) is refused and not kept
@@ -151,7 +166,10 @@ P("after one of them is revoked, the calls fail; the new CRL reaches the other n
   assert.ok(ctx.ca.isSerialRevoked(cb.serialNumber));
   // b's connection to the daemon ended, but its certificate still opens TLS to a: a refuses it
   const p = connectPeer(ctx.cb, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0 });
-  const e = (await p.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+  const e = (await p.call("hello").then(
+    () => undefined,
+    (x: Error) => x,
+  )) as Error;
   p.close();
   assert.ok(e, "a revoked peer's call was served");
   assert.match(e.message, /PERMISSION_DENIED.*(revoked|CRL)/);
@@ -161,7 +179,10 @@ P("with the daemon down: checks fail closed by default; with offlineFallback the
   await ctx.d.stop();
   // c is not revoked, but nobody can ask the daemon: refused unless the fallback is on
   const strict = connectPeer(ctx.cc, `127.0.0.1:${ctx.server.port}`, { verifyCacheMs: 0, offlineFallback: true });
-  const e = (await strict.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+  const e = (await strict.call("hello").then(
+    () => undefined,
+    (x: Error) => x,
+  )) as Error;
   strict.close();
   assert.ok(e, "an unverifiable peer was served without the fallback");
   assert.match(e.message, /UNAVAILABLE.*cannot check the peer/);
@@ -170,7 +191,10 @@ P("with the daemon down: checks fail closed by default; with offlineFallback the
   lenient.close();
   // b is on the CRL a holds: refused even though the daemon cannot be asked
   const revoked = connectPeer(ctx.cb, `127.0.0.1:${ctx.offline.port}`, { verifyCacheMs: 0, offlineFallback: true });
-  const r = (await revoked.call("hello").then(() => undefined, (x: Error) => x)) as Error;
+  const r = (await revoked.call("hello").then(
+    () => undefined,
+    (x: Error) => x,
+  )) as Error;
   revoked.close();
   assert.ok(r, "a revoked peer was served with the daemon down");
   assert.match(r.message, /PERMISSION_DENIED.*CRL/);

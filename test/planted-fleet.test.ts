@@ -54,9 +54,7 @@ const never = () => new Promise(() => {});
 /** Settle within `ms`, or say that it did not. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(t),
-  );
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
 F("every Node call without a client certificate is refused UNAUTHENTICATED, Verify included", async () => {
@@ -156,7 +154,9 @@ F("revoking an orchestrator ends its waiting Run and WatchJob calls at once, wit
     // WatchJob on a job of its own (an orchestrator sees only its own jobs, fleet.md §6.1.1)
     // that will not finish for a minute
     const watched = await new Promise<Job>((resolve, reject) =>
-      o.Dispatch({ deviceId: node, capability: "hold", input: Buffer.from("null"), timeoutMs: 60_000, idempotencyKey: "" }, new Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r as Job))),
+      o.Dispatch({ deviceId: node, capability: "hold", input: Buffer.from("null"), timeoutMs: 60_000, idempotencyKey: "" }, new Metadata(), {}, (e, r) =>
+        e ? reject(e) : resolve(r as Job),
+      ),
     );
     const stream = o.WatchJob({ id: watched.id });
     const watchEnd = new Promise<{ code: number; details: string }>((resolve) => {

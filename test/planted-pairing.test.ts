@@ -66,7 +66,10 @@ P("Finish with an empty key confirmation is refused: a code's selector alone cre
   const details = await expectStatus(handshakeFinish(ctx.c, h, { nodeConfirmation: new Uint8Array(0) }), status.UNAUTHENTICATED);
   assert.match(details, /^WRONG_CODE/);
   const attacker = deviceIdFromIdentityKey(h.keys.identityKey);
-  assert.not.ok((await requests()).some((r) => r.deviceId === attacker), "an empty confirmation created a request");
+  assert.not.ok(
+    (await requests()).some((r) => r.deviceId === attacker),
+    "an empty confirmation created a request",
+  );
   // nor with the right code: the confirmation is what proves it
   const h2 = await handshakeStart(ctx.c, parts);
   assert.match(await expectStatus(handshakeFinish(ctx.c, h2, { nodeConfirmation: new Uint8Array(0) }), status.UNAUTHENTICATED), /^WRONG_CODE/);
@@ -82,7 +85,10 @@ P("Finish with an empty node signature is refused and stores nothing", async () 
   const h = await handshakeStart(ctx.c, pinParts(code.code));
   const details = await expectStatus(handshakeFinish(ctx.c, h, { nodeSignature: new Uint8Array(0) }), status.UNAUTHENTICATED);
   assert.match(details, /^BAD_SIGNATURE/);
-  assert.not.ok((await requests()).some((r) => r.deviceId === deviceIdFromIdentityKey(h.keys.identityKey)), "an unsigned Finish created a request");
+  assert.not.ok(
+    (await requests()).some((r) => r.deviceId === deviceIdFromIdentityKey(h.keys.identityKey)),
+    "an unsigned Finish created a request",
+  );
   const live = (await ctx.d.pairing.listCodes()).find((c) => c.id === code.id);
   assert.is(live?.state, "active", "the code was not used up by the unsigned Finish");
 });

@@ -65,7 +65,10 @@ R("a preauthorized key without the right code gets nothing", async () => {
   const e = (await pairAlone(dir, wrong).catch((x: unknown) => x)) as NodeError;
   assert.is(e.code, "WRONG_CODE");
   const devices = (await admin<{ devices: { id: string }[] }>(ctx.d, "ListDevices")).devices;
-  assert.not.ok(devices.some((d) => d.id === id.deviceId), "no device, no certificate");
+  assert.not.ok(
+    devices.some((d) => d.id === id.deviceId),
+    "no device, no certificate",
+  );
 });
 
 R("an expired or withdrawn preauthorization leaves the request pending", async () => {

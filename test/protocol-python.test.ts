@@ -28,7 +28,10 @@ test("independent Python implementation reproduces docs/protocol.md values", () 
     status = typeof e.status === "number" ? e.status : -1;
     output = `${e.stdout ?? ""}${e.stderr ?? ""}` || String(e.message);
   }
-  const mismatches = output.split("\n").filter((l) => !l.startsWith("ok ")).join("\n");
+  const mismatches = output
+    .split("\n")
+    .filter((l) => !l.startsWith("ok "))
+    .join("\n");
   assert.is(status, 0, `check_protocol.py exited ${status}:\n${mismatches}`);
   assert.match(output, /^all values match$/m);
 });

@@ -50,13 +50,16 @@ type Bitmap = { width: number; height: number; light: (x: number, y: number) => 
 /** The modules a half-block drawing shows: each cell is a top and a bottom module, light where drawn. */
 function terminalBitmap(text: string): Bitmap {
   const HALVES: Record<string, [boolean, boolean]> = { " ": [false, false], "▀": [true, false], "▄": [false, true], "█": [true, true] };
-  const rows = text.replace(/\n$/, "").split("\n").map((line, i) =>
-    [...line].map((c, j) => {
-      const h = HALVES[c];
-      if (!h) throw new Error(`line ${i + 1}, column ${j + 1}: ${JSON.stringify(c)} is not a half block`);
-      return h;
-    }),
-  );
+  const rows = text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((line, i) =>
+      [...line].map((c, j) => {
+        const h = HALVES[c];
+        if (!h) throw new Error(`line ${i + 1}, column ${j + 1}: ${JSON.stringify(c)} is not a half block`);
+        return h;
+      }),
+    );
   const width = rows[0]?.length ?? 0;
   for (const r of rows) assert.is(r.length, width, "every line of the drawing is as wide as the first");
   return { width, height: rows.length * 2, light: (x, y) => rows[y >> 1]?.[x]?.[y & 1] ?? false };
@@ -93,7 +96,11 @@ function assertQuietZone(img: { width: number; height: number; data: Uint8Array 
   // The finder patterns' outer corners are dark modules touching the quiet zone.
   const first = zone * px + Math.floor(px / 2);
   const last = side - zone * px - Math.ceil(px / 2);
-  for (const [x, y] of [[first, first], [last, first], [first, last]] as const) {
+  for (const [x, y] of [
+    [first, first],
+    [last, first],
+    [first, last],
+  ] as const) {
     assert.not.ok(lightAt(img, x, y), `${what}: the finder corner at (${x}, ${y}) is dark, so the zone is exactly ${zone}`);
   }
 }
@@ -177,7 +184,9 @@ Q("--svg, rasterised by rsvg-convert: a 4-module quiet zone, mode 0600, and both
   assert.match(readFileSync(svg, "utf8"), new RegExp(`viewBox="0 0 ${side} ${side}"`));
   const png = join(ctx.tmp.path, "code-svg.png");
   const px = 6;
-  const raster = spawnSync("rsvg-convert", ["--width", String(side * px), "--height", String(side * px), "--background-color", "white", "--output", png, svg], { encoding: "utf8" });
+  const raster = spawnSync("rsvg-convert", ["--width", String(side * px), "--height", String(side * px), "--background-color", "white", "--output", png, svg], {
+    encoding: "utf8",
+  });
   if (raster.error) throw new Error(`cannot run rsvg-convert (install it: apt-get install librsvg2-bin; test/ensure-tools.sh does): ${raster.error.message}`);
   assert.is(raster.status, 0, raster.stderr);
   assertQuietZone(PNG.sync.read(readFileSync(png)), size, IMAGE_QUIET_ZONE, px, "svg");

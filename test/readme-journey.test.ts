@@ -105,7 +105,11 @@ J("the README's journey succeeds as written and leaves no process and no file be
     assert.equal(processesMentioning(tmp.path), [], "no process names the journey's folders");
     // Nothing left on disk outside its own (removed) folder.
     assert.equal(readdirSync(home), [], "nothing written to HOME (no ~/.tether, no ~/.tether-node)");
-    assert.equal(readdirSync(tmpdir).filter((f) => !f.startsWith("tsx-")), [], "the journey removed its temp folder");
+    assert.equal(
+      readdirSync(tmpdir).filter((f) => !f.startsWith("tsx-")),
+      [],
+      "the journey removed its temp folder",
+    );
     assert.is(gitStatus(), before, "nothing written into the checkout");
   } finally {
     if (runningInGroup(pgid).length) process.kill(-pgid, "SIGKILL");

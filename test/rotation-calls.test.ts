@@ -106,7 +106,9 @@ R("the hint on the wire: every authenticated call's response headers, not Renew'
   try {
     const headers = (method: "GetJwks" | "GetCrl") =>
       new Promise<Metadata>((resolve, reject) => {
-        const call = (raw as unknown as Record<string, (r: object, md: Metadata, o: object, cb: (e: ServiceError | null) => void) => { on(ev: string, f: (m: Metadata) => void): void }>)[method];
+        const call = (
+          raw as unknown as Record<string, (r: object, md: Metadata, o: object, cb: (e: ServiceError | null) => void) => { on(ev: string, f: (m: Metadata) => void): void }>
+        )[method];
         const c = (call as NonNullable<typeof call>).call(raw, {}, new Metadata(), { deadline: Date.now() + 10_000 }, (e) => e && reject(e));
         c.on("metadata", resolve);
       });

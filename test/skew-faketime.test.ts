@@ -117,7 +117,11 @@ S("beyond the tolerance (daemon 20 minutes ahead), pairing fails with an error t
     const pin = JSON.parse((await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", data])).stdout) as { code: string };
     const node = spawnCli(["node", "pair", "--daemon", ready.listen, "--pin", pin.code, "--name", "late", "--state-dir", join(tmp.path, "n"), "--json"]);
     const waiting = await waitFor(
-      () => node.err().split("\n").find((l) => l.includes("awaiting_approval")) ?? (node.child.exitCode !== null ? "exited" : undefined),
+      () =>
+        node
+          .err()
+          .split("\n")
+          .find((l) => l.includes("awaiting_approval")) ?? (node.child.exitCode !== null ? "exited" : undefined),
       `node to wait or exit (stderr: ${node.err()})`,
     );
     if (waiting !== "exited") {

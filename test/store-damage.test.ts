@@ -67,7 +67,7 @@ async function jobsFound(data: string): Promise<number> {
   for (const id of ctx.jobs) {
     const ok = await rpc<Job>("Orchestrator", { kind: "socket", dataDir: data }, "GetJob", { id }).then(
       () => true,
-      (e: { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
+      (e: Error & { exitCode?: number }) => (e.exitCode === 4 ? false : Promise.reject(e)),
     );
     if (ok) n++;
   }
@@ -108,7 +108,12 @@ S.after(async () => {
 /** Files a repair would change: a plan must leave them as they are. */
 const sidecars = (data: string) => ["tether-witness", "tether-damage.json"].map((f) => (existsSync(join(data, "store", f)) ? readFileSync(join(data, "store", f), "latin1") : ""));
 
-type Repair = { applied: boolean; actions: { action: string; message: string }[]; auditEntry?: number; after?: { damaged: boolean; problems: { message: string }[]; notes: string[] } };
+type Repair = {
+  applied: boolean;
+  actions: { action: string; message: string }[];
+  auditEntry?: number;
+  after?: { damaged: boolean; problems: { message: string }[]; notes: string[] };
+};
 
 /** The common end of each damage case: refused, checked, planned, repaired, started. */
 async function refusedThenRepaired(data: string, what: RegExp, label: string, o: { again?: boolean } = {}) {
@@ -129,7 +134,10 @@ async function refusedThenRepaired(data: string, what: RegExp, label: string, o:
   assert.is(check.code, 14, check.stderr);
   const report = json<{ damaged: boolean; problems: { kind: string; message: string }[] }>(check);
   assert.ok(report.damaged);
-  assert.ok(report.problems.some((p) => what.test(p.message)), JSON.stringify(report.problems));
+  assert.ok(
+    report.problems.some((p) => what.test(p.message)),
+    JSON.stringify(report.problems),
+  );
 
   const files = sidecars(data);
   const plan = await cli(["store", "repair", "--data-dir", data, "--json"]);
@@ -171,12 +179,18 @@ S("a write-ahead log damaged in the middle: refused at start, named, repaired", 
   writeFileSync(log as string, bytes);
   const { planned, audit } = await refusedThenRepaired(data, /write-ahead log \d+\.log was damaged: LevelDB skipped \d+ bytes/, "WAL damaged in the middle", { again: true });
   // The entries lost from the middle leave a break the repair accepted: verify lists it.
-  assert.ok(planned.actions.some((a) => a.action === "accept-audit-gap"), JSON.stringify(planned.actions));
+  assert.ok(
+    planned.actions.some((a) => a.action === "accept-audit-gap"),
+    JSON.stringify(planned.actions),
+  );
   assert.ok(audit.ok);
   assert.ok(audit.gaps.length >= 1, "the accepted break is listed");
   assert.ok(audit.gaps.every((g) => g.acceptedBy > g.at));
   assert.ok(planned.actions.some((a) => a.action === "accept-lost-writes"));
-  assert.ok(planned.actions.some((a) => a.action === "rebuild-index"), "the indexes are rebuilt after a loss in the middle");
+  assert.ok(
+    planned.actions.some((a) => a.action === "rebuild-index"),
+    "the indexes are rebuilt after a loss in the middle",
+  );
 });
 
 S("a write-ahead log with its tail cut by 30 %: the lost-writes witness shows it", async () => {
@@ -249,7 +263,10 @@ S("a table file gone: LevelDB refuses to open; the repair runs LevelDB's own rep
   assert.is(done.code, 0, done.stdout + done.stderr);
   const r = json<Repair & { leveldb: string[] }>(done);
   assert.is(r.actions[0]?.action, "leveldb-repair");
-  assert.ok(r.leveldb.some((l) => /Repaired leveldb/.test(l)), r.leveldb.join("\n"));
+  assert.ok(
+    r.leveldb.some((l) => /Repaired leveldb/.test(l)),
+    r.leveldb.join("\n"),
+  );
   assert.not.ok(r.after?.damaged, JSON.stringify(r.after));
   await (await Store.open(join(data, "store"), TABLES)).close();
 });
@@ -292,7 +309,7 @@ S("a check of a healthy store is clean; check and repair refuse while the daemon
   try {
     const busy = await cli(["store", "repair", "--yes", "--data-dir", data, "--json"]);
     assert.is(busy.code, 9, busy.stderr);
-    assert.match(JSON.parse(busy.stderr).error.message, /a daemon is running on .*: stop it first/);
+    assert.match((JSON.parse(busy.stderr) as { error: { message: string } }).error.message, /a daemon is running on .*: stop it first/);
   } finally {
     await stopDaemonProcess(d);
   }

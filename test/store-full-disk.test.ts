@@ -88,7 +88,11 @@ S("a full disk: the first failed write answers UNAVAILABLE on every service, the
     const p = rawPairing(listen);
     const parts = codes[0] as ReturnType<typeof pinParts>;
     let n = 0;
-    const start = () => handshakeStart(p, codes[n++ % codes.length] as ReturnType<typeof pinParts>, undefined, {}, { reveal: false }).then(() => undefined, (e: ServiceError) => e);
+    const start = () =>
+      handshakeStart(p, codes[n++ % codes.length] as ReturnType<typeof pinParts>, undefined, {}, { reveal: false }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
     let first: ServiceError | undefined;
     let calls = 0;
     for (; calls < 300 && !first; calls++) {
@@ -101,7 +105,10 @@ S("a full disk: the first failed write answers UNAVAILABLE on every service, the
     assert.match(first?.details ?? "", /the store cannot be written: disk full\?/);
     // every service now: Pairing, Node (the open stream and a new call), Orchestrator, Admin
     const p2 = rawPairing(listen);
-    const again = await handshakeStart(p2, parts, undefined, {}, { reveal: false }).then(() => undefined, (e: ServiceError) => e);
+    const again = await handshakeStart(p2, parts, undefined, {}, { reveal: false }).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
     p2.close();
     assert.is(again?.code, status.UNAVAILABLE);
     assert.match(again?.details ?? "", /STORE_FAILED/);
@@ -109,7 +116,9 @@ S("a full disk: the first failed write answers UNAVAILABLE on every service, the
     assert.is(streamEnd.code, status.UNAVAILABLE);
     assert.match(streamEnd.details, /STORE_FAILED/);
     const nodeClient = await rawNodeClient(listen, nodeDir);
-    const crl = await new Promise<ServiceError | null>((r) => (nodeClient as unknown as Record<string, (q: object, cb: (e: ServiceError | null) => void) => void>).GetCrl?.call(nodeClient, {}, (e) => r(e)));
+    const crl = await new Promise<ServiceError | null>((r) =>
+      (nodeClient as unknown as Record<string, (q: object, cb: (e: ServiceError | null) => void) => void>).GetCrl?.call(nodeClient, {}, (e) => r(e)),
+    );
     nodeClient.close();
     assert.is(crl?.code, status.UNAVAILABLE, "Node.GetCrl refused");
     const refused = (service: "Admin" | "Orchestrator", method: string, req: object) =>
@@ -148,7 +157,9 @@ S("a full disk: the first failed write answers UNAVAILABLE on every service, the
     daemon = back.d;
     await mintCode({ dataDir: data });
     assert.is((await rpc<StatusResponse>("Admin", { kind: "socket", dataDir: data }, "Status", {})).storeState, "ok");
-    console.log(`  full disk (${disk.kind}): after ${calls} pairing calls, the first failed write answered ${status[first?.code ?? 0]} "${first?.details}"\n    tether status: ${/store: .*/.exec(st.stdout)?.[0]}\n    tether pair code: ${mint.stderr.trim()}`);
+    console.log(
+      `  full disk (${disk.kind}): after ${calls} pairing calls, the first failed write answered ${status[first?.code ?? 0]} "${first?.details}"\n    tether status: ${/store: .*/.exec(st.stdout)?.[0]}\n    tether pair code: ${mint.stderr.trim()}`,
+    );
   } finally {
     await conn?.close();
     if (daemon) await stopDaemonProcess(daemon);

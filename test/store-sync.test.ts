@@ -44,11 +44,11 @@ type Counts = Record<string, number>;
 function traceChild(dir: string): Promise<{ counts: Counts; trace: string }> {
   const out = `${dir}/strace.txt`;
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      "strace",
-      ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o", out, process.execPath, "--import", "tsx", "--input-type=module", "-e", CHILD],
-      { cwd: ROOT, env: { ...process.env, SYNC_TEST_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn("strace", ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o", out, process.execPath, "--import", "tsx", "--input-type=module", "-e", CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, SYNC_TEST_DIR: dir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     child.on("error", (e) => reject(new Error(`cannot run strace (install it: apt-get install strace; test/ensure-tools.sh does): ${e.message}`)));

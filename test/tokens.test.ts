@@ -40,7 +40,10 @@ K("a node gets a token; anyone with the JWKS verifies it; its claims are as docu
   assert.match(claims.jti, /^[0-9a-f]{32}$/);
   const header = JSON.parse(Buffer.from(token.split(".")[0] as string, "base64url").toString()) as { alg: string };
   assert.is(header.alg, "EdDSA");
-  await ctx.c.issueToken("x", 901).then(() => assert.unreachable("a 15-minute-plus token"), (e: Error) => assert.match(e.message, /900 seconds/));
+  await ctx.c.issueToken("x", 901).then(
+    () => assert.unreachable("a 15-minute-plus token"),
+    (e: Error) => assert.match(e.message, /900 seconds/),
+  );
 });
 
 K("forged, stale and misdirected tokens are refused", async () => {

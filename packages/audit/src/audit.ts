@@ -122,9 +122,7 @@ export type EntriesQuery = { since?: number; limit?: number; before?: number };
  * is the last entry whose hash and link still check (the head a repair would set; entries after
  * it are `changed`).
  */
-export type HeadCheck =
-  | { ok: true; last?: AuditEntry }
-  | { ok: false; reason: string; lastGood?: AuditEntry; changed: AuditEntry[] };
+export type HeadCheck = { ok: true; last?: AuditEntry } | { ok: false; reason: string; lastGood?: AuditEntry; changed: AuditEntry[] };
 
 /** What adapters need of the log: append events on their own, read and check the chain. */
 export interface AuditTrail {
@@ -245,9 +243,7 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
    */
   async entries(o: EntriesQuery = {}): Promise<AuditEntry[]> {
     const below = o.before ? { lt: entryId(o.before) } : {};
-    const read = o.limit
-      ? (await this.#repo.scan("audit", { ...below, reverse: true, limit: o.limit })).reverse()
-      : await this.#repo.scan("audit", below);
+    const read = o.limit ? (await this.#repo.scan("audit", { ...below, reverse: true, limit: o.limit })).reverse() : await this.#repo.scan("audit", below);
     return read.filter((e) => !o.since || e.time >= o.since);
   }
 
@@ -335,7 +331,8 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     for (const e of all) {
       const bad = (reason: string): VerifyResult => ({ ok: false, entries: all.length, brokenAt: e.seq, reason });
       const whole = entryHash(e) === e.hash;
-      const gap = e.seq !== expected ? `entry ${expected} is missing (found ${e.seq} in its place)` : e.prev !== prev ? `entry ${e.seq} does not link to entry ${e.seq - 1}` : undefined;
+      const gap =
+        e.seq !== expected ? `entry ${expected} is missing (found ${e.seq} in its place)` : e.prev !== prev ? `entry ${e.seq} does not link to entry ${e.seq - 1}` : undefined;
       if (gap) {
         // Only a repair entry chained after the break can accept it, and only for a whole entry.
         const by = accepted.get(`${e.seq}:${e.prev}`);

@@ -12,9 +12,7 @@
 export type Schema = Record<string, { id: string }>;
 
 /** One write in an atomic batch. */
-export type Op<S extends Schema> =
-  | { [T in keyof S & string]: { table: T; type: "put"; value: S[T] } }[keyof S & string]
-  | { table: keyof S & string; type: "del"; key: string };
+export type Op<S extends Schema> = { [T in keyof S & string]: { table: T; type: "put"; value: S[T] } }[keyof S & string] | { table: keyof S & string; type: "del"; key: string };
 
 /** The security-relevant events tether records (docs/operations.md, the audit log). */
 export const AuditEvent = {

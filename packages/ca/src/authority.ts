@@ -55,12 +55,7 @@ const CRL_SERIAL_RE = /^[0-9a-f]{2,40}$/i;
  * The serial comes from `randomBytes`; the key and ECDSA nonces come from the platform CSPRNG.
  * @throws {CaError} `BAD_INPUT` if `commonName`, `now`, `lifetimeMs` or `randomBytes` fail their checks.
  */
-export async function createRootCa(opts: {
-  commonName: string;
-  now: number;
-  lifetimeMs?: number;
-  randomBytes: RandomBytes;
-}): Promise<KeyMaterial> {
+export async function createRootCa(opts: { commonName: string; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<KeyMaterial> {
   const commonName = text(opts.commonName, "commonName", COMMON_NAME_RE, 64);
   const now = timestamp(opts.now, "now");
   const lifetimeMs = lifetime(opts.lifetimeMs, DEFAULT_CA_LIFETIME_MS, "lifetimeMs");
@@ -138,8 +133,7 @@ export class CertificateAuthority {
     if (usage !== null && (usage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
       throw new CaError("NOT_A_CA", `"certDer" keyUsage lacks keyCertSign`);
     }
-    const selfSigned =
-      cert.subject === cert.issuer && (await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }));
+    const selfSigned = cert.subject === cert.issuer && (await cert.verify({ publicKey: cert.publicKey, signatureOnly: true }));
     if (!selfSigned) throw new CaError("BAD_CERTIFICATE", `"certDer" is not a self-signed root`);
 
     const { key: signingKey, publicKeySpkiDer } = parseP256Pkcs8(material.keyPkcs8Der, "keyPkcs8Der");
@@ -162,13 +156,7 @@ export class CertificateAuthority {
    *   an empty or malformed `hosts` entry or a bad `now` / `lifetimeMs` / `randomBytes`;
    *   `CA_NOT_VALID` if `now` is outside the CA's validity.
    */
-  async issueServerCert(opts: {
-    publicKeySpkiDer: Uint8Array;
-    hosts: string[];
-    now: number;
-    lifetimeMs?: number;
-    randomBytes: RandomBytes;
-  }): Promise<Uint8Array> {
+  async issueServerCert(opts: { publicKeySpkiDer: Uint8Array; hosts: string[]; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<Uint8Array> {
     const names = hostNames(opts.hosts);
     const { cert } = this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SERVER_COMMON_NAME, names, "serverAuth");
     return cert;
@@ -181,12 +169,7 @@ export class CertificateAuthority {
    * @returns the certificate, DER.
    * @throws {CaError} `BAD_PUBLIC_KEY`, `BAD_INPUT` or `CA_NOT_VALID` as for {@link issueServerCert}.
    */
-  async issueSignerCert(opts: {
-    publicKeySpkiDer: Uint8Array;
-    now: number;
-    lifetimeMs?: number;
-    randomBytes: RandomBytes;
-  }): Promise<Uint8Array> {
+  async issueSignerCert(opts: { publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<Uint8Array> {
     const { cert } = this.#issue(opts, DEFAULT_SERVER_CERT_LIFETIME_MS, SIGNER_COMMON_NAME, undefined, undefined);
     return cert;
   }
@@ -202,13 +185,7 @@ export class CertificateAuthority {
    *   `now` / `lifetimeMs` / `randomBytes` fail their checks; `CA_NOT_VALID` if `now` is
    *   outside the CA's validity.
    */
-  async issueNodeCert(opts: {
-    deviceId: string;
-    publicKeySpkiDer: Uint8Array;
-    now: number;
-    lifetimeMs?: number;
-    randomBytes: RandomBytes;
-  }): Promise<IssuedNodeCert> {
+  async issueNodeCert(opts: { deviceId: string; publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<IssuedNodeCert> {
     const deviceId = text(opts.deviceId, "deviceId", DEVICE_ID_RE, DEVICE_ID_MAX);
     const uri: GeneralName = { type: "uri", value: DEVICE_URI_PREFIX + deviceId };
     const issued = this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [uri], "clientAuth");

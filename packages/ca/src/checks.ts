@@ -7,11 +7,7 @@ import type { RandomBytes } from "./defaults.js";
 import { SERIAL_BYTES } from "./defaults.js";
 
 /** Require a non-empty Uint8Array; `code` lets key checks report BAD_PUBLIC_KEY etc. */
-export function nonEmptyBytes(
-  value: unknown,
-  label: string,
-  code: CaError["code"] = "BAD_INPUT",
-): Uint8Array {
+export function nonEmptyBytes(value: unknown, label: string, code: CaError["code"] = "BAD_INPUT"): Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new CaError(code, `"${label}" expected Uint8Array, got ${describe(value)}`);
   }
@@ -61,10 +57,7 @@ export function randomSerialHex(randomBytes: RandomBytes, label: string): string
   }
   const raw: unknown = randomBytes(SERIAL_BYTES);
   if (!(raw instanceof Uint8Array) || raw.length !== SERIAL_BYTES) {
-    throw new CaError(
-      "BAD_INPUT",
-      `"${label}" expected to return ${SERIAL_BYTES} bytes, got ${raw instanceof Uint8Array ? `${raw.length} bytes` : describe(raw)}`,
-    );
+    throw new CaError("BAD_INPUT", `"${label}" expected to return ${SERIAL_BYTES} bytes, got ${raw instanceof Uint8Array ? `${raw.length} bytes` : describe(raw)}`);
   }
   const serial = Uint8Array.from(raw);
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;

@@ -187,9 +187,7 @@ export function time(ms: number, label: string): Uint8Array {
   }
   const two = (n: number): string => String(n).padStart(2, "0");
   const rest = `${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}Z`;
-  return year <= 2049
-    ? tlv(Tag.UtcTime, Buffer.from(`${two(year % 100)}${rest}`, "latin1"))
-    : tlv(Tag.GeneralizedTime, Buffer.from(`${year}${rest}`, "latin1"));
+  return year <= 2049 ? tlv(Tag.UtcTime, Buffer.from(`${two(year % 100)}${rest}`, "latin1")) : tlv(Tag.GeneralizedTime, Buffer.from(`${year}${rest}`, "latin1"));
 }
 
 /** Where one TLV sits inside a buffer: `start` (tag byte), `contentStart` and `end` (exclusive). */
@@ -200,12 +198,7 @@ export type Element = { tag: number; start: number; contentStart: number; end: n
  * ends inside `limit` (default: the end of `bytes`).
  * @throws {CaError} `code` (default `BAD_INPUT`) if the bytes there are not such a TLV.
  */
-export function readElement(
-  bytes: Uint8Array,
-  offset: number,
-  limit: number = bytes.length,
-  code: CaError["code"] = "BAD_INPUT",
-): Element {
+export function readElement(bytes: Uint8Array, offset: number, limit: number = bytes.length, code: CaError["code"] = "BAD_INPUT"): Element {
   const fail = (why: string): never => {
     throw new CaError(code, `DER element at offset ${offset}: ${why}`);
   };
@@ -237,7 +230,7 @@ export function readElement(
  */
 export function readChildren(bytes: Uint8Array, parent: Element, code: CaError["code"] = "BAD_INPUT"): Element[] {
   const children: Element[] = [];
-  for (let at = parent.contentStart; at < parent.end; ) {
+  for (let at = parent.contentStart; at < parent.end;) {
     const child = readElement(bytes, at, parent.end, code);
     children.push(child);
     at = child.end;

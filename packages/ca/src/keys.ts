@@ -25,11 +25,7 @@ export function requireP256Spki(spkiDer: unknown, label: string): Uint8Array {
   // Fast path, taken by every good key: with the canonical header in place the bytes are
   // canonical exactly when the point is on the curve with reduced coordinates, which
   // ECDH.convertKey checks in about a tenth of the time of createPublicKey + export.
-  if (
-    bytes.length === P256_SPKI_LENGTH &&
-    P256_SPKI_PREFIX.equals(bytes.subarray(0, P256_SPKI_PREFIX.length)) &&
-    isP256Point(bytes.subarray(P256_SPKI_PREFIX.length - 1))
-  ) {
+  if (bytes.length === P256_SPKI_LENGTH && P256_SPKI_PREFIX.equals(bytes.subarray(0, P256_SPKI_PREFIX.length)) && isP256Point(bytes.subarray(P256_SPKI_PREFIX.length - 1))) {
     return Uint8Array.from(bytes);
   }
   // Slow path: find out what is wrong, for the error message.
@@ -41,11 +37,7 @@ export function requireP256Spki(spkiDer: unknown, label: string): Uint8Array {
   }
   requireP256(key, label, "BAD_PUBLIC_KEY");
   const canonical = key.export({ format: "der", type: "spki" });
-  if (
-    bytes.length !== P256_SPKI_LENGTH ||
-    !P256_SPKI_PREFIX.equals(bytes.subarray(0, P256_SPKI_PREFIX.length)) ||
-    !canonical.equals(bytes)
-  ) {
+  if (bytes.length !== P256_SPKI_LENGTH || !P256_SPKI_PREFIX.equals(bytes.subarray(0, P256_SPKI_PREFIX.length)) || !canonical.equals(bytes)) {
     throw new CaError("BAD_PUBLIC_KEY", `"${label}" is not a canonical uncompressed P-256 SPKI (${bytes.length} bytes)`);
   }
   return Uint8Array.from(bytes);
@@ -55,10 +47,7 @@ export function requireP256Spki(spkiDer: unknown, label: string): Uint8Array {
  * Parse a PKCS#8 DER P-256 private key and return it with its public key's SPKI DER.
  * @throws {CaError} `BAD_PRIVATE_KEY` if the bytes are not a PKCS#8 P-256 private key.
  */
-export function parseP256Pkcs8(
-  pkcs8Der: unknown,
-  label: string,
-): { key: KeyObject; publicKeySpkiDer: Uint8Array } {
+export function parseP256Pkcs8(pkcs8Der: unknown, label: string): { key: KeyObject; publicKeySpkiDer: Uint8Array } {
   const bytes = nonEmptyBytes(pkcs8Der, label, "BAD_PRIVATE_KEY");
   let key: KeyObject;
   try {
@@ -81,10 +70,7 @@ export async function generateP256KeyPair(): Promise<{
   privateKeyPkcs8Der: Uint8Array;
 }> {
   const pair = await webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
-  const [spki, pkcs8] = await Promise.all([
-    webcrypto.subtle.exportKey("spki", pair.publicKey),
-    webcrypto.subtle.exportKey("pkcs8", pair.privateKey),
-  ]);
+  const [spki, pkcs8] = await Promise.all([webcrypto.subtle.exportKey("spki", pair.publicKey), webcrypto.subtle.exportKey("pkcs8", pair.privateKey)]);
   return { publicKeySpkiDer: new Uint8Array(spki), privateKeyPkcs8Der: new Uint8Array(pkcs8) };
 }
 
@@ -101,9 +87,6 @@ function isP256Point(uncompressed: Uint8Array): boolean {
 function requireP256(key: KeyObject, label: string, code: "BAD_PUBLIC_KEY" | "BAD_PRIVATE_KEY"): void {
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (key.asymmetricKeyType !== "ec" || curve !== "prime256v1") {
-    throw new CaError(
-      code,
-      `"${label}" expected an EC P-256 key, got ${key.asymmetricKeyType ?? "unknown"}${curve !== undefined ? ` (${curve})` : ""}`,
-    );
+    throw new CaError(code, `"${label}" expected an EC P-256 key, got ${key.asymmetricKeyType ?? "unknown"}${curve !== undefined ? ` (${curve})` : ""}`);
   }
 }

@@ -28,10 +28,7 @@ import {
 import { CaError } from "./errors.js";
 
 /** A subjectAltName entry. `ip` holds the 4 or 16 address bytes. */
-export type GeneralName =
-  | { type: "dns"; value: string }
-  | { type: "uri"; value: string }
-  | { type: "ip"; value: Uint8Array };
+export type GeneralName = { type: "dns"; value: string } | { type: "uri"; value: string } | { type: "ip"; value: Uint8Array };
 
 /** Extended key usages this CA writes. */
 export type ExtKeyUsage = "serverAuth" | "clientAuth";
@@ -108,10 +105,7 @@ export function leafTbsCertificate(p: LeafTbs): Uint8Array {
   if (p.extKeyUsage !== undefined) {
     extensions.push(extension(OID.extKeyUsage, false, sequence(...p.extKeyUsage.map((u) => OID[u]))));
   }
-  extensions.push(
-    extension(OID.subjectKeyIdentifier, false, octetString(subjectKeyIdentifier(p.spkiDer))),
-    authorityKeyIdentifier(p.authorityKeyId),
-  );
+  extensions.push(extension(OID.subjectKeyIdentifier, false, octetString(subjectKeyIdentifier(p.spkiDer))), authorityKeyIdentifier(p.authorityKeyId));
   return sequence(
     VERSION_V3,
     unsignedInteger(p.serial),
@@ -131,13 +125,7 @@ export function leafTbsCertificate(p: LeafTbs): Uint8Array {
  *   non-negative safe integer.
  */
 export function crlTbsCertList(p: CrlTbs): Uint8Array {
-  const fields = [
-    VERSION_V2,
-    ECDSA_WITH_SHA256,
-    p.issuerNameDer,
-    time(p.thisUpdate, "thisUpdate"),
-    time(p.nextUpdate, "nextUpdate"),
-  ];
+  const fields = [VERSION_V2, ECDSA_WITH_SHA256, p.issuerNameDer, time(p.thisUpdate, "thisUpdate"), time(p.nextUpdate, "nextUpdate")];
   if (p.revoked.length > 0) {
     fields.push(
       sequence(
@@ -149,9 +137,7 @@ export function crlTbsCertList(p: CrlTbs): Uint8Array {
       ),
     );
   }
-  fields.push(
-    explicit(0, sequence(authorityKeyIdentifier(p.authorityKeyId), extension(OID.crlNumber, false, smallInteger(p.crlNumber)))),
-  );
+  fields.push(explicit(0, sequence(authorityKeyIdentifier(p.authorityKeyId), extension(OID.crlNumber, false, smallInteger(p.crlNumber)))));
   return sequence(...fields);
 }
 
@@ -171,7 +157,9 @@ export function subjectKeyIdentifier(spkiDer: Uint8Array): Uint8Array {
   if (outer.tag !== Tag.Sequence || outer.end !== spkiDer.length || algorithm === undefined || key?.tag !== Tag.BitString) {
     throw new CaError("BAD_INPUT", `"spkiDer" is not a SubjectPublicKeyInfo`);
   }
-  return createHash("sha1").update(spkiDer.subarray(key.contentStart + 1, key.end)).digest();
+  return createHash("sha1")
+    .update(spkiDer.subarray(key.contentStart + 1, key.end))
+    .digest();
 }
 
 /**

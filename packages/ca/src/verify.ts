@@ -94,9 +94,7 @@ export function deviceIdFromSubjectAltName(subjectAltName: string | undefined): 
 function deviceIdOf(cert: x509.X509Certificate): string | undefined {
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   if (san === null) return undefined;
-  const ids = san.names.items
-    .filter((n) => n.type === "url" && n.value.startsWith(DEVICE_URI_PREFIX))
-    .map((n) => n.value.slice(DEVICE_URI_PREFIX.length));
+  const ids = san.names.items.filter((n) => n.type === "url" && n.value.startsWith(DEVICE_URI_PREFIX)).map((n) => n.value.slice(DEVICE_URI_PREFIX.length));
   if (ids.length > 1) throw new CaError("BAD_CERTIFICATE", `leaf carries ${ids.length} device URIs`);
   const id = ids[0];
   if (id === undefined) return undefined;

@@ -6,11 +6,22 @@
 import { accessSync, constants as fsConstants, realpathSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { delimiter, join, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Metadata, credentials, loadPackageDefinition, status } from "@grpc/grpc-js";
-import type { Client, ServiceError } from "@grpc/grpc-js";
+import type { Client, Metadata, ServiceError } from "@grpc/grpc-js";
 import { visible, visibleJson } from "@tether/base";
-import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, tetherPackageDefinition } from "@tether/wire";
+import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, packageRoot, tetherPackageDefinition } from "@tether/wire";
+
+type Grpc = typeof import("@grpc/grpc-js");
+let grpcModule: Grpc | undefined;
+/**
+ * @grpc/grpc-js, imported on the first call to the daemon. Nothing else in the CLI's start-up
+ * imports it (or any other dependency): a command that makes no call (`--version`, `--help`,
+ * a usage error) does not pay for loading it. Commands import their heavy modules the same
+ * way, inside run() (docs/operations.md, "Packaging").
+ */
+export async function grpcJs(): Promise<Grpc> {
+  grpcModule ??= await import("@grpc/grpc-js");
+  return grpcModule;
+}
 
 /** Exit codes (docs/operations.md). */
 export const Exit = {
@@ -83,6 +94,11 @@ export type Flag = {
   required?: boolean;
   choices?: readonly string[];
   complete?: Completer;
+  /**
+   * Where the command reads its flags from the environment and a config file too (tether
+   * daemon, settings.ts): the variable, when it is not the rule's TETHER_NAME.
+   */
+  env?: string;
 };
 
 export type Flags = Record<string, Flag>;
@@ -113,7 +129,13 @@ export const COMMON_OPTIONS: Flags = {
 };
 
 export const DATA_DIR_OPTION: Flags = {
-  "data-dir": { type: "string", value: "DIR", about: "the daemon's data directory (its admin socket is DIR/admin.sock)", default: "$TETHER_HOME, else ~/.tether", complete: "dirs" },
+  "data-dir": {
+    type: "string",
+    value: "DIR",
+    about: "the daemon's data directory (its admin socket is DIR/admin.sock)",
+    default: "$TETHER_HOME, else ~/.tether",
+    complete: "dirs",
+  },
 };
 
 export const OUTPUT_FORMATS = ["json", "table", "wide"] as const;
@@ -172,7 +194,10 @@ export function helpOf(cmd: Command): string {
     const note = name === "help" ? "" : f.required ? " (required)" : ` (${f.multiple ? "repeatable; " : ""}default: ${f.default ?? (f.type === "boolean" ? "off" : "none")})`;
     return [label, `${f.about}${note}`];
   });
-  const args = cmd.args.map((a): [string, string] => [`${a.name}${a.variadic ? "..." : ""}`, `${a.about}${a.choices ? `: ${orList(a.choices)}` : ""}${a.optional ? " (optional)" : ""}`]);
+  const args = cmd.args.map((a): [string, string] => [
+    `${a.name}${a.variadic ? "..." : ""}`,
+    `${a.about}${a.choices ? `: ${orList(a.choices)}` : ""}${a.optional ? " (optional)" : ""}`,
+  ]);
   return [
     `Usage: ${usageOf(cmd)}`,
     "",
@@ -249,7 +274,9 @@ export type Parsed = { values: Values; positionals: string[]; help: boolean };
  */
 export function parse(cmd: Command, argv: string[]): Parsed {
   const flags = flagsOf(cmd);
-  const config = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]));
+  const config = Object.fromEntries(
+    Object.entries(flags).map(([n, f]) => [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]),
+  );
   const { values, positionals, tokens } = parseArgs({ args: argv, options: config, allowPositionals: true, strict: false, tokens: true });
   const names = Object.keys(flags).map((n) => `--${n}`);
   for (const t of tokens) {
@@ -364,12 +391,11 @@ function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
  */
 export function selfCommand(env: NodeJS.ProcessEnv): string {
   if (onPath("tether", env)) return "tether";
-  const bin = fileURLToPath(new URL("../../../bin/tether", import.meta.url));
-  let real = bin;
+  let real: string;
   try {
-    real = realpathSync(bin);
+    real = realpathSync(join(packageRoot(), "bin", "tether"));
   } catch {
-    return "tether"; // not laid out as a checkout: assume an installed tether
+    return "tether"; // no bin/tether in the package: assume an installed tether
   }
   if (real.split(sep).includes("node_modules")) return "npx tether";
   return `${onPath("node", env) ? "node" : shellWord(process.execPath)} ${shellWord(real)}`;
@@ -426,6 +452,7 @@ async function open(service: "Admin" | "Orchestrator", target: Target): Promise<
       throw err;
     }
   }
+  const { credentials, loadPackageDefinition } = await grpcJs();
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as {
     tether: { v1: Record<string, new (a: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => AnyClient> };
   };
@@ -440,6 +467,7 @@ async function open(service: "Admin" | "Orchestrator", target: Target): Promise<
 /** Call one unary RPC of the Admin or Orchestrator service. */
 export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target, method: string, req: object, timeoutMs = 30_000): Promise<Res> {
   const { client, where } = await open(service, target);
+  const { Metadata } = await grpcJs();
   try {
     return await new Promise<Res>((resolve, reject) => {
       const fn = client[method] as Unary;
@@ -457,6 +485,7 @@ export async function rpc<Res>(service: "Admin" | "Orchestrator", target: Target
  * why and what works, as `tether node run` tells it (@tether/node's refusedForGood).
  */
 async function callError(err: ServiceError, target: Target, where: string): Promise<CliError> {
+  const { status } = await grpcJs();
   if (target.kind === "device" && err.code === status.UNAUTHENTICATED) {
     const { loadCredentials, refusedForGood } = await import("@tether/node");
     try {
@@ -467,7 +496,7 @@ async function callError(err: ServiceError, target: Target, where: string): Prom
       // unreadable state: the daemon's words below
     }
   }
-  return adminError(err, where);
+  return adminError(err, where, status);
 }
 
 /** Follow WatchJob until the job reaches a final state; returns the last job message. */
@@ -503,7 +532,7 @@ export function admin<Res>(dataDir: string, method: string, req: object): Promis
   return rpc<Res>("Admin", { kind: "socket", dataDir }, method, req);
 }
 
-function adminError(err: ServiceError, where: string): CliError {
+function adminError(err: ServiceError, where: string, status: Grpc["status"]): CliError {
   const detail = err.details || err.message;
   // The daemon answered, but its store has failed (it refuses every call until restarted), or
   // a record the call needs is damaged.
@@ -535,7 +564,11 @@ function adminError(err: ServiceError, where: string): CliError {
 export function table(headers: string[], cells: string[][]): string {
   const rows = cells.map((r) => r.map((c) => visible(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
 }
 

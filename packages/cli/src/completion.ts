@@ -85,8 +85,17 @@ function shGrammar(spec: Spec): string {
   }
   return [
     cases("_tether_is_command", "$1: words; true when they name a command", [[spec.commands.map((c) => sq(c.name)).join("|"), "return 0"]]),
-    cases("_tether_group", "$1: a first word; prints its subcommands", [...spec.groups].map(([g, verbs]) => [sq(g), `echo ${sq(verbs.map(([v]) => v).join(" "))}`]), "return 0"),
-    cases("_tether_flags", "$1: a command; prints its flags", spec.commands.map((c) => [sq(c.name), `echo ${sq(c.flags.map(([f]) => f).join(" "))}`])),
+    cases(
+      "_tether_group",
+      "$1: a first word; prints its subcommands",
+      [...spec.groups].map(([g, verbs]) => [sq(g), `echo ${sq(verbs.map(([v]) => v).join(" "))}`]),
+      "return 0",
+    ),
+    cases(
+      "_tether_flags",
+      "$1: a command; prints its flags",
+      spec.commands.map((c) => [sq(c.name), `echo ${sq(c.flags.map(([f]) => f).join(" "))}`]),
+    ),
     cases(
       "_tether_value",
       '"$1|$2": command|flag; prints what its value offers (files, dirs, choices:..., live:KIND or nothing), false for a flag that takes no value',
@@ -188,7 +197,11 @@ ${listCases("_tether_described_top", "the first words, described", [["", spec.to
 
 ${listCases("_tether_described_subs", "$1: a group; its subcommands, described", [...spec.groups])}
 
-${listCases("_tether_described_flags", "$1: a command; its flags, described", spec.commands.map((c) => [c.name, c.flags]))}
+${listCases(
+  "_tether_described_flags",
+  "$1: a command; its flags, described",
+  spec.commands.map((c) => [c.name, c.flags]),
+)}
 
 _tether() {
   local -a reply values
@@ -229,9 +242,20 @@ function fish(spec: Spec): string {
 #   every shell: tether completion fish > ~/.config/fish/completions/tether.fish
 ${sw("__tether_is_command", "true when the words name a tether command", "words", [[spec.commands.map((c) => fq(c.name)).join(" "), "return 0"]])}
 
-${sw("__tether_described_subs", "a group's subcommands, described", "group", [...spec.groups].map(([g, verbs]) => [fq(g), printRows(verbs)]), "return 0")}
+${sw(
+  "__tether_described_subs",
+  "a group's subcommands, described",
+  "group",
+  [...spec.groups].map(([g, verbs]) => [fq(g), printRows(verbs)]),
+  "return 0",
+)}
 
-${sw("__tether_flags", "a command's flags, described", "cmd", spec.commands.map((c) => [fq(c.name), printRows(c.flags)]))}
+${sw(
+  "__tether_flags",
+  "a command's flags, described",
+  "cmd",
+  spec.commands.map((c) => [fq(c.name), printRows(c.flags)]),
+)}
 
 ${sw(
   "__tether_value",

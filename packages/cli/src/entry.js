@@ -1,12 +1,6 @@
-// Plain-JS entry for bin/tether: registers tsx so the TypeScript sources run directly,
-// then runs the CLI and exits with its code.
+// Plain-JS entry for bin/tether in a checkout: registers tsx so the TypeScript sources run
+// directly, then runs the CLI (bin.ts). An installed package runs dist/tether.js instead.
 import { register } from "tsx/esm/api";
 
 register();
-const { main } = await import("./main.ts");
-const code = await main(process.argv.slice(2), {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-  env: process.env,
-});
-process.exitCode = code;
+await import("./bin.ts");

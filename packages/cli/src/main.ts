@@ -11,6 +11,7 @@ import { pairCodeCommand } from "./commands/pair/code.js";
 import { pairListCommand } from "./commands/pair/list.js";
 import { pairRejectCommand } from "./commands/pair/reject.js";
 import { statusCommand } from "./commands/status.js";
+import { healthCommand } from "./commands/health.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
@@ -33,13 +34,14 @@ import { nodeRunCommand } from "./commands/node/run.js";
 import { nodeRenewCommand } from "./commands/node/renew.js";
 import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
-import { versionCommand } from "./commands/version.js";
+import { printCliVersion, versionCommand } from "./commands/version.js";
 import { completionCommand } from "./commands/completion.js";
 import { completeCommand } from "./commands/complete.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
   statusCommand,
+  healthCommand,
   pairCodeCommand,
   pairListCommand,
   pairApproveCommand,
@@ -129,14 +131,26 @@ function topWords(): string[] {
 /** An unknown first word: suggest the nearest top-level word, or the command whose verb it is. */
 function unknownCommand(word: string): CliError {
   const top = nearest(word, topWords());
-  const verbs = top.length ? [] : nearest(word, visibleCommands().filter((c) => c.name.includes(" ")).map((c) => c.name), (n) => n.slice(n.indexOf(" ") + 1));
+  const verbs = top.length
+    ? []
+    : nearest(
+        word,
+        visibleCommands()
+          .filter((c) => c.name.includes(" "))
+          .map((c) => c.name),
+        (n) => n.slice(n.indexOf(" ") + 1),
+      );
   const near = [...top, ...verbs];
   return new CliError(Exit.Usage, `unknown command ${JSON.stringify(word)}${didYouMean(near)}\nrun: tether --help`, { problem: { word, suggestions: near } });
 }
 
 function unknownSubcommand(group: string, word: string): CliError {
   const list = groupOf(group);
-  const near = nearest(word, list.map((c) => c.name), (n) => n.slice(group.length + 1));
+  const near = nearest(
+    word,
+    list.map((c) => c.name),
+    (n) => n.slice(group.length + 1),
+  );
   return new CliError(Exit.Usage, `unknown command ${JSON.stringify(`${group} ${word}`)}${didYouMean(near)}\n${group} commands: ${list.map((c) => c.name).join(", ")}`, {
     problem: { word: `${group} ${word}`, suggestions: near },
   });
@@ -179,9 +193,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return argv.length === 0 ? Exit.Usage : Exit.Ok;
   }
   const json = wantsJson(argv);
-  // `tether --version [--json] [--data-dir DIR]` is `tether version`
-  if (argv[0] === "--version") argv = ["version", ...argv.slice(1)];
   try {
+    // `tether --version [--json]`: this CLI's version alone, asking no daemon; `tether version` asks it
+    if (argv[0] === "--version") return printCliVersion(argv.slice(1), io);
     const r = route(argv);
     if ("help" in r) {
       (r.code === Exit.Ok ? io.out : io.err)(r.help);

@@ -14,8 +14,14 @@
  * light-background terminal this drawing comes out inverted: use --png or --svg there.
  */
 import { readFileSync } from "node:fs";
-import QRCode from "qrcode";
+import { createRequire } from "node:module";
 import { CliError, Exit } from "./cli.js";
+
+/**
+ * `qrcode`, required when a code is drawn: the commands that import this module for its
+ * constants (every CLI start-up, through pair code's flags) do not load it.
+ */
+const QRCode = { get: (): typeof import("qrcode") => createRequire(import.meta.url)("qrcode") as typeof import("qrcode") };
 
 /**
  * Error correction on the terminal: L (7 %). A screen is not scuffed, and each level up costs
@@ -44,7 +50,7 @@ const CELLS = [" ", "▄", "▀", "█"] as const;
 
 /** The code as half-block text, one line a row of cells, each line ending in "\n". */
 export function qrTerminal(text: string): string {
-  const { modules } = QRCode.create(text, { errorCorrectionLevel: TERMINAL_QR_LEVEL });
+  const { modules } = QRCode.get().create(text, { errorCorrectionLevel: TERMINAL_QR_LEVEL });
   const q = TERMINAL_QUIET_ZONE;
   const n = modules.size + 2 * q;
   // Below the last row (n is always odd) the half cell is left dark, outside the code.
@@ -59,12 +65,12 @@ export function qrTerminal(text: string): string {
 
 /** The code as a PNG, `scale` pixels per module. */
 export function qrPng(text: string, scale = DEFAULT_PNG_SCALE): Promise<Buffer> {
-  return QRCode.toBuffer(text, { type: "png", errorCorrectionLevel: IMAGE_QR_LEVEL, margin: IMAGE_QUIET_ZONE, scale });
+  return QRCode.get().toBuffer(text, { type: "png", errorCorrectionLevel: IMAGE_QR_LEVEL, margin: IMAGE_QUIET_ZONE, scale });
 }
 
 /** The code as an SVG document (one module = one user unit; it scales). */
 export function qrSvg(text: string): Promise<string> {
-  return QRCode.toString(text, { type: "svg", errorCorrectionLevel: IMAGE_QR_LEVEL, margin: IMAGE_QUIET_ZONE });
+  return QRCode.get().toString(text, { type: "svg", errorCorrectionLevel: IMAGE_QR_LEVEL, margin: IMAGE_QUIET_ZONE });
 }
 
 /** The image formats `imageKind` tells apart. */

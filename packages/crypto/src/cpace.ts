@@ -20,13 +20,7 @@ const P = 2n ** 255n - 19n;
 const Fp = Field(P);
 
 /** generator_string(DSI, PRS, CI, sid, s_in_bytes) = lv_cat(DSI, PRS, zero_bytes(len_zpad), CI, sid) */
-export function generatorString(
-  dsi: Uint8Array,
-  prs: Uint8Array,
-  ci: Uint8Array,
-  sid: Uint8Array,
-  blockBytes = CPACE_HASH_BLOCK_BYTES,
-): Uint8Array {
+export function generatorString(dsi: Uint8Array, prs: Uint8Array, ci: Uint8Array, sid: Uint8Array, blockBytes = CPACE_HASH_BLOCK_BYTES): Uint8Array {
   const zpad = Math.max(0, blockBytes - 1 - prependLen(prs).length - prependLen(dsi).length);
   return lvCat(dsi, prs, new Uint8Array(zpad), ci, sid);
 }
@@ -104,14 +98,7 @@ export function cpaceIsk(sid: Uint8Array, k: Uint8Array, transcript: Uint8Array)
 }
 
 /** ISK for the initiator-responder setting, where the initiator (A) speaks first. */
-export function cpaceIskIr(
-  sid: Uint8Array,
-  k: Uint8Array,
-  ya: Uint8Array,
-  ada: Uint8Array,
-  yb: Uint8Array,
-  adb: Uint8Array,
-): Uint8Array {
+export function cpaceIskIr(sid: Uint8Array, k: Uint8Array, ya: Uint8Array, ada: Uint8Array, yb: Uint8Array, adb: Uint8Array): Uint8Array {
   return cpaceIsk(sid, k, transcriptIr(ya, ada, yb, adb));
 }
 

@@ -1,19 +1,6 @@
 /** @tether/crypto: keys, CPace, transcripts, pairing-code formats. Pure: no I/O, no clock. */
 export { CryptoError } from "./errors.js";
-export {
-  bytes,
-  concat,
-  constantTimeEqual,
-  fromBase64Url,
-  fromHex,
-  fromUtf8,
-  toBase64Url,
-  toHex,
-  u32be,
-  u64be,
-  utf8,
-  wipe,
-} from "./bytes.js";
+export { bytes, concat, constantTimeEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, u32be, u64be, utf8, wipe } from "./bytes.js";
 export { Secret } from "./secret.js";
 export { lexicographicallyLarger, leb128, lvCat, oCat, prependLen, transcriptIr, transcriptOc } from "./lv.js";
 export {
@@ -32,16 +19,7 @@ export {
 } from "./cpace.js";
 export { transcript } from "./transcript.js";
 export { sha256Hex } from "./hash.js";
-export {
-  DEVICE_ID_PREFIX,
-  base32,
-  checkIdentityKey,
-  deviceIdFromIdentityKey,
-  identityFromSeed,
-  identitySign,
-  identityVerify,
-  isDeviceId,
-} from "./identity.js";
+export { DEVICE_ID_PREFIX, base32, checkIdentityKey, deviceIdFromIdentityKey, identityFromSeed, identitySign, identityVerify, isDeviceId } from "./identity.js";
 export {
   PAIRING_URI_SCHEME,
   PAIRING_URI_VERSION,

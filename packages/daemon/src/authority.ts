@@ -10,17 +10,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, randomBytes as node
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import {
-  CaError,
-  CertificateAuthority,
-  certSpkiDer,
-  createRootCa,
-  derToPem,
-  generateP256KeyPair,
-  pemToDer,
-  requireP256Spki,
-  verifyIssuedBy,
-} from "@tether/ca";
+import { CaError, CertificateAuthority, certSpkiDer, createRootCa, derToPem, generateP256KeyPair, pemToDer, requireP256Spki, verifyIssuedBy } from "@tether/ca";
 import type { PemLabel } from "@tether/ca";
 import { Secret, fromHex, identityFromSeed } from "@tether/crypto";
 import type { PairingAuthority } from "@tether/pairing";
@@ -51,9 +41,9 @@ export type LoadedAuthority = PairingAuthority & {
  * signer certificates are the CA's to issue, so they are re-issued when missing or wrong.
  */
 
-const WAY_OUT = "restore it from a backup of the data directory (docs/operations.md, \"Start-time checks\"); nothing was changed";
+const WAY_OUT = 'restore it from a backup of the data directory (docs/operations.md, "Start-time checks"); nothing was changed';
 const START_OVER =
-  "restore ca/ from a backup of the data directory, or, to start over with a new CA (every device must pair again), move the data directory aside (docs/operations.md, \"Start-time checks\"); nothing was changed";
+  'restore ca/ from a backup of the data directory, or, to start over with a new CA (every device must pair again), move the data directory aside (docs/operations.md, "Start-time checks"); nothing was changed';
 
 /** The text of `file`, or undefined when there is no such file. */
 function readText(file: string): string | undefined {
@@ -124,10 +114,16 @@ async function readCa(dir: string): Promise<CertificateAuthority> {
   } catch (err) {
     if (!(err instanceof CaError)) throw err;
     if (err.code === "KEY_MISMATCH") {
-      throw new DaemonError("CA_MISMATCH", `${keyFile} is not the key of the CA certificate in ${certFile}: restore both from the same backup of the data directory (docs/operations.md, "Start-time checks"); nothing was changed`, { cause: err });
+      throw new DaemonError(
+        "CA_MISMATCH",
+        `${keyFile} is not the key of the CA certificate in ${certFile}: restore both from the same backup of the data directory (docs/operations.md, "Start-time checks"); nothing was changed`,
+        { cause: err },
+      );
     }
     const file = err.code === "BAD_PRIVATE_KEY" ? keyFile : certFile;
-    throw new DaemonError("BAD_KEY_FILE", `${file} is not ${file === keyFile ? "a P-256 PKCS#8 private key" : "a tether root CA certificate"} (${err.code}): ${WAY_OUT}`, { cause: err });
+    throw new DaemonError("BAD_KEY_FILE", `${file} is not ${file === keyFile ? "a P-256 PKCS#8 private key" : "a tether root CA certificate"} (${err.code}): ${WAY_OUT}`, {
+      cause: err,
+    });
   }
 }
 
@@ -332,10 +328,7 @@ export async function loadOrCreateAuthority(o: { dataDir: string; hosts: string[
  * this may write the server and signer files). Their certificates are re-issued when missing,
  * wrong (`onReissue` is told), near expiry, or when the host list changed.
  */
-export async function loadAuthority(
-  keys: KeyFiles,
-  o: { hosts: string[]; now: number; nodeCertLifetimeMs?: number; onReissue?: OnReissue },
-): Promise<LoadedAuthority> {
+export async function loadAuthority(keys: KeyFiles, o: { hosts: string[]; now: number; nodeCertLifetimeMs?: number; onReissue?: OnReissue }): Promise<LoadedAuthority> {
   const { dir, ca } = keys;
   const onReissue = o.onReissue ?? (() => undefined);
   const server = (await ensureServer(dir, o.hosts, { ca, now: o.now, onReissue })).pair;

@@ -3,6 +3,8 @@ import { join, resolve } from "node:path";
 import { parseDurationMs } from "@tether/base";
 import { ADMIN_SOCKET_NAME, defaultDataDir } from "@tether/wire";
 import { DaemonError } from "./errors.js";
+import type { RateLimit } from "./ratelimit.js";
+import type { ListenerLimits } from "./tls.js";
 
 export { ADMIN_SOCKET_NAME, DATA_DIR_ENV, defaultDataDir } from "@tether/wire";
 
@@ -21,9 +23,18 @@ export type DaemonConfig = Readonly<{
   /** how long finished jobs are kept (0: forever; default 7 days, @tether/jobs) */
   jobRetentionMs?: number;
   sweepIntervalMs: number;
+  /** the Pairing service's per-address budgets (default DEFAULT_START_RATE_LIMIT, ratelimit.ts) */
+  pairingRateLimit?: RateLimit;
+  /** the node listener's caps and handshake timeout; what is absent is derived (tls.ts) */
+  listenerLimits?: Partial<ListenerLimits>;
+  /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
+  reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
   metrics?: Readonly<{ host: string; port: number }>;
 }>;
+
+/** What a reload can change while the daemon runs (RunningDaemon.reload); absent means the default. */
+export type LiveConfig = Readonly<Pick<DaemonConfig, "pairingRateLimit" | "listenerLimits">>;
 
 /**
  * Split HOST:PORT (IPv6 as [addr]:port).
@@ -59,6 +70,51 @@ export function parseDuration(s: string, label: string): number {
   return ms;
 }
 
+/** Bounds of the settings that count things: --pairing-burst, --max-connections, ... */
+export const MAX_COUNT_SETTING = 1_000_000;
+/** Upper bound for --pairing-rate (calls per second). */
+export const MAX_PAIRING_RATE = 100_000;
+/** Bounds for --handshake-timeout. */
+export const MIN_HANDSHAKE_TIMEOUT_MS = 1_000;
+export const MAX_HANDSHAKE_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * A whole number from `min` to MAX_COUNT_SETTING: "30".
+ * @throws DaemonError BAD_NUMBER
+ */
+export function parseCount(s: string, label: string, min = 1): number {
+  const n = /^\d{1,7}$/.test(s.trim()) ? Number(s.trim()) : NaN;
+  if (!(n >= min && n <= MAX_COUNT_SETTING)) throw new DaemonError("BAD_NUMBER", `${label} must be a whole number from ${min} to ${MAX_COUNT_SETTING}, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+/**
+ * Calls per second, above 0 and at most MAX_PAIRING_RATE: "2", "0.5".
+ * @throws DaemonError BAD_NUMBER
+ */
+export function parseRate(s: string, label: string): number {
+  const n = /^\d{1,6}(\.\d{1,6})?$/.test(s.trim()) ? Number(s.trim()) : NaN;
+  if (!(n > 0 && n <= MAX_PAIRING_RATE))
+    throw new DaemonError("BAD_NUMBER", `${label} must be a number of calls per second above 0 and at most ${MAX_PAIRING_RATE} (e.g. 2 or 0.5), got ${JSON.stringify(s)}`);
+  return n;
+}
+
+/**
+ * A handshake timeout such as "10s", between 1s and 5m.
+ * @throws DaemonError BAD_DURATION
+ */
+export function parseHandshakeTimeout(s: string, label: string): number {
+  const ms = parseDuration(s, label);
+  if (!(ms >= MIN_HANDSHAKE_TIMEOUT_MS && ms <= MAX_HANDSHAKE_TIMEOUT_MS)) throw new DaemonError("BAD_DURATION", `${label} must be between 1s and 5m, got ${JSON.stringify(s)}`);
+  return ms;
+}
+
+/**
+ * The daemon's configuration, checked and frozen. `labels` name where each value came from in
+ * the errors (default: the flag, "--listen"); the CLI passes "TETHER_LISTEN:" for a value from
+ * the environment, "FILE: listen:" for one from a config file.
+ * @throws DaemonError BAD_ADDRESS, BAD_DURATION, BAD_DATA_DIR
+ */
 export function resolveDaemonConfig(o: {
   dataDir?: string;
   listen?: string;
@@ -66,24 +122,30 @@ export function resolveDaemonConfig(o: {
   nodeCertLifetimeMs?: number;
   jobRetentionMs?: number;
   sweepIntervalMs?: number;
+  pairingRateLimit?: RateLimit;
+  listenerLimits?: Partial<ListenerLimits>;
+  labels?: Partial<Record<"data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics", string>>;
+  reflection?: boolean;
   /** HOST:PORT for the metrics server (port 0 picks a free port) */
   metrics?: string;
 }): DaemonConfig {
+  const label = (name: "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics") => o.labels?.[name] ?? `--${name}`;
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
-    throw new DaemonError("BAD_DATA_DIR", `data directory path is too long for a Unix socket (max ${MAX_SOCKET_PATH - ADMIN_SOCKET_NAME.length - 1} bytes)`);
+    const where = o.labels?.["data-dir"]; // named only when not the flag: "TETHER_HOME:", "FILE: data-dir:"
+    throw new DaemonError(
+      "BAD_DATA_DIR",
+      `${where?.endsWith(":") ? `${where} ` : ""}data directory path is too long for a Unix socket (max ${MAX_SOCKET_PATH - ADMIN_SOCKET_NAME.length - 1} bytes)`,
+    );
   }
-  const { host, port } = parseHostPort(o.listen ?? DEFAULT_LISTEN, "--listen");
-  if (o.advertise !== undefined) parseHostPort(o.advertise, "--advertise");
-  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, "--metrics") : undefined;
-  if (
-    o.nodeCertLifetimeMs !== undefined &&
-    !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)
-  ) {
-    throw new DaemonError("BAD_DURATION", "--cert-lifetime must be between 1m and 90d");
+  const { host, port } = parseHostPort(o.listen ?? DEFAULT_LISTEN, label("listen"));
+  if (o.advertise !== undefined) parseHostPort(o.advertise, label("advertise"));
+  if (o.nodeCertLifetimeMs !== undefined && !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)) {
+    throw new DaemonError("BAD_DURATION", `${label("cert-lifetime")} must be between 1m and 90d`);
   }
+  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, label("metrics")) : undefined;
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
-    throw new DaemonError("BAD_DURATION", "--job-retention must be 0 (keep forever) or between 1m and 3650d");
+    throw new DaemonError("BAD_DURATION", `${label("job-retention")} must be 0 (keep forever) or between 1m and 3650d`);
   }
   return Object.freeze({
     dataDir,
@@ -93,6 +155,9 @@ export function resolveDaemonConfig(o: {
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
     ...(o.jobRetentionMs !== undefined ? { jobRetentionMs: o.jobRetentionMs } : {}),
     sweepIntervalMs: o.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
+    ...(o.pairingRateLimit ? { pairingRateLimit: Object.freeze({ ...o.pairingRateLimit }) } : {}),
+    ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
+    ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
   });
 }

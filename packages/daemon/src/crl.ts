@@ -169,9 +169,7 @@ export class Revocations {
     const dev = this.#device(deviceId);
     if (dev && (dev.peerCertificateSerials ?? []).some((s) => serialKey(s) === serial)) {
       // a peer-server certificate: good while its device is
-      return dev.revokedAt
-        ? { status: "revoked", deviceId, role: "", reason: "the device is revoked" }
-        : { status: "valid", deviceId, role: dev.role, reason: "" };
+      return dev.revokedAt ? { status: "revoked", deviceId, role: "", reason: "the device is revoked" } : { status: "valid", deviceId, role: dev.role, reason: "" };
     }
     const entry = this.#index.lookup(fp);
     if (!entry) return { status: "unknown", deviceId, role: "", reason: "not a current certificate of any device (replaced, or not a device certificate)" };

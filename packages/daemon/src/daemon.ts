@@ -20,14 +20,16 @@ import type { PairingConfig, PairingTables } from "@tether/pairing";
 import { Store } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
 import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
-import type { DaemonConfig } from "./config.js";
+import type { DaemonConfig, LiveConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
 import { StoreHealth } from "./health.js";
-import type { Logger } from "./log.js";
+import type { LevelLogger, LogLevel, Logger } from "./log.js";
+import { Probes, certWindowOf, serveReflection } from "./probes.js";
+import type { Readiness } from "./readiness.js";
 import { createLogger } from "./log.js";
 import { DeviceIndex } from "./auth.js";
-import type { DaemonMetrics, MetricsServer, Readiness, RefusalStage } from "./metrics.js";
+import type { DaemonMetrics, MetricsServer, RefusalStage } from "./metrics.js";
 import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { nodeService } from "./services/node.js";
@@ -80,6 +82,18 @@ export type RunningDaemon = {
   pairing: PairingManager;
   jobs: JobManager;
   hub: NodeHub;
+  /**
+   * Apply a new configuration's live settings (SIGHUP, in `tether daemon`): the Pairing
+   * budgets, the listener's caps, the log level (when the logger has setLevel). An absent
+   * value means the default again. Returns what changed, from and to; nothing else changes
+   * (the listen address, the data directory and the rest need a restart).
+   */
+  reload(next: LiveConfig & { logLevel?: LogLevel }): ReloadResult;
+  /**
+   * Ready or not, and why (readiness.ts): what the health service answers, for `/readyz`.
+   * Ready while the store is writable and the CA, server and signer certificates are valid.
+   */
+  readiness(): Readiness;
   /** Renew the server and signer certificates if they near expiry (or now, with force). */
   checkCertificates(force?: boolean): Promise<{ server: boolean; signer: boolean }>;
   /**
@@ -89,6 +103,9 @@ export type RunningDaemon = {
    */
   close(reason?: string): Promise<void>;
 };
+
+/** What a reload changed, by what it is: logLevel, pairingRateLimit, listenerLimits. */
+export type ReloadResult = { applied: Record<string, { from: unknown; to: unknown }> };
 
 type Services = Record<"Pairing" | "Admin" | "Node" | "Orchestrator", { service: ServiceDefinition }>;
 
@@ -141,7 +158,7 @@ export async function startDaemon(
      * bucket of this size for Starts, another for refused Pairing calls of any kind.
      */
     startRateLimit?: RateLimit;
-    /** the node listener's handshake timeout and connection caps (defaults: tls.ts) */
+    /** the node listener's handshake timeout and connection caps (defaults: tls.ts); config.listenerLimits wins */
     listener?: Partial<ListenerLimits>;
     /** the window over which refused pairing calls are coalesced into one audit entry */
     refusalWindowMs?: number;
@@ -172,14 +189,13 @@ export async function startDaemon(
   }
   const health = new StoreHealth(store, now);
   let started = false;
-  let stopping = false;
-  /** The one decision behind /readyz and tether_ready. */
-  const readiness = (): Readiness => {
-    if (health.failed) return { ready: false, reason: "a store write failed; the daemon refuses every call until it is restarted" };
-    if (stopping) return { ready: false, reason: "the daemon is stopping" };
-    if (!started) return { ready: false, reason: "the daemon is starting" };
-    return { ready: true };
-  };
+  /** readiness.ts's answer, through the health service's Probes, once they exist */
+  let decided: (() => Readiness) | undefined;
+  /**
+   * What /readyz and tether_ready answer: "starting" until the daemon is ready, then the
+   * health service's own answer (readiness.ts), so the two never disagree.
+   */
+  const readiness = (): Readiness => (started && decided ? decided() : { ready: false, reason: "the daemon is starting" });
   /** timers that write to the store: stopped when it fails */
   const background: NodeJS.Timeout[] = [];
   /** what a stop undoes, last first; `what` names the steps the stop lines list (timers have none) */
@@ -229,6 +245,16 @@ export async function startDaemon(
       onReissue: (file, reason) => log.warn("daemon certificate re-issued", { file, reason }),
       ...(config.nodeCertLifetimeMs ? { nodeCertLifetimeMs: config.nodeCertLifetimeMs } : {}),
     });
+
+    // The health service's status (probes.ts): the store, the certificates, and a stop.
+    const windowOf = certWindowOf();
+    const probes = new Probes({
+      now,
+      storeFailed: () => health.failed,
+      certs: () => [windowOf("CA", authority.caPem), windowOf("server", authority.serverCertPem), windowOf("signer", authority.signerCertDer)],
+      log,
+    });
+    decided = () => probes.readiness();
 
     let listen = "";
     let advertise = config.advertise ?? "";
@@ -285,6 +311,7 @@ export async function startDaemon(
       log.error("store write failed; refusing every call until the daemon is restarted", { error: describe(err) });
       for (const t of background) clearInterval(t);
       for (const d of hub.devices()) hub.endStreams(d.id, grpcStatus.UNAVAILABLE, STORE_FAILED.details);
+      probes.refresh(); // NOT_SERVING, to every Watch stream at once
       o.onFatal?.(err);
     });
     await pairing.load();
@@ -314,8 +341,9 @@ export async function startDaemon(
     // Refused pairing calls: per-address budgets, and audit entries coalesced per window. The
     // counts still pending are written once the node listener has stopped (cleanups run in
     // reverse), before the store closes.
+    const defaultRateLimit = o.startRateLimit ?? DEFAULT_START_RATE_LIMIT;
     const guard = pairingGuard({
-      limit: o.startRateLimit ?? DEFAULT_START_RATE_LIMIT,
+      limit: config.pairingRateLimit ?? defaultRateLimit,
       now,
       trail: audit,
       ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}),
@@ -350,6 +378,10 @@ export async function startDaemon(
     nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, guard));
     nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
     nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
+    // Health answers without a client certificate, as Pairing does (tls.ts requests one, never
+    // requires it): a status only. Reflection only when asked for (docs/security.md, row 51).
+    probes.serveHealth(nodeServer, "listener");
+    if (config.reflection) serveReflection(nodeServer, "listener");
     cachePeerCertificates();
     // The daemon owns the TLS server (tls.ts) and gives grpc-js each connection once its
     // handshake is complete: grpc-js sees a TLS socket, so peer certificates work as before.
@@ -358,7 +390,7 @@ export async function startDaemon(
       certPem: authority.serverCertPem,
       keyPem: authority.serverKeyPem.expose(),
       injector: nodeServer.createConnectionInjector(ServerCredentials.createInsecure()),
-      limits: resolveListenerLimits(o.listener),
+      limits: resolveListenerLimits({ ...o.listener, ...config.listenerLimits }),
       log,
       ...(metrics ? { onRefused: refusedAt("tls") } : {}),
     });
@@ -395,7 +427,17 @@ export async function startDaemon(
     });
     const status = () => {
       const st = health.view();
-      return { version: VERSION, listen, advertise, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, startedAt, storeState: st.state, storeError: st.error, storeSince: st.since };
+      return {
+        version: VERSION,
+        listen,
+        advertise,
+        caFingerprint: authority.caFingerprint,
+        dataDir: config.dataDir,
+        startedAt,
+        storeState: st.state,
+        storeError: st.error,
+        storeSince: st.since,
+      };
     };
     const rotateDaemonCertificates = async () => {
       await checkCertificates(true);
@@ -413,6 +455,8 @@ export async function startDaemon(
       adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
     );
     adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
+    probes.serveHealth(adminServer, "socket");
+    serveReflection(adminServer, "socket");
     const oldUmask = process.umask(0o177);
     try {
       await bind(adminServer, `unix://${adminSocket}`, ServerCredentials.createInsecure());
@@ -434,6 +478,7 @@ export async function startDaemon(
       const r = await authority.refresh(now(), force);
       if (r.server) listener.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
       if (r.server || r.signer) {
+        probes.refresh();
         log.info("daemon certificates renewed", r);
         await audit.append(AuditEvent.DaemonCertificatesRotated, force ? "admin" : "daemon", "daemon", r);
       }
@@ -456,7 +501,7 @@ export async function startDaemon(
       retaining = true;
       (async () => {
         let deleted = 0;
-        for (let more = true; more; ) {
+        for (let more = true; more;) {
           const r = await (jobs as JobManager).sweepFinished();
           deleted += r.deleted;
           more = r.more;
@@ -486,6 +531,7 @@ export async function startDaemon(
         certificates: () => ({ ca: authority.ca.notAfter, server: notAfterOf(authority.serverCertPem), signer: notAfterOf(authority.signerCertDer) }),
       });
     }
+    probes.start();
     started = true;
     log.info("daemon ready", {
       listen,
@@ -498,12 +544,36 @@ export async function startDaemon(
     });
     let closing: Promise<void> | undefined;
     const stop = async (reason: string) => {
-      stopping = true;
+      // NOT_SERVING first, before any server drains: probes and watchers hear it while they can.
+      probes.stopping();
       const steps = cleanups.flatMap((c) => (c.what ? [c.what] : [])).reverse();
       log.info("daemon stopping", { reason, nodesOnline: hub.onlineCount(), closing: steps });
       const failed = await closeAll();
       log.info("daemon stopped", { reason, uptimeMs: now() - startedAt });
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the first cleanup failure, rethrown as it was caught
       if (failed) throw failed;
+    };
+    const reload = (next: LiveConfig & { logLevel?: LogLevel }): ReloadResult => {
+      const applied: ReloadResult["applied"] = {};
+      const limit = next.pairingRateLimit ?? defaultRateLimit;
+      const was = guard.start.limit;
+      if (limit.burst !== was.burst || limit.perSecond !== was.perSecond) {
+        guard.start.setLimit(limit);
+        guard.refusals.setLimit(limit);
+        applied.pairingRateLimit = { from: was, to: limit };
+      }
+      const before = listener.limits;
+      const limits = resolveListenerLimits({ ...o.listener, ...next.listenerLimits, handshakeTimeoutMs: before.handshakeTimeoutMs });
+      if ((["maxConnections", "maxHandshakes", "maxHandshakesPerAddress"] as const).some((k) => limits[k] !== before[k])) {
+        listener.setLimits(limits);
+        applied.listenerLimits = { from: before, to: listener.limits };
+      }
+      const levels = log as Partial<LevelLogger>;
+      if (next.logLevel && levels.setLevel && levels.level !== next.logLevel) {
+        applied.logLevel = { from: levels.level, to: next.logLevel };
+        levels.setLevel(next.logLevel);
+      }
+      return { applied };
     };
     return {
       listen,
@@ -516,6 +586,8 @@ export async function startDaemon(
       jobs,
       hub,
       checkCertificates,
+      reload,
+      readiness: () => probes.readiness(),
       close: (reason = "requested") => (closing ??= stop(reason)),
     };
   } catch (err) {

@@ -153,9 +153,11 @@ export function describe(err: unknown): string {
   for (let i = 0; e && i < 5; i++) {
     if (e instanceof Error) {
       const code = (e as { code?: unknown }).code;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- codes are strings or numbers (Node, LevelDB, gRPC); anything else prints as its type
       parts.push(`${e.name}${code ? `[${String(code)}]` : ""}: ${e.message}`);
       e = e.cause;
     } else {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error is not ours to dump into the log: a string prints, an object only as "[object Object]"
       parts.push(String(e));
       break;
     }

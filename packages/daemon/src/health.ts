@@ -3,7 +3,8 @@
  * store's first failed write, memory and disk may disagree, so the daemon fails closed. Every
  * call on every service (Pairing, Node, Orchestrator, Admin) is refused with UNAVAILABLE
  * (STORE_FAILED) by one server interceptor, open streams are ended the same way, and only
- * Admin.Status still answers, so `tether status` can say why. It stays so until restarted: a
+ * Admin.Status still answers, so `tether status` can say why, with the health and reflection
+ * services (probes.ts), so that a probe hears NOT_SERVING rather than UNAVAILABLE. It stays so until restarted: a
  * restart reloads the truth from disk (docs/operations.md).
  */
 import { Metadata, ServerInterceptingCall } from "@grpc/grpc-js";
@@ -13,6 +14,13 @@ import { STORE_FAILED } from "./errors.js";
 
 /** The call that still answers while the store has failed. */
 const STATUS_PATH = "/tether.v1.Admin/Status";
+/** What else does: health (NOT_SERVING) and reflection, which touch no store (probes.ts). */
+const PROBE_PATH_PREFIXES = ["/grpc.health.v1.Health/", "/grpc.reflection.v1.ServerReflection/", "/grpc.reflection.v1alpha.ServerReflection/"] as const;
+
+/** Whether a call still answers while the store has failed. */
+export function answersWhenFailed(path: string): boolean {
+  return path === STATUS_PATH || PROBE_PATH_PREFIXES.some((p) => path.startsWith(p));
+}
 
 export type StoreState = {
   /** "ok"; "failed" (a write failed: every call is refused); "damaged" (a read found a damaged record) */
@@ -47,11 +55,11 @@ export class StoreHealth {
     return { state: "damaged", error: `${n} read(s) found a damaged record (those calls got DATA_LOSS); stop the daemon and run \`tether store check\``, since: 0 };
   }
 
-  /** Refuses every call but Admin.Status once the store has failed (while healthy, it adds nothing to a call). */
+  /** Refuses every call but Admin.Status, health and reflection once the store has failed (while healthy, it adds nothing to a call). */
   interceptor(): ServerInterceptor {
     return (method, call) => {
       // The call itself, unwrapped (grpc-js only chains interceptors): nothing added to the hot path.
-      if (!this.#failed || method.path === STATUS_PATH) return call as ServerInterceptingCall;
+      if (!this.#failed || answersWhenFailed(method.path)) return call as ServerInterceptingCall;
       return new ServerInterceptingCall(call, {
         start: (next) => next({ onReceiveMetadata: () => call.sendStatus({ ...STORE_FAILED, metadata: new Metadata() }) }),
       });

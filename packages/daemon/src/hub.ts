@@ -12,7 +12,7 @@ import { isDeviceId } from "@tether/crypto";
 import type { Ignored, JobManager, JobRecord, NodeDirectory } from "@tether/jobs";
 import { presenceWorthWriting } from "@tether/pairing";
 import type { CapabilityInfo, DeviceRecord, PairingManager } from "@tether/pairing";
-import type { NodeInfo } from "@tether/wire";
+import type { DaemonMessageInit, NodeInfo, NodeMessage } from "@tether/wire";
 import type { DeviceIndex, Peer } from "./auth.js";
 import { wireCrl } from "./crl.js";
 import type { SignedCrl } from "./crl.js";
@@ -30,21 +30,7 @@ export const MAX_CAPABILITIES = 64;
 /** Streams written per event-loop turn when a new CRL is pushed to every node. */
 export const CRL_PUSH_CHUNK = 200;
 
-type NodeMessage = {
-  msg?: "register" | "update" | "result" | "ping" | "drain";
-  register?: {
-    deviceId: string;
-    capabilities: { name: string; description: string; inputSchema: string; outputSchema: string }[];
-    platform: string;
-    version: string;
-    maxConcurrency: number;
-  };
-  update?: { jobId: string; state: string };
-  result?: { jobId: string; ok: boolean; output: Uint8Array; error: string };
-  ping?: { sentAt: number };
-};
-type DaemonMessage = Record<string, unknown>;
-type Call = ServerDuplexStream<NodeMessage, DaemonMessage>;
+type Call = ServerDuplexStream<NodeMessage, DaemonMessageInit>;
 
 type Session = {
   id: number;
@@ -219,9 +205,7 @@ export class NodeHub implements NodeDirectory {
   }
 
   nodes(): NodeView[] {
-    return [...this.#devices.keys()]
-      .sort()
-      .map((id) => this.node(id) as NodeView);
+    return [...this.#devices.keys()].sort().map((id) => this.node(id) as NodeView);
   }
 
   /** Tell a connected device to renew now. False when it is not connected. */
@@ -240,7 +224,7 @@ export class NodeHub implements NodeDirectory {
    */
   broadcastCrl(crl: SignedCrl): Promise<number> {
     const generation = ++this.#crlGeneration;
-    const msg = { crl: wireCrl(crl) };
+    const msg: DaemonMessageInit = { crl: wireCrl(crl) };
     const targets = [...this.#sessions.values()];
     let sent = 0;
     return new Promise((resolve) => {
@@ -331,9 +315,7 @@ export class NodeHub implements NodeDirectory {
         void this.#jobs()
           .requeueDevice(peer.deviceId)
           .catch((err: unknown) => this.#log.error("requeue failed", { device: peer.deviceId, error: describe(err) }));
-        void this.#pairing
-          .recordPresence(peer.deviceId, { lastSeen: this.#now() })
-          .catch(() => undefined);
+        void this.#pairing.recordPresence(peer.deviceId, { lastSeen: this.#now() }).catch(() => undefined);
       }
     };
     call.on("error", close);

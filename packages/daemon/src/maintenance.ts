@@ -90,7 +90,10 @@ async function inspect(dataDir: string): Promise<Inspection<Tables>> {
     return await Store.inspect<Tables>(storeDir(dataDir), STORE_TABLES);
   } catch (err) {
     if (err instanceof StoreError && err.code === "LOCKED") {
-      throw new DaemonError("DATA_DIR_IN_USE", `a daemon is running on ${dataDir}: stop it first (store check and repair work offline)`, { cause: err, status: status.FAILED_PRECONDITION });
+      throw new DaemonError("DATA_DIR_IN_USE", `a daemon is running on ${dataDir}: stop it first (store check and repair work offline)`, {
+        cause: err,
+        status: status.FAILED_PRECONDITION,
+      });
     }
     throw err;
   }
@@ -120,7 +123,9 @@ async function examine(dataDir: string, ins: Inspection<Tables>): Promise<Examin
       if (!audit.ok && head.ok) {
         notes.push(
           `the audit chain is broken at entry ${audit.brokenAt} (${audit.reason}): entries lost from the middle cannot come back, nor can the next one be re-linked without rewriting it; ` +
-            (breaks.length ? "`tether store repair --yes` records the break as accepted, and `tether audit verify` then lists it" : "it is not a break a repair can accept (an entry was changed)"),
+            (breaks.length
+              ? "`tether store repair --yes` records the break as accepted, and `tether audit verify` then lists it"
+              : "it is not a break a repair can accept (an entry was changed)"),
         );
       }
     }
@@ -165,19 +170,32 @@ function plan(ex: Examined): RepairAction[] {
   for (const p of problems) {
     switch (p.kind) {
       case ProblemKind.Unopenable:
-        out.push({ action: "leveldb-repair", message: `run LevelDB's own repair: it rebuilds the store's file index from the table and log files it can read and moves what it cannot into store/lost/ (then the store is checked again, and what is left is repaired too) [${p.message}]` });
+        out.push({
+          action: "leveldb-repair",
+          message: `run LevelDB's own repair: it rebuilds the store's file index from the table and log files it can read and moves what it cannot into store/lost/ (then the store is checked again, and what is left is repaired too) [${p.message}]`,
+        });
         lossy = true;
         break;
       case ProblemKind.BadRecord:
-        out.push({ action: "drop-record", raw: p.raw as string, message: `drop ${p.table ? `record ${p.table}/${p.key}` : `the key ${JSON.stringify(p.raw)}`} (it fails its checksum)` });
+        out.push({
+          action: "drop-record",
+          raw: p.raw as string,
+          message: `drop ${p.table ? `record ${p.table}/${p.key}` : `the key ${JSON.stringify(p.raw)}`} (it fails its checksum)`,
+        });
         lossy = true;
         break;
       case ProblemKind.WalDamaged:
-        out.push({ action: "accept-lost-writes", message: `accept that the writes in the damaged part of the write-ahead log are lost (nothing can bring them back) [${p.message}]` });
+        out.push({
+          action: "accept-lost-writes",
+          message: `accept that the writes in the damaged part of the write-ahead log are lost (nothing can bring them back) [${p.message}]`,
+        });
         lossy = true;
         break;
       case ProblemKind.LostWrites:
-        out.push({ action: "reset-witness", message: `reset the lost-writes witness from #${p.witness} to #${p.seq}, the store's last write (accepting that the ${(p.witness ?? 0) - (p.seq ?? 0)} commit(s) after it are lost)` });
+        out.push({
+          action: "reset-witness",
+          message: `reset the lost-writes witness from #${p.witness} to #${p.seq}, the store's last write (accepting that the ${(p.witness ?? 0) - (p.seq ?? 0)} commit(s) after it are lost)`,
+        });
         break;
       case ProblemKind.Witness:
         out.push({ action: "reset-witness", message: `write a new lost-writes witness at the store's last write (#${ex.check.writeSeq ?? 0})` });
@@ -191,14 +209,18 @@ function plan(ex: Examined): RepairAction[] {
   }
   out.push(...headActions(ex.head));
   for (const b of ex.breaks.slice(0, MAX_GAPS_ACCEPTED)) {
-    out.push({ action: "accept-audit-gap", message: `accept the break in the audit chain before entry ${b.at} (${b.reason}): what was lost cannot come back; \`tether audit verify\` will list the break as accepted by this repair` });
+    out.push({
+      action: "accept-audit-gap",
+      message: `accept the break in the audit chain before entry ${b.at} (${b.reason}): what was lost cannot come back; \`tether audit verify\` will list the break as accepted by this repair`,
+    });
   }
   if (!ex.head && problems.some((p) => p.table === "audit" || p.table === "auditHead")) {
     out.push({ action: "reset-audit-head", message: "check the audit chain's head once the damaged audit records are dropped, and reset it to the last whole entry if need be" });
   }
   if (lossy) {
     for (const m of INDEX_MARKERS) {
-      if (ex.markers.includes(`${m.table}/${m.key}`)) out.push({ action: "rebuild-index", raw: `${m.table}/${m.key}`, message: `rebuild ${m.what} from the records at the next start` });
+      if (ex.markers.includes(`${m.table}/${m.key}`))
+        out.push({ action: "rebuild-index", raw: `${m.table}/${m.key}`, message: `rebuild ${m.what} from the records at the next start` });
     }
   }
   return out;

@@ -29,6 +29,7 @@ import { formatHostPort } from "./config.js";
 import type { Revocations } from "./crl.js";
 import { describe } from "./errors.js";
 import type { Logger } from "./log.js";
+import type { Readiness } from "./readiness.js";
 
 /** The address suggested for --metrics: loopback, the port Prometheus's exporter list gives OpenTelemetry's. */
 export const SUGGESTED_METRICS_LISTEN = "127.0.0.1:9464";
@@ -78,9 +79,6 @@ export class LabelCap {
     return this.#kept.values();
   }
 }
-
-/** /readyz's answer: ready, or not with a one-line reason. */
-export type Readiness = { ready: true } | { ready: false; reason: string };
 
 /** What the scrape-time gauges read; given once the daemon has loaded its state. */
 export type MetricsSources = {
@@ -318,7 +316,9 @@ export class DaemonMetrics {
       ),
     );
     for (const stage of STAGES) this.#reasons.set(stage, { cap: new LabelCap(), series: new Map() });
-    this.#started = plain(new PlainCounter("tether_pairing_handshakes_started_total", "Pairing handshakes started (a Start that succeeded; each counts an attempt against its code).")).series();
+    this.#started = plain(
+      new PlainCounter("tether_pairing_handshakes_started_total", "Pairing handshakes started (a Start that succeeded; each counts an attempt against its code)."),
+    ).series();
 
     // --- revocation and certificates
     this.#revocations = plain(new PlainCounter("tether_revocations_total", "Device revocations written (each revoke call, a repeated one included).")).series();
@@ -367,7 +367,11 @@ export class DaemonMetrics {
 
     // --- the store and the audit log
     const store = plain(
-      new PlainHistogram("tether_store_write_duration_seconds", "Seconds one group commit of the store takes: LevelDB's write, with its fsync when durable is true.", STORE_WRITE_BUCKETS),
+      new PlainHistogram(
+        "tether_store_write_duration_seconds",
+        "Seconds one group commit of the store takes: LevelDB's write, with its fsync when durable is true.",
+        STORE_WRITE_BUCKETS,
+      ),
     );
     this.#storeDurable = store.series({ durable: "true" });
     this.#storeBuffered = store.series({ durable: "false" });

@@ -7,13 +7,25 @@ export type RateLimit = { burst: number; perSecond: number };
 export const DEFAULT_START_RATE_LIMIT: RateLimit = { burst: 30, perSecond: 2 };
 
 export class RateLimiter {
-  readonly #limit: RateLimit;
+  #limit: RateLimit;
   readonly #now: () => number;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(limit: RateLimit, now: () => number) {
     this.#limit = limit;
     this.#now = now;
+  }
+
+  get limit(): RateLimit {
+    return this.#limit;
+  }
+
+  /**
+   * Change the budget from now on (a configuration reload). Buckets keep what they hold, cut
+   * to a smaller burst when next used, and refill at the new rate.
+   */
+  setLimit(limit: RateLimit): void {
+    this.#limit = limit;
   }
 
   /** Take one token for `key`; false when the bucket is empty. */

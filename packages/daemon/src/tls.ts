@@ -31,6 +31,7 @@ let peerCertificatesCached = false;
 export function cachePeerCertificates(): void {
   if (peerCertificatesCached) return;
   peerCertificatesCached = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(this), on the socket
   const original = TLSSocket.prototype.getPeerCertificate;
   const cache = new WeakMap<TLSSocket, PeerCertificate>();
   TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
@@ -98,7 +99,7 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export class TlsListener {
   readonly #server: TlsServer;
-  readonly #limits: ListenerLimits;
+  #limits: ListenerLimits;
   readonly #log: Logger;
   #ca: string;
   /** raw sockets whose TLS handshake is in progress, by "address port" */
@@ -152,6 +153,16 @@ export class TlsListener {
 
   get limits(): ListenerLimits {
     return this.#limits;
+  }
+
+  /**
+   * Change the caps from now on (a configuration reload): connections past a lower cap are
+   * not closed, new ones are refused until the count is below it. The handshake timeout is
+   * the TLS server's own, fixed when it is made: a different one is ignored (restart).
+   */
+  setLimits(limits: ListenerLimits): void {
+    this.#limits = Object.freeze({ ...limits, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs });
+    this.#server.maxConnections = limits.maxConnections;
   }
 
   /**

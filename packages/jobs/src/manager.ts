@@ -116,14 +116,7 @@ export class JobManager {
   #closed = false;
   #failed: Error | undefined;
 
-  constructor(o: {
-    repo: JobRepository;
-    directory: NodeDirectory;
-    clock: Clock;
-    randomBytes: (n: number) => Uint8Array;
-    timers?: Timers;
-    config?: Partial<JobConfig>;
-  }) {
+  constructor(o: { repo: JobRepository; directory: NodeDirectory; clock: Clock; randomBytes: (n: number) => Uint8Array; timers?: Timers; config?: Partial<JobConfig> }) {
     this.#repo = o.repo;
     this.#dir = o.directory;
     this.#clock = o.clock;
@@ -286,9 +279,12 @@ export class JobManager {
   }
 
   #arm(j: JobRecord): void {
-    const h = this.#timers.setTimeout(() => {
-      void this.#expire(j.id);
-    }, Math.max(0, j.deadline - this.#clock.now()));
+    const h = this.#timers.setTimeout(
+      () => {
+        void this.#expire(j.id);
+      },
+      Math.max(0, j.deadline - this.#clock.now()),
+    );
     this.#deadlines.set(j.id, h);
   }
 

@@ -19,6 +19,7 @@ import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
 import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
+import type { DaemonMessage, NodeMessageInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { refusedForGood } from "./refusal.js";
@@ -39,14 +40,7 @@ export type JobContext = { jobId: string; deadline: number; attempt: number; sig
 export type Handler = (input: unknown, ctx: JobContext) => Promise<unknown> | unknown;
 export type CapabilityOptions = { description?: string; inputSchema?: object | string; outputSchema?: object | string };
 
-type DaemonMessage = {
-  msg?: "registered" | "job" | "cancel" | "pong" | "renew" | "crl";
-  registered?: { deviceId: string; maxConcurrency: number; heartbeatMs: number; daemonTime: number };
-  crl?: { crl: Uint8Array; thisUpdate: number; nextUpdate: number };
-  job?: { jobId: string; capability: string; input: Uint8Array; deadline: number; attempt: number; timeoutMs: number };
-  cancel?: { jobId: string; reason: string };
-};
-type Stream = ClientDuplexStream<object, DaemonMessage>;
+type Stream = ClientDuplexStream<NodeMessageInit, DaemonMessage>;
 type Unary = (req: object, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
 type UnaryMethod = "Renew" | "IssueToken" | "GetJwks" | "IssuePeerCertificate" | "Verify" | "GetCrl";
 type NodeClient = Client & { Connect(md: Metadata, opts: object): Stream } & Record<UnaryMethod, Unary>;
@@ -226,7 +220,7 @@ export class NodeConnection extends EventEmitter {
     this.#retry = setTimeout(() => this.#open(), retryInMs);
   }
 
-  #send(m: object): void {
+  #send(m: NodeMessageInit): void {
     this.#stream?.write(m);
   }
 
@@ -283,7 +277,9 @@ export class NodeConnection extends EventEmitter {
     };
     // A handler that ignores its signal must not hold the job (or this process) past an abort.
     const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true }));
-    Promise.race([work(), aborted])
+    // Every failure of the handler is caught below; what can still reject is a throwing "result"
+    // listener, which surfaces as an uncaught error as it would from any other emit.
+    void Promise.race([work(), aborted])
       .then((out) => {
         const output = Buffer.from(JSON.stringify(out ?? null));
         if (output.length > MAX_OUTPUT_BYTES) throw new Error(`output is ${output.length} bytes; the limit is ${MAX_OUTPUT_BYTES}`);
@@ -293,17 +289,21 @@ export class NodeConnection extends EventEmitter {
       .then((r) => {
         clearTimeout(timer);
         this.#running.delete(jobId);
-        // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
-        if (!this.#closed) {
-          this.#finished.set(jobId, r);
-          if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
-          this.#send({ result: { jobId, ...r } });
-          this.emit("result", { jobId, ok: r.ok, error: r.error });
-        }
-        if (this.#running.size === 0 && this.#idle.size > 0) {
-          const waiting = [...this.#idle];
-          this.#idle.clear();
-          for (const f of waiting) f();
+        try {
+          // Shutting down: report nothing, so the daemon delivers the job again (at-least-once).
+          if (!this.#closed) {
+            this.#finished.set(jobId, r);
+            if (this.#finished.size > RESULT_CACHE) this.#finished.delete(this.#finished.keys().next().value as string);
+            this.#send({ result: { jobId, ...r } });
+            this.emit("result", { jobId, ok: r.ok, error: r.error });
+          }
+        } finally {
+          // Even if a listener threw: a drain waiting for the last job must not wait forever.
+          if (this.#running.size === 0 && this.#idle.size > 0) {
+            const waiting = [...this.#idle];
+            this.#idle.clear();
+            for (const f of waiting) f();
+          }
         }
       });
   }
@@ -316,14 +316,17 @@ export class NodeConnection extends EventEmitter {
     const now = Date.now();
     const remaining = Math.max(0, Date.parse(cert.validTo) - now);
     const at = now + remaining * (RENEW_AT + Math.random() * RENEW_JITTER);
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      this.renew().catch((err: unknown) => {
-        this.emit("renewal-failed", err);
-        // try again in a while, unless the certificate is gone for good
-        if (!this.#closed) this.#renewTimer = setTimeout(() => ((this.#renewTimer = undefined), this.#scheduleRenewal()), 30_000);
-      });
-    }, Math.max(0, at - Date.now()));
+    this.#renewTimer = setTimeout(
+      () => {
+        this.#renewTimer = undefined;
+        this.renew().catch((err: unknown) => {
+          this.emit("renewal-failed", err);
+          // try again in a while, unless the certificate is gone for good
+          if (!this.#closed) this.#renewTimer = setTimeout(() => ((this.#renewTimer = undefined), this.#scheduleRenewal()), 30_000);
+        });
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.#renewTimer.unref();
   }
 
@@ -333,7 +336,7 @@ export class NodeConnection extends EventEmitter {
    */
   async renew(o: { rekey?: boolean } = {}): Promise<{ notAfter: number; fingerprint: string }> {
     this.#followCredentials(); // renew with the newest certificate stored, whoever stored it
-    const r = await renewOver((req) => this.#unary<{ certificate: Uint8Array; notAfter: number }>("Renew", req), {
+    const r = await renewOver((req) => this.#unary<RenewResponse>("Renew", req), {
       stateDir: this.#requireStateDir(),
       deviceId: this.deviceId,
       caPem: this.#creds.caPem,
@@ -443,7 +446,7 @@ export class NodeConnection extends EventEmitter {
   async issuePeerCertificate(): Promise<{ certPem: string; keyPem: string; notAfter: number }> {
     const keyPem = newTlsKey();
     const req = signedKeyRequest(this.#requireStateDir(), this.deviceId, KeyProofPurpose.PeerCertificate, keyPem);
-    const r = await this.#unary<{ certificate: Buffer; notAfter: number }>("IssuePeerCertificate", req);
+    const r = await this.#unary<RenewResponse>("IssuePeerCertificate", req);
     return { certPem: new X509Certificate(r.certificate).toString(), keyPem, notAfter: r.notAfter };
   }
 
@@ -463,9 +466,7 @@ export class NodeConnection extends EventEmitter {
     const client = this.#client;
     if (!client) return Promise.reject(new NodeError("UNREACHABLE", "not connected"));
     return new Promise((resolve, reject) =>
-      (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) =>
-        e ? reject(fromStatus(e)) : resolve(r as R),
-      ),
+      (client[method] as Unary).call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(fromStatus(e)) : resolve(r as R))),
     );
   }
 

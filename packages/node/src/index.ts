@@ -11,15 +11,7 @@ export type { Refusal } from "./refusal.js";
 export type { RenewReason, Renewed } from "./renew.js";
 export type { OrchestratorClient } from "./orchestrator.js";
 export type { PairOptions, PairResult } from "./pair.js";
-export {
-  NODE_STATE_ENV,
-  STATE_FILES,
-  defaultStateDir,
-  loadCredentials,
-  loadOrCreateIdentity,
-  loadOrCreateTlsKey,
-  readPairedState,
-} from "./state.js";
+export { NODE_STATE_ENV, STATE_FILES, defaultStateDir, loadCredentials, loadOrCreateIdentity, loadOrCreateTlsKey, readPairedState } from "./state.js";
 export type { DeviceCredentials, Identity, PairedState, TlsKey } from "./state.js";
 export { verifyToken } from "@tether/crypto";
 export type { Jwks, TokenClaims } from "@tether/crypto";

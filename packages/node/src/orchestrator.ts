@@ -16,8 +16,8 @@ import { credentialsStamp, loadCredentials } from "./state.js";
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
 type Watch = NodeJS.ReadableStream & { cancel(): void };
-const UNARY = ["ListNodes", "Dispatch", "Run", "GetJob", "CancelJob", "ListJobs"] as const;
-type Raw = Client & Record<(typeof UNARY)[number], Unary> & { WatchJob(req: unknown, md: Metadata, opts: object): Watch };
+type UnaryMethod = "ListNodes" | "Dispatch" | "Run" | "GetJob" | "CancelJob" | "ListJobs";
+type Raw = Client & Record<UnaryMethod, Unary> & { WatchJob(req: unknown, md: Metadata, opts: object): Watch };
 
 export type OrchestratorClient = {
   ListNodes: Unary;
@@ -105,7 +105,7 @@ export function orchestrator(stateDir: string, daemon?: string): OrchestratorCli
   current = open();
 
   const unary =
-    (method: (typeof UNARY)[number]): Unary =>
+    (method: UnaryMethod): Unary =>
     (req, md, opts, cb) => {
       const c = channel();
       c.client[method](req, md, opts, (e, r) => {

@@ -210,7 +210,10 @@ export async function pair(o: PairOptions): Promise<PairResult> {
       throw new NodeError("REJECTED", `the admin rejected pairing request ${fin.requestId}${why}. Nothing was paired; to try again, ask the admin for a new code`);
     }
     if (decision.state === "expired") {
-      throw new NodeError("EXPIRED", `pairing request ${fin.requestId} expired before an admin approved it. Nothing was paired; run this again with a new code (\`tether pair code\`)`);
+      throw new NodeError(
+        "EXPIRED",
+        `pairing request ${fin.requestId} expired before an admin approved it. Nothing was paired; run this again with a new code (\`tether pair code\`)`,
+      );
     }
     if (decision.state !== "approved") throw new NodeError("DAEMON_REFUSED", `unexpected request state ${printable(decision.state)}`);
 
@@ -270,14 +273,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Hold a signed Await stream until the decision arrives; reconnect with backoff if the stream
  * drops; give up (EXPIRED) once the request's expiry has clearly passed.
  */
-async function awaitDecision(
-  client: PairingClient,
-  requestId: string,
-  expiresAt: number,
-  secretKey: Uint8Array,
-  now: () => number,
-  signal?: AbortSignal,
-): Promise<AwaitResponse> {
+async function awaitDecision(client: PairingClient, requestId: string, expiresAt: number, secretKey: Uint8Array, now: () => number, signal?: AbortSignal): Promise<AwaitResponse> {
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw new NodeError("EXPIRED", "stopped waiting for the admin's decision");
     if (now() > expiresAt + EXPIRY_GRACE_MS) {

@@ -99,11 +99,7 @@ export type PeerServer = { port: number; close(): Promise<void> };
  * Every call's client certificate is checked with the daemon; a revoked or unknown peer gets
  * PERMISSION_DENIED.
  */
-export async function createPeerServer(
-  conn: NodeConnection,
-  handlers: Record<string, PeerHandler>,
-  o: { address?: string } & PeerCheckOptions = {},
-): Promise<PeerServer> {
+export async function createPeerServer(conn: NodeConnection, handlers: Record<string, PeerHandler>, o: { address?: string } & PeerCheckOptions = {}): Promise<PeerServer> {
   const address = o.address ?? "127.0.0.1:0";
   const creds = conn.tlsMaterial();
   const verifier = new PeerVerifier(conn, o);
@@ -122,8 +118,7 @@ export async function createPeerServer(
             const out = await h(text ? JSON.parse(text) : null, peer);
             cb(null, { output: Buffer.from(JSON.stringify(out ?? null)) });
           },
-          (err: Error) =>
-            cb({ code: err instanceof NodeError && err.code === "UNREACHABLE" ? status.UNAVAILABLE : status.PERMISSION_DENIED, details: err.message }, null),
+          (err: Error) => cb({ code: err instanceof NodeError && err.code === "UNREACHABLE" ? status.UNAVAILABLE : status.PERMISSION_DENIED, details: err.message }, null),
         )
         .catch((err: Error) => cb({ code: status.INTERNAL, details: err.message }, null));
     },
@@ -157,7 +152,9 @@ export function connectPeer(conn: NodeConnection, address: string, o: { expectDe
     async call(method, input) {
       const out = await new Promise<Buffer>((resolve, reject) =>
         client.Call({ method, input: Buffer.from(JSON.stringify(input ?? null)) }, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) =>
-          e ? reject(new NodeError(e.code === status.PERMISSION_DENIED ? "REVOKED" : "DAEMON_REFUSED", `peer refused (${status[e.code]}): ${e.details}`, { cause: e })) : resolve(r.output),
+          e
+            ? reject(new NodeError(e.code === status.PERMISSION_DENIED ? "REVOKED" : "DAEMON_REFUSED", `peer refused (${status[e.code]}): ${e.details}`, { cause: e }))
+            : resolve(r.output),
         ),
       );
       // The server's certificate is known once TLS is up; check it before using its answer.

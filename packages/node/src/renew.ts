@@ -11,7 +11,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { CLOCK_SKEW_BACKDATE_MS } from "@tether/ca";
 import { KeyProofPurpose, identitySign, keyProofMessage, renewSignedMessage } from "@tether/crypto";
-import type { RenewRequest, RenewResponse } from "@tether/wire";
+import type { RenewRequestInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, renewHintInterceptor, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
 import { refusedForGood } from "./refusal.js";
@@ -23,7 +23,7 @@ export const RENEW_AT = 0.5;
 export type Renewed = { deviceId: string; certPem: string; keyPem?: string; notAfter: number; fingerprint: string };
 /** Why renewIfDue renewed: asked to (`force`), past RENEW_AT of the lifetime, or an admin's rotation (fleet.md §5A.4). */
 export type RenewReason = "forced" | "due" | "rotation";
-export type RenewCall = (req: RenewRequest) => Promise<RenewResponse>;
+export type RenewCall = (req: RenewRequestInit) => Promise<RenewResponse>;
 
 /** A fresh P-256 TLS key, as PKCS#8 PEM. */
 export function newTlsKey(): string {
@@ -35,7 +35,7 @@ export function newTlsKey(): string {
  * The request Renew and IssuePeerCertificate take (`purpose` says which): the public key of
  * `keyPem`, signed by the identity key, and signed by `keyPem` itself to prove we hold it.
  */
-export function signedKeyRequest(stateDir: string, deviceId: string, purpose: KeyProofPurpose, keyPem: string): RenewRequest {
+export function signedKeyRequest(stateDir: string, deviceId: string, purpose: KeyProofPurpose, keyPem: string): RenewRequestInit {
   const identity = loadOrCreateIdentity(stateDir);
   const key = createPrivateKey(keyPem);
   const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
@@ -66,10 +66,7 @@ export function renewalDue(certPem: string, now = Date.now()): boolean {
  *   BAD_CERTIFICATE when the answer is not our CA's certificate for our key; the daemon's
  *   refusals as NodeErrors.
  */
-export async function renewOver(
-  call: RenewCall,
-  o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean },
-): Promise<Renewed> {
+export async function renewOver(call: RenewCall, o: { stateDir: string; deviceId: string; caPem: string; currentKeyPem: string; rekey?: boolean }): Promise<Renewed> {
   const unlock = tryStateLock(o.stateDir);
   if (!unlock) throw new NodeError("BUSY", `another process is renewing the certificate in ${o.stateDir}`);
   try {
@@ -133,7 +130,12 @@ export async function renewIfDue(
   const Ctor = serviceClient<NodeRenewClient>("Node");
   const client = new Ctor(o.daemon ?? creds.state.daemon, deviceCredentials(creds), {
     ...DEVICE_CHANNEL_OPTIONS,
-    interceptors: [renewHintInterceptor(() => 0, () => (hinted = true))],
+    interceptors: [
+      renewHintInterceptor(
+        () => 0,
+        () => (hinted = true),
+      ),
+    ],
   });
   try {
     let reason: RenewReason = o.force ? "forced" : "due";

@@ -205,10 +205,7 @@ export class PairingManager {
     if (method !== "pin" && method !== "qr") throw new PairingError("INVALID_ARGUMENT", 'method must be "pin" or "qr"');
     const ttl = ttlMs === undefined || ttlMs === 0 ? this.#config.defaultCodeTtlMs : ttlMs;
     if (!Number.isInteger(ttl) || ttl < MIN_CODE_TTL_MS || ttl > this.#config.maxCodeTtlMs) {
-      throw new PairingError(
-        "INVALID_ARGUMENT",
-        `ttl must be between ${MIN_CODE_TTL_MS / 1000} and ${this.#config.maxCodeTtlMs / 1000} seconds`,
-      );
+      throw new PairingError("INVALID_ARGUMENT", `ttl must be between ${MIN_CODE_TTL_MS / 1000} and ${this.#config.maxCodeTtlMs / 1000} seconds`);
     }
     return this.#mutex.run(async () => {
       const now = this.#clock.now();
@@ -264,9 +261,7 @@ export class PairingManager {
   }
 
   async #findCode(method: PairMethod, selector: string): Promise<CodeRecord> {
-    const matches = [...(await this.#allCodes()).values()]
-      .filter((c) => c.method === method && c.selector === selector)
-      .sort((a, b) => b.createdAt - a.createdAt);
+    const matches = [...(await this.#allCodes()).values()].filter((c) => c.method === method && c.selector === selector).sort((a, b) => b.createdAt - a.createdAt);
     const code = matches[0];
     if (!code) throw new PairingError("CODE_NOT_FOUND", "no pairing code with that selector");
     return code;
@@ -711,15 +706,15 @@ export class PairingManager {
     return this.#updateDevice(
       id,
       (d) => {
-      const at = d.revokedAt ?? this.#clock.now();
-      const serials = d.revokedSerials ?? [];
-      const add = [d.certificateSerial, ...(d.peerCertificateSerials ?? [])].filter((x) => x && !serials.some((y) => y.serial === x));
-      return {
-        ...d,
-        revokedAt: at,
-        revokedSerials: [...serials, ...add.map((serial) => ({ serial, at }))],
-        ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
-      };
+        const at = d.revokedAt ?? this.#clock.now();
+        const serials = d.revokedSerials ?? [];
+        const add = [d.certificateSerial, ...(d.peerCertificateSerials ?? [])].filter((x) => x && !serials.some((y) => y.serial === x));
+        return {
+          ...d,
+          revokedAt: at,
+          revokedSerials: [...serials, ...add.map((serial) => ({ serial, at }))],
+          ...(reason ? { revokeReason: reason.slice(0, 256) } : {}),
+        };
       },
       { audit: (d) => [{ type: AuditEvent.DeviceRevoked, actor: by, subject: d.id, details: { reason: d.revokeReason ?? "" } }] },
     );
@@ -818,7 +813,8 @@ export class PairingManager {
    */
   setLabels(id: string, set: Record<string, string>, remove: string[] = []): Promise<DeviceRecord> {
     for (const [k, v] of Object.entries(set)) {
-      if (!LABEL_RE.test(k) || !LABEL_RE.test(v)) return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
+      if (!LABEL_RE.test(k) || !LABEL_RE.test(v))
+        return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
     }
     return this.#updateDevice(
       id,

@@ -189,13 +189,17 @@ export class Store<S extends Schema> implements Repository<S> {
       if (version === undefined) {
         let empty = true;
         for await (const _ of db.keys({ limit: 1 })) empty = false;
-        if (empty && maintenance) witness = { state: "missing" }; // nothing to check
+        if (empty && maintenance)
+          witness = { state: "missing" }; // nothing to check
         else if (empty) {
           resetWitness(dir, 0);
-          await db.batch([
-            { type: "put", key: SCHEMA_KEY, value: String(SCHEMA_VERSION) },
-            { type: "put", key: SEQ_KEY, value: seal(META, SEQ_KEY, "0") },
-          ], { sync: true });
+          await db.batch(
+            [
+              { type: "put", key: SCHEMA_KEY, value: String(SCHEMA_VERSION) },
+              { type: "put", key: SEQ_KEY, value: seal(META, SEQ_KEY, "0") },
+            ],
+            { sync: true },
+          );
           witness = { state: "ok", seq: 0 };
         } else if (!empty) {
           found.push({ kind: ProblemKind.Meta, message: "the schema record is missing from a store that has records" });
@@ -474,7 +478,10 @@ export class Store<S extends Schema> implements Repository<S> {
 
   /** Delete records by their whole LevelDB key (`!table!id`, or a key that names no table), durably. */
   dropRaw(keys: readonly string[]): Promise<void> {
-    return this.#enqueue(keys.map((key) => ({ put: false, table: "", key })), true);
+    return this.#enqueue(
+      keys.map((key) => ({ put: false, table: "", key })),
+      true,
+    );
   }
 
   /**

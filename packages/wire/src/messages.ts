@@ -1,124 +1,53 @@
-/** Message shapes as @grpc/proto-loader decodes them (camelCase, int64 as number, bytes as Buffer). */
+/**
+ * The message shapes of the wire contract, generated from proto/ by `npm run gen` into ./gen/
+ * (never edit those files; docs/protocol.md §13). This module only gives them the names the
+ * rest of the tree uses:
+ *
+ * - `X` is a message as tetherPackageDefinition() decodes it (the generator's `X__Output`,
+ *   made with the same LOAD_OPTIONS): camelCase names, int64 as number, bytes as Buffer,
+ *   every scalar, repeated and map field present (its default when absent on the wire), a
+ *   message field null when absent, a oneof's members optional and its name in the virtual
+ *   field.
+ * - `XInit` is what our code builds to send one, for the messages that carry bytes: every
+ *   field given (Required, our rule, so that a field cannot be forgotten), each in any form
+ *   the encoder takes (bytes as any Uint8Array). The generator's permissive `X` alone would
+ *   make every field optional. The stream messages, each a oneof, are sent with one member
+ *   set: their Init is the permissive type as it is.
+ */
+import type { AwaitResponse as AwaitResponseFields } from "./gen/tether/v1/AwaitResponse.js";
+import type { DaemonMessage as DaemonMessageFields } from "./gen/tether/v1/DaemonMessage.js";
+import type { NodeMessage as NodeMessageFields } from "./gen/tether/v1/NodeMessage.js";
+import type { RenewRequest as RenewRequestFields } from "./gen/tether/v1/RenewRequest.js";
+import type { RenewResponse as RenewResponseFields } from "./gen/tether/v1/RenewResponse.js";
+import type { RevealResponse as RevealResponseFields } from "./gen/tether/v1/RevealResponse.js";
+import type { StartResponse as StartResponseFields } from "./gen/tether/v1/StartResponse.js";
 
-export type StartRequest = {
-  version: number;
-  method: string;
-  selector: string;
-  sid: Uint8Array;
-  commitment: Uint8Array;
-  identityKey: Uint8Array;
-  tlsPublicKey: Uint8Array;
-  name: string;
-  role: string;
-};
-export type StartResponse = {
-  sessionId: string;
-  yb: Uint8Array;
-  caCertificate: Uint8Array;
-  signerCertificate: Uint8Array;
-  sessionExpiresAt: number;
-};
-export type RevealRequest = { sessionId: string; ya: Uint8Array };
-export type RevealResponse = { daemonConfirmation: Uint8Array; daemonSignature: Uint8Array };
-export type FinishRequest = { sessionId: string; nodeConfirmation: Uint8Array; nodeSignature: Uint8Array };
-export type FinishResponse = { requestId: string; deviceId: string; expiresAt: number };
-export type AwaitRequest = { requestId: string; timestamp: number; signature: Uint8Array };
-export type AwaitResponse = {
-  state: string;
-  role: string;
-  certificate: Uint8Array;
-  caCertificate: Uint8Array;
-  deviceId: string;
-  expiresAt: number;
-  reason: string;
-};
-/** Node.Renew and Node.IssuePeerCertificate (docs/fleet.md §5A.1, §5D). */
-export type RenewRequest = { tlsPublicKey: Uint8Array; timestamp: number; signature: Uint8Array; keyProof: Uint8Array };
-export type RenewResponse = { certificate: Uint8Array; notAfter: number };
-export type CreateCodeRequest = { method: string; ttlSeconds: number };
-export type CreateCodeResponse = { id: string; method: string; code: string; expiresAt: number; selector: string };
-export type PairRequest = {
-  id: string;
-  state: string;
-  deviceId: string;
-  name: string;
-  requestedRole: string;
-  role: string;
-  keyFingerprint: string;
-  verificationCode: string;
-  method: string;
-  createdAt: number;
-  expiresAt: number;
-  decidedAt: number;
-  certificateFingerprint: string;
-  reason: string;
-};
-export type Device = {
-  id: string;
-  name: string;
-  role: string;
-  identityKey: string;
-  keyFingerprint: string;
-  certificateFingerprint: string;
-  certificateSerial: string;
-  certificateNotAfter: number;
-  pairedAt: number;
-  requestId: string;
-  certificatePem: string;
-  revokedAt: number;
-  revokeReason: string;
-  online: boolean;
-  lastSeen: number;
-  capabilities: string[];
-  platform: string;
-  version: string;
-  inFlight: number;
-  labels: Record<string, string>;
-  jobScope: JobScope;
-  /** an admin asked for a rotation that the device has not done yet (docs/fleet.md §5A.4) */
-  rotationPending: boolean;
-  /** when it was first asked (ms since epoch; 0 when unknown or none is pending) */
-  rotationRequestedAt: number;
-};
-/** kind "own" | "all" | "labels" (docs/fleet.md 6.1) */
-export type JobScope = { kind: string; labels: Record<string, string> };
-export type Job = {
-  id: string;
-  deviceId: string;
-  capability: string;
-  state: string;
-  input: Uint8Array;
-  output: Uint8Array;
-  error: string;
-  createdAt: number;
-  deadline: number;
-  updatedAt: number;
-  attempts: number;
-  idempotencyKey: string;
-  dispatchedBy: string;
-};
-export type NodeInfo = {
-  deviceId: string;
-  name: string;
-  role: string;
-  online: boolean;
-  lastSeen: number;
-  capabilities: string[];
-  platform: string;
-  version: string;
-  inFlight: number;
-  maxConcurrency: number;
-  /** the node's stream takes no new jobs: it is finishing its running ones before it stops (fleet.md §7) */
-  draining: boolean;
-};
-export type StatusResponse = {
-  version: string;
-  listen: string;
-  advertise: string;
-  caFingerprint: string;
-  dataDir: string;
-  startedAt: number;
-  storeState: "ok" | "failed" | "damaged";
-  storeError: string;
-  storeSince: number;
-};
+export type { AwaitRequest__Output as AwaitRequest } from "./gen/tether/v1/AwaitRequest.js";
+export type { AwaitResponse__Output as AwaitResponse } from "./gen/tether/v1/AwaitResponse.js";
+export type { DaemonMessage__Output as DaemonMessage } from "./gen/tether/v1/DaemonMessage.js";
+export type { NodeMessage__Output as NodeMessage } from "./gen/tether/v1/NodeMessage.js";
+export type { CreateCodeRequest__Output as CreateCodeRequest } from "./gen/tether/v1/CreateCodeRequest.js";
+export type { CreateCodeResponse__Output as CreateCodeResponse } from "./gen/tether/v1/CreateCodeResponse.js";
+export type { Device__Output as Device } from "./gen/tether/v1/Device.js";
+export type { FinishRequest__Output as FinishRequest } from "./gen/tether/v1/FinishRequest.js";
+export type { FinishResponse__Output as FinishResponse } from "./gen/tether/v1/FinishResponse.js";
+export type { Job__Output as Job } from "./gen/tether/v1/Job.js";
+export type { JobScope__Output as JobScope } from "./gen/tether/v1/JobScope.js";
+export type { NodeInfo__Output as NodeInfo } from "./gen/tether/v1/NodeInfo.js";
+export type { PairRequest__Output as PairRequest } from "./gen/tether/v1/PairRequest.js";
+export type { RenewRequest__Output as RenewRequest } from "./gen/tether/v1/RenewRequest.js";
+export type { RenewResponse__Output as RenewResponse } from "./gen/tether/v1/RenewResponse.js";
+export type { RevealRequest__Output as RevealRequest } from "./gen/tether/v1/RevealRequest.js";
+export type { RevealResponse__Output as RevealResponse } from "./gen/tether/v1/RevealResponse.js";
+export type { StartRequest__Output as StartRequest } from "./gen/tether/v1/StartRequest.js";
+export type { StartResponse__Output as StartResponse } from "./gen/tether/v1/StartResponse.js";
+export type { StatusResponse__Output as StatusResponse } from "./gen/tether/v1/StatusResponse.js";
+
+/** What the daemon or a node builds to send (see above). */
+export type AwaitResponseInit = Required<AwaitResponseFields>;
+export type DaemonMessageInit = DaemonMessageFields;
+export type NodeMessageInit = NodeMessageFields;
+export type RenewRequestInit = Required<RenewRequestFields>;
+export type RenewResponseInit = Required<RenewResponseFields>;
+export type RevealResponseInit = Required<RevealResponseFields>;
+export type StartResponseInit = Required<StartResponseFields>;

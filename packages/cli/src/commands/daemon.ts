@@ -1,15 +1,73 @@
 /** tether daemon: run the daemon in the foreground. */
-import { LOG_LEVEL_ENV, createLogger } from "@tether/base";
-import type { Logger } from "@tether/base";
-import type { Command } from "../cli.js";
-import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, str } from "../cli.js";
+import { resolve } from "node:path";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, createLogger, parseLogLevel } from "@tether/base";
+import type { LevelLogger, LogLevel, Logger } from "@tether/base";
+import { DATA_DIR_ENV } from "@tether/wire";
+import type { Command, Flag, Io, Values } from "../cli.js";
+import { CliError, DATA_DIR_OPTION, Exit, didYouMean, emit, orList, str, table } from "../cli.js";
+import type { Resolved, Setting } from "../settings.js";
+import { readConfigFile, resolveSettings, settingsOf } from "../settings.js";
+
+type Daemon = typeof import("@tether/daemon");
+type DaemonConfig = import("@tether/daemon").DaemonConfig;
+
+/** The variable that names the config file when --config does not. */
+export const CONFIG_ENV = "TETHER_CONFIG";
+/** The daemon's flags that are not settings (no variable, no key in the file). */
+const NOT_SETTINGS = ["config", "print-config"];
+/**
+ * The settings a running daemon changes on SIGHUP (RunningDaemon.reload); a change to any
+ * other one is reported as needing a restart. A flag added later is restart-only until its
+ * name is added here and reload() applies it.
+ */
+export const RELOADABLE: readonly string[] = ["log-level", "pairing-burst", "pairing-rate", "max-connections", "max-handshakes", "max-handshakes-per-address"];
+/**
+ * TETHER_* variables that are not daemon settings but are tether's own (the node's, those set
+ * for jobs and renewal hooks, the tests'): a daemon started with them says nothing. Any other
+ * TETHER_* variable is reported at start (`environment variable ignored`) and by --print-config.
+ */
+const OTHER_VARIABLES = [
+  CONFIG_ENV,
+  "TETHER_NODE_HOME",
+  "TETHER_STATE_DIR",
+  "TETHER_DEVICE_ID",
+  "TETHER_TLS_CERT",
+  "TETHER_TLS_KEY",
+  "TETHER_TLS_CA",
+  "TETHER_TLS_BUNDLE",
+  "TETHER_CERT_FINGERPRINT",
+  "TETHER_CERT_NOT_AFTER",
+  "TETHER_CERT_NOT_AFTER_MS",
+  "TETHER_JOB_ID",
+  "TETHER_JOB_DEADLINE",
+  "TETHER_JOB_DEADLINE_MS",
+  "TETHER_JOB_ATTEMPT",
+  "TETHER_STORE_FAULT_FILE",
+  "TETHER_TEST_FILE_TIMEOUT_MS",
+  "TETHER_SOAK_SECONDS",
+  "TETHER_SOAK_TIMEOUT_MS",
+];
 
 export const daemonCommand: Command = {
   name: "daemon",
   summary: "run the tether daemon (CA, pairing, admin socket)",
   args: [],
   help: `Runs the daemon in the foreground until SIGINT or SIGTERM. Logs are JSON lines on
-stderr; TETHER_LOG_LEVEL=error|warn|info|debug sets how much (default info).
+stderr; --log-level error|warn|info|debug sets how much (default info).
+
+Every flag below but --config, --print-config and --json is a setting, which can also be
+given in the environment or in a TOML config file: --cert-lifetime is TETHER_CERT_LIFETIME
+and the key cert-lifetime (upper case, "-" as "_"; --data-dir is TETHER_HOME). A flag wins
+over the environment, which wins over the file. The file is --config FILE, or $TETHER_CONFIG:
+
+  listen = "0.0.0.0:7443"
+  advertise = "tether.lan:7443"
+  log-level = "info"
+
+--print-config shows each setting's value and where it came from, and exits. On SIGHUP the
+daemon reads the file again (and the flags and environment it started with): it applies
+log-level, pairing-burst, pairing-rate and the max-* limits, and logs which changes need a
+restart (listen, data-dir, ...). A bad file then is logged, and the daemon keeps its settings.
 
 On first start it creates, in the data directory:
   store/       the LevelDB store (pairing codes as hashes, requests, devices, jobs,
@@ -25,8 +83,8 @@ With --metrics HOST:PORT it also serves plain HTTP on that address (off by defau
   /metrics     Prometheus metrics (nodes, pairing, jobs, refusals, certificates,
                the store, the process); labels carry no ids, addresses or secrets
   /healthz     200 while the process runs
-  /readyz      200 when ready to serve, else 503 and why (starting, stopping, or
-               a failed store write)
+  /readyz      200 when ready to serve, else 503 and why (starting, stopping, a
+               failed store write, a certificate out of its validity)
 There is no authentication on it: keep it on loopback (127.0.0.1:9464) and let a
 local Prometheus or an SSH tunnel reach it, or firewall the port. The metrics are
 described in docs/operations.md, "Metrics".
@@ -38,6 +96,10 @@ file from a backup. The server and signer certificates are re-issued when missin
 
 Only one daemon can use a data directory at a time.
 
+Both the node listener and the admin socket serve the standard gRPC health service
+(see: tether health); the admin socket also serves server reflection (grpcurl), and
+the listener does too with --reflection.
+
 It checks its store at every start and refuses a damaged one (exit 14), naming the
 problem: see \`tether store check\` and \`tether store repair\`. If a store write fails
 while it runs (disk full, I/O error), it refuses every call with UNAVAILABLE until
@@ -45,32 +107,66 @@ it is restarted; \`tether status\` says why (exit 14).`,
   examples: [
     "tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443",
     "tether daemon --listen 127.0.0.1:0 --json   # a free port; the ready line says which",
+    "tether daemon --config /etc/tether/tether.toml",
     "tether daemon --metrics 127.0.0.1:9464      # then: curl -s 127.0.0.1:9464/metrics",
+    "TETHER_LOG_LEVEL=debug tether daemon --config tether.toml --print-config   # what it would use, and why",
   ],
   options: {
-    ...DATA_DIR_OPTION,
+    "data-dir": { ...(DATA_DIR_OPTION["data-dir"] as Flag), env: DATA_DIR_ENV, default: "~/.tether" },
     listen: { type: "string", value: "HOST:PORT", about: "the node-facing TLS listener (port 0 picks a free port)", default: "127.0.0.1:7443" },
     advertise: { type: "string", value: "HOST:PORT", about: "the address put into QR codes", default: "the listen address" },
     "cert-lifetime": { type: "string", value: "DURATION", about: "lifetime of the node certificates it issues: 90m, 7d, ... between 1m and 90d", default: "24h" },
     "job-retention": { type: "string", value: "DURATION", about: "how long finished jobs are kept before they are deleted: 1m..3650d, or 0 to keep them forever", default: "7d" },
-    metrics: { type: "string", value: "HOST:PORT", about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (no authentication: keep it on loopback)", default: "off" },
+    "log-level": { type: "string", value: "error|warn|info|debug", about: "how much it logs (debug adds a line per job)", default: "info" },
+    "pairing-burst": { type: "string", value: "N", about: "per source address, Pairing calls at once: Starts spend one budget of N,\nrefused calls another", default: "30" },
+    "pairing-rate": { type: "string", value: "PER-SECOND", about: "how fast each pairing budget refills, in calls per second (0.5: one every 2 s)", default: "2" },
+    "max-connections": {
+      type: "string",
+      value: "N",
+      about: "node-listener connections open at once (never more than the default)",
+      default: "the open-file limit less max(64, a quarter of it)",
+    },
+    "max-handshakes": { type: "string", value: "N", about: "TLS handshakes in progress at once, from all addresses", default: "half of max-connections" },
+    "max-handshakes-per-address": { type: "string", value: "N", about: "TLS handshakes in progress at once from one source address", default: "32" },
+    "handshake-timeout": { type: "string", value: "DURATION", about: "a connection whose TLS handshake is not complete by then is closed: 1s..5m", default: "10s" },
+    metrics: {
+      type: "string",
+      value: "HOST:PORT",
+      about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (port 0: a free port;\nno authentication: keep it on loopback)",
+      default: "off",
+    },
+    config: {
+      type: "string",
+      value: "FILE",
+      about: "read settings from this TOML file (its keys: the flags without dashes)",
+      default: `$${CONFIG_ENV}, else none`,
+      complete: "files",
+    },
+    "print-config": { type: "boolean", about: "print each setting, its value and where it came from (flag, env, file, default); start nothing" },
+    reflection: {
+      type: "boolean",
+      about:
+        "also serve gRPC server reflection on the node listener (Pairing, Node, Orchestrator; never Admin).\nIt is always on the admin socket; off on the listener, which anyone who can reach may ask",
+    },
   },
-  async run({ values, io }) {
+  async run({ values: flags, io }) {
     const d = await import("@tether/daemon");
-    let config;
-    try {
-      config = d.resolveDaemonConfig({
-        dataDir: await dataDirOf(values, io.env),
-        ...(str(values.listen) ? { listen: str(values.listen) as string } : {}),
-        ...(str(values.advertise) ? { advertise: str(values.advertise) as string } : {}),
-        ...(str(values["cert-lifetime"]) ? { nodeCertLifetimeMs: d.parseDuration(str(values["cert-lifetime"]) as string, "--cert-lifetime") } : {}),
-        ...(str(values["job-retention"]) ? { jobRetentionMs: d.parseDuration(str(values["job-retention"]) as string, "--job-retention") } : {}),
-        ...(str(values.metrics) !== undefined ? { metrics: str(values.metrics) as string } : {}),
-      });
-    } catch (err) {
-      throw new CliError(Exit.Usage, (err as Error).message, { cause: err });
+    // A reload (SIGHUP) reads the file again, with the flags and the environment of this start.
+    const env = { ...io.env };
+    const loaded = load(d, flags, env);
+    if (flags["print-config"]) {
+      printConfig(io, Boolean(flags.json), loaded);
+      return Exit.Ok;
     }
-    const log = createLogger({ write: io.err, level: io.env[LOG_LEVEL_ENV] });
+    // Each setting's value, from its flag, the environment or the file (undefined: the default);
+    // an error about one names where it came from: loaded.resolved.labelOf(name).
+    const { config } = loaded;
+    const log = createLogger({ write: io.err, level: loaded.logLevel });
+    for (const w of loaded.resolved.ignored) log.warn("environment variable ignored", { variable: w.variable, suggestions: w.suggestions });
+    // From here a SIGHUP must not end the process (its default action): before the daemon is
+    // ready, and once it is stopping, it is ignored; in between it reloads the configuration.
+    let onHangup = () => log.warn("SIGHUP ignored: the daemon is not ready yet");
+    process.on("SIGHUP", () => onHangup());
     let daemon;
     try {
       // A failed store write leaves memory and disk in doubt: the daemon logs it and refuses
@@ -91,17 +187,190 @@ it is restarted; \`tether status\` says why (exit 14).`,
       pid: process.pid,
     };
     io.out(
-      values.json
+      flags.json
         ? `${JSON.stringify(ready)}\n`
         : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\n` +
             (daemon.metrics ? `  metrics:        http://${daemon.metrics}/metrics (and /healthz, /readyz)\n` : "") +
             `Next: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
+    onHangup = reloader(
+      loaded,
+      () => load(d, flags, env),
+      (next) => daemon.reload(next),
+      log,
+    );
     const stop = await untilStopped(log, d.describe);
+    onHangup = () => {};
     await daemon.close(stop.reason);
     return stop.code;
   },
 };
+
+/** The daemon's settings: its options but NOT_SETTINGS. */
+export function daemonSettings(): Setting[] {
+  return settingsOf(daemonCommand.options, NOT_SETTINGS);
+}
+
+type Loaded = { resolved: Resolved; config: DaemonConfig; logLevel: LogLevel };
+
+/**
+ * Resolve the settings (flags > environment > file > defaults) and check them into the
+ * daemon's configuration. Nothing is started or written.
+ * @throws CliError (exit 2) naming the file, key or variable of a bad value
+ */
+function load(d: Daemon, flags: Values, env: NodeJS.ProcessEnv): Loaded {
+  const path = str(flags.config) ?? (env[CONFIG_ENV] || undefined);
+  const file = path === undefined ? undefined : readConfigFile(path);
+  const resolved = resolveSettings(daemonSettings(), { command: "daemon", values: flags, env, file, known: OTHER_VARIABLES });
+  return { resolved, ...configOf(d, resolved) };
+}
+
+function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: LogLevel } {
+  const at = (name: string) => r.labelOf(name);
+  const value = (name: string) => str(r.values[name]);
+  const opt = <T>(name: string, parse: (s: string, label: string) => T): T | undefined => {
+    const s = value(name);
+    return s === undefined ? undefined : parse(s, at(name));
+  };
+  try {
+    const level = value("log-level");
+    const logLevel = level === undefined ? DEFAULT_LOG_LEVEL : parseLogLevel(level);
+    if (!logLevel) throw new CliError(Exit.Usage, `${at("log-level")} must be ${orList(LOG_LEVELS)}, got ${JSON.stringify(level)}`);
+    const dataDir = value("data-dir");
+    if (dataDir === "") throw new CliError(Exit.Usage, `${at("data-dir")} must be a directory path, got ""`);
+    const burst = opt("pairing-burst", d.parseCount);
+    const perSecond = opt("pairing-rate", d.parseRate);
+    const limits = {
+      maxConnections: opt("max-connections", d.parseCount),
+      maxHandshakes: opt("max-handshakes", d.parseCount),
+      maxHandshakesPerAddress: opt("max-handshakes-per-address", d.parseCount),
+      handshakeTimeoutMs: opt("handshake-timeout", d.parseHandshakeTimeout),
+    };
+    const listenerLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+    const config = d.resolveDaemonConfig({
+      dataDir: dataDir === undefined ? d.defaultDataDir({}) : resolve(dataDir),
+      ...(value("listen") !== undefined ? { listen: value("listen") as string } : {}),
+      ...(value("advertise") !== undefined ? { advertise: value("advertise") as string } : {}),
+      ...(value("cert-lifetime") !== undefined ? { nodeCertLifetimeMs: opt("cert-lifetime", d.parseDuration) as number } : {}),
+      ...(value("job-retention") !== undefined ? { jobRetentionMs: opt("job-retention", d.parseDuration) as number } : {}),
+      ...(burst !== undefined || perSecond !== undefined
+        ? { pairingRateLimit: { burst: burst ?? d.DEFAULT_START_RATE_LIMIT.burst, perSecond: perSecond ?? d.DEFAULT_START_RATE_LIMIT.perSecond } }
+        : {}),
+      ...(Object.keys(listenerLimits).length ? { listenerLimits } : {}),
+      ...(r.values.reflection === true ? { reflection: true } : {}),
+      ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
+      labels: {
+        "data-dir": at("data-dir"),
+        listen: at("listen"),
+        advertise: at("advertise"),
+        "cert-lifetime": at("cert-lifetime"),
+        "job-retention": at("job-retention"),
+        metrics: at("metrics"),
+      },
+    });
+    return { config, logLevel };
+  } catch (err) {
+    if (err instanceof d.DaemonError) throw new CliError(Exit.Usage, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** "flag --listen", "env TETHER_LISTEN", "file /etc/tether/tether.toml", "default" */
+function sourceText(r: Resolved, name: string): string {
+  const s = r.sources[name];
+  return !s || s.source === "default" ? "default" : `${s.source} ${s.from}`;
+}
+
+/** --print-config: every setting with its value and source; the ignored variables. */
+function printConfig(io: Io, json: boolean, loaded: Loaded): void {
+  const r = loaded.resolved;
+  const rows = daemonSettings().map((s) => {
+    const given = r.values[s.name];
+    const src = r.sources[s.name] ?? { source: "default" as const };
+    // The data directory is shown resolved: where the daemon would write.
+    const value = s.name === "data-dir" ? loaded.config.dataDir : (given ?? null);
+    return {
+      name: s.name,
+      value,
+      ...(value === null ? { default: s.flag.default ?? null } : {}),
+      source: src.source,
+      from: src.source === "default" ? null : src.from,
+      env: s.env,
+      reload: RELOADABLE.includes(s.name) ? "live" : "restart",
+    };
+  });
+  const out = {
+    file: r.file ?? null,
+    settings: Object.fromEntries(rows.map(({ name, ...row }) => [name, row])),
+    ignored: r.ignored,
+  };
+  emit(io, json, out, () => {
+    const lines = [
+      `tether daemon settings; config file: ${r.file ?? `none (give --config FILE or $${CONFIG_ENV})`}`,
+      "",
+      table(
+        ["SETTING", "VALUE", "FROM", "ON SIGHUP"],
+        rows.map((row) => [
+          row.name,
+          row.value === null ? `(default: ${String(row.default)})` : String(row.value),
+          sourceText(r, row.name),
+          row.reload === "live" ? "applied" : "needs a restart",
+        ]),
+      ).trimEnd(),
+      ...r.ignored.map((w) => `warning: ${w.variable} is not a setting of tether daemon; ignored${didYouMean(w.suggestions)}`),
+    ];
+    return `${lines.join("\n")}\n`;
+  });
+}
+
+type Change = { from: unknown; to: unknown };
+
+/**
+ * SIGHUP: read the configuration again (the same file, the flags and environment of the
+ * start), apply the settings that can change live, and log one line: `configuration reloaded`
+ * with `changed` (applied), `needsRestart` (what the file or environment now says, which only
+ * a restart applies) and `effect` (what the daemon changed, RunningDaemon.reload). A bad file
+ * is logged (`configuration reload failed; keeping the running configuration`) and changes
+ * nothing.
+ */
+function reloader(
+  start: Loaded,
+  again: () => Loaded,
+  apply: (next: import("@tether/daemon").LiveConfig & { logLevel?: LogLevel }) => { applied: Record<string, Change> },
+  log: LevelLogger,
+) {
+  /** the values in force: those of the start, and for RELOADABLE ones the last reload's */
+  const running: Values = { ...start.resolved.values };
+  return () => {
+    let next: Loaded;
+    try {
+      next = again();
+    } catch (err) {
+      log.error("configuration reload failed; keeping the running configuration", { file: start.resolved.file ?? null, error: (err as Error).message });
+      return;
+    }
+    // Everything below only compares and assigns: next has been checked in full.
+    const changed: Record<string, Change> = {};
+    const needsRestart: Record<string, Change> = {};
+    for (const s of daemonSettings()) {
+      const from = running[s.name];
+      const to = next.resolved.values[s.name];
+      if (JSON.stringify(from) === JSON.stringify(to)) continue;
+      const change = { from: from ?? null, to: to ?? null };
+      if (RELOADABLE.includes(s.name)) {
+        changed[s.name] = change;
+        running[s.name] = to;
+      } else {
+        needsRestart[s.name] = change;
+      }
+    }
+    const { pairingRateLimit, listenerLimits } = next.config;
+    const effect = apply({ logLevel: next.logLevel, ...(pairingRateLimit ? { pairingRateLimit } : {}), ...(listenerLimits ? { listenerLimits } : {}) }).applied;
+    const fields = { file: next.resolved.file ?? null, changed, needsRestart, effect };
+    if (Object.keys(needsRestart).length) log.warn("configuration reloaded", fields);
+    else log.info("configuration reloaded", fields);
+  };
+}
 
 /** A stop after a fatal error that does not finish in this long ends the process anyway. */
 const FATAL_CLOSE_MS = 10_000;

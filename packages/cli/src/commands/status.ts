@@ -4,9 +4,13 @@ import type { Command } from "../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../cli.js";
 
 function storeLine(s: StatusResponse): string {
-  if (s.storeState === "failed") return `FAILED since ${isoTime(s.storeSince)}: ${s.storeError}\n                  every other call is refused until the daemon is restarted (free space or fix the disk first)`;
+  if (s.storeState === "ok" || !s.storeState) return "ok";
+  if (s.storeState === "failed")
+    return `FAILED since ${isoTime(s.storeSince)}: ${s.storeError}\n                  every other call is refused until the daemon is restarted (free space or fix the disk first)`;
   if (s.storeState === "damaged") return `DAMAGED: ${s.storeError}`;
-  return "ok";
+  // a state this CLI does not know (the wire says string): shown, never as "ok", and the
+  // exit code is Store as for any state but ok
+  return `${s.storeState}: ${s.storeError}`;
 }
 
 export const statusCommand: Command = {
@@ -23,8 +27,12 @@ restart it) or a read found a damaged record (stop it and run \`tether store che
   options: { ...DATA_DIR_OPTION },
   async run({ values, io }) {
     const s = await admin<StatusResponse>(await dataDirOf(values, io.env), "Status", {});
-    emit(io, Boolean(values.json), s, () =>
-      `daemon ${s.version} up since ${isoTime(s.startedAt)}\n  listen:         ${s.listen}\n  advertise:      ${s.advertise}\n  CA fingerprint: ${s.caFingerprint}\n  data dir:       ${s.dataDir}\n  store:          ${storeLine(s)}\n`,
+    emit(
+      io,
+      Boolean(values.json),
+      s,
+      () =>
+        `daemon ${s.version} up since ${isoTime(s.startedAt)}\n  listen:         ${s.listen}\n  advertise:      ${s.advertise}\n  CA fingerprint: ${s.caFingerprint}\n  data dir:       ${s.dataDir}\n  store:          ${storeLine(s)}\n`,
     );
     return s.storeState === "ok" || !s.storeState ? Exit.Ok : Exit.Store;
   },

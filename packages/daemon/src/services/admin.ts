@@ -248,7 +248,11 @@ export function adminService(
     }),
     Verify: unary<{ certificate: Uint8Array; token: string; audience: string; peerDeviceId: string }, object>(log, "Admin.Verify", async (req) => {
       if (req.peerDeviceId) deviceIdArg(req.peerDeviceId, "peerDeviceId");
-      return withPolicy(fleet.revocations, req.peerDeviceId, req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate));
+      return withPolicy(
+        fleet.revocations,
+        req.peerDeviceId,
+        req.token ? fleet.revocations.verifyToken(req.token, req.audience, fleet.jwks) : fleet.revocations.verify(req.certificate),
+      );
     }),
     GetJwks: unary<object, object>(log, "Admin.GetJwks", async () => ({ json: JSON.stringify(fleet.jwks) })),
     RotateDaemonCertificates: unary<object, object>(log, "Admin.RotateDaemonCertificates", async () => fleet.rotateDaemonCertificates()),
@@ -261,7 +265,9 @@ export function adminService(
         throw new DaemonError("INVALID_ARGUMENT", '"head" must be 64 lowercase hex digits (a head hash printed by audit verify)', { status: grpcStatus.INVALID_ARGUMENT });
       }
       const r = await audit.verify(req.head ? { head: req.head } : {});
-      return r.ok ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "", gaps: r.gaps } : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason, gaps: [] };
+      return r.ok
+        ? { ok: true, entries: r.entries, head: r.head, brokenAt: 0, reason: "", gaps: r.gaps }
+        : { ok: false, entries: r.entries, head: "", brokenAt: r.brokenAt, reason: r.reason, gaps: [] };
     }),
   };
 }

@@ -8,7 +8,7 @@ import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { TOKEN_DEFAULT_TTL_MS, TOKEN_MAX_TTL_MS, signToken, toHex } from "@tether/crypto";
 import type { Jwks } from "@tether/crypto";
 import type { PairingManager } from "@tether/pairing";
-import type { RenewRequest, RenewResponse } from "@tether/wire";
+import type { RenewRequest, RenewResponseInit } from "@tether/wire";
 import type { DeviceIndex } from "../auth.js";
 import { authenticate } from "../auth.js";
 import type { LoadedAuthority } from "../authority.js";
@@ -34,7 +34,7 @@ export function nodeService(o: {
   const { hub, index, pairing, revocations, authority, jwks, now, log, random } = o;
   return {
     Connect: (call: Parameters<NodeHub["connect"]>[0]) => hub.connect(call),
-    Renew: unary<RenewRequest, RenewResponse>(log, "Node.Renew", async (req, call) => {
+    Renew: unary<RenewRequest, RenewResponseInit>(log, "Node.Renew", async (req, call) => {
       // The current certificate must still be valid: an expired one cannot renew itself.
       const peer = authenticate(call, index, now(), undefined, { hint: false });
       const d = await pairing.renew({ deviceId: peer.deviceId, ...req });
@@ -70,7 +70,7 @@ export function nodeService(o: {
       };
       return { token: signToken(claims, authority.tokenSecretKey.expose(), authority.tokenPublicKey), expiresAt: claims.exp * 1000 };
     }),
-    IssuePeerCertificate: unary<RenewRequest, RenewResponse>(log, "Node.IssuePeerCertificate", async (req, call) => {
+    IssuePeerCertificate: unary<RenewRequest, RenewResponseInit>(log, "Node.IssuePeerCertificate", async (req, call) => {
       const peer = authenticate(call, index, now());
       const c = await pairing.issuePeerCertificate({ deviceId: peer.deviceId, ...req });
       return { certificate: c.certDer, notAfter: c.notAfter };

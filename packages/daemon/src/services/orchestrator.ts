@@ -79,44 +79,38 @@ export function orchestratorService(o: {
         return toJob(j);
       },
     ),
-    Run: unary<{ deviceId: string; capability: string; input: Uint8Array; timeoutMs: number; idempotencyKey: string }, object>(
-      log,
-      "Orchestrator.Run",
-      async (req, call) => {
-        const peer = caller(call);
-        const j = await jobs.dispatch({
-          deviceId: deviceIdArg(req.deviceId, "deviceId"),
-          capability: req.capability,
-          input: req.input,
-          timeoutMs: req.timeoutMs,
-          dispatchedBy: peer.deviceId,
-          ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
-        });
-        log.debug("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by: peer.deviceId, wait: true });
-        const final = await new Promise<JobRecord>((resolve, reject) => {
-          let settled = false;
-          const finish = (f: () => void) => {
-            if (settled) return;
-            settled = true;
-            unwatch();
-            untrack();
-            f();
-          };
-          const unwatch = jobs.watch(j.id, (x) => isFinal(x.state) && finish(() => resolve(x)));
-          // A revoked orchestrator's waiting calls end with its streams.
-          const untrack =
-            o.mode === "tls"
-              ? hub.track(peer.deviceId, { end: (code, details) => finish(() => reject(new DaemonError("CALLER_REVOKED", details, { status: code }))) })
-              : () => {};
-          call.on("cancelled", () => finish(() => reject(new DaemonError("CANCELLED", "the caller went away", { status: status.CANCELLED }))));
-          jobs.get(j.id).then(
-            (x) => isFinal(x.state) && finish(() => resolve(x)),
-            (err: unknown) => finish(() => reject(err)),
-          );
-        });
-        return toJob(final);
-      },
-    ),
+    Run: unary<{ deviceId: string; capability: string; input: Uint8Array; timeoutMs: number; idempotencyKey: string }, object>(log, "Orchestrator.Run", async (req, call) => {
+      const peer = caller(call);
+      const j = await jobs.dispatch({
+        deviceId: deviceIdArg(req.deviceId, "deviceId"),
+        capability: req.capability,
+        input: req.input,
+        timeoutMs: req.timeoutMs,
+        dispatchedBy: peer.deviceId,
+        ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      });
+      log.debug("job dispatched", { job: j.id, device: j.deviceId, capability: j.capability, by: peer.deviceId, wait: true });
+      const final = await new Promise<JobRecord>((resolve, reject) => {
+        let settled = false;
+        const finish = (f: () => void) => {
+          if (settled) return;
+          settled = true;
+          unwatch();
+          untrack();
+          f();
+        };
+        const unwatch = jobs.watch(j.id, (x) => isFinal(x.state) && finish(() => resolve(x)));
+        // A revoked orchestrator's waiting calls end with its streams.
+        const untrack =
+          o.mode === "tls" ? hub.track(peer.deviceId, { end: (code, details) => finish(() => reject(new DaemonError("CALLER_REVOKED", details, { status: code }))) }) : () => {};
+        call.on("cancelled", () => finish(() => reject(new DaemonError("CANCELLED", "the caller went away", { status: status.CANCELLED }))));
+        jobs.get(j.id).then(
+          (x) => isFinal(x.state) && finish(() => resolve(x)),
+          (err: unknown) => finish(() => reject(err)),
+        );
+      });
+      return toJob(final);
+    }),
     GetJob: unary<{ id: string }, object>(log, "Orchestrator.GetJob", async (req, call) => {
       return toJob(await jobs.get(req.id, accessOf(caller(call)).canSee));
     }),

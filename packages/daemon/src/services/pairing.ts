@@ -13,16 +13,7 @@ import type { AuditTrail } from "@tether/audit";
 import { clip } from "@tether/base";
 import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
-import type {
-  AwaitRequest,
-  AwaitResponse,
-  FinishRequest,
-  FinishResponse,
-  RevealRequest,
-  RevealResponse,
-  StartRequest,
-  StartResponse,
-} from "@tether/wire";
+import type { AwaitRequest, AwaitResponseInit, FinishRequest, FinishResponse, RevealRequest, RevealResponseInit, StartRequest, StartResponseInit } from "@tether/wire";
 import { status } from "@grpc/grpc-js";
 import { DaemonError, REFUSAL_MESSAGE_MAX_CHARS, toServiceError } from "../errors.js";
 import type { RateLimit } from "../ratelimit.js";
@@ -114,7 +105,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         return refused(rpc, req, peer, err);
       }
     };
-  const toAwait = (r: RequestRecord): AwaitResponse => ({
+  const toAwait = (r: RequestRecord): AwaitResponseInit => ({
     state: r.state,
     role: r.role ?? "",
     certificate: r.certificate ? Buffer.from(r.certificate, "base64") : new Uint8Array(),
@@ -125,19 +116,31 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
   });
 
   return {
-    Start: unary<StartRequest, StartResponse>(log, "Pairing.Start", guarded("Start", async (req) => {
-      const out = await pm.start(req);
-      guard.onStarted?.();
-      log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
-      return out;
-    })),
-    Reveal: unary<RevealRequest, RevealResponse>(log, "Pairing.Reveal", guarded("Reveal", (req) => pm.reveal(req))),
-    Finish: unary<FinishRequest, FinishResponse>(log, "Pairing.Finish", guarded("Finish", async (req) => {
-      const r = await pm.finish(req);
-      log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
-      return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
-    })),
-    Await: (call: ServerWritableStream<AwaitRequest, AwaitResponse>) => {
+    Start: unary<StartRequest, StartResponseInit>(
+      log,
+      "Pairing.Start",
+      guarded("Start", async (req) => {
+        const out = await pm.start(req);
+        guard.onStarted?.();
+        log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
+        return out;
+      }),
+    ),
+    Reveal: unary<RevealRequest, RevealResponseInit>(
+      log,
+      "Pairing.Reveal",
+      guarded("Reveal", (req) => pm.reveal(req)),
+    ),
+    Finish: unary<FinishRequest, FinishResponse>(
+      log,
+      "Pairing.Finish",
+      guarded("Finish", async (req) => {
+        const r = await pm.finish(req);
+        log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
+        return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
+      }),
+    ),
+    Await: (call: ServerWritableStream<AwaitRequest, AwaitResponseInit>) => {
       const peer = peerAddress(call.getPeer());
       let done = false;
       let unsubscribe = () => {};
@@ -180,9 +183,15 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
           if (r.state !== "pending") return finish(r);
           call.write(toAwait(r));
           // Expiry is also announced by the sweeper; this timer makes it prompt.
-          timer = setTimeout(() => {
-            pm.getRequest(r.id).then((cur) => cur.state !== "pending" && finish(cur), () => {});
-          }, Math.max(0, r.expiresAt - pm.now()) + 50);
+          timer = setTimeout(
+            () => {
+              pm.getRequest(r.id).then(
+                (cur) => cur.state !== "pending" && finish(cur),
+                () => {},
+              );
+            },
+            Math.max(0, r.expiresAt - pm.now()) + 50,
+          );
           timer.unref();
         },
         (err: unknown) => refused("Await", call.request, peer, err).catch(fail),

@@ -42,7 +42,7 @@ handshake.failed entry per address, call and error code each minute, with
     const want = limitText ? Number(limitText) : Infinity;
     const pages: Entry[][] = [];
     let got = 0;
-    for (let before = 0; ; ) {
+    for (let before = 0; ;) {
       const page = await admin<{ entries: Entry[]; nextBefore: number }>(dataDir, "ListAudit", { since, limit: Number.isFinite(want) ? want - got : 0, before });
       const fresh = page.entries.slice(-(want - got));
       pages.unshift(fresh);

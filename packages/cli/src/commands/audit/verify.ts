@@ -18,7 +18,12 @@ Entries lost from the middle of a damaged store cannot come back; once
 it ("accepted break before entry N"), every time.`,
   examples: ["tether audit verify --json", 'tether audit verify --head "$(cat /safe/place/audit-head)"   # kept from an earlier verify'],
   options: {
-    head: { type: "string", value: "HASH", about: "a head hash printed by an earlier verify: exit 13 unless the chain\nstill contains it (nothing up to it was rewritten)", default: "none" },
+    head: {
+      type: "string",
+      value: "HASH",
+      about: "a head hash printed by an earlier verify: exit 13 unless the chain\nstill contains it (nothing up to it was rewritten)",
+      default: "none",
+    },
     ...DATA_DIR_OPTION,
   },
   async run({ values, io }) {
@@ -27,7 +32,8 @@ it ("accepted break before entry N"), every time.`,
     const r = await admin<Result>(await dataDirOf(values, io.env), "VerifyAudit", { head: head ?? "" });
     emit(io, Boolean(values.json), r, () => {
       const gaps = (r.gaps ?? []).map((g) => `  accepted break before entry ${g.at} (${g.reason}), by the store repair at entry ${g.acceptedBy}\n`).join("");
-      if (r.ok) return `audit chain intact${gaps ? " but for the breaks a store repair accepted" : ""}: ${r.entries} entries, head ${r.head}${head ? `; it contains the kept head ${head}` : ""}\n${gaps}`;
+      if (r.ok)
+        return `audit chain intact${gaps ? " but for the breaks a store repair accepted" : ""}: ${r.entries} entries, head ${r.head}${head ? `; it contains the kept head ${head}` : ""}\n${gaps}`;
       return r.brokenAt ? `audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}\n` : `audit chain BROKEN: ${r.reason}\n`;
     });
     return r.ok ? Exit.Ok : Exit.Tampered;

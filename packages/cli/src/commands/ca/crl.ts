@@ -20,7 +20,12 @@ outside tether can check certificates against it.`,
     const out = str(values.out) as string;
     const c = await admin<{ crl: Uint8Array; thisUpdate: number; nextUpdate: number }>(await dataDirOf(values, io.env), "GetCrl", {});
     const der = Buffer.from(c.crl);
-    const body = values.der ? der : `-----BEGIN X509 CRL-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END X509 CRL-----\n`;
+    const body = values.der
+      ? der
+      : `-----BEGIN X509 CRL-----\n${der
+          .toString("base64")
+          .replace(/(.{64})/g, "$1\n")
+          .replace(/\n$/, "")}\n-----END X509 CRL-----\n`;
     writeFileAtomic(out, body, 0o644);
     emit(io, Boolean(values.json), { out, thisUpdate: isoTime(c.thisUpdate), nextUpdate: isoTime(c.nextUpdate) }, () => `wrote ${out} (next update ${isoTime(c.nextUpdate)})\n`);
     return Exit.Ok;

@@ -29,7 +29,12 @@ The rotation is recorded in the audit log (daemon.certificates_rotated).`,
       signerFingerprint: r.signerFingerprint,
       signerNotAfter: isoTime(r.signerNotAfter),
     };
-    emit(io, Boolean(values.json), out, () => `server certificate ${out.serverFingerprint} (until ${out.serverNotAfter})\nsigner certificate ${out.signerFingerprint} (until ${out.signerNotAfter})\n`);
+    emit(
+      io,
+      Boolean(values.json),
+      out,
+      () => `server certificate ${out.serverFingerprint} (until ${out.serverNotAfter})\nsigner certificate ${out.signerFingerprint} (until ${out.signerNotAfter})\n`,
+    );
     return Exit.Ok;
   },
 };

@@ -15,7 +15,10 @@ two devices may talk when either is an orchestrator, when neither has labels, or
 share a label (same key and value). Orchestrators can also be granted the jobs of the devices
 with given labels (tether devices grant). Give at least one KEY=VALUE or --remove.
 Keys and values match [a-z0-9][a-z0-9._-]{0,62}; at most 32 labels.`,
-  examples: ["tether devices label dev_4bzq3hh3tg2l6xyndziosfoxjw site=berlin   # put a site's nodes together", "tether devices label dev_4bzq3hh3tg2l6xyndziosfoxjw --remove site"],
+  examples: [
+    "tether devices label dev_4bzq3hh3tg2l6xyndziosfoxjw site=berlin   # put a site's nodes together",
+    "tether devices label dev_4bzq3hh3tg2l6xyndziosfoxjw --remove site",
+  ],
   options: { remove: { type: "string", multiple: true, value: "KEY", about: "remove this label", default: "none" }, ...DATA_DIR_OPTION },
   async run({ values, positionals, io }) {
     const [id = "", ...pairs] = positionals;
@@ -28,7 +31,17 @@ Keys and values match [a-z0-9][a-z0-9._-]{0,62}; at most 32 labels.`,
       set[p.slice(0, eq)] = p.slice(eq + 1);
     }
     const d = await admin<Device>(await dataDirOf(values, io.env), "SetLabels", { id, set, remove });
-    emit(io, Boolean(values.json), { id: d.id, labels: d.labels }, () => `${d.id}: ${Object.entries(d.labels).map(([k, v]) => `${k}=${v}`).join(" ") || "(no labels)"}\n`);
+    emit(
+      io,
+      Boolean(values.json),
+      { id: d.id, labels: d.labels },
+      () =>
+        `${d.id}: ${
+          Object.entries(d.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ") || "(no labels)"
+        }\n`,
+    );
     return Exit.Ok;
   },
 };

@@ -60,7 +60,9 @@ Details, including the certificate: tether devices show ID`,
               isoTime(d.certificateNotAfter),
               ...(wide
                 ? [
-                    Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+                    Object.entries(d.labels ?? {})
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(",") || "-",
                     d.platform || "-",
                     d.version || "-",
                     String(d.inFlight ?? 0),

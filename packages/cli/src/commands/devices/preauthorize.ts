@@ -25,7 +25,7 @@ code: a leaked public key alone never gets a certificate), its request is approv
 with the role given here. Each preauthorization works once.
 List them with \`tether devices preauthorizations\`; withdraw one with
 \`tether devices unpreauthorize DEVICE_ID\`.`,
-  examples: ["tether devices preauthorize --identity-key \"$(tether node identity --state-dir /mnt/img/tether --json | jq -r .identityKey)\" --name rack7 --expires 30d"],
+  examples: ['tether devices preauthorize --identity-key "$(tether node identity --state-dir /mnt/img/tether --json | jq -r .identityKey)" --name rack7 --expires 30d'],
   options: {
     "identity-key": { type: "string", required: true, value: "HEX", about: "the node's Ed25519 identity public key, 64 hex digits (tether node identity)" },
     name: { type: "string", value: "NAME", about: "a name for the list", default: "none" },
@@ -63,7 +63,14 @@ export const devicesPreauthorizationsCommand: Command = {
         ? "no preauthorizations\n"
         : table(
             ["DEVICE", "NAME", "ROLE", "EXPIRES", "USED", ...(wide ? ["CREATED", "IDENTITY KEY"] : [])],
-            list.map((p) => [p.deviceId, p.name || "-", p.role, isoTime(p.expiresAt), p.usedAt ? `${isoTime(p.usedAt)} (${p.requestId})` : "-", ...(wide ? [isoTime(p.createdAt), p.identityKey] : [])]),
+            list.map((p) => [
+              p.deviceId,
+              p.name || "-",
+              p.role,
+              isoTime(p.expiresAt),
+              p.usedAt ? `${isoTime(p.usedAt)} (${p.requestId})` : "-",
+              ...(wide ? [isoTime(p.createdAt), p.identityKey] : []),
+            ]),
           ),
     );
     return Exit.Ok;

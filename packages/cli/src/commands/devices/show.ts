@@ -35,7 +35,11 @@ field alike.`,
         tty`  platform, version:   ${d.platform || "-"}, ${d.version || "-"}\n`,
         tty`  capabilities:        ${d.capabilities.join(",") || "-"}\n`,
         ...(values.output === "wide" ? [tty`  jobs in flight:      ${d.inFlight ?? 0}\n`] : []),
-        tty`  labels:              ${Object.entries(d.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "-"}\n`,
+        tty`  labels:              ${
+          Object.entries(d.labels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ") || "-"
+        }\n`,
         ...(d.role === "orchestrator" ? [tty`  jobs:                ${formatJobsScope(d.jobScope)}\n`] : []),
         tty`  identity key:        ${d.identityKey}\n`,
         tty`  key fingerprint:     ${d.keyFingerprint}\n`,

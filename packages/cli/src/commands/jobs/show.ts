@@ -17,7 +17,12 @@ one field a line (table and wide are the same here: every field).`,
     const j = jobJson(await rpc<Job>("Orchestrator", await targetOf(values, io.env), "GetJob", { id }));
     // One line per field: the error (often a command's stderr) and the output came from the node.
     const line = ([k, v]: [string, unknown]) => tty`${k.padEnd(15)} ${typeof v === "string" ? v : JSON.stringify(v)}\n`;
-    emit(io, Boolean(values.json), j, () => Object.entries(j).filter(([, v]) => v !== undefined).map(line).join(""));
+    emit(io, Boolean(values.json), j, () =>
+      Object.entries(j)
+        .filter(([, v]) => v !== undefined)
+        .map(line)
+        .join(""),
+    );
     return Exit.Ok;
   },
 };

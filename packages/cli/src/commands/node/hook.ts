@@ -9,7 +9,6 @@ import type { ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { visible } from "@tether/base";
-import { STATE_FILES } from "@tether/node";
 
 /** A hook still running after this long is killed (with its process group). */
 export const HOOK_TIMEOUT_MS = 60_000;
@@ -21,7 +20,8 @@ const KILL_GRACE_MS = 2000;
  * directory's paths, and facts read from the new certificate itself. Nothing in them comes
  * from the daemon as text, and none is put into the command line.
  */
-export function renewHookEnv(stateDir: string, deviceId: string, certPem: string): Record<string, string> {
+export async function renewHookEnv(stateDir: string, deviceId: string, certPem: string): Promise<Record<string, string>> {
+  const { STATE_FILES } = await import("@tether/node");
   const cert = new X509Certificate(certPem);
   const notAfter = Date.parse(cert.validTo);
   return {

@@ -1,6 +1,4 @@
 /** tether node identity: print (making it if needed) this node's identity key and device id. */
-import { deviceIdFromIdentityKey, toHex } from "@tether/crypto";
-import { defaultStateDir, loadOrCreateIdentity } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { Exit, NODE_STATE_DIR_OPTION, emit, str } from "../../cli.js";
 
@@ -15,6 +13,8 @@ never printed.`,
   examples: ["tether node identity --state-dir /mnt/image/var/lib/tether-node --json   # factory provisioning"],
   options: { ...NODE_STATE_DIR_OPTION },
   async run({ values, io }) {
+    const { deviceIdFromIdentityKey, toHex } = await import("@tether/crypto");
+    const { defaultStateDir, loadOrCreateIdentity } = await import("@tether/node");
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const id = loadOrCreateIdentity(dir);
     const out = { identityKey: toHex(id.publicKey), deviceId: deviceIdFromIdentityKey(id.publicKey), stateDir: dir };

@@ -1,6 +1,5 @@
 /** tether node pair: pair this machine with a daemon using a PIN, a URI or a QR image. */
 import { visibleJson } from "@tether/base";
-import { NodeError, defaultStateDir, pair } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { CliError, Exit, NODE_STATE_DIR_OPTION, emit, selfCommand, str, tty, usageError } from "../../cli.js";
 import { readQrImage } from "../../qr.js";
@@ -51,11 +50,16 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
   examples: [
     "tether node pair --daemon 10.0.0.5:7443 --pin 123-4567-8901 --name rack7",
     "tether node pair --qr-image code.png --role orchestrator --state-dir /var/lib/tether-orchestrator",
-    "echo \"$PIN\" | tether node pair --daemon tether.lan:7443 --pin -   # keeps the PIN out of the process list",
+    'echo "$PIN" | tether node pair --daemon tether.lan:7443 --pin -   # keeps the PIN out of the process list',
   ],
   options: {
     pin: { type: "string", value: "PIN", about: "the PIN from tether pair code --method pin (needs --daemon); - reads it from stdin", default: "none" },
-    uri: { type: "string", value: "URI", about: "the tether:// URI from a QR code (carries the address and the CA\nfingerprint, which is checked); - reads it from stdin", default: "none" },
+    uri: {
+      type: "string",
+      value: "URI",
+      about: "the tether:// URI from a QR code (carries the address and the CA\nfingerprint, which is checked); - reads it from stdin",
+      default: "none",
+    },
     "qr-image": { type: "string", value: "FILE", about: "a PNG of the QR code, or a JPEG photo of it (decoded here)", default: "none", complete: "files" },
     daemon: { type: "string", value: "HOST:PORT", about: "the daemon's node listener (overrides the URI's address)", default: "the URI's address" },
     name: { type: "string", value: "NAME", about: "how admins will see this node", default: "the host name" },
@@ -67,6 +71,7 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
     if (given.length !== 1) throw usageError(this, "give exactly one of --pin, --uri or --qr-image");
     // "-" reads the code from stdin, so it does not show in the process list.
     const fromStdin = async (v: string | undefined) => (v === "-" ? (await readStdin()).trim() : v);
+    const { NodeError, defaultStateDir, pair } = await import("@tether/node");
     const uri = str(values["qr-image"]) ? await readQrImage(str(values["qr-image"]) as string) : await fromStdin(str(values.uri));
     const pin = await fromStdin(str(values.pin));
     const role = (str(values.role) ?? "node") as "node" | "orchestrator";
@@ -101,7 +106,13 @@ burned or unknown, 8 wrong code, daemon not authentic or device revoked,
         certificateNotAfter: new Date(r.certificateNotAfter).toISOString(),
         stateDir,
       };
-      emit(io, json, out, () => tty`paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`);
+      emit(
+        io,
+        json,
+        out,
+        () =>
+          tty`paired: device ${r.deviceId} as ${r.role}\n  certificate: ${stateDir}/cert.pem (until ${out.certificateNotAfter})\n  CA:          ${stateDir}/ca.pem (sha256 ${r.caFingerprint})\n`,
+      );
       return Exit.Ok;
     } catch (err) {
       if (err instanceof NodeError) throw new CliError(EXIT_FOR[err.code] ?? Exit.Failure, err.message, { cause: err });

@@ -1,5 +1,4 @@
 /** tether node renew: renew this device's certificate now, when it is due, or when the admin asked; optionally run a hook after. */
-import { NodeError, defaultStateDir, renewIfDue } from "@tether/node";
 import type { Command } from "../../cli.js";
 import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, emit, isoTime, str } from "../../cli.js";
 import { renewHookEnv, runHook } from "./hook.js";
@@ -27,10 +26,7 @@ used (\`tether dispatch --state-dir\` does it first). A device used less often t
 its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly.
 An expired certificate cannot renew itself: pair the device again (exit 8). Exit 9 when
 another process is renewing the same state directory at that moment.`,
-  examples: [
-    "tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer",
-    "tether node renew --force --json",
-  ],
+  examples: ["tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer", "tether node renew --force --json"],
   options: {
     force: { type: "boolean", about: "renew now, even before half the lifetime has passed" },
     "keep-key": { type: "boolean", about: "keep the current TLS key instead of making a new one" },
@@ -39,6 +35,7 @@ another process is renewing the same state directory at that moment.`,
     ...DAEMON_ADDRESS_OPTION,
   },
   async run({ values, io }) {
+    const { NodeError, defaultStateDir, renewIfDue } = await import("@tether/node");
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const hook = str(values.exec);
     if (hook !== undefined && !hook.trim()) throw new CliError(Exit.Usage, "--exec needs a COMMAND");
@@ -56,10 +53,15 @@ another process is renewing the same state directory at that moment.`,
       throw new CliError(exit, err.message, { cause: err });
     }
     if (!r) {
-      emit(io, Boolean(values.json), { renewed: false }, () => "not due yet (less than half of the certificate's lifetime has passed, and no rotation was asked for); use --force to renew now\n");
+      emit(
+        io,
+        Boolean(values.json),
+        { renewed: false },
+        () => "not due yet (less than half of the certificate's lifetime has passed, and no rotation was asked for); use --force to renew now\n",
+      );
       return Exit.Ok;
     }
-    const ran = hook === undefined ? undefined : await runHook(hook, renewHookEnv(dir, r.deviceId, r.certPem));
+    const ran = hook === undefined ? undefined : await runHook(hook, await renewHookEnv(dir, r.deviceId, r.certPem));
     const out = {
       renewed: true,
       reason: r.reason,

@@ -6,13 +6,11 @@
  */
 import { spawn } from "node:child_process";
 import { resolve as resolvePath } from "node:path";
-import { status } from "@grpc/grpc-js";
 import { LOG_LEVEL_ENV, createLogger, parseDurationMs } from "@tether/base";
 import type { LevelLogger, LogRecord } from "@tether/base";
-import { NodeError, connect, defaultStateDir } from "@tether/node";
 import type { JobContext, NodeConnection } from "@tether/node";
 import type { Command, Io } from "../../cli.js";
-import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, str, tty } from "../../cli.js";
+import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, grpcJs, str, tty } from "../../cli.js";
 import { killGroup, renewHookEnv, runHook } from "./hook.js";
 
 const MAX_STDOUT = 1024 * 1024;
@@ -123,7 +121,8 @@ function stopOnSignals(conn: NodeConnection, drainMs: number, log: LevelLogger):
       log.info("draining", { signal, running: conn.running, timeoutSeconds: drainMs / 1000, note: "no new jobs; send the signal again to stop at once" });
       void conn.drain(drainMs).then((d) => {
         if (over) return; // stopped at once meanwhile
-        if (d.unfinished) log.warn("drain timed out", { finished: d.finished, unfinished: d.unfinished, note: "unfinished jobs are stopped and not reported; the daemon delivers them again" });
+        if (d.unfinished)
+          log.warn("drain timed out", { finished: d.finished, unfinished: d.unfinished, note: "unfinished jobs are stopped and not reported; the daemon delivers them again" });
         else log.info("drained", { finished: d.finished });
         stop({ code: Exit.Ok, graceful: true });
       });
@@ -176,7 +175,12 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
   options: {
     capability: { type: "string", required: true, multiple: true, value: "NAME=COMMAND", about: "run COMMAND (with /bin/sh) for the jobs of capability NAME" },
     "max-concurrency": { type: "string", value: "N", about: "jobs to run at once, 1..64", default: "1" },
-    "drain-timeout": { type: "string", value: "DURATION", about: "how long a drain waits for running jobs (0 stops at once, as a second signal does; at most 24h)", default: "30s" },
+    "drain-timeout": {
+      type: "string",
+      value: "DURATION",
+      about: "how long a drain waits for running jobs (0 stops at once, as a second signal does; at most 24h)",
+      default: "30s",
+    },
     "on-renew": { type: "string", value: "COMMAND", about: "after each renewal of the certificate, run COMMAND with /bin/sh (as tether node renew --exec)" },
     "json-logs": { type: "boolean", about: "log JSON lines on stderr, in the daemon's log schema" },
     ...NODE_STATE_DIR_OPTION,
@@ -189,6 +193,8 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
     const drainMs = drainTimeoutOf(str(values["drain-timeout"]));
     const onRenew = str(values["on-renew"]);
     if (onRenew !== undefined && !onRenew.trim()) throw new CliError(Exit.Usage, "--on-renew needs a COMMAND");
+    const { NodeError, connect, defaultStateDir } = await import("@tether/node");
+    const { status } = await grpcJs();
     const stateDir = resolvePath(str(values["state-dir"]) ?? defaultStateDir(io.env));
     const log = logger(io, Boolean(values["json-logs"]));
     let conn;
@@ -229,14 +235,16 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs, ...advice });
     });
     conn.on("job", (j: { jobId: string; capability: string; attempt: number }) => log.info("job started", { job: j.jobId, capability: j.capability, attempt: j.attempt }));
-    conn.on("not-started", (j: { jobId: string; capability?: string }) => log.info("job not started (draining)", { job: j.jobId, ...(j.capability ? { capability: j.capability } : {}) }));
+    conn.on("not-started", (j: { jobId: string; capability?: string }) =>
+      log.info("job not started (draining)", { job: j.jobId, ...(j.capability ? { capability: j.capability } : {}) }),
+    );
     let hooks = Promise.resolve();
     conn.on("renewed", (r: { notAfter: number; fingerprint: string }) => {
       log.info("certificate renewed", { notAfter: new Date(r.notAfter).toISOString(), certificate: r.fingerprint });
       // one hook at a time, each with the certificate as it is when it starts
       if (onRenew) {
         hooks = hooks.then(async () => {
-          const ran = await runHook(onRenew, renewHookEnv(stateDir, conn.deviceId, conn.tlsMaterial().certPem));
+          const ran = await runHook(onRenew, await renewHookEnv(stateDir, conn.deviceId, conn.tlsMaterial().certPem));
           if (ran.ok) log.info("renew hook ran", {});
           else log.error("renew hook failed", { error: ran.error, note: "the renewal stands" });
         });

@@ -1,13 +1,13 @@
 /** tether pair approve: approve a pending request and issue the node's certificate. */
-import { CryptoError, parseVerificationCode } from "@tether/crypto";
 import type { PairRequest } from "@tether/wire";
 import type { Command } from "../../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, str, tty, usageError } from "../../cli.js";
 import { JOBS_SCOPE_SYNTAX, formatJobsScope, parseJobsScope } from "../devices/grant.js";
 
 /** --code as the node prints it (NNN-NNN) or as 6 digits; the daemon compares it. */
-function codeOption(value: string | undefined): string | undefined {
+async function codeOption(value: string | undefined): Promise<string | undefined> {
   if (value === undefined) return undefined;
+  const { CryptoError, parseVerificationCode } = await import("@tether/crypto");
   try {
     return parseVerificationCode(value, "--code");
   } catch (cause) {
@@ -33,7 +33,7 @@ exit 4, more than one is exit 5 (they are listed) and nothing is approved.
 Approving a request twice, or one that is rejected or expired, fails (exit 5)
 and issues nothing.`,
   examples: [
-    "tether pair approve --code 438-072   # the node printed \"verification code: 438-072\"",
+    'tether pair approve --code 438-072   # the node printed "verification code: 438-072"',
     "tether pair approve req_e838ee29fd629909da570593 --code 438-072 --role orchestrator --jobs site=berlin",
   ],
   options: {
@@ -48,7 +48,7 @@ and issues nothing.`,
     ...DATA_DIR_OPTION,
   },
   async run({ values, positionals, io }) {
-    const code = codeOption(str(values.code));
+    const code = await codeOption(str(values.code));
     const id = positionals[0] ?? "";
     if (!id && code === undefined) throw usageError(this, "give a request id, --code with the node's verification code, or both");
     const role = str(values.role) ?? "";
@@ -58,7 +58,12 @@ and issues nothing.`,
     const r = await admin<PairRequest>(await dataDirOf(values, io.env), "ApproveRequest", { id, role, code: code ?? "", ...(jobScope ? { jobScope } : {}) });
     const scope = r.role === "orchestrator" ? tty`  jobs: ${formatJobsScope(jobScope)}\n` : "";
     const checked = code === undefined ? "" : tty`  verification code: ${r.verificationCode} (matches the one given)\n`;
-    emit(io, Boolean(values.json), r, () => tty`approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n` + checked + tty`  certificate sha256: ${r.certificateFingerprint}\n` + scope);
+    emit(
+      io,
+      Boolean(values.json),
+      r,
+      () => tty`approved ${r.id}: device ${r.deviceId} (${r.name}) as ${r.role}\n` + checked + tty`  certificate sha256: ${r.certificateFingerprint}\n` + scope,
+    );
     return Exit.Ok;
   },
 };

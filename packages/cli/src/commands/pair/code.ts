@@ -22,9 +22,7 @@ function joinCommand(tether: string, args: string[]): string {
 
 /** A note when the advertised address is a loopback one: it reaches this machine only. */
 function loopbackNote(advertise: string): string {
-  return /^(127\.|\[::1\]|localhost:)/.test(advertise)
-    ? `  (${advertise} reaches this machine only: for other machines, start the daemon with --advertise HOST:PORT)\n`
-    : "";
+  return /^(127\.|\[::1\]|localhost:)/.test(advertise) ? `  (${advertise} reaches this machine only: for other machines, start the daemon with --advertise HOST:PORT)\n` : "";
 }
 
 export const pairCodeCommand: Command = {
@@ -48,7 +46,11 @@ the command the node runs to join, with the daemon's advertised address.
 The daemon stores only a hash of the code and shows it this one time. A code is
 burned after 5 handshakes that did not complete. Afterwards run \`tether pair list\`
 to see the node's request and its verification code.`,
-  examples: ["tether pair code --method pin", "tether pair code --method qr --ttl 600 --png /tmp/code.png   # a QR code to show on a screen", "tether pair code --method qr --png label.png --scale 12   # 1 mm modules at 300 dpi"],
+  examples: [
+    "tether pair code --method pin",
+    "tether pair code --method qr --ttl 600 --png /tmp/code.png   # a QR code to show on a screen",
+    "tether pair code --method qr --png label.png --scale 12   # 1 mm modules at 300 dpi",
+  ],
   options: {
     method: { type: "string", required: true, choices: ["pin", "qr"], about: "a PIN to type, or a QR code (a tether:// URI) to scan" },
     ttl: { type: "string", value: "SECONDS", about: "the code's lifetime, 10..3600 seconds", default: "300" },

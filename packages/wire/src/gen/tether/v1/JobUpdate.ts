@@ -1,0 +1,21 @@
+// GENERATED FILE, DO NOT EDIT. Made from proto/ by `npm run gen`
+// (packages/wire/scripts/gen-types.ts, with proto-loader-gen-types); `npm test` fails when it is stale.
+// Lint and format tools skip it: change the .proto and regenerate instead.
+// Original file: proto/tether/v1/node.proto
+
+
+export interface JobUpdate {
+  'jobId'?: (string);
+  /**
+   * "running"
+   */
+  'state'?: (string);
+}
+
+export interface JobUpdate__Output {
+  'jobId': (string);
+  /**
+   * "running"
+   */
+  'state': (string);
+}

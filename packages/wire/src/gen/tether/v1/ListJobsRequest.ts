@@ -1,0 +1,35 @@
+// GENERATED FILE, DO NOT EDIT. Made from proto/ by `npm run gen`
+// (packages/wire/scripts/gen-types.ts, with proto-loader-gen-types); `npm test` fails when it is stale.
+// Lint and format tools skip it: change the .proto and regenerate instead.
+// Original file: proto/tether/v1/orchestrator.proto
+
+
+export interface ListJobsRequest {
+  /**
+   * "" = all
+   */
+  'deviceId'?: (string);
+  /**
+   * "" = all
+   */
+  'state'?: (string);
+  /**
+   * 0 = 100, at most 1000; newest first
+   */
+  'limit'?: (number);
+}
+
+export interface ListJobsRequest__Output {
+  /**
+   * "" = all
+   */
+  'deviceId': (string);
+  /**
+   * "" = all
+   */
+  'state': (string);
+  /**
+   * 0 = 100, at most 1000; newest first
+   */
+  'limit': (number);
+}

@@ -1,0 +1,27 @@
+// GENERATED FILE, DO NOT EDIT. Made from proto/ by `npm run gen`
+// (packages/wire/scripts/gen-types.ts, with proto-loader-gen-types); `npm test` fails when it is stale.
+// Lint and format tools skip it: change the .proto and regenerate instead.
+// Original file: proto/tether/v1/peer.proto
+
+
+export interface PeerRequest {
+  /**
+   * the handler name
+   */
+  'method'?: (string);
+  /**
+   * UTF-8 JSON
+   */
+  'input'?: (Buffer | Uint8Array | string);
+}
+
+export interface PeerRequest__Output {
+  /**
+   * the handler name
+   */
+  'method': (string);
+  /**
+   * UTF-8 JSON
+   */
+  'input': (Buffer);
+}

@@ -1,0 +1,17 @@
+// GENERATED FILE, DO NOT EDIT. Made from proto/ by `npm run gen`
+// (packages/wire/scripts/gen-types.ts, with proto-loader-gen-types); `npm test` fails when it is stale.
+// Lint and format tools skip it: change the .proto and regenerate instead.
+// Original file: proto/tether/v1/admin.proto
+
+
+export interface SetLabelsRequest {
+  'id'?: (string);
+  'set'?: ({[key: string]: string});
+  'remove'?: (string)[];
+}
+
+export interface SetLabelsRequest__Output {
+  'id': (string);
+  'set': ({[key: string]: string});
+  'remove': (string)[];
+}

@@ -234,6 +234,8 @@ export type DaemonProcess = {
   adminSocket: string;
   dataDir: string;
   caFingerprint: string;
+  /** host:port of the metrics server, when started with --metrics */
+  metrics?: string;
   child: ChildProcess;
   stderr(): string;
   cpuMs(): number;
@@ -266,7 +268,7 @@ export async function startDaemonProcess(
     err += d;
     if (err.length > 1 << 20) err = err.slice(-(1 << 19)); // keep the tail of a chatty log
   });
-  const ready = await new Promise<{ listen: string; adminSocket: string; caFingerprint: string }>((resolve, reject) => {
+  const ready = await new Promise<{ listen: string; adminSocket: string; caFingerprint: string; metrics?: string }>((resolve, reject) => {
     const t = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`daemon not ready in ${o.timeoutMs ?? 60_000} ms: ${err.slice(-2000)}`));
@@ -276,7 +278,7 @@ export async function startDaemonProcess(
       const line = out.split("\n").find((l) => l.includes('"ready"'));
       if (line) {
         clearTimeout(t);
-        resolve(JSON.parse(line) as { listen: string; adminSocket: string; caFingerprint: string });
+        resolve(JSON.parse(line) as { listen: string; adminSocket: string; caFingerprint: string; metrics?: string });
       }
     });
     child.on("exit", (code) => {
@@ -294,6 +296,7 @@ export async function startDaemonProcess(
     listen: ready.listen,
     adminSocket: ready.adminSocket,
     caFingerprint: ready.caFingerprint,
+    ...(ready.metrics ? { metrics: ready.metrics } : {}),
     dataDir,
     child,
     stderr: () => err,

@@ -46,7 +46,9 @@ Environment:
   BENCH_PROFILE=1          dispatch and pairing: one more daemon run under --cpu-prof, its
                            top self-time functions added to the notes (not in the figures);
                            nodes: the first repetition's daemon under --cpu-prof (connects)
-  BENCH_KEEP_PROFILE=DIR   nodes: also copy that profile to DIR (for a closer look)
+  BENCH_KEEP_PROFILE=DIR   nodes and dispatch: also copy that profile to DIR (for a closer look)
+  BENCH_PROFILE_METRICS=1  dispatch: the profiled daemon runs with --metrics (and is scraped)
+  BENCH_SCRAPE_MS=N        dispatch: how often the daemon with --metrics is scraped (1000)
   BENCH_REPS=N             as --reps
   BENCH_NODES, BENCH_REVOKE_NODES, BENCH_REVOKE, BENCH_STARTUP_DEVICES, BENCH_STARTUP_JOBS,
   BENCH_SEQUENTIAL, BENCH_TOTAL, BENCH_PAIRINGS_1, BENCH_PAIRINGS_32

@@ -6,8 +6,11 @@
 # grpc-proto (stubs generated from the standard health and reflection protos, for the
 # off-the-shelf health client test/independent/grpc_health_probe.py), strace (the store's fsyncs,
 # observed), zbar-tools (zbarimg, an independent QR decoder), librsvg2-bin (rsvg-convert,
-# which rasterises the SVG QR code) and systemd (systemd-analyze verify and security, run on
-# contrib/systemd's units). Runs before
+# which rasterises the SVG QR code), systemd (systemd-analyze verify and security, run on
+# contrib/systemd's units), python3-prometheus-client and python3-yaml (Prometheus's own
+# parser of the daemon's /metrics; the alert rules read) and prometheus (for promtool, which
+# lints the metrics and checks contrib/prometheus/alerts.yml; installed without its
+# recommended exporters). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -20,15 +23,21 @@ command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || missing="$missing python3-grpcio"
 /usr/bin/python3 -c "import grpc_tools.protoc" >/dev/null 2>&1 || missing="$missing python3-grpc-tools"
 [ -e /usr/share/grpc-proto/grpc/health/v1/health.proto ] || missing="$missing grpc-proto"
+/usr/bin/python3 -c "import prometheus_client, yaml" >/dev/null 2>&1 || missing="$missing python3-prometheus-client python3-yaml"
+# installed on their own, without recommends: prometheus would bring its node exporter and IPMI tools
+norecommends=""
+command -v promtool >/dev/null 2>&1 || norecommends="prometheus"
 found=""
 for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && found=1; done
 [ -n "$found" ] || missing="$missing faketime"
-[ -z "$missing" ] && exit 0
+[ -z "$missing$norecommends" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "test tools: installing$missing" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null 2>&1 \
-    || echo "test tools: could not install$missing; the tests that need them will fail" >&2
+  echo "test tools: installing$missing $norecommends" >&2
+  (apt-get update -qq \
+    && { [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } \
+    && { [ -z "$norecommends" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $norecommends; }) >/dev/null 2>&1 \
+    || echo "test tools: could not install$missing $norecommends; the tests that need them will fail" >&2
 else
-  echo "test tools: missing$missing (install with: sudo apt-get install$missing); the tests that need them will fail" >&2
+  echo "test tools: missing$missing $norecommends (install with: sudo apt-get install$missing $norecommends); the tests that need them will fail" >&2
 fi
 exit 0

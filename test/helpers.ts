@@ -61,6 +61,8 @@ export async function startTestDaemon(
     renewalOverlapMs?: number;
     /** server reflection on the node listener too (`tether daemon --reflection`) */
     reflection?: boolean;
+    /** HOST:PORT for --metrics (e.g. 127.0.0.1:0) */
+    metrics?: string;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
@@ -72,6 +74,7 @@ export async function startTestDaemon(
     listen: o.listen ?? "127.0.0.1:0",
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
     ...(o.reflection ? { reflection: true } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
   };
   const d = await startDaemon(resolveDaemonConfig(config), {
     log,
@@ -336,7 +339,7 @@ export function streamEnd(s: NodeJS.ReadableStream): Promise<{ code: number; det
   });
 }
 
-export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number };
+export type Ready = { listen: string; advertise: string; adminSocket: string; caFingerprint: string; dataDir: string; pid: number; metrics?: string };
 
 /** `tether daemon` as a child process; resolves once it printed its ready line. */
 export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0", env: NodeJS.ProcessEnv = {}) {

@@ -163,12 +163,29 @@ P("the installed tether answers --version and --help, and refuses a bad command 
   assert.match(bad.stderr, 'unknown command "pair lst"');
 });
 
-P("with only the installed tether: daemon, PIN, pairing, approval, a node with a capability, a job and its result", async () => {
+/** GET a path of the metrics server (plain HTTP, a fresh connection). */
+async function scrape(address: string, path: string): Promise<{ status: number; body: string }> {
+  const { request } = await import("node:http");
+  const i = address.lastIndexOf(":");
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+P("with only the installed tether: daemon, PIN, pairing, approval, a node with a capability, a job and its result, scraped", async () => {
   const data = join(ctx.work, "daemon");
   const nodeDir = join(ctx.work, "node");
   // A config file (its TOML parser is a dependency the package loads lazily) and a flag over it.
   const config = join(ctx.work, "tether.toml");
-  writeFileSync(config, 'listen = "127.0.0.1:1"\nlog-level = "warn"\n', { mode: 0o600 });
+  // metrics: prom-client, another dependency loaded only when asked for
+  writeFileSync(config, 'listen = "127.0.0.1:1"\nlog-level = "warn"\nmetrics = "127.0.0.1:0"\n', { mode: 0o600 });
   const daemon = start(["daemon", "--config", config, "--data-dir", data, "--listen", "127.0.0.1:0", "--json"]);
   const line = await waitFor(
     () =>
@@ -180,8 +197,10 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
     30_000,
   );
   assert.is.not(line, "exited", `the daemon exited: ${daemon.err()}`);
-  const ready = JSON.parse(line) as { listen: string; adminSocket: string };
+  const ready = JSON.parse(line) as { listen: string; adminSocket: string; metrics: string };
   assert.match(ready.listen, /^127\.0\.0\.1:\d+$/);
+  assert.match(ready.metrics, /^127\.0\.0\.1:\d+$/, "the config file's metrics address, bound");
+  assert.equal(await scrape(ready.metrics, "/readyz"), { status: 200, body: "ready\n" });
   const dd = ["--data-dir", data];
 
   // The readiness check of contrib/systemd/tether.service, and a probe of the TLS listener.
@@ -246,6 +265,16 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
   const b = JSON.parse(bad.stdout) as { state: string; error: string };
   assert.is(b.state, "failed");
   assert.match(b.error, "broken");
+  const m = await scrape(ready.metrics, "/metrics");
+  assert.is(m.status, 200);
+  for (const sample of [
+    'tether_jobs_finished_total{state="succeeded"} 1',
+    'tether_jobs_finished_total{state="failed"} 1',
+    "tether_nodes_connected 1",
+    'tether_pairing_outcomes_total{result="approved"} 1',
+  ]) {
+    assert.ok(m.body.split("\n").includes(sample), `the installed daemon's metrics say ${sample}`);
+  }
 
   node.child.kill("SIGTERM");
   assert.is(await node.exited, 0, `node run drains and exits 0: ${node.err()}`);

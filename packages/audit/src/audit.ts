@@ -144,6 +144,7 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
   readonly #mutex = new Mutex();
   /** the chain's head as last handed to the store (undefined: read it from the store) */
   #head: AuditHead | undefined;
+  readonly #appendListeners: ((entries: readonly AuditEntry[]) => void)[] = [];
 
   constructor(repo: Repository<S & AuditTables>, now: () => number) {
     this.#repo = repo;
@@ -169,6 +170,14 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
    */
   async batch(ops: readonly Op<S & AuditTables>[], options: BatchOptions = {}): Promise<void> {
     await this.#write(ops, options.audit ?? [], options.sync ?? true);
+  }
+
+  /**
+   * Be told of the entries of every audited write once it is durable (for counting, e.g. the
+   * daemon's metrics). A listener that throws is ignored: the write has succeeded.
+   */
+  onAppend(fn: (entries: readonly AuditEntry[]) => void): void {
+    this.#appendListeners.push(fn);
   }
 
   /** Append one event on its own, durably. */
@@ -213,6 +222,15 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     } catch (err) {
       this.#head = undefined; // the store did not take it: read the head again next time
       throw err;
+    }
+    if (entries.length) {
+      for (const fn of this.#appendListeners) {
+        try {
+          fn(entries);
+        } catch {
+          // a listener's own mistake; the entries are written
+        }
+      }
     }
     return entries;
   }

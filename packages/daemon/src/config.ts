@@ -29,6 +29,8 @@ export type DaemonConfig = Readonly<{
   listenerLimits?: Partial<ListenerLimits>;
   /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
   reflection?: boolean;
+  /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
+  metrics?: Readonly<{ host: string; port: number }>;
 }>;
 
 /** What a reload can change while the daemon runs (RunningDaemon.reload); absent means the default. */
@@ -122,10 +124,12 @@ export function resolveDaemonConfig(o: {
   sweepIntervalMs?: number;
   pairingRateLimit?: RateLimit;
   listenerLimits?: Partial<ListenerLimits>;
-  labels?: Partial<Record<"data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention", string>>;
+  labels?: Partial<Record<"data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics", string>>;
   reflection?: boolean;
+  /** HOST:PORT for the metrics server (port 0 picks a free port) */
+  metrics?: string;
 }): DaemonConfig {
-  const label = (name: "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention") => o.labels?.[name] ?? `--${name}`;
+  const label = (name: "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics") => o.labels?.[name] ?? `--${name}`;
   const dataDir = resolve(o.dataDir ?? defaultDataDir());
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
     const where = o.labels?.["data-dir"]; // named only when not the flag: "TETHER_HOME:", "FILE: data-dir:"
@@ -139,6 +143,7 @@ export function resolveDaemonConfig(o: {
   if (o.nodeCertLifetimeMs !== undefined && !(o.nodeCertLifetimeMs >= MIN_NODE_CERT_LIFETIME_MS && o.nodeCertLifetimeMs <= MAX_NODE_CERT_LIFETIME_MS)) {
     throw new DaemonError("BAD_DURATION", `${label("cert-lifetime")} must be between 1m and 90d`);
   }
+  const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, label("metrics")) : undefined;
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
     throw new DaemonError("BAD_DURATION", `${label("job-retention")} must be 0 (keep forever) or between 1m and 3650d`);
   }
@@ -153,5 +158,6 @@ export function resolveDaemonConfig(o: {
     ...(o.pairingRateLimit ? { pairingRateLimit: Object.freeze({ ...o.pairingRateLimit }) } : {}),
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
+    ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
   });
 }

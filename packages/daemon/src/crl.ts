@@ -95,6 +95,16 @@ export class Revocations {
     return this.#crl as SignedCrl;
   }
 
+  /** The number of the last signed CRL (0 before the first). */
+  get number(): number {
+    return this.#number;
+  }
+
+  /** How many serials the CRL lists. */
+  get revokedCount(): number {
+    return this.#revoked.size;
+  }
+
   /** The last signed CRL, if one was made yet. */
   current(): SignedCrl | undefined {
     return this.#crl;

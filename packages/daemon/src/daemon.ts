@@ -29,6 +29,7 @@ import { Probes, certWindowOf, serveReflection } from "./probes.js";
 import type { Readiness } from "./readiness.js";
 import { createLogger } from "./log.js";
 import { DeviceIndex } from "./auth.js";
+import type { DaemonMetrics, MetricsServer, RefusalStage } from "./metrics.js";
 import { NodeHub } from "./hub.js";
 import { adminService } from "./services/admin.js";
 import { nodeService } from "./services/node.js";
@@ -76,6 +77,8 @@ export type RunningDaemon = {
   adminSocket: string;
   caFingerprint: string;
   caPem: string;
+  /** host:port the metrics server is bound to (with --metrics; the port is real even when 0 was asked for) */
+  metrics?: string;
   pairing: PairingManager;
   jobs: JobManager;
   hub: NodeHub;
@@ -129,6 +132,11 @@ function shutdown(server: Server): Promise<void> {
   });
 }
 
+/** A certificate's notAfter (ms since the epoch), from its PEM or DER. */
+function notAfterOf(cert: string | Uint8Array): number {
+  return Date.parse(new X509Certificate(cert).validTo);
+}
+
 function prepareDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = statSync(dir);
@@ -180,6 +188,14 @@ export async function startDaemon(
     throw startFailure(config.dataDir, err);
   }
   const health = new StoreHealth(store, now);
+  let started = false;
+  /** readiness.ts's answer, through the health service's Probes, once they exist */
+  let decided: (() => Readiness) | undefined;
+  /**
+   * What /readyz and tether_ready answer: "starting" until the daemon is ready, then the
+   * health service's own answer (readiness.ts), so the two never disagree.
+   */
+  const readiness = (): Readiness => (started && decided ? decided() : { ready: false, reason: "the daemon is starting" });
   /** timers that write to the store: stopped when it fails */
   const background: NodeJS.Timeout[] = [];
   /** what a stop undoes, last first; `what` names the steps the stop lines list (timers have none) */
@@ -198,7 +214,29 @@ export async function startDaemon(
     }
     return failed;
   };
+  let metrics: DaemonMetrics | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
+    if (config.metrics) {
+      // Served from the start (not ready until the daemon is) and stopped just before the
+      // store closes, so /readyz says "starting" and "stopping" while those take time.
+      const m = await import("./metrics.js");
+      metrics = new m.DaemonMetrics({ version: VERSION, readiness });
+      const mm = metrics;
+      store.onCommit((seconds, durable) => mm.storeCommitted(seconds, durable));
+      const { host, port } = config.metrics;
+      try {
+        metricsServer = await m.serveMetrics({ host, port, metrics, readiness, log });
+      } catch (cause) {
+        throw new DaemonError("LISTEN_FAILED", `cannot serve metrics on ${formatHostPort(host, port)}: ${(cause as Error).message}`, { cause });
+      }
+      const served = metricsServer;
+      cleanups.push({ what: "metrics server", run: () => served.close() });
+      if (!m.isLoopback(host)) {
+        log.warn("metrics are served without authentication on an address other machines may reach; bind them to loopback or firewall the port", { metrics: served.address });
+      }
+    }
+    const refusedAt = (stage: RefusalStage) => (reason: string) => metrics?.handshakeRefused(stage, reason);
     const advertiseHost = config.advertise ? parseHostPort(config.advertise).host : undefined;
     // With the store's lock held: only one daemon re-issues the server and signer certificates.
     const authority = await loadAuthority(keys, {
@@ -216,6 +254,7 @@ export async function startDaemon(
       certs: () => [windowOf("CA", authority.caPem), windowOf("server", authority.serverCertPem), windowOf("signer", authority.signerCertDer)],
       log,
     });
+    decided = () => probes.readiness();
 
     let listen = "";
     let advertise = config.advertise ?? "";
@@ -223,6 +262,10 @@ export async function startDaemon(
     // Everything the core packages write goes through the audit log, so each security event
     // is committed in the same atomic batch as the change it records.
     const audit = new AuditLog<PairingTables & JobTables>(store, now);
+    if (metrics) {
+      const mm = metrics;
+      audit.onAppend((entries) => mm.auditAppended(entries));
+    }
     const head = await audit.checkHead();
     if (!head.ok) throw storeDamaged(config.dataDir, [{ message: `audit log: ${head.reason}` }]);
     if (head.last?.type === AuditEvent.StoreRepaired) {
@@ -237,6 +280,10 @@ export async function startDaemon(
       sealer: createSealer(authority.sealKey.expose(), random),
       ...(o.pairing ? { config: o.pairing } : {}),
     });
+    if (metrics) {
+      const mm = metrics;
+      pairing.onOutcome((r) => mm.pairingOutcome(r));
+    }
     const index = new DeviceIndex(now, o.renewalOverlapMs);
     let jobs: JobManager | undefined;
     let revocations: Revocations | undefined;
@@ -250,9 +297,14 @@ export async function startDaemon(
       ...(o.registrationTimeoutMs ? { registrationTimeoutMs: o.registrationTimeoutMs } : {}),
       ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
       ...(o.indexUpdateDelayMs ? { indexUpdateDelayMs: o.indexUpdateDelayMs } : {}),
+      ...(metrics ? { onRefused: refusedAt("node") } : {}),
     });
     const jobConfig = { ...(config.jobRetentionMs !== undefined ? { finishedRetentionMs: config.jobRetentionMs } : {}), ...o.jobs };
     jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, config: jobConfig });
+    if (metrics) {
+      const mm = metrics;
+      jobs.on("finished", (j) => mm.jobFinished(j));
+    }
     store.onFailure((err) => {
       // Memory and disk may disagree now: refuse everything (health.ts) until a restart
       // reloads the truth from disk.
@@ -290,7 +342,13 @@ export async function startDaemon(
     // counts still pending are written once the node listener has stopped (cleanups run in
     // reverse), before the store closes.
     const defaultRateLimit = o.startRateLimit ?? DEFAULT_START_RATE_LIMIT;
-    const guard = pairingGuard({ limit: config.pairingRateLimit ?? defaultRateLimit, now, trail: audit, ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}) });
+    const guard = pairingGuard({
+      limit: config.pairingRateLimit ?? defaultRateLimit,
+      now,
+      trail: audit,
+      ...(o.refusalWindowMs ? { windowMs: o.refusalWindowMs } : {}),
+      ...(metrics ? { onRefused: refusedAt("pairing"), onStarted: () => metrics?.handshakeStarted() } : {}),
+    });
     const flushRefusals = (all: boolean) =>
       (all ? guard.audit.flushAll() : guard.audit.flushDue()).catch((err: unknown) => log.error("writing coalesced refusals failed", { error: describe(err) }));
     const refusalTimer = setInterval(() => void flushRefusals(false), REFUSAL_FLUSH_INTERVAL_MS);
@@ -334,6 +392,7 @@ export async function startDaemon(
       injector: nodeServer.createConnectionInjector(ServerCredentials.createInsecure()),
       limits: resolveListenerLimits({ ...o.listener, ...config.listenerLimits }),
       log,
+      ...(metrics ? { onRefused: refusedAt("tls") } : {}),
     });
     cleanups.push({
       what: "node listener",
@@ -460,8 +519,29 @@ export async function startDaemon(
     background.push(sweeper);
     timer(sweeper);
 
+    if (metrics && revocations) {
+      const crl = revocations;
+      metrics.attach({
+        now,
+        onlineCount: () => hub.onlineCount(),
+        devices: () => hub.devices(),
+        jobs,
+        pairing,
+        revocations: crl,
+        certificates: () => ({ ca: authority.ca.notAfter, server: notAfterOf(authority.serverCertPem), signer: notAfterOf(authority.signerCertDer) }),
+      });
+    }
     probes.start();
-    log.info("daemon ready", { listen, advertise, adminSocket, caFingerprint: authority.caFingerprint, dataDir: config.dataDir, listener: listener.limits });
+    started = true;
+    log.info("daemon ready", {
+      listen,
+      advertise,
+      adminSocket,
+      caFingerprint: authority.caFingerprint,
+      dataDir: config.dataDir,
+      listener: listener.limits,
+      ...(metricsServer ? { metrics: metricsServer.address } : {}),
+    });
     let closing: Promise<void> | undefined;
     const stop = async (reason: string) => {
       // NOT_SERVING first, before any server drains: probes and watchers hear it while they can.
@@ -501,6 +581,7 @@ export async function startDaemon(
       adminSocket,
       caFingerprint: authority.caFingerprint,
       caPem: authority.caPem,
+      ...(metricsServer ? { metrics: metricsServer.address } : {}),
       pairing,
       jobs,
       hub,

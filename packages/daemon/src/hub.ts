@@ -17,7 +17,7 @@ import type { DeviceIndex, Peer } from "./auth.js";
 import { wireCrl } from "./crl.js";
 import type { SignedCrl } from "./crl.js";
 import { authenticate } from "./auth.js";
-import { describe, toServiceError } from "./errors.js";
+import { DaemonError, describe, toServiceError } from "./errors.js";
 import { notADeviceId } from "./ids.js";
 import type { Logger } from "./log.js";
 import { peerOf } from "./services/rpc.js";
@@ -69,6 +69,7 @@ export class NodeHub implements NodeDirectory {
   readonly #idleTimeoutMs: number;
   readonly #crl: () => SignedCrl | undefined;
   readonly #indexUpdateDelayMs: number;
+  readonly #onRefused: (code: string) => void;
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sessions = new Map<string, Session>();
   /** every authenticated stream, by device, so revocation can end them all */
@@ -89,7 +90,10 @@ export class NodeHub implements NodeDirectory {
     crl?: () => SignedCrl | undefined;
     /** tests only: reflect each device change this much later (startDaemon's indexUpdateDelayMs) */
     indexUpdateDelayMs?: number;
+    /** told of each stream refused by the certificate check, with its code (the daemon's metrics) */
+    onRefused?: (code: string) => void;
   }) {
+    this.#onRefused = o.onRefused ?? (() => undefined);
     this.#indexUpdateDelayMs = o.indexUpdateDelayMs ?? 0;
     this.#crl = o.crl ?? (() => undefined);
     this.#index = o.index;
@@ -273,6 +277,7 @@ export class NodeHub implements NodeDirectory {
     try {
       peer = authenticate(call, this.#index, this.#now(), undefined, { hint: false }); // the stream gets `renew` instead
     } catch (err) {
+      this.#onRefused(err instanceof DaemonError ? err.code : "INTERNAL");
       call.emit("error", toServiceError(err, this.#log, "Node.Connect", address));
       return;
     }

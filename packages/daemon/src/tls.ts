@@ -87,6 +87,13 @@ export function resolveListenerLimits(o: Partial<ListenerLimits> = {}, fileLimit
   });
 }
 
+/**
+ * Why the listener refused a connection or its handshake failed: a cap on connections or
+ * handshakes (total, or from one address) was reached; the handshake timed out, the peer
+ * left before it was done, or TLS failed (not TLS at all, no common cipher, ...).
+ */
+export type ListenerRefusal = "connection_limit" | "handshake_limit" | "address_handshake_limit" | "handshake_timeout" | "disconnected" | "tls_error";
+
 /** How often, at most, the listener logs that it refused connections (with a count). */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
@@ -100,10 +107,21 @@ export class TlsListener {
   readonly #perAddress = new Map<string, number>();
   #refused = 0;
   #refusalLogged = 0;
+  readonly #onRefused: (reason: ListenerRefusal) => void;
 
-  constructor(o: { caPem: string; certPem: string; keyPem: string; injector: ConnectionInjector; limits: ListenerLimits; log: Logger }) {
+  constructor(o: {
+    caPem: string;
+    certPem: string;
+    keyPem: string;
+    injector: ConnectionInjector;
+    limits: ListenerLimits;
+    log: Logger;
+    /** told of each connection refused or handshake failed (the daemon's metrics) */
+    onRefused?: (reason: ListenerRefusal) => void;
+  }) {
     this.#limits = o.limits;
     this.#log = o.log;
+    this.#onRefused = o.onRefused ?? (() => undefined);
     this.#ca = o.caPem;
     this.#server = createServer({
       ca: o.caPem,
@@ -125,8 +143,12 @@ export class TlsListener {
       o.injector.injectConnection(socket);
     });
     // A failed or timed-out handshake: Node leaves closing the socket to us.
-    this.#server.on("tlsClientError", (_err, socket) => socket.destroy());
-    this.#server.on("drop", () => this.#refuse());
+    this.#server.on("tlsClientError", (err, socket) => {
+      socket.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      this.#onRefused(code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : code === "ECONNRESET" ? "disconnected" : "tls_error");
+    });
+    this.#server.on("drop", () => this.#refuse("connection_limit"));
   }
 
   get limits(): ListenerLimits {
@@ -179,7 +201,7 @@ export class TlsListener {
     const fromAddress = this.#perAddress.get(address) ?? 0;
     if (fromAddress >= this.#limits.maxHandshakesPerAddress || this.#handshaking.size >= this.#limits.maxHandshakes) {
       raw.destroy();
-      this.#refuse();
+      this.#refuse(fromAddress >= this.#limits.maxHandshakesPerAddress ? "address_handshake_limit" : "handshake_limit");
       return;
     }
     const key = `${address} ${raw.remotePort}`;
@@ -204,7 +226,8 @@ export class TlsListener {
   }
 
   /** Count a refused connection; log the count now and then, never once per connection. */
-  #refuse(): void {
+  #refuse(reason: ListenerRefusal): void {
+    this.#onRefused(reason);
     this.#refused++;
     const now = Date.now();
     if (now - this.#refusalLogged < REFUSAL_LOG_INTERVAL_MS) return;

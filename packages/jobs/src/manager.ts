@@ -255,11 +255,13 @@ export class JobManager {
   /**
    * Subscribe to: "queued" (deviceId) when a device has new work, "deliver" (job) when a job
    * was dispatched straight to its device's stream (send it now), "cancel" ({deviceId, jobId,
-   * reason}), "fatal" (the store failed a write; stop the daemon).
+   * reason}), "finished" (job) once a job's final state is durable (each job once: for
+   * counting, e.g. the daemon's metrics), "fatal" (the store failed a write; stop the daemon).
    */
   on(event: "queued", fn: (deviceId: string) => void): void;
   on(event: "deliver", fn: (job: JobRecord) => void): void;
   on(event: "cancel", fn: (c: { deviceId: string; jobId: string; reason: string }) => void): void;
+  on(event: "finished", fn: (job: JobRecord) => void): void;
   on(event: "fatal", fn: (err: Error) => void): void;
   on(event: string, fn: (...a: never[]) => void): void {
     this.#events.on(event, fn as (...a: unknown[]) => void);
@@ -323,6 +325,11 @@ export class JobManager {
     this.#disarm(cur.id);
     const done = w.then(() => {
       this.#emit(next);
+      try {
+        this.#events.emit("finished", next);
+      } catch {
+        // a counting listener's mistake: the job is final all the same
+      }
       // A finished in-flight job frees a slot on its device: more queued work may go out now.
       if (cur.state === "delivered" || cur.state === "running") this.#events.emit("queued", cur.deviceId);
       return next;
@@ -413,6 +420,22 @@ export class JobManager {
       if (this.#open.get(r.job.id)?.state === "delivered") this.#events.emit("deliver", r.job);
     } else if (r.fresh) this.#events.emit("queued", r.job.deviceId);
     return r.job;
+  }
+
+  /**
+   * The unfinished jobs now, by state, and the queued ones by capability: one pass over the
+   * open jobs (for a scrape of the daemon's metrics, not for a hot path).
+   */
+  counts(): { queued: number; delivered: number; running: number; queuedByCapability: Map<string, number> } {
+    const out = { queued: 0, delivered: 0, running: 0, queuedByCapability: new Map<string, number>() };
+    for (const j of this.#open.values()) {
+      if (j.state === "queued") {
+        out.queued++;
+        out.queuedByCapability.set(j.capability, (out.queuedByCapability.get(j.capability) ?? 0) + 1);
+      } else if (j.state === "delivered") out.delivered++;
+      else if (j.state === "running") out.running++;
+    }
+    return out;
   }
 
   /** Number of this device's jobs delivered or running. */

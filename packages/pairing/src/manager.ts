@@ -537,6 +537,24 @@ export class PairingManager {
     return () => this.#events.off(ev, listener);
   }
 
+  /**
+   * Be told of every request's outcome once it is durable: approved (by an admin or a
+   * preauthorization), rejected, or expired (written by the sweep). Returns the unsubscribe.
+   */
+  onOutcome(listener: (r: RequestRecord) => void): () => void {
+    this.#events.on("outcome", listener);
+    return () => this.#events.off("outcome", listener);
+  }
+
+  /** Tell the outcome listeners; one that throws does not undo a decision that is written. */
+  #outcome(r: RequestRecord): void {
+    try {
+      this.#events.emit("outcome", r);
+    } catch {
+      // a counting listener's mistake
+    }
+  }
+
   async getRequest(id: string): Promise<RequestView> {
     const r = await this.#repo.get("requests", id);
     if (!r) throw new PairingError("REQUEST_NOT_FOUND", `no pairing request ${id}`);
@@ -631,6 +649,7 @@ export class PairingManager {
       // The device index first: the node may connect the moment it learns the decision.
       if (r.device) await this.#deviceChanged(r.device);
       this.#events.emit(`decision:${id}`, r.request);
+      this.#outcome(r.request);
     } finally {
       this.#publishing.delete(id);
       published();
@@ -1039,7 +1058,10 @@ export class PairingManager {
       for (const id of gone) this.#codes?.delete(id);
       return ops.length;
     });
-    for (const e of expired) this.#events.emit(`decision:${e.id}`, e);
+    for (const e of expired) {
+      this.#events.emit(`decision:${e.id}`, e);
+      this.#outcome(e);
+    }
     return n;
   }
 

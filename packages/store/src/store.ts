@@ -93,6 +93,7 @@ export class Store<S extends Schema> implements Repository<S> {
   readonly #schema: number;
   readonly #fault: string | undefined;
   readonly #failureListeners: ((err: StoreError) => void)[] = [];
+  readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
   #queued: Group | undefined;
   #writing = false;
   #drained: Promise<void> = Promise.resolve();
@@ -260,6 +261,26 @@ export class Store<S extends Schema> implements Repository<S> {
     this.#failureListeners.push(fn);
   }
 
+  /**
+   * Called after each group commit that succeeded, with how long LevelDB's write took (with
+   * its fsync when `durable`), in seconds. For the daemon's metrics: nothing is timed without
+   * a listener.
+   */
+  onCommit(fn: (seconds: number, durable: boolean) => void): void {
+    this.#commitListeners.push(fn);
+  }
+
+  /** Tell the commit listeners; one that throws is not a failed write, nor may it stop the drain. */
+  #committed(seconds: number, durable: boolean): void {
+    for (const fn of this.#commitListeners) {
+      try {
+        fn(seconds, durable);
+      } catch {
+        // a listener's own mistake; the write succeeded
+      }
+    }
+  }
+
   #sub(table: string): Sub {
     const s = this.#subs.get(table);
     if (!s) throw new StoreError("NO_TABLE", `no table ${table}`);
@@ -376,6 +397,8 @@ export class Store<S extends Schema> implements Repository<S> {
         continue;
       }
       const seq = g.sync ? this.#seq + 1 : this.#seq;
+      const timed = this.#commitListeners.length > 0;
+      let took = 0;
       try {
         if (this.#fault && existsSync(this.#fault)) throw new Error(`IO error: a failure injected through ${FAULT_FILE_ENV}: No space left on device`);
         const b = this.#db.batch(); // throws at once when the store is closed
@@ -392,7 +415,9 @@ export class Store<S extends Schema> implements Repository<S> {
         }
         // Only durable commits are counted: the witness must never run ahead of the disk.
         if (g.sync) b.put(SEQ_KEY, seal(META, SEQ_KEY, String(seq)));
+        if (timed) took = performance.now();
         await b.write({ sync: g.sync });
+        if (timed) took = performance.now() - took;
       } catch (cause) {
         if (this.#db.status !== "open") {
           const err = new StoreError("CLOSED", "the store is closed", { cause });
@@ -405,6 +430,7 @@ export class Store<S extends Schema> implements Repository<S> {
         continue;
       }
       for (const w of g.waiters) w.resolve();
+      if (timed) this.#committed(took / 1000, g.sync);
       if (g.sync) {
         this.#seq = seq;
         try {

@@ -79,6 +79,16 @@ On first start it creates, in the data directory:
 
 With --json the ready line is JSON (the logs on stderr are JSON lines either way).
 
+With --metrics HOST:PORT it also serves plain HTTP on that address (off by default):
+  /metrics     Prometheus metrics (nodes, pairing, jobs, refusals, certificates,
+               the store, the process); labels carry no ids, addresses or secrets
+  /healthz     200 while the process runs
+  /readyz      200 when ready to serve, else 503 and why (starting, stopping, a
+               failed store write, a certificate out of its validity)
+There is no authentication on it: keep it on loopback (127.0.0.1:9464) and let a
+local Prometheus or an SSH tunnel reach it, or firewall the port. The metrics are
+described in docs/operations.md, "Metrics".
+
 It makes a new CA only in an empty data directory (or see: tether ca init). Later
 starts check ca/ first: with a key file missing, mismatched or unreadable, or a store
 without its CA, the daemon exits 1, naming the file, and writes nothing; restore the
@@ -98,6 +108,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
     "tether daemon --data-dir /var/lib/tether --listen 0.0.0.0:7443 --advertise tether.lan:7443",
     "tether daemon --listen 127.0.0.1:0 --json   # a free port; the ready line says which",
     "tether daemon --config /etc/tether/tether.toml",
+    "tether daemon --metrics 127.0.0.1:9464      # then: curl -s 127.0.0.1:9464/metrics",
     "TETHER_LOG_LEVEL=debug tether daemon --config tether.toml --print-config   # what it would use, and why",
   ],
   options: {
@@ -118,6 +129,12 @@ it is restarted; \`tether status\` says why (exit 14).`,
     "max-handshakes": { type: "string", value: "N", about: "TLS handshakes in progress at once, from all addresses", default: "half of max-connections" },
     "max-handshakes-per-address": { type: "string", value: "N", about: "TLS handshakes in progress at once from one source address", default: "32" },
     "handshake-timeout": { type: "string", value: "DURATION", about: "a connection whose TLS handshake is not complete by then is closed: 1s..5m", default: "10s" },
+    metrics: {
+      type: "string",
+      value: "HOST:PORT",
+      about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (port 0: a free port;\nno authentication: keep it on loopback)",
+      default: "off",
+    },
     config: {
       type: "string",
       value: "FILE",
@@ -166,12 +183,15 @@ it is restarted; \`tether status\` says why (exit 14).`,
       adminSocket: daemon.adminSocket,
       caFingerprint: daemon.caFingerprint,
       dataDir: config.dataDir,
+      ...(daemon.metrics ? { metrics: daemon.metrics } : {}),
       pid: process.pid,
     };
     io.out(
       flags.json
         ? `${JSON.stringify(ready)}\n`
-        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\nNext: tether pair code --method pin --data-dir ${config.dataDir}\n`,
+        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\n` +
+            (daemon.metrics ? `  metrics:        http://${daemon.metrics}/metrics (and /healthz, /readyz)\n` : "") +
+            `Next: tether pair code --method pin --data-dir ${config.dataDir}\n`,
     );
     onHangup = reloader(
       loaded,
@@ -238,7 +258,15 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
         : {}),
       ...(Object.keys(listenerLimits).length ? { listenerLimits } : {}),
       ...(r.values.reflection === true ? { reflection: true } : {}),
-      labels: { "data-dir": at("data-dir"), listen: at("listen"), advertise: at("advertise"), "cert-lifetime": at("cert-lifetime"), "job-retention": at("job-retention") },
+      ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
+      labels: {
+        "data-dir": at("data-dir"),
+        listen: at("listen"),
+        advertise: at("advertise"),
+        "cert-lifetime": at("cert-lifetime"),
+        "job-retention": at("job-retention"),
+        metrics: at("metrics"),
+      },
     });
     return { config, logLevel };
   } catch (err) {

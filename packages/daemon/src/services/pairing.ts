@@ -29,17 +29,30 @@ export type PairingGuard = {
   refusals: RateLimiter;
   /** where refusals are audited, coalesced by address, RPC and code */
   audit: AuditCoalescer;
+  /** told of every refused call with its code (the daemon's metrics); "INTERNAL" for an unexpected error */
+  onRefused?: (code: string) => void;
+  /** told of every handshake started (a Start that succeeded; the daemon's metrics) */
+  onStarted?: () => void;
 };
 
 /**
  * The guard the daemon uses: both budgets of `limit` per address, and refusals coalesced
  * into `trail` over windows of `windowMs` (default DEFAULT_COALESCE_WINDOW_MS).
  */
-export function pairingGuard(o: { limit: RateLimit; now: () => number; trail: Pick<AuditTrail, "appendAll">; windowMs?: number }): PairingGuard {
+export function pairingGuard(o: {
+  limit: RateLimit;
+  now: () => number;
+  trail: Pick<AuditTrail, "appendAll">;
+  windowMs?: number;
+  onRefused?: (code: string) => void;
+  onStarted?: () => void;
+}): PairingGuard {
   return {
     start: new RateLimiter(o.limit, o.now),
     refusals: new RateLimiter(o.limit, o.now),
     audit: new AuditCoalescer({ trail: o.trail, now: o.now, ...(o.windowMs ? { windowMs: o.windowMs } : {}) }),
+    ...(o.onRefused ? { onRefused: o.onRefused } : {}),
+    ...(o.onStarted ? { onStarted: o.onStarted } : {}),
   };
 }
 
@@ -68,6 +81,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
   };
   /** Audit a refusal (code and reason only, never a secret; its token stays spent); rethrow. */
   const refused = async (rpc: Rpc, req: object, peer: string, err: unknown): Promise<never> => {
+    guard.onRefused?.(err instanceof PairingError || err instanceof DaemonError ? err.code : "INTERNAL");
     if (err instanceof PairingError || err instanceof DaemonError) {
       await guard.audit.note(`${peer} ${rpc} ${err.code}`, {
         type: AuditEvent.HandshakeFailed,
@@ -107,6 +121,7 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
       "Pairing.Start",
       guarded("Start", async (req) => {
         const out = await pm.start(req);
+        guard.onStarted?.();
         log.info("handshake started", { method: req.method, selector: req.selector, session: out.sessionId });
         return out;
       }),

@@ -13,7 +13,7 @@ import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { RELOADABLE, daemonSettings } from "../packages/cli/src/commands/daemon.ts";
-import { ROOT, call, cli, cliInProcess, rawPairing, spawnCli, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
+import { ROOT, call, cli, cliInProcess, rawPairing, spawnCli, startDaemonWith, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
 import type { CliResult, Ready } from "./helpers.ts";
 
 type Proc = ReturnType<typeof spawnCli>;
@@ -61,18 +61,7 @@ async function refused(args: string[], extra: NodeJS.ProcessEnv, message: string
 
 /** Start `tether daemon` with these arguments and environment; resolves with its ready line. */
 async function start(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ d: Proc; ready: Ready }> {
-  const d = spawnCli(["daemon", "--json", ...args], env(extra));
-  const line = await waitFor(
-    () =>
-      d
-        .out()
-        .split("\n")
-        .find((l) => l.includes('"ready"')) ?? (d.child.exitCode !== null ? "exited" : undefined),
-    `daemon ready (stderr: ${d.err()})`,
-    30_000,
-  );
-  if (line === "exited") throw new Error(`daemon exited: ${d.err()}`);
-  return { d, ready: JSON.parse(line) as Ready };
+  return startDaemonWith(args, env(extra));
 }
 
 function lines(p: Proc): Line[] {

@@ -343,7 +343,12 @@ export type Ready = { listen: string; advertise: string; adminSocket: string; ca
 
 /** `tether daemon` as a child process; resolves once it printed its ready line. */
 export async function startDaemonProcess(data: string, extra: string[] = [], listen = "127.0.0.1:0", env: NodeJS.ProcessEnv = {}) {
-  const d = spawnCli(["daemon", "--data-dir", data, "--listen", listen, "--json", ...extra], env);
+  return startDaemonWith(["--data-dir", data, "--listen", listen, ...extra], env);
+}
+
+/** `tether daemon --json ARGS` as a child process, with exactly these flags; resolves once it printed its ready line. */
+export async function startDaemonWith(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const d = spawnCli(["daemon", "--json", ...args], env);
   const line = await waitFor(
     () =>
       d

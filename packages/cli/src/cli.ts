@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { delimiter, join, resolve, sep } from "node:path";
 import type { Client, Metadata, ServiceError } from "@grpc/grpc-js";
 import { visible, visibleJson } from "@tether/base";
-import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, packageRoot, tetherPackageDefinition } from "@tether/wire";
+import { ADMIN_SOCKET_NAME, MAX_ADMIN_MESSAGE_BYTES, defaultDataDir, packageRoot, packageVersion, tetherPackageDefinition } from "@tether/wire";
 
 type Grpc = typeof import("@grpc/grpc-js");
 let grpcModule: Grpc | undefined;
@@ -60,7 +60,7 @@ export class CliError extends Error {
 export type Io = { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv };
 
 /** The CLI's own version (`tether version` also shows the protocol versions and the daemon's). */
-export const CLI_VERSION = "0.1.0";
+export const CLI_VERSION = packageVersion();
 
 /**
  * What completion offers for a value: files or directories, or live values that

@@ -18,7 +18,7 @@ import type { ServiceDefinition } from "@grpc/grpc-js";
 import { PAIRING_TABLES, PairingManager } from "@tether/pairing";
 import type { PairingConfig, PairingTables } from "@tether/pairing";
 import { Store } from "@tether/store";
-import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, tetherPackageDefinition } from "@tether/wire";
+import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, packageVersion, tetherPackageDefinition } from "@tether/wire";
 import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
 import type { DaemonConfig, LiveConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
@@ -41,7 +41,8 @@ import { DEFAULT_START_RATE_LIMIT } from "./ratelimit.js";
 import type { RateLimit } from "./ratelimit.js";
 import { pairingGuard, pairingService } from "./services/pairing.js";
 
-export const VERSION = "0.1.0";
+/** The daemon's software version (Admin.Status, tether_build_info): the package's. */
+export const VERSION = packageVersion();
 
 /** Every table of the daemon's store (its open, `tether store check` and `repair`). */
 export const STORE_TABLES = [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES] as const;

@@ -19,6 +19,7 @@ import { pemToDer, serialKey, verifyCrl } from "@tether/ca";
 import type { VerifiedCrl } from "@tether/ca";
 import { KeyProofPurpose, Secret, verifyToken } from "@tether/crypto";
 import type { Jwks, TokenClaims } from "@tether/crypto";
+import { packageVersion } from "@tether/wire";
 import type { DaemonMessage, NodeMessageInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
@@ -27,7 +28,8 @@ import type { DeviceCredentials } from "./state.js";
 import { RENEW_AT, newTlsKey, renewOver, signedKeyRequest } from "./renew.js";
 import { STATE_FILES, credentialsStamp, loadCredentials } from "./state.js";
 
-export const NODE_VERSION = "0.1.0";
+/** The version a node reports in its hello (Device.version): the package's. */
+export const NODE_VERSION = packageVersion();
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { LOAD_OPTIONS, PROTO_DIR, PROTO_FILES } from "./protos.js";
 
-export { PROTO_DIR, packageRoot } from "./protos.js";
+export { PROTO_DIR, packageRoot, packageVersion } from "./protos.js";
 
 /**
  * Largest message either side accepts on the node listener: a job's input or output (at most

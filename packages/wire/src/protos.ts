@@ -18,12 +18,28 @@ const ROOT_PACKAGE_NAME = "tether";
  * @throws Error when no such directory is above this module (a broken install)
  */
 export function packageRoot(): string {
+  return (manifest ??= findManifest()).dir;
+}
+
+/**
+ * tether's version: the `version` of that root package.json, so that the CLI, the daemon and
+ * the node SDK report the version of the checkout or the package they run from, never a
+ * constant a release forgot to change.
+ */
+export function packageVersion(): string {
+  return (manifest ??= findManifest()).version;
+}
+
+let manifest: { dir: string; version: string } | undefined;
+
+function findManifest(): { dir: string; version: string } {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) {
       try {
-        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === ROOT_PACKAGE_NAME) return dir;
+        const m = JSON.parse(readFileSync(file, "utf8")) as { name?: unknown; version?: unknown };
+        if (m.name === ROOT_PACKAGE_NAME) return { dir, version: typeof m.version === "string" ? m.version : "unknown" };
       } catch {
         // not ours (unreadable or not JSON): keep walking up
       }

@@ -117,4 +117,15 @@ J("the README's journey succeeds as written and leaves no process and no file be
   }
 });
 
+J("the README starts with the two commands of a fresh clone: npm install && npm start, then npm test", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const first = /```sh\n([^]*?)```/.exec(readme)?.[1] ?? "";
+  const commands = first
+    .split("\n")
+    .map((l) => l.replace(/#.*/, "").trim())
+    .filter(Boolean);
+  assert.equal(commands, ["npm install && npm start", "npm test"]);
+  assert.ok(readme.indexOf(first) < readme.indexOf("\n## "), "the block comes before the first section");
+});
+
 J.run();

@@ -5,6 +5,8 @@
  * Then what only PostgreSQL has: the schema-version refusal, concurrent migrations, a failure
  * inside the transaction rolled back, and a stopped server giving a typed error, not a hang.
  */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { suite } from "uvu";
@@ -348,8 +350,40 @@ p("a stopped server gives UNAVAILABLE at once, not a hang; the store recovers wh
     } finally {
       await s.close();
     }
-    // a server that accepts no connections at all (the socket is there, nobody answers) times out
   } finally {
+    await srv.stop();
+  }
+});
+
+p("a server that stops answering (its processes frozen) gives UNAVAILABLE after the timeouts, not a hang", async () => {
+  const srv = await startPostgres();
+  const frozen: number[] = [];
+  try {
+    const s = await PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 800, queryTimeoutMs: 800, poolSize: 2 });
+    try {
+      await s.batch([put("a", "before")]);
+      // the postmaster and every backend it forked: the socket stays, nobody answers
+      const postmaster = Number(readFileSync(join(srv.socketDir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+      const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)], { encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
+      for (const pid of [postmaster, ...children]) {
+        process.kill(pid, "SIGSTOP");
+        frozen.push(pid);
+      }
+      const t0 = Date.now();
+      await rejects(s.get("a", "before"), "UNAVAILABLE");
+      await rejects(s.batch([put("a", "during")]), "UNAVAILABLE");
+      await rejects(PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 800 }), "UNAVAILABLE");
+      assert.ok(Date.now() - t0 < 6_000, `took ${Date.now() - t0} ms`);
+      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
+      assert.equal(ids(await s.list("a")), ["before"]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    for (const pid of frozen) process.kill(pid, "SIGCONT");
     await srv.stop();
   }
 });

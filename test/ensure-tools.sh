@@ -10,7 +10,8 @@
 # contrib/systemd's units), python3-prometheus-client and python3-yaml (Prometheus's own
 # parser of the daemon's /metrics; the alert rules read) and prometheus (for promtool, which
 # lints the metrics and checks contrib/prometheus/alerts.yml; installed without its
-# recommended exporters). Runs before
+# recommended exporters) and postgresql (initdb and pg_ctl, for the throw-away servers of
+# test/postgres.ts that the PostgreSQL store's tests run against). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -24,6 +25,9 @@ command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 /usr/bin/python3 -c "import grpc_tools.protoc" >/dev/null 2>&1 || missing="$missing python3-grpc-tools"
 [ -e /usr/share/grpc-proto/grpc/health/v1/health.proto ] || missing="$missing grpc-proto"
 /usr/bin/python3 -c "import prometheus_client, yaml" >/dev/null 2>&1 || missing="$missing python3-prometheus-client python3-yaml"
+pg=""
+for f in /usr/lib/postgresql/*/bin/initdb; do [ -x "$f" ] && pg=1; done
+[ -n "$pg" ] || missing="$missing postgresql"
 # installed on their own, without recommends: prometheus would bring its node exporter and IPMI tools
 norecommends=""
 command -v promtool >/dev/null 2>&1 || norecommends="prometheus"

@@ -1,0 +1,26 @@
+/**
+ * The one error class of @tether/store-pg. Its codes are @tether/store's where they mean the
+ * same thing, so that one mapping (to gRPC statuses, to exit codes) can serve both backends:
+ * - UNAVAILABLE: PostgreSQL cannot be reached (refused, no socket, timed out, the server shut
+ *   down or the connection dropped); nothing was written by the call that got it, or, for a
+ *   batch whose COMMIT was in flight, its outcome is unknown (the message says which);
+ * - OPEN_FAILED: the database refused the store for another reason (authentication, no such
+ *   database, a migration failed);
+ * - UNSUPPORTED: the database's schema is newer than this version knows;
+ * - CORRUPT: a stored value is not the JSON record it must be;
+ * - WRITE_FAILED: a batch failed and was rolled back (nothing of it is written). Unlike the
+ *   LevelDB store this does not fail closed: a rolled-back transaction leaves no doubt;
+ * - READ_FAILED: a read failed for a reason other than the connection;
+ * - CLOSED: the store is closing or closed;
+ * - NO_TABLE, NOT_AUDITED: a caller's mistake.
+ */
+export type PgStoreErrorCode = "UNAVAILABLE" | "OPEN_FAILED" | "UNSUPPORTED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
+
+export class PgStoreError extends Error {
+  readonly code: PgStoreErrorCode;
+  constructor(code: PgStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PgStoreError";
+    this.code = code;
+  }
+}

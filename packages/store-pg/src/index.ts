@@ -1,0 +1,5 @@
+/** @tether/store-pg: the storage contract (Repository) on PostgreSQL, with versioned migrations. */
+export { PgStoreError } from "./errors.js";
+export type { PgStoreErrorCode } from "./errors.js";
+export { PG_SCHEMA_VERSION, PgStore } from "./store.js";
+export type { PgStoreOptions } from "./store.js";

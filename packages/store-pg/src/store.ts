@@ -1,0 +1,325 @@
+/**
+ * The storage contract (Repository, @tether/base) on PostgreSQL through `pg`, the only module
+ * in tether that imports it. Like the LevelDB store it knows nothing of what records mean.
+ *
+ * One table holds every record, `tether_records (tbl, id, value)`, rather than one SQL table
+ * per schema table: the contract names its tables at run time (the LevelDB store's sublevels),
+ * so a caller adding a table needs no migration, a batch across tables is one statement per
+ * kind of write, and `(tbl, id)` is the primary key whose B-tree serves every get and range
+ * scan. `id` is `COLLATE "C"`, so ids sort by their UTF-8 bytes, as LevelDB's keys do. `value`
+ * is `json`, not `jsonb`: json keeps the text exactly as JSON.stringify wrote it (key order,
+ * `\u0000` in strings), so a record reads back as it does from LevelDB. A table that needs
+ * its own indexes later gets its own SQL table by a migration.
+ *
+ * Migrations are numbered; `tether_schema_migrations` records those applied. The store runs
+ * the missing ones at open, in one transaction under a transaction-scoped advisory lock (so
+ * replicas opening together migrate once), and refuses a database whose schema is newer than
+ * it knows.
+ *
+ * Batches: one transaction each, applied in call order. While one is in flight the batches
+ * that arrive are queued and committed together in the next transaction (group commit, as in
+ * the LevelDB store); each caller's batch stays atomic because it is part of one atomic
+ * transaction. `sync: false` is `SET LOCAL synchronous_commit = off`: PostgreSQL may lose it
+ * in an OS crash, as LevelDB may lose an unsynced write.
+ */
+import pg from "pg";
+import type { Pool, PoolClient } from "pg";
+import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
+import { PgStoreError } from "./errors.js";
+
+/** The migrations, in order: migration N (1-based) brings the schema to version N. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tether_records (
+     tbl text NOT NULL,
+     id text COLLATE "C" NOT NULL,
+     value json NOT NULL,
+     PRIMARY KEY (tbl, id)
+   )`,
+];
+/** The schema version this code knows (and migrates a database to). */
+export const PG_SCHEMA_VERSION = MIGRATIONS.length;
+/** pg_advisory_xact_lock key for migrations: 0x7465746865720001, "tether" and 1 as 64 bits. */
+const MIGRATION_LOCK = "8387237872774807553";
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+export const DEFAULT_POOL_SIZE = 10;
+
+export type PgStoreOptions = {
+  /** how long to wait for a connection before UNAVAILABLE (default 5 s) */
+  connectTimeoutMs?: number;
+  /** how long one query may take before UNAVAILABLE (default 30 s) */
+  queryTimeoutMs?: number;
+  /** connections in the pool (default 10) */
+  poolSize?: number;
+};
+
+type Encoded = { put: boolean; table: string; id: string; value?: string };
+type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject(e: Error): void }[] };
+
+/** Error codes, from pg (SQLSTATE) and from Node's sockets, that mean "cannot reach the database". */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+const UNAVAILABLE_TEXT = /timeout exceeded when trying to connect|Connection terminated|connection error|Query read timeout|not queryable/i;
+
+function unreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (typeof e.code === "string" && (SOCKET_CODES.has(e.code) || e.code.startsWith("08") || UNAVAILABLE_STATES.has(e.code))) return true;
+    if (typeof e.message === "string" && UNAVAILABLE_TEXT.test(e.message)) return true;
+  }
+  return false;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function unavailable(cause: unknown, what: string): PgStoreError {
+  return new PgStoreError("UNAVAILABLE", `PostgreSQL is unavailable: ${what}: ${messageOf(cause)}`, { cause });
+}
+
+/** No SQL text value can hold U+0000; the LevelDB store's ids can, so this is checked here. */
+function checkId(id: unknown, label: string): string {
+  if (typeof id !== "string") throw new PgStoreError("WRITE_FAILED", `${label} must be a string, got ${typeof id}`);
+  if (id.includes("\u0000")) throw new PgStoreError("WRITE_FAILED", `${label} contains U+0000, which PostgreSQL cannot store`);
+  return id;
+}
+
+export class PgStore<S extends Schema> implements Repository<S> {
+  readonly #pool: Pool;
+  readonly #tables: ReadonlySet<string>;
+  #queued: Group | undefined;
+  #writing = false;
+  #drained: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(pool: Pool, tables: readonly string[]) {
+    this.#pool = pool;
+    this.#tables = new Set(tables);
+  }
+
+  /**
+   * Connect to the database at `url` (a libpq URL; `?host=/dir` for a Unix socket) and bring
+   * its schema up to date.
+   * @throws PgStoreError UNAVAILABLE when it cannot be reached; UNSUPPORTED when its schema is
+   * newer than this version knows; OPEN_FAILED otherwise.
+   */
+  static async open<S extends Schema>(url: string, tables: readonly (keyof S & string)[], options: PgStoreOptions = {}): Promise<PgStore<S>> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      application_name: "tether",
+      keepAlive: true,
+    });
+    // An idle connection that drops (the server restarted) is discarded by the pool; without
+    // a listener its error would end the process. The next query opens a new one.
+    pool.on("error", () => {});
+    try {
+      await migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+    return new PgStore<S>(pool, tables);
+  }
+
+  #table(table: string): void {
+    if (this.#closed) throw new PgStoreError("CLOSED", "the store is closed");
+    if (!this.#tables.has(table)) throw new PgStoreError("NO_TABLE", `no table ${table}`);
+  }
+
+  #decode<T>(table: string, id: string, text: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new PgStoreError("CORRUPT", `record ${table}/${JSON.stringify(id).slice(1, -1)} is not valid JSON`, { cause });
+    }
+  }
+
+  async #read(sql: string, params: unknown[]): Promise<{ id: string; v: string }[]> {
+    try {
+      return (await this.#pool.query<{ id: string; v: string }>(sql, params)).rows;
+    } catch (cause) {
+      if (this.#closed) throw new PgStoreError("CLOSED", "the store is closed", { cause });
+      if (unreachable(cause)) throw unavailable(cause, "a read failed");
+      throw new PgStoreError("READ_FAILED", `a read failed: ${messageOf(cause)}`, { cause });
+    }
+  }
+
+  async get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined> {
+    this.#table(table);
+    if (id.includes("\u0000")) return undefined; // no stored id can hold one
+    const rows = await this.#read("SELECT id, value::text AS v FROM tether_records WHERE tbl = $1 AND id = $2", [table, id]);
+    return rows[0] ? this.#decode<S[T]>(table, id, rows[0].v) : undefined;
+  }
+
+  async list<T extends keyof S & string>(table: T): Promise<S[T][]> {
+    return this.scan(table);
+  }
+
+  async scan<T extends keyof S & string>(table: T, o: ScanOptions = {}): Promise<S[T][]> {
+    this.#table(table);
+    const params: unknown[] = [table];
+    const where = ["tbl = $1"];
+    for (const [key, op] of [
+      ["gte", ">="],
+      ["gt", ">"],
+      ["lt", "<"],
+      ["lte", "<="],
+    ] as const) {
+      const bound = o[key];
+      if (bound === undefined) continue;
+      if (bound.includes("\u0000")) throw new PgStoreError("READ_FAILED", `scan bound ${key} contains U+0000, which PostgreSQL cannot compare`);
+      params.push(bound);
+      where.push(`id ${op} $${params.length}`);
+    }
+    let limit = "";
+    if (o.limit !== undefined && o.limit >= 0 && Number.isFinite(o.limit)) {
+      params.push(Math.floor(o.limit));
+      limit = ` LIMIT $${params.length}`;
+    }
+    const rows = await this.#read(`SELECT id, value::text AS v FROM tether_records WHERE ${where.join(" AND ")} ORDER BY id ${o.reverse ? "DESC" : "ASC"}${limit}`, params);
+    return rows.map((r) => this.#decode<S[T]>(table, r.id, r.v));
+  }
+
+  /**
+   * Apply all writes atomically, in one transaction, committed before this resolves (with
+   * `sync: false`, without waiting for PostgreSQL's WAL flush).
+   * @throws PgStoreError NO_TABLE, NOT_AUDITED (audit events need an audited repository),
+   * UNAVAILABLE, WRITE_FAILED (rolled back: nothing of it is written), CLOSED.
+   */
+  batch(ops: readonly Op<S>[], options: BatchOptions = {}): Promise<void> {
+    if (options.audit?.length) {
+      return Promise.reject(new PgStoreError("NOT_AUDITED", "this batch carries audit events; write it through the audit log"));
+    }
+    const encoded: Encoded[] = [];
+    try {
+      for (const op of ops) {
+        this.#table(op.table);
+        encoded.push(
+          op.type === "put"
+            ? { put: true, table: op.table, id: checkId(op.value.id, "a record's id"), value: JSON.stringify(op.value) }
+            : { put: false, table: op.table, id: checkId(op.key, "a deleted key") },
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const g = (this.#queued ??= { ops: [], sync: false, waiters: [] });
+      for (const e of encoded) g.ops.push(e);
+      g.sync ||= options.sync ?? true;
+      g.waiters.push({ resolve, reject });
+      if (!this.#writing) this.#drained = this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    while (this.#queued) {
+      const g = this.#queued;
+      this.#queued = undefined;
+      try {
+        await this.#write(g.ops, g.sync);
+        for (const w of g.waiters) w.resolve();
+      } catch (err) {
+        for (const w of g.waiters) w.reject(err as Error);
+      }
+    }
+    this.#writing = false;
+  }
+
+  async #write(ops: readonly Encoded[], sync: boolean): Promise<void> {
+    if (ops.length === 0) return;
+    // The last write of a key wins; after that, puts and deletes name different keys.
+    const last = new Map<string, Encoded>();
+    for (const op of ops) last.set(`${op.table}\u0000${op.id}`, op);
+    const puts = [...last.values()].filter((o) => o.put);
+    const dels = [...last.values()].filter((o) => !o.put);
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (cause) {
+      if (this.#closed) throw new PgStoreError("CLOSED", "the store is closed", { cause });
+      throw unavailable(cause, "cannot connect; the batch was not written");
+    }
+    let committing = false;
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      if (!sync) await client.query("SET LOCAL synchronous_commit = off");
+      if (dels.length) {
+        await client.query("DELETE FROM tether_records AS r USING unnest($1::text[], $2::text[]) AS d(tbl, id) WHERE r.tbl = d.tbl AND r.id = d.id", [
+          dels.map((o) => o.table),
+          dels.map((o) => o.id),
+        ]);
+      }
+      if (puts.length) {
+        await client.query(
+          "INSERT INTO tether_records (tbl, id, value) SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (tbl, id) DO UPDATE SET value = EXCLUDED.value",
+          [puts.map((o) => o.table), puts.map((o) => o.id), puts.map((o) => o.value)],
+        );
+      }
+      committing = true;
+      await client.query("COMMIT");
+    } catch (cause) {
+      if (unreachable(cause)) {
+        broken = cause as Error;
+        throw unavailable(cause, committing ? "the connection failed during COMMIT, so whether the batch was written is unknown" : "the batch was not written");
+      }
+      await client.query("ROLLBACK").catch((e: Error) => (broken = e));
+      throw new PgStoreError("WRITE_FAILED", `the batch was rolled back: ${messageOf(cause)}`, { cause });
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Close after the queued writes are done. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#drained;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/** Bring the schema up to date, under the migration lock, or refuse a newer one. */
+async function migrate(pool: Pool): Promise<void> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (cause) {
+    if (unreachable(cause)) throw unavailable(cause, "cannot connect");
+    throw new PgStoreError("OPEN_FAILED", `cannot open the store: ${messageOf(cause)}`, { cause });
+  }
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await client.query("CREATE TABLE IF NOT EXISTS tether_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+    const found = (await client.query<{ v: number | null }>("SELECT max(version) AS v FROM tether_schema_migrations")).rows[0]?.v ?? 0;
+    if (found > PG_SCHEMA_VERSION) {
+      throw new PgStoreError(
+        "UNSUPPORTED",
+        `the database's store schema is version ${found}, newer than this tether knows (version ${PG_SCHEMA_VERSION}): run a tether at least as new as the one that upgraded it`,
+      );
+    }
+    for (let v = found + 1; v <= PG_SCHEMA_VERSION; v++) {
+      await client.query(MIGRATIONS[v - 1] as string);
+      await client.query("INSERT INTO tether_schema_migrations (version) VALUES ($1)", [v]);
+    }
+    await client.query("COMMIT");
+  } catch (cause) {
+    if (unreachable(cause)) {
+      broken = cause as Error;
+      throw unavailable(cause, "the schema check failed");
+    }
+    await client.query("ROLLBACK").catch((e: Error) => (broken = e));
+    if (cause instanceof PgStoreError) throw cause;
+    throw new PgStoreError("OPEN_FAILED", `cannot migrate the store: ${messageOf(cause)}`, { cause });
+  } finally {
+    client.release(broken);
+  }
+}

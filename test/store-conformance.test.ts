@@ -1,0 +1,391 @@
+/**
+ * One conformance suite for the storage contract (Repository, @tether/base), run against both
+ * backends: the LevelDB store (@tether/store, in a temp dir) and the PostgreSQL store
+ * (@tether/store-pg, on a throw-away server from test/postgres.ts, a fresh database a test).
+ * Then what only PostgreSQL has: the schema-version refusal, concurrent migrations, a failure
+ * inside the transaction rolled back, and a stopped server giving a typed error, not a hang.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import type { Repository } from "@tether/base";
+import { Store } from "@tether/store";
+import { PG_SCHEMA_VERSION, PgStore, PgStoreError } from "@tether/store-pg";
+import { tempDir } from "./helpers.ts";
+import { startPostgres } from "./postgres.ts";
+import type { TestPostgres } from "./postgres.ts";
+
+type Rec = { id: string; v?: unknown };
+type S = { a: Rec; b: Rec };
+const TABLES = ["a", "b"] as const;
+type Repo = Repository<S> & { close(): Promise<void> };
+/** A fresh, empty place to keep records; open() may be called again after close() (a reopen). */
+type Env = { open(): Promise<Repo> };
+type Backend = { name: string; setup(): Promise<void>; fresh(): Promise<Env>; teardown(): Promise<void> };
+
+const level = (() => {
+  let dir: ReturnType<typeof tempDir> | undefined;
+  let n = 0;
+  return {
+    name: "LevelDB",
+    async setup() {
+      dir = tempDir("tether-conformance-");
+    },
+    async fresh() {
+      const path = join((dir as { path: string }).path, `s${n++}`);
+      return { open: () => Store.open<S>(path, [...TABLES]) };
+    },
+    async teardown() {
+      dir?.remove();
+    },
+  } satisfies Backend;
+})();
+
+let server: TestPostgres | undefined;
+let dbs = 0;
+/** A new database on the server; its URL. */
+async function freshDatabase(): Promise<string> {
+  const s = server as TestPostgres;
+  const name = `t${dbs++}`;
+  const c = new pg.Client({ connectionString: s.url });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  return s.url.replace("/postgres?", `/${name}?`);
+}
+async function sql<R extends pg.QueryResultRow = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query<R>(text, params);
+  } finally {
+    await c.end();
+  }
+}
+
+const postgres = {
+  name: "PostgreSQL",
+  async setup() {
+    server = await startPostgres();
+  },
+  async fresh() {
+    const url = await freshDatabase();
+    return { open: () => PgStore.open<S>(url, [...TABLES]) };
+  },
+  async teardown() {
+    await server?.stop();
+  },
+} satisfies Backend;
+
+const put = (table: keyof S, id: string, v?: unknown) => ({ table, type: "put" as const, value: v === undefined ? { id } : { id, v } });
+const del = (table: keyof S, key: string) => ({ table, type: "del" as const, key });
+const ids = (rs: readonly Rec[]) => rs.map((r) => r.id);
+const bytes = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+/** ids whose UTF-8 byte order differs from JavaScript's UTF-16 order: U+FFFF sorts before U+1F600 in bytes, after it in UTF-16 */
+const IDS = ["b", "a", "aa", "a\u00e9", "z", "Z", "\u4e2d", "\uffff", "\u{1f600}", "~", "0", "a b", "\u00e9"];
+
+async function rejects(p: Promise<unknown>, code: string, text?: RegExp): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    assert.is(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
+    if (text) assert.match(e.message, text);
+    return e;
+  }
+  assert.unreachable(`expected a rejection with ${code}`);
+  throw new Error("unreachable");
+}
+
+/** Rejects, with a message matching `text`. */
+async function refused(p: () => Promise<unknown>, text: RegExp): Promise<void> {
+  let err: Error | undefined;
+  try {
+    await p();
+  } catch (e) {
+    err = e as Error;
+  }
+  assert.ok(err, "expected a rejection");
+  assert.match(err.message, text);
+}
+
+for (const backend of [level, postgres] as Backend[]) {
+  const t = suite(`Repository on ${backend.name}`);
+  t.before(() => backend.setup());
+  t.after(() => backend.teardown());
+
+  t("put, get, overwrite and del", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      assert.is(await s.get("a", "x"), undefined);
+      await s.batch([put("a", "x", 1)]);
+      assert.equal(await s.get("a", "x"), { id: "x", v: 1 });
+      await s.batch([put("a", "x", 2)]);
+      assert.equal(await s.get("a", "x"), { id: "x", v: 2 });
+      await s.batch([del("a", "x"), del("a", "never-there")]);
+      assert.is(await s.get("a", "x"), undefined);
+      assert.equal(await s.list("a"), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("values read back exactly as written (key order, unicode, U+0000 inside strings, numbers)", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      const value = { id: "r", z: 1, a: { y: [1, 2.5, -0.125, 1e21], b: null, x: true }, s: 'nul\u0000 \u00e9\u{1f600} "quoted" \\', e: {}, n: [] };
+      await s.batch([{ table: "a", type: "put", value }]);
+      const got = await s.get("a", "r");
+      assert.is(JSON.stringify(got), JSON.stringify(value));
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("list is in UTF-8 byte order of ids, and tables are separate", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch(IDS.map((id) => put("a", id)));
+      await s.batch([put("b", "a", "other table"), put("b", "zz")]);
+      const want = [...IDS].sort(bytes);
+      assert.ok(want.indexOf("\uffff") < want.indexOf("\u{1f600}"), "the fixture must tell byte order from UTF-16 order");
+      assert.equal(ids(await s.list("a")), want);
+      assert.equal(await s.list("b"), [{ id: "a", v: "other table" }, { id: "zz" }]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("scan: every range, reverse and limit, against a model in byte order", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch(IDS.map((id) => put("a", id)));
+      await s.batch([put("b", "a\u00e9")]); // must not leak into table a's scans
+      const sorted = [...IDS].sort(bytes);
+      const bounds = [undefined, "a", "a\u00e9", "\uffff", "\u{1f600}", "m", "\u00e9"];
+      let cases = 0;
+      for (const lower of bounds)
+        for (const upper of bounds)
+          for (const [lk, uk] of [
+            ["gte", "lt"],
+            ["gt", "lte"],
+          ] as const)
+            for (const reverse of [false, true])
+              for (const limit of [undefined, 0, 1, 3]) {
+                const o = { ...(lower === undefined ? {} : { [lk]: lower }), ...(upper === undefined ? {} : { [uk]: upper }), reverse, ...(limit === undefined ? {} : { limit }) };
+                let want = sorted.filter(
+                  (id) =>
+                    (lower === undefined || (lk === "gte" ? bytes(id, lower) >= 0 : bytes(id, lower) > 0)) &&
+                    (upper === undefined || (uk === "lt" ? bytes(id, upper) < 0 : bytes(id, upper) <= 0)),
+                );
+                if (reverse) want = want.reverse();
+                if (limit !== undefined) want = want.slice(0, limit);
+                assert.equal(ids(await s.scan("a", o)), want, JSON.stringify(o));
+                cases++;
+              }
+      assert.is(cases, 7 * 7 * 2 * 2 * 4);
+      assert.equal(ids(await s.scan("a", { gte: "\uffff", limit: 2 })), ["\uffff", "\u{1f600}"]);
+      assert.equal(ids(await s.scan("a", { reverse: true, limit: 1 })), ["\u{1f600}"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("a batch across tables is applied as one, in order (the last write of a key wins)", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch([put("a", "old"), put("b", "old")]);
+      await s.batch([del("a", "old"), put("a", "k", 1), put("b", "k", 2), del("b", "old"), put("a", "k", 3), put("b", "gone"), del("b", "gone")]);
+      assert.equal(await s.list("a"), [{ id: "k", v: 3 }]);
+      assert.equal(await s.list("b"), [{ id: "k", v: 2 }]);
+      await s.batch([del("a", "k"), put("a", "k", 4)]);
+      assert.equal(await s.get("a", "k"), { id: "k", v: 4 });
+      await s.batch([]); // an empty batch is allowed
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("a batch with one bad op writes nothing: a value that cannot be serialised, an unknown table, audit events", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch([put("a", "keep", "before")]);
+      // JSON.stringify throws on a BigInt
+      await refused(() => s.batch([put("a", "new"), put("b", "new"), del("a", "keep"), put("a", "bad", 10n)]), /BigInt/);
+      await rejects(s.batch([put("a", "new"), del("a", "keep"), { table: "nope" as "a", type: "put", value: { id: "x" } }]), "NO_TABLE");
+      await rejects(s.batch([put("a", "new"), del("a", "keep")], { audit: [{ type: "device.revoked", actor: "admin", subject: "d" }] }), "NOT_AUDITED");
+      assert.equal(await s.list("a"), [{ id: "keep", v: "before" }]);
+      assert.equal(await s.list("b"), []);
+      await rejects(s.get("nope" as "a", "x"), "NO_TABLE");
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("concurrent batches all land, applied in call order", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 60; i++) writes.push(s.batch([put("a", "counter", i), put("b", `n${String(i).padStart(3, "0")}`, i)], { sync: i % 3 !== 0 }));
+      await Promise.all(writes);
+      assert.equal(await s.get("a", "counter"), { id: "counter", v: 59 });
+      assert.is((await s.list("b")).length, 60);
+      // a bad batch among good ones fails alone, before it is queued
+      const mixed = [s.batch([put("a", "m1")]), s.batch([put("a", "m2", 1n)]), s.batch([put("a", "m3")])];
+      const settled = await Promise.allSettled(mixed);
+      assert.equal(
+        settled.map((r) => r.status),
+        ["fulfilled", "rejected", "fulfilled"],
+      );
+      assert.equal(ids(await s.scan("a", { gte: "m", lt: "n" })), ["m1", "m3"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("reopening keeps the data; a closed store refuses", async () => {
+    const env = await backend.fresh();
+    const s = await env.open();
+    await s.batch([put("a", "kept", "yes"), put("b", "\u{1f600}", 1)], { sync: false });
+    await s.batch([put("a", "synced")]);
+    await s.close();
+    await refused(() => s.get("a", "kept"), /closed/);
+    await refused(() => s.batch([put("a", "late")]), /closed/);
+    const again = await env.open();
+    try {
+      assert.equal(await again.get("a", "kept"), { id: "kept", v: "yes" });
+      assert.equal(ids(await again.list("a")), ["kept", "synced"]);
+      assert.equal(await again.list("b"), [{ id: "\u{1f600}", v: 1 }]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  t.run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only
+
+const p = suite("PostgreSQL store: schema, transactions, faults");
+p.before(async () => {
+  server = await startPostgres();
+});
+p.after(async () => {
+  await server?.stop();
+});
+
+p("migrations: run once by concurrent opens, recorded; a newer schema is refused with both versions", async () => {
+  const url = await freshDatabase();
+  const stores = await Promise.all([1, 2, 3].map(() => PgStore.open<S>(url, [...TABLES])));
+  await Promise.all(stores.map((s, i) => s.batch([put("a", `from-${i}`)])));
+  assert.equal(ids(await stores[0]!.list("a")), ["from-0", "from-1", "from-2"]);
+  await Promise.all(stores.map((s) => s.close()));
+  const versions = (await sql<{ version: number }>(url, "SELECT version FROM tether_schema_migrations ORDER BY version")).rows.map((r) => r.version);
+  assert.equal(
+    versions,
+    Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1),
+  );
+  const collation = (await sql(url, "SELECT collation_name FROM information_schema.columns WHERE table_name = 'tether_records' AND column_name = 'id'")).rows[0];
+  assert.equal(collation, { collation_name: "C" });
+
+  const newer = PG_SCHEMA_VERSION + 5;
+  await sql(url, "INSERT INTO tether_schema_migrations (version) VALUES ($1)", [newer]);
+  const err = await rejects(PgStore.open<S>(url, [...TABLES]), "UNSUPPORTED");
+  assert.ok(err instanceof PgStoreError);
+  assert.match(err.message, new RegExp(`version ${newer}\\b`));
+  assert.match(err.message, new RegExp(`version ${PG_SCHEMA_VERSION}\\b`));
+  // the refusal changed nothing
+  assert.is((await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM tether_records")).rows[0]?.n, 3);
+});
+
+p("a failure inside the transaction rolls the whole batch back, and the store goes on", async () => {
+  const url = await freshDatabase();
+  const s = await PgStore.open<S>(url, [...TABLES]);
+  try {
+    await s.batch([put("a", "keep", 1), put("b", "keep", 2)]);
+    // a real server-side failure after the batch's delete has run: a trigger refuses one id
+    await sql(
+      url,
+      `CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 'boom' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+       CREATE TRIGGER refuse_boom BEFORE INSERT OR UPDATE ON tether_records FOR EACH ROW EXECUTE FUNCTION refuse_boom();`,
+    );
+    await rejects(s.batch([del("a", "keep"), put("a", "new"), put("b", "keep", 99), put("b", "boom")]), "WRITE_FAILED", /rolled back: refused by the test/);
+    assert.equal(await s.list("a"), [{ id: "keep", v: 1 }]);
+    assert.equal(await s.list("b"), [{ id: "keep", v: 2 }]);
+    await s.batch([put("a", "after")]);
+    assert.equal(ids(await s.list("a")), ["after", "keep"]);
+    // ids PostgreSQL cannot hold are refused before anything is sent
+    await rejects(s.batch([put("a", "fine"), put("a", "nul\u0000id")]), "WRITE_FAILED", /U\+0000/);
+    assert.is(await s.get("a", "fine"), undefined);
+    assert.is(await s.get("a", "nul\u0000id"), undefined);
+  } finally {
+    await s.close();
+  }
+});
+
+p("a stopped server gives UNAVAILABLE at once, not a hang; the store recovers when it is back", async () => {
+  const srv = await startPostgres();
+  try {
+    const s = await PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 2_000 });
+    try {
+      await s.batch([put("a", "before")]);
+      await srv.halt();
+      const t0 = Date.now();
+      await rejects(s.get("a", "before"), "UNAVAILABLE", /PostgreSQL is unavailable/);
+      await rejects(s.scan("a", { limit: 1 }), "UNAVAILABLE");
+      await rejects(s.batch([put("a", "during")]), "UNAVAILABLE", /not written/);
+      await rejects(PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 2_000 }), "UNAVAILABLE", /cannot connect/);
+      assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+      await srv.start();
+      assert.equal(ids(await s.list("a")), ["before"]);
+      await s.batch([put("a", "after")]);
+      assert.equal(ids(await s.list("a")), ["after", "before"]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+p("a server that stops answering (its processes frozen) gives UNAVAILABLE after the timeouts, not a hang", async () => {
+  const srv = await startPostgres();
+  const frozen: number[] = [];
+  try {
+    const s = await PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 800, queryTimeoutMs: 800, poolSize: 2 });
+    try {
+      await s.batch([put("a", "before")]);
+      // the postmaster and every backend it forked: the socket stays, nobody answers
+      const postmaster = Number(readFileSync(join(srv.socketDir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+      const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)], { encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
+      for (const pid of [postmaster, ...children]) {
+        process.kill(pid, "SIGSTOP");
+        frozen.push(pid);
+      }
+      const t0 = Date.now();
+      await rejects(s.get("a", "before"), "UNAVAILABLE");
+      await rejects(s.batch([put("a", "during")]), "UNAVAILABLE");
+      await rejects(PgStore.open<S>(srv.url, [...TABLES], { connectTimeoutMs: 800 }), "UNAVAILABLE");
+      assert.ok(Date.now() - t0 < 6_000, `took ${Date.now() - t0} ms`);
+      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
+      assert.equal(ids(await s.list("a")), ["before"]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    for (const pid of frozen) process.kill(pid, "SIGCONT");
+    await srv.stop();
+  }
+});
+
+p.run();

@@ -37,7 +37,7 @@ type Outcome =
 
 /** A duration for --timeout or --wait: 90s, 2m, ... (bare digits: seconds), or NNNms. */
 function durationOf(text: string, flag: string, min: number, max: number, bounds: string): number {
-  const ms = /^\d+ms$/.test(text.trim()) ? Number(text.trim().slice(0, -2)) : parseDurationMs(text, { bareSeconds: true });
+  const ms = parseDurationMs(text, { bareSeconds: true, milliseconds: true });
   if (ms === undefined || !(ms >= min && ms <= max)) throw new CliError(Exit.Usage, `${flag} must be a duration like 500ms, 5s or 2m, ${bounds}, not ${JSON.stringify(text)}`);
   return ms;
 }

@@ -3,6 +3,7 @@ export { createDirExclusive, createFileExclusive, writeFileAtomic } from "./atom
 export { Mutex } from "./mutex.js";
 export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
+export { splitHostPort } from "./address.js";
 export { parseDurationMs } from "./duration.js";
 export { ECHO_MAX_CHARS, clip, visible, visibleJson } from "./text.js";
 export { DEFAULT_LOG_LEVEL, LOG_LEVELS, LOG_LEVEL_ENV, createLogger, logRecord, parseLogLevel, silentLogger } from "./log.js";

@@ -1,6 +1,6 @@
 /** Daemon configuration: defaults as named constants, resolved once into a frozen object. */
 import { join, resolve } from "node:path";
-import { parseDurationMs } from "@tether/base";
+import { parseDurationMs, splitHostPort } from "@tether/base";
 import { ADMIN_SOCKET_NAME, defaultDataDir } from "@tether/wire";
 import { DaemonError } from "./errors.js";
 import type { RateLimit } from "./ratelimit.js";
@@ -41,10 +41,9 @@ export type LiveConfig = Readonly<Pick<DaemonConfig, "pairingRateLimit" | "liste
  * @throws DaemonError BAD_ADDRESS
  */
 export function parseHostPort(s: string, label = "address"): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new DaemonError("BAD_ADDRESS", `${label} must be HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(s)}`);
-  return { host: (m[1] ?? m[2]) as string, port };
+  const hp = splitHostPort(s);
+  if (!hp) throw new DaemonError("BAD_ADDRESS", `${label} must be HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(s)}`);
+  return hp;
 }
 
 export function formatHostPort(host: string, port: number): string {

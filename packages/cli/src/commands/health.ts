@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ChannelCredentials, Client, Metadata, ServiceError } from "@grpc/grpc-js";
-import { parseDurationMs } from "@tether/base";
+import { parseDurationMs, splitHostPort } from "@tether/base";
 import { ADMIN_SOCKET_NAME, API_PACKAGE, HEALTH_REASON_HEADER } from "@tether/wire";
 import type { Command } from "../cli.js";
 import { CliError, DATA_DIR_OPTION, Exit, dataDirOf, emit, grpcJs, str } from "../cli.js";
@@ -42,10 +42,9 @@ function durationOf(text: string, flag: string, min: number, max: number, bounds
   return ms;
 }
 
-/** HOST:PORT (IPv6 as [ADDR]:PORT), as --listen takes it. */
+/** HOST:PORT (IPv6 as [ADDR]:PORT), as --listen takes it (splitHostPort), and no white space. */
 function checkAddress(s: string): void {
-  const m = /^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[1]) > 65535) throw new CliError(Exit.Usage, `--daemon must be HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(s)}`);
+  if (/\s/.test(s) || !splitHostPort(s)) throw new CliError(Exit.Usage, `--daemon must be HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(s)}`);
 }
 
 /** The CA to verify the listener with: --ca, else the data directory's ca/ca.pem; none is a usage error that says what to give. */

@@ -133,11 +133,6 @@ function shutdown(server: Server): Promise<void> {
   });
 }
 
-/** A certificate's notAfter (ms since the epoch), from its PEM or DER. */
-function notAfterOf(cert: string | Uint8Array): number {
-  return Date.parse(new X509Certificate(cert).validTo);
-}
-
 function prepareDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = statSync(dir);
@@ -529,7 +524,11 @@ export async function startDaemon(
         jobs,
         pairing,
         revocations: crl,
-        certificates: () => ({ ca: authority.ca.notAfter, server: notAfterOf(authority.serverCertPem), signer: notAfterOf(authority.signerCertDer) }),
+        certificates: () => ({
+          ca: authority.ca.notAfter,
+          server: windowOf("server", authority.serverCertPem).notAfter,
+          signer: windowOf("signer", authority.signerCertDer).notAfter,
+        }),
       });
     }
     probes.start();

@@ -217,6 +217,19 @@ export class DaemonMetrics {
       this.registry.registerMetric(m as unknown as Metric);
       return m;
     };
+    /** A gauge of one value read at scrape time (registered by attach()); not set while `read` has nothing yet. */
+    const scalar = (name: string, help: string, read: () => number | undefined): Gauge => {
+      const g: Gauge = new Gauge({
+        name,
+        help,
+        registers: [],
+        collect: () => {
+          const v = read();
+          if (v !== undefined) g.set(v);
+        },
+      });
+      return g;
+    };
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: "tether_build_info", help: "Always 1; the daemon's version in a label.", labelNames: ["version"], registers }).set({ version: o.version }, 1);
     const ready = new Gauge({
@@ -267,14 +280,7 @@ export class DaemonMetrics {
     });
 
     // --- nodes and devices
-    const connected = new Gauge({
-      name: "tether_nodes_connected",
-      help: "Devices with a registered Node.Connect stream now.",
-      registers: [], // registered by attach()
-      collect: () => {
-        if (this.#src) connected.set(this.#src.onlineCount());
-      },
-    });
+    const connected = scalar("tether_nodes_connected", "Devices with a registered Node.Connect stream now.", () => this.#src?.onlineCount());
     const devices = new Gauge({
       name: "tether_devices",
       help: "Paired devices, by state (active or revoked).",
@@ -289,22 +295,12 @@ export class DaemonMetrics {
     });
 
     // --- pairing
-    const pending = new Gauge({
-      name: "tether_pairing_requests_pending",
-      help: "Pairing requests waiting for an admin's decision.",
-      registers: [], // registered by attach()
-      collect: () => {
-        if (this.#snap) pending.set(this.#snap.pending.count);
-      },
-    });
-    const oldest = new Gauge({
-      name: "tether_pairing_request_oldest_pending_seconds",
-      help: "How long the oldest pending pairing request has waited, in seconds (0 when none waits).",
-      registers: [], // registered by attach()
-      collect: () => {
-        if (this.#snap) oldest.set(this.#snap.pending.oldestSeconds);
-      },
-    });
+    const pending = scalar("tether_pairing_requests_pending", "Pairing requests waiting for an admin's decision.", () => this.#snap?.pending.count);
+    const oldest = scalar(
+      "tether_pairing_request_oldest_pending_seconds",
+      "How long the oldest pending pairing request has waited, in seconds (0 when none waits).",
+      () => this.#snap?.pending.oldestSeconds,
+    );
     const outcomes = plain(
       new PlainCounter("tether_pairing_outcomes_total", "Pairing requests decided, by result: approved (by an admin or a preauthorization), rejected, expired."),
     );
@@ -322,30 +318,11 @@ export class DaemonMetrics {
 
     // --- revocation and certificates
     this.#revocations = plain(new PlainCounter("tether_revocations_total", "Device revocations written (each revoke call, a repeated one included).")).series();
-    const crlNumber = new Gauge({
-      name: "tether_crl_number",
-      help: "The CRL number of the last CRL the daemon signed.",
-      registers: [], // registered by attach()
-      collect: () => {
-        if (this.#src) crlNumber.set(this.#src.revocations.number);
-      },
-    });
-    const crlRevoked = new Gauge({
-      name: "tether_crl_revoked_certificates",
-      help: "Certificate serials the current CRL lists.",
-      registers: [], // registered by attach()
-      collect: () => {
-        if (this.#src) crlRevoked.set(this.#src.revocations.revokedCount);
-      },
-    });
-    const crlNext = new Gauge({
-      name: "tether_crl_next_update_timestamp_seconds",
-      help: "The current CRL's nextUpdate, in seconds since the epoch.",
-      registers: [], // registered by attach()
-      collect: () => {
-        const crl = this.#src?.revocations.current();
-        if (crl) crlNext.set(crl.nextUpdate / 1000);
-      },
+    const crlNumber = scalar("tether_crl_number", "The CRL number of the last CRL the daemon signed.", () => this.#src?.revocations.number);
+    const crlRevoked = scalar("tether_crl_revoked_certificates", "Certificate serials the current CRL lists.", () => this.#src?.revocations.revokedCount);
+    const crlNext = scalar("tether_crl_next_update_timestamp_seconds", "The current CRL's nextUpdate, in seconds since the epoch.", () => {
+      const crl = this.#src?.revocations.current();
+      return crl ? crl.nextUpdate / 1000 : undefined;
     });
     const expiry = new Gauge({
       name: "tether_certificate_expiry_seconds",

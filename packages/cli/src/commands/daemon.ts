@@ -275,12 +275,6 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
   }
 }
 
-/** "flag --listen", "env TETHER_LISTEN", "file /etc/tether/tether.toml", "default" */
-function sourceText(r: Resolved, name: string): string {
-  const s = r.sources[name];
-  return !s || s.source === "default" ? "default" : `${s.source} ${s.from}`;
-}
-
 /** --print-config: every setting with its value and source; the ignored variables. */
 function printConfig(io: Io, json: boolean, loaded: Loaded): void {
   const r = loaded.resolved;
@@ -313,7 +307,8 @@ function printConfig(io: Io, json: boolean, loaded: Loaded): void {
         rows.map((row) => [
           row.name,
           row.value === null ? `(default: ${String(row.default)})` : String(row.value),
-          sourceText(r, row.name),
+          // "flag --listen", "env TETHER_LISTEN", "file /etc/tether/tether.toml", "default"
+          row.source === "default" ? "default" : `${row.source} ${row.from}`,
           row.reload === "live" ? "applied" : "needs a restart",
         ]),
       ).trimEnd(),

@@ -26,7 +26,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { ServingStatus } from "grpc-health-check";
 import { API_PACKAGE, HEALTH_REASON_HEADER, listenerPackageDefinition, tetherPackageDefinition } from "@tether/wire";
 import type { Logger } from "./log.js";
-import { peerAddress } from "./ratelimit.js";
+import { Tally, peerAddress } from "./ratelimit.js";
 import { readiness } from "./readiness.js";
 import type { CertWindow, Readiness } from "./readiness.js";
 
@@ -85,8 +85,7 @@ export class Probes {
   readonly #health: Record<ProbeSite, HealthImplementation>;
   readonly #watches = new Set<ServerWritableStream<unknown, unknown>>();
   /** the listener's open Watch streams by peer address */
-  readonly #listenerWatches = new Map<string, number>();
-  #listenerWatchCount = 0;
+  readonly #listenerWatches = new Tally();
   #closing = false;
   #status: ServingStatus;
   #timer: NodeJS.Timeout | undefined;
@@ -180,20 +179,13 @@ export class Probes {
         let release = () => {};
         if (site === "listener") {
           const address = peerAddress(call.getPeer());
-          const n = this.#listenerWatches.get(address) ?? 0;
-          if (n >= MAX_LISTENER_WATCHES_PER_ADDRESS || this.#listenerWatchCount >= MAX_LISTENER_WATCHES) {
+          if (this.#listenerWatches.of(address) >= MAX_LISTENER_WATCHES_PER_ADDRESS || this.#listenerWatches.total >= MAX_LISTENER_WATCHES) {
             const details = `TOO_MANY_WATCHES: at most ${MAX_LISTENER_WATCHES_PER_ADDRESS} health Watch streams per address (${MAX_LISTENER_WATCHES} in all) on the listener; Check has no limit`;
             call.emit("error", { code: status.RESOURCE_EXHAUSTED, details, metadata: new Metadata() });
             return;
           }
-          this.#listenerWatches.set(address, n + 1);
-          this.#listenerWatchCount++;
-          release = () => {
-            const left = (this.#listenerWatches.get(address) ?? 1) - 1;
-            if (left > 0) this.#listenerWatches.set(address, left);
-            else this.#listenerWatches.delete(address);
-            this.#listenerWatchCount--;
-          };
+          this.#listenerWatches.add(address);
+          release = () => this.#listenerWatches.remove(address);
         }
         this.#watches.add(call);
         const forget = () => {

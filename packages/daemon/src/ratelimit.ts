@@ -2,6 +2,7 @@
  * A token bucket per key (the peer's address), to slow down code-burning, scanning and floods
  * of refused calls. The Pairing service keeps two: one that each Start takes from, and one
  * that each Pairing call takes from and a successful one gives back (docs/protocol.md, §8).
+ * And a Tally of what is open per address, for the caps on concurrent things.
  */
 export type RateLimit = { burst: number; perSecond: number };
 export const DEFAULT_START_RATE_LIMIT: RateLimit = { burst: 30, perSecond: 2 };
@@ -63,4 +64,38 @@ export class RateLimiter {
 export function peerAddress(peer: string): string {
   const i = peer.lastIndexOf(":");
   return i > 0 ? peer.slice(0, i) : peer;
+}
+
+/**
+ * How many of something are open now for each key (a source address), and in all: the
+ * listener's handshakes in progress, the health Watch streams. A key leaves the map when its
+ * count is back to 0, so the map holds only addresses with something open.
+ */
+export class Tally {
+  readonly #byKey = new Map<string, number>();
+  #total = 0;
+
+  /** open now for `key` */
+  of(key: string): number {
+    return this.#byKey.get(key) ?? 0;
+  }
+
+  /** open now, for every key together */
+  get total(): number {
+    return this.#total;
+  }
+
+  add(key: string): void {
+    this.#byKey.set(key, this.of(key) + 1);
+    this.#total++;
+  }
+
+  /** One of `key`'s is closed (a key with none open is left as it is). */
+  remove(key: string): void {
+    const n = this.#byKey.get(key);
+    if (n === undefined) return;
+    if (n > 1) this.#byKey.set(key, n - 1);
+    else this.#byKey.delete(key);
+    this.#total--;
+  }
 }

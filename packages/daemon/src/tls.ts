@@ -17,6 +17,7 @@ import type { PeerCertificate, Server as TlsServer } from "node:tls";
 import type { ConnectionInjector } from "@grpc/grpc-js";
 import type { Logger } from "./log.js";
 import { describe } from "./errors.js";
+import { Tally } from "./ratelimit.js";
 
 let peerCertificatesCached = false;
 
@@ -104,7 +105,8 @@ export class TlsListener {
   #ca: string;
   /** raw sockets whose TLS handshake is in progress, by "address port" */
   readonly #handshaking = new Map<string, Socket>();
-  readonly #perAddress = new Map<string, number>();
+  /** handshakes in progress by source address */
+  readonly #perAddress = new Tally();
   #refused = 0;
   #refusalLogged = 0;
   readonly #onRefused: (reason: ListenerRefusal) => void;
@@ -198,7 +200,7 @@ export class TlsListener {
 
   #accepted(raw: Socket): void {
     const address = raw.remoteAddress ?? "";
-    const fromAddress = this.#perAddress.get(address) ?? 0;
+    const fromAddress = this.#perAddress.of(address);
     if (fromAddress >= this.#limits.maxHandshakesPerAddress || this.#handshaking.size >= this.#limits.maxHandshakes) {
       raw.destroy();
       this.#refuse(fromAddress >= this.#limits.maxHandshakesPerAddress ? "address_handshake_limit" : "handshake_limit");
@@ -206,7 +208,7 @@ export class TlsListener {
     }
     const key = `${address} ${raw.remotePort}`;
     this.#handshaking.set(key, raw);
-    this.#perAddress.set(address, fromAddress + 1);
+    this.#perAddress.add(address);
     raw.once("close", () => {
       if (this.#handshaking.get(key) === raw) this.#release(key, address);
     });
@@ -220,9 +222,7 @@ export class TlsListener {
 
   #release(key: string, address: string): void {
     this.#handshaking.delete(key);
-    const n = (this.#perAddress.get(address) ?? 1) - 1;
-    if (n > 0) this.#perAddress.set(address, n);
-    else this.#perAddress.delete(address);
+    this.#perAddress.remove(address);
   }
 
   /** Count a refused connection; log the count now and then, never once per connection. */

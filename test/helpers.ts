@@ -63,6 +63,9 @@ export async function startTestDaemon(
     reflection?: boolean;
     /** HOST:PORT for --metrics (e.g. 127.0.0.1:0) */
     metrics?: string;
+    /** --store (a PostgreSQL URL) and --kek-file */
+    store?: string;
+    kekFile?: string;
   } = {},
 ): Promise<TestDaemon> {
   const dir = o.dataDir ? undefined : tempDir();
@@ -75,6 +78,8 @@ export async function startTestDaemon(
     ...(o.nodeCertLifetimeMs ? { nodeCertLifetimeMs: o.nodeCertLifetimeMs } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.store ? { store: o.store } : {}),
+    ...(o.kekFile ? { kekFile: o.kekFile } : {}),
   };
   const d = await startDaemon(resolveDaemonConfig(config), {
     log,

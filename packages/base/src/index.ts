@@ -5,6 +5,6 @@ export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { splitHostPort } from "./address.js";
 export { parseDurationMs } from "./duration.js";
-export { ECHO_MAX_CHARS, clip, visible, visibleJson } from "./text.js";
+export { ECHO_MAX_CHARS, clip, redactUrl, visible, visibleJson } from "./text.js";
 export { DEFAULT_LOG_LEVEL, LOG_LEVELS, LOG_LEVEL_ENV, createLogger, logRecord, parseLogLevel, silentLogger } from "./log.js";
 export type { Fields, LevelLogger, LogLevel, LogRecord, Logger, LoggerOptions } from "./log.js";

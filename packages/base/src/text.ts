@@ -49,3 +49,11 @@ export function visible(s: string): string {
 export function visibleJson(value: unknown, space?: number): string {
   return JSON.stringify(value, null, space).replace(UNSAFE, (c) => (c === "\n" ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
 }
+
+/**
+ * A URL as it may be shown or logged: a password, wherever it is (the user-info part, a
+ * `password=` parameter as libpq takes it), is replaced by "***".
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, "$1:***@").replace(/([?&]password=)[^&#]*/gi, "$1***");
+}

@@ -16,6 +16,7 @@ import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
 import { caInitCommand } from "./commands/ca/init.js";
+import { caExportKekCommand, caNewKekCommand } from "./commands/ca/kek.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
 import { caJwksCommand } from "./commands/ca/jwks.js";
 import { caRotateCommand } from "./commands/ca/rotate.js";
@@ -68,6 +69,8 @@ export const COMMANDS: readonly Command[] = [
   auditListCommand,
   auditVerifyCommand,
   caInitCommand,
+  caNewKekCommand,
+  caExportKekCommand,
   caCrlCommand,
   caRotateCommand,
   caVerifyCommand,

@@ -1,13 +1,17 @@
 /**
- * The daemon's key material on disk, in <data-dir>/ca/: the root CA, the listener's server
- * certificate and the pairing-signer certificate. Private keys are PKCS#8 PEM files of mode
- * 0600 in a 0700 folder, never inside LevelDB (docs/security.md). The CA is created only in
- * an empty data directory and never replaced; the server and signer certificates are
- * re-issued when missing or wrong, when they near expiry, or when the listener's host names
- * change.
+ * The daemon's key material: the root CA, the listener's server certificate and the
+ * pairing-signer certificate, with the token and seal keys. With the embedded store it is on
+ * disk, in <data-dir>/ca/: private keys are PKCS#8 PEM files of mode 0600 in a 0700 folder,
+ * never inside LevelDB (docs/security.md). With a shared PostgreSQL store the CA, token, seal
+ * and signer keys are in the database, sealed under the key-encryption key (vault.ts), so
+ * that every replica is the one authority; each replica's server certificate stays in its own
+ * data directory, since it names that replica's addresses. The CA is created only where there
+ * is nothing yet (an empty data directory; an empty database) and never replaced; the server
+ * and signer certificates are re-issued when missing or wrong, when they near expiry, or when
+ * the listener's host names change.
  */
 import { X509Certificate, createPrivateKey, createPublicKey, randomBytes as nodeRandomBytes, sign } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { CaError, CertificateAuthority, certSpkiDer, createRootCa, derToPem, generateP256KeyPair, pemToDer, requireP256Spki, verifyIssuedBy } from "@tether/ca";
@@ -45,6 +49,41 @@ const WAY_OUT = 'restore it from a backup of the data directory (docs/operations
 const START_OVER =
   'restore ca/ from a backup of the data directory, or, to start over with a new CA (every device must pair again), move the data directory aside (docs/operations.md, "Start-time checks"); nothing was changed';
 
+/**
+ * Where key material is read and written by name ("ca.key", "server.pem", ...): a folder of
+ * files (filePlace), or the database's sealed vault (vault.ts). `label` names an item in
+ * messages: a file's path, or the vault's item.
+ */
+export type KeyPlace = {
+  label(name: string): string;
+  /** the item's text, or undefined when there is none */
+  read(name: string): string | undefined;
+  write(name: string, text: string, mode: number): Promise<void>;
+  /** nothing stored there yet */
+  isEmpty(): boolean;
+  /**
+   * Make the CA, token.key and seal.key there, all or none: `make` writes them into the
+   * place it is given. False when another process made them first (read theirs).
+   */
+  create(make: (into: KeyPlace) => Promise<void>): Promise<boolean>;
+};
+
+/** The key files in `dir` (a 0700 folder; files written atomically). */
+export function filePlace(dir: string): KeyPlace {
+  const at = (d: string): KeyPlace => ({
+    label: (name) => join(d, name),
+    read: (name) => readText(join(d, name)),
+    write: (name, text, mode) => {
+      mkdirSync(d, { recursive: true, mode: 0o700 }); // a replica's ca/ holds only its server files, made at its first start
+      writeFileAtomic(join(d, name), text, mode);
+      return Promise.resolve();
+    },
+    isEmpty: () => isEmptyDir(d),
+    create: (make) => createDirExclusive(d, 0o700, (tmp) => make(at(tmp))),
+  });
+  return at(dir);
+}
+
 /** The text of `file`, or undefined when there is no such file. */
 function readText(file: string): string | undefined {
   try {
@@ -75,11 +114,11 @@ function pemOf(file: string, text: string, label: PemLabel, wayOut = WAY_OUT): U
 }
 
 /** A JSON key file ({"<field>": "<64 hex digits>"}) as its 32 bytes. */
-function readHexKey(dir: string, name: string, field: string, purpose: string): Uint8Array {
-  const file = join(dir, name);
-  const text = readText(file);
+function readHexKey(place: KeyPlace, name: string, field: string, purpose: string): Uint8Array {
+  const file = place.label(name);
+  const text = place.read(name);
   if (text === undefined) {
-    throw new DaemonError("KEY_MISSING", `${file} is missing, but the CA in ${dir} is there: it ${purpose}, so the daemon does not make a new one by itself; ${WAY_OUT}`);
+    throw new DaemonError("KEY_MISSING", `${file} is missing, but the CA beside it is there: it ${purpose}, so the daemon does not make a new one by itself; ${WAY_OUT}`);
   }
   let key: Uint8Array | undefined;
   try {
@@ -93,13 +132,13 @@ function readHexKey(dir: string, name: string, field: string, purpose: string): 
 }
 
 /** The root CA from ca.pem and ca.key, both of which must be there and belong together. */
-async function readCa(dir: string): Promise<CertificateAuthority> {
-  const certFile = join(dir, "ca.pem");
-  const keyFile = join(dir, "ca.key");
-  const certText = readText(certFile);
-  const keyText = readText(keyFile);
+async function readCa(place: KeyPlace): Promise<CertificateAuthority> {
+  const certFile = place.label("ca.pem");
+  const keyFile = place.label("ca.key");
+  const certText = place.read("ca.pem");
+  const keyText = place.read("ca.key");
   if (certText === undefined && keyText === undefined) {
-    throw new DaemonError("CA_MISSING", `${certFile} and ${keyFile} are missing, but ${dir} is not empty: ${START_OVER}`);
+    throw new DaemonError("CA_MISSING", `${certFile} and ${keyFile} are missing, but ${place.label("")} is not empty: ${START_OVER}`);
   }
   if (certText === undefined || keyText === undefined) {
     const [missing, there] = certText === undefined ? [certFile, keyFile] : [keyFile, certFile];
@@ -130,10 +169,10 @@ async function readCa(dir: string): Promise<CertificateAuthority> {
 type Leaf = { certFile: string; keyFile: string; certDer?: Uint8Array; key?: { pkcs8Der: Uint8Array; spkiDer: Uint8Array } };
 
 /** The server or signer certificate and key as found; either may be absent, neither may be unreadable. */
-function readLeaf(dir: string, name: "server" | "signer"): Leaf {
-  const leaf: Leaf = { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
+function readLeaf(place: KeyPlace, name: "server" | "signer"): Leaf {
+  const leaf: Leaf = { certFile: place.label(`${name}.pem`), keyFile: place.label(`${name}.key`) };
   const wayOut = "the CA re-issues it when it is absent: delete it and start the daemon again; nothing was changed";
-  const certText = readText(leaf.certFile);
+  const certText = place.read(`${name}.pem`);
   if (certText !== undefined) {
     const der = pemOf(leaf.certFile, certText, "CERTIFICATE", wayOut);
     try {
@@ -143,7 +182,7 @@ function readLeaf(dir: string, name: "server" | "signer"): Leaf {
     }
     leaf.certDer = der;
   }
-  const keyText = readText(leaf.keyFile);
+  const keyText = place.read(`${name}.key`);
   if (keyText !== undefined) {
     const pkcs8Der = pemOf(leaf.keyFile, keyText, "PRIVATE KEY", wayOut);
     try {
@@ -156,12 +195,12 @@ function readLeaf(dir: string, name: "server" | "signer"): Leaf {
   return leaf;
 }
 
-/** The CA key, the token key and the seal key, made together in `dir` (which must not exist yet). */
-async function writeNewCa(dir: string, now: number): Promise<void> {
+/** The CA key, the token key and the seal key, made together in `place` (new: nothing is there yet). */
+async function writeNewCa(place: KeyPlace, now: number): Promise<void> {
   const root = await createRootCa({ commonName: "tether root CA", now, randomBytes: random });
-  writePair(dir, "ca", root.certDer, root.keyPkcs8Der);
-  writeFileAtomic(join(dir, "token.key"), `${JSON.stringify({ ed25519Seed: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
-  writeFileAtomic(join(dir, "seal.key"), `${JSON.stringify({ aes256gcmKey: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+  await writePair(place, "ca", root.certDer, root.keyPkcs8Der);
+  await place.write("token.key", `${JSON.stringify({ ed25519Seed: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
+  await place.write("seal.key", `${JSON.stringify({ aes256gcmKey: nodeRandomBytes(32).toString("hex") })}\n`, 0o600);
 }
 
 /** What the data directory holds already, for `tether ca init` and for the daemon's first start. */
@@ -186,14 +225,17 @@ export async function initAuthority(dataDir: string, now: number): Promise<{ caF
     new DaemonError("ALREADY_INITIALISED", `${dataDir} already holds ${what}: tether ca init only fills an empty data directory; nothing was changed`);
   if (there) throw refuse(there);
   const dir = join(dataDir, "ca");
-  if (!(await createDirExclusive(dir, 0o700, (tmp) => writeNewCa(tmp, now)))) throw refuse(`key material (${dir})`);
-  const ca = await readCa(dir);
+  if (!(await filePlace(dir).create((into) => writeNewCa(into, now)))) throw refuse(`key material (${dir})`);
+  const ca = await readCa(filePlace(dir));
   return { caFingerprint: ca.fingerprint, notAfter: ca.notAfter, files: CA_INIT_FILES.map((f) => join(dir, f)) };
 }
 
 /** The daemon's long-lived key material, checked; see {@link openKeyFiles}. */
 export type KeyFiles = {
-  dir: string;
+  /** where the CA, token, seal and signer keys are (every replica's) */
+  shared: KeyPlace;
+  /** where this daemon's server certificate and key are (its data directory's ca/) */
+  local: KeyPlace;
   ca: CertificateAuthority;
   tokenKey: { publicKey: Uint8Array; secretKey: Secret<Uint8Array> };
   sealKey: Secret<Uint8Array>;
@@ -211,31 +253,41 @@ export type KeyFiles = {
  */
 export async function openKeyFiles(dataDir: string, now: number): Promise<KeyFiles> {
   const dir = join(dataDir, "ca");
+  const store = join(dataDir, "store");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const place = filePlace(dir);
+  return openKeys({ shared: place, local: place, now, stateElsewhere: () => (isEmptyDir(store) ? undefined : `${store} holds the state of paired devices`) });
+}
+
+/**
+ * {@link openKeyFiles} for any places: the shared keys (CA, token, seal; made when `shared`
+ * is empty and `stateElsewhere` finds no state that would be orphaned) and the local server
+ * files, read and checked without writing anything else.
+ */
+export async function openKeys(o: { shared: KeyPlace; local: KeyPlace; now: number; stateElsewhere: () => string | undefined }): Promise<KeyFiles> {
+  const { shared, local } = o;
   let created = false;
-  if (isEmptyDir(dir)) {
-    const store = join(dataDir, "store");
-    if (!isEmptyDir(store)) {
-      throw new DaemonError("STORE_WITHOUT_CA", `${dir} has no CA (ca.pem and ca.key are missing), but ${store} holds the state of paired devices: ${START_OVER}`);
-    }
+  if (shared.isEmpty()) {
+    const state = o.stateElsewhere();
+    if (state) throw new DaemonError("STORE_WITHOUT_CA", `${shared.label("")} has no CA (ca.pem and ca.key are missing), but ${state}: ${START_OVER}`);
     // false: another process (a second daemon, tether ca init) made it just now; read theirs
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    created = await createDirExclusive(dir, 0o700, (tmp) => writeNewCa(tmp, now));
+    created = await shared.create((into) => writeNewCa(into, o.now));
   }
-  const ca = await readCa(dir);
-  const seed = readHexKey(dir, "token.key", "ed25519Seed", "signs the device tokens that services outside tether verify (tether ca jwks)");
-  const sealKey = readHexKey(dir, "seal.key", "aes256gcmKey", "seals the pairing codes kept in the store");
-  readLeaf(dir, "server");
-  readLeaf(dir, "signer");
+  const ca = await readCa(shared);
+  const seed = readHexKey(shared, "token.key", "ed25519Seed", "signs the device tokens that services outside tether verify (tether ca jwks)");
+  const sealKey = readHexKey(shared, "seal.key", "aes256gcmKey", "seals the pairing codes kept in the store");
+  readLeaf(local, "server");
+  readLeaf(shared, "signer");
   const { secretKey, publicKey } = identityFromSeed(seed);
-  return { dir, ca, tokenKey: { publicKey, secretKey: new Secret(secretKey, "TokenKey") }, sealKey: new Secret(sealKey, "SealKey"), created };
+  return { shared, local, ca, tokenKey: { publicKey, secretKey: new Secret(secretKey, "TokenKey") }, sealKey: new Secret(sealKey, "SealKey"), created };
 }
 
 const random = (n: number) => new Uint8Array(nodeRandomBytes(n));
 
-function writePair(dir: string, name: string, certDer: Uint8Array, keyPkcs8Der: Uint8Array): void {
+async function writePair(place: KeyPlace, name: string, certDer: Uint8Array, keyPkcs8Der: Uint8Array): Promise<void> {
   // Key first: a crash in between leaves a key without its certificate, which is then issued for it.
-  writeFileAtomic(join(dir, `${name}.key`), derToPem(keyPkcs8Der, "PRIVATE KEY"), 0o600);
-  writeFileAtomic(join(dir, `${name}.pem`), derToPem(certDer, "CERTIFICATE"), 0o644);
+  await place.write(`${name}.key`, derToPem(keyPkcs8Der, "PRIVATE KEY"), 0o600);
+  await place.write(`${name}.pem`, derToPem(certDer, "CERTIFICATE"), 0o644);
 }
 
 /** Host names and addresses the server certificate must carry. */
@@ -252,9 +304,8 @@ function nearExpiry(certDer: Uint8Array, now: number): boolean {
 }
 
 /** The server certificate's host list is kept beside it, so a changed --listen re-issues it. */
-function hostsChanged(dir: string, hosts: string[]): boolean {
-  const f = join(dir, "server.hosts");
-  return !existsSync(f) || readFileSync(f, "utf8") !== JSON.stringify(hosts);
+function hostsChanged(place: KeyPlace, hosts: string[]): boolean {
+  return place.read("server.hosts") !== JSON.stringify(hosts);
 }
 
 type Pair = { certDer: Uint8Array; keyPkcs8Der: Uint8Array };
@@ -280,42 +331,42 @@ export type OnReissue = (file: string, reason: string) => void;
  * certificate that is `due` (or every one, with `force`), or a missing key, gets a new key.
  */
 async function ensureLeaf(
-  dir: string,
+  place: KeyPlace,
   name: "server" | "signer",
   issue: (spkiDer: Uint8Array) => Promise<Uint8Array>,
   o: { ca: CertificateAuthority; now: number; due: (certDer: Uint8Array) => boolean; force: boolean; onReissue: OnReissue },
 ): Promise<{ pair: Pair; fresh: boolean }> {
-  const leaf = readLeaf(dir, name);
+  const leaf = readLeaf(place, name);
   if (leaf.key && !o.force) {
     const problem = leaf.certDer ? await leafProblem(leaf.certDer, leaf.key.spkiDer, o.ca, o.now) : "it is missing";
     if (problem === undefined && leaf.certDer && !o.due(leaf.certDer)) return { pair: { certDer: leaf.certDer, keyPkcs8Der: leaf.key.pkcs8Der }, fresh: false };
     if (problem !== undefined) {
       const certDer = await issue(leaf.key.spkiDer);
-      writeFileAtomic(leaf.certFile, derToPem(certDer, "CERTIFICATE"), 0o644);
+      await place.write(`${name}.pem`, derToPem(certDer, "CERTIFICATE"), 0o644);
       o.onReissue(leaf.certFile, problem);
       return { pair: { certDer, keyPkcs8Der: leaf.key.pkcs8Der }, fresh: true };
     }
   }
   const kp = await generateP256KeyPair();
   const pair = { certDer: await issue(kp.publicKeySpkiDer), keyPkcs8Der: kp.privateKeyPkcs8Der };
-  writePair(dir, name, pair.certDer, pair.keyPkcs8Der);
+  await writePair(place, name, pair.certDer, pair.keyPkcs8Der);
   if (!leaf.key && leaf.certDer) o.onReissue(leaf.certFile, `its key ${leaf.keyFile} is missing, so it was issued for a new one`);
   return { pair, fresh: true };
 }
 
 type LeafOptions = { ca: CertificateAuthority; now: number; force?: boolean; onReissue: OnReissue };
 
-async function ensureServer(dir: string, hosts: string[], o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
+async function ensureServer(place: KeyPlace, hosts: string[], o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
   const issue = (publicKeySpkiDer: Uint8Array) => o.ca.issueServerCert({ publicKeySpkiDer, hosts, now: o.now, randomBytes: random });
-  const r = await ensureLeaf(dir, "server", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) || hostsChanged(dir, hosts) });
+  const r = await ensureLeaf(place, "server", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) || hostsChanged(place, hosts) });
   // after the certificate: a crash in between leaves an old list, so the next start issues again
-  if (r.fresh) writeFileAtomic(join(dir, "server.hosts"), JSON.stringify(hosts), 0o644);
+  if (r.fresh) await place.write("server.hosts", JSON.stringify(hosts), 0o644);
   return r;
 }
 
-function ensureSigner(dir: string, o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
+function ensureSigner(place: KeyPlace, o: LeafOptions): Promise<{ pair: Pair; fresh: boolean }> {
   const issue = (publicKeySpkiDer: Uint8Array) => o.ca.issueSignerCert({ publicKeySpkiDer, now: o.now, randomBytes: random });
-  return ensureLeaf(dir, "signer", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) });
+  return ensureLeaf(place, "signer", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) });
 }
 
 /** {@link openKeyFiles}, then {@link loadAuthority}: for tests that need an authority without a daemon. */
@@ -329,10 +380,10 @@ export async function loadOrCreateAuthority(o: { dataDir: string; hosts: string[
  * wrong (`onReissue` is told), near expiry, or when the host list changed.
  */
 export async function loadAuthority(keys: KeyFiles, o: { hosts: string[]; now: number; nodeCertLifetimeMs?: number; onReissue?: OnReissue }): Promise<LoadedAuthority> {
-  const { dir, ca } = keys;
+  const { shared, local, ca } = keys;
   const onReissue = o.onReissue ?? (() => undefined);
-  const server = (await ensureServer(dir, o.hosts, { ca, now: o.now, onReissue })).pair;
-  const signer = (await ensureSigner(dir, { ca, now: o.now, onReissue })).pair;
+  const server = (await ensureServer(local, o.hosts, { ca, now: o.now, onReissue })).pair;
+  const signer = (await ensureSigner(shared, { ca, now: o.now, onReissue })).pair;
   const { tokenKey, sealKey } = keys;
   let signerKey = createPrivateKey({ key: Buffer.from(signer.keyPkcs8Der), format: "der", type: "pkcs8" });
   const a: LoadedAuthority = {
@@ -348,8 +399,8 @@ export async function loadAuthority(keys: KeyFiles, o: { hosts: string[]; now: n
      * with `force`), on disk and in this object; the caller presents the new server identity.
      */
     refresh: async (now: number, force = false) => {
-      const sv = await ensureServer(dir, o.hosts, { ca, now, force, onReissue });
-      const sg = await ensureSigner(dir, { ca, now, force, onReissue });
+      const sv = await ensureServer(local, o.hosts, { ca, now, force, onReissue });
+      const sg = await ensureSigner(shared, { ca, now, force, onReissue });
       if (sv.fresh) {
         a.serverCertPem = derToPem(sv.pair.certDer, "CERTIFICATE");
         a.serverKeyPem = new Secret(derToPem(sv.pair.keyPkcs8Der, "PRIVATE KEY"), "ServerKey");

@@ -1,6 +1,6 @@
 /** Daemon configuration: defaults as named constants, resolved once into a frozen object. */
 import { join, resolve } from "node:path";
-import { parseDurationMs, splitHostPort } from "@tether/base";
+import { parseDurationMs, redactUrl, splitHostPort } from "@tether/base";
 import { ADMIN_SOCKET_NAME, defaultDataDir } from "@tether/wire";
 import { DaemonError } from "./errors.js";
 import type { RateLimit } from "./ratelimit.js";
@@ -31,7 +31,41 @@ export type DaemonConfig = Readonly<{
   reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
   metrics?: Readonly<{ host: string; port: number }>;
+  /**
+   * A shared PostgreSQL store (--store postgresql://...; absent: the embedded LevelDB store in
+   * dataDir/store). `kekFile` holds the key-encryption key that seals the CA in the database.
+   */
+  postgres?: Readonly<{ url: string; kekFile: string }>;
 }>;
+
+/** The schemes of a PostgreSQL --store (libpq's connection URIs). */
+const PG_SCHEMES = ["postgresql://", "postgres://"] as const;
+
+/** A --store URL as it may be shown or logged (its password replaced). */
+export const redactStoreUrl = redactUrl;
+
+export type StoreChoice = { kind: "level"; dataDir: string } | { kind: "postgresql"; url: string };
+
+/**
+ * --store: `level:DIR` (the embedded store of data directory DIR, the same as --data-dir DIR)
+ * or a PostgreSQL URL, `postgresql://[user@]host[:port]/database[?param=...]` (a Unix socket:
+ * `postgresql:///tether?host=/run/postgresql`).
+ * @throws DaemonError BAD_STORE
+ */
+export function parseStore(s: string, label = "--store"): StoreChoice {
+  if (s.startsWith("level:")) {
+    const dir = s.slice("level:".length);
+    if (!dir) throw new DaemonError("BAD_STORE", `${label} level:DIR needs a directory, got ${JSON.stringify(s)}`);
+    return { kind: "level", dataDir: resolve(dir) };
+  }
+  if (PG_SCHEMES.some((p) => s.startsWith(p))) {
+    // libpq's URIs are not all WHATWG URLs (postgresql://user@/db?host=/dir has no host part):
+    // pg parses them, and says what is wrong when it cannot reach what one names.
+    if (/[\s\u0000-\u001f\u007f]/.test(s)) throw new DaemonError("BAD_STORE", `${label} is not a valid PostgreSQL URL (it holds a space or a control character)`);
+    return { kind: "postgresql", url: s };
+  }
+  throw new DaemonError("BAD_STORE", `${label} must be level:DIR or postgresql://..., got ${JSON.stringify(redactStoreUrl(s))}`);
+}
 
 /** What a reload can change while the daemon runs (RunningDaemon.reload); absent means the default. */
 export type LiveConfig = Readonly<Pick<DaemonConfig, "pairingRateLimit" | "listenerLimits">>;
@@ -123,13 +157,29 @@ export function resolveDaemonConfig(o: {
   sweepIntervalMs?: number;
   pairingRateLimit?: RateLimit;
   listenerLimits?: Partial<ListenerLimits>;
-  labels?: Partial<Record<"data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics", string>>;
+  labels?: Partial<Record<Labelled, string>>;
   reflection?: boolean;
   /** HOST:PORT for the metrics server (port 0 picks a free port) */
   metrics?: string;
+  /** level:DIR or a PostgreSQL URL (parseStore) */
+  store?: string;
+  /** the key-encryption key's file (needed with a PostgreSQL store) */
+  kekFile?: string;
 }): DaemonConfig {
-  const label = (name: "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics") => o.labels?.[name] ?? `--${name}`;
-  const dataDir = resolve(o.dataDir ?? defaultDataDir());
+  const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
+  const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
+  if (store?.kind === "level" && o.dataDir !== undefined && resolve(o.dataDir) !== store.dataDir) {
+    throw new DaemonError("BAD_STORE", `${label("store")} level:${store.dataDir} names another data directory than ${label("data-dir")} ${resolve(o.dataDir)}: give one of them`);
+  }
+  if (store?.kind === "postgresql" && !o.kekFile) {
+    throw new DaemonError(
+      "BAD_STORE",
+      `${label("store")} is a PostgreSQL database, which keeps the CA sealed under a key-encryption key: give ${label("kek-file")} FILE (make the first one with \`tether ca new-kek FILE\`)`,
+    );
+  }
+  if (store?.kind !== "postgresql" && o.kekFile)
+    throw new DaemonError("BAD_STORE", `${label("kek-file")} is only for a PostgreSQL ${label("store")}; the embedded store keeps its keys in DATA_DIR/ca`);
+  const dataDir = resolve(store?.kind === "level" ? store.dataDir : (o.dataDir ?? defaultDataDir()));
   if (join(dataDir, ADMIN_SOCKET_NAME).length > MAX_SOCKET_PATH) {
     const where = o.labels?.["data-dir"]; // named only when not the flag: "TETHER_HOME:", "FILE: data-dir:"
     throw new DaemonError(
@@ -158,5 +208,8 @@ export function resolveDaemonConfig(o: {
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
+    ...(store?.kind === "postgresql" ? { postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string) }) } : {}),
   });
 }
+
+type Labelled = "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "store" | "kek-file";

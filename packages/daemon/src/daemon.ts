@@ -17,12 +17,13 @@ import type { JobConfig, JobTables } from "@tether/jobs";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { PAIRING_TABLES, PairingManager } from "@tether/pairing";
 import type { PairingConfig, PairingTables } from "@tether/pairing";
-import { Store } from "@tether/store";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, packageVersion, tetherPackageDefinition } from "@tether/wire";
-import { loadAuthority, openKeyFiles, serverHosts } from "./authority.js";
+import { loadAuthority, serverHosts } from "./authority.js";
+import { openDaemonStore } from "./stores.js";
 import type { DaemonConfig, LiveConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
+import { DATABASE_CHECK_INTERVAL_MS } from "./readiness.js";
 import { StoreHealth } from "./health.js";
 import type { LevelLogger, LogLevel, Logger } from "./log.js";
 import { Probes, certWindowOf, serveReflection } from "./probes.js";
@@ -173,17 +174,12 @@ export async function startDaemon(
   const log = o.log ?? createLogger();
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
-  // Before the store is opened (which writes to it): a start that refuses changes nothing.
-  const keys = await openKeyFiles(config.dataDir, now());
-  if (keys.created) log.info("root CA created", { dataDir: config.dataDir, caFingerprint: keys.ca.fingerprint });
-
-  let store: Store<PairingTables & JobTables & AuditTables>;
-  try {
-    store = await Store.open<PairingTables & JobTables & AuditTables>(join(config.dataDir, "store"), STORE_TABLES);
-  } catch (err) {
-    throw startFailure(config.dataDir, err);
-  }
+  const opened = await openDaemonStore<PairingTables & JobTables & AuditTables>(config, STORE_TABLES, now());
+  const { store, keys } = opened;
+  if (keys.created) log.info("root CA created", { store: opened.where, caFingerprint: keys.ca.fingerprint });
   const health = new StoreHealth(store, now);
+  /** PostgreSQL: whether the last check reached the database (health answers NOT_SERVING while it does not) */
+  let databaseDown = false;
   let started = false;
   /** readiness.ts's answer, through the health service's Probes, once they exist */
   let decided: (() => Readiness) | undefined;
@@ -247,6 +243,7 @@ export async function startDaemon(
     const probes = new Probes({
       now,
       storeFailed: () => health.failed,
+      databaseDown: () => databaseDown,
       certs: () => [windowOf("CA", authority.caPem), windowOf("server", authority.serverCertPem), windowOf("signer", authority.signerCertDer)],
       log,
     });
@@ -531,6 +528,26 @@ export async function startDaemon(
         }),
       });
     }
+    if (store.ping) {
+      // Health follows the database: NOT_SERVING while it does not answer, SERVING again when it does.
+      const ping = store.ping.bind(store);
+      let checking = false;
+      const dbTimer = setInterval(() => {
+        if (checking) return;
+        checking = true;
+        void ping(DATABASE_CHECK_INTERVAL_MS)
+          .then((up) => {
+            if (up === !databaseDown) return;
+            databaseDown = !up;
+            if (up) log.info("the database answers again", { store: opened.where });
+            else log.error("the database does not answer; health is NOT_SERVING until it does", { store: opened.where });
+            probes.refresh();
+          })
+          .finally(() => (checking = false));
+      }, DATABASE_CHECK_INTERVAL_MS);
+      dbTimer.unref();
+      timer(dbTimer);
+    }
     probes.start();
     started = true;
     log.info("daemon ready", {
@@ -539,6 +556,7 @@ export async function startDaemon(
       adminSocket,
       caFingerprint: authority.caFingerprint,
       dataDir: config.dataDir,
+      store: opened.where,
       listener: listener.limits,
       ...(metricsServer ? { metrics: metricsServer.address } : {}),
     });

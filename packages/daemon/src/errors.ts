@@ -91,6 +91,14 @@ function storeErrorIn(err: unknown): StoreError | undefined {
   return undefined;
 }
 
+/** A PostgreSQL store's UNAVAILABLE (by name and code: the daemon loads @tether/store-pg only when it uses it). */
+function databaseErrorIn(err: unknown): Error | undefined {
+  for (let e = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) {
+    if (e.name === "PgStoreError" && (e as Error & { code?: string }).code === "UNAVAILABLE") return e;
+  }
+  return undefined;
+}
+
 /**
  * The daemon refuses to start on a damaged store (exit 14 from `tether daemon`): the message
  * names every problem and the way out.
@@ -131,6 +139,12 @@ export function toServiceError(err: unknown, log: Logger, method: string, peer: 
     return { ...STORE_DAMAGED_READ };
   }
   if (se?.code === "CLOSED") return { code: status.UNAVAILABLE, details: "UNAVAILABLE: the daemon is stopping" };
+  const db = databaseErrorIn(err);
+  if (db) {
+    // A read the database could not answer: nothing was changed, and trying again later may work.
+    log.warn("rpc refused: the database is unavailable", { method, peer, error: describe(err) });
+    return { code: status.UNAVAILABLE, details: "STORE_UNAVAILABLE: the database does not answer; nothing was changed, try again" };
+  }
   const refused = (e: Error & { code: string }, to: status, sent = e.code, quiet = false): Partial<ServiceError> => {
     const fields = { method, peer, code: e.code, message: clip(e.message, REFUSAL_MESSAGE_MAX_CHARS) };
     if (quiet) log.debug("rpc refused", fields);

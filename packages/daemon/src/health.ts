@@ -9,7 +9,6 @@
  */
 import { Metadata, ServerInterceptingCall } from "@grpc/grpc-js";
 import type { ServerInterceptor } from "@grpc/grpc-js";
-import type { StoreError } from "@tether/store";
 import { STORE_FAILED } from "./errors.js";
 
 /** The call that still answers while the store has failed. */
@@ -34,9 +33,9 @@ export type StoreState = {
 export class StoreHealth {
   readonly #store: { readonly corruptReads: number };
   readonly #now: () => number;
-  #failed: { at: number; error: StoreError } | undefined;
+  #failed: { at: number; error: Error } | undefined;
 
-  constructor(store: { readonly corruptReads: number; onFailure(fn: (err: StoreError) => void): void }, now: () => number) {
+  constructor(store: { readonly corruptReads: number; onFailure(fn: (err: Error) => void): void }, now: () => number) {
     this.#store = store;
     this.#now = now;
     store.onFailure((error) => {

@@ -19,6 +19,8 @@ export type { DaemonConfig, LiveConfig } from "./config.js";
 export { DEFAULT_START_RATE_LIMIT } from "./ratelimit.js";
 export { STORE_TABLES, VERSION, startDaemon } from "./daemon.js";
 export { initAuthority } from "./authority.js";
+export { exportKek } from "./stores.js";
+export { kekIdOf, readKekFile, writeNewKek } from "./vault.js";
 export type { ReloadResult, RunningDaemon } from "./daemon.js";
 export type { StoreState } from "./health.js";
 export { checkStore, repairStore } from "./maintenance.js";

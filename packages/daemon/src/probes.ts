@@ -80,6 +80,7 @@ export function certWindowOf(): (name: string, cert: string | Uint8Array) => Cer
 export class Probes {
   readonly #now: () => number;
   readonly #storeFailed: () => boolean;
+  readonly #databaseDown: () => boolean;
   readonly #certs: () => readonly CertWindow[];
   readonly #log: Logger;
   readonly #health: Record<ProbeSite, HealthImplementation>;
@@ -90,9 +91,10 @@ export class Probes {
   #status: ServingStatus;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(o: { now: () => number; storeFailed: () => boolean; certs: () => readonly CertWindow[]; log: Logger }) {
+  constructor(o: { now: () => number; storeFailed: () => boolean; databaseDown?: () => boolean; certs: () => readonly CertWindow[]; log: Logger }) {
     this.#now = o.now;
     this.#storeFailed = o.storeFailed;
+    this.#databaseDown = o.databaseDown ?? (() => false);
     this.#certs = o.certs;
     this.#log = o.log;
     const r = this.readiness();
@@ -110,7 +112,7 @@ export class Probes {
     } catch {
       certs = [{ name: "daemon's", notBefore: NaN, notAfter: NaN }]; // unreadable: never taken for valid
     }
-    return readiness({ storeFailed: this.#storeFailed(), closing: this.#closing, certs, now: this.#now() });
+    return readiness({ storeFailed: this.#storeFailed(), databaseDown: this.#databaseDown(), closing: this.#closing, certs, now: this.#now() });
   }
 
   /** Re-read readiness; when the status changed, every Watch stream is told at once. */

@@ -11,10 +11,11 @@
  * - WRITE_FAILED: a batch failed and was rolled back (nothing of it is written). Unlike the
  *   LevelDB store this does not fail closed: a rolled-back transaction leaves no doubt;
  * - READ_FAILED: a read failed for a reason other than the connection;
+ * - LOCKED: another process holds the database's writer lock (PgStoreOptions.exclusive);
  * - CLOSED: the store is closing or closed;
  * - NO_TABLE, NOT_AUDITED: a caller's mistake.
  */
-export type PgStoreErrorCode = "UNAVAILABLE" | "OPEN_FAILED" | "UNSUPPORTED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
+export type PgStoreErrorCode = "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
 
 export class PgStoreError extends Error {
   readonly code: PgStoreErrorCode;

@@ -40,6 +40,8 @@ const MIGRATIONS: readonly string[] = [
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 /** pg_advisory_xact_lock key for migrations: 0x7465746865720001, "tether" and 1 as 64 bits. */
 const MIGRATION_LOCK = "8387237872774807553";
+/** pg_advisory_lock key of an exclusive store: "tether" and 2 as 64 bits. */
+const WRITER_LOCK = "8387237872774807554";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
@@ -52,6 +54,13 @@ export type PgStoreOptions = {
   queryTimeoutMs?: number;
   /** connections in the pool (default 10) */
   poolSize?: number;
+  /**
+   * Hold a session advisory lock on the database for as long as the store is open, as the
+   * LevelDB store's LOCK file does for its directory: a second store opened with `exclusive`
+   * on the same database is refused (LOCKED). Losing the lock's connection is reported to
+   * onFailure listeners: another process may take the lock from then on.
+   */
+  exclusive?: boolean;
 };
 
 type Encoded = { put: boolean; table: string; id: string; value?: string };
@@ -92,10 +101,58 @@ export class PgStore<S extends Schema> implements Repository<S> {
   #writing = false;
   #drained: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #failureListeners: ((err: PgStoreError) => void)[] = [];
+  readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
+  /** the connection that holds the exclusive lock (PgStoreOptions.exclusive) */
+  #lockClient: pg.Client | undefined;
 
   private constructor(pool: Pool, tables: readonly string[]) {
     this.#pool = pool;
     this.#tables = new Set(tables);
+  }
+
+  /**
+   * Told of every batch that failed (UNAVAILABLE, WRITE_FAILED) and of a lost exclusive lock.
+   * The store itself goes on (a later batch may succeed); a caller whose memory ran ahead of
+   * the batch (the daemon's managers) fails closed on it, as it does on the LevelDB store.
+   */
+  onFailure(fn: (err: PgStoreError) => void): void {
+    this.#failureListeners.push(fn);
+  }
+
+  /** Told of every committed transaction: how long it took, and whether it waited for the WAL flush. */
+  onCommit(fn: (seconds: number, durable: boolean) => void): void {
+    this.#commitListeners.push(fn);
+  }
+
+  /** Reads that found a damaged record: always 0 here (PostgreSQL checks its own pages; a bad JSON value is CORRUPT to its caller). */
+  get corruptReads(): number {
+    return 0;
+  }
+
+  #fail(err: PgStoreError): void {
+    for (const fn of this.#failureListeners) fn(err);
+  }
+
+  /**
+   * Whether the database answers a trivial query within `timeoutMs` (the daemon's health).
+   * Never throws.
+   */
+  async ping(timeoutMs = 2_000): Promise<boolean> {
+    if (this.#closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([
+        this.#pool.query("SELECT 1").then(
+          () => true,
+          () => false,
+        ),
+        late,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -116,13 +173,26 @@ export class PgStore<S extends Schema> implements Repository<S> {
     // An idle connection that drops (the server restarted) is discarded by the pool; without
     // a listener its error would end the process. The next query opens a new one.
     pool.on("error", () => {});
+    let lock: pg.Client | undefined;
     try {
       await migrate(pool);
+      if (options.exclusive) lock = await takeWriterLock(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     } catch (err) {
       await pool.end().catch(() => {});
       throw err;
     }
-    return new PgStore<S>(pool, tables);
+    const store = new PgStore<S>(pool, tables);
+    if (lock) {
+      store.#lockClient = lock;
+      const lost = (cause?: unknown) => {
+        if (store.#closed || store.#lockClient !== lock) return;
+        store.#lockClient = undefined;
+        store.#fail(new PgStoreError("UNAVAILABLE", "PostgreSQL is unavailable: the connection that holds this daemon's lock on the database was lost", { cause }));
+      };
+      lock.on("error", lost);
+      lock.on("end", () => lost());
+    }
+    return store;
   }
 
   #table(table: string): void {
@@ -221,10 +291,14 @@ export class PgStore<S extends Schema> implements Repository<S> {
     while (this.#queued) {
       const g = this.#queued;
       this.#queued = undefined;
+      const started = performance.now();
       try {
         await this.#write(g.ops, g.sync);
+        const seconds = (performance.now() - started) / 1000;
+        for (const fn of this.#commitListeners) fn(seconds, g.sync);
         for (const w of g.waiters) w.resolve();
       } catch (err) {
+        if (err instanceof PgStoreError && err.code !== "CLOSED") this.#fail(err);
         for (const w of g.waiters) w.reject(err as Error);
       }
     }
@@ -281,7 +355,30 @@ export class PgStore<S extends Schema> implements Repository<S> {
     if (this.#closed) return;
     await this.#drained;
     this.#closed = true;
+    const lock = this.#lockClient;
+    this.#lockClient = undefined;
+    await lock?.end().catch(() => {});
     await this.#pool.end();
+  }
+}
+
+/**
+ * A connection of its own that holds the writer lock for the store's life.
+ * @throws PgStoreError LOCKED when another process holds it; UNAVAILABLE.
+ */
+async function takeWriterLock(url: string, connectTimeoutMs: number): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: "tether-lock", keepAlive: true });
+  client.on("error", () => {}); // replaced by the store's listener once it holds the lock
+  try {
+    await client.connect();
+    const got = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [WRITER_LOCK])).rows[0]?.ok;
+    if (!got) throw new PgStoreError("LOCKED", "another tether daemon is using this database (it holds the database's writer lock)");
+    return client;
+  } catch (cause) {
+    await client.end().catch(() => {});
+    if (cause instanceof PgStoreError) throw cause;
+    if (unreachable(cause)) throw unavailable(cause, "cannot take the writer lock");
+    throw new PgStoreError("OPEN_FAILED", `cannot take the writer lock: ${messageOf(cause)}`, { cause });
   }
 }
 

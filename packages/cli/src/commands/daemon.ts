@@ -1,6 +1,6 @@
 /** tether daemon: run the daemon in the foreground. */
 import { resolve } from "node:path";
-import { DEFAULT_LOG_LEVEL, LOG_LEVELS, createLogger, parseLogLevel } from "@tether/base";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, createLogger, parseLogLevel, redactUrl } from "@tether/base";
 import type { LevelLogger, LogLevel, Logger } from "@tether/base";
 import { DATA_DIR_ENV } from "@tether/wire";
 import type { Command, Flag, Io, Values } from "../cli.js";
@@ -143,6 +143,21 @@ it is restarted; \`tether status\` says why (exit 14).`,
       complete: "files",
     },
     "print-config": { type: "boolean", about: "print each setting, its value and where it came from (flag, env, file, default); start nothing" },
+    store: {
+      type: "string",
+      value: "level:DIR|postgresql://...",
+      about:
+        "where the state is: the embedded LevelDB store of data directory DIR (the default: --data-dir's),\nor a PostgreSQL database (a libpq URL; a Unix socket: postgresql:///tether?host=/run/postgresql;\nthe password from PGPASSWORD or ~/.pgpass rather than the URL)",
+      default: "level:DATA_DIR",
+    },
+    "kek-file": {
+      type: "string",
+      value: "FILE",
+      about:
+        "with a PostgreSQL --store: the key-encryption key (0600) that seals the CA in the database\n(make the first with `tether ca new-kek FILE`; every replica needs the same one)",
+      default: "none",
+      complete: "files",
+    },
     reflection: {
       type: "boolean",
       about:
@@ -167,15 +182,43 @@ it is restarted; \`tether status\` says why (exit 14).`,
     // ready, and once it is stopping, it is ignored; in between it reloads the configuration.
     let onHangup = () => log.warn("SIGHUP ignored: the daemon is not ready yet");
     process.on("SIGHUP", () => onHangup());
-    let daemon;
+    // A failed store write leaves memory and disk in doubt: the daemon logs it and refuses
+    // every call from then on (tether status says why). On LevelDB a restart reloads the truth
+    // from disk. On PostgreSQL the truth is the database, so the daemon restarts itself: it
+    // stops, waits until the database answers, and starts again on the same port (recover()).
+    const starting = (c: DaemonConfig) => d.startDaemon(c, { log, ...(c.postgres ? { onFatal: () => void recover() } : {}) });
+    let daemon: Awaited<ReturnType<Daemon["startDaemon"]>>;
     try {
-      // A failed store write leaves memory and disk in doubt: the daemon logs it and refuses
-      // every call from then on (tether status says why), until a restart reloads the truth.
-      daemon = await d.startDaemon(config, { log });
+      daemon = await starting(config);
     } catch (err) {
-      if (err instanceof d.DaemonError) throw new CliError(err.code === "STORE_DAMAGED" ? Exit.Store : Exit.Failure, err.message, { cause: err });
+      if (err instanceof d.DaemonError) throw new CliError(exitOf(err.code), err.message, { cause: err });
       throw err;
     }
+    let stopping = false;
+    let recovering: Promise<void> | undefined;
+    const recover = () =>
+      (recovering ??= (async () => {
+        const port = Number(daemon.listen.slice(daemon.listen.lastIndexOf(":") + 1));
+        log.warn("restarting on the database: the daemon stops, and starts again once the database answers, reloading its state from it", { listen: daemon.listen });
+        await daemon.close("store failed").catch(() => undefined);
+        for (let attempt = 1; !stopping; attempt++) {
+          try {
+            daemon = await starting({ ...config, listenPort: port });
+            log.info("daemon restarted on the database", { attempts: attempt, listen: daemon.listen });
+            break;
+          } catch (err) {
+            const code = err instanceof d.DaemonError ? err.code : "";
+            if (code !== "STORE_UNAVAILABLE" && code !== "STORE_IN_USE") {
+              log.error("restart on the database failed; exiting", { error: d.describe(err) });
+              process.exitCode = Exit.Failure;
+              process.kill(process.pid, "SIGTERM");
+              return;
+            }
+            if (attempt === 1 || attempt % 30 === 0) log.warn("the database does not answer yet; trying again every second", { attempts: attempt, error: d.describe(err) });
+            await new Promise((r) => setTimeout(r, RESTART_RETRY_MS));
+          }
+        }
+      })().finally(() => (recovering = undefined)));
     const ready = {
       event: "ready",
       listen: daemon.listen,
@@ -201,10 +244,20 @@ it is restarted; \`tether status\` says why (exit 14).`,
     );
     const stop = await untilStopped(log, d.describe);
     onHangup = () => {};
+    stopping = true;
+    await recovering;
     await daemon.close(stop.reason);
-    return stop.code;
+    return typeof process.exitCode === "number" && process.exitCode !== 0 ? process.exitCode : stop.code;
   },
 };
+
+/** The exit code of a start the daemon refused (tether daemon --help; docs/operations.md). */
+function exitOf(code: string): number {
+  if (code === "STORE_DAMAGED") return Exit.Store;
+  if (code === "STORE_UNAVAILABLE") return Exit.Unreachable;
+  if (code === "STORE_IN_USE") return Exit.Busy;
+  return Exit.Failure;
+}
 
 /** The daemon's settings: its options but NOT_SETTINGS. */
 export function daemonSettings(): Setting[] {
@@ -259,7 +312,11 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(Object.keys(listenerLimits).length ? { listenerLimits } : {}),
       ...(r.values.reflection === true ? { reflection: true } : {}),
       ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
+      ...(value("store") !== undefined ? { store: value("store") as string } : {}),
+      ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
       labels: {
+        store: at("store"),
+        "kek-file": at("kek-file"),
         "data-dir": at("data-dir"),
         listen: at("listen"),
         advertise: at("advertise"),
@@ -282,7 +339,7 @@ function printConfig(io: Io, json: boolean, loaded: Loaded): void {
     const given = r.values[s.name];
     const src = r.sources[s.name] ?? { source: "default" as const };
     // The data directory is shown resolved: where the daemon would write.
-    const value = s.name === "data-dir" ? loaded.config.dataDir : (given ?? null);
+    const value = s.name === "data-dir" ? loaded.config.dataDir : s.name === "store" && typeof given === "string" ? redactUrl(given) : (given ?? null);
     return {
       name: s.name,
       value,
@@ -366,6 +423,9 @@ function reloader(
     else log.info("configuration reloaded", fields);
   };
 }
+
+/** How often a daemon on PostgreSQL whose store failed tries to start again. */
+const RESTART_RETRY_MS = 1_000;
 
 /** A stop after a fatal error that does not finish in this long ends the process anyway. */
 const FATAL_CLOSE_MS = 10_000;

@@ -252,6 +252,90 @@ P("tether ca export-kek checks the key against the database's vault and copies i
   assert.not.ok(existsSync(join(ctx.tmp.path, "copy2.json")));
 });
 
+P(
+  "tether store migrate moves a stopped embedded install, verified; the CA and devices are the same on PostgreSQL; a cut-short move is never started on and is redone",
+  async () => {
+    const level = join(ctx.tmp.path, "embedded");
+    const { d, ready } = await startDaemonWith(["--data-dir", level, "--listen", "127.0.0.1:0"]);
+    let running;
+    try {
+      const code = (JSON.parse((await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", level])).stdout) as { code: string }).code;
+      await cliPair(level, ["--daemon", ready.listen, "--pin", code, "--name", "moved"], join(ctx.tmp.path, "node-moved"));
+      // While the daemon runs, its store is locked: refused, nothing written.
+      const url = await freshDatabase();
+      running = await cli(["store", "migrate", "--from", `level:${level}`, "--to", url, "--kek-file", ctx.kek]);
+      assert.is(running.code, 9, running.stderr);
+      assert.match(running.stderr, /a daemon is running on/);
+      assert.is(await snapshot(url), "[]");
+    } finally {
+      await stopDaemonProcess(d);
+    }
+    const url = await freshDatabase();
+    const r = await cli(["store", "migrate", "--from", `level:${level}`, "--to", url, "--kek-file", ctx.kek, "--json"]);
+    assert.is(r.code, 0, r.stderr);
+    const moved = JSON.parse(r.stdout) as { tables: Record<string, number>; audit: { entries: number; head: string }; caFingerprint: string; clearedUnfinished: number };
+    assert.is(moved.tables.devices, 1);
+    assert.ok(moved.audit.entries >= 4, `audit entries: ${moved.audit.entries}`);
+    assert.is(moved.caFingerprint, ready.caFingerprint);
+    const again = await cli(["store", "migrate", "--from", `level:${level}`, "--to", url, "--kek-file", ctx.kek]);
+    assert.is(again.code, 5, again.stderr);
+    assert.match(again.stderr, /already holds a tether authority/);
+
+    const pgData = join(ctx.tmp.path, "moved-replica");
+    const on = await startDaemonWith(["--data-dir", pgData, "--listen", "127.0.0.1:0", "--store", url, "--kek-file", ctx.kek]);
+    try {
+      assert.is(on.ready.caFingerprint, ready.caFingerprint);
+      const l = await cli(["devices", "list", "--json", "--data-dir", pgData]);
+      assert.equal(
+        (JSON.parse(l.stdout) as { name: string }[]).map((x) => x.name),
+        ["moved"],
+      );
+      const v = await cli(["audit", "verify", "--json", "--data-dir", pgData, "--head", moved.audit.head]);
+      assert.is(v.code, 0, v.stderr + v.stdout);
+    } finally {
+      await stopDaemonProcess(on.d);
+    }
+
+    // A move cut short before its commit point (the keys): records and the marker, no vault.
+    const cut = await freshDatabase();
+    assert.is((await cli(["store", "migrate", "--from", `level:${level}`, "--to", cut, "--kek-file", ctx.kek])).code, 0);
+    await query(cut, "DELETE FROM tether_records WHERE tbl = 'vault'");
+    await query(cut, `INSERT INTO tether_records (tbl, id, value) VALUES ('storeMigration', 'unfinished', '{"id":"unfinished"}')`);
+    const refused = await cli(["daemon", "--data-dir", join(ctx.tmp.path, "cut"), "--store", cut, "--kek-file", ctx.kek], { timeoutMs: 20_000 });
+    assert.is(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /has no CA/);
+    const redo = await cli(["store", "migrate", "--from", `level:${level}`, "--to", cut, "--kek-file", ctx.kek, "--json"]);
+    assert.is(redo.code, 0, redo.stderr);
+    const redone = JSON.parse(redo.stdout) as { records: number; clearedUnfinished: number };
+    assert.is(redone.clearedUnfinished, redone.records);
+    // Records without the marker are not a move of ours: refused, not cleared.
+    const foreign = await freshDatabase();
+    await cli(["store", "upgrade", "--store", foreign]);
+    await query(foreign, `INSERT INTO tether_records (tbl, id, value) VALUES ('devices', 'dev_x', '{"id":"dev_x"}')`);
+    const no = await cli(["store", "migrate", "--from", `level:${level}`, "--to", foreign, "--kek-file", ctx.kek]);
+    assert.is(no.code, 5, no.stderr);
+    assert.match(no.stderr, /already holds tether records \(table devices\) but no key vault/);
+  },
+);
+
+P("tether store upgrade sets up and reports the schema; a newer schema is refused by it and by a daemon, naming both versions", async () => {
+  const url = await freshDatabase();
+  const first = await cli(["store", "upgrade", "--store", url, "--json"]);
+  assert.is(first.code, 0, first.stderr);
+  assert.equal(JSON.parse(first.stdout), { store: url, from: 0, to: 1 });
+  const second = await cli(["store", "upgrade", "--store", url, "--json"]);
+  assert.equal((JSON.parse(second.stdout) as { from: number }).from, 1);
+  await query(url, "INSERT INTO tether_schema_migrations (version) VALUES (99)");
+  const newer = await cli(["store", "upgrade", "--store", url]);
+  assert.is(newer.code, 14, newer.stderr);
+  assert.match(newer.stderr, /version 99, newer than this tether knows \(version 1\)/);
+  const daemon = await cli(["daemon", "--data-dir", join(ctx.tmp.path, "newer"), "--store", url, "--kek-file", ctx.kek], { timeoutMs: 20_000 });
+  assert.is(daemon.code, 14, daemon.stderr);
+  assert.match(daemon.stderr, /version 99/);
+  const lvl = await cli(["store", "upgrade", "--store", "level:/tmp/x"]);
+  assert.is(lvl.code, 2, lvl.stderr);
+});
+
 P("a --store URL's password is never printed (print-config, errors)", async () => {
   const url = "postgresql://tether:s3cret-pass@127.0.0.1:1/tether?password=other-secret";
   const pc = await cli(["daemon", "--print-config", "--json", "--store", url, "--kek-file", ctx.kek]);

@@ -15,6 +15,7 @@ import { healthCommand } from "./commands/health.js";
 import { dispatchCommand } from "./commands/dispatch.js";
 import { auditListCommand } from "./commands/audit/list.js";
 import { caCrlCommand } from "./commands/ca/crl.js";
+import { storeMigrateCommand, storeUpgradeCommand } from "./commands/store/postgres.js";
 import { caInitCommand } from "./commands/ca/init.js";
 import { caExportKekCommand, caNewKekCommand } from "./commands/ca/kek.js";
 import { caVerifyCommand } from "./commands/ca/verify.js";
@@ -77,6 +78,8 @@ export const COMMANDS: readonly Command[] = [
   caJwksCommand,
   storeCheckCommand,
   storeRepairCommand,
+  storeMigrateCommand,
+  storeUpgradeCommand,
   versionCommand,
   completionCommand(() => COMMANDS),
   completeCommand,

@@ -35,7 +35,7 @@ export type DaemonConfig = Readonly<{
    * A shared PostgreSQL store (--store postgresql://...; absent: the embedded LevelDB store in
    * dataDir/store). `kekFile` holds the key-encryption key that seals the CA in the database.
    */
-  postgres?: Readonly<{ url: string; kekFile: string }>;
+  postgres?: Readonly<{ url: string; kekFile: string; /** --upgrade-store: migrate an older schema at start */ upgrade?: boolean }>;
 }>;
 
 /** The schemes of a PostgreSQL --store (libpq's connection URIs). */
@@ -165,6 +165,8 @@ export function resolveDaemonConfig(o: {
   store?: string;
   /** the key-encryption key's file (needed with a PostgreSQL store) */
   kekFile?: string;
+  /** bring an older PostgreSQL schema up to date at start (--upgrade-store) */
+  upgradeStore?: boolean;
 }): DaemonConfig {
   const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
   const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
@@ -177,6 +179,8 @@ export function resolveDaemonConfig(o: {
       `${label("store")} is a PostgreSQL database, which keeps the CA sealed under a key-encryption key: give ${label("kek-file")} FILE (make the first one with \`tether ca new-kek FILE\`)`,
     );
   }
+  if (store?.kind !== "postgresql" && o.upgradeStore)
+    throw new DaemonError("BAD_STORE", `--upgrade-store is only for a PostgreSQL ${label("store")}; the embedded store migrates itself at open`);
   if (store?.kind !== "postgresql" && o.kekFile)
     throw new DaemonError("BAD_STORE", `${label("kek-file")} is only for a PostgreSQL ${label("store")}; the embedded store keeps its keys in DATA_DIR/ca`);
   const dataDir = resolve(store?.kind === "level" ? store.dataDir : (o.dataDir ?? defaultDataDir()));
@@ -208,7 +212,7 @@ export function resolveDaemonConfig(o: {
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
-    ...(store?.kind === "postgresql" ? { postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string) }) } : {}),
+    ...(store?.kind === "postgresql" ? { postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string), ...(o.upgradeStore ? { upgrade: true } : {}) }) } : {}),
   });
 }
 

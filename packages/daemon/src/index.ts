@@ -13,13 +13,16 @@ export {
   parseHandshakeTimeout,
   parseHostPort,
   parseRate,
+  parseStore,
   resolveDaemonConfig,
 } from "./config.js";
 export type { DaemonConfig, LiveConfig } from "./config.js";
 export { DEFAULT_START_RATE_LIMIT } from "./ratelimit.js";
 export { STORE_TABLES, VERSION, startDaemon } from "./daemon.js";
 export { initAuthority } from "./authority.js";
-export { exportKek } from "./stores.js";
+export { exportKek, upgradeStore } from "./stores.js";
+export { migrateStore } from "./migrate.js";
+export type { MigrateResult } from "./migrate.js";
 export { kekIdOf, readKekFile, writeNewKek } from "./vault.js";
 export type { ReloadResult, RunningDaemon } from "./daemon.js";
 export type { StoreState } from "./health.js";

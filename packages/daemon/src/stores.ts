@@ -69,10 +69,15 @@ export async function openDaemonStore<S extends Schema>(config: DaemonConfig, ta
   const { PgStore, PgStoreError } = await import("@tether/store-pg");
   let store: import("@tether/store-pg").PgStore<S & VaultTables>;
   try {
-    store = await PgStore.open<S & VaultTables>(url, [...tables, VAULT_TABLE] as (keyof (S & VaultTables) & string)[], { exclusive: true, connectTimeoutMs: PG_START_TIMEOUT_MS });
+    store = await PgStore.open<S & VaultTables>(url, [...tables, VAULT_TABLE] as (keyof (S & VaultTables) & string)[], {
+      exclusive: true,
+      connectTimeoutMs: PG_START_TIMEOUT_MS,
+      migrate: config.postgres.upgrade ? "always" : "fresh",
+    });
   } catch (err) {
     if (err instanceof PgStoreError) {
-      const code = { UNAVAILABLE: "STORE_UNAVAILABLE", LOCKED: "STORE_IN_USE", UNSUPPORTED: "STORE_UNSUPPORTED" }[err.code as string] ?? "STORE_OPEN_FAILED";
+      const code =
+        { UNAVAILABLE: "STORE_UNAVAILABLE", LOCKED: "STORE_IN_USE", UNSUPPORTED: "STORE_UNSUPPORTED", OUTDATED: "STORE_OUTDATED" }[err.code as string] ?? "STORE_OPEN_FAILED";
       const extra =
         err.code === "LOCKED"
           ? ": one daemon per database for now (replicas that share one are being built: docs/scaling.md)"
@@ -131,5 +136,28 @@ export async function exportKek(url: string, kekFile: string, out: string): Prom
     return { kekId: kek.id, items, out };
   } finally {
     await store.close().catch(() => {});
+  }
+}
+
+/**
+ * `tether store upgrade`: bring the database's schema up to date (numbered migrations, in one
+ * transaction under the migration lock; see @tether/store-pg), and say from which version to
+ * which. A daemon may be running on an older schema meanwhile only if it is of a version that
+ * knows the new one; the docs say to stop them first.
+ * @throws DaemonError STORE_UNAVAILABLE, STORE_UNSUPPORTED (newer than this tether), STORE_OPEN_FAILED
+ */
+export async function upgradeStore(url: string): Promise<{ store: string; from: number; to: number }> {
+  const where = redactStoreUrl(url);
+  const { PgStore, PgStoreError } = await import("@tether/store-pg");
+  try {
+    const store = await PgStore.open(url, [], { connectTimeoutMs: PG_START_TIMEOUT_MS });
+    await store.close();
+    return { store: where, ...store.schema };
+  } catch (err) {
+    if (err instanceof PgStoreError) {
+      const code = { UNAVAILABLE: "STORE_UNAVAILABLE", UNSUPPORTED: "STORE_UNSUPPORTED" }[err.code as string] ?? "STORE_OPEN_FAILED";
+      throw new DaemonError(code, `cannot upgrade the store ${where}: ${err.message}`, { cause: err });
+    }
+    throw err;
   }
 }

@@ -7,6 +7,7 @@
  * - OPEN_FAILED: the database refused the store for another reason (authentication, no such
  *   database, a migration failed);
  * - UNSUPPORTED: the database's schema is newer than this version knows;
+ * - OUTDATED: older, and the caller asked that only a fresh database be set up at open;
  * - CORRUPT: a stored value is not the JSON record it must be;
  * - WRITE_FAILED: a batch failed and was rolled back (nothing of it is written). Unlike the
  *   LevelDB store this does not fail closed: a rolled-back transaction leaves no doubt;
@@ -15,7 +16,8 @@
  * - CLOSED: the store is closing or closed;
  * - NO_TABLE, NOT_AUDITED: a caller's mistake.
  */
-export type PgStoreErrorCode = "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
+export type PgStoreErrorCode =
+  "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "OUTDATED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
 
 export class PgStoreError extends Error {
   readonly code: PgStoreErrorCode;

@@ -2,4 +2,4 @@
 export { PgStoreError } from "./errors.js";
 export type { PgStoreErrorCode } from "./errors.js";
 export { PG_SCHEMA_VERSION, PgStore } from "./store.js";
-export type { PgStoreOptions } from "./store.js";
+export type { PgStoreOptions, SchemaChange } from "./store.js";

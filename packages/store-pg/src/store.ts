@@ -61,7 +61,16 @@ export type PgStoreOptions = {
    * onFailure listeners: another process may take the lock from then on.
    */
   exclusive?: boolean;
+  /**
+   * Which schemas open() brings up to date: "always" (the default) any older one; "fresh" only
+   * a database without tether's tables, refusing an older schema (OUTDATED) so that an upgrade
+   * is a step the operator takes (`tether store upgrade`) rather than a side effect of a start.
+   */
+  migrate?: "always" | "fresh";
 };
+
+/** What open() found and left: the schema version before and after its migrations. */
+export type SchemaChange = { from: number; to: number };
 
 type Encoded = { put: boolean; table: string; id: string; value?: string };
 type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject(e: Error): void }[] };
@@ -103,6 +112,8 @@ export class PgStore<S extends Schema> implements Repository<S> {
   #closed = false;
   readonly #failureListeners: ((err: PgStoreError) => void)[] = [];
   readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
+  /** the schema version open() found, and the one it left (PG_SCHEMA_VERSION) */
+  schema: SchemaChange = { from: PG_SCHEMA_VERSION, to: PG_SCHEMA_VERSION };
   /** the connection that holds the exclusive lock (PgStoreOptions.exclusive) */
   #lockClient: pg.Client | undefined;
 
@@ -174,14 +185,16 @@ export class PgStore<S extends Schema> implements Repository<S> {
     // a listener its error would end the process. The next query opens a new one.
     pool.on("error", () => {});
     let lock: pg.Client | undefined;
+    let schema: SchemaChange;
     try {
-      await migrate(pool);
+      schema = await migrate(pool, options.migrate ?? "always");
       if (options.exclusive) lock = await takeWriterLock(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     } catch (err) {
       await pool.end().catch(() => {});
       throw err;
     }
     const store = new PgStore<S>(pool, tables);
+    store.schema = schema;
     if (lock) {
       store.#lockClient = lock;
       const lost = (cause?: unknown) => {
@@ -382,8 +395,8 @@ async function takeWriterLock(url: string, connectTimeoutMs: number): Promise<pg
   }
 }
 
-/** Bring the schema up to date, under the migration lock, or refuse a newer one. */
-async function migrate(pool: Pool): Promise<void> {
+/** Bring the schema up to date, under the migration lock, or refuse a newer one (or, with "fresh", an older one). */
+async function migrate(pool: Pool, mode: "always" | "fresh"): Promise<SchemaChange> {
   let client: PoolClient;
   try {
     client = await pool.connect();
@@ -403,11 +416,18 @@ async function migrate(pool: Pool): Promise<void> {
         `the database's store schema is version ${found}, newer than this tether knows (version ${PG_SCHEMA_VERSION}): run a tether at least as new as the one that upgraded it`,
       );
     }
+    if (mode === "fresh" && found > 0 && found < PG_SCHEMA_VERSION) {
+      throw new PgStoreError(
+        "OUTDATED",
+        `the database's store schema is version ${found}, older than this tether's (version ${PG_SCHEMA_VERSION}): back it up, then run \`tether store upgrade\` (or start the daemon with --upgrade-store)`,
+      );
+    }
     for (let v = found + 1; v <= PG_SCHEMA_VERSION; v++) {
       await client.query(MIGRATIONS[v - 1] as string);
       await client.query("INSERT INTO tether_schema_migrations (version) VALUES ($1)", [v]);
     }
     await client.query("COMMIT");
+    return { from: found, to: Math.max(found, PG_SCHEMA_VERSION) };
   } catch (cause) {
     if (unreachable(cause)) {
       broken = cause as Error;

@@ -158,6 +158,11 @@ it is restarted; \`tether status\` says why (exit 14).`,
       default: "none",
       complete: "files",
     },
+    "upgrade-store": {
+      type: "boolean",
+      about:
+        "with a PostgreSQL --store whose schema is older than this tether's: bring it up to date at start\n(back the database up first; tether store upgrade does the same without starting)",
+    },
     reflection: {
       type: "boolean",
       about:
@@ -253,7 +258,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
 
 /** The exit code of a start the daemon refused (tether daemon --help; docs/operations.md). */
 function exitOf(code: string): number {
-  if (code === "STORE_DAMAGED") return Exit.Store;
+  if (code === "STORE_DAMAGED" || code === "STORE_OUTDATED" || code === "STORE_UNSUPPORTED") return Exit.Store;
   if (code === "STORE_UNAVAILABLE") return Exit.Unreachable;
   if (code === "STORE_IN_USE") return Exit.Busy;
   return Exit.Failure;
@@ -314,6 +319,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
       ...(value("store") !== undefined ? { store: value("store") as string } : {}),
       ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
+      ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
       labels: {
         store: at("store"),
         "kek-file": at("kek-file"),

@@ -388,4 +388,47 @@ p("a server that stops answering (its processes frozen) gives UNAVAILABLE after 
   }
 });
 
+p("exclusive: a second store is refused, or waits (standby) and takes over when the holder's session ends; the old holder is fenced off", async () => {
+  const url = await freshDatabase();
+  const first = await PgStore.open<S>(url, [...TABLES], { exclusive: true });
+  await rejects(PgStore.open<S>(url, [...TABLES], { exclusive: true }), "LOCKED", /another tether daemon is using this database/);
+  let waited = 0;
+  const standby = PgStore.open<S>(url, [...TABLES], { exclusive: "wait", onWaiting: () => waited++ });
+  const failures: Error[] = [];
+  first.onFailure((e) => failures.push(e));
+  await first.batch([put("a", "before")]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(waited, 1);
+  // The holder's lock session ends (as when its process dies); its pool's connections live on.
+  await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tether-lock' AND datname = current_database()");
+  const second = await standby;
+  try {
+    assert.match(failures[0]?.message ?? "", /lock on the database was lost/);
+    // Fenced: a batch of the old holder is refused and not written, though it can still reach the database.
+    await rejects(first.batch([put("a", "late")]), "LOCKED", /another process has taken over the database \(writer epoch 2, this store's 1\)/);
+    assert.is(await second.get("a", "late"), undefined);
+    assert.equal(await first.get("a", "before"), { id: "before" });
+    await second.batch([put("a", "after")]);
+    assert.equal(ids(await second.list("a")), ["after", "before"]);
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
+p("an older schema is migrated at open, or refused with both versions when only a fresh database may be set up", async () => {
+  const url = await freshDatabase();
+  await (await PgStore.open<S>(url, [...TABLES])).close();
+  // Back to version 1, as a database an older tether made.
+  await sql(url, "DROP TABLE tether_writer; DELETE FROM tether_schema_migrations WHERE version > 1");
+  const err = await rejects(PgStore.open<S>(url, [...TABLES], { migrate: "fresh" }), "OUTDATED");
+  assert.match(err.message, new RegExp(`version 1, older than this tether's \\(version ${PG_SCHEMA_VERSION}\\)`));
+  const up = await PgStore.open<S>(url, [...TABLES]);
+  assert.equal(up.schema, { from: 1, to: PG_SCHEMA_VERSION });
+  await up.close();
+  const fresh = await PgStore.open<S>(await freshDatabase(), [...TABLES], { migrate: "fresh" });
+  assert.equal(fresh.schema, { from: 0, to: PG_SCHEMA_VERSION });
+  await fresh.close();
+});
+
 p.run();

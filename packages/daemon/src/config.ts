@@ -35,7 +35,12 @@ export type DaemonConfig = Readonly<{
    * A shared PostgreSQL store (--store postgresql://...; absent: the embedded LevelDB store in
    * dataDir/store). `kekFile` holds the key-encryption key that seals the CA in the database.
    */
-  postgres?: Readonly<{ url: string; kekFile: string; /** --upgrade-store: migrate an older schema at start */ upgrade?: boolean }>;
+  postgres?: Readonly<{
+    url: string;
+    kekFile: string;
+    /** --upgrade-store: migrate an older schema at start */ upgrade?: boolean;
+    /** --standby: wait for the database's writer lock */ standby?: boolean;
+  }>;
 }>;
 
 /** The schemes of a PostgreSQL --store (libpq's connection URIs). */
@@ -167,6 +172,8 @@ export function resolveDaemonConfig(o: {
   kekFile?: string;
   /** bring an older PostgreSQL schema up to date at start (--upgrade-store) */
   upgradeStore?: boolean;
+  /** wait for the database while another daemon holds it, and take over when it is gone (--standby) */
+  standby?: boolean;
 }): DaemonConfig {
   const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
   const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
@@ -179,6 +186,7 @@ export function resolveDaemonConfig(o: {
       `${label("store")} is a PostgreSQL database, which keeps the CA sealed under a key-encryption key: give ${label("kek-file")} FILE (make the first one with \`tether ca new-kek FILE\`)`,
     );
   }
+  if (store?.kind !== "postgresql" && o.standby) throw new DaemonError("BAD_STORE", `--standby is only for a PostgreSQL ${label("store")} (a LevelDB store has one daemon)`);
   if (store?.kind !== "postgresql" && o.upgradeStore)
     throw new DaemonError("BAD_STORE", `--upgrade-store is only for a PostgreSQL ${label("store")}; the embedded store migrates itself at open`);
   if (store?.kind !== "postgresql" && o.kekFile)
@@ -212,7 +220,11 @@ export function resolveDaemonConfig(o: {
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
-    ...(store?.kind === "postgresql" ? { postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string), ...(o.upgradeStore ? { upgrade: true } : {}) }) } : {}),
+    ...(store?.kind === "postgresql"
+      ? {
+          postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string), ...(o.upgradeStore ? { upgrade: true } : {}), ...(o.standby ? { standby: true } : {}) }),
+        }
+      : {}),
   });
 }
 

@@ -174,7 +174,9 @@ export async function startDaemon(
   const log = o.log ?? createLogger();
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
-  const opened = await openDaemonStore<PairingTables & JobTables & AuditTables>(config, STORE_TABLES, now());
+  const opened = await openDaemonStore<PairingTables & JobTables & AuditTables>(config, STORE_TABLES, now(), () =>
+    log.info("standby: another daemon holds the database; this one takes over when it is gone", { dataDir: config.dataDir }),
+  );
   const { store, keys } = opened;
   if (keys.created) log.info("root CA created", { store: opened.where, caFingerprint: keys.ca.fingerprint });
   const health = new StoreHealth(store, now);

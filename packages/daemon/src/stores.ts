@@ -51,7 +51,7 @@ export const PG_START_TIMEOUT_MS = 5_000;
  *   it), STORE_IN_USE (another daemon holds it), STORE_UNSUPPORTED (a newer schema),
  *   STORE_WITHOUT_CA
  */
-export async function openDaemonStore<S extends Schema>(config: DaemonConfig, tables: readonly string[], now: number): Promise<OpenedStore<S>> {
+export async function openDaemonStore<S extends Schema>(config: DaemonConfig, tables: readonly string[], now: number, onWaiting?: () => void): Promise<OpenedStore<S>> {
   if (!config.postgres) {
     // Before the store is opened (which writes to it): a start that refuses changes nothing.
     const keys = await openKeyFiles(config.dataDir, now);
@@ -70,7 +70,8 @@ export async function openDaemonStore<S extends Schema>(config: DaemonConfig, ta
   let store: import("@tether/store-pg").PgStore<S & VaultTables>;
   try {
     store = await PgStore.open<S & VaultTables>(url, [...tables, VAULT_TABLE] as (keyof (S & VaultTables) & string)[], {
-      exclusive: true,
+      exclusive: config.postgres.standby ? "wait" : true,
+      ...(onWaiting ? { onWaiting } : {}),
       connectTimeoutMs: PG_START_TIMEOUT_MS,
       migrate: config.postgres.upgrade ? "always" : "fresh",
     });

@@ -56,7 +56,11 @@ export type ConnectOptions = {
   stateDir?: string;
   /** Renew automatically before expiry (default true). */
   autoRenew?: boolean;
-  /** Override the daemon address stored at pairing time. */
+  /**
+   * Override the daemon address stored at pairing time: HOST:PORT, or several separated by
+   * commas (replicas on one database, or an active daemon and its standby), tried in turn: a
+   * stream that ends or cannot be opened moves to the next address.
+   */
   daemon?: string;
   platform?: string;
   version?: string;
@@ -164,9 +168,25 @@ export class NodeConnection extends EventEmitter {
     });
   }
 
+  /** The addresses to try (--daemon A,B,C, else the one paired with), and which is in use. */
+  #addresses(): string[] {
+    const list = (this.#opts.daemon ?? this.#creds.state.daemon)
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
+    return list.length ? list : [this.#creds.state.daemon];
+  }
+  #at = 0;
+
+  /** The address the current channel dials. */
+  get daemonAddress(): string {
+    const list = this.#addresses();
+    return list[this.#at % list.length] as string;
+  }
+
   #makeClient(): NodeClient {
     const Ctor = serviceClient<NodeClient>("Node");
-    return new Ctor(this.#opts.daemon ?? this.#creds.state.daemon, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
+    return new Ctor(this.daemonAddress, deviceCredentials(this.#creds), DEVICE_CHANNEL_OPTIONS);
   }
 
   /**
@@ -218,7 +238,13 @@ export class NodeConnection extends EventEmitter {
     this.#failures++;
     const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.#failures - 1, 10));
     const retryInMs = Math.floor(Math.random() * cap); // full jitter: a restarted daemon is not stampeded
-    this.emit("disconnected", { code, details: printable(details), retryInMs, daemon: this.#opts.daemon ?? this.#creds.state.daemon });
+    const was = this.daemonAddress;
+    if (this.#addresses().length > 1) {
+      // Another replica next: the one that ended the stream may be gone.
+      this.#at = (this.#at + 1) % this.#addresses().length;
+      this.#replaceClient();
+    }
+    this.emit("disconnected", { code, details: printable(details), retryInMs, daemon: was, next: this.daemonAddress });
     this.#retry = setTimeout(() => this.#open(), retryInMs);
   }
 

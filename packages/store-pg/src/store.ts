@@ -35,6 +35,9 @@ const MIGRATIONS: readonly string[] = [
      value json NOT NULL,
      PRIMARY KEY (tbl, id)
    )`,
+  // 2: the writer epoch, which fences an exclusive store's writes (see takeWriterLock).
+  `CREATE TABLE tether_writer (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL);
+   INSERT INTO tether_writer (id, epoch) VALUES (1, 0)`,
 ];
 /** The schema version this code knows (and migrates a database to). */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -57,10 +60,15 @@ export type PgStoreOptions = {
   /**
    * Hold a session advisory lock on the database for as long as the store is open, as the
    * LevelDB store's LOCK file does for its directory: a second store opened with `exclusive`
-   * on the same database is refused (LOCKED). Losing the lock's connection is reported to
-   * onFailure listeners: another process may take the lock from then on.
+   * on the same database is refused (LOCKED), or, with "wait", waits until the holder is gone
+   * (a standby). Taking the lock raises the writer epoch; every batch of the store checks,
+   * inside its transaction, that the epoch is still its own, so a holder that lost its lock
+   * (its connection dropped, another took over) can no longer write (fencing). Losing the
+   * lock's connection is reported to onFailure listeners.
    */
-  exclusive?: boolean;
+  exclusive?: boolean | "wait";
+  /** with exclusive "wait": called once if the lock is held by another, before waiting */
+  onWaiting?: () => void;
   /**
    * Which schemas open() brings up to date: "always" (the default) any older one; "fresh" only
    * a database without tether's tables, refusing an older schema (OUTDATED) so that an upgrade
@@ -116,6 +124,8 @@ export class PgStore<S extends Schema> implements Repository<S> {
   schema: SchemaChange = { from: PG_SCHEMA_VERSION, to: PG_SCHEMA_VERSION };
   /** the connection that holds the exclusive lock (PgStoreOptions.exclusive) */
   #lockClient: pg.Client | undefined;
+  /** the writer epoch this store took with the lock; its batches commit only while it is current */
+  #epoch: string | undefined;
 
   private constructor(pool: Pool, tables: readonly string[]) {
     this.#pool = pool;
@@ -184,11 +194,12 @@ export class PgStore<S extends Schema> implements Repository<S> {
     // An idle connection that drops (the server restarted) is discarded by the pool; without
     // a listener its error would end the process. The next query opens a new one.
     pool.on("error", () => {});
-    let lock: pg.Client | undefined;
+    let lock: { client: pg.Client; epoch: string } | undefined;
     let schema: SchemaChange;
     try {
       schema = await migrate(pool, options.migrate ?? "always");
-      if (options.exclusive) lock = await takeWriterLock(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      if (options.exclusive)
+        lock = await takeWriterLock(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.exclusive === "wait" ? (options.onWaiting ?? (() => {})) : undefined);
     } catch (err) {
       await pool.end().catch(() => {});
       throw err;
@@ -196,14 +207,15 @@ export class PgStore<S extends Schema> implements Repository<S> {
     const store = new PgStore<S>(pool, tables);
     store.schema = schema;
     if (lock) {
-      store.#lockClient = lock;
+      store.#lockClient = lock.client;
+      store.#epoch = lock.epoch;
       const lost = (cause?: unknown) => {
-        if (store.#closed || store.#lockClient !== lock) return;
+        if (store.#closed || store.#lockClient !== lock.client) return;
         store.#lockClient = undefined;
         store.#fail(new PgStoreError("UNAVAILABLE", "PostgreSQL is unavailable: the connection that holds this daemon's lock on the database was lost", { cause }));
       };
-      lock.on("error", lost);
-      lock.on("end", () => lost());
+      lock.client.on("error", lost);
+      lock.client.on("end", () => lost());
     }
     return store;
   }
@@ -337,6 +349,12 @@ export class PgStore<S extends Schema> implements Repository<S> {
     try {
       await client.query("BEGIN");
       if (!sync) await client.query("SET LOCAL synchronous_commit = off");
+      if (this.#epoch !== undefined) {
+        // Fencing: FOR SHARE holds off a takeover's epoch UPDATE until this commits, and a
+        // takeover that came first has changed the epoch, so this store's writes stop.
+        const now = (await client.query<{ epoch: string }>("SELECT epoch FROM tether_writer WHERE id = 1 FOR SHARE")).rows[0]?.epoch;
+        if (now !== this.#epoch) throw new Fenced(now, this.#epoch);
+      }
       if (dels.length) {
         await client.query("DELETE FROM tether_records AS r USING unnest($1::text[], $2::text[]) AS d(tbl, id) WHERE r.tbl = d.tbl AND r.id = d.id", [
           dels.map((o) => o.table),
@@ -352,6 +370,13 @@ export class PgStore<S extends Schema> implements Repository<S> {
       committing = true;
       await client.query("COMMIT");
     } catch (cause) {
+      if (cause instanceof Fenced) {
+        await client.query("ROLLBACK").catch((e: Error) => (broken = e));
+        throw new PgStoreError(
+          "LOCKED",
+          `another process has taken over the database (writer epoch ${cause.now ?? "none"}, this store's ${cause.ours}); the batch was not written`,
+        );
+      }
       if (unreachable(cause)) {
         broken = cause as Error;
         throw unavailable(cause, committing ? "the connection failed during COMMIT, so whether the batch was written is unknown" : "the batch was not written");
@@ -375,18 +400,40 @@ export class PgStore<S extends Schema> implements Repository<S> {
   }
 }
 
+/** A batch refused because the writer epoch is no longer this store's. */
+class Fenced extends Error {
+  constructor(
+    readonly now: string | undefined,
+    readonly ours: string,
+  ) {
+    super("fenced");
+  }
+}
+
 /**
- * A connection of its own that holds the writer lock for the store's life.
+ * A connection of its own that holds the writer lock for the store's life, and the writer
+ * epoch it raised on taking it. With `waiting`, a lock held by another is waited for (told
+ * once); without, refused.
  * @throws PgStoreError LOCKED when another process holds it; UNAVAILABLE.
  */
-async function takeWriterLock(url: string, connectTimeoutMs: number): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: "tether-lock", keepAlive: true });
+async function takeWriterLock(url: string, connectTimeoutMs: number, waiting?: () => void): Promise<{ client: pg.Client; epoch: string }> {
+  // Named in pg_stat_activity: "tether-standby" while it waits, "tether-lock" once it holds the lock.
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: "tether-standby", keepAlive: true });
   client.on("error", () => {}); // replaced by the store's listener once it holds the lock
   try {
     await client.connect();
-    const got = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [WRITER_LOCK])).rows[0]?.ok;
+    let got = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [WRITER_LOCK])).rows[0]?.ok;
+    if (!got && waiting) {
+      waiting();
+      await client.query("SELECT pg_advisory_lock($1)", [WRITER_LOCK]); // returns when the holder's session ends
+      got = true;
+    }
     if (!got) throw new PgStoreError("LOCKED", "another tether daemon is using this database (it holds the database's writer lock)");
-    return client;
+    await client.query("SET application_name = 'tether-lock'");
+    // Waits for the batches of a previous holder still in flight (their FOR SHARE), then fences them off.
+    const epoch = (await client.query<{ epoch: string }>("UPDATE tether_writer SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch")).rows[0]?.epoch;
+    if (epoch === undefined) throw new PgStoreError("OPEN_FAILED", "the database has no writer epoch row (tether_writer): its schema is damaged");
+    return { client, epoch };
   } catch (cause) {
     await client.end().catch(() => {});
     if (cause instanceof PgStoreError) throw cause;

@@ -158,6 +158,11 @@ it is restarted; \`tether status\` says why (exit 14).`,
       default: "none",
       complete: "files",
     },
+    standby: {
+      type: "boolean",
+      about:
+        "with a PostgreSQL --store another daemon holds: wait, not listening, and take over (load the state\nand listen) the moment it is gone. Without it such a start exits 9",
+    },
     "upgrade-store": {
       type: "boolean",
       about:
@@ -320,6 +325,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(value("store") !== undefined ? { store: value("store") as string } : {}),
       ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
       ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
+      ...(r.values.standby === true ? { standby: true } : {}),
       labels: {
         store: at("store"),
         "kek-file": at("kek-file"),

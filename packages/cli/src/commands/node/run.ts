@@ -9,7 +9,7 @@ import { resolve as resolvePath } from "node:path";
 import { LOG_LEVEL_ENV, createLogger, parseDurationMs } from "@tether/base";
 import type { LevelLogger, LogRecord } from "@tether/base";
 import type { JobContext, NodeConnection } from "@tether/node";
-import type { Command, Io } from "../../cli.js";
+import type { Command, Flag, Io } from "../../cli.js";
 import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, grpcJs, str, tty } from "../../cli.js";
 import { killGroup, renewHookEnv, runHook } from "./hook.js";
 
@@ -185,6 +185,11 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
     "json-logs": { type: "boolean", about: "log JSON lines on stderr, in the daemon's log schema" },
     ...NODE_STATE_DIR_OPTION,
     ...DAEMON_ADDRESS_OPTION,
+    daemon: {
+      ...(DAEMON_ADDRESS_OPTION.daemon as Flag),
+      value: "HOST:PORT[,HOST:PORT...]",
+      about: "the daemon's node listener; several (replicas, or a daemon and its standby) are tried in turn:\na stream that ends or cannot be opened moves to the next",
+    },
   },
   async run({ values, io }) {
     const caps = values.capability as string[];
@@ -224,7 +229,7 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
     conn.on("crl", (c: { crlNumber: number; revokedSerials: Set<string> }) => log.info("crl updated", { crlNumber: c.crlNumber, revoked: c.revokedSerials.size }));
     conn.on("crl-refused", (e: Error) => log.warn("crl refused", { error: e.message }));
     let reachable = true;
-    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number; daemon: string }) => {
+    conn.on("disconnected", (d: { code: number; details: string; retryInMs: number; daemon: string; next: string }) => {
       const unreachable = d.code === status.UNAVAILABLE || d.code === status.DEADLINE_EXCEEDED;
       // Said once per outage: what is true, and that retrying goes on by itself.
       const advice =
@@ -232,7 +237,13 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
           ? { advice: `cannot reach the daemon at ${d.daemon}: retrying until it answers (backoff up to 30 s); check that \`tether daemon\` is running there` }
           : {};
       reachable = !unreachable;
-      log.warn("disconnected", { status: status[d.code] ?? d.code, error: d.details, retryInMs: d.retryInMs, ...advice });
+      log.warn("disconnected", {
+        status: status[d.code] ?? d.code,
+        error: d.details,
+        retryInMs: d.retryInMs,
+        ...(d.next !== d.daemon ? { daemon: d.daemon, next: d.next } : {}),
+        ...advice,
+      });
     });
     conn.on("job", (j: { jobId: string; capability: string; attempt: number }) => log.info("job started", { job: j.jobId, capability: j.capability, attempt: j.attempt }));
     conn.on("not-started", (j: { jobId: string; capability?: string }) =>

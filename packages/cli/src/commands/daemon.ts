@@ -96,6 +96,15 @@ file from a backup. The server and signer certificates are re-issued when missin
 
 Only one daemon can use a data directory at a time.
 
+With --store postgresql://... (and --kek-file) the state is in that database instead,
+and the CA, token, seal and signer keys are in it sealed under the key-encryption key
+(make it with tether ca new-kek); the data directory keeps the admin socket and this
+daemon's server certificate. One daemon writes a database at a time: a second exits 9,
+or with --standby waits, not listening, and takes over the moment the first is gone.
+An unreachable database at start exits 3. If the database goes away while it runs,
+health says NOT_SERVING and the daemon restarts itself on it once it answers. Move an
+embedded install with tether store migrate; see docs/scaling.md.
+
 Both the node listener and the admin socket serve the standard gRPC health service
 (see: tether health); the admin socket also serves server reflection (grpcurl), and
 the listener does too with --reflection.

@@ -1,6 +1,8 @@
 /** @tether/base: small helpers with no tether concepts, shared by several packages. */
 export { createDirExclusive, createFileExclusive, writeFileAtomic } from "./atomic.js";
 export { Mutex } from "./mutex.js";
+export { GroupCommit } from "./group.js";
+export type { CommitGroup, Member } from "./group.js";
 export { AuditEvent } from "./repository.js";
 export type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { splitHostPort } from "./address.js";

@@ -24,6 +24,7 @@
  */
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
+import { GroupCommit } from "@tether/base";
 import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { PgStoreError } from "./errors.js";
 
@@ -81,7 +82,6 @@ export type PgStoreOptions = {
 export type SchemaChange = { from: number; to: number };
 
 type Encoded = { put: boolean; table: string; id: string; value?: string };
-type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject(e: Error): void }[] };
 
 /** Error codes, from pg (SQLSTATE) and from Node's sockets, that mean "cannot reach the database". */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOENT", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
@@ -114,9 +114,12 @@ function checkId(id: unknown, label: string): string {
 export class PgStore<S extends Schema> implements Repository<S> {
   readonly #pool: Pool;
   readonly #tables: ReadonlySet<string>;
-  #queued: Group | undefined;
-  #writing = false;
-  #drained: Promise<void> = Promise.resolve();
+  readonly #group = new GroupCommit<Encoded>((members, sync) =>
+    this.#commitGroup(
+      members.flatMap((m) => m.ops),
+      sync,
+    ),
+  );
   #closed = false;
   readonly #failureListeners: ((err: PgStoreError) => void)[] = [];
   readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
@@ -302,32 +305,20 @@ export class PgStore<S extends Schema> implements Repository<S> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => {
-      const g = (this.#queued ??= { ops: [], sync: false, waiters: [] });
-      for (const e of encoded) g.ops.push(e);
-      g.sync ||= options.sync ?? true;
-      g.waiters.push({ resolve, reject });
-      if (!this.#writing) this.#drained = this.#drain();
-    });
+    return this.#group.add(encoded, options.sync ?? true);
   }
 
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    while (this.#queued) {
-      const g = this.#queued;
-      this.#queued = undefined;
-      const started = performance.now();
-      try {
-        await this.#write(g.ops, g.sync);
-        const seconds = (performance.now() - started) / 1000;
-        for (const fn of this.#commitListeners) fn(seconds, g.sync);
-        for (const w of g.waiters) w.resolve();
-      } catch (err) {
-        if (err instanceof PgStoreError && err.code !== "CLOSED") this.#fail(err);
-        for (const w of g.waiters) w.reject(err as Error);
-      }
+  /** One group's transaction, timed for the commit listeners; a failure is told to the failure listeners. */
+  async #commitGroup(ops: readonly Encoded[], sync: boolean): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.#write(ops, sync);
+    } catch (err) {
+      if (err instanceof PgStoreError && err.code !== "CLOSED") this.#fail(err);
+      throw err;
     }
-    this.#writing = false;
+    const seconds = (performance.now() - started) / 1000;
+    for (const fn of this.#commitListeners) fn(seconds, sync);
   }
 
   async #write(ops: readonly Encoded[], sync: boolean): Promise<void> {
@@ -391,7 +382,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
   /** Close after the queued writes are done. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#drained;
+    await this.#group.idle();
     this.#closed = true;
     const lock = this.#lockClient;
     this.#lockClient = undefined;

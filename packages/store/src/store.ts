@@ -12,6 +12,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Level } from "level";
+import { GroupCommit } from "@tether/base";
 import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { StoreError } from "./errors.js";
 import type { StoreProblem, WitnessState } from "./integrity.js";
@@ -31,7 +32,6 @@ export type { Op, Schema } from "@tether/base";
 
 /** One write, checked and serialised, waiting for its group (no sublevel: a raw root key). */
 type Encoded = { put: boolean; table: string; sublevel?: Sub; key: string; value?: string };
-type Group = { ops: Encoded[]; sync: boolean; waiters: { resolve(): void; reject(e: Error): void }[] };
 
 /** The part of a sublevel the store uses (keeps level's deep generics out of the types). */
 type Sub = {
@@ -94,9 +94,12 @@ export class Store<S extends Schema> implements Repository<S> {
   readonly #fault: string | undefined;
   readonly #failureListeners: ((err: StoreError) => void)[] = [];
   readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
-  #queued: Group | undefined;
-  #writing = false;
-  #drained: Promise<void> = Promise.resolve();
+  readonly #group = new GroupCommit<Encoded>((members, sync) =>
+    this.#write(
+      members.flatMap((m) => m.ops),
+      sync,
+    ),
+  );
   /** the sequence number of the last durable group commit */
   #seq: number;
   #witnessFd: number | undefined;
@@ -367,13 +370,7 @@ export class Store<S extends Schema> implements Repository<S> {
 
   #enqueue(encoded: Encoded[], sync: boolean): Promise<void> {
     if (this.#failure) return Promise.reject(this.#refusal());
-    return new Promise<void>((resolve, reject) => {
-      const g = (this.#queued ??= { ops: [], sync: false, waiters: [] });
-      for (const e of encoded) g.ops.push(e);
-      g.sync ||= sync;
-      g.waiters.push({ resolve, reject });
-      if (!this.#writing) this.#drained = this.#drain();
-    });
+    return this.#group.add(encoded, sync);
   }
 
   #refusal(): StoreError {
@@ -386,61 +383,46 @@ export class Store<S extends Schema> implements Repository<S> {
     for (const fn of this.#failureListeners) fn(err);
   }
 
-  /** Write queued groups one after another until none is left. */
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    while (this.#queued) {
-      const g = this.#queued;
-      this.#queued = undefined;
-      if (this.#failure) {
-        for (const w of g.waiters) w.reject(this.#refusal());
-        continue;
+  /** Write one group (GroupCommit: every caller's batch that arrived while the last was in flight). */
+  async #write(ops: readonly Encoded[], sync: boolean): Promise<void> {
+    if (this.#failure) throw this.#refusal();
+    const seq = sync ? this.#seq + 1 : this.#seq;
+    const timed = this.#commitListeners.length > 0;
+    let took = 0;
+    try {
+      if (this.#fault && existsSync(this.#fault)) throw new Error(`IO error: a failure injected through ${FAULT_FILE_ENV}: No space left on device`);
+      const b = this.#db.batch(); // throws at once when the store is closed
+      // A later write of the same key in this group wins anyway: skip the earlier ones (the
+      // audit head is rewritten by every audited batch).
+      const last = new Map<string, number>();
+      ops.forEach((op, i) => last.set(`${op.table}\u0000${op.key}`, i));
+      // level's typings cannot express a sublevel chosen at run time; batch() checked the table.
+      for (const [i, op] of ops.entries()) {
+        if (last.get(`${op.table}\u0000${op.key}`) !== i) continue;
+        const where = op.sublevel ? { sublevel: op.sublevel as never } : {};
+        if (op.put) b.put(op.key, op.value as string, where);
+        else b.del(op.key, where);
       }
-      const seq = g.sync ? this.#seq + 1 : this.#seq;
-      const timed = this.#commitListeners.length > 0;
-      let took = 0;
+      // Only durable commits are counted: the witness must never run ahead of the disk.
+      if (sync) b.put(SEQ_KEY, seal(META, SEQ_KEY, String(seq)));
+      if (timed) took = performance.now();
+      await b.write({ sync });
+      if (timed) took = performance.now() - took;
+    } catch (cause) {
+      if (this.#db.status !== "open") throw new StoreError("CLOSED", "the store is closed", { cause });
+      const err = new StoreError("WRITE_FAILED", `the store cannot be written: ${messageChain(cause)}`, { cause });
+      this.#fail(err);
+      throw err;
+    }
+    if (timed) this.#committed(took / 1000, sync);
+    if (sync) {
+      this.#seq = seq;
       try {
-        if (this.#fault && existsSync(this.#fault)) throw new Error(`IO error: a failure injected through ${FAULT_FILE_ENV}: No space left on device`);
-        const b = this.#db.batch(); // throws at once when the store is closed
-        // A later write of the same key in this group wins anyway: skip the earlier ones (the
-        // audit head is rewritten by every audited batch).
-        const last = new Map<string, number>();
-        g.ops.forEach((op, i) => last.set(`${op.table}\u0000${op.key}`, i));
-        // level's typings cannot express a sublevel chosen at run time; batch() checked the table.
-        for (const [i, op] of g.ops.entries()) {
-          if (last.get(`${op.table}\u0000${op.key}`) !== i) continue;
-          const where = op.sublevel ? { sublevel: op.sublevel as never } : {};
-          if (op.put) b.put(op.key, op.value as string, where);
-          else b.del(op.key, where);
-        }
-        // Only durable commits are counted: the witness must never run ahead of the disk.
-        if (g.sync) b.put(SEQ_KEY, seal(META, SEQ_KEY, String(seq)));
-        if (timed) took = performance.now();
-        await b.write({ sync: g.sync });
-        if (timed) took = performance.now() - took;
+        this.#writeWitness(seq); // after the fsync, without one of its own: it may lag, never lead
       } catch (cause) {
-        if (this.#db.status !== "open") {
-          const err = new StoreError("CLOSED", "the store is closed", { cause });
-          for (const w of g.waiters) w.reject(err);
-          continue;
-        }
-        const err = new StoreError("WRITE_FAILED", `the store cannot be written: ${messageChain(cause)}`, { cause });
-        this.#fail(err);
-        for (const w of g.waiters) w.reject(err);
-        continue;
-      }
-      for (const w of g.waiters) w.resolve();
-      if (timed) this.#committed(took / 1000, g.sync);
-      if (g.sync) {
-        this.#seq = seq;
-        try {
-          this.#writeWitness(seq); // after the fsync, without one of its own: it may lag, never lead
-        } catch (cause) {
-          this.#fail(new StoreError("WRITE_FAILED", `the store cannot be written: its witness file failed: ${messageChain(cause)}`, { cause }));
-        }
+        this.#fail(new StoreError("WRITE_FAILED", `the store cannot be written: its witness file failed: ${messageChain(cause)}`, { cause }));
       }
     }
-    this.#writing = false;
   }
 
   #writeWitness(seq: number): void {
@@ -500,7 +482,7 @@ export class Store<S extends Schema> implements Repository<S> {
 
   /** Close after the queued writes are done. */
   async close(): Promise<void> {
-    await this.#drained;
+    await this.#group.idle();
     if (this.#witnessFd !== undefined) closeSync(this.#witnessFd);
     this.#witnessFd = undefined;
     await this.#db.close();

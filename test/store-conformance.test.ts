@@ -14,6 +14,9 @@ import * as assert from "uvu/assert";
 import type { Repository } from "@tether/base";
 import { Store } from "@tether/store";
 import { PG_SCHEMA_VERSION, PgStore, PgStoreError } from "@tether/store-pg";
+import { AuditEvent, isConflict } from "@tether/base";
+import { AUDIT_TABLES, AuditLog } from "@tether/audit";
+import type { AuditTables } from "@tether/audit";
 import { tempDir } from "./helpers.ts";
 import { startPostgres } from "./postgres.ts";
 import type { TestPostgres } from "./postgres.ts";
@@ -249,6 +252,61 @@ for (const backend of [level, postgres] as Backend[]) {
     }
   });
 
+  t("compare-and-set: a batch is written only while its expectations hold; a refused one writes nothing and names what changed", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch([put("a", "x", 1)], { expect: [{ table: "a", id: "x", value: undefined }] }); // absent, as expected
+      const read = await s.get("a", "x");
+      await s.batch([put("a", "x", 2), put("b", "side", 1)], { expect: [{ table: "a", id: "x", value: read }] });
+      assert.equal(await s.get("a", "x"), { id: "x", v: 2 });
+      // The same expectation again: x is no longer what was read. Nothing of the batch is written.
+      const err = await rejects(
+        s.batch([put("a", "x", 3), put("b", "other", 1)], { expect: [{ table: "a", id: "x", value: read }] }),
+        "CONFLICT",
+        /a\/x changed since it was read/,
+      );
+      assert.ok(isConflict(err));
+      assert.equal((err as Error & { conflicts: unknown }).conflicts, [{ table: "a", id: "x" }]);
+      assert.equal(await s.get("a", "x"), { id: "x", v: 2 });
+      assert.is(await s.get("b", "other"), undefined);
+      // Absent expected, present found; and a deleted record expected absent.
+      await rejects(s.batch([put("a", "x", 9)], { expect: [{ table: "a", id: "x", value: undefined }] }), "CONFLICT");
+      const two: { id: string } = { id: "x", v: 2 } as { id: string };
+      await s.batch([del("a", "x")], { expect: [{ table: "a", id: "x", value: two }] });
+      await s.batch([put("a", "x", 5)], { expect: [{ table: "a", id: "x", value: undefined }] });
+      assert.equal(await s.get("a", "x"), { id: "x", v: 5 });
+      // An expectation on a table the store does not have is the caller's mistake.
+      await rejects(s.batch([put("a", "y")], { expect: [{ table: "nope", id: "y", value: undefined }] }), "NO_TABLE");
+    } finally {
+      await s.close();
+    }
+  });
+
+  t("compare-and-set in one group: the first of two batches expecting the same record wins, a later one sees the earlier's writes, the rest of the group lands", async () => {
+    const s = await (await backend.fresh()).open();
+    try {
+      await s.batch([put("a", "n", 0)]);
+      const zero = { id: "n", v: 0 };
+      // Not awaited in between, so they are committed together (group commit) after the first.
+      const blocker = s.batch([put("b", "first")]);
+      const one = s.batch([put("a", "n", 1)], { expect: [{ table: "a", id: "n", value: zero }] });
+      const also = s.batch([put("a", "n", 100)], { expect: [{ table: "a", id: "n", value: zero }] });
+      const written: { id: string } = { id: "n", v: 1 } as { id: string };
+      const chained = s.batch([put("a", "n", 2)], { expect: [{ table: "a", id: "n", value: written }] });
+      const plain = s.batch([put("b", "plain")]);
+      const outcome = await Promise.allSettled([blocker, one, also, chained, plain]);
+      assert.equal(
+        outcome.map((o) => o.status),
+        ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+      );
+      assert.ok(isConflict((outcome[2] as PromiseRejectedResult).reason));
+      assert.equal(await s.get("a", "n"), { id: "n", v: 2 });
+      assert.equal(ids(await s.list("b")), ["first", "plain"]);
+    } finally {
+      await s.close();
+    }
+  });
+
   t("reopening keeps the data; a closed store refuses", async () => {
     const env = await backend.fresh();
     const s = await env.open();
@@ -429,6 +487,72 @@ p("an older schema is migrated at open, or refused with both versions when only 
   const fresh = await PgStore.open<S>(await freshDatabase(), [...TABLES], { migrate: "fresh" });
   assert.equal(fresh.schema, { from: 0, to: PG_SCHEMA_VERSION });
   await fresh.close();
+});
+
+p("compare-and-set across processes: three stores racing read-modify-write on one counter lose no increment; three racing to create one record, exactly one does", async () => {
+  const url = await freshDatabase();
+  const stores = await Promise.all([1, 2, 3].map(() => PgStore.open<S>(url, [...TABLES])));
+  try {
+    await stores[0]!.batch([put("a", "counter", 0)]);
+    let conflicts = 0;
+    const bump = async (s: PgStore<S>) => {
+      for (let i = 0; i < 20; i++) {
+        for (;;) {
+          const cur = (await s.get("a", "counter")) as { id: string; v: number };
+          try {
+            await s.batch([put("a", "counter", cur.v + 1)], { expect: [{ table: "a", id: "counter", value: cur }] });
+            break;
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+            conflicts++;
+          }
+        }
+      }
+    };
+    await Promise.all(stores.map(bump));
+    assert.equal(await stores[0]!.get("a", "counter"), { id: "counter", v: 60 });
+    assert.ok(conflicts > 0, "the stores never raced (no conflict): the test shows nothing");
+    const created = await Promise.allSettled(stores.map((s, i) => s.batch([put("a", "once", i)], { expect: [{ table: "a", id: "once", value: undefined }] })));
+    assert.is(created.filter((c) => c.status === "fulfilled").length, 1);
+    assert.ok(created.every((c) => c.status === "fulfilled" || isConflict(c.reason)));
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+});
+
+p("the audit chain stays one chain with three writers on one database: each append expects the head it chained from, and chains again when another moved it", async () => {
+  const url = await freshDatabase();
+  const stores = await Promise.all([1, 2, 3].map(() => PgStore.open<AuditTables>(url, [...AUDIT_TABLES])));
+  try {
+    const logs = stores.map((st) => new AuditLog(st, Date.now));
+    // Pipelined appends from each writer at once: 3 x 15, with batches of two events among them.
+    await Promise.all(
+      logs.map(async (log, w) => {
+        const pending: Promise<unknown>[] = [];
+        for (let i = 0; i < 15; i++) {
+          pending.push(
+            i % 5 === 0
+              ? log.appendAll([
+                  { type: AuditEvent.CodeMinted, actor: `w${w}`, subject: `a${i}` },
+                  { type: AuditEvent.CodeMinted, actor: `w${w}`, subject: `b${i}` },
+                ])
+              : log.append(AuditEvent.CodeMinted, `w${w}`, `s${i}`),
+          );
+        }
+        await Promise.all(pending);
+      }),
+    );
+    const v = await logs[0]!.verify();
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.is(v.entries, 3 * (15 + 3));
+    const entries = await logs[1]!.entries();
+    assert.equal(
+      entries.map((e) => e.seq),
+      Array.from({ length: 54 }, (_, i) => i + 1),
+    );
+  } finally {
+    await Promise.all(stores.map((st) => st.close()));
+  }
 });
 
 p.run();

@@ -8,12 +8,14 @@
  * events gets their entries and the new head in the same atomic write as the change they
  * record, so a crash leaves both or neither. Storage and the clock are injected.
  */
-import { AuditEvent, Mutex, clip } from "@tether/base";
-import type { AuditRecord, BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
+import { AuditEvent, Mutex, clip, isConflict } from "@tether/base";
+import type { AuditRecord, BatchOptions, Expectation, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { sha256Hex, transcript, u64be } from "@tether/crypto";
 
 export { AuditEvent };
 export const AUDIT_GENESIS = "0".repeat(64);
+/** How often an audited batch chains itself again after another writer moved the head. */
+export const HEAD_RETRIES = 8;
 
 export type AuditEntry = {
   id: string; // the sequence number, zero-padded to 16 digits so keys sort in order
@@ -169,7 +171,7 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
    * order (and may commit several in one write), so the chain on disk is never out of order.
    */
   async batch(ops: readonly Op<S & AuditTables>[], options: BatchOptions = {}): Promise<void> {
-    await this.#write(ops, options.audit ?? [], options.sync ?? true);
+    await this.#write(ops, options.audit ?? [], options.sync ?? true, options.expect ?? []);
   }
 
   /**
@@ -191,12 +193,30 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     return events.length ? this.#write([], events, true) : Promise.resolve([]);
   }
 
-  async #write(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean): Promise<AuditEntry[]> {
+  /**
+   * The chain's head is a compare-and-set: each audited batch expects the head it chained from,
+   * so two processes appending to one database (replicas) never fork the chain. One that finds
+   * the head moved (only the head: a caller's own expectations are the caller's) reads it again
+   * and chains its entries anew, up to HEAD_RETRIES times.
+   */
+  async #write(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean, expect: readonly Expectation[] = []): Promise<AuditEntry[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#writeOnce(ops, events, sync, expect);
+      } catch (err) {
+        const headOnly = isConflict(err) && err.conflicts.length > 0 && err.conflicts.every((c) => c.table === "auditHead");
+        if (!headOnly || attempt >= HEAD_RETRIES) throw err;
+      }
+    }
+  }
+
+  async #writeOnce(ops: readonly Op<S & AuditTables>[], events: readonly AuditRecord[], sync: boolean, expect: readonly Expectation[]): Promise<AuditEntry[]> {
     // Every batch, with events or not, passes the same FIFO mutex on its way to the store, so
     // batches reach the store in call order (callers may pipeline writes without awaiting).
     const { written, entries } = await this.#mutex.run(async () => {
-      if (events.length === 0) return { written: this.#repo.batch(ops, { sync }), entries: [] as AuditEntry[] };
-      let head = this.#head ?? (await this.#repo.get("auditHead", "head")) ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
+      if (events.length === 0) return { written: this.#repo.batch(ops, { sync, ...(expect.length ? { expect } : {}) }), entries: [] as AuditEntry[] };
+      const from = this.#head ?? (await this.#repo.get("auditHead", "head"));
+      let head = from ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
       const time = this.#now();
       const entries: AuditEntry[] = [];
       for (const ev of events) {
@@ -213,7 +233,7 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       ];
       // Handed to the store before the mutex is released (the store queues it at once), but
       // not awaited here: the next audited batch can join the same group commit.
-      const written = this.#repo.batch(all, { sync });
+      const written = this.#repo.batch(all, { sync, expect: [...expect, { table: "auditHead", id: "head", value: from }] });
       this.#head = head;
       return { written, entries };
     });

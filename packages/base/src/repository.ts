@@ -46,12 +46,40 @@ export type AuditRecord = {
   details?: Record<string, string | number | boolean>;
 };
 
+/**
+ * A compare-and-set condition of a batch: the record `table`/`id` must be, when the batch is
+ * committed, exactly `value` (compared as JSON text, JSON.stringify's, so as the caller read
+ * it), or absent when `value` is undefined.
+ */
+export type Expectation = { table: string; id: string; value: { id: string } | undefined };
+
 export type BatchOptions = {
   /** default true: fsynced before the batch resolves */
   sync?: boolean;
   /** audit events written atomically with the batch (needs an audited repository) */
   audit?: readonly AuditRecord[];
+  /**
+   * Compare-and-set: the batch is applied only if every expectation holds at its commit;
+   * otherwise it is rejected with a CONFLICT error (isConflict; `conflicts` names the records
+   * that differed) and nothing of it is written. Other callers' batches committed in the same
+   * group are not affected. Across processes on one database this is what makes a decision
+   * taken from a record read earlier safe: the loser re-reads and decides again.
+   */
+  expect?: readonly Expectation[];
 };
+
+/** The records whose expectations did not hold, on a CONFLICT error. */
+export type Conflict = { table: string; id: string };
+
+/** Whether a store refused a batch because an expectation did not hold (BatchOptions.expect). */
+export function isConflict(err: unknown): err is Error & { code: "CONFLICT"; conflicts: readonly Conflict[] } {
+  return err instanceof Error && (err as { code?: unknown }).code === "CONFLICT";
+}
+
+/** The JSON text an expectation compares (undefined: the record must be absent). */
+export function expectedText(e: Expectation): string | undefined {
+  return e.value === undefined ? undefined : JSON.stringify(e.value);
+}
 
 /** A key range of one table: ids compare as strings (UTF-8 byte order). */
 export type ScanOptions = { gte?: string; gt?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number };
@@ -66,6 +94,7 @@ export interface Repository<S extends Schema> {
    * Atomic. Durable (fsynced) before it resolves unless `sync: false`, which still survives a
    * process crash but may be lost in an OS crash or power loss. A repository that cannot
    * record `audit` events refuses a batch that carries some, so none is dropped silently.
+   * With `expect`, applied only if every expectation holds (else CONFLICT, nothing written).
    */
   batch(ops: readonly Op<S>[], options?: BatchOptions): Promise<void>;
 }

@@ -13,17 +13,23 @@
  *   LevelDB store this does not fail closed: a rolled-back transaction leaves no doubt;
  * - READ_FAILED: a read failed for a reason other than the connection;
  * - LOCKED: another process holds the database's writer lock (PgStoreOptions.exclusive);
+ * - CONFLICT: a batch's expectations (compare-and-set) did not hold; nothing of it is written;
  * - CLOSED: the store is closing or closed;
  * - NO_TABLE, NOT_AUDITED: a caller's mistake.
  */
+import type { Conflict } from "@tether/base";
+
 export type PgStoreErrorCode =
-  "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "OUTDATED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
+  "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "OUTDATED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CONFLICT" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
 
 export class PgStoreError extends Error {
   readonly code: PgStoreErrorCode;
-  constructor(code: PgStoreErrorCode, message: string, options?: { cause?: unknown }) {
+  /** CONFLICT: the records whose expectations did not hold */
+  readonly conflicts: readonly Conflict[];
+  constructor(code: PgStoreErrorCode, message: string, options?: { cause?: unknown; conflicts?: readonly Conflict[] }) {
     super(message, options);
     this.name = "PgStoreError";
     this.code = code;
+    this.conflicts = options?.conflicts ?? [];
   }
 }

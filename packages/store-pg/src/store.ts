@@ -24,8 +24,8 @@
  */
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
-import { GroupCommit } from "@tether/base";
-import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
+import { GroupCommit, expectedText } from "@tether/base";
+import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { PgStoreError } from "./errors.js";
 
 /** The migrations, in order: migration N (1-based) brings the schema to version N. */
@@ -114,12 +114,7 @@ function checkId(id: unknown, label: string): string {
 export class PgStore<S extends Schema> implements Repository<S> {
   readonly #pool: Pool;
   readonly #tables: ReadonlySet<string>;
-  readonly #group = new GroupCommit<Encoded>((members, sync) =>
-    this.#commitGroup(
-      members.flatMap((m) => m.ops),
-      sync,
-    ),
-  );
+  readonly #group = new GroupCommit<Encoded, Expectation>((members, sync) => this.#commitGroup(members, sync));
   #closed = false;
   readonly #failureListeners: ((err: PgStoreError) => void)[] = [];
   readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
@@ -305,29 +300,41 @@ export class PgStore<S extends Schema> implements Repository<S> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#group.add(encoded, options.sync ?? true);
+    const expect: Expectation[] = [];
+    try {
+      for (const e of options.expect ?? []) {
+        this.#table(e.table);
+        expect.push({ ...e, id: checkId(e.id, "an expected record's id") });
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#group.add(encoded, options.sync ?? true, expect);
   }
 
   /** One group's transaction, timed for the commit listeners; a failure is told to the failure listeners. */
-  async #commitGroup(ops: readonly Encoded[], sync: boolean): Promise<void> {
+  async #commitGroup(members: readonly Member<Encoded, Expectation>[], sync: boolean): Promise<(Error | undefined)[]> {
     const started = performance.now();
+    let refused: (Error | undefined)[];
     try {
-      await this.#write(ops, sync);
+      refused = await this.#write(members, sync);
     } catch (err) {
       if (err instanceof PgStoreError && err.code !== "CLOSED") this.#fail(err);
       throw err;
     }
     const seconds = (performance.now() - started) / 1000;
     for (const fn of this.#commitListeners) fn(seconds, sync);
+    return refused;
   }
 
-  async #write(ops: readonly Encoded[], sync: boolean): Promise<void> {
-    if (ops.length === 0) return;
-    // The last write of a key wins; after that, puts and deletes name different keys.
-    const last = new Map<string, Encoded>();
-    for (const op of ops) last.set(`${op.table}\u0000${op.id}`, op);
-    const puts = [...last.values()].filter((o) => o.put);
-    const dels = [...last.values()].filter((o) => !o.put);
+  /**
+   * One transaction for a group: the members in call order, each member's expectations checked
+   * (under transaction advisory locks on their keys, so that two processes checking the same
+   * record, present or absent, take turns) after the writes of the members before it, and its
+   * writes taken only if they hold. Returns each refused member's CONFLICT.
+   */
+  async #write(members: readonly Member<Encoded, Expectation>[], sync: boolean): Promise<(Error | undefined)[]> {
+    if (members.every((m) => m.ops.length === 0 && m.expect.length === 0)) return [];
     let client: PoolClient;
     try {
       client = await this.#pool.connect();
@@ -335,6 +342,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
       if (this.#closed) throw new PgStoreError("CLOSED", "the store is closed", { cause });
       throw unavailable(cause, "cannot connect; the batch was not written");
     }
+    const refused: (Error | undefined)[] = [];
     let committing = false;
     let broken: Error | undefined;
     try {
@@ -346,18 +354,21 @@ export class PgStore<S extends Schema> implements Repository<S> {
         const now = (await client.query<{ epoch: string }>("SELECT epoch FROM tether_writer WHERE id = 1 FOR SHARE")).rows[0]?.epoch;
         if (now !== this.#epoch) throw new Fenced(now, this.#epoch);
       }
-      if (dels.length) {
-        await client.query("DELETE FROM tether_records AS r USING unnest($1::text[], $2::text[]) AS d(tbl, id) WHERE r.tbl = d.tbl AND r.id = d.id", [
-          dels.map((o) => o.table),
-          dels.map((o) => o.id),
-        ]);
+      let pending: Encoded[] = [];
+      for (const m of members) {
+        if (m.expect.length) {
+          await applyWrites(client, pending);
+          pending = [];
+          const conflicts = await checkExpectations(client, m.expect);
+          if (conflicts.length) {
+            refused.push(conflictError(conflicts));
+            continue;
+          }
+        }
+        refused.push(undefined);
+        for (const op of m.ops) pending.push(op);
       }
-      if (puts.length) {
-        await client.query(
-          "INSERT INTO tether_records (tbl, id, value) SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (tbl, id) DO UPDATE SET value = EXCLUDED.value",
-          [puts.map((o) => o.table), puts.map((o) => o.id), puts.map((o) => o.value)],
-        );
-      }
+      await applyWrites(client, pending);
       committing = true;
       await client.query("COMMIT");
     } catch (cause) {
@@ -377,6 +388,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
     } finally {
       client.release(broken);
     }
+    return refused;
   }
 
   /** Close after the queued writes are done. */
@@ -399,6 +411,53 @@ class Fenced extends Error {
   ) {
     super("fenced");
   }
+}
+
+/** Apply writes in one statement per kind: the last write of a key wins, so puts and deletes then name different keys. */
+async function applyWrites(client: PoolClient, ops: readonly Encoded[]): Promise<void> {
+  if (!ops.length) return;
+  const last = new Map<string, Encoded>();
+  for (const op of ops) last.set(`${op.table}\u0000${op.id}`, op);
+  const puts = [...last.values()].filter((o) => o.put);
+  const dels = [...last.values()].filter((o) => !o.put);
+  if (dels.length) {
+    await client.query("DELETE FROM tether_records AS r USING unnest($1::text[], $2::text[]) AS d(tbl, id) WHERE r.tbl = d.tbl AND r.id = d.id", [
+      dels.map((o) => o.table),
+      dels.map((o) => o.id),
+    ]);
+  }
+  if (puts.length) {
+    await client.query(
+      "INSERT INTO tether_records (tbl, id, value) SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (tbl, id) DO UPDATE SET value = EXCLUDED.value",
+      [puts.map((o) => o.table), puts.map((o) => o.id), puts.map((o) => o.value)],
+    );
+  }
+}
+
+/**
+ * The expectations that do not hold, read in the transaction after locking each key (a
+ * transaction advisory lock on a hash of it, taken in key order so that two transactions never
+ * wait for each other in a cycle): the lock makes a concurrent check of the same record, even an
+ * absent one, wait for this transaction's end, and the read after it sees what that committed.
+ */
+async function checkExpectations(client: PoolClient, expect: readonly Expectation[]): Promise<Conflict[]> {
+  // "LENGTH:TABLE" and the id: one text per record, unambiguous, and without U+0000 (which SQL text cannot hold).
+  const keys = [...new Set(expect.map((e) => `${e.table.length}:${e.table}${e.id}`))].sort();
+  for (const k of keys) await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7465746865))", [k]);
+  const rows = (
+    await client.query<{ tbl: string; id: string; v: string }>(
+      "SELECT r.tbl, r.id, r.value::text AS v FROM tether_records r JOIN unnest($1::text[], $2::text[]) AS e(tbl, id) ON r.tbl = e.tbl AND r.id = e.id",
+      [expect.map((e) => e.table), expect.map((e) => e.id)],
+    )
+  ).rows;
+  const now = new Map(rows.map((r) => [`${r.tbl}\u0000${r.id}`, r.v]));
+  return expect.filter((e) => now.get(`${e.table}\u0000${e.id}`) !== expectedText(e)).map((e) => ({ table: e.table, id: e.id }));
+}
+
+/** A batch whose expectations did not hold (BatchOptions.expect). */
+function conflictError(conflicts: readonly Conflict[]): PgStoreError {
+  const named = conflicts.map((c) => `${c.table}/${JSON.stringify(c.id).slice(1, -1)}`).join(", ");
+  return new PgStoreError("CONFLICT", `the batch was not written: ${named} changed since it was read`, { conflicts });
 }
 
 /**

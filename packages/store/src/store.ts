@@ -12,8 +12,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Level } from "level";
-import { GroupCommit } from "@tether/base";
-import type { BatchOptions, Op, Repository, ScanOptions, Schema } from "@tether/base";
+import { GroupCommit, expectedText } from "@tether/base";
+import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { StoreError } from "./errors.js";
 import type { StoreProblem, WitnessState } from "./integrity.js";
 import { ProblemKind, WITNESS_FILE, clearDamage, readDamage, readWitness, resetWitness, seal, unseal, walProblems, witnessText, writeDamage } from "./integrity.js";
@@ -72,6 +72,12 @@ function messageChain(err: unknown): string {
   return out.join(": ");
 }
 
+/** A batch whose expectations did not hold (BatchOptions.expect). */
+function conflictError(conflicts: readonly Conflict[]): StoreError {
+  const named = conflicts.map((c) => `${c.table}/${JSON.stringify(c.id).slice(1, -1)}`).join(", ");
+  return new StoreError("CONFLICT", `the batch was not written: ${named} changed since it was read`, { conflicts });
+}
+
 function damaged(dir: string, problems: readonly StoreProblem[]): StoreError {
   const list = problems.map((p) => `  - ${p.message}`).join("\n");
   return new StoreError("DAMAGED", `the store in ${dir} is damaged:\n${list}`, { problems });
@@ -94,12 +100,7 @@ export class Store<S extends Schema> implements Repository<S> {
   readonly #fault: string | undefined;
   readonly #failureListeners: ((err: StoreError) => void)[] = [];
   readonly #commitListeners: ((seconds: number, durable: boolean) => void)[] = [];
-  readonly #group = new GroupCommit<Encoded>((members, sync) =>
-    this.#write(
-      members.flatMap((m) => m.ops),
-      sync,
-    ),
-  );
+  readonly #group = new GroupCommit<Encoded, Expectation>((members, sync) => this.#commitGroup(members, sync));
   /** the sequence number of the last durable group commit */
   #seq: number;
   #witnessFd: number | undefined;
@@ -365,12 +366,65 @@ export class Store<S extends Schema> implements Repository<S> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#enqueue(encoded, options.sync ?? true);
+    if (options.expect?.length) {
+      try {
+        for (const e of options.expect) this.#sub(e.table);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.#enqueue(encoded, options.sync ?? true, options.expect);
   }
 
-  #enqueue(encoded: Encoded[], sync: boolean): Promise<void> {
+  #enqueue(encoded: Encoded[], sync: boolean, expect: readonly Expectation[] = []): Promise<void> {
     if (this.#failure) return Promise.reject(this.#refusal());
-    return this.#group.add(encoded, sync);
+    return this.#group.add(encoded, sync, expect);
+  }
+
+  /**
+   * Check each member's expectations, in call order, against what the store holds with the
+   * writes of the members taken before it in this group laid over it (this process holds the
+   * store's lock, so nothing else writes it); write the members that hold as one batch.
+   */
+  async #commitGroup(members: readonly Member<Encoded, Expectation>[], sync: boolean): Promise<(Error | undefined)[]> {
+    if (!members.some((m) => m.expect.length)) {
+      await this.#write(
+        members.flatMap((m) => m.ops),
+        sync,
+      );
+      return [];
+    }
+    const overlay = new Map<string, string | undefined>();
+    const refused: (Error | undefined)[] = [];
+    const ops: Encoded[] = [];
+    for (const m of members) {
+      const conflicts: Conflict[] = [];
+      let failed: Error | undefined;
+      for (const e of m.expect) {
+        const k = `${e.table}\u0000${e.id}`;
+        let now: string | undefined;
+        try {
+          if (overlay.has(k)) now = overlay.get(k);
+          else {
+            const cur = await this.get(e.table as keyof S & string, e.id);
+            now = cur === undefined ? undefined : JSON.stringify(cur);
+          }
+        } catch (err) {
+          failed = err as Error;
+          break;
+        }
+        if (now !== expectedText(e)) conflicts.push({ table: e.table, id: e.id });
+      }
+      if (!failed && conflicts.length) failed = conflictError(conflicts);
+      refused.push(failed);
+      if (failed) continue;
+      for (const op of m.ops) {
+        ops.push(op);
+        if (op.sublevel) overlay.set(`${op.table}\u0000${op.key}`, op.put ? unseal(op.table, op.key, op.value as string) : undefined);
+      }
+    }
+    await this.#write(ops, sync);
+    return refused;
   }
 
   #refusal(): StoreError {

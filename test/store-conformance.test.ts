@@ -14,6 +14,7 @@ import * as assert from "uvu/assert";
 import type { Repository } from "@tether/base";
 import { Store } from "@tether/store";
 import { PG_SCHEMA_VERSION, PgStore, PgStoreError } from "@tether/store-pg";
+import type { Change } from "@tether/store-pg";
 import { AuditEvent, isConflict } from "@tether/base";
 import { AUDIT_TABLES, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
@@ -478,7 +479,7 @@ p("an older schema is migrated at open, or refused with both versions when only 
   const url = await freshDatabase();
   await (await PgStore.open<S>(url, [...TABLES])).close();
   // Back to version 1, as a database an older tether made.
-  await sql(url, "DROP TABLE tether_writer; DELETE FROM tether_schema_migrations WHERE version > 1");
+  await sql(url, "DROP TABLE tether_writer, tether_changes; DELETE FROM tether_schema_migrations WHERE version > 1");
   const err = await rejects(PgStore.open<S>(url, [...TABLES], { migrate: "fresh" }), "OUTDATED");
   assert.match(err.message, new RegExp(`version 1, older than this tether's \\(version ${PG_SCHEMA_VERSION}\\)`));
   const up = await PgStore.open<S>(url, [...TABLES]);
@@ -554,5 +555,81 @@ p("the audit chain stays one chain with three writers on one database: each appe
     await Promise.all(stores.map((st) => st.close()));
   }
 });
+
+p("the change feed: another process's commits reach a follower in commit order, with each record's value now; its own, and refused batches, do not", async () => {
+  const url = await freshDatabase();
+  const a = await PgStore.open<S>(url, [...TABLES], { feed: true });
+  const b = await PgStore.open<S>(url, [...TABLES], { feed: true });
+  try {
+    await a.batch([put("a", "before")]); // before the follower starts: loaded, not followed
+    const got: Change[] = [];
+    const f = b.follow(await b.feedEnd(), (c) => void got.push(...c), { pollMs: 100 });
+    await a.batch([put("a", "x", 1), put("b", "y", 1)]);
+    await b.batch([put("a", "mine")]);
+    await a.batch([put("a", "x", 2)]);
+    await rejects(a.batch([put("a", "z")], { expect: [{ table: "a", id: "x", value: undefined }] }), "CONFLICT");
+    await a.batch([del("b", "y")]);
+    await waitUntil(() => got.length >= 4);
+    await new Promise((r) => setTimeout(r, 300)); // nothing more comes
+    assert.equal(
+      got.map((c) => [c.table, c.id, c.value]),
+      [
+        ["a", "x", { id: "x", v: 2 }], // its value now, not then
+        ["b", "y", undefined], // deleted since
+        ["a", "x", { id: "x", v: 2 }],
+        ["b", "y", undefined],
+      ],
+    );
+    assert.ok(got.every((c, i) => i === 0 || c.seq > got[i - 1]!.seq));
+    assert.ok(f.lagMs() < 2_000, `lag ${f.lagMs()}`);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+p("the change feed with three writers at once: a follower applying it in order ends exactly where the database is; a dropped LISTEN connection delays, never loses", async () => {
+  const url = await freshDatabase();
+  const writers = await Promise.all([1, 2, 3].map(() => PgStore.open<S>(url, [...TABLES], { feed: true })));
+  const reader = await PgStore.open<S>(url, [...TABLES]);
+  try {
+    const memory = new Map<string, unknown>();
+    const f = reader.follow(
+      await reader.feedEnd(),
+      (cs) => {
+        for (const c of cs) {
+          if (c.value === undefined) memory.delete(`${c.table}/${c.id}`);
+          else memory.set(`${c.table}/${c.id}`, c.value);
+        }
+      },
+      { pollMs: 200 },
+    );
+    await Promise.all(
+      writers.map(async (w, n) => {
+        for (let i = 0; i < 30; i++) {
+          const key = `k${i % 7}`; // the writers overwrite each other's keys
+          if (i % 5 === 4) await w.batch([del("a", key)]);
+          else await w.batch([put("a", key, `${n}.${i}`), put("b", `${n}-${i}`, i)]);
+          if (n === 0 && i === 10) await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tether-feed' AND datname = current_database()");
+        }
+      }),
+    );
+    const truth = new Map<string, unknown>();
+    for (const t of ["a", "b"] as const) for (const r of await reader.list(t)) truth.set(`${t}/${r.id}`, r);
+    await waitUntil(() => memory.size === truth.size && JSON.stringify([...memory].sort()) === JSON.stringify([...truth].sort()), 10_000);
+    assert.equal(new Map([...memory].sort()), new Map([...truth].sort()));
+    assert.ok(f.position > 0);
+  } finally {
+    await Promise.all([...writers, reader].map((s) => s.close()));
+  }
+});
+
+async function waitUntil(ok: () => boolean, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 p.run();

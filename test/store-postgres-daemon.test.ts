@@ -322,13 +322,13 @@ P("tether store upgrade sets up and reports the schema; a newer schema is refuse
   const url = await freshDatabase();
   const first = await cli(["store", "upgrade", "--store", url, "--json"]);
   assert.is(first.code, 0, first.stderr);
-  assert.equal(JSON.parse(first.stdout), { store: url, from: 0, to: 2 });
+  assert.equal(JSON.parse(first.stdout), { store: url, from: 0, to: 3 });
   const second = await cli(["store", "upgrade", "--store", url, "--json"]);
-  assert.equal((JSON.parse(second.stdout) as { from: number }).from, 2);
+  assert.equal((JSON.parse(second.stdout) as { from: number }).from, 3);
   await query(url, "INSERT INTO tether_schema_migrations (version) VALUES (99)");
   const newer = await cli(["store", "upgrade", "--store", url]);
   assert.is(newer.code, 14, newer.stderr);
-  assert.match(newer.stderr, /version 99, newer than this tether knows \(version 2\)/);
+  assert.match(newer.stderr, /version 99, newer than this tether knows \(version 3\)/);
   const daemon = await cli(["daemon", "--data-dir", join(ctx.tmp.path, "newer"), "--store", url, "--kek-file", ctx.kek], { timeoutMs: 20_000 });
   assert.is(daemon.code, 14, daemon.stderr);
   assert.match(daemon.stderr, /version 99/);

@@ -27,6 +27,8 @@ import type { Pool, PoolClient } from "pg";
 import { GroupCommit, expectedText } from "@tether/base";
 import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { PgStoreError } from "./errors.js";
+import { feedEnd, follow, newOrigin, pruneFeed, recordChanges } from "./feed.js";
+import type { Change, Follower } from "./feed.js";
 
 /** The migrations, in order: migration N (1-based) brings the schema to version N. */
 const MIGRATIONS: readonly string[] = [
@@ -39,6 +41,16 @@ const MIGRATIONS: readonly string[] = [
   // 2: the writer epoch, which fences an exclusive store's writes (see takeWriterLock).
   `CREATE TABLE tether_writer (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL);
    INSERT INTO tether_writer (id, epoch) VALUES (1, 0)`,
+  // 3: the change feed (feed.ts), for processes that keep memory in step with each other.
+  `CREATE TABLE tether_changes (
+     seq bigserial PRIMARY KEY,
+     origin text NOT NULL,
+     tbl text NOT NULL,
+     id text COLLATE "C" NOT NULL,
+     deleted boolean NOT NULL,
+     at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX tether_changes_at ON tether_changes (at)`,
 ];
 /** The schema version this code knows (and migrates a database to). */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -70,6 +82,11 @@ export type PgStoreOptions = {
   exclusive?: boolean | "wait";
   /** with exclusive "wait": called once if the lock is held by another, before waiting */
   onWaiting?: () => void;
+  /**
+   * Record every written key in the change feed (feed.ts), for other processes' follow(). Off by
+   * default: it serialises the commits of every store that has it on (the feed's order).
+   */
+  feed?: boolean;
   /**
    * Which schemas open() brings up to date: "always" (the default) any older one; "fresh" only
    * a database without tether's tables, refusing an older schema (OUTDATED) so that an upgrade
@@ -124,6 +141,10 @@ export class PgStore<S extends Schema> implements Repository<S> {
   #lockClient: pg.Client | undefined;
   /** the writer epoch this store took with the lock; its batches commit only while it is current */
   #epoch: string | undefined;
+  #url = "";
+  /** this store's origin in the change feed (PgStoreOptions.feed), or undefined */
+  #origin: string | undefined;
+  readonly #followers = new Set<Follower>();
 
   private constructor(pool: Pool, tables: readonly string[]) {
     this.#pool = pool;
@@ -204,6 +225,8 @@ export class PgStore<S extends Schema> implements Repository<S> {
     }
     const store = new PgStore<S>(pool, tables);
     store.schema = schema;
+    store.#url = url;
+    if (options.feed) store.#origin = newOrigin();
     if (lock) {
       store.#lockClient = lock.client;
       store.#epoch = lock.epoch;
@@ -355,9 +378,11 @@ export class PgStore<S extends Schema> implements Repository<S> {
         if (now !== this.#epoch) throw new Fenced(now, this.#epoch);
       }
       let pending: Encoded[] = [];
+      const written: Encoded[] = [];
       for (const m of members) {
         if (m.expect.length) {
           await applyWrites(client, pending);
+          written.push(...pending);
           pending = [];
           const conflicts = await checkExpectations(client, m.expect);
           if (conflicts.length) {
@@ -369,6 +394,8 @@ export class PgStore<S extends Schema> implements Repository<S> {
         for (const op of m.ops) pending.push(op);
       }
       await applyWrites(client, pending);
+      written.push(...pending);
+      if (this.#origin !== undefined) await recordChanges(client, this.#origin, lastWrites(written));
       committing = true;
       await client.query("COMMIT");
     } catch (cause) {
@@ -391,10 +418,33 @@ export class PgStore<S extends Schema> implements Repository<S> {
     return refused;
   }
 
+  /**
+   * Follow the change feed from `from` (feedEnd() when the caller loaded its memory): every
+   * change other stores with `feed` commit, in commit order (feed.ts, follow). Stopped by close().
+   */
+  follow(from: number, deliver: (changes: Change[]) => void | Promise<void>, o: { pollMs?: number; onError?: (err: Error) => void } = {}): Follower {
+    if (this.#closed) throw new PgStoreError("CLOSED", "the store is closed");
+    const f = follow(this.#url, this.#pool, { origin: this.#origin ?? newOrigin(), from, deliver, ...o });
+    this.#followers.add(f);
+    return f;
+  }
+
+  /** The change feed's end now: load memory after reading it, then follow from it. */
+  feedEnd(): Promise<number> {
+    return feedEnd(this.#pool);
+  }
+
+  /** Delete change-feed rows older than `keepMs`; returns how many. */
+  pruneFeed(keepMs: number): Promise<number> {
+    return pruneFeed(this.#pool, keepMs);
+  }
+
   /** Close after the queued writes are done. */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#group.idle();
+    for (const f of this.#followers) await f.stop();
+    this.#followers.clear();
     this.#closed = true;
     const lock = this.#lockClient;
     this.#lockClient = undefined;
@@ -411,6 +461,17 @@ class Fenced extends Error {
   ) {
     super("fenced");
   }
+}
+
+/** The keys written, each once (its last write), in the order of their last write. */
+function lastWrites(ops: readonly Encoded[]): { table: string; id: string; put: boolean }[] {
+  const last = new Map<string, Encoded>();
+  for (const op of ops) {
+    const k = `${op.table}\u0000${op.id}`;
+    last.delete(k);
+    last.set(k, op);
+  }
+  return [...last.values()].map((o) => ({ table: o.table, id: o.id, put: o.put }));
 }
 
 /** Apply writes in one statement per kind: the last write of a key wins, so puts and deletes then name different keys. */

@@ -15,12 +15,24 @@
  * - LOCKED: another process holds the database's writer lock (PgStoreOptions.exclusive);
  * - CONFLICT: a batch's expectations (compare-and-set) did not hold; nothing of it is written;
  * - CLOSED: the store is closing or closed;
- * - NO_TABLE, NOT_AUDITED: a caller's mistake.
+ * - NO_TABLE, NOT_AUDITED, BAD_ID (an id with U+0000, or not a string): a caller's mistake.
  */
 import type { Conflict } from "@tether/base";
 
 export type PgStoreErrorCode =
-  "UNAVAILABLE" | "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "OUTDATED" | "CORRUPT" | "WRITE_FAILED" | "READ_FAILED" | "CONFLICT" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
+  | "UNAVAILABLE"
+  | "LOCKED"
+  | "OPEN_FAILED"
+  | "UNSUPPORTED"
+  | "OUTDATED"
+  | "CORRUPT"
+  | "WRITE_FAILED"
+  | "READ_FAILED"
+  | "CONFLICT"
+  | "CLOSED"
+  | "NO_TABLE"
+  | "NOT_AUDITED"
+  | "BAD_ID";
 
 export class PgStoreError extends Error {
   readonly code: PgStoreErrorCode;

@@ -24,7 +24,7 @@
  */
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
-import { GroupCommit, expectedText } from "@tether/base";
+import { GroupCommit, badId, expectedText } from "@tether/base";
 import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { PgStoreError } from "./errors.js";
 import { feedEnd, follow, newOrigin, pruneFeed, recordChanges } from "./feed.js";
@@ -121,11 +121,11 @@ function unavailable(cause: unknown, what: string): PgStoreError {
   return new PgStoreError("UNAVAILABLE", `PostgreSQL is unavailable: ${what}: ${messageOf(cause)}`, { cause });
 }
 
-/** No SQL text value can hold U+0000; the LevelDB store's ids can, so this is checked here. */
+/** The contract's rule for ids (badId), before anything is sent. */
 function checkId(id: unknown, label: string): string {
-  if (typeof id !== "string") throw new PgStoreError("WRITE_FAILED", `${label} must be a string, got ${typeof id}`);
-  if (id.includes("\u0000")) throw new PgStoreError("WRITE_FAILED", `${label} contains U+0000, which PostgreSQL cannot store`);
-  return id;
+  const bad = badId(id);
+  if (bad) throw new PgStoreError("BAD_ID", `${label} ${bad}`);
+  return id as string;
 }
 
 export class PgStore<S extends Schema> implements Repository<S> {

@@ -6,7 +6,7 @@
  * it, which also removes the directory.
  */
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, appendFileSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -47,8 +47,41 @@ async function asPostgres(cwd: string, bin: string, args: string[]): Promise<voi
   }
 }
 
+/** The file in a server's directory naming the test process that started it. */
+const OWNER_FILE = "owner.pid";
+
+/**
+ * Servers whose test process is gone (killed with SIGKILL, so its stop() never ran) are
+ * stopped and removed, so that they do not pile up on a machine that runs the tests often.
+ */
+async function reapOrphans(bin: string): Promise<void> {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith("tether-pg-")) continue;
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      continue; // being set up, or not ours
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    await asPostgres(dir, join(bin, "pg_ctl"), ["stop", "-D", join(dir, "data"), "-m", "immediate", "-w"]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = postgresBin();
+  await reapOrphans(bin);
   const dir = mkdtempSync(join(tmpdir(), "tether-pg-"));
   const data = join(dir, "data");
   const ctl = join(bin, "pg_ctl");
@@ -83,6 +116,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     // No TCP listener; the socket in `dir`. fsync off: a throw-away server, speed over durability.
     appendFileSync(data + "/postgresql.conf", `\nlisten_addresses = ''\nunix_socket_directories = '${dir}'\nfsync = off\n`);
     await start();
+    writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

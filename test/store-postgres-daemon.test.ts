@@ -115,6 +115,10 @@ P("a daemon on an empty database makes the CA there, sealed; a node pairs and ru
     }
     const audit = await cli(["audit", "verify", "--json", "--data-dir", data]);
     assert.is(audit.code, 0, audit.stderr);
+    const st = JSON.parse((await cli(["status", "--json", "--data-dir", data])).stdout) as { store: string; writerEpoch: number; schemaVersion: number };
+    assert.equal([st.store, st.writerEpoch, st.schemaVersion], [ctx.url, 1, 3]);
+    const text = (await cli(["status", "--data-dir", data])).stdout;
+    assert.match(text, /database: +postgresql:\/\/.* \(schema 3; the active daemon, writer epoch 1\)/);
   } finally {
     assert.is(await stopDaemonProcess(d), 0, d.err());
   }

@@ -113,6 +113,9 @@ F("kill -9 of the active daemon: the standby takes over within seconds, the node
         30_000,
       );
       assert.ok(done.attempts >= 1, `attempts: ${done.attempts}`);
+      // B took the database with a higher writer epoch than A's: A's late writes would be fenced.
+      const epochs = JSON.parse((await cli(["status", "--json", "--data-dir", dataB])).stdout) as { writerEpoch: number };
+      assert.ok(epochs.writerEpoch > 1, `writer epoch ${epochs.writerEpoch}`);
       const next = await cli(["dispatch", result.deviceId, "echo", "--input", '"after"', "--json", "--data-dir", dataB]);
       assert.is(next.code, 0, next.stderr);
       assert.match(node.err(), new RegExp(`"next":"127.0.0.1:${portB}"`));

@@ -432,6 +432,9 @@ export async function startDaemon(
         storeState: st.state,
         storeError: st.error,
         storeSince: st.since,
+        store: opened.where,
+        writerEpoch: opened.writerEpoch,
+        schemaVersion: opened.schemaVersion,
       };
     };
     const rotateDaemonCertificates = async () => {

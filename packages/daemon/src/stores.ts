@@ -39,6 +39,9 @@ export type OpenedStore<S extends Schema> = {
   kind: "level" | "postgresql";
   /** where, as it may be shown: a directory, or the URL without its password */
   where: string;
+  /** PostgreSQL: the writer epoch taken with the lock, and the schema version (0 on LevelDB) */
+  writerEpoch: number;
+  schemaVersion: number;
 };
 
 /** How long a replica waits for PostgreSQL at start before it gives up (exit 3). */
@@ -58,7 +61,7 @@ export async function openDaemonStore<S extends Schema>(config: DaemonConfig, ta
     const { Store } = await import("@tether/store");
     try {
       const store = await Store.open<S>(join(config.dataDir, "store"), tables as (keyof S & string)[]);
-      return { store, keys, kind: "level", where: join(config.dataDir, "store") };
+      return { store, keys, kind: "level", where: `level:${config.dataDir}`, writerEpoch: 0, schemaVersion: 0 };
     } catch (err) {
       throw startFailure(config.dataDir, err);
     }
@@ -102,7 +105,7 @@ export async function openDaemonStore<S extends Schema>(config: DaemonConfig, ta
       }
     }
     const keys = await openKeys({ shared: vault, local: filePlace(join(config.dataDir, "ca")), now, stateElsewhere: () => state });
-    return { store, keys, kind: "postgresql", where };
+    return { store, keys, kind: "postgresql", where, writerEpoch: store.writerEpoch, schemaVersion: store.schema.to };
   } catch (err) {
     await store.close().catch(() => {});
     if (err instanceof PgStoreError)

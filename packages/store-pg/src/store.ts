@@ -165,6 +165,11 @@ export class PgStore<S extends Schema> implements Repository<S> {
     this.#commitListeners.push(fn);
   }
 
+  /** The writer epoch this store took with the writer lock (PgStoreOptions.exclusive), or 0. */
+  get writerEpoch(): number {
+    return this.#epoch === undefined ? 0 : Number(this.#epoch);
+  }
+
   /** Reads that found a damaged record: always 0 here (PostgreSQL checks its own pages; a bad JSON value is CORRUPT to its caller). */
   get corruptReads(): number {
     return 0;

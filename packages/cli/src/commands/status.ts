@@ -1,4 +1,5 @@
 /** tether status: is the daemon up, and where; is its store healthy. */
+import { visible } from "@tether/base";
 import type { StatusResponse } from "@tether/wire";
 import type { Command } from "../cli.js";
 import { DATA_DIR_OPTION, Exit, admin, dataDirOf, emit, isoTime } from "../cli.js";
@@ -32,7 +33,11 @@ restart it) or a read found a damaged record (stop it and run \`tether store che
       Boolean(values.json),
       s,
       () =>
-        `daemon ${s.version} up since ${isoTime(s.startedAt)}\n  listen:         ${s.listen}\n  advertise:      ${s.advertise}\n  CA fingerprint: ${s.caFingerprint}\n  data dir:       ${s.dataDir}\n  store:          ${storeLine(s)}\n`,
+        `daemon ${s.version} up since ${isoTime(s.startedAt)}\n  listen:         ${s.listen}\n  advertise:      ${s.advertise}\n  CA fingerprint: ${s.caFingerprint}\n  data dir:       ${s.dataDir}\n` +
+        (s.store?.startsWith("postgresql") || s.store?.startsWith("postgres:")
+          ? `  database:       ${visible(s.store)} (schema ${s.schemaVersion}; the active daemon, writer epoch ${s.writerEpoch})\n`
+          : "") +
+        `  store:          ${storeLine(s)}\n`,
     );
     return s.storeState === "ok" || !s.storeState ? Exit.Ok : Exit.Store;
   },

@@ -28,6 +28,20 @@ export interface StatusResponse {
    * when the store failed (ms; 0 otherwise)
    */
   'storeSince'?: (number | string | Long);
+  /**
+   * where the state is: "level:DIR" (the embedded store), or the PostgreSQL URL without its
+   * password (docs/scaling.md)
+   */
+  'store'?: (string);
+  /**
+   * PostgreSQL: the writer epoch this daemon took with the database's writer lock (it is the
+   * active daemon; a standby does not answer); 0 on LevelDB
+   */
+  'writerEpoch'?: (number | string | Long);
+  /**
+   * PostgreSQL: the store schema version; 0 on LevelDB
+   */
+  'schemaVersion'?: (number);
 }
 
 export interface StatusResponse__Output {
@@ -53,4 +67,18 @@ export interface StatusResponse__Output {
    * when the store failed (ms; 0 otherwise)
    */
   'storeSince': (number);
+  /**
+   * where the state is: "level:DIR" (the embedded store), or the PostgreSQL URL without its
+   * password (docs/scaling.md)
+   */
+  'store': (string);
+  /**
+   * PostgreSQL: the writer epoch this daemon took with the database's writer lock (it is the
+   * active daemon; a standby does not answer); 0 on LevelDB
+   */
+  'writerEpoch': (number);
+  /**
+   * PostgreSQL: the store schema version; 0 on LevelDB
+   */
+  'schemaVersion': (number);
 }

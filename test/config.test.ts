@@ -392,6 +392,15 @@ H("a bad file on SIGHUP is logged, naming the file and line, and the daemon runs
   );
 });
 
+H("a --store URL put into the file is reported as needing a restart, its password hidden (security.md row 56)", async () => {
+  write(
+    'listen = "127.0.0.1:0"\nlog-level = "debug"\npairing-burst = 1000\npairing-rate = 1000\nstore = "postgresql://tether:hunter2@db.example/tether"\nkek-file = "/etc/tether/kek.json"\n',
+  );
+  const line = await hangup("configuration reloaded");
+  assert.equal((line.needsRestart as Record<string, unknown>).store, { from: null, to: "postgresql://tether:***@db.example/tether" });
+  assert.not.match(hctx.d.err(), /hunter2/);
+});
+
 H("a changed listen address (and data-dir) is reported as needing a restart, and not applied; the live ones are", async () => {
   write('listen = "127.0.0.1:1"\nlog-level = "info"\npairing-burst = 1000\npairing-rate = 1000\n', join(hctx.tmp.path, "elsewhere"));
   const line = await hangup("configuration reloaded");

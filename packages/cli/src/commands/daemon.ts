@@ -429,7 +429,9 @@ function reloader(
       const from = running[s.name];
       const to = next.resolved.values[s.name];
       if (JSON.stringify(from) === JSON.stringify(to)) continue;
-      const change = { from: from ?? null, to: to ?? null };
+      // A password someone put into a --store URL is not logged (security.md row 56).
+      const shown = (v: unknown) => (s.name === "store" && typeof v === "string" ? redactUrl(v) : (v ?? null));
+      const change = { from: shown(from), to: shown(to) };
       if (RELOADABLE.includes(s.name)) {
         changed[s.name] = change;
         running[s.name] = to;

@@ -238,6 +238,9 @@ it is restarted; \`tether status\` says why (exit 14).`,
           }
         }
       })().finally(() => (recovering = undefined)));
+    // The stop signals are caught before the ready line is printed: a supervisor (or a test)
+    // that sends SIGTERM as soon as it reads that line gets a clean stop, not a killed process.
+    const stopped = untilStopped(log, d.describe);
     const ready = {
       event: "ready",
       listen: daemon.listen,
@@ -261,7 +264,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
       (next) => daemon.reload(next),
       log,
     );
-    const stop = await untilStopped(log, d.describe);
+    const stop = await stopped;
     onHangup = () => {};
     stopping = true;
     await recovering;

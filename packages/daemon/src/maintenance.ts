@@ -81,7 +81,15 @@ type Examined = { check: StoreCheck; head: HeadCheck | undefined; markers: strin
 
 function storeDir(dataDir: string): string {
   const dir = join(dataDir, "store");
-  if (!existsSync(dir)) throw new DaemonError("NO_STORE", `there is no store in ${dir}`, { status: status.NOT_FOUND });
+  if (!existsSync(dir)) {
+    throw new DaemonError(
+      "NO_STORE",
+      `there is no store in ${dir} (a daemon on PostgreSQL keeps none there: the database checks its own pages, and tether audit verify checks the chain)`,
+      {
+        status: status.NOT_FOUND,
+      },
+    );
+  }
   return dir;
 }
 

@@ -84,7 +84,7 @@ export class DeviceRegistry {
    * Revoking a revoked device again is allowed and keeps the first time.
    * @throws PairingError DEVICE_NOT_FOUND
    */
-  revokeDevice(id: string, reason?: string, by = "admin"): Promise<DeviceRecord> {
+  revokeDevice(id: string, reason: string | undefined, by: string): Promise<DeviceRecord> {
     return this.#updateDevice(
       id,
       (d) => {
@@ -107,7 +107,7 @@ export class DeviceRegistry {
    * only a new pairing issues a new one.
    * @throws PairingError DEVICE_NOT_FOUND, NOT_REVOKED
    */
-  clearRevocation(id: string, by = "admin"): Promise<DeviceRecord> {
+  clearRevocation(id: string, by: string): Promise<DeviceRecord> {
     return this.#updateDevice(
       id,
       (d) => {
@@ -194,7 +194,7 @@ export class DeviceRegistry {
    * Set and remove labels on a device.
    * @throws PairingError DEVICE_NOT_FOUND, INVALID_ARGUMENT (label syntax).
    */
-  setLabels(id: string, set: Record<string, string>, remove: string[] = []): Promise<DeviceRecord> {
+  setLabels(id: string, set: Record<string, string>, remove: string[]): Promise<DeviceRecord> {
     for (const [k, v] of Object.entries(set)) {
       if (!LABEL_RE.test(k) || !LABEL_RE.test(v))
         return Promise.reject(new PairingError("INVALID_ARGUMENT", `label ${k}=${v}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`));
@@ -216,7 +216,7 @@ export class DeviceRegistry {
    * its own jobs again). Setting the scope it already has writes nothing.
    * @throws PairingError DEVICE_NOT_FOUND; INVALID_ARGUMENT when the device is not an orchestrator.
    */
-  setJobScope(id: string, scope: JobScope | undefined, by = "admin"): Promise<DeviceRecord> {
+  setJobScope(id: string, scope: JobScope | undefined, by: string): Promise<DeviceRecord> {
     return this.#updateDevice(
       id,
       (d) => {

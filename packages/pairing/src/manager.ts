@@ -117,12 +117,12 @@ export class PairingManager {
   }
 
   /** {@inheritDoc DeviceRegistry.revokeDevice} */
-  revokeDevice(id: string, reason?: string, by?: string): Promise<DeviceRecord> {
+  revokeDevice(id: string, reason?: string, by = "admin"): Promise<DeviceRecord> {
     return this.#devices.revokeDevice(id, reason, by);
   }
 
   /** {@inheritDoc DeviceRegistry.clearRevocation} */
-  clearRevocation(id: string, by?: string): Promise<DeviceRecord> {
+  clearRevocation(id: string, by = "admin"): Promise<DeviceRecord> {
     return this.#devices.clearRevocation(id, by);
   }
 
@@ -132,12 +132,12 @@ export class PairingManager {
   }
 
   /** {@inheritDoc DeviceRegistry.setLabels} */
-  setLabels(id: string, set: Record<string, string>, remove?: string[]): Promise<DeviceRecord> {
+  setLabels(id: string, set: Record<string, string>, remove: string[] = []): Promise<DeviceRecord> {
     return this.#devices.setLabels(id, set, remove);
   }
 
   /** {@inheritDoc DeviceRegistry.setJobScope} */
-  setJobScope(id: string, scope: JobScope | undefined, by?: string): Promise<DeviceRecord> {
+  setJobScope(id: string, scope: JobScope | undefined, by = "admin"): Promise<DeviceRecord> {
     return this.#devices.setJobScope(id, scope, by);
   }
 
@@ -171,7 +171,7 @@ export class PairingManager {
   }
 
   /** {@inheritDoc RequestBook.approve} */
-  approve(id: string, role?: string, jobScope?: JobScope, o?: { code?: string }): Promise<RequestView> {
+  approve(id: string, role?: string, jobScope?: JobScope, o: { code?: string } = {}): Promise<RequestView> {
     return this.#requests.approve(id, role, jobScope, o);
   }
 

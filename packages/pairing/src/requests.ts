@@ -204,7 +204,7 @@ export class RequestBook {
    *   request), INVALID_ARGUMENT (role, code syntax, neither id nor code, or a job scope for a
    *   device that is not approved as an orchestrator). Nothing is written when it throws.
    */
-  approve(id: string, role?: string, jobScope?: JobScope, o: { code?: string } = {}): Promise<RequestView> {
+  approve(id: string, role: string | undefined, jobScope: JobScope | undefined, o: { code?: string }): Promise<RequestView> {
     let granted: Role | undefined;
     let code: string | undefined;
     try {

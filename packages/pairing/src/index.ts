@@ -12,8 +12,14 @@ export {
   resolvePairingConfig,
 } from "./config.js";
 export type { PairingConfig } from "./config.js";
-export { PairingManager, keyFingerprint, presenceWorthWriting } from "./manager.js";
-export type { Clock, KeyRequest, MintedCode, PairingAuthority, RandomBytes, RequestView, RevealOutput, StartInput, StartOutput } from "./manager.js";
+export { PairingManager } from "./manager.js";
+export { presenceWorthWriting } from "./devices.js";
+export { keyFingerprint } from "./requests.js";
+export type { MintedCode } from "./codes.js";
+export type { Clock, PairingAuthority, RandomBytes } from "./context.js";
+export type { KeyRequest } from "./devices.js";
+export type { RevealOutput, StartInput, StartOutput } from "./handshake.js";
+export type { RequestView } from "./requests.js";
 export { PAIRING_TABLES } from "./records.js";
 export { formatJobScope, jobScopeCovers, parseJobScope } from "./scope.js";
 export type {

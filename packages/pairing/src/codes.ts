@@ -1,0 +1,151 @@
+/**
+ * The code book: minting single-use pairing codes, finding one by its selector, and the cached
+ * map of every code record. It owns the writes of the `codes` table; the one write it does not
+ * make itself (using a code up, in the same batch as the request it creates) is reported to it
+ * with `written`, so the cache stays in step.
+ */
+import { Secret, derivePrs, formatPairingUri, formatPin, fromHex, generatePinSecret, randomDigits, toHex, QR_SECRET_BYTES, QR_SELECTOR_BYTES } from "@tether/crypto";
+import type { PairMethod, Sealer } from "@tether/crypto";
+import { AuditEvent } from "@tether/base";
+import { MIN_CODE_TTL_MS } from "./config.js";
+import type { PairingContext } from "./context.js";
+import { PairingError } from "./errors.js";
+import type { CodeRecord, PairingOp } from "./records.js";
+
+export type MintedCode = { record: CodeRecord; code: Secret<string> };
+
+export class CodeBook {
+  readonly #ctx: PairingContext;
+  readonly #advertise: () => string;
+  readonly #sealer: Sealer;
+  /**
+   * Every code record, as stored: a few hundred at most (live codes are capped, the sweep
+   * deletes expired ones), read at each Start and mint; loaded once, kept in step with each
+   * write (all under the mutex).
+   */
+  #codes: Map<string, CodeRecord> | undefined;
+  #codesLoading: Promise<Map<string, CodeRecord>> | undefined;
+
+  constructor(ctx: PairingContext, o: { advertise: () => string; sealer: Sealer }) {
+    this.#ctx = ctx;
+    this.#advertise = o.advertise;
+    this.#sealer = o.sealer;
+  }
+
+  /**
+   * Mint a single-use pairing code. Only its stretched password is stored.
+   * @throws PairingError INVALID_ARGUMENT for a bad method or TTL; TOO_MANY_CODES.
+   */
+  async mint(method: string, ttlMs?: number): Promise<MintedCode> {
+    const { config, mutex, clock, random, repo, ca } = this.#ctx;
+    if (method !== "pin" && method !== "qr") throw new PairingError("INVALID_ARGUMENT", 'method must be "pin" or "qr"');
+    const ttl = ttlMs === undefined || ttlMs === 0 ? config.defaultCodeTtlMs : ttlMs;
+    if (!Number.isInteger(ttl) || ttl < MIN_CODE_TTL_MS || ttl > config.maxCodeTtlMs) {
+      throw new PairingError("INVALID_ARGUMENT", `ttl must be between ${MIN_CODE_TTL_MS / 1000} and ${config.maxCodeTtlMs / 1000} seconds`);
+    }
+    return mutex.run(async () => {
+      const now = clock.now();
+      const live = [...(await this.all()).values()].filter((c) => c.state === "active" && c.expiresAt > now);
+      if (live.length >= config.maxActiveCodes) {
+        throw new PairingError("TOO_MANY_CODES", `at most ${config.maxActiveCodes} codes can be active at once`);
+      }
+      const expiresAt = now + ttl;
+      let selector: string;
+      let secret: Uint8Array | string;
+      let code: string;
+      if (method === "pin") {
+        const taken = new Set(live.filter((c) => c.method === "pin").map((c) => c.selector));
+        do selector = randomDigits(3, random);
+        while (taken.has(selector));
+        secret = generatePinSecret(random);
+        code = formatPin(selector, secret);
+      } else {
+        selector = toHex(random(QR_SELECTOR_BYTES));
+        secret = random(QR_SECRET_BYTES);
+        code = formatPairingUri({
+          address: this.#advertise(),
+          selector,
+          secret,
+          caFingerprint: ca.caFingerprint,
+          expiresAt,
+        });
+      }
+      const id = this.#ctx.id("code_");
+      const record: CodeRecord = {
+        id,
+        method,
+        selector,
+        prsSealed: toHex(this.#sealer.seal(derivePrs(method, selector, secret), id)),
+        createdAt: now,
+        expiresAt,
+        attempts: 0,
+        state: "active",
+      };
+      await repo.batch([{ table: "codes", type: "put", value: record }], {
+        audit: [{ type: AuditEvent.CodeMinted, actor: "admin", subject: record.id, details: { method, selector, expiresAt } }],
+      });
+      this.#codes?.set(record.id, record);
+      return { record, code: new Secret(code, "PairingCode") };
+    });
+  }
+
+  async find(method: PairMethod, selector: string): Promise<CodeRecord> {
+    const matches = [...(await this.all()).values()].filter((c) => c.method === method && c.selector === selector).sort((a, b) => b.createdAt - a.createdAt);
+    const code = matches[0];
+    if (!code) throw new PairingError("CODE_NOT_FOUND", "no pairing code with that selector");
+    return code;
+  }
+
+  checkUsable(code: CodeRecord, now: number): void {
+    if (code.state === "used") throw new PairingError("CODE_USED", "pairing code has already been used");
+    if (code.state === "burned" || code.attempts >= this.#ctx.config.maxCodeAttempts) {
+      throw new PairingError("CODE_BURNED", "pairing code was burned after too many failed attempts; mint a new one");
+    }
+    if (code.expiresAt <= now) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
+  }
+
+  /** The code's PRS, unsealed for one handshake. */
+  openPrs(code: CodeRecord): Uint8Array {
+    if (!code.prsSealed) throw new PairingError("CODE_EXPIRED", "pairing code was minted for an older protocol; mint a new one");
+    return this.#sealer.open(fromHex(code.prsSealed), code.id);
+  }
+
+  /** All code records, from the cache (loaded on first use). Caller holds the mutex or only reads. */
+  all(): Promise<Map<string, CodeRecord>> {
+    // one load, shared by concurrent first callers (a second load could drop a newer write)
+    this.#codesLoading ??= this.#ctx.repo.list("codes").then((list) => (this.#codes = new Map(list.map((c) => [c.id, c]))));
+    return this.#codesLoading;
+  }
+
+  async put(c: CodeRecord): Promise<void> {
+    await this.#ctx.repo.batch([{ table: "codes", type: "put", value: c }]);
+    this.#codes?.set(c.id, c);
+  }
+
+  /** Keep the cache in step with a code record another part wrote in its own batch (caller holds the mutex). */
+  written(c: CodeRecord): void {
+    this.#codes?.set(c.id, c);
+  }
+
+  /** Active (unexpired, unused) codes, for the admin's view. The code values are never kept. */
+  async list(): Promise<CodeRecord[]> {
+    const now = this.#ctx.clock.now();
+    return [...(await this.all()).values()].filter((c) => c.state === "active" && c.expiresAt > now);
+  }
+
+  /**
+   * The sweep's deletes of codes past their expiry (caller holds the mutex), and `forget`, to
+   * call once they are written.
+   */
+  async expired(now: number): Promise<{ ops: PairingOp[]; forget: () => void }> {
+    const ops: PairingOp[] = [];
+    const gone: string[] = [];
+    for (const c of (await this.all()).values()) {
+      if (c.expiresAt <= now) {
+        ops.push({ table: "codes", type: "del", key: c.id });
+        gone.push(c.id);
+      }
+    }
+    return { ops, forget: () => gone.forEach((id) => this.#codes?.delete(id)) };
+  }
+}

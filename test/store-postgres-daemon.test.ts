@@ -109,6 +109,11 @@ P("a daemon on an empty database makes the CA there, sealed; a node pairs and ru
       const job = await cli(["dispatch", paired.result.deviceId, "echo", "--input", '{"n":1}', "--json", "--data-dir", data]);
       assert.is(job.code, 0, job.stderr);
       assert.is((JSON.parse(job.stdout) as { state: string }).state, "succeeded");
+      // Idempotency keys (their records' ids hold U+0000, which the store escapes for SQL text).
+      const keyed = () => cli(["dispatch", paired.result.deviceId, "echo", "--input", "2", "--idempotency-key", "k-1", "--json", "--data-dir", data]);
+      const first = JSON.parse((await keyed()).stdout) as { id: string };
+      const again = JSON.parse((await keyed()).stdout) as { id: string };
+      assert.is(again.id, first.id);
     } finally {
       run.child.kill("SIGTERM");
       await run.exited;

@@ -3,7 +3,7 @@ export { createDirExclusive, createFileExclusive, writeFileAtomic } from "./atom
 export { Mutex } from "./mutex.js";
 export { GroupCommit } from "./group.js";
 export type { CommitGroup, Member } from "./group.js";
-export { AuditEvent, badId, expectedText, isConflict } from "./repository.js";
+export { AuditEvent, expectedText, isConflict } from "./repository.js";
 export type { AuditRecord, BatchOptions, Conflict, Expectation, Op, Repository, ScanOptions, Schema } from "./repository.js";
 export { splitHostPort } from "./address.js";
 export { parseDurationMs } from "./duration.js";

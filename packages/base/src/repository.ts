@@ -8,18 +8,6 @@
  * after a crash there is either the change and its audit entry, or neither.
  */
 
-/**
- * Why `id` cannot be a record's id, or undefined when it can: ids are strings without U+0000
- * (which PostgreSQL's text cannot hold, and which the stores' own bookkeeping uses as a
- * separator). Both stores refuse such a write (BAD_ID) before anything is written, and a get of
- * such an id finds nothing.
- */
-export function badId(id: unknown): string | undefined {
-  if (typeof id !== "string") return `must be a string, got ${typeof id}`;
-  if (id.includes("\u0000")) return "contains U+0000, which no record id may hold";
-  return undefined;
-}
-
 /** A schema: table name -> record type. */
 export type Schema = Record<string, { id: string }>;
 

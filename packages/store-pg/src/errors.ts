@@ -15,7 +15,7 @@
  * - LOCKED: another process holds the database's writer lock (PgStoreOptions.exclusive);
  * - CONFLICT: a batch's expectations (compare-and-set) did not hold; nothing of it is written;
  * - CLOSED: the store is closing or closed;
- * - NO_TABLE, NOT_AUDITED, BAD_ID (an id with U+0000, or not a string): a caller's mistake.
+ * - NO_TABLE, NOT_AUDITED, BAD_ID (an id that is not a string): a caller's mistake.
  */
 import type { Conflict } from "@tether/base";
 

@@ -19,6 +19,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
+import { fromSqlId } from "./ids.js";
 
 /** Advisory lock key that orders the feed: "tether" and 3 as 64 bits. */
 const FEED_LOCK = "8387237872774807555";
@@ -101,7 +102,7 @@ export function follow(
         )
       ).rows;
       if (rows.length) {
-        await o.deliver(rows.map((r) => ({ seq: Number(r.seq), table: r.tbl, id: r.id, value: r.deleted || r.v === null ? undefined : (JSON.parse(r.v) as unknown) })));
+        await o.deliver(rows.map((r) => ({ seq: Number(r.seq), table: r.tbl, id: fromSqlId(r.id), value: r.deleted || r.v === null ? undefined : (JSON.parse(r.v) as unknown) })));
       }
       if (rows.length < PAGE) {
         // Rows of our own origin, and numbers of transactions that rolled back, are passed over.

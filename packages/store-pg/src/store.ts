@@ -24,10 +24,11 @@
  */
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
-import { GroupCommit, badId, expectedText } from "@tether/base";
+import { GroupCommit, expectedText } from "@tether/base";
 import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { PgStoreError } from "./errors.js";
 import { feedEnd, follow, newOrigin, pruneFeed, recordChanges } from "./feed.js";
+import { fromSqlId, sqlId } from "./ids.js";
 import type { Change, Follower } from "./feed.js";
 
 /** The migrations, in order: migration N (1-based) brings the schema to version N. */
@@ -121,11 +122,10 @@ function unavailable(cause: unknown, what: string): PgStoreError {
   return new PgStoreError("UNAVAILABLE", `PostgreSQL is unavailable: ${what}: ${messageOf(cause)}`, { cause });
 }
 
-/** The contract's rule for ids (badId), before anything is sent. */
+/** A record's id as the database holds it (sqlId), checked to be a string. */
 function checkId(id: unknown, label: string): string {
-  const bad = badId(id);
-  if (bad) throw new PgStoreError("BAD_ID", `${label} ${bad}`);
-  return id as string;
+  if (typeof id !== "string") throw new PgStoreError("BAD_ID", `${label} must be a string, got ${typeof id}`);
+  return sqlId(id);
 }
 
 export class PgStore<S extends Schema> implements Repository<S> {
@@ -271,8 +271,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
 
   async get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined> {
     this.#table(table);
-    if (id.includes("\u0000")) return undefined; // no stored id can hold one
-    const rows = await this.#read("SELECT id, value::text AS v FROM tether_records WHERE tbl = $1 AND id = $2", [table, id]);
+    const rows = await this.#read("SELECT id, value::text AS v FROM tether_records WHERE tbl = $1 AND id = $2", [table, sqlId(id)]);
     return rows[0] ? this.#decode<S[T]>(table, id, rows[0].v) : undefined;
   }
 
@@ -292,8 +291,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
     ] as const) {
       const bound = o[key];
       if (bound === undefined) continue;
-      if (bound.includes("\u0000")) throw new PgStoreError("READ_FAILED", `scan bound ${key} contains U+0000, which PostgreSQL cannot compare`);
-      params.push(bound);
+      params.push(sqlId(bound));
       where.push(`id ${op} $${params.length}`);
     }
     let limit = "";
@@ -302,7 +300,7 @@ export class PgStore<S extends Schema> implements Repository<S> {
       limit = ` LIMIT $${params.length}`;
     }
     const rows = await this.#read(`SELECT id, value::text AS v FROM tether_records WHERE ${where.join(" AND ")} ORDER BY id ${o.reverse ? "DESC" : "ASC"}${limit}`, params);
-    return rows.map((r) => this.#decode<S[T]>(table, r.id, r.v));
+    return rows.map((r) => this.#decode<S[T]>(table, fromSqlId(r.id), r.v));
   }
 
   /**
@@ -507,7 +505,7 @@ async function applyWrites(client: PoolClient, ops: readonly Encoded[]): Promise
  * absent one, wait for this transaction's end, and the read after it sees what that committed.
  */
 async function checkExpectations(client: PoolClient, expect: readonly Expectation[]): Promise<Conflict[]> {
-  // "LENGTH:TABLE" and the id: one text per record, unambiguous, and without U+0000 (which SQL text cannot hold).
+  // "LENGTH:TABLE" and the (escaped) id: one text per record, unambiguous.
   const keys = [...new Set(expect.map((e) => `${e.table.length}:${e.table}${e.id}`))].sort();
   for (const k of keys) await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7465746865))", [k]);
   const rows = (
@@ -517,7 +515,7 @@ async function checkExpectations(client: PoolClient, expect: readonly Expectatio
     )
   ).rows;
   const now = new Map(rows.map((r) => [`${r.tbl}\u0000${r.id}`, r.v]));
-  return expect.filter((e) => now.get(`${e.table}\u0000${e.id}`) !== expectedText(e)).map((e) => ({ table: e.table, id: e.id }));
+  return expect.filter((e) => now.get(`${e.table}\u0000${e.id}`) !== expectedText(e)).map((e) => ({ table: e.table, id: fromSqlId(e.id) }));
 }
 
 /** A batch whose expectations did not hold (BatchOptions.expect). */

@@ -9,12 +9,12 @@
  *   refuses every write after its first failure;
  * - CONFLICT: a batch's expectations (compare-and-set) did not hold; nothing of it is written;
  * - CLOSED: the store is closing or closed;
- * - NO_TABLE, NOT_AUDITED, BAD_ID (an id with U+0000, or not a string): a caller's mistake.
+ * - NO_TABLE, NOT_AUDITED: a caller's mistake.
  */
 import type { Conflict } from "@tether/base";
 import type { StoreProblem } from "./integrity.js";
 
-export type StoreErrorCode = "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "DAMAGED" | "CORRUPT" | "WRITE_FAILED" | "CONFLICT" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED" | "BAD_ID";
+export type StoreErrorCode = "LOCKED" | "OPEN_FAILED" | "UNSUPPORTED" | "DAMAGED" | "CORRUPT" | "WRITE_FAILED" | "CONFLICT" | "CLOSED" | "NO_TABLE" | "NOT_AUDITED";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -12,7 +12,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Level } from "level";
-import { GroupCommit, badId, expectedText } from "@tether/base";
+import { GroupCommit, expectedText } from "@tether/base";
 import type { BatchOptions, Conflict, Expectation, Member, Op, Repository, ScanOptions, Schema } from "@tether/base";
 import { StoreError } from "./errors.js";
 import type { StoreProblem, WitnessState } from "./integrity.js";
@@ -312,7 +312,6 @@ export class Store<S extends Schema> implements Repository<S> {
 
   async get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined> {
     const sub = this.#sub(table);
-    if (badId(id)) return undefined; // no stored record has such an id
     let raw: string | undefined;
     try {
       raw = await sub.get(id);
@@ -358,8 +357,6 @@ export class Store<S extends Schema> implements Repository<S> {
     try {
       for (const op of ops) {
         const sublevel = this.#sub(op.table);
-        const bad = badId(op.type === "put" ? op.value.id : op.key);
-        if (bad) throw new StoreError("BAD_ID", `${op.type === "put" ? "a record's id" : "a deleted key"} ${bad}`);
         encoded.push(
           op.type === "put"
             ? { put: true, table: op.table, sublevel, key: op.value.id, value: seal(op.table, op.value.id, JSON.stringify(op.value)) }

@@ -274,7 +274,7 @@ export function prepareDataDir(p: Pool, dataDir: string): void {
   cpSync(join(p.templateDir, "ca"), join(dataDir, "ca"), { recursive: true });
 }
 
-type Tables = Schema & { devices: DeviceRecord; requests: RequestRecord; jobs: JobRecord };
+export type Tables = Schema & { devices: DeviceRecord; requests: RequestRecord; jobs: JobRecord };
 
 /**
  * The bookkeeping records a store written by the current daemon has: the pending-request index,
@@ -360,49 +360,59 @@ export async function seedDevices(p: Pool, dataDir: string, from: number, to: nu
   return performance.now() - t0;
 }
 
+const PER_DEVICE = (STORE_TABLES as readonly string[]).includes("deviceJobs");
+const PER_OWNER = (STORE_TABLES as readonly string[]).includes("ownerJobs");
+
 /**
- * Write `count` finished jobs (succeeded, with some failed, timed out and cancelled) spread over
- * pool devices `0..devices`, as the job queue writes them (time-ordered ids, the per-device
- * and per-dispatcher index entries; finished jobs have no open-job entry), in unsynced batches of 10,000 built in
- * memory. They were created over the last day, so within the daemon's retention.
+ * Finished job number `j` of `count` (succeeded, with some failed, timed out and cancelled) on
+ * pool device `j % devices`, as the job queue writes it: the job and its per-device and
+ * per-dispatcher index entries (finished jobs have no open-job entry), as put ops. Its id is
+ * time-ordered (created over the last day before the pool's `now`, so within the daemon's
+ * retention) with `rand12`, 12 hex digits, as its random part.
+ */
+export function finishedJobOps(p: Pool, j: number, count: number, devices: number, rand12: string): (Op<Tables> & { type: "put" })[] {
+  const created = p.now - 86_400_000 + Math.floor((j / count) * 86_000_000);
+  const r = j % 100;
+  const state = r < 90 ? "succeeded" : r < 95 ? "failed" : r < 98 ? "timed_out" : "cancelled";
+  const deviceId = (p.devices[j % devices] as PoolDevice).id;
+  const job: JobRecord = {
+    id: `job_${created.toString(16).padStart(12, "0").slice(-12)}${rand12}`,
+    deviceId,
+    capability: "echo",
+    state,
+    input: `{"n":${j},"payload":"${"x".repeat(40)}"}`,
+    ...(state === "succeeded" ? { output: `{"n":${j},"ok":true}` } : {}),
+    ...(state === "failed"
+      ? { error: "exit code 1" }
+      : state === "timed_out"
+        ? { error: "deadline passed before a result arrived" }
+        : state === "cancelled"
+          ? { error: "cancelled by admin" }
+          : {}),
+    createdAt: created,
+    deadline: created + 60_000,
+    updatedAt: created + 40,
+    attempts: 1,
+    dispatchedBy: "admin",
+  };
+  const ops: (Op<Tables> & { type: "put" })[] = [{ table: "jobs", type: "put", value: job }];
+  if (PER_DEVICE) ops.push({ table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } } as never);
+  if (PER_OWNER) ops.push({ table: "ownerJobs", type: "put", value: { id: `admin/${job.id}`, jobId: job.id } } as never);
+  return ops;
+}
+/**
+ * Write `count` finished jobs ({@link finishedJobOps}) spread over pool devices `0..devices`,
+ * in unsynced batches of 10,000 built in memory, then the bookkeeping records.
  */
 export async function seedFinishedJobs(p: Pool, dataDir: string, count: number, devices: number, log: (s: string) => void = () => undefined): Promise<number> {
   const t0 = performance.now();
-  const perDevice = (STORE_TABLES as readonly string[]).includes("deviceJobs");
-  const perOwner = (STORE_TABLES as readonly string[]).includes("ownerJobs");
   await withStore(dataDir, async (s) => {
     for (let i = 0; i < count; i += 10_000) {
       const ops: Op<Tables>[] = [];
       const rnd = randomBytes(6 * 10_000).toString("hex");
       for (let j = i; j < Math.min(count, i + 10_000); j++) {
         const k = j - i;
-        const created = p.now - 86_400_000 + Math.floor((j / count) * 86_000_000);
-        const r = j % 100;
-        const state = r < 90 ? "succeeded" : r < 95 ? "failed" : r < 98 ? "timed_out" : "cancelled";
-        const deviceId = (p.devices[j % devices] as PoolDevice).id;
-        const job: JobRecord = {
-          id: `job_${created.toString(16).padStart(12, "0").slice(-12)}${rnd.slice(k * 12, k * 12 + 12)}`,
-          deviceId,
-          capability: "echo",
-          state,
-          input: `{"n":${j},"payload":"${"x".repeat(40)}"}`,
-          ...(state === "succeeded" ? { output: `{"n":${j},"ok":true}` } : {}),
-          ...(state === "failed"
-            ? { error: "exit code 1" }
-            : state === "timed_out"
-              ? { error: "deadline passed before a result arrived" }
-              : state === "cancelled"
-                ? { error: "cancelled by admin" }
-                : {}),
-          createdAt: created,
-          deadline: created + 60_000,
-          updatedAt: created + 40,
-          attempts: 1,
-          dispatchedBy: "admin",
-        };
-        ops.push({ table: "jobs", type: "put", value: job });
-        if (perDevice) ops.push({ table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } } as never);
-        if (perOwner) ops.push({ table: "ownerJobs", type: "put", value: { id: `admin/${job.id}`, jobId: job.id } } as never);
+        ops.push(...finishedJobOps(p, j, count, devices, rnd.slice(k * 12, k * 12 + 12)));
       }
       await s.batch(ops, { sync: false });
       if ((i / 10_000) % 25 === 24) log(`  ${i + 10_000} jobs written`);

@@ -18,6 +18,7 @@ const ALL: Record<string, () => Promise<{ bench: Bench }>> = {
   pairing: () => import("./pairing.ts"),
   revocation: () => import("./revocation.ts"),
   startup: () => import("./startup.ts"),
+  replicas: () => import("./replicas.ts"),
 };
 
 const { values } = parseArgs({

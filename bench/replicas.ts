@@ -3,17 +3,20 @@
  * postgresql://... --kek-file`), a new process until a node's Node.Connect stream answers
  * `registered`, with 1,000,000 devices and 10,000,000 finished jobs in the database
  * (BENCH_REPLICAS_DEVICES, BENCH_REPLICAS_JOBS). Baseline, in the same run: the same start on a
- * database that holds only the CA's vault and the connecting node's device. Also, for what
+ * database that holds only the CA's vault and the connecting node's device. Also, to see what
  * each part costs: the same devices without the jobs (a copy of the database made before the
- * jobs went in), and the LevelDB daemon on the data directory the devices were migrated from.
+ * jobs went in), and with BENCH_REPLICAS_LEVEL=1 the LevelDB daemon with the same devices.
  *
- * Seeding, while no daemon runs: the devices through bench/seed.ts into a LevelDB data
- * directory, `tether store migrate` into the database (which also seals the CA into its vault
- * under a new KEK), then the finished jobs and their index records (bench/seed.ts's
- * finishedJobOps, the records the job queue writes) with COPY through psql, the primary key
- * dropped for the load and added again after it (one sort instead of 30,000,000 inserts into
- * the B-tree), then VACUUM ANALYZE and a CHECKPOINT so that no start pays for the load.
- * The PostgreSQL server is test/postgres.ts's throw-away one (Unix socket, fsync off).
+ * Seeding, while no daemon runs: `tether store migrate` of a small LevelDB data directory
+ * (bench/seed.ts: the CA and the connecting node's device) into each database, which seals the
+ * CA into its vault under a new KEK; then into the big one the other devices and the finished
+ * jobs with their index records by COPY through psql, built by bench/seed.ts's pairedDeviceOps
+ * and finishedJobOps (the records PairingManager.approve and the job queue write; the
+ * bookkeeping records saying the indexes are complete came with the migrate). For each COPY
+ * the primary key is dropped and added again after it (one sort instead of 30,000,000 B-tree
+ * inserts), then VACUUM ANALYZE and a CHECKPOINT, so that no start pays for the load. The
+ * PostgreSQL server is test/postgres.ts's throw-away one (Unix socket, fsync off); stopped
+ * and removed at the end.
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -30,7 +33,7 @@ import type { DaemonProcess } from "./harness.ts";
 import { startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
 import { newestProfile, profileLines, summarize } from "./profile.ts";
-import { credsOf, devicePool, finishedJobOps, prepareDataDir, seedDevices } from "./seed.ts";
+import { credsOf, devicePool, finishedJobOps, pairedDeviceOps, prepareDataDir, seedDevices } from "./seed.ts";
 import type { Pool } from "./seed.ts";
 
 const DEVICES = Number(process.env.BENCH_REPLICAS_DEVICES ?? 1_000_000);
@@ -38,6 +41,8 @@ const JOBS = Number(process.env.BENCH_REPLICAS_JOBS ?? 10_000_000);
 const TARGET_MS = 3000;
 /** a start with a million devices takes long; a stop writes their presence */
 const START_TIMEOUT_MS = 600_000;
+/** BENCH_REPLICAS_LEVEL=1: also the LevelDB daemon with the same devices (no jobs), seeded by bench/seed.ts */
+const WITH_LEVEL = process.env.BENCH_REPLICAS_LEVEL === "1";
 
 const run = promisify(execFile);
 
@@ -71,18 +76,17 @@ async function createDatabase(server: TestPostgres, name: string, template?: str
 
 const csv = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
+type Put = { table: string; value: { id: string } };
+type CopyStats = { copyMs: number; indexMs: number; vacuumMs: number; rows: number };
+
 /**
- * `count` finished jobs with their index records into tether_records, by COPY through psql
- * (CSV on its stdin, generated here while PostgreSQL parses the previous chunk). The primary
- * key is dropped for the load and added again with the definition it had.
+ * Records into tether_records by COPY through psql: CSV on its stdin, written straight into
+ * buffers (string concatenation made the generator spend most of its time in GC), each chunk
+ * generated here while PostgreSQL parses the previous one; the value's text is
+ * JSON.stringify of the record, as PgStore writes it. The primary key is dropped for the load
+ * and added again with the definition it had; then VACUUM ANALYZE and a CHECKPOINT.
  */
-async function copyFinishedJobs(
-  p: Pool,
-  url: string,
-  count: number,
-  devices: number,
-  log: (s: string) => void,
-): Promise<{ copyMs: number; indexMs: number; vacuumMs: number; rows: number }> {
+async function copyRecords(url: string, chunks: Iterable<Put[]>, what: string, log: (s: string) => void): Promise<CopyStats> {
   const pk = await withClient(url, async (c) => {
     const r = await c.query<{ name: string; def: string }>(
       "SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'tether_records'::regclass AND contype = 'p'",
@@ -105,40 +109,69 @@ async function copyFinishedJobs(
   const stdin = psql.stdin;
   let broken: Error | undefined;
   stdin.on("error", (e) => (broken = e));
+  const SIZE = 16 << 20;
+  let buf = Buffer.allocUnsafe(SIZE);
+  let off = 0;
+  const flush = async () => {
+    // a new buffer each time: the stream holds the old one until it is written
+    const out = buf.subarray(0, off);
+    buf = Buffer.allocUnsafe(SIZE);
+    off = 0;
+    if (!stdin.write(out)) await Promise.race([once(stdin, "drain"), exited]);
+  };
   let rows = 0;
-  const CHUNK = 10_000;
-  for (let i = 0; i < count && !broken; i += CHUNK) {
-    const rnd = randomBytes(6 * CHUNK).toString("hex");
-    let text = "";
-    for (let j = i; j < Math.min(count, i + CHUNK); j++) {
-      const k = j - i;
-      for (const op of finishedJobOps(p, j, count, devices, rnd.slice(k * 12, k * 12 + 12))) {
-        // the value's text as PgStore writes it: JSON.stringify of the record
-        text += `${op.table},${csv(op.value.id)},${csv(JSON.stringify(op.value))}\n`;
-        rows++;
-      }
+  let n = 0;
+  for (const chunk of chunks) {
+    if (broken) break;
+    for (const { table, value } of chunk) {
+      if (off > SIZE - (1 << 20)) await flush();
+      off += buf.write(`${table},${csv(value.id)},${csv(JSON.stringify(value))}\n`, off);
     }
-    if (!stdin.write(text)) await Promise.race([once(stdin, "drain"), exited]);
-    if ((i / CHUNK) % 100 === 99) log(`  ${i + CHUNK} jobs sent to COPY (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    rows += chunk.length;
+    await flush();
+    if (++n % 100 === 0) log(`  ${what}: ${rows} rows sent to COPY (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   stdin.end();
   const code = await exited;
   if (code !== 0 || broken) throw new Error(`psql COPY failed (exit ${code}): ${err.trim() || broken?.message}`);
   const copyMs = performance.now() - t0;
-  log(`COPY of ${rows} rows done in ${(copyMs / 1000).toFixed(1)} s; adding the primary key again`);
+  log(`${what}: COPY of ${rows} rows in ${(copyMs / 1000).toFixed(1)} s; adding the primary key again`);
   const t1 = performance.now();
   await withClient(url, async (c) => {
     await c.query("SET maintenance_work_mem = '1GB'");
     await c.query(`ALTER TABLE tether_records ADD CONSTRAINT ${pk.name} ${pk.def}`);
   });
   const indexMs = performance.now() - t1;
-  log(`primary key (${pk.def}) built in ${(indexMs / 1000).toFixed(1)} s; VACUUM ANALYZE`);
   const t2 = performance.now();
   await withClient(url, async (c) => {
     await c.query("VACUUM (ANALYZE) tether_records");
     await c.query("CHECKPOINT");
   });
-  return { copyMs, indexMs, vacuumMs: performance.now() - t2, rows };
+  const vacuumMs = performance.now() - t2;
+  log(`${what}: primary key (${pk.def}) in ${(indexMs / 1000).toFixed(1)} s, VACUUM ANALYZE + CHECKPOINT in ${(vacuumMs / 1000).toFixed(1)} s`);
+  return { copyMs, indexMs, vacuumMs, rows };
+}
+
+/** Pool devices `from..to` as paired devices (bench/seed.ts pairedDeviceOps), 5,000 a chunk. */
+function* deviceChunks(p: Pool, from: number, to: number): Iterable<Put[]> {
+  for (let i = from; i < to; i += 5000) {
+    const out: Put[] = [];
+    for (let j = i; j < Math.min(to, i + 5000); j++) out.push(...pairedDeviceOps(p, j, "node"));
+    yield out;
+  }
+}
+
+/** `count` finished jobs over pool devices `0..devices` (bench/seed.ts finishedJobOps), 10,000 a chunk. */
+function* jobChunks(p: Pool, count: number, devices: number): Iterable<Put[]> {
+  for (let i = 0; i < count; i += 10_000) {
+    const rnd = randomBytes(6 * 10_000).toString("hex");
+    const out: Put[] = [];
+    for (let j = i; j < Math.min(count, i + 10_000); j++) {
+      const k = j - i;
+      out.push(...finishedJobOps(p, j, count, devices, rnd.slice(k * 12, k * 12 + 12)));
+    }
+    yield out;
+  }
 }
 
 /** Rows per table and the database's size, for the notes. */
@@ -237,32 +270,26 @@ export const bench: Bench = {
       const kekArgs = ["--kek-file", kek];
       const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-      // The baseline: a database with the CA's vault and the connecting node's device only.
-      const emptyLevel = join(tmp, "level-empty");
-      prepareDataDir(pool, emptyLevel);
-      await seedDevices(pool, emptyLevel, 0, 1);
+      // Both databases get the CA's vault and the connecting node's device from `tether store
+      // migrate` of one small LevelDB data directory; the big one then the other devices and the
+      // jobs by COPY, with a copy of it taken between the two for the devices-only start.
+      const smallLevel = join(tmp, "level-small");
+      prepareDataDir(pool, smallLevel);
+      await seedDevices(pool, smallLevel, 0, 1);
       const emptyUrl = await createDatabase(server, "replica_empty");
-      await tether(["store", "migrate", "--from", `level:${emptyLevel}`, "--to", emptyUrl, ...kekArgs, "--json"]);
-
-      // The big one: devices into LevelDB, migrated, then the jobs by COPY.
-      const bigLevel = join(tmp, "level-big");
-      prepareDataDir(pool, bigLevel);
-      const devMs = await seedDevices(pool, bigLevel, 0, DEVICES);
-      seeding.push(`${DEVICES} devices (device + approved request records) into LevelDB in ${secs(devMs)}`);
-      ctx.log(seeding[seeding.length - 1] as string);
       const bigUrl = await createDatabase(server, "replica_big");
-      let t = performance.now();
-      const moved = JSON.parse(await tether(["store", "migrate", "--from", `level:${bigLevel}`, "--to", bigUrl, ...kekArgs, "--json"])) as { records: number };
-      seeding.push(`tether store migrate of ${moved.records} records in ${secs(performance.now() - t)}`);
-      ctx.log(seeding[seeding.length - 1] as string);
-      t = performance.now();
-      const devicesUrl = await createDatabase(server, "replica_devices", "replica_big");
-      seeding.push(`a copy of that database, for the devices-only start, in ${secs(performance.now() - t)}`);
-      const copied = await copyFinishedJobs(pool, bigUrl, JOBS, DEVICES, ctx.log);
+      for (const url of [emptyUrl, bigUrl]) await tether(["store", "migrate", "--from", `level:${smallLevel}`, "--to", url, ...kekArgs, "--json"]);
+      const devs = await copyRecords(bigUrl, deviceChunks(pool, 1, DEVICES), "devices", ctx.log);
       seeding.push(
-        `${JOBS} finished jobs (${copied.rows} rows: job, deviceJobs and ownerJobs entries) by COPY in ${secs(copied.copyMs)}, the primary key added again in ${secs(copied.indexMs)}, VACUUM ANALYZE + CHECKPOINT in ${secs(copied.vacuumMs)}`,
+        `${DEVICES - 1} more devices (${devs.rows} rows: device + approved request records) by COPY in ${secs(devs.copyMs)}, primary key ${secs(devs.indexMs)}, VACUUM ANALYZE + CHECKPOINT ${secs(devs.vacuumMs)}`,
       );
-      ctx.log(seeding[seeding.length - 1] as string);
+      let t = performance.now();
+      const devicesUrl = await createDatabase(server, "replica_devices", "replica_big");
+      seeding.push(`a copy of that database for the devices-only start in ${secs(performance.now() - t)}`);
+      const jobs = await copyRecords(bigUrl, jobChunks(pool, JOBS, DEVICES), "jobs", ctx.log);
+      seeding.push(
+        `${JOBS} finished jobs (${jobs.rows} rows: job, deviceJobs and ownerJobs records) by COPY in ${secs(jobs.copyMs)}, primary key ${secs(jobs.indexMs)}, VACUUM ANALYZE + CHECKPOINT ${secs(jobs.vacuumMs)}`,
+      );
       notes.push(`database with the jobs: ${await describeDatabase(bigUrl)}`, `devices-only database: ${await describeDatabase(devicesUrl)}`);
 
       // Each replica's own data directory (its server certificate; the first start issues it).
@@ -271,12 +298,19 @@ export const bench: Bench = {
         mkdirSync(dir, { mode: 0o700 });
         return dir;
       };
-      const starts = {
-        empty: { dir: replica("replica-empty"), args: ["--store", emptyUrl, ...kekArgs] },
-        full: { dir: replica("replica-big"), args: ["--store", bigUrl, ...kekArgs] },
-        devicesOnly: { dir: replica("replica-devices"), args: ["--store", devicesUrl, ...kekArgs] },
-        level: { dir: bigLevel, args: [] as string[] },
+      const starts: Record<string, { dir: string; args: string[]; out: Start[] }> = {
+        empty: { dir: replica("replica-empty"), args: ["--store", emptyUrl, ...kekArgs], out: empty },
+        full: { dir: replica("replica-big"), args: ["--store", bigUrl, ...kekArgs], out: full },
+        devicesOnly: { dir: replica("replica-devices"), args: ["--store", devicesUrl, ...kekArgs], out: devicesOnly },
       };
+      if (WITH_LEVEL) {
+        const bigLevel = join(tmp, "level-big");
+        prepareDataDir(pool, bigLevel);
+        t = performance.now();
+        await seedDevices(pool, bigLevel, 0, DEVICES);
+        seeding.push(`for the LevelDB start, ${DEVICES} devices into a LevelDB data directory in ${secs(performance.now() - t)}`);
+        starts.level = { dir: bigLevel, args: [], out: level };
+      }
       const warm: string[] = [];
       for (const [name, s] of Object.entries(starts)) {
         const w = await tetherStart(fleet, s.dir, s.args, name === "full" ? { during: async () => void notes.push(await checkJobs(pool, s.dir, DEVICES, JOBS)) } : {});
@@ -284,13 +318,12 @@ export const bench: Bench = {
       }
       ctx.log(`warm-up starts (not counted): ${warm.join("; ")}`);
       for (let rep = 0; rep < reps; rep++) {
-        empty.push(await tetherStart(fleet, starts.empty.dir, starts.empty.args));
-        full.push(await tetherStart(fleet, starts.full.dir, starts.full.args));
-        devicesOnly.push(await tetherStart(fleet, starts.devicesOnly.dir, starts.devicesOnly.args));
-        level.push(await tetherStart(fleet, starts.level.dir, starts.level.args));
-        ctx.log(
-          `rep ${rep + 1}/${reps}: empty database ${fmt(empty[rep] as Start)}; ${DEVICES} devices + ${JOBS} jobs ${fmt(full[rep] as Start)}; devices only ${fmt(devicesOnly[rep] as Start)}; LevelDB ${fmt(level[rep] as Start)}`,
-        );
+        const line: string[] = [];
+        for (const [name, s] of Object.entries(starts)) {
+          s.out.push(await tetherStart(fleet, s.dir, s.args));
+          line.push(`${name} ${fmt(s.out[rep] as Start)}`);
+        }
+        ctx.log(`rep ${rep + 1}/${reps}: ${line.join("; ")}`);
       }
 
       // What the start spends its time on, when it misses the target (not in the figures).
@@ -299,7 +332,7 @@ export const bench: Bench = {
         notes.push(...(await readCosts(bigUrl)));
         const profDir = join(tmp, "profile");
         mkdirSync(profDir);
-        const pr = await tetherStart(fleet, starts.full.dir, starts.full.args, { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir] });
+        const pr = await tetherStart(fleet, join(tmp, "replica-big"), ["--store", bigUrl, ...kekArgs], { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir] });
         const f = newestProfile(profDir);
         if (f) {
           notes.push(
@@ -334,14 +367,16 @@ export const bench: Bench = {
           text: "<= 1.2x: finished jobs must not slow the start",
           met: (r) => r <= 1.2,
         }),
-        row(`spawn -> first node registered, LevelDB, the same ${DEVICES} devices, no jobs (baseline column: PostgreSQL, with jobs)`, "ms", reg(level), reg(full)),
+        ...(level.length
+          ? [row(`spawn -> first node registered, LevelDB, the same ${DEVICES} devices, no jobs (baseline column: PostgreSQL, devices only)`, "ms", reg(level), reg(devicesOnly))]
+          : []),
       ],
       notes: [
         "spawn -> registered: from spawning `node bin/tether daemon --store postgresql://... --kek-file F` (TypeScript through tsx) until a node that connects as soon as the ready line appears gets `registered` on its Node.Connect stream; the ready line is printed once the listener is bound",
         "baseline: the same daemon on a database that holds only the CA's vault and the connecting node's device (a database with nothing in it would make a new CA on the first start, which no later start repeats)",
         pool.describe(),
         `seeding (${((performance.now() - started) / 1000).toFixed(0)} s for the whole benchmark): ${seeding.join("; ")}`,
-        "each configuration had one unmeasured warm-up start first (a replica's first start issues its server certificate; it also puts the database's pages in the OS page cache, so these are process cold starts, not disk-cold ones); the four then alternate in every repetition; the PostgreSQL server is a throw-away one on this machine (Unix socket, fsync off, default shared_buffers 128 MB)",
+        "each configuration had one unmeasured warm-up start first (a replica's first start issues its server certificate; it also puts the database's pages in the OS page cache, so these are process cold starts, not disk-cold ones); they then alternate in every repetition; the PostgreSQL server is a throw-away one on this machine (Unix socket, fsync off, default shared_buffers 128 MB)",
         ...notes,
       ],
     };

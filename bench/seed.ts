@@ -18,7 +18,8 @@
  *   request record and its device record (as `approve` writes them), jobs their per-device
  *   index entry, and the store the bookkeeping records saying its indexes are complete. The
  *   audit log entries that approval also appends are not written (the daemon does not read
- *   them at start).
+ *   them at start). The record builders (pairedDeviceOps, finishedJobOps) are exported:
+ *   bench/replicas.ts writes the same records into PostgreSQL by COPY.
  */
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from "node:crypto";
 import type { KeyObject } from "node:crypto";
@@ -302,8 +303,58 @@ async function withStore<T>(dataDir: string, fn: (s: Store<Tables>) => Promise<T
 const hex = (n: number) => randomBytes(n).toString("hex");
 
 /**
- * Write devices `from..to` of the pool as approved, paired devices (request + device record,
- * as PairingManager.approve writes them). `role(i)` gives each one's role (default node).
+ * Pool device `j` as an approved, paired device with role `r`: its request and device records,
+ * as PairingManager.approve writes them, as put ops.
+ */
+export function pairedDeviceOps(p: Pool, j: number, r: string): (Op<Tables> & { type: "put" })[] {
+  const d = p.devices[j] as PoolDevice;
+  const certificate = d.certDer.toString("base64");
+  const requestId = `req_${hex(12)}`;
+  const created = p.now - 60_000;
+  const request: RequestRecord = {
+    id: requestId,
+    state: "approved",
+    deviceId: d.id,
+    name: `bench-${j}`,
+    requestedRole: r,
+    role: r,
+    identityKey: d.identityKeyHex,
+    tlsPublicKey: d.spkiDer.toString("base64"),
+    verificationCode: `${String(j % 1000).padStart(3, "0")}-${String((j * 7) % 1000).padStart(3, "0")}`,
+    method: "pin",
+    codeId: `code_${hex(12)}`,
+    createdAt: created,
+    expiresAt: created + 15 * 60_000,
+    decidedAt: p.now,
+    certificate,
+    certificateFingerprint: d.fingerprint,
+  };
+  const device: DeviceRecord = {
+    id: d.id,
+    name: `bench-${j}`,
+    role: r,
+    identityKey: d.identityKeyHex,
+    certificate,
+    certificateFingerprint: d.fingerprint,
+    certificateSerial: d.serialHex,
+    certificateNotAfter: d.notAfter,
+    pairedAt: p.now,
+    requestId,
+    // announced at an earlier registration, so that jobs can be dispatched before it connects
+    capabilities: [{ name: "echo" }],
+    platform: "linux-x64",
+    version: "bench",
+    lastSeen: p.now,
+  };
+  return [
+    { table: "requests", type: "put", value: request },
+    { table: "devices", type: "put", value: device },
+  ];
+}
+
+/**
+ * Write devices `from..to` of the pool as approved, paired devices ({@link pairedDeviceOps}).
+ * `role(i)` gives each one's role (default node).
  */
 export async function seedDevices(p: Pool, dataDir: string, from: number, to: number, role: (i: number) => string = () => "node"): Promise<number> {
   const t0 = performance.now();
@@ -311,49 +362,7 @@ export async function seedDevices(p: Pool, dataDir: string, from: number, to: nu
     await s.batch(metaOps(p.now), { sync: false });
     for (let i = from; i < to; i += BATCH) {
       const ops: Op<Tables>[] = [];
-      for (let j = i; j < Math.min(to, i + BATCH); j++) {
-        const d = p.devices[j] as PoolDevice;
-        const r = role(j);
-        const certificate = d.certDer.toString("base64");
-        const requestId = `req_${hex(12)}`;
-        const created = p.now - 60_000;
-        const request: RequestRecord = {
-          id: requestId,
-          state: "approved",
-          deviceId: d.id,
-          name: `bench-${j}`,
-          requestedRole: r,
-          role: r,
-          identityKey: d.identityKeyHex,
-          tlsPublicKey: d.spkiDer.toString("base64"),
-          verificationCode: `${String(j % 1000).padStart(3, "0")}-${String((j * 7) % 1000).padStart(3, "0")}`,
-          method: "pin",
-          codeId: `code_${hex(12)}`,
-          createdAt: created,
-          expiresAt: created + 15 * 60_000,
-          decidedAt: p.now,
-          certificate,
-          certificateFingerprint: d.fingerprint,
-        };
-        const device: DeviceRecord = {
-          id: d.id,
-          name: `bench-${j}`,
-          role: r,
-          identityKey: d.identityKeyHex,
-          certificate,
-          certificateFingerprint: d.fingerprint,
-          certificateSerial: d.serialHex,
-          certificateNotAfter: d.notAfter,
-          pairedAt: p.now,
-          requestId,
-          // announced at an earlier registration, so that jobs can be dispatched before it connects
-          capabilities: [{ name: "echo" }],
-          platform: "linux-x64",
-          version: "bench",
-          lastSeen: p.now,
-        };
-        ops.push({ table: "requests", type: "put", value: request }, { table: "devices", type: "put", value: device });
-      }
+      for (let j = i; j < Math.min(to, i + BATCH); j++) ops.push(...pairedDeviceOps(p, j, role(j)));
       await s.batch(ops, { sync: false });
     }
   });

@@ -18,17 +18,17 @@
  * PostgreSQL server is test/postgres.ts's throw-away one (Unix socket, fsync off); stopped
  * and removed at the end.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { postgresBin, startPostgres } from "../test/postgres.ts";
 import type { TestPostgres } from "../test/postgres.ts";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
-import { BIN, ROOT, repsOf, row, startDaemonProcess } from "./harness.ts";
+import { BIN, ROOT, onExit, repsOf, row, startDaemonProcess } from "./harness.ts";
 import type { DaemonProcess } from "./harness.ts";
 import { startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
@@ -265,6 +265,14 @@ export const bench: Bench = {
     try {
       await fleet.prepare(pool.caPem, node);
       server = await startPostgres();
+      // Ctrl-C skips the finally below: the server is not a child of this process, so stop it here.
+      const pgData = join(server.socketDir, "data");
+      const pgDir = server.socketDir;
+      onExit(() => {
+        if (!existsSync(pgData)) return;
+        execFileSync("runuser", ["-u", "postgres", "--", join(postgresBin(), "pg_ctl"), "stop", "-D", pgData, "-m", "immediate", "-w"], { stdio: "ignore", cwd: pgDir });
+        rmSync(pgDir, { recursive: true, force: true });
+      });
       const kek = join(tmp, "kek.json");
       await tether(["ca", "new-kek", kek, "--json"]);
       const kekArgs = ["--kek-file", kek];
@@ -311,40 +319,66 @@ export const bench: Bench = {
         seeding.push(`for the LevelDB start, ${DEVICES} devices into a LevelDB data directory in ${secs(performance.now() - t)}`);
         starts.level = { dir: bigLevel, args: [], out: level };
       }
+      // A start that fails (say, out of memory) is a result too: noted, and left out of the repetitions.
+      const failed = new Map<string, string>();
       const warm: string[] = [];
       for (const [name, s] of Object.entries(starts)) {
-        const w = await tetherStart(fleet, s.dir, s.args, name === "full" ? { during: async () => void notes.push(await checkJobs(pool, s.dir, DEVICES, JOBS)) } : {});
-        warm.push(`${name} ${fmt(w)}`);
+        try {
+          const w = await tetherStart(fleet, s.dir, s.args, name === "full" ? { during: async () => void notes.push(await checkJobs(pool, s.dir, DEVICES, JOBS)) } : {});
+          warm.push(`${name} ${fmt(w)}`);
+        } catch (err) {
+          const msg = (err as Error).message;
+          failed.set(name, msg.slice(0, 200) + (msg.length > 1000 ? ` ... ${msg.slice(-800)}` : msg.slice(200, 1000)));
+          warm.push(`${name} FAILED`);
+          ctx.log(`${name}: the start failed: ${msg.slice(-2000)}`);
+          s.out.push({ readyMs: Number.NaN, registeredMs: Number.NaN });
+        }
       }
       ctx.log(`warm-up starts (not counted): ${warm.join("; ")}`);
       for (let rep = 0; rep < reps; rep++) {
         const line: string[] = [];
         for (const [name, s] of Object.entries(starts)) {
+          if (failed.has(name)) continue;
           s.out.push(await tetherStart(fleet, s.dir, s.args));
           line.push(`${name} ${fmt(s.out[rep] as Start)}`);
         }
         ctx.log(`rep ${rep + 1}/${reps}: ${line.join("; ")}`);
       }
+      for (const [name, msg] of failed) notes.push(`the ${name} start FAILED (no figures): ${msg}`);
+      // With the default heap failing, one start with a larger one says whether memory was the cause, and what it takes then.
+      const bigHeap = failed.has("full") ? ["--max-old-space-size=16384"] : [];
+      if (bigHeap.length) {
+        try {
+          const r = await tetherStart(fleet, join(tmp, "replica-big"), ["--store", bigUrl, ...kekArgs], { nodeArgs: bigHeap });
+          notes.push(`with node ${bigHeap.join(" ")} (not the default; not in the table) the big database's start takes ${fmt(r)}`);
+        } catch (err) {
+          notes.push(`with node ${bigHeap.join(" ")} the big database's start fails too: ${(err as Error).message.slice(-600)}`);
+        }
+      }
 
       // What the start spends its time on, when it misses the target (not in the figures).
       const median = [...full].sort((a, b) => a.registeredMs - b.registeredMs)[full.length >> 1] as Start;
-      if (median.registeredMs >= TARGET_MS || process.env.BENCH_PROFILE === "1") {
-        notes.push(...(await readCosts(bigUrl)));
+      if (!(median.registeredMs < TARGET_MS) || process.env.BENCH_PROFILE === "1") {
+        notes.push(...(await readCosts(bigUrl).catch((err: Error) => [`reading the devices outside the daemon failed: ${err.message.slice(-600)}`])));
         const profDir = join(tmp, "profile");
         mkdirSync(profDir);
-        const pr = await tetherStart(fleet, join(tmp, "replica-big"), ["--store", bigUrl, ...kekArgs], { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir] });
-        const f = newestProfile(profDir);
-        if (f) {
-          notes.push(
-            ...profileLines(
-              `daemon CPU profile of one more start on the big database (${fmt(pr)} under --cpu-prof; spawn -> registered)`,
-              summarize(f, 12, { from: pr.spawnedAtMono, to: pr.registeredAtMono }),
-            ),
-          );
-          if (process.env.BENCH_KEEP_PROFILE) {
-            mkdirSync(process.env.BENCH_KEEP_PROFILE, { recursive: true });
-            await run("cp", [f, process.env.BENCH_KEEP_PROFILE]);
+        try {
+          const pr = await tetherStart(fleet, join(tmp, "replica-big"), ["--store", bigUrl, ...kekArgs], { nodeArgs: [...bigHeap, "--cpu-prof", "--cpu-prof-dir", profDir] });
+          const f = newestProfile(profDir);
+          if (f) {
+            notes.push(
+              ...profileLines(
+                `daemon CPU profile of one more start on the big database (${fmt(pr)} under --cpu-prof; spawn -> registered)`,
+                summarize(f, 12, { from: pr.spawnedAtMono, to: pr.registeredAtMono }),
+              ),
+            );
+            if (process.env.BENCH_KEEP_PROFILE) {
+              mkdirSync(process.env.BENCH_KEEP_PROFILE, { recursive: true });
+              await run("cp", [f, process.env.BENCH_KEEP_PROFILE]);
+            }
           }
+        } catch (err) {
+          notes.push(`the profiled start failed: ${(err as Error).message.slice(-600)}`);
         }
         rmSync(profDir, { recursive: true, force: true });
       }

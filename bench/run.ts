@@ -18,7 +18,10 @@ const ALL: Record<string, () => Promise<{ bench: Bench }>> = {
   pairing: () => import("./pairing.ts"),
   revocation: () => import("./revocation.ts"),
   startup: () => import("./startup.ts"),
+  replicas: () => import("./replicas.ts"),
 };
+/** Run only when named with --only: replicas needs PostgreSQL and takes about 20 minutes. */
+const BY_NAME_ONLY = new Set(["replicas"]);
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +37,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`npm run bench [-- --only NAME[,NAME]] [-- --json] [-- --markdown] [-- --reps N]
 
-Benchmarks: ${Object.keys(ALL).join(", ")}
+Benchmarks: ${Object.keys(ALL).join(", ")} (${[...BY_NAME_ONLY].join(", ")} only with --only)
 Each runs the real daemon in its own process (real TLS, real LevelDB in a temp dir) and,
 in the same run, its baseline. Figures are medians of N repetitions with min..max.
   --only NAME   run only these (repeat the flag or separate with commas)
@@ -45,8 +48,10 @@ in the same run, its baseline. Figures are medians of N repetitions with min..ma
 Environment:
   BENCH_PROFILE=1          dispatch and pairing: one more daemon run under --cpu-prof, its
                            top self-time functions added to the notes (not in the figures);
-                           nodes: the first repetition's daemon under --cpu-prof (connects)
-  BENCH_KEEP_PROFILE=DIR   nodes and dispatch: also copy that profile to DIR (for a closer look)
+                           nodes: the first repetition's daemon under --cpu-prof (connects);
+                           replicas: one more start under --cpu-prof and the device read timed
+                           outside the daemon (done anyway when the start misses 3 s)
+  BENCH_KEEP_PROFILE=DIR   nodes, dispatch and replicas: also copy that profile to DIR (for a closer look)
   BENCH_PROFILE_METRICS=1  dispatch: the profiled daemon runs with --metrics (and is scraped)
   BENCH_SCRAPE_MS=N        dispatch: how often the daemon with --metrics is scraped (1000)
   BENCH_REPS=N             as --reps
@@ -55,6 +60,10 @@ Environment:
                            sizes (defaults: the issue's 10000, 1000, 100, 100000, 1000000;
                            300 and 2000 jobs per dispatch configuration; 16 and 64 pairings)
   BENCH_DISPATCH_API=watch dispatch through Dispatch + WatchJob instead of Orchestrator.Run
+  BENCH_REPLICAS_DEVICES, BENCH_REPLICAS_JOBS
+                           replicas: devices and finished jobs in the big database (1000000,
+                           10000000); PostgreSQL 15 must be installed (test/ensure-tools.sh)
+  BENCH_REPLICAS_LEVEL=1   replicas: also the LevelDB daemon with the same devices
   BENCH_CA_API_BUDGET_MS   time allowed for issuing the seeded devices' certificates through
                            the CA API before the rest are re-signed from its template (30000)
 `);
@@ -79,7 +88,7 @@ process.stderr.write(`# machine: ${machine.nproc} cores, ${machine.memGiB} GiB, 
 
 let failed = 0;
 const started = performance.now();
-for (const name of names.length ? names : Object.keys(ALL)) {
+for (const name of names.length ? names : Object.keys(ALL).filter((n) => !BY_NAME_ONLY.has(n))) {
   const load = ALL[name] as () => Promise<{ bench: Bench }>;
   const dirs: { remove(): void }[] = [];
   const ctx: BenchContext = {

@@ -18,7 +18,8 @@
  *   request record and its device record (as `approve` writes them), jobs their per-device
  *   index entry, and the store the bookkeeping records saying its indexes are complete. The
  *   audit log entries that approval also appends are not written (the daemon does not read
- *   them at start).
+ *   them at start). The record builders (pairedDeviceOps, finishedJobOps) are exported:
+ *   bench/replicas.ts writes the same records into PostgreSQL by COPY.
  */
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from "node:crypto";
 import type { KeyObject } from "node:crypto";
@@ -274,7 +275,7 @@ export function prepareDataDir(p: Pool, dataDir: string): void {
   cpSync(join(p.templateDir, "ca"), join(dataDir, "ca"), { recursive: true });
 }
 
-type Tables = Schema & { devices: DeviceRecord; requests: RequestRecord; jobs: JobRecord };
+export type Tables = Schema & { devices: DeviceRecord; requests: RequestRecord; jobs: JobRecord };
 
 /**
  * The bookkeeping records a store written by the current daemon has: the pending-request index,
@@ -302,8 +303,58 @@ async function withStore<T>(dataDir: string, fn: (s: Store<Tables>) => Promise<T
 const hex = (n: number) => randomBytes(n).toString("hex");
 
 /**
- * Write devices `from..to` of the pool as approved, paired devices (request + device record,
- * as PairingManager.approve writes them). `role(i)` gives each one's role (default node).
+ * Pool device `j` as an approved, paired device with role `r`: its request and device records,
+ * as PairingManager.approve writes them, as put ops.
+ */
+export function pairedDeviceOps(p: Pool, j: number, r: string): (Op<Tables> & { type: "put" })[] {
+  const d = p.devices[j] as PoolDevice;
+  const certificate = d.certDer.toString("base64");
+  const requestId = `req_${hex(12)}`;
+  const created = p.now - 60_000;
+  const request: RequestRecord = {
+    id: requestId,
+    state: "approved",
+    deviceId: d.id,
+    name: `bench-${j}`,
+    requestedRole: r,
+    role: r,
+    identityKey: d.identityKeyHex,
+    tlsPublicKey: d.spkiDer.toString("base64"),
+    verificationCode: `${String(j % 1000).padStart(3, "0")}-${String((j * 7) % 1000).padStart(3, "0")}`,
+    method: "pin",
+    codeId: `code_${hex(12)}`,
+    createdAt: created,
+    expiresAt: created + 15 * 60_000,
+    decidedAt: p.now,
+    certificate,
+    certificateFingerprint: d.fingerprint,
+  };
+  const device: DeviceRecord = {
+    id: d.id,
+    name: `bench-${j}`,
+    role: r,
+    identityKey: d.identityKeyHex,
+    certificate,
+    certificateFingerprint: d.fingerprint,
+    certificateSerial: d.serialHex,
+    certificateNotAfter: d.notAfter,
+    pairedAt: p.now,
+    requestId,
+    // announced at an earlier registration, so that jobs can be dispatched before it connects
+    capabilities: [{ name: "echo" }],
+    platform: "linux-x64",
+    version: "bench",
+    lastSeen: p.now,
+  };
+  return [
+    { table: "requests", type: "put", value: request },
+    { table: "devices", type: "put", value: device },
+  ];
+}
+
+/**
+ * Write devices `from..to` of the pool as approved, paired devices ({@link pairedDeviceOps}).
+ * `role(i)` gives each one's role (default node).
  */
 export async function seedDevices(p: Pool, dataDir: string, from: number, to: number, role: (i: number) => string = () => "node"): Promise<number> {
   const t0 = performance.now();
@@ -311,98 +362,66 @@ export async function seedDevices(p: Pool, dataDir: string, from: number, to: nu
     await s.batch(metaOps(p.now), { sync: false });
     for (let i = from; i < to; i += BATCH) {
       const ops: Op<Tables>[] = [];
-      for (let j = i; j < Math.min(to, i + BATCH); j++) {
-        const d = p.devices[j] as PoolDevice;
-        const r = role(j);
-        const certificate = d.certDer.toString("base64");
-        const requestId = `req_${hex(12)}`;
-        const created = p.now - 60_000;
-        const request: RequestRecord = {
-          id: requestId,
-          state: "approved",
-          deviceId: d.id,
-          name: `bench-${j}`,
-          requestedRole: r,
-          role: r,
-          identityKey: d.identityKeyHex,
-          tlsPublicKey: d.spkiDer.toString("base64"),
-          verificationCode: `${String(j % 1000).padStart(3, "0")}-${String((j * 7) % 1000).padStart(3, "0")}`,
-          method: "pin",
-          codeId: `code_${hex(12)}`,
-          createdAt: created,
-          expiresAt: created + 15 * 60_000,
-          decidedAt: p.now,
-          certificate,
-          certificateFingerprint: d.fingerprint,
-        };
-        const device: DeviceRecord = {
-          id: d.id,
-          name: `bench-${j}`,
-          role: r,
-          identityKey: d.identityKeyHex,
-          certificate,
-          certificateFingerprint: d.fingerprint,
-          certificateSerial: d.serialHex,
-          certificateNotAfter: d.notAfter,
-          pairedAt: p.now,
-          requestId,
-          // announced at an earlier registration, so that jobs can be dispatched before it connects
-          capabilities: [{ name: "echo" }],
-          platform: "linux-x64",
-          version: "bench",
-          lastSeen: p.now,
-        };
-        ops.push({ table: "requests", type: "put", value: request }, { table: "devices", type: "put", value: device });
-      }
+      for (let j = i; j < Math.min(to, i + BATCH); j++) ops.push(...pairedDeviceOps(p, j, role(j)));
       await s.batch(ops, { sync: false });
     }
   });
   return performance.now() - t0;
 }
 
+const PER_DEVICE = (STORE_TABLES as readonly string[]).includes("deviceJobs");
+const PER_OWNER = (STORE_TABLES as readonly string[]).includes("ownerJobs");
+
 /**
- * Write `count` finished jobs (succeeded, with some failed, timed out and cancelled) spread over
- * pool devices `0..devices`, as the job queue writes them (time-ordered ids, the per-device
- * and per-dispatcher index entries; finished jobs have no open-job entry), in unsynced batches of 10,000 built in
- * memory. They were created over the last day, so within the daemon's retention.
+ * Finished job number `j` of `count` (succeeded, with some failed, timed out and cancelled) on
+ * pool device `j % devices`, as the job queue writes it: the job and its per-device and
+ * per-dispatcher index entries (finished jobs have no open-job entry), as put ops. Its id is
+ * time-ordered (created over the last day before the pool's `now`, so within the daemon's
+ * retention) with `rand12`, 12 hex digits, as its random part.
+ */
+export function finishedJobOps(p: Pool, j: number, count: number, devices: number, rand12: string): (Op<Tables> & { type: "put" })[] {
+  const created = p.now - 86_400_000 + Math.floor((j / count) * 86_000_000);
+  const r = j % 100;
+  const state = r < 90 ? "succeeded" : r < 95 ? "failed" : r < 98 ? "timed_out" : "cancelled";
+  const deviceId = (p.devices[j % devices] as PoolDevice).id;
+  const job: JobRecord = {
+    id: `job_${created.toString(16).padStart(12, "0").slice(-12)}${rand12}`,
+    deviceId,
+    capability: "echo",
+    state,
+    input: `{"n":${j},"payload":"${"x".repeat(40)}"}`,
+    ...(state === "succeeded" ? { output: `{"n":${j},"ok":true}` } : {}),
+    ...(state === "failed"
+      ? { error: "exit code 1" }
+      : state === "timed_out"
+        ? { error: "deadline passed before a result arrived" }
+        : state === "cancelled"
+          ? { error: "cancelled by admin" }
+          : {}),
+    createdAt: created,
+    deadline: created + 60_000,
+    updatedAt: created + 40,
+    attempts: 1,
+    dispatchedBy: "admin",
+  };
+  const ops: (Op<Tables> & { type: "put" })[] = [{ table: "jobs", type: "put", value: job }];
+  if (PER_DEVICE) ops.push({ table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } } as never);
+  if (PER_OWNER) ops.push({ table: "ownerJobs", type: "put", value: { id: `admin/${job.id}`, jobId: job.id } } as never);
+  return ops;
+}
+/**
+ * Write `count` finished jobs ({@link finishedJobOps}) spread over pool devices `0..devices`,
+ * in unsynced batches of 10,000 built in memory, then the bookkeeping records.
  */
 export async function seedFinishedJobs(p: Pool, dataDir: string, count: number, devices: number, log: (s: string) => void = () => undefined): Promise<number> {
   const t0 = performance.now();
-  const perDevice = (STORE_TABLES as readonly string[]).includes("deviceJobs");
-  const perOwner = (STORE_TABLES as readonly string[]).includes("ownerJobs");
   await withStore(dataDir, async (s) => {
     for (let i = 0; i < count; i += 10_000) {
       const ops: Op<Tables>[] = [];
       const rnd = randomBytes(6 * 10_000).toString("hex");
       for (let j = i; j < Math.min(count, i + 10_000); j++) {
         const k = j - i;
-        const created = p.now - 86_400_000 + Math.floor((j / count) * 86_000_000);
-        const r = j % 100;
-        const state = r < 90 ? "succeeded" : r < 95 ? "failed" : r < 98 ? "timed_out" : "cancelled";
-        const deviceId = (p.devices[j % devices] as PoolDevice).id;
-        const job: JobRecord = {
-          id: `job_${created.toString(16).padStart(12, "0").slice(-12)}${rnd.slice(k * 12, k * 12 + 12)}`,
-          deviceId,
-          capability: "echo",
-          state,
-          input: `{"n":${j},"payload":"${"x".repeat(40)}"}`,
-          ...(state === "succeeded" ? { output: `{"n":${j},"ok":true}` } : {}),
-          ...(state === "failed"
-            ? { error: "exit code 1" }
-            : state === "timed_out"
-              ? { error: "deadline passed before a result arrived" }
-              : state === "cancelled"
-                ? { error: "cancelled by admin" }
-                : {}),
-          createdAt: created,
-          deadline: created + 60_000,
-          updatedAt: created + 40,
-          attempts: 1,
-          dispatchedBy: "admin",
-        };
-        ops.push({ table: "jobs", type: "put", value: job });
-        if (perDevice) ops.push({ table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } } as never);
-        if (perOwner) ops.push({ table: "ownerJobs", type: "put", value: { id: `admin/${job.id}`, jobId: job.id } } as never);
+        ops.push(...finishedJobOps(p, j, count, devices, rnd.slice(k * 12, k * 12 + 12)));
       }
       await s.batch(ops, { sync: false });
       if ((i / 10_000) % 25 === 24) log(`  ${i + 10_000} jobs written`);

@@ -16,6 +16,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import pg from "pg";
 import { cli, cliPair, startDaemonWith, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
+import type { Ready } from "./helpers.ts";
 import { startPostgres } from "./postgres.ts";
 import type { TestPostgres } from "./postgres.ts";
 
@@ -231,6 +232,19 @@ P("PostgreSQL stopped: health is not SERVING and calls are refused UNAVAILABLE; 
     }
     await waitFor(async () => ((await health()).code === 0 ? true : undefined), "SERVING again", 30_000);
     assert.match(d.err(), /daemon restarted on the database/);
+    // A second ready line says so on stdout, for a supervisor watching it.
+    const readyLines = d
+      .out()
+      .split("\n")
+      .filter((l) => l.includes('"ready"'))
+      .map((l) => JSON.parse(l) as Ready & { restarted?: boolean });
+    assert.equal(
+      readyLines.map((r) => [r.listen, r.restarted ?? false]),
+      [
+        [ready.listen, false],
+        [ready.listen, true],
+      ],
+    );
     const list = await cli(["devices", "list", "--json", "--data-dir", data]);
     assert.is(list.code, 0, list.stderr);
     assert.equal(

@@ -224,6 +224,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
           try {
             daemon = await starting({ ...config, listenPort: port });
             log.info("daemon restarted on the database", { attempts: attempt, listen: daemon.listen });
+            printReady(true); // a supervisor watching stdout sees it serve again
             break;
           } catch (err) {
             const code = err instanceof d.DaemonError ? err.code : "";
@@ -241,23 +242,28 @@ it is restarted; \`tether status\` says why (exit 14).`,
     // The stop signals are caught before the ready line is printed: a supervisor (or a test)
     // that sends SIGTERM as soon as it reads that line gets a clean stop, not a killed process.
     const stopped = untilStopped(log, d.describe);
-    const ready = {
-      event: "ready",
-      listen: daemon.listen,
-      advertise: daemon.advertise,
-      adminSocket: daemon.adminSocket,
-      caFingerprint: daemon.caFingerprint,
-      dataDir: config.dataDir,
-      ...(daemon.metrics ? { metrics: daemon.metrics } : {}),
-      pid: process.pid,
+    /** The ready line; again, with "restarted": true, after a restart on the database. */
+    const printReady = (restarted: boolean) => {
+      const ready = {
+        event: "ready",
+        listen: daemon.listen,
+        advertise: daemon.advertise,
+        adminSocket: daemon.adminSocket,
+        caFingerprint: daemon.caFingerprint,
+        dataDir: config.dataDir,
+        ...(daemon.metrics ? { metrics: daemon.metrics } : {}),
+        pid: process.pid,
+        ...(restarted ? { restarted: true } : {}),
+      };
+      io.out(
+        flags.json
+          ? `${JSON.stringify(ready)}\n`
+          : `tether daemon ${restarted ? "restarted on the database, " : ""}listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\n` +
+              (daemon.metrics ? `  metrics:        http://${daemon.metrics}/metrics (and /healthz, /readyz)\n` : "") +
+              (restarted ? "" : `Next: tether pair code --method pin --data-dir ${config.dataDir}\n`),
+      );
     };
-    io.out(
-      flags.json
-        ? `${JSON.stringify(ready)}\n`
-        : `tether daemon listening on ${daemon.listen}\n  data dir:       ${config.dataDir}\n  admin socket:   ${daemon.adminSocket}\n  CA fingerprint: ${daemon.caFingerprint}\n` +
-            (daemon.metrics ? `  metrics:        http://${daemon.metrics}/metrics (and /healthz, /readyz)\n` : "") +
-            `Next: tether pair code --method pin --data-dir ${config.dataDir}\n`,
-    );
+    printReady(false);
     onHangup = reloader(
       loaded,
       () => load(d, flags, env),

@@ -194,8 +194,9 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
   }
 
   /**
-   * The chain's head is a compare-and-set: each audited batch expects the head it chained from,
-   * so two processes appending to one database (replicas) never fork the chain. One that finds
+   * The chain's head is a compare-and-set on a store other processes write too (not
+   * singleWriter): each audited batch expects the head it chained from, so two processes
+   * appending to one database (replicas) never fork the chain. One that finds
    * the head moved (only the head: a caller's own expectations are the caller's) reads it again
    * and chains its entries anew, up to HEAD_RETRIES times.
    */
@@ -233,7 +234,9 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       ];
       // Handed to the store before the mutex is released (the store queues it at once), but
       // not awaited here: the next audited batch can join the same group commit.
-      const written = this.#repo.batch(all, { sync, expect: [...expect, { table: "auditHead", id: "head", value: from }] });
+      // Another process could move the head only on a store others write too (singleWriter).
+      const guard = this.#repo.singleWriter ? expect : [...expect, { table: "auditHead", id: "head", value: from }];
+      const written = this.#repo.batch(all, { sync, ...(guard.length ? { expect: guard } : {}) });
       this.#head = head;
       return { written, entries };
     });

@@ -85,6 +85,13 @@ export function expectedText(e: Expectation): string | undefined {
 export type ScanOptions = { gte?: string; gt?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number };
 
 export interface Repository<S extends Schema> {
+  /**
+   * True when no other process can write this store while it is open: the LevelDB store (its
+   * directory's lock), a PostgreSQL store holding the writer lock (its writes fenced by the
+   * writer epoch). A writer may then skip the expectations that only guard against other
+   * processes (the audit log's head), which saves a read per commit.
+   */
+  readonly singleWriter?: boolean;
   get<T extends keyof S & string>(table: T, id: string): Promise<S[T] | undefined>;
   /** Every record of a table, in id order. Only for tables that stay small. */
   list<T extends keyof S & string>(table: T): Promise<S[T][]>;

@@ -165,6 +165,11 @@ export class PgStore<S extends Schema> implements Repository<S> {
     this.#commitListeners.push(fn);
   }
 
+  /** With the writer lock (PgStoreOptions.exclusive), no other process commits a write: they are fenced. */
+  get singleWriter(): boolean {
+    return this.#epoch !== undefined;
+  }
+
   /** The writer epoch this store took with the writer lock (PgStoreOptions.exclusive), or 0. */
   get writerEpoch(): number {
     return this.#epoch === undefined ? 0 : Number(this.#epoch);

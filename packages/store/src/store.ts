@@ -93,6 +93,8 @@ function hasLevelFiles(dir: string): boolean {
 }
 
 export class Store<S extends Schema> implements Repository<S> {
+  /** LevelDB's LOCK file: no other process writes this store while it is open. */
+  readonly singleWriter = true;
   readonly #db: Level<string, string>;
   readonly #dir: string;
   readonly #subs: Map<string, Sub>;

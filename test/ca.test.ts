@@ -12,6 +12,7 @@ import {
   CertificateAuthority,
   CLOCK_SKEW_BACKDATE_MS,
   DEFAULT_NODE_CERT_LIFETIME_MS,
+  REPLICA_CERT_LIFETIME_MS,
   certFingerprint,
   certSpkiDer,
   createRootCa,
@@ -164,6 +165,20 @@ test("node cert passes -purpose sslclient, fails sslserver, and has the right fi
   assert.is(issued.fingerprint, sha256Hex(issued.certDer));
   assert.is(issued.fingerprint, new X509Certificate(issued.certDer).fingerprint256.replace(/:/g, "").toLowerCase());
   assert.equal(certSpkiDer(issued.certDer), nodeKey.publicKeySpkiDer);
+});
+
+test("replica cert: client-only, names the replica in a urn:tether:replica: URI, lives a day", async () => {
+  const issued = await ca.issueReplicaCert({ replicaId: "r-0a1b2c3d", publicKeySpkiDer: nodeKey.publicKeySpkiDer, now: NOW, randomBytes: rng });
+  const path = writePem("replica.pem", issued.certDer);
+  const [ok, out] = opensslVerify(path, ["-purpose", "sslclient"]);
+  assert.ok(ok, out);
+  assert.is(opensslVerify(path, ["-purpose", "sslserver"])[0], false, "a replica cert must not verify as a server");
+  const txt = opensslText(path);
+  assert.match(txt, /Subject: CN = r-0a1b2c3d, O = tether/);
+  assert.match(txt, /Subject Alternative Name: \s*URI:urn:tether:replica:r-0a1b2c3d\s*\n/);
+  assert.not.match(txt, /urn:tether:device:/);
+  assert.is(issued.notAfter, Math.floor((NOW + REPLICA_CERT_LIFETIME_MS) / 1000) * 1000);
+  await rejects(() => ca.issueReplicaCert({ replicaId: "bad id\n", publicKeySpkiDer: nodeKey.publicKeySpkiDer, now: NOW, randomBytes: rng }), "BAD_INPUT");
 });
 
 test("CA fingerprint is sha256 of the CA SPKI (cross-checked with node:crypto)", () => {

@@ -13,6 +13,8 @@ import {
   DEFAULT_NODE_CERT_LIFETIME_MS,
   DEFAULT_SERVER_CERT_LIFETIME_MS,
   DEVICE_URI_PREFIX,
+  REPLICA_CERT_LIFETIME_MS,
+  REPLICA_URI_PREFIX,
   ORGANIZATION,
   SERVER_COMMON_NAME,
   SIGNER_COMMON_NAME,
@@ -207,6 +209,19 @@ export class CertificateAuthority {
     const deviceId = text(opts.deviceId, "deviceId", DEVICE_ID_RE, DEVICE_ID_MAX);
     const uri: GeneralName = { type: "uri", value: DEVICE_URI_PREFIX + deviceId };
     const issued = this.#issue(opts, DEFAULT_NODE_CERT_LIFETIME_MS, deviceId, [uri], "serverAuth");
+    return { certDer: issued.cert, serialHex: issued.serialHex, fingerprint: certFingerprint(issued.cert), notBefore: issued.notBefore, notAfter: issued.notAfter };
+  }
+
+  /**
+   * A replica daemon's client certificate, with which it forwards calls to the active daemon
+   * (docs/scaling.md): subject `CN=<replicaId>, O=tether`, SAN URI
+   * `urn:tether:replica:<replicaId>`, EKU clientAuth only, a day's lifetime by default. Only a
+   * holder of the CA key (a daemon given the key-encryption key) can make one.
+   */
+  async issueReplicaCert(opts: { replicaId: string; publicKeySpkiDer: Uint8Array; now: number; lifetimeMs?: number; randomBytes: RandomBytes }): Promise<IssuedNodeCert> {
+    const replicaId = text(opts.replicaId, "replicaId", DEVICE_ID_RE, DEVICE_ID_MAX);
+    const uri: GeneralName = { type: "uri", value: REPLICA_URI_PREFIX + replicaId };
+    const issued = this.#issue(opts, REPLICA_CERT_LIFETIME_MS, replicaId, [uri], "clientAuth");
     return { certDer: issued.cert, serialHex: issued.serialHex, fingerprint: certFingerprint(issued.cert), notBefore: issued.notBefore, notAfter: issued.notAfter };
   }
 

@@ -25,6 +25,10 @@ export const CLOCK_SKEW_BACKDATE_MS = 10 * 60_000;
 export const SERIAL_BYTES = 16;
 /** Prefix of the SAN URI that carries a node's device id. */
 export const DEVICE_URI_PREFIX = "urn:tether:device:";
+/** Prefix of the SAN URI that names a replica daemon in its client certificate (docs/scaling.md). */
+export const REPLICA_URI_PREFIX = "urn:tether:replica:";
+/** Lifetime of a replica's client certificate: short, since a replica issues itself a new one at each connection. */
+export const REPLICA_CERT_LIFETIME_MS = 24 * 60 * 60_000;
 /** Common name of the daemon's pairing-signer certificate. */
 /** Shared with the node, which checks the signer profile. */
 export const SIGNER_COMMON_NAME = PAIRING_SIGNER_COMMON_NAME;

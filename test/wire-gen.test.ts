@@ -38,7 +38,7 @@ test("the checked-in generated types are what proto/ produces", () => {
 });
 
 test("a field added to a proto makes the check name the stale file, and only it", () => {
-  const p = editedProtos("tether/v1/admin.proto", (t) => t.replace("int64 rotation_requested_at = 32;", "int64 rotation_requested_at = 32;\n  string nickname = 33;"));
+  const p = editedProtos("tether/v1/admin.proto", (t) => t.replace("int64 rotation_requested_at = 32;", "int64 rotation_requested_at = 32;\n  string nickname = 99;"));
   try {
     assert.equal(check(GEN_DIR, p.dir), [{ file: "tether/v1/Device.ts", problem: "stale" }]);
   } finally {

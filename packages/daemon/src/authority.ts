@@ -369,6 +369,16 @@ function ensureSigner(place: KeyPlace, o: LeafOptions): Promise<{ pair: Pair; fr
   return ensureLeaf(place, "signer", issue, { ...o, force: o.force ?? false, due: (c) => nearExpiry(c, o.now) });
 }
 
+/**
+ * A replica's TLS identity (replica.ts): its server certificate for its listener (re-issued as
+ * loadAuthority does; written only to its own data directory), without the signer, which is
+ * the active daemon's to renew.
+ */
+export async function loadServerIdentity(keys: KeyFiles, o: { hosts: string[]; now: number; onReissue?: OnReissue }): Promise<{ certPem: string; keyPem: Secret<string> }> {
+  const server = (await ensureServer(keys.local, o.hosts, { ca: keys.ca, now: o.now, onReissue: o.onReissue ?? (() => undefined) })).pair;
+  return { certPem: derToPem(server.certDer, "CERTIFICATE"), keyPem: new Secret(derToPem(server.keyPkcs8Der, "PRIVATE KEY"), "ServerKey") };
+}
+
 /** {@link openKeyFiles}, then {@link loadAuthority}: for tests that need an authority without a daemon. */
 export async function loadOrCreateAuthority(o: { dataDir: string; hosts: string[]; now: number; nodeCertLifetimeMs?: number }): Promise<LoadedAuthority> {
   return loadAuthority(await openKeyFiles(o.dataDir, o.now), o);

@@ -40,6 +40,7 @@ export type DaemonConfig = Readonly<{
     kekFile: string;
     /** --upgrade-store: migrate an older schema at start */ upgrade?: boolean;
     /** --standby: wait for the database's writer lock */ standby?: boolean;
+    /** --replica: while another daemon is active, listen and forward every call to it; take over when it is gone */ replica?: boolean;
   }>;
 }>;
 
@@ -174,6 +175,8 @@ export function resolveDaemonConfig(o: {
   upgradeStore?: boolean;
   /** wait for the database while another daemon holds it, and take over when it is gone (--standby) */
   standby?: boolean;
+  /** serve beside the active daemon, forwarding to it, and take over when it is gone (--replica) */
+  replica?: boolean;
 }): DaemonConfig {
   const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
   const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
@@ -187,6 +190,9 @@ export function resolveDaemonConfig(o: {
     );
   }
   if (store?.kind !== "postgresql" && o.standby) throw new DaemonError("BAD_STORE", `--standby is only for a PostgreSQL ${label("store")} (a LevelDB store has one daemon)`);
+  if (store?.kind !== "postgresql" && o.replica) throw new DaemonError("BAD_STORE", `--replica is only for a PostgreSQL ${label("store")} (a LevelDB store has one daemon)`);
+  if (o.replica && o.standby)
+    throw new DaemonError("BAD_STORE", "--replica and --standby are two ways to wait for the active daemon: give one (a replica serves meanwhile; a standby does not listen)");
   if (store?.kind !== "postgresql" && o.upgradeStore)
     throw new DaemonError("BAD_STORE", `--upgrade-store is only for a PostgreSQL ${label("store")}; the embedded store migrates itself at open`);
   if (store?.kind !== "postgresql" && o.kekFile)
@@ -222,7 +228,13 @@ export function resolveDaemonConfig(o: {
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
     ...(store?.kind === "postgresql"
       ? {
-          postgres: Object.freeze({ url: store.url, kekFile: resolve(o.kekFile as string), ...(o.upgradeStore ? { upgrade: true } : {}), ...(o.standby ? { standby: true } : {}) }),
+          postgres: Object.freeze({
+            url: store.url,
+            kekFile: resolve(o.kekFile as string),
+            ...(o.upgradeStore ? { upgrade: true } : {}),
+            ...(o.standby ? { standby: true } : {}),
+            ...(o.replica ? { replica: true } : {}),
+          }),
         }
       : {}),
   });

@@ -20,6 +20,11 @@ import type { PairingConfig, PairingTables } from "@tether/pairing";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES, packageVersion, tetherPackageDefinition } from "@tether/wire";
 import { loadAuthority, serverHosts } from "./authority.js";
 import { openDaemonStore } from "./stores.js";
+import { CLUSTER_TABLE, clusterAddress } from "./cluster.js";
+import type { ClusterTables } from "./cluster.js";
+import { ForwardedCalls, forwardable } from "./forwarded.js";
+import type { ForwardOrigin } from "./forward.js";
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { DaemonConfig, LiveConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, JOB_RETENTION_SWEEP_MS, formatHostPort, parseHostPort } from "./config.js";
 import { DaemonError, STORE_FAILED, describe, startFailure, storeDamaged } from "./errors.js";
@@ -111,7 +116,8 @@ export type ReloadResult = { applied: Record<string, { from: unknown; to: unknow
 
 type Services = Record<"Pairing" | "Admin" | "Node" | "Orchestrator", { service: ServiceDefinition }>;
 
-function services(): Services {
+/** The daemon's gRPC services (replica.ts forwards each). */
+export function services(): Services {
   const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: Services } };
   return pkg.tether.v1;
 }
@@ -121,7 +127,7 @@ function bind(server: Server, address: string, creds: ServerCredentials): Promis
 }
 
 /** Graceful stop with a bound: open streams get one second, then are cancelled. */
-function shutdown(server: Server): Promise<void> {
+export function shutdown(server: Server): Promise<void> {
   return new Promise<void>((resolve) => {
     const t = setTimeout(() => {
       server.forceShutdown();
@@ -169,12 +175,14 @@ export async function startDaemon(
      * refuses every call but Admin.Status until restarted
      */
     onFatal?: (err: Error) => void;
+    /** called just before the node listener and the admin socket are bound (a replica taking over closes its own) */
+    beforeListen?: () => Promise<void>;
   } = {},
 ): Promise<RunningDaemon> {
   const log = o.log ?? createLogger();
   const now = o.now ?? Date.now;
   prepareDataDir(config.dataDir);
-  const opened = await openDaemonStore<PairingTables & JobTables & AuditTables>(config, STORE_TABLES, now(), () =>
+  const opened = await openDaemonStore<PairingTables & JobTables & AuditTables & ClusterTables>(config, STORE_TABLES, now(), () =>
     log.info("standby: another daemon holds the database; this one takes over when it is gone", { dataDir: config.dataDir }),
   );
   const { store, keys } = opened;
@@ -370,9 +378,23 @@ export async function startDaemon(
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
-    nodeServer.addService(svc.Pairing.service, pairingService(pairing, authority.caCertDer, log, guard));
-    nodeServer.addService(svc.Node.service, nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random }));
-    nodeServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "tls" }));
+    const pairingImpl = pairingService(pairing, authority.caCertDer, log, guard);
+    const nodeImpl = nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random });
+    const orchestratorTls = orchestratorService({ jobs, hub, index, now, log, mode: "tls" });
+    /** On PostgreSQL, what the admin socket serves, for calls replicas forward from theirs (filled below) */
+    const forwardedAdmin: Record<"Admin" | "Orchestrator", Partial<Record<ForwardOrigin, UntypedServiceImplementation>>> = { Admin: {}, Orchestrator: { tls: orchestratorTls } };
+    if (opened.kind === "postgresql") {
+      // Replicas forward every call here (forward.ts); forwarded.ts checks who forwarded it.
+      const fw = new ForwardedCalls(authority.caCertDer, now);
+      nodeServer.addService(svc.Pairing.service, forwardable(svc.Pairing.service, { tls: pairingImpl }, fw));
+      nodeServer.addService(svc.Node.service, forwardable(svc.Node.service, { tls: nodeImpl }, fw));
+      nodeServer.addService(svc.Orchestrator.service, forwardable(svc.Orchestrator.service, forwardedAdmin.Orchestrator, fw));
+      nodeServer.addService(svc.Admin.service, forwardable(svc.Admin.service, forwardedAdmin.Admin, fw));
+    } else {
+      nodeServer.addService(svc.Pairing.service, pairingImpl);
+      nodeServer.addService(svc.Node.service, nodeImpl);
+      nodeServer.addService(svc.Orchestrator.service, orchestratorTls);
+    }
     // Health answers without a client certificate, as Pairing does (tls.ts requests one, never
     // requires it): a status only. Reflection only when asked for (docs/security.md, row 51).
     probes.serveHealth(nodeServer, "listener");
@@ -397,6 +419,7 @@ export async function startDaemon(
         await closed;
       },
     });
+    await o.beforeListen?.();
     let port: number;
     try {
       port = await listener.listen(config.listenHost, config.listenPort);
@@ -448,11 +471,12 @@ export async function startDaemon(
         signerNotAfter: Date.parse(signer.validTo),
       };
     };
-    adminServer.addService(
-      svc.Admin.service,
-      adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
-    );
-    adminServer.addService(svc.Orchestrator.service, orchestratorService({ jobs, hub, index, now, log, mode: "local" }));
+    const adminImpl = adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates });
+    const orchestratorLocal = orchestratorService({ jobs, hub, index, now, log, mode: "local" });
+    adminServer.addService(svc.Admin.service, adminImpl);
+    adminServer.addService(svc.Orchestrator.service, orchestratorLocal);
+    forwardedAdmin.Admin["admin-socket"] = adminImpl;
+    forwardedAdmin.Orchestrator["admin-socket"] = orchestratorLocal;
     probes.serveHealth(adminServer, "socket");
     serveReflection(adminServer, "socket");
     const oldUmask = process.umask(0o177);
@@ -469,6 +493,12 @@ export async function startDaemon(
         if (existsSync(adminSocket)) unlinkSync(adminSocket);
       },
     });
+    if (opened.kind === "postgresql") {
+      // Serving now: replicas forward here from this moment (cluster.ts, replica.ts).
+      await store.batch([
+        { table: CLUSTER_TABLE, type: "put", value: { id: "active", address: clusterAddress(config.listenHost, port), epoch: opened.writerEpoch, since: now() } },
+      ]);
+    }
 
     // Live rotation of the daemon's own certificates: new connections get the new server
     // certificate, open streams keep theirs; pairing signs with the new signer at once.

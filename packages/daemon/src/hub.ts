@@ -21,6 +21,7 @@ import { DaemonError, describe, toServiceError } from "./errors.js";
 import { notADeviceId } from "./ids.js";
 import type { Logger } from "./log.js";
 import { peerOf } from "./services/rpc.js";
+import { forwardedVia } from "./forwarded.js";
 
 export const REGISTRATION_TIMEOUT_MS = 10_000;
 export const HEARTBEAT_MS = 10_000;
@@ -38,6 +39,8 @@ type Session = {
   peer: Peer;
   /** the caller's address, for log lines (peerOf) */
   address: string;
+  /** the replica that forwards this stream (forwarded.ts), if one does */
+  via: string | undefined;
   registered: boolean;
   capabilities: string[];
   maxConcurrency: number;
@@ -204,6 +207,12 @@ export class NodeHub implements NodeDirectory {
     };
   }
 
+  /** The replica an online device's stream comes through ("" when direct, or offline). */
+  via(deviceId: string): string {
+    const s = this.#sessions.get(deviceId);
+    return s?.registered ? (s.via ?? "") : "";
+  }
+
   nodes(): NodeView[] {
     return [...this.#devices.keys()].sort().map((id) => this.node(id) as NodeView);
   }
@@ -287,6 +296,7 @@ export class NodeHub implements NodeDirectory {
       call,
       peer,
       address,
+      via: forwardedVia(call),
       registered: false,
       capabilities: [],
       maxConcurrency: 1,

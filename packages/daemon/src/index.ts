@@ -20,6 +20,8 @@ export type { DaemonConfig, LiveConfig } from "./config.js";
 export { DEFAULT_START_RATE_LIMIT } from "./ratelimit.js";
 export { STORE_TABLES, VERSION, startDaemon } from "./daemon.js";
 export { initAuthority } from "./authority.js";
+export { startReplica } from "./replica.js";
+export type { RunningReplica } from "./replica.js";
 export { exportKek, upgradeStore } from "./stores.js";
 export { migrateStore } from "./migrate.js";
 export type { MigrateResult } from "./migrate.js";

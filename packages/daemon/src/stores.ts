@@ -17,6 +17,7 @@ import type { KeyFiles } from "./authority.js";
 import type { DaemonConfig } from "./config.js";
 import { redactStoreUrl } from "./config.js";
 import { DaemonError, startFailure } from "./errors.js";
+import { CLUSTER_TABLE } from "./cluster.js";
 import { VAULT_TABLE, openVault, readKekFile, writeKekCopy } from "./vault.js";
 import type { VaultTables } from "./vault.js";
 import type { Schema } from "@tether/base";
@@ -43,6 +44,20 @@ export type OpenedStore<S extends Schema> = {
   writerEpoch: number;
   schemaVersion: number;
 };
+
+/** The DaemonError for a PostgreSQL store that did not open (anything else is returned as it is). */
+export function pgOpenFailure(err: unknown, where: string, PgStoreError: typeof import("@tether/store-pg").PgStoreError): unknown {
+  if (!(err instanceof PgStoreError)) return err;
+  const code =
+    { UNAVAILABLE: "STORE_UNAVAILABLE", LOCKED: "STORE_IN_USE", UNSUPPORTED: "STORE_UNSUPPORTED", OUTDATED: "STORE_OUTDATED" }[err.code as string] ?? "STORE_OPEN_FAILED";
+  const extra =
+    err.code === "LOCKED"
+      ? ": start this one with --replica to serve beside it (forwarding to it), or --standby to wait for it (docs/scaling.md)"
+      : err.code === "UNAVAILABLE"
+        ? ": is it running, and is the URL right? Nothing was changed"
+        : "";
+  return new DaemonError(code, `cannot use the store ${where}: ${err.message}${extra}`, { cause: err });
+}
 
 /** How long a replica waits for PostgreSQL at start before it gives up (exit 3). */
 export const PG_START_TIMEOUT_MS = 5_000;
@@ -72,25 +87,14 @@ export async function openDaemonStore<S extends Schema>(config: DaemonConfig, ta
   const { PgStore, PgStoreError } = await import("@tether/store-pg");
   let store: import("@tether/store-pg").PgStore<S & VaultTables>;
   try {
-    store = await PgStore.open<S & VaultTables>(url, [...tables, VAULT_TABLE] as (keyof (S & VaultTables) & string)[], {
+    store = await PgStore.open<S & VaultTables>(url, [...tables, VAULT_TABLE, CLUSTER_TABLE] as (keyof (S & VaultTables) & string)[], {
       exclusive: config.postgres.standby ? "wait" : true,
       ...(onWaiting ? { onWaiting } : {}),
       connectTimeoutMs: PG_START_TIMEOUT_MS,
       migrate: config.postgres.upgrade ? "always" : "fresh",
     });
   } catch (err) {
-    if (err instanceof PgStoreError) {
-      const code =
-        { UNAVAILABLE: "STORE_UNAVAILABLE", LOCKED: "STORE_IN_USE", UNSUPPORTED: "STORE_UNSUPPORTED", OUTDATED: "STORE_OUTDATED" }[err.code as string] ?? "STORE_OPEN_FAILED";
-      const extra =
-        err.code === "LOCKED"
-          ? ": one daemon per database for now (replicas that share one are being built: docs/scaling.md)"
-          : err.code === "UNAVAILABLE"
-            ? ": is it running, and is the URL right? Nothing was changed"
-            : "";
-      throw new DaemonError(code, `cannot use the store ${where}: ${err.message}${extra}`, { cause: err });
-    }
-    throw err;
+    throw pgOpenFailure(err, where, PgStoreError);
   }
   try {
     const vault = await openVault(store as unknown as Repository<VaultTables>, kek, kekFile);

@@ -172,6 +172,11 @@ it is restarted; \`tether status\` says why (exit 14).`,
       about:
         "with a PostgreSQL --store another daemon holds: wait, not listening, and take over (load the state\nand listen) the moment it is gone. Without it such a start exits 9",
     },
+    replica: {
+      type: "boolean",
+      about:
+        "with a PostgreSQL --store: be the active daemon if none is, else serve beside it: listen, serve this\nadmin socket, and forward every call to it; take over (on the same port) the moment it is gone",
+    },
     "upgrade-store": {
       type: "boolean",
       about:
@@ -205,13 +210,77 @@ it is restarted; \`tether status\` says why (exit 14).`,
     // every call from then on (tether status says why). On LevelDB a restart reloads the truth
     // from disk. On PostgreSQL the truth is the database, so the daemon restarts itself: it
     // stops, waits until the database answers, and starts again on the same port (recover()).
-    const starting = (c: DaemonConfig) => d.startDaemon(c, { log, ...(c.postgres ? { onFatal: () => void recover() } : {}) });
+    const starting = (c: DaemonConfig, beforeListen?: () => Promise<void>) =>
+      d.startDaemon(c, { log, ...(c.postgres ? { onFatal: () => void recover() } : {}), ...(beforeListen ? { beforeListen } : {}) });
     let daemon: Awaited<ReturnType<Daemon["startDaemon"]>>;
+    /** caught early by a replica, which is ready before it is the active daemon */
+    let stopped: ReturnType<typeof untilStopped> | undefined;
+    let tookOver = false;
+    /**
+     * --replica while another daemon is active: serve beside it (replica.ts) until it is gone,
+     * then take over on the same port. Resolves with the daemon that took over, or with the
+     * stop that came first.
+     * @throws CliError when the replica cannot start, or cannot take over
+     */
+    const serveAsReplica = async (port: number): Promise<{ running: Awaited<ReturnType<Daemon["startDaemon"]>> } | { stop: { reason: string; code: number } }> => {
+      let replica: Awaited<ReturnType<Daemon["startReplica"]>>;
+      try {
+        replica = await d.startReplica({ ...config, listenPort: port }, { log });
+      } catch (e) {
+        if (e instanceof d.DaemonError) throw new CliError(exitOf(e.code), e.message, { cause: e });
+        throw e;
+      }
+      stopped ??= untilStopped(log, d.describe);
+      const ready = {
+        event: "ready",
+        role: "replica",
+        replicaId: replica.replicaId,
+        listen: replica.listen,
+        adminSocket: replica.adminSocket,
+        caFingerprint: replica.caFingerprint,
+        dataDir: config.dataDir,
+        pid: process.pid,
+      };
+      io.out(
+        flags.json
+          ? `${JSON.stringify(ready)}\n`
+          : `tether daemon (replica ${replica.replicaId}) listening on ${replica.listen}, forwarding to the active daemon\n  data dir:       ${config.dataDir}\n  admin socket:   ${replica.adminSocket}\n  CA fingerprint: ${replica.caFingerprint}\n`,
+      );
+      const pg = config.postgres as NonNullable<DaemonConfig["postgres"]>;
+      const takeover = starting({ ...config, listenPort: replica.port, postgres: { ...pg, standby: true } }, async () => {
+        log.warn("replica taking over: the active daemon is gone; this one is the active daemon now", { replicaId: replica.replicaId, listen: replica.listen });
+        await replica.close();
+      });
+      const first = await Promise.race([
+        takeover.then(
+          (running) => ({ running }),
+          (failed: unknown) => ({ failed }),
+        ),
+        stopped.then((stop) => ({ stop })),
+      ]);
+      if ("failed" in first) {
+        await replica.close();
+        const e = first.failed;
+        if (e instanceof d.DaemonError) throw new CliError(exitOf(e.code), `the replica could not take over: ${e.message}`, { cause: e });
+        throw e;
+      }
+      if ("stop" in first) {
+        await replica.close();
+        // The takeover's wait for the database's lock holds a connection open: end the process.
+        setTimeout(() => process.exit(first.stop.code), 50);
+        return first;
+      }
+      tookOver = true;
+      return first;
+    };
     try {
       daemon = await starting(config);
     } catch (err) {
-      if (err instanceof d.DaemonError) throw new CliError(exitOf(err.code), err.message, { cause: err });
-      throw err;
+      if (!(err instanceof d.DaemonError)) throw err;
+      if (!(config.postgres?.replica && err.code === "STORE_IN_USE")) throw new CliError(exitOf(err.code), err.message, { cause: err });
+      const r = await serveAsReplica(config.listenPort);
+      if ("stop" in r) return r.stop.code;
+      daemon = r.running;
     }
     let stopping = false;
     let recovering: Promise<void> | undefined;
@@ -228,6 +297,22 @@ it is restarted; \`tether status\` says why (exit 14).`,
             break;
           } catch (err) {
             const code = err instanceof d.DaemonError ? err.code : "";
+            if (code === "STORE_IN_USE" && config.postgres?.replica) {
+              // Another replica took over meanwhile: serve beside it again, as at start.
+              log.warn("another daemon is active now; serving as its replica", { listen: daemon.listen });
+              try {
+                const r = await serveAsReplica(port);
+                if ("running" in r) {
+                  daemon = r.running;
+                  printReady(true);
+                }
+              } catch (e) {
+                log.error("serving as a replica failed; exiting", { error: d.describe(e) });
+                process.exitCode = e instanceof CliError ? e.exitCode : Exit.Failure;
+                process.kill(process.pid, "SIGTERM");
+              }
+              return;
+            }
             if (code !== "STORE_UNAVAILABLE" && code !== "STORE_IN_USE") {
               log.error("restart on the database failed; exiting", { error: d.describe(err) });
               process.exitCode = Exit.Failure;
@@ -241,7 +326,7 @@ it is restarted; \`tether status\` says why (exit 14).`,
       })().finally(() => (recovering = undefined)));
     // The stop signals are caught before the ready line is printed: a supervisor (or a test)
     // that sends SIGTERM as soon as it reads that line gets a clean stop, not a killed process.
-    const stopped = untilStopped(log, d.describe);
+    stopped ??= untilStopped(log, d.describe);
     /** The ready line; again, with "restarted": true, after a restart on the database. */
     const printReady = (restarted: boolean) => {
       const ready = {
@@ -253,7 +338,9 @@ it is restarted; \`tether status\` says why (exit 14).`,
         dataDir: config.dataDir,
         ...(daemon.metrics ? { metrics: daemon.metrics } : {}),
         pid: process.pid,
+        ...(config.postgres ? { role: "active" } : {}),
         ...(restarted ? { restarted: true } : {}),
+        ...(tookOver ? { takeover: true } : {}),
       };
       io.out(
         flags.json
@@ -344,6 +431,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
       ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
       ...(r.values.standby === true ? { standby: true } : {}),
+      ...(r.values.replica === true ? { replica: true } : {}),
       labels: {
         store: at("store"),
         "kek-file": at("kek-file"),

@@ -63,7 +63,7 @@ function toWireScope(s: JobScope | undefined): WireJobScope {
   return s ? { kind: s.kind, labels: s.kind === "labels" ? s.labels : {} } : { kind: "own", labels: {} };
 }
 
-export function toDevice(d: DeviceRecord, live?: NodeView): Device {
+export function toDevice(d: DeviceRecord, live?: NodeView, via = ""): Device {
   return {
     id: d.id,
     name: d.name,
@@ -88,6 +88,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView): Device {
     jobScope: toWireScope(d.jobScope),
     rotationPending: Boolean(d.rotateRequested),
     rotationRequestedAt: d.rotateRequested ? (d.rotateRequestedAt ?? 0) : 0,
+    connectedVia: via,
   };
 }
 
@@ -186,9 +187,12 @@ export function adminService(
     }),
     ListDevices: unary<object, { devices: Device[] }>(log, "Admin.ListDevices", async () => {
       const nodes = new Map(fleet.hub.nodes().map((n) => [n.deviceId, n]));
-      return { devices: (await pm.listDevices()).map((d) => toDevice(d, nodes.get(d.id))) };
+      return { devices: (await pm.listDevices()).map((d) => toDevice(d, nodes.get(d.id), fleet.hub.via(d.id))) };
     }),
-    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => toDevice(await pm.getDevice(deviceIdArg(req.id, "id")), live(req.id))),
+    GetDevice: unary<{ id: string }, Device>(log, "Admin.GetDevice", async (req) => {
+      const id = deviceIdArg(req.id, "id");
+      return toDevice(await pm.getDevice(id), live(id), fleet.hub.via(id));
+    }),
     RevokeDevice: unary<{ id: string; reason: string }, Device>(log, "Admin.RevokeDevice", async (req) => {
       const started = fleet.now();
       const d = await pm.revokeDevice(deviceIdArg(req.id, "id"), req.reason || undefined); // durable; listeners end streams

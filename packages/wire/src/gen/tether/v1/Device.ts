@@ -45,6 +45,10 @@ export interface Device {
    * when it was first asked; 0 = none pending (or unknown)
    */
   'rotationRequestedAt'?: (number | string | Long);
+  /**
+   * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
+   */
+  'connectedVia'?: (string);
 }
 
 export interface Device__Output {
@@ -86,4 +90,8 @@ export interface Device__Output {
    * when it was first asked; 0 = none pending (or unknown)
    */
   'rotationRequestedAt': (number);
+  /**
+   * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
+   */
+  'connectedVia': (string);
 }

@@ -1,0 +1,176 @@
+/**
+ * Request forwarding, the replica's half (docs/scaling.md, "Replicas"): a replica serves the
+ * node listener and the admin socket like the active daemon, but decides nothing. Each call is
+ * passed, as bytes it never parses, to the active daemon over one mutual-TLS HTTP/2 connection,
+ * with who made it in headers the active trusts only from a replica's certificate
+ * (forwarded.ts). Answers, response headers, trailers, status, cancellation and flow control
+ * pass back unchanged, so a node, an orchestrator or an admin cannot tell a replica from the
+ * active daemon. The state, and every decision on it, stays in one process; what several
+ * replicas add is places to connect to, and a takeover that needs no node to move.
+ *
+ * Vault's performance standbys forward requests to the active node the same way.
+ */
+import { Metadata, status } from "@grpc/grpc-js";
+import type {
+  Client,
+  ClientDuplexStream,
+  ClientReadableStream,
+  ServerDuplexStream,
+  ServerReadableStream,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceDefinition,
+  StatusObject,
+  UntypedServiceImplementation,
+  sendUnaryData,
+} from "@grpc/grpc-js";
+
+/** The device certificate (DER) the caller presented to the replica's TLS listener. */
+export const FORWARDED_CERT_HEADER = "tether-forwarded-cert-bin";
+/** The caller's address as the replica saw it (grpc-js `getPeer()`: `host:port`). */
+export const FORWARDED_FOR_HEADER = "tether-forwarded-for";
+/** Set to `admin-socket` on calls made on the replica's admin socket. */
+export const FORWARDED_ORIGIN_HEADER = "tether-forwarded-origin";
+/** Every header of this prefix is the replica's to set: one a client sent is dropped. */
+export const FORWARDED_PREFIX = "tether-forwarded-";
+
+/** Where a forwarded call was made: the replica's node listener, or its admin socket. */
+export type ForwardOrigin = "tls" | "admin-socket";
+
+const bytes = (b: Buffer): Buffer => b;
+
+/** The same service with its messages as bytes: a replica forwards them unread. */
+export function opaque(def: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(def)) {
+    out[name] = { ...m, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes };
+  }
+  return out as ServiceDefinition;
+}
+
+/** Headers that belong to the hop (HTTP/2 and gRPC framing), not to the call: not copied. */
+const HOP_HEADERS = new Set(["user-agent", "grpc-accept-encoding", "grpc-encoding", "accept-encoding", "content-type", "te", "grpc-timeout"]);
+
+type AnyCall = {
+  metadata: Metadata;
+  getPeer(): string;
+  getDeadline(): Date | number;
+  getAuthContext?: () => { sslPeerCertificate?: { raw?: Buffer } } | null;
+  on(event: "cancelled", fn: () => void): unknown;
+};
+
+/** The call's own headers, and the forwarding ones that say who made it. */
+function upstreamMetadata(call: AnyCall, origin: ForwardOrigin): Metadata {
+  const md = call.metadata.clone();
+  for (const key of Object.keys(md.getMap())) if (HOP_HEADERS.has(key) || key.startsWith(FORWARDED_PREFIX)) md.remove(key);
+  if (origin === "admin-socket") {
+    md.set(FORWARDED_ORIGIN_HEADER, "admin-socket");
+  } else {
+    md.set(FORWARDED_FOR_HEADER, call.getPeer());
+    const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+    if (raw) md.set(FORWARDED_CERT_HEADER, raw);
+  }
+  return md;
+}
+
+function callOptions(call: AnyCall): { deadline?: Date | number } {
+  const d = call.getDeadline();
+  return typeof d === "number" && !Number.isFinite(d) ? {} : { deadline: d };
+}
+
+/** What a call gets when the replica knows no active daemon to forward to. */
+export const NO_ACTIVE: Partial<StatusObject> = {
+  code: status.UNAVAILABLE,
+  details: "NO_ACTIVE_DAEMON: this replica cannot reach the active daemon (it may be taking over); nothing was changed, try again",
+};
+
+function asError(s: Partial<StatusObject>): Partial<StatusObject> {
+  return { code: s.code ?? status.UNKNOWN, details: s.details ?? "", metadata: s.metadata ?? new Metadata() };
+}
+
+type Answering = {
+  write(b: Buffer): boolean;
+  once(e: "drain", fn: () => void): unknown;
+  sendMetadata(md: Metadata): void;
+  end(md?: Metadata): void;
+  emit(e: "error", err: unknown): boolean;
+};
+
+/** The active daemon's answers, back to the caller: headers, messages (with flow control), the status. */
+function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>, call: Answering): void {
+  up.on("metadata", (md: Metadata) => call.sendMetadata(md));
+  up.on("data", (b: Buffer) => {
+    if (!call.write(b)) {
+      up.pause();
+      call.once("drain", () => up.resume());
+    }
+  });
+  up.on("error", () => {}); // the status below says it
+  up.on("status", (s: StatusObject) => {
+    if (s.code === status.OK) call.end(s.metadata);
+    else call.emit("error", asError(s));
+  });
+}
+
+/** The handlers of `def` (opaque) that forward each call to `upstream()` as made on `origin`. */
+export function forwardingService(def: ServiceDefinition, upstream: () => Client | undefined, origin: ForwardOrigin): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [name, m] of Object.entries(def)) {
+    const path = m.path;
+    if (!m.requestStream && !m.responseStream) {
+      out[name] = (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+        const c = upstream();
+        if (!c) return cb(asError(NO_ACTIVE) as never, null);
+        const up = c.makeUnaryRequest(path, bytes, bytes, call.request, upstreamMetadata(call, origin), callOptions(call), (err, res) => {
+          if (err) cb(asError(err) as never, null);
+          else cb(null, res ?? Buffer.alloc(0));
+        });
+        up.on("metadata", (md: Metadata) => call.sendMetadata(md));
+        call.on("cancelled", () => up.cancel());
+      };
+    } else if (!m.requestStream) {
+      out[name] = (call: ServerWritableStream<Buffer, Buffer>) => {
+        const c = upstream();
+        if (!c) return void call.emit("error", asError(NO_ACTIVE));
+        const up = c.makeServerStreamRequest(path, bytes, bytes, call.request, upstreamMetadata(call, origin), callOptions(call));
+        call.on("cancelled", () => up.cancel());
+        answerFrom(up, call);
+      };
+    } else if (!m.responseStream) {
+      out[name] = (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+        const c = upstream();
+        if (!c) return cb(asError(NO_ACTIVE) as never, null);
+        const up = c.makeClientStreamRequest(path, bytes, bytes, upstreamMetadata(call, origin), callOptions(call), (err, res) => {
+          if (err) cb(asError(err) as never, null);
+          else cb(null, res ?? Buffer.alloc(0));
+        });
+        up.on("metadata", (md: Metadata) => call.sendMetadata(md));
+        call.on("data", (b: Buffer) => {
+          if (!up.write(b)) {
+            call.pause();
+            up.once("drain", () => call.resume());
+          }
+        });
+        call.on("end", () => up.end());
+        call.on("cancelled", () => up.cancel());
+      };
+    } else {
+      out[name] = (call: ServerDuplexStream<Buffer, Buffer>) => {
+        const c = upstream();
+        if (!c) return void call.emit("error", asError(NO_ACTIVE));
+        const up = c.makeBidiStreamRequest(path, bytes, bytes, upstreamMetadata(call, origin), callOptions(call));
+        call.on("data", (b: Buffer) => {
+          if (!up.write(b)) {
+            call.pause();
+            up.once("drain", () => call.resume());
+          }
+        });
+        call.on("end", () => up.end());
+        call.on("error", () => up.cancel());
+        call.on("cancelled", () => up.cancel());
+        answerFrom(up, call);
+      };
+    }
+  }
+  return out;
+}

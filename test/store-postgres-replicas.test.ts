@@ -205,6 +205,26 @@ R("forwarding headers from anyone but a replica are refused, and the Admin servi
     const forged = await list(md);
     assert.is(forged?.code, 7, `forged: ${forged?.details}`);
     assert.match(forged?.details ?? "", /FORWARD_REFUSED/);
+    // On the Node service too: another device's certificate in the header is refused before any handler.
+    const other = loadCredentials(join(ctx.tmp.path, "node1"));
+    const pem = other.certPem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    const node = new (loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Node: ServiceClientConstructor } } }).tether.v1.Node(
+      ctx.aReady.listen,
+      creds,
+    ) as unknown as Client & {
+      GetJwks: Call;
+    };
+    try {
+      const asOther = new Metadata();
+      asOther.set("tether-forwarded-cert-bin", Buffer.from(pem, "base64"));
+      const err = await new Promise<{ code: number; details: string } | null>((resolve) => node.GetJwks({}, asOther, (e) => resolve(e)));
+      assert.is(err?.code, 7, `forged cert: ${err?.details}`);
+      assert.match(err?.details ?? "", /FORWARD_REFUSED/);
+      const fine = await new Promise<{ code: number; details: string } | null>((resolve) => node.GetJwks({}, new Metadata(), (e) => resolve(e)));
+      assert.is(fine, null, `the same call without the header: ${fine?.details}`);
+    } finally {
+      node.close();
+    }
   } finally {
     admin.close();
   }

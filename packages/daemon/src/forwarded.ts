@@ -56,17 +56,17 @@ export class ForwardedCalls {
     this.#now = now;
   }
 
-  /**
-   * undefined: not forwarded (a direct call). Otherwise where the replica got it, with the
-   * call's auth context and peer now the forwarded ones.
-   * @throws ForwardRefused when it carries forwarding headers but its peer is not a replica
-   */
   /** Whether the call carries forwarding headers (checked by adopt). */
   static carriesForwarding(call: Call): boolean {
     for (const k of Object.keys(call.metadata.getMap())) if (k.startsWith(FORWARDED_PREFIX)) return true;
     return false;
   }
 
+  /**
+   * undefined: not forwarded (a direct call). Otherwise where the replica got it, with the
+   * call's auth context and peer now the forwarded ones.
+   * @throws ForwardRefused when it carries forwarding headers but its peer is not a replica
+   */
   async adopt(call: Call): Promise<ForwardOrigin | undefined> {
     if (!ForwardedCalls.carriesForwarding(call)) return undefined;
     const md = call.metadata.getMap();

@@ -14,8 +14,8 @@ export type Fleet = {
   clients: ScriptProcess[];
   /** Give the clients their devices (spread evenly) and make their TLS contexts, before any clock starts. */
   prepare(caPem: string, devices: DeviceCreds[]): Promise<void>;
-  /** Open one stream per device, `concurrency` handshakes at a time in each client, all clients at once. */
-  connect(o: { mode: "tether" | "baseline"; address: string; concurrency: number; echo?: boolean; reportEnds?: boolean; limitPerClient?: number }): Promise<Connected>;
+  /** Open one stream per device, `concurrency` handshakes at a time in each client, all clients at once (client i to `addresses[i % n]` when given, else to `address`). */
+  connect(o: { mode: "tether" | "baseline"; address: string; addresses?: string[]; concurrency: number; echo?: boolean; reportEnds?: boolean; limitPerClient?: number }): Promise<Connected>;
   /** Drop every connection (call after the server has stopped, so that it closed them first). */
   reset(): Promise<void>;
   /** Resolves with the (monotonic) time the last of `perClient[i]` pushes arrived at every client. */
@@ -62,7 +62,7 @@ export async function startFleet(k: number, dir: string): Promise<Fleet> {
         c.send({
           type: "connect",
           mode: o.mode,
-          address: o.address,
+          address: o.addresses?.length ? o.addresses[i % o.addresses.length] : o.address,
           localAddress: `127.0.1.${i + 1}`,
           concurrency: o.concurrency,
           echo: o.echo ?? false,

@@ -22,7 +22,7 @@ const NODES = Number(process.env.BENCH_REVOKE_NODES ?? 1000);
 const REVOKE = Number(process.env.BENCH_REVOKE ?? 100);
 const CLIENTS = 2;
 
-type Figures = {
+export type Figures = {
   fromAnswerP50: number;
   fromAnswerP99: number;
   fromCallP50: number;
@@ -162,11 +162,11 @@ export const bench: Bench = {
   },
 };
 
-function fmt(f: Figures): string {
+export function fmt(f: Figures): string {
   return `answered->closed p50 ${f.fromAnswerP50.toFixed(2)} p99 ${f.fromAnswerP99.toFixed(2)} ms; called->closed p50 ${f.fromCallP50.toFixed(2)} p99 ${f.fromCallP99.toFixed(2)} ms; refused ${f.refused}/${f.probed}; ended before answer ${f.endedBeforeAnswer}`;
 }
 
-async function revokeAll(
+export async function revokeAll(
   victims: string[],
   ends: Map<string, { code: number; details: string; at: number }>,
   fleet: Fleet,

@@ -64,6 +64,10 @@ Environment:
                            replicas: devices and finished jobs in the big database (1000000,
                            10000000); PostgreSQL 15 must be installed (test/ensure-tools.sh)
   BENCH_REPLICAS_LEVEL=1   replicas: also the LevelDB daemon with the same devices
+  BENCH_REPLICAS_CLUSTER=0, BENCH_REPLICAS_COLD=0
+                           replicas: leave out the three-daemon part (dispatch, revocation,
+                           failover) or the cold start
+  BENCH_CLUSTER_NODES      replicas: nodes connected in the three-daemon part (1000)
   BENCH_CA_API_BUDGET_MS   time allowed for issuing the seeded devices' certificates through
                            the CA API before the rest are re-signed from its template (30000)
 `);

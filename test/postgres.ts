@@ -79,7 +79,8 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `fsync: true` (benchmarks that compare durable commits with LevelDB's): the server syncs as a real one does. */
+export async function startPostgres(o: { fsync?: boolean } = {}): Promise<TestPostgres> {
   const bin = postgresBin();
   await reapOrphans(bin);
   const dir = mkdtempSync(join(tmpdir(), "tether-pg-"));
@@ -113,8 +114,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       "--no-sync",
       "--no-instructions",
     ]);
-    // No TCP listener; the socket in `dir`. fsync off: a throw-away server, speed over durability.
-    appendFileSync(data + "/postgresql.conf", `\nlisten_addresses = ''\nunix_socket_directories = '${dir}'\nfsync = off\n`);
+    // No TCP listener; the socket in `dir`. fsync off unless asked: a throw-away server, speed over durability.
+    appendFileSync(data + "/postgresql.conf", `\nlisten_addresses = ''\nunix_socket_directories = '${dir}'\nfsync = ${o.fsync ? "on" : "off"}\n`);
     await start();
     writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   } catch (err) {

@@ -25,8 +25,15 @@ export const RENEWAL_OVERLAP_MS = 2 * 60_000;
 export class DeviceIndex {
   readonly #byFingerprint = new Map<string, Entry>();
   readonly #fingerprintOf = new Map<string, string>();
-  /** certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the overlap) */
+  /**
+   * Certificates replaced by a renewal, accepted until `until` (in memory: a restart ends the
+   * overlap). In insertion order, which is the order of `until` (always now + the same overlap),
+   * so expired ones are dropped from the front: the map holds one overlap's renewals, not the
+   * daemon's history, and no update walks it.
+   */
   readonly #retired = new Map<string, Entry & { until: number }>();
+  /** the retired certificates of each device, to drop them when it is revoked */
+  readonly #retiredOf = new Map<string, Set<string>>();
   /**
    * The last certificate of each revoked device, never accepted: only so that the refusal can
    * tell that device it is revoked (and not merely replaced). One entry per revoked device.
@@ -47,7 +54,9 @@ export class DeviceIndex {
     const oldEntry = old ? this.#byFingerprint.get(old) : undefined;
     if (old) this.#byFingerprint.delete(old);
     this.#fingerprintOf.delete(d.id);
-    for (const [fp, e] of this.#retired) if (e.deviceId === d.id && (d.revokedAt || !d.certificateFingerprint)) this.#retired.delete(fp);
+    const now = this.#now();
+    this.#sweep(now);
+    if (d.revokedAt || !d.certificateFingerprint) for (const fp of this.#retiredOf.get(d.id) ?? []) this.#dropRetired(fp, d.id);
     const wasRevoked = this.#revokedFingerprintOf.get(d.id);
     if (wasRevoked) this.#revoked.delete(wasRevoked);
     this.#revokedFingerprintOf.delete(d.id);
@@ -59,7 +68,11 @@ export class DeviceIndex {
     if (old && oldEntry && old !== d.certificateFingerprint) {
       // A renewal: the old certificate keeps working for a short overlap, then never again.
       // Its calls are not asked to renew (that was the rotation the renewal just did).
-      this.#retired.set(old, { deviceId: oldEntry.deviceId, role: oldEntry.role, until: this.#now() + this.#overlapMs });
+      this.#dropRetired(old, oldEntry.deviceId); // (re-inserted at the end, in expiry order)
+      this.#retired.set(old, { deviceId: oldEntry.deviceId, role: oldEntry.role, until: now + this.#overlapMs });
+      const mine = this.#retiredOf.get(oldEntry.deviceId);
+      if (mine) mine.add(old);
+      else this.#retiredOf.set(oldEntry.deviceId, new Set([old]));
     }
     this.#byFingerprint.set(d.certificateFingerprint, { deviceId: d.id, role: d.role, ...(d.rotateRequested ? { rotationPending: true } : {}) });
     this.#fingerprintOf.set(d.id, d.certificateFingerprint);
@@ -70,8 +83,29 @@ export class DeviceIndex {
     if (current) return current;
     const retired = this.#retired.get(fingerprint);
     if (retired && this.#now() < retired.until) return retired;
-    if (retired) this.#retired.delete(fingerprint);
+    if (retired) this.#dropRetired(fingerprint, retired.deviceId);
     return undefined;
+  }
+
+  /** Drop the expired retired certificates at the front (a clock stepped back leaves some for a later sweep; lookup checks `until` anyway). */
+  #sweep(now: number): void {
+    for (const [fp, e] of this.#retired) {
+      if (now < e.until) break;
+      this.#dropRetired(fp, e.deviceId);
+    }
+  }
+
+  #dropRetired(fingerprint: string, deviceId: string): void {
+    this.#retired.delete(fingerprint);
+    const mine = this.#retiredOf.get(deviceId);
+    if (!mine) return;
+    mine.delete(fingerprint);
+    if (mine.size === 0) this.#retiredOf.delete(deviceId);
+  }
+
+  /** Retired certificates held now (still in their overlap, or expired and not yet swept). */
+  get retiredCount(): number {
+    return this.#retired.size;
   }
 
   /** The revoked device whose last certificate this is, if any (such a certificate is never accepted). */

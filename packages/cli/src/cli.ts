@@ -541,6 +541,10 @@ function adminError(err: ServiceError, where: string, status: Grpc["status"]): C
   }
   switch (err.code) {
     case status.UNAVAILABLE:
+      // The daemon (or a replica, for the active behind it) answered with a reason of its own
+      // ("STORE_UNAVAILABLE: ...", "NO_ACTIVE_DAEMON: ..."): say it, rather than "cannot reach".
+      if (/^[A-Z][A-Z_]+: /.test(detail)) return new CliError(Exit.Unreachable, `${where} answered: ${detail}`, { cause: err });
+      return new CliError(Exit.Unreachable, `cannot reach ${where}`, { cause: err });
     case status.DEADLINE_EXCEEDED:
       return new CliError(Exit.Unreachable, `cannot reach ${where}`, { cause: err });
     case status.RESOURCE_EXHAUSTED:

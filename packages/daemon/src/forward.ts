@@ -10,7 +10,7 @@
  *
  * Vault's performance standbys forward requests to the active node the same way.
  */
-import { Metadata, status } from "@grpc/grpc-js";
+import { Metadata, connectivityState, status } from "@grpc/grpc-js";
 import type {
   Client,
   ClientDuplexStream,
@@ -96,8 +96,20 @@ type Answering = {
   emit(e: "error", err: unknown): boolean;
 };
 
+/**
+ * The status for the caller: the active's own, or NO_ACTIVE when the call failed because the
+ * way to the active did (its listener gone while it restarts or dies): UNAVAILABLE without one
+ * of the daemon's codes, on a channel that is not connected now. grpc-js's own words ("No
+ * connection established") would tell the caller nothing about the cluster.
+ */
+function fromUpstream(s: Partial<StatusObject>, c: Client): Partial<StatusObject> {
+  if (s.code === status.UNAVAILABLE && !/^[A-Z][A-Z_]+: /.test(s.details ?? "") && c.getChannel().getConnectivityState(false) !== connectivityState.READY)
+    return asError(NO_ACTIVE);
+  return asError(s);
+}
+
 /** The active daemon's answers, back to the caller: headers, messages (with flow control), the status. */
-function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>, call: Answering): void {
+function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>, call: Answering, c: Client): void {
   up.on("metadata", (md: Metadata) => call.sendMetadata(md));
   up.on("data", (b: Buffer) => {
     if (!call.write(b)) {
@@ -108,7 +120,7 @@ function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer
   up.on("error", () => {}); // the status below says it
   up.on("status", (s: StatusObject) => {
     if (s.code === status.OK) call.end(s.metadata);
-    else call.emit("error", asError(s));
+    else call.emit("error", fromUpstream(s, c));
   });
 }
 
@@ -122,7 +134,7 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
         const c = upstream();
         if (!c) return cb(asError(NO_ACTIVE) as never, null);
         const up = c.makeUnaryRequest(path, bytes, bytes, call.request, upstreamMetadata(call, origin), callOptions(call), (err, res) => {
-          if (err) cb(asError(err) as never, null);
+          if (err) cb(fromUpstream(err, c) as never, null);
           else cb(null, res ?? Buffer.alloc(0));
         });
         up.on("metadata", (md: Metadata) => call.sendMetadata(md));
@@ -134,14 +146,14 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
         if (!c) return void call.emit("error", asError(NO_ACTIVE));
         const up = c.makeServerStreamRequest(path, bytes, bytes, call.request, upstreamMetadata(call, origin), callOptions(call));
         call.on("cancelled", () => up.cancel());
-        answerFrom(up, call);
+        answerFrom(up, call, c);
       };
     } else if (!m.responseStream) {
       out[name] = (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
         const c = upstream();
         if (!c) return cb(asError(NO_ACTIVE) as never, null);
         const up = c.makeClientStreamRequest(path, bytes, bytes, upstreamMetadata(call, origin), callOptions(call), (err, res) => {
-          if (err) cb(asError(err) as never, null);
+          if (err) cb(fromUpstream(err, c) as never, null);
           else cb(null, res ?? Buffer.alloc(0));
         });
         up.on("metadata", (md: Metadata) => call.sendMetadata(md));
@@ -168,7 +180,7 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
         call.on("end", () => up.end());
         call.on("error", () => up.cancel());
         call.on("cancelled", () => up.cancel());
-        answerFrom(up, call);
+        answerFrom(up, call, c);
       };
     }
   }

@@ -247,25 +247,45 @@ it is restarted; \`tether status\` says why (exit 14).`,
           : `tether daemon (replica ${replica.replicaId}) listening on ${replica.listen}, forwarding to the active daemon\n  data dir:       ${config.dataDir}\n  admin socket:   ${replica.adminSocket}\n  CA fingerprint: ${replica.caFingerprint}\n`,
       );
       const pg = config.postgres as NonNullable<DaemonConfig["postgres"]>;
-      const takeover = starting({ ...config, listenPort: replica.port, postgres: { ...pg, standby: true } }, async () => {
-        log.warn("replica taking over: the active daemon is gone; this one is the active daemon now", { replicaId: replica.replicaId, listen: replica.listen });
-        await replica.close();
-      });
-      const first = await Promise.race([
-        takeover.then(
-          (running) => ({ running }),
-          (failed: unknown) => ({ failed }),
-        ),
-        stopped.then((stop) => ({ stop })),
-      ]);
+      // Wait for the writer lock, to take over when the active daemon is gone. While the
+      // database is down that wait fails; the replica keeps serving (calls get the active's
+      // answer, or NO_ACTIVE_DAEMON) and waits again once it answers.
+      let closed = false;
+      let first: { running: Awaited<ReturnType<Daemon["startDaemon"]>> } | { failed: unknown } | { stop: { reason: string; code: number } };
+      for (let attempt = 1; ; attempt++) {
+        const takeover = starting({ ...config, listenPort: replica.port, postgres: { ...pg, standby: true } }, async () => {
+          log.warn("replica taking over: the active daemon is gone; this one is the active daemon now", { replicaId: replica.replicaId, listen: replica.listen });
+          closed = true;
+          await replica.close();
+        });
+        first = await Promise.race([
+          takeover.then(
+            (running) => ({ running }),
+            (failed: unknown) => ({ failed }),
+          ),
+          stopped.then((stop) => ({ stop })),
+        ]);
+        if (!("failed" in first) || closed || !(first.failed instanceof d.DaemonError && first.failed.code === "STORE_UNAVAILABLE")) break;
+        if (attempt === 1 || attempt % 30 === 0)
+          log.warn("replica: the database does not answer; still serving, and waiting for it again every second", {
+            replicaId: replica.replicaId,
+            attempts: attempt,
+            error: d.describe(first.failed),
+          });
+        const again = await Promise.race([new Promise<undefined>((r) => setTimeout(() => r(undefined), RESTART_RETRY_MS)), stopped.then((stop) => ({ stop }))]);
+        if (again) {
+          first = again;
+          break;
+        }
+      }
       if ("failed" in first) {
-        await replica.close();
+        if (!closed) await replica.close();
         const e = first.failed;
         if (e instanceof d.DaemonError) throw new CliError(exitOf(e.code), `the replica could not take over: ${e.message}`, { cause: e });
         throw e;
       }
       if ("stop" in first) {
-        await replica.close();
+        if (!closed) await replica.close();
         // The takeover's wait for the database's lock holds a connection open: end the process.
         setTimeout(() => process.exit(first.stop.code), 50);
         return first;

@@ -35,6 +35,8 @@ const ctx = {} as {
   c: Proc;
   cReady: ReplicaReady;
   data: Record<"a" | "b" | "c", string>;
+  /** a node through B that stopped reading (its connection stays open: the takeover test must not wait for it) */
+  stalled?: { close(): void };
 };
 
 async function replica(data: string): Promise<{ d: Proc; ready: ReplicaReady }> {
@@ -60,6 +62,7 @@ R.before(async () => {
   ctx.cReady = c.ready;
 });
 R.after(async () => {
+  ctx.stalled?.close();
   for (const p of [ctx.a, ctx.b, ctx.c]) if (p) await stopDaemonProcess(p);
   await ctx.pg?.stop();
   ctx.tmp?.remove();
@@ -154,6 +157,79 @@ R("a revoke on C ends the device's stream through B at once, and its certificate
     }
   } finally {
     close();
+  }
+});
+
+R("a node through B that stops reading holds up no other node through B, and a revoke still ends the other's stream at once", async () => {
+  const pairVia = async (name: string) => {
+    const code = json<{ code: string }>(await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", ctx.data.a])).code;
+    const state = join(ctx.tmp.path, name);
+    const { result } = await cliPair(ctx.data.b, ["--daemon", ctx.bReady.listen, "--pin", code, "--name", name], state);
+    return { state, id: result.deviceId };
+  };
+  const slow = await pairVia("stalled");
+  const fast = await pairVia("reader");
+  const register = (id: string, maxConcurrency: number) => ({
+    register: { deviceId: id, capabilities: [{ name: "echo", description: "", inputSchema: "", outputSchema: "" }], platform: "x", version: "1", maxConcurrency },
+  });
+  const pkg = loadPackageDefinition(tetherPackageDefinition()) as unknown as { tether: { v1: { Orchestrator: ServiceClientConstructor } } };
+  type Dispatch = (req: object, cb: (err: { code: number; details: string } | null, job: { id: string }) => void) => void;
+  const orch = new pkg.tether.v1.Orchestrator(`unix://${ctx.aReady.adminSocket}`, credentials.createInsecure(), {
+    "grpc.max_send_message_length": 4 << 20,
+  }) as unknown as Client & {
+    Dispatch: Dispatch;
+  };
+  const dispatch = (deviceId: string, input: Buffer) =>
+    new Promise<string>((resolve, reject) =>
+      orch.Dispatch({ deviceId, capability: "echo", input, timeoutMs: 600_000 }, (err, job) => (err ? reject(new Error(err.details)) : resolve(job.id))),
+    );
+  const stalled = await rawNodeStream(ctx.bReady.listen, slow.state);
+  ctx.stalled = stalled;
+  const reader = await rawNodeStream(ctx.bReady.listen, fast.state);
+  try {
+    // The stalled node registers, then never reads again, while jobs of ~900 KB each pile up for it.
+    await new Promise<void>((resolve) => {
+      stalled.stream.once("data", () => resolve());
+      stalled.stream.write(register(slow.id, 64));
+    });
+    stalled.stream.pause();
+    stalled.stream.on("error", () => {}); // it ends when the test closes it
+    const big = Buffer.from(JSON.stringify("x".repeat(900_000)));
+    for (let i = 0; i < 24; i++) await dispatch(slow.id, big);
+    // The reader, on the same replica (so on the same connection to the active), still gets its job at once.
+    const jobs: string[] = [];
+    reader.stream.on("data", (m: { job?: { jobId: string } }) => {
+      if (m.job) jobs.push(m.job.jobId);
+    });
+    reader.stream.write(register(fast.id, 1));
+    await waitFor(async () => {
+      const l = await cli(["devices", "list", "--json", "--data-dir", ctx.data.a]);
+      return (JSON.parse(l.stdout) as { id: string; online: boolean }[]).find((d) => d.id === fast.id)?.online ? true : undefined;
+    }, "the reader online");
+    const sentAt = Date.now();
+    const jobId = await dispatch(fast.id, Buffer.from('"small"'));
+    await waitFor(() => (jobs.includes(jobId) ? true : undefined), "the reader's job delivered past the stalled node's backlog", 5_000);
+    const deliveredMs = Date.now() - sentAt;
+    // And its revocation ends its stream at once, whatever waits on the connection.
+    const ended = streamEnd(reader.stream);
+    const t0 = Date.now();
+    json(await cli(["devices", "revoke", fast.id, "--json", "--data-dir", ctx.data.c]));
+    const answeredMs = Date.now() - t0;
+    const end = await Promise.race([ended, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000))]);
+    assert.ok(end, "the reader's stream did not end within 5 s of the revoke");
+    const endedMs = Date.now() - t0;
+    assert.is(end.code, 7, end.details); // PERMISSION_DENIED, the active's own status
+    assert.match(end.details, /revoked/);
+    assert.ok(endedMs < answeredMs + 1_000, `ended ${endedMs} ms after the revoke (answered at ${answeredMs} ms)`);
+    console.log(
+      `    behind a stalled node's ~21 MB: the reader's job delivered in ${deliveredMs} ms; its stream ended ${endedMs} ms after the revoke call (answered at ${answeredMs} ms)`,
+    );
+  } finally {
+    orch.close();
+    reader.close();
+    // Its channel closed with the stream paused: its connection stays open and never reads again
+    // (a peer gone silent), with megabytes B cannot write; the takeover below must not wait for it.
+    stalled.close();
   }
 });
 
@@ -267,6 +343,8 @@ R("kill -9 of the active: a replica takes over on its own port, the node carries
       20_000,
     );
     const tookOverMs = Date.now() - killedAt;
+    // B still holds the stalled node's connection (above), with megabytes it cannot write: a takeover does not wait for it.
+    assert.ok(tookOverMs < 5_000, `a replica took over ${tookOverMs} ms after the kill`);
     assert.is(tookOver.now.listen, tookOver.was.listen, "it took over on its own port");
     assert.is(tookOver.now.role, "active");
     const other = tookOver.p === ctx.b ? ctx.data.c : ctx.data.b;

@@ -416,6 +416,7 @@ export async function startDaemon(
       run: async () => {
         const closed = listener.close();
         await shutdown(nodeServer);
+        listener.destroyConnections();
         await closed;
       },
     });

@@ -163,6 +163,7 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     cleanups.push(async () => {
       const closed = listener.close();
       await shutdown(nodeServer);
+      listener.destroyConnections();
       await closed;
     });
     let port: number;

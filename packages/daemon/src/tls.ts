@@ -105,6 +105,8 @@ export class TlsListener {
   #ca: string;
   /** raw sockets whose TLS handshake is in progress, by "address port" */
   readonly #handshaking = new Map<string, Socket>();
+  /** connections whose handshake is done (HTTP/2 sessions of gRPC's), to be destroyed if gRPC's shutdown leaves one */
+  readonly #established = new Set<TLSSocket>();
   /** handshakes in progress by source address */
   readonly #perAddress = new Tally();
   #refused = 0;
@@ -142,6 +144,8 @@ export class TlsListener {
       this.#handshakeDone(socket);
       // From here errors are the HTTP/2 session's to report; an unhandled one would throw.
       socket.on("error", () => {});
+      this.#established.add(socket);
+      socket.once("close", () => this.#established.delete(socket));
       o.injector.injectConnection(socket);
     });
     // A failed or timed-out handshake: Node leaves closing the socket to us.
@@ -196,6 +200,19 @@ export class TlsListener {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const raw of this.#handshaking.values()) raw.destroy();
     return closed;
+  }
+
+  /**
+   * Destroy the connections still open: call after gRPC's (forced) shutdown. A peer that stopped
+   * reading keeps its socket open while data waits to be written to it, after its HTTP/2 session
+   * was destroyed; waiting for it would hold up a stop (and a replica's takeover) until TCP
+   * gives up. Returns how many there were.
+   */
+  destroyConnections(): number {
+    const n = this.#established.size;
+    for (const s of this.#established) s.destroy();
+    this.#established.clear();
+    return n;
   }
 
   #accepted(raw: Socket): void {

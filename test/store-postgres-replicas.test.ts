@@ -15,6 +15,7 @@ import type { Client, ServiceClientConstructor } from "@grpc/grpc-js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { tetherPackageDefinition } from "@tether/wire";
+import { WATCH_ENDS_PATH } from "../packages/daemon/src/stream-ends.ts";
 import { cli, cliPair, rawNodeStream, spawnCli, startDaemonWith, stopDaemonProcess, streamEnd, tempDir, waitFor } from "./helpers.ts";
 import type { Ready } from "./helpers.ts";
 import { startPostgres } from "./postgres.ts";
@@ -298,6 +299,19 @@ R("forwarding headers from anyone but a replica are refused, and the Admin servi
       assert.match(err?.details ?? "", /FORWARD_REFUSED/);
       const fine = await new Promise<{ code: number; details: string } | null>((resolve) => node.GetJwks({}, new Metadata(), (e) => resolve(e)));
       assert.is(fine, null, `the same call without the header: ${fine?.details}`);
+      // Nor may a device listen to the ends the active signals to its replicas.
+      const watch = node.makeServerStreamRequest(
+        WATCH_ENDS_PATH,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        new Metadata(),
+        {},
+      );
+      watch.on("data", () => assert.unreachable("a device heard a stream end"));
+      const watched = await streamEnd(watch as unknown as NodeJS.ReadableStream);
+      assert.is(watched.code, 7, watched.details);
+      assert.match(watched.details, /FORWARD_REFUSED/);
     } finally {
       node.close();
     }

@@ -23,6 +23,7 @@ import { openDaemonStore } from "./stores.js";
 import { CLUSTER_TABLE, clusterAddress } from "./cluster.js";
 import type { ClusterTables } from "./cluster.js";
 import { ForwardedCalls, forwardable } from "./forwarded.js";
+import { CLUSTER_SERVICE, StreamEnds } from "./stream-ends.js";
 import type { ForwardOrigin } from "./forward.js";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { DaemonConfig, LiveConfig } from "./config.js";
@@ -186,6 +187,7 @@ export async function startDaemon(
     log.info("standby: another daemon holds the database; this one takes over when it is gone", { dataDir: config.dataDir }),
   );
   const { store, keys } = opened;
+  if (config.postgres?.standby) log.info("standby: the writer lock is this daemon's now; loading the state from the database", { dataDir: config.dataDir });
   if (keys.created) log.info("root CA created", { store: opened.where, caFingerprint: keys.ca.fingerprint });
   const health = new StoreHealth(store, now);
   /** PostgreSQL: whether the last check reached the database (health answers NOT_SERVING while it does not) */
@@ -290,7 +292,10 @@ export async function startDaemon(
     const index = new DeviceIndex(now, o.renewalOverlapMs);
     let jobs: JobManager | undefined;
     let revocations: Revocations | undefined;
+    /** On PostgreSQL: ends of forwarded streams, told to the replicas first (stream-ends.ts) */
+    let streamEnds: StreamEnds | undefined;
     const hub = new NodeHub({
+      onEndForwarded: (call, code, details) => streamEnds?.end(call, code, details),
       crl: () => revocations?.current(),
       index,
       pairing,
@@ -386,6 +391,8 @@ export async function startDaemon(
     if (opened.kind === "postgresql") {
       // Replicas forward every call here (forward.ts); forwarded.ts checks who forwarded it.
       const fw = new ForwardedCalls(authority.caCertDer, now);
+      streamEnds = new StreamEnds(fw);
+      nodeServer.addService(CLUSTER_SERVICE, streamEnds.service());
       nodeServer.addService(svc.Pairing.service, forwardable(svc.Pairing.service, { tls: pairingImpl }, fw));
       nodeServer.addService(svc.Node.service, forwardable(svc.Node.service, { tls: nodeImpl }, fw));
       nodeServer.addService(svc.Orchestrator.service, forwardable(svc.Orchestrator.service, forwardedAdmin.Orchestrator, fw));

@@ -31,6 +31,11 @@ export const FORWARDED_CERT_HEADER = "tether-forwarded-cert-bin";
 export const FORWARDED_FOR_HEADER = "tether-forwarded-for";
 /** Set to `admin-socket` on calls made on the replica's admin socket. */
 export const FORWARDED_ORIGIN_HEADER = "tether-forwarded-origin";
+/**
+ * On a forwarded stream: its number at the replica, so that the active can end it there at once
+ * over a connection of its own (stream-ends.ts), ahead of whatever is queued on the shared one.
+ */
+export const FORWARDED_STREAM_HEADER = "tether-forwarded-stream";
 /** Every header of this prefix is the replica's to set: one a client sent is dropped. */
 export const FORWARDED_PREFIX = "tether-forwarded-";
 
@@ -108,10 +113,61 @@ function fromUpstream(s: Partial<StatusObject>, c: Client): Partial<StatusObject
   return asError(s);
 }
 
+/**
+ * The replica's forwarded streams by number, so that an end the active signals on its own
+ * connection (stream-ends.ts) reaches the caller at once; the active's status, arriving later
+ * on the shared connection, then finds the call ended.
+ */
+export class ForwardedStreams {
+  #seq = 0;
+  readonly #open = new Map<string, (code: status, details: string) => void>();
+
+  open(end: (code: status, details: string) => void): string {
+    const id = String(++this.#seq);
+    this.#open.set(id, end);
+    return id;
+  }
+
+  close(id: string): void {
+    this.#open.delete(id);
+  }
+
+  /** End stream `id` with the active's status; false when it is not open (already ended, or not ours). */
+  end(id: string, code: status, details: string): boolean {
+    const fn = this.#open.get(id);
+    if (!fn) return false;
+    this.#open.delete(id);
+    fn(code, details);
+    return true;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+}
+
+/**
+ * A forwarded stream's bookkeeping: its number in `streams` (sent as FORWARDED_STREAM_HEADER),
+ * and whether it ended already (by a signalled end), after which the active's own status and
+ * messages for it are dropped.
+ */
+function track(streams: ForwardedStreams | undefined, md: Metadata, call: Answering, up: () => { cancel(): void } | undefined): { ended(): boolean; done(): void } {
+  let ended = false;
+  if (!streams) return { ended: () => false, done: () => undefined };
+  const id = streams.open((code, details) => {
+    ended = true;
+    call.emit("error", asError({ code, details }));
+    up()?.cancel();
+  });
+  md.set(FORWARDED_STREAM_HEADER, id);
+  return { ended: () => ended, done: () => streams.close(id) };
+}
+
 /** The active daemon's answers, back to the caller: headers, messages (with flow control), the status. */
-function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>, call: Answering, c: Client): void {
+function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>, call: Answering, c: Client, t: { ended(): boolean; done(): void }): void {
   up.on("metadata", (md: Metadata) => call.sendMetadata(md));
   up.on("data", (b: Buffer) => {
+    if (t.ended()) return;
     if (!call.write(b)) {
       up.pause();
       call.once("drain", () => up.resume());
@@ -119,13 +175,15 @@ function answerFrom(up: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer
   });
   up.on("error", () => {}); // the status below says it
   up.on("status", (s: StatusObject) => {
+    t.done();
+    if (t.ended()) return;
     if (s.code === status.OK) call.end(s.metadata);
     else call.emit("error", fromUpstream(s, c));
   });
 }
 
 /** The handlers of `def` (opaque) that forward each call to `upstream()` as made on `origin`. */
-export function forwardingService(def: ServiceDefinition, upstream: () => Client | undefined, origin: ForwardOrigin): UntypedServiceImplementation {
+export function forwardingService(def: ServiceDefinition, upstream: () => Client | undefined, origin: ForwardOrigin, streams?: ForwardedStreams): UntypedServiceImplementation {
   const out: UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(def)) {
     const path = m.path;
@@ -144,9 +202,16 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
       out[name] = (call: ServerWritableStream<Buffer, Buffer>) => {
         const c = upstream();
         if (!c) return void call.emit("error", asError(NO_ACTIVE));
-        const up = c.makeServerStreamRequest(path, bytes, bytes, call.request, upstreamMetadata(call, origin), callOptions(call));
-        call.on("cancelled", () => up.cancel());
-        answerFrom(up, call, c);
+        const md = upstreamMetadata(call, origin);
+        let up: ClientReadableStream<Buffer> | undefined;
+        const t = track(streams, md, call, () => up);
+        up = c.makeServerStreamRequest(path, bytes, bytes, call.request, md, callOptions(call));
+        const u = up;
+        call.on("cancelled", () => {
+          t.done();
+          u.cancel();
+        });
+        answerFrom(u, call, c, t);
       };
     } else if (!m.responseStream) {
       out[name] = (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
@@ -170,7 +235,10 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
       out[name] = (call: ServerDuplexStream<Buffer, Buffer>) => {
         const c = upstream();
         if (!c) return void call.emit("error", asError(NO_ACTIVE));
-        const up = c.makeBidiStreamRequest(path, bytes, bytes, upstreamMetadata(call, origin), callOptions(call));
+        const md = upstreamMetadata(call, origin);
+        let pending: ClientDuplexStream<Buffer, Buffer> | undefined;
+        const t = track(streams, md, call, () => pending);
+        const up = (pending = c.makeBidiStreamRequest(path, bytes, bytes, md, callOptions(call)));
         call.on("data", (b: Buffer) => {
           if (!up.write(b)) {
             call.pause();
@@ -179,8 +247,11 @@ export function forwardingService(def: ServiceDefinition, upstream: () => Client
         });
         call.on("end", () => up.end());
         call.on("error", () => up.cancel());
-        call.on("cancelled", () => up.cancel());
-        answerFrom(up, call, c);
+        call.on("cancelled", () => {
+          t.done();
+          up.cancel();
+        });
+        answerFrom(up, call, c, t);
       };
     }
   }

@@ -70,7 +70,7 @@ export class ForwardedCalls {
   async adopt(call: Call): Promise<ForwardOrigin | undefined> {
     if (!ForwardedCalls.carriesForwarding(call)) return undefined;
     const md = call.metadata.getMap();
-    const replica = await this.#replicaOf(call.getAuthContext?.()?.sslPeerCertificate);
+    const replica = await this.replicaOf(call.getAuthContext?.()?.sslPeerCertificate);
     if (!replica) throw new ForwardRefused("FORWARD_REFUSED: forwarding headers are accepted only from a replica daemon of this authority");
     VIA.set(call, replica);
     const via = `replica ${replica}`;
@@ -95,7 +95,8 @@ export class ForwardedCalls {
     return "tls";
   }
 
-  async #replicaOf(cert: PeerCert | undefined): Promise<string | undefined> {
+  /** The replica id of a peer certificate that is a replica certificate of this CA, valid now (else undefined). */
+  async replicaOf(cert: PeerCert | undefined): Promise<string | undefined> {
     if (!cert?.raw || !cert.fingerprint256) return undefined;
     const now = this.#now();
     const hit = this.#checked.get(cert.fingerprint256);

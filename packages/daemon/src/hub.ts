@@ -71,6 +71,7 @@ export class NodeHub implements NodeDirectory {
   readonly #registrationTimeoutMs: number;
   readonly #idleTimeoutMs: number;
   readonly #crl: () => SignedCrl | undefined;
+  readonly #onEndForwarded: (call: Call, code: status, details: string) => void;
   readonly #indexUpdateDelayMs: number;
   readonly #onRefused: (code: string) => void;
   readonly #devices = new Map<string, DeviceRecord>();
@@ -95,8 +96,11 @@ export class NodeHub implements NodeDirectory {
     indexUpdateDelayMs?: number;
     /** told of each stream refused by the certificate check, with its code (the daemon's metrics) */
     onRefused?: (code: string) => void;
+    /** told first when a stream a replica forwards is ended here, so that the replica ends it at once (stream-ends.ts) */
+    onEndForwarded?: (call: Call, code: status, details: string) => void;
   }) {
     this.#onRefused = o.onRefused ?? (() => undefined);
+    this.#onEndForwarded = o.onEndForwarded ?? (() => undefined);
     this.#indexUpdateDelayMs = o.indexUpdateDelayMs ?? 0;
     this.#crl = o.crl ?? (() => undefined);
     this.#index = o.index;
@@ -272,6 +276,7 @@ export class NodeHub implements NodeDirectory {
   }
 
   #end(s: Session, code: status, details: string): void {
+    if (s.via) this.#onEndForwarded(s.call, code, details);
     try {
       s.call.emit("error", { code, details });
     } catch {

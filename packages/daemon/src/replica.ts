@@ -13,7 +13,8 @@
 import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
-import { Client, Server, ServerCredentials, connectivityState, credentials } from "@grpc/grpc-js";
+import { Client, Metadata, Server, ServerCredentials, connectivityState, credentials } from "@grpc/grpc-js";
+import type { StatusObject } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { derToPem, generateP256KeyPair } from "@tether/ca";
 import { MAX_ADMIN_MESSAGE_BYTES, MAX_NODE_MESSAGE_BYTES } from "@tether/wire";
@@ -23,7 +24,9 @@ import type { KeyFiles } from "./authority.js";
 import type { DaemonConfig } from "./config.js";
 import { ADMIN_SOCKET_NAME, formatHostPort, parseHostPort, redactStoreUrl } from "./config.js";
 import { DaemonError, describe } from "./errors.js";
-import { forwardingService, opaque } from "./forward.js";
+import { ForwardedStreams, forwardingService, opaque } from "./forward.js";
+import { WATCH_ENDS_PATH, decodeEnd } from "./stream-ends.js";
+import type { StreamEnd } from "./stream-ends.js";
 import type { Logger } from "./log.js";
 import { PG_START_TIMEOUT_MS, pgOpenFailure } from "./stores.js";
 import { TlsListener, cachePeerCertificates, resolveListenerLimits } from "./tls.js";
@@ -96,7 +99,21 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     const replicaId = `r-${nodeRandomBytes(4).toString("hex")}`;
 
     // The way to the active daemon: a client certificate of its own, made anew with each channel.
-    let upstream: { client: Client; address: string; epoch: number; madeAt: number } | undefined;
+    type Upstream = { client: Client; ends: Client; address: string; epoch: number; madeAt: number };
+    let upstream: Upstream | undefined;
+    const streams = new ForwardedStreams();
+    /** Hear the active's ends of the streams forwarded through this replica (stream-ends.ts); again after a second if it breaks. */
+    const watchEnds = (u: Upstream) => {
+      if (upstream !== u) return;
+      const w = u.ends.makeServerStreamRequest(WATCH_ENDS_PATH, (b: Buffer) => b, decodeEnd, Buffer.alloc(0), new Metadata(), {});
+      w.on("data", (e: StreamEnd) => streams.end(e.stream, e.code, e.details));
+      w.on("error", () => {}); // the status below says it
+      w.on("status", (st: StatusObject) => {
+        if (upstream !== u) return;
+        log.debug("replica: the stream-ends watch ended; watching again in a second", { replicaId, code: st.code, details: st.details });
+        setTimeout(() => watchEnds(u), 1_000).unref();
+      });
+    };
     const connect = async (rec: ActiveRecord) => {
       const kp = await generateP256KeyPair();
       const cert = await ca.issueReplicaCert({ replicaId, publicKeySpkiDer: kp.publicKeySpkiDer, now: now(), randomBytes: (n) => new Uint8Array(nodeRandomBytes(n)) });
@@ -110,9 +127,21 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 1_000,
       });
+      // The ends of forwarded streams come on a connection of their own (a local subchannel
+      // pool: not the shared one), so that none waits behind the streams' own messages.
+      const ends = new Client(rec.address, creds, {
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.keepalive_time_ms": 10_000,
+        "grpc.keepalive_timeout_ms": 5_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        "grpc.initial_reconnect_backoff_ms": 100,
+        "grpc.max_reconnect_backoff_ms": 1_000,
+      });
       const old = upstream;
-      upstream = { client, address: rec.address, epoch: rec.epoch, madeAt: now() };
+      upstream = { client, ends, address: rec.address, epoch: rec.epoch, madeAt: now() };
       old?.client.close();
+      old?.ends.close();
+      watchEnds(upstream);
       log.info("replica: forwarding to the active daemon", { replicaId, active: rec.address, writerEpoch: rec.epoch });
     };
     const health = new HealthImplementation({ "": "NOT_SERVING" });
@@ -133,6 +162,7 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     cleanups.push(() => {
       clearInterval(timer);
       upstream?.client.close();
+      upstream?.ends.close();
       upstream = undefined;
     });
     const to = () => upstream?.client;
@@ -148,7 +178,7 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     });
     for (const name of ["Pairing", "Node", "Orchestrator"] as const) {
       const def = opaque(svc[name].service);
-      nodeServer.addService(def, forwardingService(def, to, "tls"));
+      nodeServer.addService(def, forwardingService(def, to, "tls", streams));
     }
     health.addToServer(nodeServer);
     cachePeerCertificates();

@@ -15,7 +15,15 @@ export type Fleet = {
   /** Give the clients their devices (spread evenly) and make their TLS contexts, before any clock starts. */
   prepare(caPem: string, devices: DeviceCreds[]): Promise<void>;
   /** Open one stream per device, `concurrency` handshakes at a time in each client, all clients at once (client i to `addresses[i % n]` when given, else to `address`). */
-  connect(o: { mode: "tether" | "baseline"; address: string; addresses?: string[]; concurrency: number; echo?: boolean; reportEnds?: boolean; limitPerClient?: number }): Promise<Connected>;
+  connect(o: {
+    mode: "tether" | "baseline";
+    address: string;
+    addresses?: string[];
+    concurrency: number;
+    echo?: boolean;
+    reportEnds?: boolean;
+    limitPerClient?: number;
+  }): Promise<Connected>;
   /** Drop every connection (call after the server has stopped, so that it closed them first). */
   reset(): Promise<void>;
   /** Resolves with the (monotonic) time the last of `perClient[i]` pushes arrived at every client. */

@@ -93,8 +93,14 @@ P("a daemon on an empty database makes the CA there, sealed; a node pairs and ru
       all.some((r) => /BEGIN|PRIVATE KEY|ed25519Seed|aes256gcmKey/.test(r.v)),
       "key material in the clear in the database",
     );
-    // Only this replica's own server certificate is on its disk.
-    assert.equal(readdirSync(join(data, "ca")).sort(), ["server.hosts", "server.key", "server.pem"]);
+    // Only this replica's own server certificate is on its disk, and the CA's certificate (public, for the CLI): no CA key.
+    assert.equal(readdirSync(join(data, "ca")).sort(), ["ca.pem", "server.hosts", "server.key", "server.pem"]);
+    assert.is(
+      readFileSync(join(data, "ca", "ca.pem"), "utf8")
+        .trim()
+        .startsWith("-----BEGIN CERTIFICATE-----"),
+      true,
+    );
     assert.not.ok(existsSync(join(data, "store")), "a LevelDB store was made");
 
     const node = join(ctx.tmp.path, "node-a");

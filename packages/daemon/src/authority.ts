@@ -278,6 +278,10 @@ export async function openKeys(o: { shared: KeyPlace; local: KeyPlace; now: numb
   const sealKey = readHexKey(shared, "seal.key", "aes256gcmKey", "seals the pairing codes kept in the store");
   readLeaf(local, "server");
   readLeaf(shared, "signer");
+  // With the keys elsewhere (a database's vault), the CA's certificate, public, also in the data
+  // directory: what `tether health --daemon ... --data-dir`, and the other commands that verify
+  // the daemon by its data directory, read.
+  if (shared !== local && local.read("ca.pem") !== ca.certPem) await local.write("ca.pem", ca.certPem, 0o644);
   const { secretKey, publicKey } = identityFromSeed(seed);
   return { shared, local, ca, tokenKey: { publicKey, secretKey: new Secret(secretKey, "TokenKey") }, sealKey: new Secret(sealKey, "SealKey"), created };
 }

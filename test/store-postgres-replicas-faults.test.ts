@@ -352,6 +352,7 @@ R("PostgreSQL stopped: calls through a replica are refused UNAVAILABLE and chang
     daemons.map(([n, p]) => `${n} ${p.child.exitCode === null && p.child.signalCode === null ? "running" : `exited ${p.child.exitCode ?? p.child.signalCode}`}`).join(", ");
   let down = {} as CliResult;
   let refusedMint = {} as CliResult;
+  let healthDown = {} as CliResult;
   let late = {} as CliResult;
   let lateMs = 0;
   let duringOutage = "";
@@ -367,6 +368,15 @@ R("PostgreSQL stopped: calls through a replica are refused UNAVAILABLE and chang
       20_000,
     );
     refusedMint = await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", ctx.data.b], { timeoutMs: 40_000 });
+    // B's health, on its listener, is the active's: NOT_SERVING while the database does not answer.
+    healthDown = await waitFor(
+      async () => {
+        const r = await cli(["health", "--daemon", ctx.bReady.listen, "--data-dir", ctx.data.b, "--json"], { timeoutMs: 20_000 });
+        return r.code !== 0 ? r : undefined;
+      },
+      "B's health NOT_SERVING during the outage",
+      15_000,
+    );
     // A replica started while the database is down: it says so and exits 3, within seconds.
     const startedAt = Date.now();
     late = await cli(["daemon", "--data-dir", join(ctx.tmp.path, "late"), "--listen", "127.0.0.1:0", "--replica", ...ctx.store], { timeoutMs: 30_000 });
@@ -396,6 +406,12 @@ R("PostgreSQL stopped: calls through a replica are refused UNAVAILABLE and chang
     );
   }
   const backMs = Date.now() - backAt;
+  assert.match(healthDown.stdout + healthDown.stderr, /NOT_SERVING|not serving/i, healthDown.stdout + healthDown.stderr);
+  await waitFor(
+    async () => ((await cli(["health", "--daemon", ctx.bReady.listen, "--data-dir", ctx.data.b, "--json"])).code === 0 ? true : undefined),
+    "B's health SERVING again",
+    15_000,
+  );
   const liveData = (live[0] as (typeof live)[number])[2];
   assert.match(await mint(liveData), /^\d{3}-\d{4}-\d{4}$/);
   assert.is(await minted(liveData), mintedBefore + 1, "the mint refused during the outage left nothing");

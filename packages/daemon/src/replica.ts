@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { join } from "node:path";
-import { Client, Metadata, Server, ServerCredentials, connectivityState, credentials } from "@grpc/grpc-js";
+import { Client, Metadata, Server, ServerCredentials, credentials } from "@grpc/grpc-js";
 import type { StatusObject } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { derToPem, generateP256KeyPair } from "@tether/ca";
@@ -152,9 +152,9 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
       } catch (err) {
         log.debug("replica: reading the active daemon's address failed", { error: describe(err) });
       }
-      // Serving while the way to the active daemon is up (or being made); not once it failed.
-      const state = upstream?.client.getChannel().getConnectivityState(true);
-      health.setStatus("", state !== undefined && state !== connectivityState.TRANSIENT_FAILURE && state !== connectivityState.SHUTDOWN ? "SERVING" : "NOT_SERVING");
+      // Serving while the active daemon answers that it serves: not while the way to it is down,
+      // nor while it says NOT_SERVING itself (its database does not answer, say).
+      health.setStatus("", upstream && (await activeServes(upstream.client)) ? "SERVING" : "NOT_SERVING");
     };
     await poll();
     const timer = setInterval(() => void poll(), ACTIVE_POLL_MS);
@@ -244,4 +244,20 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     if (err instanceof PgStoreError) throw pgOpenFailure(err, where, PgStoreError);
     throw err;
   }
+}
+
+/** The active daemon's own answer to grpc.health.v1.Health/Check (service ""), within a poll's time: true for SERVING. */
+function activeServes(client: Client): Promise<boolean> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      () => Buffer.alloc(0), // HealthCheckRequest{service: ""}: every field at its default
+      (b: Buffer) => b,
+      {},
+      new Metadata(),
+      { deadline: Date.now() + ACTIVE_POLL_MS - 100 },
+      // HealthCheckResponse{status = 1}: the varint after tag 0x08; SERVING is 1
+      (err, res) => resolve(!err && res !== undefined && res[0] === 0x08 && res[1] === 1),
+    );
+  });
 }

@@ -9,14 +9,32 @@
  * listener, are refused; kill -9 of A and a replica takes over on its own port, the node
  * (given B and C) carries on, and the other replica forwards to the new active.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { awaitSignedMessage, identitySign } from "@tether/crypto";
 import { Metadata, credentials, loadPackageDefinition } from "@grpc/grpc-js";
 import type { Client, ServiceClientConstructor } from "@grpc/grpc-js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { tetherPackageDefinition } from "@tether/wire";
 import { WATCH_ENDS_PATH } from "../packages/daemon/src/stream-ends.ts";
-import { cli, cliPair, rawNodeStream, spawnCli, startDaemonWith, stopDaemonProcess, streamEnd, tempDir, waitFor } from "./helpers.ts";
+import {
+  call,
+  cli,
+  cliPair,
+  handshakeFinish,
+  handshakeStart,
+  nodeKeys,
+  pinParts,
+  rawNodeStream,
+  rawPairing,
+  spawnCli,
+  startDaemonWith,
+  stopDaemonProcess,
+  streamEnd,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 import type { Ready } from "./helpers.ts";
 import { startPostgres } from "./postgres.ts";
 import type { TestPostgres } from "./postgres.ts";
@@ -116,6 +134,30 @@ R("a node pairs through B with a code minted on C, runs on B, takes work dispatc
   } finally {
     node.child.kill("SIGTERM");
     await node.exited;
+  }
+});
+
+R("one pairing over three daemons: Start through B, Reveal through C, Finish on A, Await through B, approved on C's admin socket", async () => {
+  const code = json<{ code: string }>(await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", ctx.data.a])).code;
+  const [b, c, a] = [rawPairing(ctx.bReady.listen), rawPairing(ctx.cReady.listen), rawPairing(ctx.aReady.listen)];
+  try {
+    const h = await handshakeStart(b, pinParts(code), nodeKeys(), { name: "roaming" }, { reveal: false });
+    const reveal = await call<{ daemonConfirmation: Uint8Array }>(c, "Reveal", { sessionId: h.start.sessionId, ya: h.ya });
+    assert.equal(new Uint8Array(reveal.daemonConfirmation), new Uint8Array(h.session.daemonConfirmation), "C's Reveal proves the daemon B's Start spoke to");
+    const { requestId } = await handshakeFinish(a, h);
+    const timestamp = Date.now();
+    const stream = b.Await({ requestId, timestamp, signature: identitySign(h.keys.secretKey, awaitSignedMessage(requestId, timestamp)) });
+    const answer = new Promise<{ state: string; certificate: Uint8Array }>((resolve, reject) => {
+      stream.on("data", (m: { state: string; certificate: Uint8Array }) => m.state !== "pending" && resolve(m));
+      stream.on("error", reject);
+    });
+    const approved = json<{ state: string; certificateFingerprint: string }>(await cli(["pair", "approve", requestId, "--json", "--data-dir", ctx.data.c]));
+    assert.is(approved.state, "approved");
+    const got = await answer;
+    assert.is(got.state, "approved");
+    assert.is(createHash("sha256").update(got.certificate).digest("hex"), approved.certificateFingerprint, "the Await through B carries the certificate C's approval issued");
+  } finally {
+    for (const x of [a, b, c]) x.close();
   }
 });
 

@@ -10,7 +10,43 @@ import { AuditEvent } from "@tether/base";
 import { MIN_CODE_TTL_MS } from "./config.js";
 import type { PairingContext } from "./context.js";
 import { PairingError } from "./errors.js";
-import type { CodeRecord, PairingOp } from "./records.js";
+import type { CodePolicy, CodeRecord, PairingOp } from "./records.js";
+import { LABEL_RE, MAX_LABELS } from "./scope.js";
+
+/** The most devices one code may pair (`--uses`). */
+export const MAX_CODE_USES = 1000;
+
+/** Handshakes started against a code that did not pair a device (the attempt budget counts these). */
+export function failedAttempts(c: CodeRecord): number {
+  return c.attempts - (c.used ?? 0);
+}
+
+/**
+ * A code policy as the admin asked for it, checked; undefined when it asks for nothing.
+ * @throws PairingError INVALID_ARGUMENT
+ */
+export function checkPolicy(p: CodePolicy | undefined): CodePolicy | undefined {
+  if (!p) return undefined;
+  const out: CodePolicy = {};
+  const role = p.role as string | undefined;
+  if (role !== undefined && role !== "") {
+    if (role !== "node" && role !== "orchestrator") throw new PairingError("INVALID_ARGUMENT", 'role must be "node" or "orchestrator"');
+    out.role = role;
+  }
+  const labels = Object.entries(p.labels ?? {});
+  if (labels.length > MAX_LABELS) throw new PairingError("INVALID_ARGUMENT", `at most ${MAX_LABELS} labels`);
+  for (const [k, v] of labels) {
+    if (!LABEL_RE.test(k) || !LABEL_RE.test(v))
+      throw new PairingError("INVALID_ARGUMENT", `label ${JSON.stringify(`${k}=${v}`).slice(0, 140)}: keys and values must match [a-z0-9][a-z0-9._-]{0,62}`);
+  }
+  if (labels.length) out.labels = Object.fromEntries(labels);
+  if (p.approve) out.approve = true;
+  if (p.uses !== undefined && p.uses !== 0) {
+    if (!Number.isInteger(p.uses) || p.uses < 1 || p.uses > MAX_CODE_USES) throw new PairingError("INVALID_ARGUMENT", `uses must be a whole number from 1 to ${MAX_CODE_USES}`);
+    if (p.uses > 1) out.uses = p.uses;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
 
 export type MintedCode = { record: CodeRecord; code: Secret<string> };
 
@@ -33,12 +69,14 @@ export class CodeBook {
   }
 
   /**
-   * Mint a single-use pairing code. Only its stretched password is stored.
-   * @throws PairingError INVALID_ARGUMENT for a bad method or TTL; TOO_MANY_CODES.
+   * Mint a pairing code (single use, unless its policy allows more). Only its sealed password
+   * is stored.
+   * @throws PairingError INVALID_ARGUMENT for a bad method, TTL or policy; TOO_MANY_CODES.
    */
-  async mint(method: string, ttlMs?: number): Promise<MintedCode> {
+  async mint(method: string, ttlMs?: number, asked?: CodePolicy): Promise<MintedCode> {
     const { config, mutex, clock, random, repo, ca } = this.#ctx;
     if (method !== "pin" && method !== "qr") throw new PairingError("INVALID_ARGUMENT", 'method must be "pin" or "qr"');
+    const policy = checkPolicy(asked);
     const ttl = ttlMs === undefined || ttlMs === 0 ? config.defaultCodeTtlMs : ttlMs;
     if (!Number.isInteger(ttl) || ttl < MIN_CODE_TTL_MS || ttl > config.maxCodeTtlMs) {
       throw new PairingError("INVALID_ARGUMENT", `ttl must be between ${MIN_CODE_TTL_MS / 1000} and ${config.maxCodeTtlMs / 1000} seconds`);
@@ -80,9 +118,18 @@ export class CodeBook {
         expiresAt,
         attempts: 0,
         state: "active",
+        ...(policy ? { policy } : {}),
       };
+      const granted = policy
+        ? {
+            ...(policy.role ? { role: policy.role } : {}),
+            ...(policy.labels ? { labels: JSON.stringify(policy.labels) } : {}),
+            approve: Boolean(policy.approve),
+            uses: policy.uses ?? 1,
+          }
+        : {};
       await repo.batch([{ table: "codes", type: "put", value: record }], {
-        audit: [{ type: AuditEvent.CodeMinted, actor: "admin", subject: record.id, details: { method, selector, expiresAt } }],
+        audit: [{ type: AuditEvent.CodeMinted, actor: "admin", subject: record.id, details: { method, selector, expiresAt, ...granted } }],
       });
       this.#codes?.set(record.id, record);
       return { record, code: new Secret(code, "PairingCode") };
@@ -98,7 +145,7 @@ export class CodeBook {
 
   checkUsable(code: CodeRecord, now: number): void {
     if (code.state === "used") throw new PairingError("CODE_USED", "pairing code has already been used");
-    if (code.state === "burned" || code.attempts >= this.#ctx.config.maxCodeAttempts) {
+    if (code.state === "burned" || failedAttempts(code) >= this.#ctx.config.maxCodeAttempts) {
       throw new PairingError("CODE_BURNED", "pairing code was burned after too many failed attempts; mint a new one");
     }
     if (code.expiresAt <= now) throw new PairingError("CODE_EXPIRED", "pairing code has expired");

@@ -24,11 +24,12 @@ import {
 import type { NodeClaims, PairMethod, SessionKeys } from "@tether/crypto";
 import { AuditEvent } from "@tether/base";
 import type { CodeBook } from "./codes.js";
+import { failedAttempts } from "./codes.js";
 import type { PairingContext } from "./context.js";
 import { asInvalid, checkId } from "./context.js";
 import type { DeviceRegistry } from "./devices.js";
 import { PairingError } from "./errors.js";
-import type { RequestRecord } from "./records.js";
+import type { CodeRecord, RequestRecord } from "./records.js";
 
 export type StartInput = {
   version: number;
@@ -226,7 +227,7 @@ export class Handshakes {
       if (!code) throw new PairingError("CODE_EXPIRED", "pairing code has expired");
       const conf = req.nodeConfirmation instanceof Uint8Array ? req.nodeConfirmation : new Uint8Array();
       if (!confirmationMatches(session.keys.nodeConfirmation, conf)) {
-        if (code.state === "active" && code.attempts >= config.maxCodeAttempts) {
+        if (code.state === "active" && failedAttempts(code) >= config.maxCodeAttempts) {
           await this.#codes.put({ ...code, state: "burned" });
         }
         throw new PairingError("WRONG_CODE", "key confirmation failed: the pairing code does not match");
@@ -249,12 +250,16 @@ export class Handshakes {
         verificationCode: session.keys.verificationCode,
         method: session.method,
         codeId: code.id,
+        ...(code.policy ? { codePolicy: code.policy } : {}),
         createdAt: now,
         expiresAt: now + config.requestTtlMs,
       };
+      // Used up once it has paired as many devices as its policy allows (one, unless it says more).
+      const used = (code.used ?? 0) + 1;
+      const spent: CodeRecord = { ...code, used, requestId: request.id, ...(used >= (code.policy?.uses ?? 1) ? { state: "used" as const } : {}) };
       await repo.batch(
         [
-          { table: "codes", type: "put", value: { ...code, state: "used", requestId: request.id } },
+          { table: "codes", type: "put", value: spent },
           { table: "requests", type: "put", value: request },
           { table: "pendingRequests", type: "put", value: { id: request.id } },
         ],
@@ -269,7 +274,7 @@ export class Handshakes {
           ],
         },
       );
-      this.#codes.written({ ...code, state: "used", requestId: request.id });
+      this.#codes.written(spent);
       return request;
     });
   }

@@ -16,6 +16,7 @@ export { PairingManager } from "./manager.js";
 export { presenceWorthWriting } from "./devices.js";
 export { keyFingerprint } from "./requests.js";
 export type { MintedCode } from "./codes.js";
+export { MAX_CODE_USES } from "./codes.js";
 export type { Clock, PairingAuthority, RandomBytes } from "./context.js";
 export type { KeyRequest } from "./devices.js";
 export type { RevealOutput, StartInput, StartOutput } from "./handshake.js";
@@ -24,6 +25,7 @@ export { PAIRING_TABLES } from "./records.js";
 export { formatJobScope, jobScopeCovers, parseJobScope } from "./scope.js";
 export type {
   CapabilityInfo,
+  CodePolicy,
   CodeRecord,
   CodeState,
   DeviceRecord,

@@ -22,7 +22,7 @@ import type { DeviceListener, KeyRequest } from "./devices.js";
 import { Handshakes } from "./handshake.js";
 import type { RevealOutput, StartInput, StartOutput } from "./handshake.js";
 import { Preauthorizations } from "./preauth.js";
-import type { CodeRecord, DeviceRecord, JobScope, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
+import type { CodePolicy, CodeRecord, DeviceRecord, JobScope, PairingRepository, PreauthorizationRecord, RequestRecord, RequestState } from "./records.js";
 import { RequestBook } from "./requests.js";
 import type { RequestView } from "./requests.js";
 
@@ -62,8 +62,8 @@ export class PairingManager {
   }
 
   /** {@inheritDoc CodeBook.mint} */
-  mintCode(method: string, ttlMs?: number): Promise<MintedCode> {
-    return this.#codes.mint(method, ttlMs);
+  mintCode(method: string, ttlMs?: number, policy?: CodePolicy): Promise<MintedCode> {
+    return this.#codes.mint(method, ttlMs, policy);
   }
 
   /** {@inheritDoc Handshakes.start} */
@@ -84,6 +84,11 @@ export class PairingManager {
    */
   async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
     const created = await this.#handshakes.finish(req);
+    // A code the admin minted with --approve: approved at once, as the code's (audit actor "code:ID").
+    if (created.codePolicy?.approve) {
+      const approved = await this.#requests.approveBy(this.#requests.pendingById(created.id), undefined, `code:${created.codeId}`);
+      return { ...created, state: "approved", role: approved.role ?? created.codePolicy.role ?? created.requestedRole };
+    }
     // Factory-provisioned keys are approved at once; the code was still required above.
     return this.#preauthorizations.approveIfPreauthorized(created);
   }

@@ -4,6 +4,14 @@ import type { Op, Repository } from "@tether/base";
 export type CodeState = "active" | "used" | "burned";
 
 /** A pairing code. Only the CPace password (PRS) is stored, sealed (encrypted), never the code. */
+/**
+ * What a code grants the requests made with it, chosen by the admin who minted it
+ * (`tether pair code --role --label --approve --uses`): the role and labels given at approval,
+ * approval at once when the handshake finishes (`approve`), and how many devices may pair with
+ * it within its lifetime (`uses`, 1 when absent).
+ */
+export type CodePolicy = { role?: "node" | "orchestrator"; labels?: Record<string, string>; approve?: boolean; uses?: number };
+
 export type CodeRecord = {
   id: string;
   method: "pin" | "qr";
@@ -14,7 +22,10 @@ export type CodeRecord = {
   expiresAt: number;
   attempts: number; // handshakes started against this code
   state: CodeState;
-  requestId?: string; // the request it created, once used
+  requestId?: string; // the request it created, once used (the last one, for a code of several uses)
+  policy?: CodePolicy;
+  /** devices that paired with it so far (absent: none); it is "used" once this reaches its uses */
+  used?: number;
 };
 
 export type RequestState = "pending" | "approved" | "rejected" | "expired";
@@ -31,6 +42,8 @@ export type RequestRecord = {
   verificationCode: string;
   method: "pin" | "qr";
   codeId: string;
+  /** the policy of the code it was made with, as minted (absent: none) */
+  codePolicy?: CodePolicy;
   createdAt: number;
   expiresAt: number;
   decidedAt?: number;

@@ -223,7 +223,8 @@ export class RequestBook {
     return this.#decide(pick, async (r, now) => {
       await this.#devices.refuseRevoked(r.deviceId);
       const previous = await this.#ctx.repo.get("devices", r.deviceId);
-      const finalRole = granted ?? (r.requestedRole as Role);
+      // The admin's choice now, else the code's (chosen when it was minted), else what the node asked for.
+      const finalRole = granted ?? r.codePolicy?.role ?? (r.requestedRole as Role);
       if (jobScope && finalRole !== "orchestrator") {
         throw new PairingError("INVALID_ARGUMENT", `a job scope is only for an orchestrator; this request would be approved as "${finalRole}"`);
       }
@@ -245,6 +246,7 @@ export class RequestBook {
       };
       const device: DeviceRecord = {
         ...kept,
+        ...(r.codePolicy?.labels ? { labels: { ...(kept.labels ?? {}), ...r.codePolicy.labels } } : {}),
         ...(jobScope ? { jobScope } : {}),
         id: r.deviceId,
         name: r.name,
@@ -258,7 +260,12 @@ export class RequestBook {
         requestId: r.id,
       };
       const audit: AuditRecord[] = [
-        { type: AuditEvent.RequestApproved, actor: by, subject: r.id, details: { device: r.deviceId, role: finalRole } },
+        {
+          type: AuditEvent.RequestApproved,
+          actor: by,
+          subject: r.id,
+          details: { device: r.deviceId, role: finalRole, ...(r.codePolicy?.labels ? { labels: JSON.stringify(r.codePolicy.labels) } : {}) },
+        },
         { type: AuditEvent.CertificateIssued, actor: by, subject: r.deviceId, details: { certificate: cert.fingerprint, request: r.id } },
       ];
       if (jobScope || previous?.jobScope) audit.push(jobScopeAudit(by, device, previous?.jobScope));

@@ -2,7 +2,7 @@
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { derToPem } from "@tether/ca";
 import { formatJobScope, keyFingerprint, parseJobScope } from "@tether/pairing";
-import type { DeviceRecord, JobScope, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
+import type { CodePolicy, DeviceRecord, JobScope, PairingManager, PreauthorizationRecord, RequestView } from "@tether/pairing";
 import { MAX_ADMIN_MESSAGE_BYTES } from "@tether/wire";
 import type { CreateCodeRequest, CreateCodeResponse, Device, JobScope as WireJobScope, PairRequest, StatusResponse } from "@tether/wire";
 import { capRecord } from "@tether/audit";
@@ -158,9 +158,31 @@ export function adminService(
   const live = (id: string) => fleet.hub.node(id);
   return {
     CreateCode: unary<CreateCodeRequest, CreateCodeResponse>(log, "Admin.CreateCode", async (req) => {
-      const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000);
-      log.info("pairing code minted", { code: record.id, method: record.method, selector: record.selector, expiresAt: record.expiresAt });
-      return { id: record.id, method: record.method, code: code.expose(), expiresAt: record.expiresAt, selector: record.selector };
+      const { record, code } = await pm.mintCode(req.method, req.ttlSeconds * 1000, {
+        role: (req.role || undefined) as CodePolicy["role"],
+        labels: req.labels ?? {},
+        approve: Boolean(req.approve),
+        uses: req.uses ?? 0,
+      });
+      const p = record.policy ?? {};
+      log.info("pairing code minted", {
+        code: record.id,
+        method: record.method,
+        selector: record.selector,
+        expiresAt: record.expiresAt,
+        ...(record.policy ? { role: p.role ?? "", approve: Boolean(p.approve), uses: p.uses ?? 1 } : {}),
+      });
+      return {
+        id: record.id,
+        method: record.method,
+        code: code.expose(),
+        expiresAt: record.expiresAt,
+        selector: record.selector,
+        role: p.role ?? "",
+        labels: p.labels ?? {},
+        approve: Boolean(p.approve),
+        uses: p.uses ?? 1,
+      };
     }),
     ListRequests: unary<{ state: string }, { requests: PairRequest[] }>(log, "Admin.ListRequests", async (req) => ({
       requests: (await pm.listRequests(req.state || undefined)).map(toPairRequest),

@@ -13,6 +13,22 @@ export interface CreateCodeRequest {
    * 0 = default (300); at most 3600
    */
   'ttlSeconds'?: (number);
+  /**
+   * The code's policy (docs/operations.md, "Codes that carry their policy"); all optional.
+   */
+  'role'?: (string);
+  /**
+   * labels set on the device at approval
+   */
+  'labels'?: ({[key: string]: string});
+  /**
+   * approve each request made with it as soon as its handshake finishes
+   */
+  'approve'?: (boolean);
+  /**
+   * devices that may pair with it within its lifetime: 0 = 1; at most 1000
+   */
+  'uses'?: (number);
 }
 
 export interface CreateCodeRequest__Output {
@@ -24,4 +40,20 @@ export interface CreateCodeRequest__Output {
    * 0 = default (300); at most 3600
    */
   'ttlSeconds': (number);
+  /**
+   * The code's policy (docs/operations.md, "Codes that carry their policy"); all optional.
+   */
+  'role': (string);
+  /**
+   * labels set on the device at approval
+   */
+  'labels': ({[key: string]: string});
+  /**
+   * approve each request made with it as soon as its handshake finishes
+   */
+  'approve': (boolean);
+  /**
+   * devices that may pair with it within its lifetime: 0 = 1; at most 1000
+   */
+  'uses': (number);
 }

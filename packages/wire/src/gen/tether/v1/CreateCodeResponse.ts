@@ -17,6 +17,16 @@ export interface CreateCodeResponse {
    */
   'expiresAt'?: (number | string | Long);
   'selector'?: (string);
+  /**
+   * the policy as minted (CreateCodeRequest 10-13)
+   */
+  'role'?: (string);
+  'labels'?: ({[key: string]: string});
+  'approve'?: (boolean);
+  /**
+   * 1 for a single-use code
+   */
+  'uses'?: (number);
 }
 
 export interface CreateCodeResponse__Output {
@@ -31,4 +41,14 @@ export interface CreateCodeResponse__Output {
    */
   'expiresAt': (number);
   'selector': (string);
+  /**
+   * the policy as minted (CreateCodeRequest 10-13)
+   */
+  'role': (string);
+  'labels': ({[key: string]: string});
+  'approve': (boolean);
+  /**
+   * 1 for a single-use code
+   */
+  'uses': (number);
 }

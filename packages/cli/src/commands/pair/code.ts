@@ -65,13 +65,14 @@ The daemon stores only a hash of the code and shows it this one time. A code is
 burned after 5 handshakes that did not complete. Afterwards run \`tether pair list\`
 to see the node's request and its verification code.
 
-A code can carry what the admin decides now (docs/operations.md, "Codes that carry their
-policy"): --role and --label are granted when its requests are approved (an approver
-who gives a role still decides); --approve approves each request as soon as its
-handshake finishes, with no one comparing verification codes, as a Kubernetes
-bootstrap token does: anyone holding the code within its lifetime gets a
-certificate, so keep it short-lived and use it where you trust the network; --uses N
-lets N devices pair with it within its lifetime (a batch of machines).`,
+A code can carry what the admin decides now (docs/operations.md, "Codes that
+carry their policy"): --role and --label are granted when its requests are
+approved (an approver who gives a role still decides); --approve approves each
+request as soon as its handshake finishes, with no one comparing verification
+codes, as a Kubernetes bootstrap token does: anyone holding the code within
+its lifetime gets a certificate, so keep it short-lived and use it where you
+trust the network; --uses N lets N devices pair with it within its lifetime (a
+batch of machines).`,
   examples: [
     "tether pair code --method pin",
     "tether pair code --method qr --ttl 600 --png /tmp/code.png   # a QR code to show on a screen",

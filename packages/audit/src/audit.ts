@@ -148,9 +148,17 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
   #head: AuditHead | undefined;
   readonly #appendListeners: ((entries: readonly AuditEntry[]) => void)[] = [];
 
-  constructor(repo: Repository<S & AuditTables>, now: () => number) {
+  /** more writes derived from each batch (its writes and its entries), made in the same atomic write: the webhooks' outbox */
+  readonly #alongside: ((ops: readonly Op<S & AuditTables>[], entries: readonly AuditEntry[]) => Op<S & AuditTables>[]) | undefined;
+
+  constructor(
+    repo: Repository<S & AuditTables>,
+    now: () => number,
+    o: { alongside?: (ops: readonly Op<S & AuditTables>[], entries: readonly AuditEntry[]) => Op<S & AuditTables>[] } = {},
+  ) {
     this.#repo = repo;
     this.#now = now;
+    this.#alongside = o.alongside;
   }
 
   get<T extends keyof (S & AuditTables) & string>(table: T, id: string): Promise<(S & AuditTables)[T] | undefined> {
@@ -215,7 +223,10 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
     // Every batch, with events or not, passes the same FIFO mutex on its way to the store, so
     // batches reach the store in call order (callers may pipeline writes without awaiting).
     const { written, entries } = await this.#mutex.run(async () => {
-      if (events.length === 0) return { written: this.#repo.batch(ops, { sync, ...(expect.length ? { expect } : {}) }), entries: [] as AuditEntry[] };
+      if (events.length === 0) {
+        const more = this.#alongside?.(ops, []) ?? [];
+        return { written: this.#repo.batch(more.length ? [...ops, ...more] : ops, { sync, ...(expect.length ? { expect } : {}) }), entries: [] as AuditEntry[] };
+      }
       const from = this.#head ?? (await this.#repo.get("auditHead", "head"));
       let head = from ?? { id: "head" as const, seq: 0, hash: AUDIT_GENESIS };
       const time = this.#now();
@@ -229,6 +240,7 @@ export class AuditLog<S extends Schema = AuditTables> implements Repository<S & 
       }
       const all: Op<S & AuditTables>[] = [
         ...ops,
+        ...(this.#alongside?.(ops, entries) ?? []),
         ...entries.map((value) => ({ table: "audit", type: "put", value }) as Op<S & AuditTables>),
         { table: "auditHead", type: "put", value: head } as Op<S & AuditTables>,
       ];

@@ -1,0 +1,55 @@
+/**
+ * The durable outbox: one record per event, written in the batch of the change it reports
+ * (AuditLog's `alongside`, see the daemon), with a delivery state per endpoint that the sender
+ * (sender.ts) moves on. Its id is the message id receivers see (`webhook-id`), the same on
+ * every attempt, so they can drop a duplicate: delivery is at least once.
+ */
+import { createHash } from "node:crypto";
+import type { WebhookEvent } from "./events.js";
+
+export type Delivery = {
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  /** when the next attempt is due (ms) */
+  nextAt: number;
+  /** the receiver's last HTTP status, 0 when it did not answer */
+  lastStatus?: number;
+  /** why the last attempt failed, without the URL (it may hold a token) */
+  lastError?: string;
+  doneAt?: number;
+};
+
+export type OutboxRecord = {
+  id: string;
+  type: string;
+  createdAt: number;
+  /** the JSON body, exactly as signed and sent */
+  body: string;
+  /** by endpoint id */
+  deliveries: Record<string, Delivery>;
+};
+
+export type WebhookTables = { webhookOutbox: OutboxRecord };
+export const WEBHOOK_TABLES = ["webhookOutbox"] as const;
+
+/** A receiver: its id (stable for one URL, so a restart finds its deliveries) and its URL. */
+export type Endpoint = { id: string; url: string };
+
+export function endpoint(url: string): Endpoint {
+  return { id: `ep_${createHash("sha256").update(url).digest("hex").slice(0, 16)}`, url };
+}
+
+/**
+ * The outbox records for `events`, addressed to every endpoint, due at once. Ids sort in the
+ * order the events happened: the time, then a counter within the batch, then randomness so two
+ * daemons' ids never collide.
+ */
+export function outboxRecords(events: readonly WebhookEvent[], endpoints: readonly Endpoint[], now: number, random: (n: number) => Uint8Array): OutboxRecord[] {
+  if (!endpoints.length) return [];
+  const salt = Buffer.from(random(6)).toString("hex");
+  return events.map((e, i) => {
+    const id = `msg_${now.toString(36).padStart(9, "0")}${i.toString(36).padStart(3, "0")}${salt}`;
+    const body = JSON.stringify({ type: e.type, timestamp: new Date(now).toISOString(), data: e.data });
+    return { id, type: e.type, createdAt: now, body, deliveries: Object.fromEntries(endpoints.map((ep) => [ep.id, { state: "pending" as const, attempts: 0, nextAt: now }])) };
+  });
+}

@@ -27,6 +27,8 @@ export type DaemonConfig = Readonly<{
   pairingRateLimit?: RateLimit;
   /** the node listener's caps and handshake timeout; what is absent is derived (tls.ts) */
   listenerLimits?: Partial<ListenerLimits>;
+  /** receivers of the webhook events (docs/webhooks.md): their URLs, the file of the signing secret, how long a message is retried */
+  webhooks?: Readonly<{ urls: readonly string[]; secretFile: string; retryForMs: number }>;
   /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
   reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
@@ -177,6 +179,10 @@ export function resolveDaemonConfig(o: {
   standby?: boolean;
   /** serve beside the active daemon, forwarding to it, and take over when it is gone (--replica) */
   replica?: boolean;
+  /** --webhook URL (repeatable), --webhook-secret-file, --webhook-retry-for */
+  webhooks?: string[];
+  webhookSecretFile?: string;
+  webhookRetryForMs?: number;
 }): DaemonConfig {
   const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
   const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
@@ -214,6 +220,24 @@ export function resolveDaemonConfig(o: {
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
     throw new DaemonError("BAD_DURATION", `${label("job-retention")} must be 0 (keep forever) or between 1m and 3650d`);
   }
+  const urls = o.webhooks ?? [];
+  for (const u of urls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(u);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+      throw new DaemonError("BAD_WEBHOOK", `${label("webhook")} must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(u)).slice(0, 200)}`);
+    }
+  }
+  if (urls.length && !o.webhookSecretFile)
+    throw new DaemonError("BAD_WEBHOOK", `${label("webhook")} needs ${label("webhook-secret-file")} FILE: the whsec_ secret that signs each message (0600)`);
+  if (!urls.length && o.webhookSecretFile) throw new DaemonError("BAD_WEBHOOK", `${label("webhook-secret-file")} is for ${label("webhook")} URL: give the receivers too`);
+  if (o.webhookRetryForMs !== undefined && !(o.webhookRetryForMs >= 60_000 && o.webhookRetryForMs <= 30 * 24 * 60 * 60_000)) {
+    throw new DaemonError("BAD_DURATION", `${label("webhook-retry-for")} must be between 1m and 30d`);
+  }
   return Object.freeze({
     dataDir,
     listenHost: host,
@@ -226,6 +250,15 @@ export function resolveDaemonConfig(o: {
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
+    ...(urls.length
+      ? {
+          webhooks: Object.freeze({
+            urls: Object.freeze([...new Set(urls)]),
+            secretFile: resolve(o.webhookSecretFile as string),
+            retryForMs: o.webhookRetryForMs ?? 24 * 60 * 60_000,
+          }),
+        }
+      : {}),
     ...(store?.kind === "postgresql"
       ? {
           postgres: Object.freeze({
@@ -240,4 +273,5 @@ export function resolveDaemonConfig(o: {
   });
 }
 
-type Labelled = "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "store" | "kek-file";
+type Labelled =
+  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for";

@@ -24,6 +24,10 @@ import { CLUSTER_TABLE, clusterAddress } from "./cluster.js";
 import type { ClusterTables } from "./cluster.js";
 import { ForwardedCalls, forwardable } from "./forwarded.js";
 import { CLUSTER_SERVICE, StreamEnds } from "./stream-ends.js";
+import { openWebhooks } from "./webhooks.js";
+import { WEBHOOK_TABLES } from "@tether/webhooks";
+import type { WebhookTables } from "@tether/webhooks";
+import type { Repository } from "@tether/base";
 import type { ForwardOrigin } from "./forward.js";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { DaemonConfig, LiveConfig } from "./config.js";
@@ -52,7 +56,7 @@ import { pairingGuard, pairingService } from "./services/pairing.js";
 export const VERSION = packageVersion();
 
 /** Every table of the daemon's store (its open, `tether store check` and `repair`). */
-export const STORE_TABLES = [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES] as const;
+export const STORE_TABLES = [...PAIRING_TABLES, ...JOB_TABLES, ...AUDIT_TABLES, ...WEBHOOK_TABLES] as const;
 
 /**
  * The daemon's randomness: the platform CSPRNG, drawn 4 KiB at a time (one call instead of
@@ -266,7 +270,14 @@ export async function startDaemon(
     const random = pooledRandom();
     // Everything the core packages write goes through the audit log, so each security event
     // is committed in the same atomic batch as the change it records.
-    const audit = new AuditLog<PairingTables & JobTables>(store, now);
+    // Webhook events go into the outbox in the same batch as the change (webhooks.ts).
+    const webhooks = openWebhooks(config.webhooks, store as unknown as Repository<WebhookTables>, { now, log });
+    const audit = new AuditLog<PairingTables & JobTables>(store, now, webhooks ? { alongside: webhooks.alongside as never } : {});
+    if (webhooks) {
+      audit.onAppend(() => webhooks.kick());
+      cleanups.push({ what: "webhooks", run: () => webhooks.stop() });
+      webhooks.start(); // what an earlier run left in the outbox goes out now
+    }
     if (metrics) {
       const mm = metrics;
       audit.onAppend((entries) => mm.auditAppended(entries));

@@ -11,6 +11,7 @@
  * `store.repaired` audit entry that records it. It never brings lost writes back: it makes the
  * store consistent and says what is gone.
  */
+import type { WebhookTables } from "@tether/webhooks";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -24,7 +25,7 @@ import type { Inspection, StoreProblem } from "@tether/store";
 import { STORE_TABLES } from "./daemon.js";
 import { DaemonError } from "./errors.js";
 
-type Tables = PairingTables & JobTables & AuditTables;
+type Tables = PairingTables & JobTables & AuditTables & WebhookTables;
 
 /**
  * Markers saying an index covers every record. Without one, its manager rebuilds the index

@@ -177,6 +177,26 @@ it is restarted; \`tether status\` says why (exit 14).`,
       about:
         "with a PostgreSQL --store: be the active daemon if none is, else serve beside it: listen, serve this\nadmin socket, and forward every call to it; take over (on the same port) the moment it is gone",
     },
+    webhook: {
+      type: "string",
+      multiple: true,
+      value: "URL",
+      about: "send the webhook events (request.pending, request.approved, device.revoked, ...) to this receiver,\nsigned as Standard Webhooks says (repeatable; docs/webhooks.md)",
+      default: "none",
+    },
+    "webhook-secret-file": {
+      type: "string",
+      value: "FILE",
+      about: "with --webhook: the whsec_ secret (mode 0600) that signs each message",
+      default: "none",
+      complete: "files",
+    },
+    "webhook-retry-for": {
+      type: "string",
+      value: "DURATION",
+      about: "with --webhook: how long a message a receiver does not take is tried again, 1m..30d",
+      default: "24h",
+    },
     "upgrade-store": {
       type: "boolean",
       about:
@@ -452,7 +472,13 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
       ...(r.values.standby === true ? { standby: true } : {}),
       ...(r.values.replica === true ? { replica: true } : {}),
+      ...(Array.isArray(r.values.webhook) && r.values.webhook.length ? { webhooks: r.values.webhook as string[] } : {}),
+      ...(value("webhook-secret-file") !== undefined ? { webhookSecretFile: value("webhook-secret-file") as string } : {}),
+      ...(value("webhook-retry-for") !== undefined ? { webhookRetryForMs: opt("webhook-retry-for", d.parseDuration) as number } : {}),
       labels: {
+        webhook: at("webhook"),
+        "webhook-secret-file": at("webhook-secret-file"),
+        "webhook-retry-for": at("webhook-retry-for"),
         store: at("store"),
         "kek-file": at("kek-file"),
         "data-dir": at("data-dir"),

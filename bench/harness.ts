@@ -25,6 +25,16 @@ export function monoMs(): number {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** `tether ARGS` in the checkout (as startDaemonProcess runs it); its stdout. */
+export async function tetherCli(args: string[]): Promise<string> {
+  const { execFile } = await import("node:child_process");
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`tether ${args.join(" ")} failed: ${stderr.trim() || err.message}`, { cause: err })) : resolve(stdout),
+    ),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Everything a benchmark starts is registered here, so that a failing benchmark still ends its
 // processes and removes its directories (run.ts calls cleanup() after each benchmark, and the

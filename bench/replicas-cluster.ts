@@ -26,15 +26,13 @@
  * (`tether store migrate` of the seeded LevelDB data directory), as the single daemon gets a
  * new copy of that directory.
  */
-import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { startPostgres } from "../test/postgres.ts";
 import type { TestPostgres } from "../test/postgres.ts";
 import type { BenchContext, Row } from "./harness.ts";
-import { BIN, ROOT, monoMs, pct, ranges, repsOf, row, sleep, startDaemonProcess } from "./harness.ts";
+import { monoMs, pct, ranges, repsOf, row, sleep, startDaemonProcess, tetherCli } from "./harness.ts";
 import type { DaemonProcess } from "./harness.ts";
 import { adminClient, orchestratorClient } from "./clients.ts";
 import type { Rpc } from "./clients.ts";
@@ -56,8 +54,6 @@ const TOTAL = Number(process.env.BENCH_TOTAL ?? 2000);
 const WARMUP = 50;
 const INPUT = Buffer.from(JSON.stringify({ payload: "x".repeat(200) }));
 
-const run = promisify(execFile);
-
 type Dispatch = { perSecond: number; p50: number; p99: number };
 type Rep = {
   seq: Dispatch;
@@ -66,14 +62,7 @@ type Rep = {
 };
 type Failover = { connectMs: number; replicaReconnectMs: number; replicaJobsMs: number; activeTakeoverMs: number; activeReconnectMs: number };
 
-async function tether(args: string[]): Promise<string> {
-  try {
-    return (await run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20 })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`tether ${args.join(" ")} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
-  }
-}
+const tether = tetherCli;
 
 async function createDatabase(server: TestPostgres, name: string): Promise<string> {
   const c = new pg.Client({ connectionString: server.url });

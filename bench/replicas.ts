@@ -27,7 +27,7 @@ import pg from "pg";
 import { postgresBin, startPostgres } from "../test/postgres.ts";
 import type { TestPostgres } from "../test/postgres.ts";
 import type { Bench, BenchContext, BenchResult } from "./harness.ts";
-import { BIN, ROOT, onExit, repsOf, row, startDaemonProcess } from "./harness.ts";
+import { ROOT, onExit, repsOf, row, startDaemonProcess, tetherCli } from "./harness.ts";
 import type { DaemonProcess } from "./harness.ts";
 import { startFleet } from "./fleet.ts";
 import type { Fleet } from "./fleet.ts";
@@ -48,15 +48,7 @@ const run = promisify(execFile);
 
 type Start = { readyMs: number; registeredMs: number };
 
-/** `tether ARGS` in the checkout (as startDaemonProcess runs it); its stdout. */
-async function tether(args: string[]): Promise<string> {
-  try {
-    return (await run(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20 })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`tether ${args.join(" ")} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
-  }
-}
+const tether = tetherCli;
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });

@@ -19,7 +19,7 @@ import type { Op } from "@tether/base";
 import { AUDIT_TABLES, AuditLog } from "@tether/audit";
 import type { AuditEntry, AuditTables } from "@tether/audit";
 import { Store } from "@tether/store";
-import { WEBHOOK_TABLES, WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret } from "@tether/webhooks";
+import { OutboxIds, WEBHOOK_TABLES, WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret } from "@tether/webhooks";
 import type { Endpoint, OutboxRecord, WebhookTables } from "@tether/webhooks";
 import { tempDir } from "./helpers.ts";
 
@@ -48,10 +48,11 @@ async function receiver(answer: (n: number) => number): Promise<{ url: string; g
 }
 
 async function openStore(dir: string, endpoints: Endpoint[]) {
+  const ids = new OutboxIds(rand);
   const store = await Store.open<Tables>(dir, ["requests", ...AUDIT_TABLES, ...WEBHOOK_TABLES]);
   const audit = new AuditLog<Tables>(store, Date.now, {
     alongside: (ops, entries: readonly AuditEntry[]) =>
-      outboxRecords(eventsOf(ops, entries), endpoints, Date.now(), rand).map((value) => ({ table: "webhookOutbox", type: "put", value }) as Op<Tables>),
+      outboxRecords(eventsOf(ops, entries), endpoints, Date.now(), ids).map((value) => ({ table: "webhookOutbox", type: "put", value }) as Op<Tables>),
   });
   return { store, audit };
 }
@@ -212,6 +213,13 @@ test("messages written before a crash are sent after it; a receiver that never r
     await dead.close();
     tmp.remove();
   }
+});
+
+test("message ids sort in the order of the events, within one millisecond and across a clock stepped back", () => {
+  const ids = new OutboxIds(rand);
+  const got = [ids.next(1000), ids.next(1000), ids.next(1000), ids.next(999), ids.next(1001)];
+  assert.equal([...got].sort(), got);
+  assert.is(new Set(got).size, got.length);
 });
 
 test("a secret that is not whsec_ and base64 of 16 bytes or more is refused, without echoing it", () => {

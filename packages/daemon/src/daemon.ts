@@ -132,6 +132,16 @@ function bind(server: Server, address: string, creds: ServerCredentials): Promis
 }
 
 /** Graceful stop with a bound: open streams get one second, then are cancelled. */
+/** The node listener's gRPC server options (a replica's too): message sizes, and HTTP/2 pings that find a dead TCP peer within 20 s + 10 s (docs/operations.md, heartbeats). */
+export const NODE_SERVER_OPTIONS = {
+  "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
+  "grpc.keepalive_time_ms": 20_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+} as const;
+
 export function shutdown(server: Server): Promise<void> {
   return new Promise<void>((resolve) => {
     const t = setTimeout(() => {
@@ -384,16 +394,7 @@ export async function startDaemon(
 
     // Node listener: TLS with the daemon's server certificate. Pairing needs no client
     // certificate; the handshake authenticates both sides (docs/protocol.md).
-    const nodeServer = new Server({
-      interceptors: [health.interceptor()],
-      "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
-      "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
-      // HTTP/2 pings find a dead TCP peer within 20 s + 10 s (docs/operations.md, heartbeats).
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.keepalive_timeout_ms": 10_000,
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-    });
+    const nodeServer = new Server({ interceptors: [health.interceptor()], ...NODE_SERVER_OPTIONS });
     const pairingImpl = pairingService(pairing, authority.caCertDer, log, guard);
     const nodeImpl = nodeService({ hub, index, pairing, revocations, authority, jwks, now, log, random });
     const orchestratorTls = orchestratorService({ jobs, hub, index, now, log, mode: "tls" });

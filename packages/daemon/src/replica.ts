@@ -34,7 +34,7 @@ import { VAULT_TABLE, openVault, readKekFile } from "./vault.js";
 import type { VaultTables } from "./vault.js";
 import { CLUSTER_TABLE, clusterAddress } from "./cluster.js";
 import type { ActiveRecord, ClusterTables } from "./cluster.js";
-import { services, shutdown } from "./daemon.js";
+import { NODE_SERVER_OPTIONS, services, shutdown } from "./daemon.js";
 
 /** How often a replica reads which daemon is active. */
 export const ACTIVE_POLL_MS = 1_000;
@@ -168,14 +168,7 @@ export async function startReplica(config: DaemonConfig, o: { log: Logger; now?:
     const to = () => upstream?.client;
 
     const svc = services();
-    const nodeServer = new Server({
-      "grpc.max_receive_message_length": MAX_NODE_MESSAGE_BYTES,
-      "grpc.max_send_message_length": MAX_NODE_MESSAGE_BYTES,
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.keepalive_timeout_ms": 10_000,
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-    });
+    const nodeServer = new Server({ ...NODE_SERVER_OPTIONS });
     for (const name of ["Pairing", "Node", "Orchestrator"] as const) {
       const def = opaque(svc[name].service);
       nodeServer.addService(def, forwardingService(def, to, "tls", streams));

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { Logger, Op, Repository } from "@tether/base";
-import { WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret } from "@tether/webhooks";
+import { OutboxIds, WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret } from "@tether/webhooks";
 import type { Endpoint, WebhookTables } from "@tether/webhooks";
 import type { AuditEntry } from "@tether/audit";
 import type { DaemonConfig } from "./config.js";
@@ -55,11 +55,11 @@ export function openWebhooks(config: Config | undefined, repo: Repository<Webhoo
   if (!config) return undefined;
   const key = readWebhookSecret(config.secretFile);
   const endpoints: Endpoint[] = config.urls.map(endpoint);
-  const random = (n: number) => new Uint8Array(randomBytes(n));
+  const ids = new OutboxIds((n) => new Uint8Array(randomBytes(n)));
   const sender = new WebhookSender({ repo, endpoints, key, now: o.now, random: Math.random, log: o.log, retry: { retryForMs: config.retryForMs } });
   return {
     alongside: (ops, entries) =>
-      outboxRecords(eventsOf(ops as Parameters<typeof eventsOf>[0], entries), endpoints, o.now(), random).map((value) => ({ table: "webhookOutbox", type: "put", value })),
+      outboxRecords(eventsOf(ops as Parameters<typeof eventsOf>[0], entries), endpoints, o.now(), ids).map((value) => ({ table: "webhookOutbox", type: "put", value })),
     start: () => sender.start(),
     kick: () => sender.kick(),
     stop: () => sender.stop(),

@@ -1,7 +1,7 @@
 /** @tether/webhooks: events read off the store's batches, a durable outbox, Standard Webhooks signatures, and the sender. */
 export { WEBHOOK_EVENTS, eventsOf } from "./events.js";
 export type { WebhookEvent, WebhookEventType } from "./events.js";
-export { WEBHOOK_TABLES, endpoint, outboxRecords } from "./outbox.js";
+export { OutboxIds, WEBHOOK_TABLES, endpoint, outboxRecords } from "./outbox.js";
 export type { Delivery, Endpoint, OutboxRecord, WebhookTables } from "./outbox.js";
 export { MIN_SECRET_BYTES, SECRET_PREFIX, parseSecret, sign, signedHeaders } from "./sign.js";
 export { DEFAULT_RETRY, KEEP_DONE_MS, PASS_INTERVAL_MS, WebhookSender, backoffMs, post } from "./sender.js";

@@ -40,15 +40,33 @@ export function endpoint(url: string): Endpoint {
 }
 
 /**
- * The outbox records for `events`, addressed to every endpoint, due at once. Ids sort in the
- * order the events happened: the time, then a counter within the batch, then randomness so two
- * daemons' ids never collide.
+ * Message ids that sort in the order the events happened: the time, then a counter that goes
+ * on within one millisecond (and across a clock that stepped back), then randomness so two
+ * daemons' ids never collide. One per daemon.
  */
-export function outboxRecords(events: readonly WebhookEvent[], endpoints: readonly Endpoint[], now: number, random: (n: number) => Uint8Array): OutboxRecord[] {
+export class OutboxIds {
+  #lastMs = 0;
+  #seq = 0;
+  readonly #random: (n: number) => Uint8Array;
+
+  constructor(random: (n: number) => Uint8Array) {
+    this.#random = random;
+  }
+
+  next(now: number): string {
+    if (now > this.#lastMs) {
+      this.#lastMs = now;
+      this.#seq = 0;
+    } else this.#seq++;
+    return `msg_${this.#lastMs.toString(36).padStart(9, "0")}${this.#seq.toString(36).padStart(5, "0")}${Buffer.from(this.#random(6)).toString("hex")}`;
+  }
+}
+
+/** The outbox records for `events`, addressed to every endpoint, due at once. */
+export function outboxRecords(events: readonly WebhookEvent[], endpoints: readonly Endpoint[], now: number, ids: OutboxIds): OutboxRecord[] {
   if (!endpoints.length) return [];
-  const salt = Buffer.from(random(6)).toString("hex");
-  return events.map((e, i) => {
-    const id = `msg_${now.toString(36).padStart(9, "0")}${i.toString(36).padStart(3, "0")}${salt}`;
+  return events.map((e) => {
+    const id = ids.next(now);
     const body = JSON.stringify({ type: e.type, timestamp: new Date(now).toISOString(), data: e.data });
     return { id, type: e.type, createdAt: now, body, deliveries: Object.fromEntries(endpoints.map((ep) => [ep.id, { state: "pending" as const, attempts: 0, nextAt: now }])) };
   });

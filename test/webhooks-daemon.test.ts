@@ -104,6 +104,45 @@ W("kill -9 between the change and its delivery: the restarted daemon delivers it
   verified(delivered);
 });
 
+W("tether webhooks list, deliveries and redeliver: counts per receiver, each message's delivery, and a message sent again under its id", async () => {
+  const listed = JSON.parse((await cli(["webhooks", "list", "--json", "--data-dir", ctx.data])).stdout) as {
+    id: string;
+    url: string;
+    pending: number;
+    delivered: number;
+    failed: number;
+  }[];
+  assert.is(listed.length, 1);
+  assert.is(listed[0]?.url, ctx.url);
+  assert.ok((listed[0]?.delivered ?? 0) >= 3, JSON.stringify(listed));
+  assert.is(listed[0]?.failed, 0);
+  const all = JSON.parse((await cli(["webhooks", "deliveries", "--json", "--data-dir", ctx.data])).stdout) as {
+    id: string;
+    type: string;
+    deliveries: { state: string; attempts: number; lastStatus: number }[];
+  }[];
+  const revoked = all.find((m) => m.type === "device.revoked");
+  assert.ok(revoked, JSON.stringify(all));
+  assert.is(revoked.deliveries[0]?.state, "delivered");
+  assert.ok((revoked.deliveries[0]?.attempts ?? 0) >= 2, "refused once, then delivered");
+  assert.is(all.map((m) => m.id).join(), [...all.map((m) => m.id)].sort().reverse().join(), "newest first");
+  const before = ctx.got.filter((g) => g.id === revoked.id).length;
+  const again = await cli(["webhooks", "redeliver", revoked.id, "--json", "--data-dir", ctx.data]);
+  assert.is(again.code, 0, again.stderr);
+  await waitFor(
+    () => (ctx.got.filter((g) => g.id === revoked.id).length > before && ctx.got.filter((g) => g.id === revoked.id).at(-1)?.status === 200 ? true : undefined),
+    "the message sent again, under its id",
+    15_000,
+  );
+  // Bad and unknown ids.
+  const bad = await cli(["webhooks", "redeliver", "nope", "--data-dir", ctx.data]);
+  assert.is(bad.code, 2, bad.stderr);
+  const unknown = await cli(["webhooks", "redeliver", `msg_${"0".repeat(14)}${"f".repeat(12)}`, "--data-dir", ctx.data]);
+  assert.is(unknown.code, 4, unknown.stderr);
+  const badState = await cli(["webhooks", "deliveries", "--state", "lost", "--data-dir", ctx.data]);
+  assert.is(badState.code, 2, badState.stderr);
+});
+
 W("bad webhook settings are refused before anything starts", async () => {
   const other = join(ctx.tmp.path, "other");
   const loose = join(ctx.tmp.path, "loose.secret");

@@ -38,6 +38,7 @@ import { storeCheckCommand } from "./commands/store/check.js";
 import { storeRepairCommand } from "./commands/store/repair.js";
 import { printCliVersion, versionCommand } from "./commands/version.js";
 import { completionCommand } from "./commands/completion.js";
+import { webhooksDeliveriesCommand, webhooksListCommand, webhooksRedeliverCommand } from "./commands/webhooks/webhooks.js";
 import { completeCommand } from "./commands/complete.js";
 
 export const COMMANDS: readonly Command[] = [
@@ -69,6 +70,9 @@ export const COMMANDS: readonly Command[] = [
   jobsCancelCommand,
   auditListCommand,
   auditVerifyCommand,
+  webhooksListCommand,
+  webhooksDeliveriesCommand,
+  webhooksRedeliverCommand,
   caInitCommand,
   caNewKekCommand,
   caExportKekCommand,

@@ -25,6 +25,7 @@ import type { ClusterTables } from "./cluster.js";
 import { ForwardedCalls, forwardable } from "./forwarded.js";
 import { CLUSTER_SERVICE, StreamEnds } from "./stream-ends.js";
 import { openWebhooks } from "./webhooks.js";
+import { webhooksAdmin } from "./services/webhooks-admin.js";
 import { WEBHOOK_TABLES } from "@tether/webhooks";
 import type { WebhookTables } from "@tether/webhooks";
 import type { Repository } from "@tether/base";
@@ -491,7 +492,10 @@ export async function startDaemon(
         signerNotAfter: Date.parse(signer.validTo),
       };
     };
-    const adminImpl = adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates });
+    const adminImpl = {
+      ...adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
+      ...webhooksAdmin(store as unknown as Repository<WebhookTables>, webhooks, { now, log }),
+    };
     const orchestratorLocal = orchestratorService({ jobs, hub, index, now, log, mode: "local" });
     adminServer.addService(svc.Admin.service, adminImpl);
     adminServer.addService(svc.Orchestrator.service, orchestratorLocal);

@@ -43,6 +43,7 @@ export function readWebhookSecret(file: string) {
 }
 
 export type Webhooks = {
+  readonly endpoints: readonly Endpoint[];
   /** AuditLog's `alongside`: the outbox records of one batch */
   alongside: (ops: readonly { table: string; type: "put" | "del" }[], entries: readonly AuditEntry[]) => Op<WebhookTables>[];
   start(): void;
@@ -58,6 +59,7 @@ export function openWebhooks(config: Config | undefined, repo: Repository<Webhoo
   const ids = new OutboxIds((n) => new Uint8Array(randomBytes(n)));
   const sender = new WebhookSender({ repo, endpoints, key, now: o.now, random: Math.random, log: o.log, retry: { retryForMs: config.retryForMs } });
   return {
+    endpoints,
     alongside: (ops, entries) =>
       outboxRecords(eventsOf(ops as Parameters<typeof eventsOf>[0], entries), endpoints, o.now(), ids).map((value) => ({ table: "webhookOutbox", type: "put", value })),
     start: () => sender.start(),

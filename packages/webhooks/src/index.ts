@@ -6,3 +6,5 @@ export type { Delivery, Endpoint, OutboxRecord, WebhookTables } from "./outbox.j
 export { MIN_SECRET_BYTES, SECRET_PREFIX, parseSecret, sign, signedHeaders } from "./sign.js";
 export { DEFAULT_RETRY, KEEP_DONE_MS, PASS_INTERVAL_MS, WebhookSender, backoffMs, post } from "./sender.js";
 export type { Post, RetryPolicy } from "./sender.js";
+export { MAX_DELIVERIES_LIMIT, messages, receivers, redeliver } from "./admin.js";
+export type { ReceiverSummary } from "./admin.js";

@@ -22,9 +22,14 @@ import type { ListPreauthorizationsRequest as _tether_v1_ListPreauthorizationsRe
 import type { ListPreauthorizationsResponse as _tether_v1_ListPreauthorizationsResponse, ListPreauthorizationsResponse__Output as _tether_v1_ListPreauthorizationsResponse__Output } from '../../tether/v1/ListPreauthorizationsResponse.js';
 import type { ListRequestsRequest as _tether_v1_ListRequestsRequest, ListRequestsRequest__Output as _tether_v1_ListRequestsRequest__Output } from '../../tether/v1/ListRequestsRequest.js';
 import type { ListRequestsResponse as _tether_v1_ListRequestsResponse, ListRequestsResponse__Output as _tether_v1_ListRequestsResponse__Output } from '../../tether/v1/ListRequestsResponse.js';
+import type { ListWebhookDeliveriesRequest as _tether_v1_ListWebhookDeliveriesRequest, ListWebhookDeliveriesRequest__Output as _tether_v1_ListWebhookDeliveriesRequest__Output } from '../../tether/v1/ListWebhookDeliveriesRequest.js';
+import type { ListWebhookDeliveriesResponse as _tether_v1_ListWebhookDeliveriesResponse, ListWebhookDeliveriesResponse__Output as _tether_v1_ListWebhookDeliveriesResponse__Output } from '../../tether/v1/ListWebhookDeliveriesResponse.js';
+import type { ListWebhooksRequest as _tether_v1_ListWebhooksRequest, ListWebhooksRequest__Output as _tether_v1_ListWebhooksRequest__Output } from '../../tether/v1/ListWebhooksRequest.js';
+import type { ListWebhooksResponse as _tether_v1_ListWebhooksResponse, ListWebhooksResponse__Output as _tether_v1_ListWebhooksResponse__Output } from '../../tether/v1/ListWebhooksResponse.js';
 import type { PairRequest as _tether_v1_PairRequest, PairRequest__Output as _tether_v1_PairRequest__Output } from '../../tether/v1/PairRequest.js';
 import type { Preauthorization as _tether_v1_Preauthorization, Preauthorization__Output as _tether_v1_Preauthorization__Output } from '../../tether/v1/Preauthorization.js';
 import type { PreauthorizeRequest as _tether_v1_PreauthorizeRequest, PreauthorizeRequest__Output as _tether_v1_PreauthorizeRequest__Output } from '../../tether/v1/PreauthorizeRequest.js';
+import type { RedeliverWebhookRequest as _tether_v1_RedeliverWebhookRequest, RedeliverWebhookRequest__Output as _tether_v1_RedeliverWebhookRequest__Output } from '../../tether/v1/RedeliverWebhookRequest.js';
 import type { RejectRequestRequest as _tether_v1_RejectRequestRequest, RejectRequestRequest__Output as _tether_v1_RejectRequestRequest__Output } from '../../tether/v1/RejectRequestRequest.js';
 import type { RevokeDeviceRequest as _tether_v1_RevokeDeviceRequest, RevokeDeviceRequest__Output as _tether_v1_RevokeDeviceRequest__Output } from '../../tether/v1/RevokeDeviceRequest.js';
 import type { RevokePreauthorizationRequest as _tether_v1_RevokePreauthorizationRequest, RevokePreauthorizationRequest__Output as _tether_v1_RevokePreauthorizationRequest__Output } from '../../tether/v1/RevokePreauthorizationRequest.js';
@@ -40,6 +45,7 @@ import type { VerifyAuditRequest as _tether_v1_VerifyAuditRequest, VerifyAuditRe
 import type { VerifyAuditResponse as _tether_v1_VerifyAuditResponse, VerifyAuditResponse__Output as _tether_v1_VerifyAuditResponse__Output } from '../../tether/v1/VerifyAuditResponse.js';
 import type { VerifyRequest as _tether_v1_VerifyRequest, VerifyRequest__Output as _tether_v1_VerifyRequest__Output } from '../../tether/v1/VerifyRequest.js';
 import type { VerifyResponse as _tether_v1_VerifyResponse, VerifyResponse__Output as _tether_v1_VerifyResponse__Output } from '../../tether/v1/VerifyResponse.js';
+import type { WebhookMessage as _tether_v1_WebhookMessage, WebhookMessage__Output as _tether_v1_WebhookMessage__Output } from '../../tether/v1/WebhookMessage.js';
 
 export interface AdminDefinition {
   ApproveRequest: MethodDefinition<_tether_v1_ApproveRequestRequest, _tether_v1_PairRequest, _tether_v1_ApproveRequestRequest__Output, _tether_v1_PairRequest__Output>
@@ -52,7 +58,10 @@ export interface AdminDefinition {
   ListDevices: MethodDefinition<_tether_v1_ListDevicesRequest, _tether_v1_ListDevicesResponse, _tether_v1_ListDevicesRequest__Output, _tether_v1_ListDevicesResponse__Output>
   ListPreauthorizations: MethodDefinition<_tether_v1_ListPreauthorizationsRequest, _tether_v1_ListPreauthorizationsResponse, _tether_v1_ListPreauthorizationsRequest__Output, _tether_v1_ListPreauthorizationsResponse__Output>
   ListRequests: MethodDefinition<_tether_v1_ListRequestsRequest, _tether_v1_ListRequestsResponse, _tether_v1_ListRequestsRequest__Output, _tether_v1_ListRequestsResponse__Output>
+  ListWebhookDeliveries: MethodDefinition<_tether_v1_ListWebhookDeliveriesRequest, _tether_v1_ListWebhookDeliveriesResponse, _tether_v1_ListWebhookDeliveriesRequest__Output, _tether_v1_ListWebhookDeliveriesResponse__Output>
+  ListWebhooks: MethodDefinition<_tether_v1_ListWebhooksRequest, _tether_v1_ListWebhooksResponse, _tether_v1_ListWebhooksRequest__Output, _tether_v1_ListWebhooksResponse__Output>
   Preauthorize: MethodDefinition<_tether_v1_PreauthorizeRequest, _tether_v1_Preauthorization, _tether_v1_PreauthorizeRequest__Output, _tether_v1_Preauthorization__Output>
+  RedeliverWebhook: MethodDefinition<_tether_v1_RedeliverWebhookRequest, _tether_v1_WebhookMessage, _tether_v1_RedeliverWebhookRequest__Output, _tether_v1_WebhookMessage__Output>
   RejectRequest: MethodDefinition<_tether_v1_RejectRequestRequest, _tether_v1_PairRequest, _tether_v1_RejectRequestRequest__Output, _tether_v1_PairRequest__Output>
   RevokeDevice: MethodDefinition<_tether_v1_RevokeDeviceRequest, _tether_v1_Device, _tether_v1_RevokeDeviceRequest__Output, _tether_v1_Device__Output>
   RevokePreauthorization: MethodDefinition<_tether_v1_RevokePreauthorizationRequest, _tether_v1_Preauthorization, _tether_v1_RevokePreauthorizationRequest__Output, _tether_v1_Preauthorization__Output>

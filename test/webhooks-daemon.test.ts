@@ -141,6 +141,18 @@ W("tether webhooks list, deliveries and redeliver: counts per receiver, each mes
   assert.is(unknown.code, 4, unknown.stderr);
   const badState = await cli(["webhooks", "deliveries", "--state", "lost", "--data-dir", ctx.data]);
   assert.is(badState.code, 2, badState.stderr);
+  // A daemon without receivers: an empty list, and nothing to redeliver to (exit 5).
+  const plainData = join(ctx.tmp.path, "plain");
+  const plain = await startDaemonWith(["--data-dir", plainData, "--listen", "127.0.0.1:0"]);
+  try {
+    const none = await cli(["webhooks", "list", "--json", "--data-dir", plainData]);
+    assert.equal(JSON.parse(none.stdout), []);
+    const off = await cli(["webhooks", "redeliver", revoked.id, "--data-dir", plainData]);
+    assert.is(off.code, 5, off.stderr);
+    assert.match(off.stderr, /no webhook receivers are configured/);
+  } finally {
+    await stopDaemonProcess(plain.d);
+  }
 });
 
 W("bad webhook settings are refused before anything starts", async () => {

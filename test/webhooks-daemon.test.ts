@@ -105,13 +105,16 @@ W("kill -9 between the change and its delivery: the restarted daemon delivers it
 });
 
 W("tether webhooks list, deliveries and redeliver: counts per receiver, each message's delivery, and a message sent again under its id", async () => {
-  const listed = JSON.parse((await cli(["webhooks", "list", "--json", "--data-dir", ctx.data])).stdout) as {
-    id: string;
-    url: string;
-    pending: number;
-    delivered: number;
-    failed: number;
-  }[];
+  type Listed = { id: string; url: string; pending: number; delivered: number; failed: number }[];
+  // The sender records a delivery once the receiver's answer is in: wait until nothing is pending.
+  const listed = await waitFor(
+    async () => {
+      const l = JSON.parse((await cli(["webhooks", "list", "--json", "--data-dir", ctx.data])).stdout) as Listed;
+      return l[0]?.pending === 0 ? l : undefined;
+    },
+    "no message pending",
+    10_000,
+  );
   assert.is(listed.length, 1);
   assert.is(listed[0]?.url, ctx.url);
   assert.ok((listed[0]?.delivered ?? 0) >= 3, JSON.stringify(listed));

@@ -299,6 +299,11 @@ export class JobManager {
     const f = await this.#mutex.run(async () => {
       const cur = this.#open.get(id);
       if (!cur) return undefined;
+      // A timer may fire a millisecond or so early (Node rounds): never time a job out before its deadline.
+      if (this.#clock.now() < cur.deadline) {
+        this.#arm(cur);
+        return undefined;
+      }
       return this.#finish(cur, { state: "timed_out", error: "deadline passed before a result arrived" });
     });
     if (!f) return;

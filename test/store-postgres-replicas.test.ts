@@ -54,8 +54,6 @@ const ctx = {} as {
   c: Proc;
   cReady: ReplicaReady;
   data: Record<"a" | "b" | "c", string>;
-  /** a node through B that stopped reading (its connection stays open: the takeover test must not wait for it) */
-  stalled?: { close(): void };
 };
 
 async function replica(data: string): Promise<{ d: Proc; ready: ReplicaReady }> {
@@ -81,7 +79,6 @@ R.before(async () => {
   ctx.cReady = c.ready;
 });
 R.after(async () => {
-  ctx.stalled?.close();
   for (const p of [ctx.a, ctx.b, ctx.c]) if (p) await stopDaemonProcess(p);
   await ctx.pg?.stop();
   ctx.tmp?.remove();
@@ -227,7 +224,6 @@ R("a node through B that stops reading holds up no other node through B, and a r
       orch.Dispatch({ deviceId, capability: "echo", input, timeoutMs: 600_000 }, (err, job) => (err ? reject(new Error(err.details)) : resolve(job.id))),
     );
   const stalled = await rawNodeStream(ctx.bReady.listen, slow.state);
-  ctx.stalled = stalled;
   const reader = await rawNodeStream(ctx.bReady.listen, fast.state);
   try {
     // The stalled node registers, then never reads again, while jobs of ~900 KB each pile up for it.

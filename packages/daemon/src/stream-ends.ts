@@ -87,9 +87,4 @@ export class StreamEnds {
     if (typeof stream !== "string") return;
     for (const w of this.#watchers.get(replica) ?? []) w.write({ stream, code, details });
   }
-
-  /** Replicas watching now (by id, each may hold more than one stream while it reconnects). */
-  get watching(): number {
-    return this.#watchers.size;
-  }
 }

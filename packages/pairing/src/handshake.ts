@@ -31,6 +31,9 @@ import type { DeviceRegistry } from "./devices.js";
 import { PairingError } from "./errors.js";
 import type { CodeRecord, RequestRecord } from "./records.js";
 
+/** A request keeps at most this much of the address its Finish came from. */
+const MAX_PEER_ADDRESS_CHARS = 100;
+
 export type StartInput = {
   version: number;
   method: string;
@@ -212,7 +215,7 @@ export class Handshakes {
    * key confirmation and signature, use up the code and store a pending request, in one write
    * under the mutex.
    */
-  async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
+  async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown; peer?: string }): Promise<RequestRecord> {
     const { repo, mutex, clock, config } = this.#ctx;
     checkSessionId(req.sessionId);
     return mutex.run(async () => {
@@ -251,6 +254,7 @@ export class Handshakes {
         method: session.method,
         codeId: code.id,
         ...(code.policy ? { codePolicy: code.policy } : {}),
+        ...(req.peer ? { peerAddress: req.peer.slice(0, MAX_PEER_ADDRESS_CHARS) } : {}),
         createdAt: now,
         expiresAt: now + config.requestTtlMs,
       };

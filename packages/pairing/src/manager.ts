@@ -82,7 +82,7 @@ export class PairingManager {
    * @throws PairingError INVALID_ARGUMENT (a malformed session id, before any lookup),
    *   SESSION_NOT_FOUND, WRONG_CODE, BAD_SIGNATURE, CODE_USED, ...
    */
-  async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown }): Promise<RequestRecord> {
+  async finish(req: { sessionId: string; nodeConfirmation: unknown; nodeSignature: unknown; peer?: string }): Promise<RequestRecord> {
     const created = await this.#handshakes.finish(req);
     // A code the admin minted with --approve: approved at once, as the code's (audit actor "code:ID").
     if (created.codePolicy?.approve) {

@@ -44,6 +44,8 @@ export type RequestRecord = {
   codeId: string;
   /** the policy of the code it was made with, as minted (absent: none) */
   codePolicy?: CodePolicy;
+  /** where the node's Finish came from (host:port as the listener saw it; absent: not known) */
+  peerAddress?: string;
   createdAt: number;
   expiresAt: number;
   decidedAt?: number;

@@ -38,6 +38,7 @@ export function toPairRequest(r: RequestView): PairRequest {
     decidedAt: r.decidedAt ?? 0,
     certificateFingerprint: r.certificateFingerprint ?? "",
     reason: r.reason ?? "",
+    peerAddress: r.peerAddress ?? "",
   };
 }
 

@@ -93,12 +93,12 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
     throw err;
   };
   const guarded =
-    <Req extends object, Res>(rpc: Rpc, fn: (req: Req) => Promise<Res>) =>
+    <Req extends object, Res>(rpc: Rpc, fn: (req: Req, peer: string) => Promise<Res>) =>
     async (req: Req, call: ServerUnaryCall<Req, Res>): Promise<Res> => {
       const peer = peerAddress(call.getPeer());
       try {
         admit(rpc, peer);
-        const res = await fn(req);
+        const res = await fn(req, peer);
         guard.refusals.give(peer);
         return res;
       } catch (err) {
@@ -134,8 +134,8 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
     Finish: unary<FinishRequest, FinishResponse>(
       log,
       "Pairing.Finish",
-      guarded("Finish", async (req) => {
-        const r = await pm.finish(req);
+      guarded("Finish", async (req, peer) => {
+        const r = await pm.finish({ ...req, peer });
         log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
         return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
       }),

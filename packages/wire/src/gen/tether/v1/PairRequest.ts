@@ -26,6 +26,10 @@ export interface PairRequest {
   'decidedAt'?: (number | string | Long);
   'certificateFingerprint'?: (string);
   'reason'?: (string);
+  /**
+   * where the node's handshake came from, as the daemon saw it ("" = not known)
+   */
+  'peerAddress'?: (string);
 }
 
 export interface PairRequest__Output {
@@ -49,4 +53,8 @@ export interface PairRequest__Output {
   'decidedAt': (number);
   'certificateFingerprint': (string);
   'reason': (string);
+  /**
+   * where the node's handshake came from, as the daemon saw it ("" = not known)
+   */
+  'peerAddress': (string);
 }

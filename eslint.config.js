@@ -73,4 +73,9 @@ export default defineConfig(
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },
   },
+  {
+    // The web console's page script runs in the browser, not in Node.
+    files: ["packages/console/static/**/*.js"],
+    languageOptions: { globals: globals.browser },
+  },
 );

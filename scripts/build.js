@@ -15,7 +15,7 @@
 // naming the chunk and the dependency, when that is broken.
 //   node scripts/build.js [--metafile FILE]
 import { builtinModules } from "node:module";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -98,6 +98,9 @@ if (problems.length) {
   );
   process.exit(1);
 }
+// The web console's page, script and style (packages/console/static), read at run time from
+// dist/static/, beside the chunk that serves them.
+cpSync(join(root, "packages/console/static"), join(outdir, "static"), { recursive: true });
 const metaArg = process.argv.indexOf("--metafile");
 if (metaArg > 0) {
   const file = process.argv[metaArg + 1];

@@ -11,7 +11,9 @@
 # parser of the daemon's /metrics; the alert rules read) and prometheus (for promtool, which
 # lints the metrics and checks contrib/prometheus/alerts.yml; installed without its
 # recommended exporters) and postgresql (initdb and pg_ctl, for the throw-away servers of
-# test/postgres.ts that the PostgreSQL store's tests run against). Runs before
+# test/postgres.ts that the PostgreSQL store's tests run against) and chromium (the real browser
+# that test/console-browser.test.ts drives through playwright-core; a playwright browser
+# download cannot work on the CI machines). Runs before
 # `npm test` (the "pretest" script). Without root or apt-get it only says what is missing;
 # the tests that need a tool then fail with a message naming it.
 missing=""
@@ -28,6 +30,7 @@ command -v rsvg-convert >/dev/null 2>&1 || missing="$missing librsvg2-bin"
 pg=""
 for f in /usr/lib/postgresql/*/bin/initdb; do [ -x "$f" ] && pg=1; done
 [ -n "$pg" ] || missing="$missing postgresql"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 # installed on their own, without recommends: prometheus would bring its node exporter and IPMI tools
 norecommends=""
 command -v promtool >/dev/null 2>&1 || norecommends="prometheus"

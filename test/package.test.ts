@@ -276,6 +276,12 @@ P("with only the installed tether: daemon, PIN, pairing, approval, a node with a
   ]) {
     assert.ok(m.body.split("\n").includes(sample), `the installed daemon's metrics say ${sample}`);
   }
+  // The web console's page and script come from the package (dist/static), not from a checkout.
+  const link = await tether(["console", "--json", ...dd]);
+  assert.is(link.code, 0, link.stderr);
+  const consoleAt = new URL((JSON.parse(link.stdout) as { url: string }).url).host;
+  assert.is((await scrape(consoleAt, "/assets/app.js")).status, 200, "the installed console serves its script");
+  assert.match((await scrape(consoleAt, "/assets/app.js")).body, "EventSource");
 
   node.child.kill("SIGTERM");
   assert.is(await node.exited, 0, `node run drains and exits 0: ${node.err()}`);

@@ -40,6 +40,7 @@ import { printCliVersion, versionCommand } from "./commands/version.js";
 import { completionCommand } from "./commands/completion.js";
 import { webhooksDeliveriesCommand, webhooksListCommand, webhooksRedeliverCommand } from "./commands/webhooks/webhooks.js";
 import { completeCommand } from "./commands/complete.js";
+import { consoleCommand } from "./commands/console.js";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -73,6 +74,7 @@ export const COMMANDS: readonly Command[] = [
   webhooksListCommand,
   webhooksDeliveriesCommand,
   webhooksRedeliverCommand,
+  consoleCommand,
   caInitCommand,
   caNewKekCommand,
   caExportKekCommand,

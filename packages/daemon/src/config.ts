@@ -9,6 +9,8 @@ import type { ListenerLimits } from "./tls.js";
 export { ADMIN_SOCKET_NAME, DATA_DIR_ENV, defaultDataDir } from "@tether/wire";
 
 export const DEFAULT_LISTEN = "127.0.0.1:7443";
+/** The web console's address: loopback, a free port (the login URL names it). */
+export const DEFAULT_CONSOLE = "127.0.0.1:0";
 export const SWEEP_INTERVAL_MS = 10_000;
 /** Unix socket paths are limited to 108 bytes on Linux (including the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -33,6 +35,8 @@ export type DaemonConfig = Readonly<{
   reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
   metrics?: Readonly<{ host: string; port: number }>;
+  /** where the web console listens once `tether console` asks for it (--console; default DEFAULT_CONSOLE: loopback, a free port) */
+  console: Readonly<{ host: string; port: number }>;
   /**
    * A shared PostgreSQL store (--store postgresql://...; absent: the embedded LevelDB store in
    * dataDir/store). `kekFile` holds the key-encryption key that seals the CA in the database.
@@ -169,6 +173,8 @@ export function resolveDaemonConfig(o: {
   reflection?: boolean;
   /** HOST:PORT for the metrics server (port 0 picks a free port) */
   metrics?: string;
+  /** HOST:PORT for the web console (port 0 picks a free port) */
+  console?: string;
   /** level:DIR or a PostgreSQL URL (parseStore) */
   store?: string;
   /** the key-encryption key's file (needed with a PostgreSQL store) */
@@ -217,6 +223,7 @@ export function resolveDaemonConfig(o: {
     throw new DaemonError("BAD_DURATION", `${label("cert-lifetime")} must be between 1m and 90d`);
   }
   const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, label("metrics")) : undefined;
+  const consoleAt = parseHostPort(o.console ?? DEFAULT_CONSOLE, label("console"));
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
     throw new DaemonError("BAD_DURATION", `${label("job-retention")} must be 0 (keep forever) or between 1m and 3650d`);
   }
@@ -250,6 +257,7 @@ export function resolveDaemonConfig(o: {
     ...(o.listenerLimits ? { listenerLimits: Object.freeze({ ...o.listenerLimits }) } : {}),
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
+    console: Object.freeze(consoleAt),
     ...(urls.length
       ? {
           webhooks: Object.freeze({
@@ -274,4 +282,4 @@ export function resolveDaemonConfig(o: {
 }
 
 type Labelled =
-  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for";
+  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "console" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for";

@@ -26,6 +26,8 @@ import { ForwardedCalls, forwardable } from "./forwarded.js";
 import { CLUSTER_SERVICE, StreamEnds } from "./stream-ends.js";
 import { openWebhooks } from "./webhooks.js";
 import { webhooksAdmin } from "./services/webhooks-admin.js";
+import { ConsoleHost } from "./console.js";
+import { consoleAdmin } from "./services/console-admin.js";
 import { WEBHOOK_TABLES } from "@tether/webhooks";
 import type { WebhookTables } from "@tether/webhooks";
 import type { Repository } from "@tether/base";
@@ -492,7 +494,18 @@ export async function startDaemon(
         signerNotAfter: Date.parse(signer.validTo),
       };
     };
+    const consoleHost = new ConsoleHost({
+      ...config.console,
+      adminSocket,
+      serverCertificate: () => ({ certPem: authority.serverCertPem, keyPem: authority.serverKeyPem.expose() }),
+      certificateHosts: serverHosts(config.listenHost, advertiseHost),
+      advertiseHost: parseHostPort(advertise).host,
+      now,
+      random,
+      log,
+    });
     const adminImpl = {
+      ...consoleAdmin(consoleHost, log),
       ...adminService(pairing, status, log, { hub, jobs, now, audit, beforeAuditRead: () => guard.audit.flushAll(), revocations, jwks, rotateDaemonCertificates }),
       ...webhooksAdmin(store as unknown as Repository<WebhookTables>, webhooks, { now, log }),
     };
@@ -511,6 +524,7 @@ export async function startDaemon(
     }
     chmodSync(adminSocket, 0o600);
     cleanups.push({ what: "admin server", run: () => shutdown(adminServer) });
+    cleanups.push({ what: "console", run: () => consoleHost.close() });
     cleanups.push({
       what: "admin socket",
       run: () => {
@@ -528,7 +542,10 @@ export async function startDaemon(
     // certificate, open streams keep theirs; pairing signs with the new signer at once.
     const checkCertificates = async (force = false) => {
       const r = await authority.refresh(now(), force);
-      if (r.server) listener.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
+      if (r.server) {
+        listener.rotate(authority.serverCertPem, authority.serverKeyPem.expose());
+        consoleHost.rotate();
+      }
       if (r.server || r.signer) {
         probes.refresh();
         log.info("daemon certificates renewed", r);

@@ -144,6 +144,12 @@ it is restarted; \`tether status\` says why (exit 14).`,
       about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (port 0: a free port;\nno authentication: keep it on loopback)",
       default: "off",
     },
+    console: {
+      type: "string",
+      value: "HOST:PORT",
+      about: "where the web console listens once `tether console` asks for it (port 0: a free port;\noff loopback it serves HTTPS with the daemon's server certificate)",
+      default: "127.0.0.1:0",
+    },
     config: {
       type: "string",
       value: "FILE",
@@ -467,6 +473,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(Object.keys(listenerLimits).length ? { listenerLimits } : {}),
       ...(r.values.reflection === true ? { reflection: true } : {}),
       ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
+      ...(value("console") !== undefined ? { console: value("console") as string } : {}),
       ...(value("store") !== undefined ? { store: value("store") as string } : {}),
       ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
       ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
@@ -487,6 +494,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
         "cert-lifetime": at("cert-lifetime"),
         "job-retention": at("job-retention"),
         metrics: at("metrics"),
+        console: at("console"),
       },
     });
     return { config, logLevel };

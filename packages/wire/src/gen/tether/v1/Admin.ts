@@ -26,6 +26,8 @@ import type { ListWebhookDeliveriesRequest as _tether_v1_ListWebhookDeliveriesRe
 import type { ListWebhookDeliveriesResponse as _tether_v1_ListWebhookDeliveriesResponse, ListWebhookDeliveriesResponse__Output as _tether_v1_ListWebhookDeliveriesResponse__Output } from '../../tether/v1/ListWebhookDeliveriesResponse.js';
 import type { ListWebhooksRequest as _tether_v1_ListWebhooksRequest, ListWebhooksRequest__Output as _tether_v1_ListWebhooksRequest__Output } from '../../tether/v1/ListWebhooksRequest.js';
 import type { ListWebhooksResponse as _tether_v1_ListWebhooksResponse, ListWebhooksResponse__Output as _tether_v1_ListWebhooksResponse__Output } from '../../tether/v1/ListWebhooksResponse.js';
+import type { OpenConsoleRequest as _tether_v1_OpenConsoleRequest, OpenConsoleRequest__Output as _tether_v1_OpenConsoleRequest__Output } from '../../tether/v1/OpenConsoleRequest.js';
+import type { OpenConsoleResponse as _tether_v1_OpenConsoleResponse, OpenConsoleResponse__Output as _tether_v1_OpenConsoleResponse__Output } from '../../tether/v1/OpenConsoleResponse.js';
 import type { PairRequest as _tether_v1_PairRequest, PairRequest__Output as _tether_v1_PairRequest__Output } from '../../tether/v1/PairRequest.js';
 import type { Preauthorization as _tether_v1_Preauthorization, Preauthorization__Output as _tether_v1_Preauthorization__Output } from '../../tether/v1/Preauthorization.js';
 import type { PreauthorizeRequest as _tether_v1_PreauthorizeRequest, PreauthorizeRequest__Output as _tether_v1_PreauthorizeRequest__Output } from '../../tether/v1/PreauthorizeRequest.js';
@@ -60,6 +62,7 @@ export interface AdminDefinition {
   ListRequests: MethodDefinition<_tether_v1_ListRequestsRequest, _tether_v1_ListRequestsResponse, _tether_v1_ListRequestsRequest__Output, _tether_v1_ListRequestsResponse__Output>
   ListWebhookDeliveries: MethodDefinition<_tether_v1_ListWebhookDeliveriesRequest, _tether_v1_ListWebhookDeliveriesResponse, _tether_v1_ListWebhookDeliveriesRequest__Output, _tether_v1_ListWebhookDeliveriesResponse__Output>
   ListWebhooks: MethodDefinition<_tether_v1_ListWebhooksRequest, _tether_v1_ListWebhooksResponse, _tether_v1_ListWebhooksRequest__Output, _tether_v1_ListWebhooksResponse__Output>
+  OpenConsole: MethodDefinition<_tether_v1_OpenConsoleRequest, _tether_v1_OpenConsoleResponse, _tether_v1_OpenConsoleRequest__Output, _tether_v1_OpenConsoleResponse__Output>
   Preauthorize: MethodDefinition<_tether_v1_PreauthorizeRequest, _tether_v1_Preauthorization, _tether_v1_PreauthorizeRequest__Output, _tether_v1_Preauthorization__Output>
   RedeliverWebhook: MethodDefinition<_tether_v1_RedeliverWebhookRequest, _tether_v1_WebhookMessage, _tether_v1_RedeliverWebhookRequest__Output, _tether_v1_WebhookMessage__Output>
   RejectRequest: MethodDefinition<_tether_v1_RejectRequestRequest, _tether_v1_PairRequest, _tether_v1_RejectRequestRequest__Output, _tether_v1_PairRequest__Output>

@@ -76,6 +76,12 @@ export class NodeHub implements NodeDirectory {
   readonly #onRefused: (code: string) => void;
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sessions = new Map<string, Session>();
+  /**
+   * When each device's last stream ended, in this process: the stored lastSeen is written at
+   * most once a minute (PRESENCE_WRITE_INTERVAL_MS), so a device that drops twice within a
+   * minute would otherwise look silent since the first drop.
+   */
+  readonly #endedAt = new Map<string, number>();
   /** every authenticated stream, by device, so revocation can end them all */
   readonly #streams = new Map<string, Set<{ end(code: status, details: string): void }>>();
   #seq = 0;
@@ -201,7 +207,7 @@ export class NodeHub implements NodeDirectory {
       name: d.name,
       role: d.role,
       online,
-      lastSeen: online ? (s as Session).lastSeen : (d.lastSeen ?? 0),
+      lastSeen: online ? (s as Session).lastSeen : Math.max(d.lastSeen ?? 0, this.#endedAt.get(d.id) ?? 0),
       capabilities: online ? (s as Session).capabilities : (d.capabilities ?? []).map((c) => c.name),
       platform: online ? (s as Session).platform : (d.platform ?? ""),
       version: online ? (s as Session).version : (d.version ?? ""),
@@ -326,6 +332,7 @@ export class NodeHub implements NodeDirectory {
       if (s.timer) clearTimeout(s.timer);
       if (this.#sessions.get(peer.deviceId) === s) {
         this.#sessions.delete(peer.deviceId);
+        if (s.registered) this.#endedAt.set(peer.deviceId, s.lastSeen);
         this.#log.info("node disconnected", { device: peer.deviceId });
         void this.#jobs()
           .requeueDevice(peer.deviceId)

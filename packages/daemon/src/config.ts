@@ -9,6 +9,8 @@ import type { ListenerLimits } from "./tls.js";
 export { ADMIN_SOCKET_NAME, DATA_DIR_ENV, defaultDataDir } from "@tether/wire";
 
 export const DEFAULT_LISTEN = "127.0.0.1:7443";
+/** device.offline after this much silence, unless --webhook-offline-after says otherwise. */
+export const DEFAULT_WEBHOOK_OFFLINE_AFTER_MS = 5 * 60_000;
 /** The web console's address: loopback, a free port (the login URL names it). */
 export const DEFAULT_CONSOLE = "127.0.0.1:0";
 export const SWEEP_INTERVAL_MS = 10_000;
@@ -30,7 +32,15 @@ export type DaemonConfig = Readonly<{
   /** the node listener's caps and handshake timeout; what is absent is derived (tls.ts) */
   listenerLimits?: Partial<ListenerLimits>;
   /** receivers of the webhook events (docs/webhooks.md): their URLs, the file of the signing secret, how long a message is retried */
-  webhooks?: Readonly<{ urls: readonly string[]; secretFile: string; retryForMs: number }>;
+  webhooks?: Readonly<{
+    urls: readonly string[];
+    secretFile: string;
+    retryForMs: number;
+    /** device.offline after this much silence (--webhook-offline-after) */
+    offlineAfterMs: number;
+    /** certificate.expiring this long before the end (--webhook-expiring-before; absent: a quarter of the certificate lifetime) */
+    expiringBeforeMs?: number;
+  }>;
   /** server reflection on the node listener too (always on the admin socket); off by default (docs/security.md, row 51) */
   reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
@@ -189,6 +199,8 @@ export function resolveDaemonConfig(o: {
   webhooks?: string[];
   webhookSecretFile?: string;
   webhookRetryForMs?: number;
+  webhookOfflineAfterMs?: number;
+  webhookExpiringBeforeMs?: number;
 }): DaemonConfig {
   const label = (name: Labelled) => o.labels?.[name] ?? `--${name}`;
   const store = o.store === undefined ? undefined : parseStore(o.store, label("store"));
@@ -245,6 +257,14 @@ export function resolveDaemonConfig(o: {
   if (o.webhookRetryForMs !== undefined && !(o.webhookRetryForMs >= 60_000 && o.webhookRetryForMs <= 30 * 24 * 60 * 60_000)) {
     throw new DaemonError("BAD_DURATION", `${label("webhook-retry-for")} must be between 1m and 30d`);
   }
+  if (o.webhookOfflineAfterMs !== undefined && !(o.webhookOfflineAfterMs >= 1_000 && o.webhookOfflineAfterMs <= 30 * 24 * 60 * 60_000)) {
+    throw new DaemonError("BAD_DURATION", `${label("webhook-offline-after")} must be between 1s and 30d`);
+  }
+  if (o.webhookExpiringBeforeMs !== undefined && !(o.webhookExpiringBeforeMs >= 60_000 && o.webhookExpiringBeforeMs <= 365 * 24 * 60 * 60_000)) {
+    throw new DaemonError("BAD_DURATION", `${label("webhook-expiring-before")} must be between 1m and 365d`);
+  }
+  if (!urls.length && (o.webhookOfflineAfterMs !== undefined || o.webhookExpiringBeforeMs !== undefined))
+    throw new DaemonError("BAD_WEBHOOK", `${label(o.webhookOfflineAfterMs !== undefined ? "webhook-offline-after" : "webhook-expiring-before")} is for ${label("webhook")} URL: give the receivers too`);
   return Object.freeze({
     dataDir,
     listenHost: host,
@@ -264,6 +284,8 @@ export function resolveDaemonConfig(o: {
             urls: Object.freeze([...new Set(urls)]),
             secretFile: resolve(o.webhookSecretFile as string),
             retryForMs: o.webhookRetryForMs ?? 24 * 60 * 60_000,
+            offlineAfterMs: o.webhookOfflineAfterMs ?? DEFAULT_WEBHOOK_OFFLINE_AFTER_MS,
+            ...(o.webhookExpiringBeforeMs !== undefined ? { expiringBeforeMs: o.webhookExpiringBeforeMs } : {}),
           }),
         }
       : {}),
@@ -282,4 +304,4 @@ export function resolveDaemonConfig(o: {
 }
 
 type Labelled =
-  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "console" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for";
+  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "console" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for" | "webhook-offline-after" | "webhook-expiring-before";

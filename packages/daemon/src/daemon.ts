@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from "node:fs"
 import { X509Certificate, randomBytes as nodeRandomBytes, randomFillSync } from "node:crypto";
 import { join } from "node:path";
 import { Server, ServerCredentials, loadPackageDefinition, status as grpcStatus } from "@grpc/grpc-js";
-import { certFingerprint } from "@tether/ca";
+import { DEFAULT_NODE_CERT_LIFETIME_MS, certFingerprint } from "@tether/ca";
 import { createSealer, jwkOf } from "@tether/crypto";
 import { AUDIT_TABLES, AuditEvent, AuditLog } from "@tether/audit";
 import type { AuditTables } from "@tether/audit";
@@ -284,7 +284,11 @@ export async function startDaemon(
     // Everything the core packages write goes through the audit log, so each security event
     // is committed in the same atomic batch as the change it records.
     // Webhook events go into the outbox in the same batch as the change (webhooks.ts).
-    const webhooks = openWebhooks(config.webhooks, store as unknown as Repository<WebhookTables>, { now, log });
+    const webhooks = openWebhooks(config.webhooks, store as unknown as Repository<WebhookTables>, {
+      now,
+      log,
+      nodeCertLifetimeMs: config.nodeCertLifetimeMs ?? DEFAULT_NODE_CERT_LIFETIME_MS,
+    });
     const audit = new AuditLog<PairingTables & JobTables>(store, now, webhooks ? { alongside: webhooks.alongside as never } : {});
     if (webhooks) {
       audit.onAppend(() => webhooks.kick());
@@ -331,6 +335,24 @@ export async function startDaemon(
       ...(o.indexUpdateDelayMs ? { indexUpdateDelayMs: o.indexUpdateDelayMs } : {}),
       ...(metrics ? { onRefused: refusedAt("node") } : {}),
     });
+    if (webhooks) {
+      const watchTimer = webhooks.watch(function* () {
+        for (const d of hub.devices()) {
+          const live = hub.node(d.id);
+          yield {
+            id: d.id,
+            name: d.name,
+            online: live?.online ?? false,
+            lastSeen: live?.lastSeen ?? 0,
+            revoked: Boolean(d.revokedAt),
+            certificateFingerprint: d.certificateFingerprint,
+            certificateNotAfter: d.certificateNotAfter,
+          };
+        }
+      });
+      background.push(watchTimer);
+      timer(watchTimer);
+    }
     const jobConfig = { ...(config.jobRetentionMs !== undefined ? { finishedRetentionMs: config.jobRetentionMs } : {}), ...o.jobs };
     jobs = new JobManager({ repo: audit, directory: hub, clock: { now }, randomBytes: random, config: jobConfig });
     if (metrics) {

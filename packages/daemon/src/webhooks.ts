@@ -7,11 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { Logger, Op, Repository } from "@tether/base";
-import { OutboxIds, WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret } from "@tether/webhooks";
-import type { Endpoint, WebhookTables } from "@tether/webhooks";
+import { OutboxIds, WebhookSender, endpoint, eventsOf, outboxRecords, parseSecret, watchEvents, watchIntervalMs } from "@tether/webhooks";
+import type { Endpoint, WatchMark, Watched, WebhookTables } from "@tether/webhooks";
 import type { AuditEntry } from "@tether/audit";
 import type { DaemonConfig } from "./config.js";
-import { DaemonError } from "./errors.js";
+import { DaemonError, describe } from "./errors.js";
 
 type Config = NonNullable<DaemonConfig["webhooks"]>;
 
@@ -49,10 +49,16 @@ export type Webhooks = {
   start(): void;
   kick(): void;
   stop(): Promise<void>;
+  /**
+   * Start looking for the events time makes (device.offline, certificate.expiring; watch.ts)
+   * among `devices`, each pass writing the due ones with their marks in one batch. Returns the
+   * pass timer (the daemon stops it with its other background timers).
+   */
+  watch(devices: () => Iterable<Watched>): NodeJS.Timeout;
 };
 
 /** The webhooks of `config`, or undefined when none are configured. */
-export function openWebhooks(config: Config | undefined, repo: Repository<WebhookTables>, o: { now: () => number; log: Logger }): Webhooks | undefined {
+export function openWebhooks(config: Config | undefined, repo: Repository<WebhookTables>, o: { now: () => number; log: Logger; nodeCertLifetimeMs: number }): Webhooks | undefined {
   if (!config) return undefined;
   const key = readWebhookSecret(config.secretFile);
   const endpoints: Endpoint[] = config.urls.map(endpoint);
@@ -65,5 +71,36 @@ export function openWebhooks(config: Config | undefined, repo: Repository<Webhoo
     start: () => sender.start(),
     kick: () => sender.kick(),
     stop: () => sender.stop(),
+    watch: (devices) => {
+      // Absent --webhook-expiring-before: a quarter of the lifetime left, when a node that renews
+      // at half of it is a quarter of a lifetime late.
+      const policy = { offlineAfterMs: config.offlineAfterMs, expiringBeforeMs: config.expiringBeforeMs ?? Math.floor(o.nodeCertLifetimeMs / 4) };
+      let marks: Map<string, WatchMark> | undefined;
+      let running = false;
+      const pass = async () => {
+        if (running) return;
+        running = true;
+        try {
+          marks ??= new Map((await repo.list("webhookWatch")).map((m) => [m.id, m]));
+          const now = o.now();
+          const due = watchEvents(devices(), marks, now, policy);
+          if (!due.events.length) return;
+          const records = outboxRecords(due.events, endpoints, now, ids);
+          await repo.batch([
+            ...records.map((value) => ({ table: "webhookOutbox" as const, type: "put" as const, value })),
+            ...due.marks.map((value) => ({ table: "webhookWatch" as const, type: "put" as const, value })),
+          ]);
+          for (const m of due.marks) marks.set(m.id, m);
+          sender.kick();
+        } catch (err) {
+          o.log.error("webhook watch failed", { error: describe(err) });
+        } finally {
+          running = false;
+        }
+      };
+      const t = setInterval(() => void pass(), watchIntervalMs(policy));
+      t.unref();
+      return t;
+    },
   };
 }

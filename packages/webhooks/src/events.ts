@@ -5,7 +5,16 @@
  * lost for one that did.
  */
 
-export const WEBHOOK_EVENTS = ["request.pending", "request.approved", "request.rejected", "request.expired", "device.revoked", "job.failed"] as const;
+export const WEBHOOK_EVENTS = [
+  "request.pending",
+  "request.approved",
+  "request.rejected",
+  "request.expired",
+  "device.revoked",
+  "device.offline",
+  "certificate.expiring",
+  "job.failed",
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 export type WebhookEvent = { type: WebhookEventType; data: Record<string, string | number | boolean> };
 

@@ -7,4 +7,6 @@ export { MIN_SECRET_BYTES, SECRET_PREFIX, parseSecret, sign, signedHeaders } fro
 export { DEFAULT_RETRY, KEEP_DONE_MS, PASS_INTERVAL_MS, WebhookSender, backoffMs, post } from "./sender.js";
 export type { Post, RetryPolicy } from "./sender.js";
 export { MAX_DELIVERIES_LIMIT, messages, receivers, redeliver } from "./admin.js";
+export { watchEvents, watchIntervalMs } from "./watch.js";
+export type { WatchMark, WatchPolicy, Watched } from "./watch.js";
 export type { ReceiverSummary } from "./admin.js";

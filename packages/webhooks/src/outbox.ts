@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { WebhookEvent } from "./events.js";
+import type { WatchMark } from "./watch.js";
 
 export type Delivery = {
   state: "pending" | "delivered" | "failed";
@@ -29,8 +30,9 @@ export type OutboxRecord = {
   deliveries: Record<string, Delivery>;
 };
 
-export type WebhookTables = { webhookOutbox: OutboxRecord };
-export const WEBHOOK_TABLES = ["webhookOutbox"] as const;
+export type WebhookTables = { webhookOutbox: OutboxRecord; webhookWatch: WatchMark };
+/** The outbox, and the marks of the time-made events already sent (watch.ts). */
+export const WEBHOOK_TABLES = ["webhookOutbox", "webhookWatch"] as const;
 
 /** A receiver: its id (stable for one URL, so a restart finds its deliveries) and its URL. */
 export type Endpoint = { id: string; url: string };

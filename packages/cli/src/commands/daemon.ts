@@ -203,6 +203,18 @@ it is restarted; \`tether status\` says why (exit 14).`,
       about: "with --webhook: how long a message a receiver does not take is tried again, 1m..30d",
       default: "24h",
     },
+    "webhook-offline-after": {
+      type: "string",
+      value: "DURATION",
+      about: "with --webhook: send device.offline once a device has been silent this long, 1s..30d",
+      default: "5m",
+    },
+    "webhook-expiring-before": {
+      type: "string",
+      value: "DURATION",
+      about: "with --webhook: send certificate.expiring once a device's certificate has this little left\n(a node renews at half its lifetime, so this means it is late), 1m..365d",
+      default: "a quarter of --cert-lifetime",
+    },
     "upgrade-store": {
       type: "boolean",
       about:
@@ -482,10 +494,14 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(Array.isArray(r.values.webhook) && r.values.webhook.length ? { webhooks: r.values.webhook as string[] } : {}),
       ...(value("webhook-secret-file") !== undefined ? { webhookSecretFile: value("webhook-secret-file") as string } : {}),
       ...(value("webhook-retry-for") !== undefined ? { webhookRetryForMs: opt("webhook-retry-for", d.parseDuration) as number } : {}),
+      ...(value("webhook-offline-after") !== undefined ? { webhookOfflineAfterMs: opt("webhook-offline-after", d.parseDuration) as number } : {}),
+      ...(value("webhook-expiring-before") !== undefined ? { webhookExpiringBeforeMs: opt("webhook-expiring-before", d.parseDuration) as number } : {}),
       labels: {
         webhook: at("webhook"),
         "webhook-secret-file": at("webhook-secret-file"),
         "webhook-retry-for": at("webhook-retry-for"),
+        "webhook-offline-after": at("webhook-offline-after"),
+        "webhook-expiring-before": at("webhook-expiring-before"),
         store: at("store"),
         "kek-file": at("kek-file"),
         "data-dir": at("data-dir"),

@@ -15,7 +15,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Webhook } from "standardwebhooks";
 import { AuditEvent, isConflict } from "@tether/base";
-import type { Op } from "@tether/base";
+import type { Op, Repository } from "@tether/base";
 import { AUDIT_TABLES, AuditLog } from "@tether/audit";
 import type { AuditEntry, AuditTables } from "@tether/audit";
 import { Store } from "@tether/store";
@@ -217,6 +217,53 @@ test("messages written before a crash are sent after it; a receiver that never r
     await opened.store.close();
     await rx.close();
     await dead.close();
+    tmp.remove();
+  }
+});
+
+test("a pass reads what it holds as pending and what it was told of, and the whole outbox only once a minute", async () => {
+  const tmp = tempDir("tether-wh-");
+  const rx = await receiver(() => 200);
+  const ep = endpoint(rx.url);
+  const { store, audit } = await openStore(tmp.path + "/s", [ep]);
+  let offset = 0;
+  const lists: string[] = [];
+  const counted: Repository<WebhookTables> = {
+    get: (t, id) => store.get(t, id),
+    scan: (t, o) => store.scan(t, o),
+    batch: (ops, o) => store.batch(ops as never, o),
+    list: (t) => {
+      lists.push(t);
+      return store.list(t);
+    },
+  };
+  const sender = new WebhookSender({ repo: counted, endpoints: [ep], key, now: () => Date.now() + offset, random: Math.random, log });
+  try {
+    // 200 messages delivered and kept (7 days) make the outbox big; each later pass must not read them.
+    for (let i = 0; i < 200; i++) await audit.batch([], { audit: [{ type: AuditEvent.DeviceRevoked, actor: "admin", subject: `dev_${i}`, details: {} }] });
+    await sender.pass();
+    assert.is(rx.got.length, 200);
+    assert.is(lists.length, 1, "the first pass reads the whole outbox");
+    // A new message, told of: the next pass sends it without listing the outbox.
+    await audit.batch([], { audit: [{ type: AuditEvent.DeviceRevoked, actor: "admin", subject: "dev_told", details: {} }] });
+    const told = (await store.list("webhookOutbox")).find((r) => r.body.includes("dev_told"));
+    assert.ok(told);
+    sender.track([told.id, "msg_not_written_yet"]);
+    await sender.pass();
+    assert.is(rx.got.length, 201);
+    assert.is(lists.length, 1, "no full read within the minute");
+    // One nobody told it of: found at the next full read, a minute on.
+    await audit.batch([], { audit: [{ type: AuditEvent.DeviceRevoked, actor: "admin", subject: "dev_untold", details: {} }] });
+    await sender.pass();
+    assert.is(rx.got.length, 201, "not seen within the minute");
+    offset += 60_000;
+    await sender.pass();
+    assert.is(rx.got.length, 202, "seen at the full read");
+    assert.is(lists.length, 2);
+  } finally {
+    await sender.stop();
+    await rx.close();
+    await store.close();
     tmp.remove();
   }
 });

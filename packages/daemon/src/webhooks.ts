@@ -48,6 +48,8 @@ export type Webhooks = {
   alongside: (ops: readonly { table: string; type: "put" | "del" }[], entries: readonly AuditEntry[]) => Op<WebhookTables>[];
   start(): void;
   kick(): void;
+  /** messages made due again outside a batch of the audit log (redeliver) */
+  track(ids: readonly string[]): void;
   stop(): Promise<void>;
   /**
    * Start looking for the events time makes (device.offline, certificate.expiring; watch.ts)
@@ -66,10 +68,15 @@ export function openWebhooks(config: Config | undefined, repo: Repository<Webhoo
   const sender = new WebhookSender({ repo, endpoints, key, now: o.now, random: Math.random, log: o.log, retry: { retryForMs: config.retryForMs } });
   return {
     endpoints,
-    alongside: (ops, entries) =>
-      outboxRecords(eventsOf(ops as Parameters<typeof eventsOf>[0], entries), endpoints, o.now(), ids).map((value) => ({ table: "webhookOutbox", type: "put", value })),
+    alongside: (ops, entries) => {
+      const records = outboxRecords(eventsOf(ops as Parameters<typeof eventsOf>[0], entries), endpoints, o.now(), ids);
+      // Named before the batch commits: the sender reads each once it is there (sender.ts, track).
+      sender.track(records.map((r) => r.id));
+      return records.map((value) => ({ table: "webhookOutbox", type: "put", value }));
+    },
     start: () => sender.start(),
     kick: () => sender.kick(),
+    track: (ids) => sender.track(ids),
     stop: () => sender.stop(),
     watch: (devices) => {
       // Absent --webhook-expiring-before: a quarter of the lifetime left, when a node that renews
@@ -91,6 +98,7 @@ export function openWebhooks(config: Config | undefined, repo: Repository<Webhoo
             ...due.marks.map((value) => ({ table: "webhookWatch" as const, type: "put" as const, value })),
           ]);
           for (const m of due.marks) marks.set(m.id, m);
+          sender.track(records.map((r) => r.id));
           sender.kick();
         } catch (err) {
           o.log.error("webhook watch failed", { error: describe(err) });

@@ -21,6 +21,16 @@ export const DEFAULT_RETRY: RetryPolicy = { firstRetryMs: 5_000, maxRetryMs: 30 
 export const KEEP_DONE_MS = 7 * 24 * 60 * 60_000;
 /** How often the sender looks at the outbox when nothing kicks it. */
 export const PASS_INTERVAL_MS = 1_000;
+/**
+ * How often a pass reads the whole outbox: it then drops the done messages past KEEP_DONE_MS,
+ * and finds pending ones nobody told it of (made due again by another process, or left by the
+ * daemon this one took over from). Between, a pass reads only the messages it holds as pending
+ * and those `track` named.
+ */
+export const RESCAN_MS = 60_000;
+
+const pendingIn = (r: OutboxRecord) => Object.values(r.deliveries).some((d) => d.state === "pending");
+const byId = (a: OutboxRecord, b: OutboxRecord) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** One POST: resolves with the HTTP status (0: no answer: refused, reset or timed out). */
 export type Post = (url: string, headers: Record<string, string>, body: string, timeoutMs: number) => Promise<{ status: number; error?: string }>;
@@ -61,6 +71,11 @@ export class WebhookSender {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** the messages with a delivery still pending, as last read or written */
+  #pending = new Map<string, OutboxRecord>();
+  /** ids written since (track), to read; one not found yet (its batch not committed) stays until the next full read */
+  readonly #told = new Set<string>();
+  #scannedAt = Number.NEGATIVE_INFINITY;
 
   constructor(o: {
     repo: Repository<WebhookTables>;
@@ -86,6 +101,11 @@ export class WebhookSender {
     this.#timer = setInterval(() => this.kick(), PASS_INTERVAL_MS);
     this.#timer.unref();
     this.kick();
+  }
+
+  /** Messages just written (or made due again): the next pass reads them without reading the whole outbox. */
+  track(ids: Iterable<string>): void {
+    for (const id of ids) this.#told.add(id);
   }
 
   /** Look at the outbox soon (a new event was written); passes never overlap. */
@@ -115,15 +135,28 @@ export class WebhookSender {
 
   /** One pass over the outbox: each endpoint's due messages, in order, until one fails. Returns the attempts made. */
   async pass(): Promise<number> {
-    const all = (await this.#repo.list("webhookOutbox")).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const now = this.#now();
-    const drop = all.filter((r) => Object.values(r.deliveries).every((d) => d.state !== "pending" && now - (d.doneAt ?? r.createdAt) > KEEP_DONE_MS));
-    if (drop.length)
-      await this.#repo.batch(
-        drop.map((r) => ({ table: "webhookOutbox" as const, type: "del" as const, key: r.id })),
-        { sync: false },
-      );
-    const counts = await Promise.all(this.#endpoints.map((ep) => this.#passFor(ep, all)));
+    if (now - this.#scannedAt >= RESCAN_MS) {
+      const all = await this.#repo.list("webhookOutbox");
+      const drop = all.filter((r) => Object.values(r.deliveries).every((d) => d.state !== "pending" && now - (d.doneAt ?? r.createdAt) > KEEP_DONE_MS));
+      if (drop.length)
+        await this.#repo.batch(
+          drop.map((r) => ({ table: "webhookOutbox" as const, type: "del" as const, key: r.id })),
+          { sync: false },
+        );
+      this.#pending = new Map(all.filter(pendingIn).map((r) => [r.id, r]));
+      this.#told.clear();
+      this.#scannedAt = now;
+    } else {
+      for (const id of [...this.#told]) {
+        const r = await this.#repo.get("webhookOutbox", id);
+        if (!r) continue; // its batch is not committed yet (or failed): asked again next pass
+        this.#told.delete(id);
+        if (pendingIn(r)) this.#pending.set(id, r);
+      }
+    }
+    const due = [...this.#pending.values()].sort(byId);
+    const counts = await Promise.all(this.#endpoints.map((ep) => this.#passFor(ep, due)));
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -152,7 +185,10 @@ export class WebhookSender {
             };
       // Read again: another endpoint's pass may have written this record meanwhile.
       const cur = (await this.#repo.get("webhookOutbox", r.id)) ?? r;
-      await this.#repo.batch([{ table: "webhookOutbox", type: "put", value: { ...cur, deliveries: { ...cur.deliveries, [ep.id]: next } } }], { sync: false });
+      const written = { ...cur, deliveries: { ...cur.deliveries, [ep.id]: next } };
+      await this.#repo.batch([{ table: "webhookOutbox", type: "put", value: written }], { sync: false });
+      if (pendingIn(written)) this.#pending.set(written.id, written);
+      else this.#pending.delete(written.id);
       if (next.state === "failed") this.#log.warn("webhooks: gave up on a message", { endpoint: redactUrl(ep.url), message: r.id, event: r.type, attempts: next.attempts });
       if (!ok) break;
     }

@@ -57,6 +57,7 @@ export function webhooksAdmin(repo: Repository<WebhookTables>, webhooks: Webhook
       const r = await redeliver(repo, req.id, endpoints, o.now());
       if (!r) throw new DaemonError("MESSAGE_NOT_FOUND", `no webhook message ${req.id} (delivered and failed ones are kept 7 days)`, { status: status.NOT_FOUND });
       o.log.info("webhook message to be sent again", { message: r.id, event: r.type, receivers: endpoints.length });
+      webhooks.track([r.id]);
       webhooks.kick();
       return toWire(r);
     }),

@@ -264,7 +264,10 @@ export function resolveDaemonConfig(o: {
     throw new DaemonError("BAD_DURATION", `${label("webhook-expiring-before")} must be between 1m and 365d`);
   }
   if (!urls.length && (o.webhookOfflineAfterMs !== undefined || o.webhookExpiringBeforeMs !== undefined))
-    throw new DaemonError("BAD_WEBHOOK", `${label(o.webhookOfflineAfterMs !== undefined ? "webhook-offline-after" : "webhook-expiring-before")} is for ${label("webhook")} URL: give the receivers too`);
+    throw new DaemonError(
+      "BAD_WEBHOOK",
+      `${label(o.webhookOfflineAfterMs !== undefined ? "webhook-offline-after" : "webhook-expiring-before")} is for ${label("webhook")} URL: give the receivers too`,
+    );
   return Object.freeze({
     dataDir,
     listenHost: host,
@@ -304,4 +307,17 @@ export function resolveDaemonConfig(o: {
 }
 
 type Labelled =
-  "data-dir" | "listen" | "advertise" | "cert-lifetime" | "job-retention" | "metrics" | "console" | "store" | "kek-file" | "webhook" | "webhook-secret-file" | "webhook-retry-for" | "webhook-offline-after" | "webhook-expiring-before";
+  | "data-dir"
+  | "listen"
+  | "advertise"
+  | "cert-lifetime"
+  | "job-retention"
+  | "metrics"
+  | "console"
+  | "store"
+  | "kek-file"
+  | "webhook"
+  | "webhook-secret-file"
+  | "webhook-retry-for"
+  | "webhook-offline-after"
+  | "webhook-expiring-before";

@@ -330,4 +330,37 @@ B("a reused login URL, no cookie, a cross-site post, a post without the CSRF tok
   await again.close();
 });
 
+B("several requests at once: tick two and approve them with a role, tick one and reject it with a reason", async () => {
+  const page = ctx.page;
+  await page.click('nav a[data-page="requests"]');
+  await ready(page, "requests");
+  const start = async (name: string) => {
+    const code = await admin<{ code: string }>(ctx.d, "CreateCode", { method: "pin", ttlSeconds: 300 });
+    return pair({ daemon: ctx.d.listen, pin: code.code, name, stateDir: join(ctx.tmp.path, name), signal: AbortSignal.timeout(30_000) });
+  };
+  const nodes = { a: start("bulk-a"), b: start("bulk-b"), c: start("bulk-c") };
+  void nodes.c.catch(() => undefined);
+  await waitFor(async () => (await page.locator("article.request").count()) === 3, "three requests on the page");
+  const card = (name: string) => page.locator("article.request", { has: page.locator(".name", { hasText: new RegExp(`^${name}$`) }) });
+  await card("bulk-a").locator("input.pick").check();
+  await card("bulk-b").locator("input.pick").check();
+  await page.selectOption("select.bulk-role", "orchestrator");
+  await page.click("button.approve-selected");
+  const [a, b] = await Promise.all([nodes.a, nodes.b]);
+  assert.is(a.role, "orchestrator");
+  assert.is(b.role, "orchestrator");
+  await waitFor(async () => (await page.locator("article.request").count()) === 1, "the two approved leave the page");
+  assert.match((await page.locator("#flash").textContent()) ?? "", /approved 2 requests/);
+  await card("bulk-c").locator("input.pick").check();
+  await page.fill("input.bulk-reason", "not ours");
+  await page.click("button.reject-selected");
+  const refused = (await nodes.c.catch((e: unknown) => e)) as NodeError;
+  assert.match(String(refused.message), /reject/i);
+  const rejected = (await admin<{ requests: { name: string; state: string; reason: string }[] }>(ctx.d, "ListRequests", { state: "rejected" })).requests.find(
+    (r) => r.name === "bulk-c",
+  );
+  assert.is(rejected?.reason, "not ours");
+  await waitFor(async () => (await page.locator("article.request").count()) === 0, "none left");
+});
+
 B.run();

@@ -19,6 +19,7 @@ const ALL: Record<string, () => Promise<{ bench: Bench }>> = {
   revocation: () => import("./revocation.ts"),
   startup: () => import("./startup.ts"),
   replicas: () => import("./replicas.ts"),
+  webhooks: () => import("./webhooks.ts"),
 };
 /** Run only when named with --only: replicas needs PostgreSQL and takes about 20 minutes. */
 const BY_NAME_ONLY = new Set(["replicas"]);

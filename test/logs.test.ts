@@ -206,7 +206,7 @@ P("SIGTERM: the daemon logs why it stops, what it closes, and its uptime last", 
   assert.is(stopping.level, "info");
   assert.is(stopping.reason, "SIGTERM");
   assert.is(stopping.nodesOnline, 1, "the node run was connected");
-  assert.equal(stopping.closing, ["admin socket", "admin server", "node listener", "pending refusal counts (audit)", "node hub and job queue", "store"]);
+  assert.equal(stopping.closing, ["admin socket", "console", "admin server", "node listener", "pending refusal counts (audit)", "node hub and job queue", "store"]);
   const last = tail[tail.length - 1] as Line;
   assert.is(last.msg, "daemon stopped");
   assert.is(last.reason, "SIGTERM");

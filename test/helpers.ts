@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,7 +113,7 @@ export function mintCode(d: { dataDir: string }, method: PairMethod = "pin", ttl
 }
 
 type Unary = (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void;
-export type RawPairing = Client & { Start: Unary; Reveal: Unary; Finish: Unary; Await: (req: unknown) => NodeJS.ReadableStream };
+export type RawPairing = Client & { Start: Unary; Reveal: Unary; Finish: Unary; Return: Unary; Await: (req: unknown) => NodeJS.ReadableStream };
 
 /** A Pairing client that sends whatever it is given (TLS, server certificate not checked). */
 export function rawPairing(address: string, options: object = {}): RawPairing {
@@ -126,7 +126,7 @@ export function rawPairing(address: string, options: object = {}): RawPairing {
   });
 }
 
-export function call<T>(c: RawPairing, method: "Start" | "Reveal" | "Finish", req: object): Promise<T> {
+export function call<T>(c: RawPairing, method: "Start" | "Reveal" | "Finish" | "Return", req: object): Promise<T> {
   return new Promise((resolve, reject) => (c[method] as Unary).call(c, req, new Metadata(), { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r as T))));
 }
 
@@ -428,4 +428,27 @@ export async function loopbackForwarder(target: string, source: () => string): P
       server.close();
     },
   };
+}
+
+// --- libfaketime (separate processes on other clocks) ---
+
+/** libfaketime's shared object, wherever Debian put it for this architecture. */
+export function findLibfaketime(): string | undefined {
+  for (const dir of ["/usr/lib", "/usr/lib64"]) {
+    if (!existsSync(dir)) continue;
+    for (const arch of readdirSync(dir)) {
+      const f = join(dir, arch, "faketime", "libfaketime.so.1");
+      if (existsSync(f)) return f;
+    }
+    const f = join(dir, "faketime", "libfaketime.so.1");
+    if (existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+/** The environment that shifts a process's wall clock by `offset` (e.g. "+5m", "+3d"); timers keep real time. */
+export function fakeClock(offset: string): NodeJS.ProcessEnv {
+  const lib = findLibfaketime();
+  if (!lib) throw new Error("libfaketime is not installed: run test/ensure-tools.sh (apt-get install faketime)");
+  return { LD_PRELOAD: lib, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1", FAKETIME_NO_CACHE: "1" };
 }

@@ -6,36 +6,15 @@
  * node estimates the daemon's offset. Beyond the tolerance, the node gets a clear error.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { connect, verifyToken } from "@tether/node";
 import type { NodeConnection } from "@tether/node";
-import { admin, cli, cliPair, pairDevice, spawnCli, startDaemonProcess, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
-
-/** libfaketime's shared object, wherever Debian put it for this architecture. */
-function findLibfaketime(): string | undefined {
-  for (const dir of ["/usr/lib", "/usr/lib64"]) {
-    if (!existsSync(dir)) continue;
-    for (const arch of readdirSync(dir)) {
-      const f = join(dir, arch, "faketime", "libfaketime.so.1");
-      if (existsSync(f)) return f;
-    }
-    const f = join(dir, "faketime", "libfaketime.so.1");
-    if (existsSync(f)) return f;
-  }
-  return undefined;
-}
+import { admin, cli, cliPair, fakeClock, findLibfaketime, pairDevice, spawnCli, startDaemonProcess, stopDaemonProcess, tempDir, waitFor } from "./helpers.ts";
 
 const LIB = findLibfaketime();
 const S = suite("clock skew across processes (faketime)");
-
-/** The environment that shifts a process's wall clock by `offset` (e.g. "+5m"); timers keep real time. */
-function fakeClock(offset: string): NodeJS.ProcessEnv {
-  if (!LIB) throw new Error("libfaketime is not installed: run scripts/ensure-test-tools.sh (apt-get install faketime)");
-  return { LD_PRELOAD: LIB, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1", FAKETIME_NO_CACHE: "1" };
-}
 
 function opensslVerify(dir: string): string {
   return execFileSync("openssl", ["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", join(dir, "ca.pem"), join(dir, "cert.pem")], {

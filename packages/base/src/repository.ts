@@ -33,6 +33,8 @@ export const AuditEvent = {
   RotationRequested: "device.rotation_requested",
   DaemonCertificatesRotated: "daemon.certificates_rotated",
   StoreRepaired: "store.repaired",
+  DeviceReturned: "device.returned",
+  ReturnPolicyChanged: "device.return_policy_changed",
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 

@@ -241,8 +241,29 @@ export function renewSignedMessage(deviceId: string, tlsPublicKey: Uint8Array, t
   return transcript("tether/renew/v1", [deviceId, tlsPublicKey, u64be(timestampMs)]);
 }
 
-/** Which request a key proof is for: a proof made for one is refused by the other. */
-export const KeyProofPurpose = { Renew: "Node.Renew", PeerCertificate: "Node.IssuePeerCertificate" } as const;
+/**
+ * The bytes a device signs with its identity key to return after its certificate expired
+ * (Pairing.Return, docs/fleet.md §5A.5): no certificate authenticates it, so the identity key
+ * alone does, over a label no other signed message uses.
+ */
+export function returnSignedMessage(deviceId: string, tlsPublicKey: Uint8Array, timestampMs: number): Uint8Array {
+  return transcript("tether/return/v1", [deviceId, tlsPublicKey, u64be(timestampMs)]);
+}
+
+/**
+ * The verification code of a return request, which the device shows and the admin compares
+ * when the return needs approval: the first 8 bytes of SHA-512("tether/return-code/v1" ‖ 0x00
+ * ‖ the signed return bytes) as a big-endian integer, modulo 10^6, as NNN-NNN.
+ */
+export function returnVerificationCode(signedReturn: Uint8Array): string {
+  const h = sha512(concat(utf8("tether/return-code/v1"), Uint8Array.of(0), signedReturn));
+  const n = new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0, false) % 10n ** BigInt(VERIFICATION_CODE_DIGITS);
+  const digits = n.toString().padStart(VERIFICATION_CODE_DIGITS, "0");
+  return `${digits.slice(0, 3)}-${digits.slice(3)}`;
+}
+
+/** Which request a key proof is for: a proof made for one is refused by the others. */
+export const KeyProofPurpose = { Renew: "Node.Renew", PeerCertificate: "Node.IssuePeerCertificate", Return: "Pairing.Return" } as const;
 export type KeyProofPurpose = (typeof KeyProofPurpose)[keyof typeof KeyProofPurpose];
 
 /**

@@ -70,6 +70,8 @@ export {
   pairingCi,
   parseVerificationCode,
   renewSignedMessage,
+  returnSignedMessage,
+  returnVerificationCode,
   shareCommitment,
   transcriptHash,
   verificationCodesMatch,

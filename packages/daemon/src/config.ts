@@ -45,6 +45,8 @@ export type DaemonConfig = Readonly<{
   reflection?: boolean;
   /** where to serve /metrics, /healthz and /readyz over HTTP (--metrics; absent: not served) */
   metrics?: Readonly<{ host: string; port: number }>;
+  /** how long after its certificate expired a device returns by its identity key alone (--return-grace; 0: every return waits for an admin; absent: 30 days) */
+  returnGraceMs?: number;
   /** where the web console listens once `tether console` asks for it (--console; default DEFAULT_CONSOLE: loopback, a free port) */
   console: Readonly<{ host: string; port: number }>;
   /**
@@ -185,6 +187,7 @@ export function resolveDaemonConfig(o: {
   metrics?: string;
   /** HOST:PORT for the web console (port 0 picks a free port) */
   console?: string;
+  returnGraceMs?: number;
   /** level:DIR or a PostgreSQL URL (parseStore) */
   store?: string;
   /** the key-encryption key's file (needed with a PostgreSQL store) */
@@ -236,6 +239,9 @@ export function resolveDaemonConfig(o: {
   }
   const metrics = o.metrics !== undefined ? parseHostPort(o.metrics, label("metrics")) : undefined;
   const consoleAt = parseHostPort(o.console ?? DEFAULT_CONSOLE, label("console"));
+  if (o.returnGraceMs !== undefined && !(o.returnGraceMs === 0 || (o.returnGraceMs >= 60_000 && o.returnGraceMs <= 365 * 24 * 60 * 60_000))) {
+    throw new DaemonError("BAD_DURATION", `${label("return-grace")} must be 0 (every return waits for an admin) or between 1m and 365d`);
+  }
   if (o.jobRetentionMs !== undefined && !(o.jobRetentionMs === 0 || (o.jobRetentionMs >= 60_000 && o.jobRetentionMs <= MAX_JOB_RETENTION_MS))) {
     throw new DaemonError("BAD_DURATION", `${label("job-retention")} must be 0 (keep forever) or between 1m and 3650d`);
   }
@@ -281,6 +287,7 @@ export function resolveDaemonConfig(o: {
     ...(o.reflection ? { reflection: true } : {}),
     ...(metrics ? { metrics: Object.freeze(metrics) } : {}),
     console: Object.freeze(consoleAt),
+    ...(o.returnGraceMs !== undefined ? { returnGraceMs: o.returnGraceMs } : {}),
     ...(urls.length
       ? {
           webhooks: Object.freeze({
@@ -314,6 +321,7 @@ type Labelled =
   | "job-retention"
   | "metrics"
   | "console"
+  | "return-grace"
   | "store"
   | "kek-file"
   | "webhook"

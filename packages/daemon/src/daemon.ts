@@ -311,7 +311,9 @@ export async function startDaemon(
       randomBytes: random,
       advertise: () => advertise,
       sealer: createSealer(authority.sealKey.expose(), random),
-      ...(o.pairing ? { config: o.pairing } : {}),
+      ...(o.pairing || config.returnGraceMs !== undefined
+        ? { config: { ...(config.returnGraceMs !== undefined ? { returnGraceMs: config.returnGraceMs } : {}), ...o.pairing } }
+        : {}),
     });
     if (metrics) {
       const mm = metrics;

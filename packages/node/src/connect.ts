@@ -23,6 +23,7 @@ import { packageVersion } from "@tether/wire";
 import type { DaemonMessage, NodeMessageInit, RenewResponse } from "@tether/wire";
 import { DEVICE_CHANNEL_OPTIONS, deviceCredentials, fromStatus, printable, serviceClient } from "./client.js";
 import { NodeError } from "./errors.js";
+import { certificateExpired, returnDevice } from "./return.js";
 import { refusedForGood } from "./refusal.js";
 import type { DeviceCredentials } from "./state.js";
 import { RENEW_AT, newTlsKey, renewOver, signedKeyRequest } from "./renew.js";
@@ -56,6 +57,8 @@ export type ConnectOptions = {
   stateDir?: string;
   /** Renew automatically before expiry (default true). */
   autoRenew?: boolean;
+  /** With a certificate found expired, return by the identity key (Pairing.Return; default true). */
+  autoReturn?: boolean;
   /**
    * Override the daemon address stored at pairing time: HOST:PORT, or several separated by
    * commas (replicas on one database, or an active daemon and its standby), tried in turn: a
@@ -76,7 +79,10 @@ export type Drained = { finished: number; unfinished: number };
  *  "result" ({jobId, ok}), "fatal" (NodeError: revoked or otherwise refused for good; its
  *  message states why and the step that works, its cause is the daemon's refusal),
  *  "renewed", "renewal-failed", "crl" (HeldCrl, a newer verified CRL), "crl-refused" (Error),
- *  "not-started" ({jobId, capability}: delivered while draining; it goes back to the queue). */
+ *  "not-started" ({jobId, capability}: delivered while draining; it goes back to the queue),
+ *  "returning" ({notAfter, daemon}: the certificate expired, the device returns by its identity
+ *  key), "return-pending" ({verificationCode, requestId, expiresAt}: its return waits for an
+ *  admin), "returned" (Returned: a new certificate). */
 export class NodeConnection extends EventEmitter {
   readonly deviceId: string;
   #creds: DeviceCredentials;
@@ -144,6 +150,10 @@ export class NodeConnection extends EventEmitter {
     if (!this.#savedCrlRead && this.#opts.stateDir) this.#loadSavedCrl(this.#opts.stateDir);
     for (const c of this.#oldClients.splice(0)) c.close(); // their streams are over
     this.#followCredentials();
+    if (this.#opts.stateDir && this.#opts.autoReturn !== false && certificateExpired(this.#creds.certPem)) {
+      void this.#returnThenOpen(this.#opts.stateDir);
+      return;
+    }
     this.#client ??= this.#makeClient();
     this.#streamClient = this.#client;
     const stream = this.#client.Connect(new Metadata(), {});
@@ -212,6 +222,38 @@ export class NodeConnection extends EventEmitter {
     this.#replaceClient();
   }
 
+  /**
+   * The certificate expired (the device was off, or asleep, past its end): return by the
+   * identity key (return.ts), then connect with the new certificate. A refusal that retrying
+   * cannot mend (revoked, rejected) is fatal; an unreachable daemon is tried again with backoff.
+   */
+  async #returnThenOpen(stateDir: string): Promise<void> {
+    const notAfter = Date.parse(new X509Certificate(this.#creds.certPem).validTo);
+    this.emit("returning", { notAfter, daemon: this.daemonAddress });
+    try {
+      const r = await returnDevice(stateDir, {
+        daemon: this.daemonAddress,
+        onVerificationCode: (code, info) => this.emit("return-pending", { verificationCode: code, ...info }),
+      });
+      this.emit("returned", r);
+    } catch (err) {
+      if (this.#closed) return;
+      const e = err instanceof NodeError ? err : new NodeError("DAEMON_REFUSED", (err as Error).message, { cause: err });
+      if (e.code === "UNREACHABLE" || e.code === "BUSY") {
+        this.#failures++;
+        const retryInMs = Math.floor(Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.#failures - 1, 10)));
+        this.emit("disconnected", { code: status.UNAVAILABLE, details: printable(e.message), retryInMs, daemon: this.daemonAddress, next: this.daemonAddress });
+        this.#retry = setTimeout(() => this.#open(), retryInMs);
+        return;
+      }
+      this.#closed = true;
+      this.#client?.close();
+      if (this.listenerCount("fatal")) this.emit("fatal", e);
+      return;
+    }
+    this.#open();
+  }
+
   /** A new channel for what follows; the one carrying the open stream is closed once that stream ends. */
   #replaceClient(): void {
     const prev = this.#client;
@@ -225,6 +267,11 @@ export class NodeConnection extends EventEmitter {
     this.#stream = undefined;
     if (this.#ping) clearInterval(this.#ping);
     if (this.#closed) return;
+    if (code === status.UNAUTHENTICATED && this.#opts.stateDir && this.#opts.autoReturn !== false && certificateExpired(this.#creds.certPem)) {
+      // It expired while this process ran (the clock moved on, or the machine slept): return.
+      this.#open();
+      return;
+    }
     if (code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED || code === status.ABORTED) {
       // Revoked, expired, or replaced by another process using the same identity (ABORTED on
       // the current stream): retrying cannot help, or would fight the other process.

@@ -6,6 +6,8 @@ export { MAX_OUTPUT_BYTES, NODE_VERSION, NodeConnection, connect } from "./conne
 export type { CapabilityOptions, ConnectOptions, Drained, Handler, HeldCrl, JobContext } from "./connect.js";
 export { orchestrator } from "./orchestrator.js";
 export { RENEW_AT, renewIfDue, renewalDue } from "./renew.js";
+export { certificateExpired, returnDevice } from "./return.js";
+export type { ReturnOptions, Returned } from "./return.js";
 export { refusedForGood } from "./refusal.js";
 export type { Refusal } from "./refusal.js";
 export type { RenewReason, Renewed } from "./renew.js";

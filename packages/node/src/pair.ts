@@ -273,7 +273,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Hold a signed Await stream until the decision arrives; reconnect with backoff if the stream
  * drops; give up (EXPIRED) once the request's expiry has clearly passed.
  */
-async function awaitDecision(client: PairingClient, requestId: string, expiresAt: number, secretKey: Uint8Array, now: () => number, signal?: AbortSignal): Promise<AwaitResponse> {
+export async function awaitDecision(
+  client: PairingClient,
+  requestId: string,
+  expiresAt: number,
+  secretKey: Uint8Array,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<AwaitResponse> {
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw new NodeError("EXPIRED", "stopped waiting for the admin's decision");
     if (now() > expiresAt + EXPIRY_GRACE_MS) {

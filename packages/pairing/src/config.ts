@@ -16,6 +16,12 @@ export const DEFAULT_REQUEST_TTL_MS = 15 * 60_000;
  * node exactly 5 minutes off still passes with room for transit time (docs/operations.md).
  */
 export const SIGNED_TIMESTAMP_WINDOW_MS = 10 * 60_000;
+/**
+ * How long after its certificate expired a device may return by its identity key alone
+ * (Pairing.Return, docs/fleet.md §5A.5); past it, its return waits for an admin. 0: every
+ * return waits.
+ */
+export const DEFAULT_RETURN_GRACE_MS = 30 * 24 * 60 * 60_000;
 /** A device's last-seen time is written at most this often when nothing else changed. */
 export const PRESENCE_WRITE_INTERVAL_MS = 60_000;
 
@@ -28,6 +34,7 @@ export type PairingConfig = Readonly<{
   maxSessions: number;
   requestTtlMs: number;
   timestampWindowMs: number;
+  returnGraceMs: number;
 }>;
 
 /** @throws RangeError when an override leaves the documented bounds. */
@@ -47,5 +54,6 @@ export function resolvePairingConfig(o: Partial<PairingConfig> = {}): PairingCon
     maxSessions: o.maxSessions ?? MAX_SESSIONS,
     requestTtlMs: o.requestTtlMs ?? DEFAULT_REQUEST_TTL_MS,
     timestampWindowMs: o.timestampWindowMs ?? SIGNED_TIMESTAMP_WINDOW_MS,
+    returnGraceMs: o.returnGraceMs ?? DEFAULT_RETURN_GRACE_MS,
   });
 }

@@ -129,8 +129,8 @@ export class DeviceRegistry {
     }
   }
 
-  /** The input checks of a key request: a P-256 key the CA would certify, and a key proof. */
-  #checkedKeyRequest(req: KeyRequest): { spki: Uint8Array; proof: Uint8Array } {
+  /** The input checks of a key request (Renew, IssuePeerCertificate, Return): a P-256 key the CA would certify, and a key proof. */
+  checkedKeyRequest(req: Pick<KeyRequest, "tlsPublicKey" | "keyProof">): { spki: Uint8Array; proof: Uint8Array } {
     const spki = this.#checkedTlsKey(req.tlsPublicKey);
     const proof = req.keyProof instanceof Uint8Array ? req.keyProof : new Uint8Array();
     if (proof.length === 0) {
@@ -168,7 +168,7 @@ export class DeviceRegistry {
    */
   async renew(req: KeyRequest): Promise<DeviceRecord> {
     const { repo, ca, clock } = this.#ctx;
-    const k = this.#checkedKeyRequest(req);
+    const k = this.checkedKeyRequest(req);
     const d = await this.#ctx.mutex.run(async () => {
       const now = clock.now();
       const cur = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, now);
@@ -255,7 +255,7 @@ export class DeviceRegistry {
    */
   async issuePeerCertificate(req: KeyRequest) {
     const { repo, ca, clock } = this.#ctx;
-    const k = this.#checkedKeyRequest(req);
+    const k = this.checkedKeyRequest(req);
     const { cert, device } = await this.#ctx.mutex.run(async () => {
       const now = clock.now();
       const cur = await this.#signedKeyRequest(req, KeyProofPurpose.PeerCertificate, k, now);

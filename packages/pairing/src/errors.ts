@@ -25,6 +25,7 @@ export type PairingErrorCode =
   | "WRONG_CODE"
   | "BAD_SIGNATURE"
   | "STALE_TIMESTAMP"
+  | "REPLAYED"
   | "REQUEST_NOT_FOUND"
   | "REQUEST_NOT_PENDING"
   | "VERIFICATION_MISMATCH"

@@ -19,6 +19,7 @@ export type { MintedCode } from "./codes.js";
 export { MAX_CODE_USES } from "./codes.js";
 export type { Clock, PairingAuthority, RandomBytes } from "./context.js";
 export type { KeyRequest } from "./devices.js";
+export type { ReturnInput, ReturnOutcome } from "./returns.js";
 export type { RevealOutput, StartInput, StartOutput } from "./handshake.js";
 export type { RequestView } from "./requests.js";
 export { PAIRING_TABLES } from "./records.js";

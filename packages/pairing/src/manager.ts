@@ -10,6 +10,8 @@
  * their decisions (requests.ts), preauthorizations (preauth.ts) and the device registry
  * (devices.ts). Each method below is documented where its code is.
  */
+import { Returns } from "./returns.js";
+import type { ReturnInput, ReturnOutcome } from "./returns.js";
 import type { Sealer } from "@tether/crypto";
 import type { PairingConfig } from "./config.js";
 import { resolvePairingConfig } from "./config.js";
@@ -33,6 +35,7 @@ export class PairingManager {
   readonly #handshakes: Handshakes;
   readonly #requests: RequestBook;
   readonly #preauthorizations: Preauthorizations;
+  readonly #returns: Returns;
 
   constructor(o: {
     repo: PairingRepository;
@@ -50,6 +53,17 @@ export class PairingManager {
     this.#handshakes = new Handshakes(this.#ctx, this.#codes, this.#devices);
     this.#requests = new RequestBook(this.#ctx, this.#devices);
     this.#preauthorizations = new Preauthorizations(this.#ctx, this.#devices, this.#requests);
+    this.#returns = new Returns(this.#ctx, this.#devices);
+  }
+
+  /** {@inheritDoc Returns.return} */
+  returnDevice(req: ReturnInput): Promise<ReturnOutcome> {
+    return this.#returns.return(req);
+  }
+
+  /** {@inheritDoc Returns.setReturnPolicy} */
+  setReturnPolicy(id: string, needsApproval: boolean, by: string): Promise<DeviceRecord> {
+    return this.#returns.setReturnPolicy(id, needsApproval, by);
   }
 
   /** The injected clock's time, for adapters that schedule around it. */

@@ -40,12 +40,15 @@ export type RequestRecord = {
   identityKey: string; // hex
   tlsPublicKey: string; // base64 SPKI DER
   verificationCode: string;
-  method: "pin" | "qr";
+  /** "return": a device back after its certificate expired, asking by its identity key (returns.ts) */
+  method: "pin" | "qr" | "return";
   codeId: string;
   /** the policy of the code it was made with, as minted (absent: none) */
   codePolicy?: CodePolicy;
   /** where the node's Finish came from (host:port as the listener saw it; absent: not known) */
   peerAddress?: string;
+  /** a return request (method "return"): when the device was last seen and when its certificate expired */
+  away?: { lastSeen: number; certificateNotAfter: number };
   createdAt: number;
   expiresAt: number;
   decidedAt?: number;
@@ -91,6 +94,10 @@ export type DeviceRecord = {
   platform?: string;
   version?: string;
   lastSeen?: number;
+  /** The timestamp of the last return request accepted for it (Pairing.Return): one at or before it is a replay. */
+  lastReturnAt?: number;
+  /** The admin's choice that this device's returns wait for approval even within the grace (tether devices return-policy). */
+  returnNeedsApproval?: boolean;
 };
 
 /**

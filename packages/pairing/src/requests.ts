@@ -223,6 +223,7 @@ export class RequestBook {
     return this.#decide(pick, async (r, now) => {
       await this.#devices.refuseRevoked(r.deviceId);
       const previous = await this.#ctx.repo.get("devices", r.deviceId);
+      if (r.method === "return") return this.#approveReturn(r, previous, granted, by, now);
       // The admin's choice now, else the code's (chosen when it was minted), else what the node asked for.
       const finalRole = granted ?? r.codePolicy?.role ?? (r.requestedRole as Role);
       if (jobScope && finalRole !== "orchestrator") {
@@ -271,6 +272,37 @@ export class RequestBook {
       if (jobScope || previous?.jobScope) audit.push(jobScopeAudit(by, device, previous?.jobScope));
       return { request, device, audit, ...(extra ? { ops: extra(now) } : {}) };
     });
+  }
+
+  /**
+   * A return request approved (returns.ts): the device keeps what it had (role unless the admin
+   * gives another, labels, job scope, when it paired) and gets a certificate for its new key.
+   */
+  async #approveReturn(r: RequestRecord, previous: DeviceRecord | undefined, granted: Role | undefined, by: string, now: number) {
+    if (!previous) throw new PairingError("DEVICE_NOT_FOUND", `no device ${r.deviceId}`);
+    const role = granted ?? (previous.role as Role);
+    const cert = await this.#ctx.ca.issueNodeCert({ deviceId: r.deviceId, publicKeySpkiDer: new Uint8Array(Buffer.from(r.tlsPublicKey, "base64")), now });
+    const certificate = Buffer.from(cert.certDer).toString("base64");
+    const request: RequestRecord = { ...r, state: "approved", role, decidedAt: now, certificate, certificateFingerprint: cert.fingerprint };
+    const { rotateRequested: _r, rotateRequestedAt: _s, ...kept } = previous;
+    const device: DeviceRecord = {
+      ...kept,
+      role,
+      certificate,
+      certificateFingerprint: cert.fingerprint,
+      certificateSerial: cert.serialHex,
+      certificateNotAfter: cert.notAfter,
+    };
+    const audit: AuditRecord[] = [
+      { type: AuditEvent.RequestApproved, actor: by, subject: r.id, details: { device: r.deviceId, role, method: "return" } },
+      {
+        type: AuditEvent.DeviceReturned,
+        actor: by,
+        subject: r.deviceId,
+        details: { certificate: cert.fingerprint, previous: previous.certificateFingerprint, by, request: r.id, expiredForMs: now - previous.certificateNotAfter },
+      },
+    ];
+    return { request, device, audit };
   }
 
   /** @throws PairingError REQUEST_NOT_FOUND, REQUEST_NOT_PENDING. */

@@ -19,6 +19,8 @@ import type { DaemonMessage as DaemonMessageFields } from "./gen/tether/v1/Daemo
 import type { NodeMessage as NodeMessageFields } from "./gen/tether/v1/NodeMessage.js";
 import type { RenewRequest as RenewRequestFields } from "./gen/tether/v1/RenewRequest.js";
 import type { RenewResponse as RenewResponseFields } from "./gen/tether/v1/RenewResponse.js";
+import type { ReturnRequest as ReturnRequestFields } from "./gen/tether/v1/ReturnRequest.js";
+import type { ReturnResponse as ReturnResponseFields } from "./gen/tether/v1/ReturnResponse.js";
 import type { RevealResponse as RevealResponseFields } from "./gen/tether/v1/RevealResponse.js";
 import type { StartResponse as StartResponseFields } from "./gen/tether/v1/StartResponse.js";
 
@@ -37,6 +39,8 @@ export type { NodeInfo__Output as NodeInfo } from "./gen/tether/v1/NodeInfo.js";
 export type { PairRequest__Output as PairRequest } from "./gen/tether/v1/PairRequest.js";
 export type { RenewRequest__Output as RenewRequest } from "./gen/tether/v1/RenewRequest.js";
 export type { RenewResponse__Output as RenewResponse } from "./gen/tether/v1/RenewResponse.js";
+export type { ReturnRequest__Output as ReturnRequest } from "./gen/tether/v1/ReturnRequest.js";
+export type { ReturnResponse__Output as ReturnResponse } from "./gen/tether/v1/ReturnResponse.js";
 export type { RevealRequest__Output as RevealRequest } from "./gen/tether/v1/RevealRequest.js";
 export type { RevealResponse__Output as RevealResponse } from "./gen/tether/v1/RevealResponse.js";
 export type { StartRequest__Output as StartRequest } from "./gen/tether/v1/StartRequest.js";
@@ -49,5 +53,7 @@ export type DaemonMessageInit = DaemonMessageFields;
 export type NodeMessageInit = NodeMessageFields;
 export type RenewRequestInit = Required<RenewRequestFields>;
 export type RenewResponseInit = Required<RenewResponseFields>;
+export type ReturnRequestInit = Required<ReturnRequestFields>;
+export type ReturnResponseInit = ReturnResponseFields;
 export type RevealResponseInit = Required<RevealResponseFields>;
 export type StartResponseInit = Required<StartResponseFields>;

@@ -144,6 +144,13 @@ it is restarted; \`tether status\` says why (exit 14).`,
       about: "serve /metrics, /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9464 (port 0: a free port;\nno authentication: keep it on loopback)",
       default: "off",
     },
+    "return-grace": {
+      type: "string",
+      value: "DURATION",
+      about:
+        "a device whose certificate expired less than this ago returns by its identity key without an admin;\nlater, or with 0, its return waits for approval (tether pair list), 1m..365d",
+      default: "30d",
+    },
     console: {
       type: "string",
       value: "HOST:PORT",
@@ -486,6 +493,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
       ...(r.values.reflection === true ? { reflection: true } : {}),
       ...(value("metrics") !== undefined ? { metrics: value("metrics") as string } : {}),
       ...(value("console") !== undefined ? { console: value("console") as string } : {}),
+      ...(value("return-grace") !== undefined ? { returnGraceMs: opt("return-grace", d.parseDuration) as number } : {}),
       ...(value("store") !== undefined ? { store: value("store") as string } : {}),
       ...(value("kek-file") !== undefined ? { kekFile: value("kek-file") as string } : {}),
       ...(r.values["upgrade-store"] === true ? { upgradeStore: true } : {}),
@@ -511,6 +519,7 @@ function configOf(d: Daemon, r: Resolved): { config: DaemonConfig; logLevel: Log
         "job-retention": at("job-retention"),
         metrics: at("metrics"),
         console: at("console"),
+        "return-grace": at("return-grace"),
       },
     });
     return { config, logLevel };

@@ -13,7 +13,18 @@ import type { AuditTrail } from "@tether/audit";
 import { clip } from "@tether/base";
 import { PairingError } from "@tether/pairing";
 import type { PairingManager, RequestRecord } from "@tether/pairing";
-import type { AwaitRequest, AwaitResponseInit, FinishRequest, FinishResponse, RevealRequest, RevealResponseInit, StartRequest, StartResponseInit } from "@tether/wire";
+import type {
+  AwaitRequest,
+  AwaitResponseInit,
+  FinishRequest,
+  FinishResponse,
+  ReturnRequest,
+  ReturnResponseInit,
+  RevealRequest,
+  RevealResponseInit,
+  StartRequest,
+  StartResponseInit,
+} from "@tether/wire";
 import { status } from "@grpc/grpc-js";
 import { DaemonError, REFUSAL_MESSAGE_MAX_CHARS, toServiceError } from "../errors.js";
 import type { RateLimit } from "../ratelimit.js";
@@ -56,12 +67,12 @@ export function pairingGuard(o: {
   };
 }
 
-type Rpc = "Start" | "Reveal" | "Finish" | "Await";
+type Rpc = "Start" | "Reveal" | "Finish" | "Await" | "Return";
 
 /** The caller's own text an entry is about (selector, session or request id), clipped. */
 function subjectOf(req: object): string {
-  const r = req as { selector?: unknown; sessionId?: unknown; requestId?: unknown };
-  const v = r.selector ?? r.sessionId ?? r.requestId;
+  const r = req as { selector?: unknown; sessionId?: unknown; requestId?: unknown; deviceId?: unknown };
+  const v = r.selector ?? r.sessionId ?? r.requestId ?? r.deviceId;
   return typeof v === "string" ? clip(v) : "";
 }
 
@@ -138,6 +149,19 @@ export function pairingService(pm: PairingManager, caCertDer: Uint8Array, log: L
         const r = await pm.finish({ ...req, peer });
         log.info("pairing request created", { request: r.id, device: r.deviceId, name: r.name, role: r.requestedRole });
         return { requestId: r.id, deviceId: r.deviceId, expiresAt: r.expiresAt };
+      }),
+    ),
+    Return: unary<ReturnRequest, ReturnResponseInit>(
+      log,
+      "Pairing.Return",
+      guarded("Return", async (req, peer) => {
+        const r = await pm.returnDevice(req);
+        if (r.state === "approved") {
+          log.info("device returned", { device: r.device.id, certificate: r.device.certificateFingerprint, peer });
+          return { state: "approved", certificate: Buffer.from(r.device.certificate, "base64"), caCertificate: caCertDer, notAfter: r.device.certificateNotAfter };
+        }
+        log.info("return request created", { request: r.request.id, device: r.request.deviceId, name: r.request.name, peer });
+        return { state: "pending", caCertificate: caCertDer, requestId: r.request.id, verificationCode: r.request.verificationCode, expiresAt: r.request.expiresAt };
       }),
     ),
     Await: (call: ServerWritableStream<AwaitRequest, AwaitResponseInit>) => {

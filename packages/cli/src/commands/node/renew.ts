@@ -3,7 +3,7 @@ import type { Command } from "../../cli.js";
 import { CliError, DAEMON_ADDRESS_OPTION, Exit, NODE_STATE_DIR_OPTION, emit, isoTime, str } from "../../cli.js";
 import { renewHookEnv, runHook } from "./hook.js";
 
-const REASONS = { forced: "--force", due: "past half its lifetime", rotation: "the admin asked for a rotation" } as const;
+const REASONS = { forced: "--force", due: "past half its lifetime", rotation: "the admin asked for a rotation", returned: "it had expired: returned by the identity key" } as const;
 
 export const nodeRenewCommand: Command = {
   name: "node renew",
@@ -24,8 +24,12 @@ within that time (docs/clients.md).
 \`tether node run\` renews by itself. Devices that only make calls renew when they are
 used (\`tether dispatch --state-dir\` does it first). A device used less often than half
 its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly.
-An expired certificate cannot renew itself: pair the device again (exit 8). Exit 9 when
-another process is renewing the same state directory at that moment.`,
+An expired certificate cannot renew itself; the device returns instead, by its identity
+key (docs/fleet.md §5A.5): within the daemon's --return-grace (30 days by default) it gets a
+new certificate at once; later, it waits for an admin to approve its return (it prints
+the verification code to compare; tether pair list shows the request). Exit 8 when
+the daemon refuses it (a revoked device never returns), 9 when another process is
+renewing the same state directory at that moment.`,
   examples: ["tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer", "tether node renew --force --json"],
   options: {
     force: { type: "boolean", about: "renew now, even before half the lifetime has passed" },
@@ -35,18 +39,34 @@ another process is renewing the same state directory at that moment.`,
     ...DAEMON_ADDRESS_OPTION,
   },
   async run({ values, io }) {
-    const { NodeError, defaultStateDir, renewIfDue } = await import("@tether/node");
+    const { NodeError, certificateExpired, defaultStateDir, loadCredentials, renewIfDue, returnDevice } = await import("@tether/node");
     const dir = str(values["state-dir"]) ?? defaultStateDir(io.env);
     const hook = str(values.exec);
     if (hook !== undefined && !hook.trim()) throw new CliError(Exit.Usage, "--exec needs a COMMAND");
     let r;
     try {
-      r = await renewIfDue(dir, {
-        checkRotation: true,
-        ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
-        ...(values.force ? { force: true } : {}),
-        ...(values["keep-key"] ? { rekey: false } : {}),
-      });
+      let expired = false;
+      try {
+        expired = certificateExpired(loadCredentials(dir).certPem);
+      } catch {
+        // an unreadable state directory: renewIfDue says what is wrong with it
+      }
+      if (expired) {
+        const back = await returnDevice(dir, {
+          ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
+          onVerificationCode: (code, info) =>
+            io.err(
+              `tether: the certificate expired past the daemon's return grace (or the admin asked to approve returns): waiting for an admin to approve (request ${info.requestId}); verification code ${code}\n`,
+            ),
+        });
+        r = { ...back, reason: "returned" as const };
+      } else
+        r = await renewIfDue(dir, {
+          checkRotation: true,
+          ...(str(values.daemon) ? { daemon: str(values.daemon) as string } : {}),
+          ...(values.force ? { force: true } : {}),
+          ...(values["keep-key"] ? { rekey: false } : {}),
+        });
     } catch (err) {
       if (!(err instanceof NodeError)) throw err;
       const exit = { STATE_DIR: Exit.Usage, UNREACHABLE: Exit.Unreachable, BUSY: Exit.Busy }[err.code as string] ?? Exit.AuthFailed;

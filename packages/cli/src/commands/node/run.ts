@@ -262,6 +262,20 @@ progress log JSON lines (TETHER_LOG_LEVEL=error|warn|info|debug, default info).`
       }
     });
     conn.on("renewal-failed", (e: Error) => log.error("certificate renewal failed", { error: e.message }));
+    conn.on("returning", (r: { notAfter: number; daemon: string }) =>
+      log.warn("certificate expired: returning by the identity key", { notAfter: new Date(r.notAfter).toISOString(), daemon: r.daemon }),
+    );
+    conn.on("return-pending", (r: { verificationCode: string; requestId: string; expiresAt: number }) =>
+      log.warn("return waits for an admin", {
+        request: r.requestId,
+        verificationCode: r.verificationCode,
+        expiresAt: new Date(r.expiresAt).toISOString(),
+        advice: "past the daemon's --return-grace (or the admin asked to approve this device's returns): an admin approves it with tether pair approve, comparing this code",
+      }),
+    );
+    conn.on("returned", (r: { notAfter: number; fingerprint: string; approvedBy: string }) =>
+      log.info("returned", { notAfter: new Date(r.notAfter).toISOString(), certificate: r.fingerprint, approvedBy: r.approvedBy }),
+    );
     conn.on("result", (r: { jobId: string; ok: boolean; error: string }) => {
       if (r.ok) log.info("job finished", { job: r.jobId, ok: true });
       else log.info("job finished", { job: r.jobId, ok: false, error: r.error });

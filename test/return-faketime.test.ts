@@ -29,7 +29,7 @@ R.before(async () => {
   const { d, ready } = await startDaemonProcess(ctx.data);
   ctx.d = d;
   ctx.ready = ready;
-  for (const name of ["weekend", "sleeper", "stolen", "probe"]) {
+  for (const name of ["weekend", "guarded", "sleeper", "stolen", "probe"]) {
     const code = (JSON.parse((await cli(["pair", "code", "--method", "pin", "--json", "--data-dir", ctx.data])).stdout) as { code: string }).code;
     const { result } = await cliPair(ctx.data, ["--daemon", ready.listen, "--pin", code, "--name", name], join(ctx.tmp.path, name));
     ctx.devices[name] = result.deviceId;
@@ -88,6 +88,25 @@ R("away 3 days, within the 30-day grace: tether node run returns by itself and t
     node.child.kill("SIGTERM");
     await node.exited;
   }
+});
+
+R("within the grace, a device the admin set to 'return needs approval' waits: tether node renew shows the code, the admin approves, it is back", async () => {
+  const id = ctx.devices.guarded as string;
+  const set = await cli(["devices", "return-policy", id, "approve", "--json", "--data-dir", ctx.data]);
+  assert.is(set.code, 0, set.stderr);
+  assert.is((JSON.parse(set.stdout) as { returnNeedsApproval: boolean }).returnNeedsApproval, true);
+  const renew = spawnCli(["node", "renew", "--json", "--state-dir", join(ctx.tmp.path, "guarded"), "--daemon", ctx.ready.listen], fakeClock("+3d"));
+  const said = await waitFor(() => /request (req_\w+)\); verification code (\d{3}-\d{3})/.exec(renew.err()), `node renew waits (stderr: ${renew.err()})`, 20_000);
+  const listed = (JSON.parse((await cli(["pair", "list", "--state", "pending", "--json", "--data-dir", ctx.data])).stdout) as { id: string; verificationCode: string }[]).find(
+    (r) => r.id === said[1],
+  );
+  assert.is(listed?.verificationCode, said[2], "the code the device printed is the listed one");
+  const ok = await cli(["pair", "approve", said[1] as string, "--code", said[2] as string, "--data-dir", ctx.data], { env: fakeClock("+3d") });
+  assert.is(ok.code, 0, ok.stderr);
+  assert.is(await renew.exited, 0, renew.err());
+  assert.is((JSON.parse(renew.out()) as { reason: string }).reason, "returned");
+  const policy = (await audit()).find((e) => e.type === "device.return_policy_changed" && e.subject === id);
+  assert.equal(policy?.details, { needsApproval: true });
 });
 
 R("away 40 days, past the grace: a pending return request with the node's verification code; approved by the admin, it comes back", async () => {

@@ -28,6 +28,7 @@ import { devicesRotateCommand } from "./commands/devices/rotate.js";
 import { devicesPreauthorizationsCommand, devicesPreauthorizeCommand, devicesUnpreauthorizeCommand } from "./commands/devices/preauthorize.js";
 import { nodeIdentityCommand } from "./commands/node/identity.js";
 import { devicesLabelCommand } from "./commands/devices/label.js";
+import { devicesReturnPolicyCommand } from "./commands/devices/return-policy.js";
 import { devicesGrantCommand, devicesUngrantCommand } from "./commands/devices/grant.js";
 import { jobsCancelCommand } from "./commands/jobs/cancel.js";
 import { jobsListCommand } from "./commands/jobs/list.js";
@@ -56,6 +57,7 @@ export const COMMANDS: readonly Command[] = [
   devicesUnrevokeCommand,
   devicesRotateCommand,
   devicesLabelCommand,
+  devicesReturnPolicyCommand,
   devicesGrantCommand,
   devicesUngrantCommand,
   devicesPreauthorizeCommand,

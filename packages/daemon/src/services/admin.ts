@@ -90,6 +90,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView, via = ""): Device {
     rotationPending: Boolean(d.rotateRequested),
     rotationRequestedAt: d.rotateRequested ? (d.rotateRequestedAt ?? 0) : 0,
     connectedVia: via,
+    returnNeedsApproval: Boolean(d.returnNeedsApproval),
   };
 }
 
@@ -258,6 +259,10 @@ export function adminService(
     SetJobScope: unary<{ id: string; jobScope?: WireJobScope | null }, Device>(log, "Admin.SetJobScope", async (req) => {
       const d = await pm.setJobScope(deviceIdArg(req.id, "id"), fromWireScope(req.jobScope));
       log.info("job scope set", { device: d.id, jobScope: formatJobScope(d.jobScope) });
+      return toDevice(d, live(d.id));
+    }),
+    SetReturnPolicy: unary<{ id: string; needsApproval: boolean }, Device>(log, "Admin.SetReturnPolicy", async (req) => {
+      const d = await pm.setReturnPolicy(deviceIdArg(req.id, "id"), Boolean(req.needsApproval), "admin");
       return toDevice(d, live(d.id));
     }),
     RotateDevice: unary<{ id: string }, { sentNow: boolean; requestedAt: number }>(log, "Admin.RotateDevice", async (req) => {

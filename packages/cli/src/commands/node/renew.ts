@@ -24,12 +24,12 @@ within that time (docs/clients.md).
 \`tether node run\` renews by itself. Devices that only make calls renew when they are
 used (\`tether dispatch --state-dir\` does it first). A device used less often than half
 its certificate lifetime (12 hours by default) can run this from a timer, e.g. hourly.
-An expired certificate cannot renew itself; the device returns instead, by its identity
-key (docs/fleet.md §5A.5): within the daemon's --return-grace (30 days by default) it gets a
-new certificate at once; later, it waits for an admin to approve its return (it prints
-the verification code to compare; tether pair list shows the request). Exit 8 when
-the daemon refuses it (a revoked device never returns), 9 when another process is
-renewing the same state directory at that moment.`,
+An expired certificate cannot renew itself; the device returns instead, by its
+identity key (docs/fleet.md §5A.5): within the daemon's --return-grace (30 days by
+default) it gets a new certificate at once; later, it waits for an admin to approve
+its return (it prints the verification code to compare; tether pair list shows the
+request). Exit 8 when the daemon refuses it (a revoked device never returns), 9 when
+another process is renewing the same state directory at that moment.`,
   examples: ["tether node renew --state-dir /var/lib/tether-orchestrator --exec 'systemctl reload my-orchestrator'   # hourly, from a timer", "tether node renew --force --json"],
   options: {
     force: { type: "boolean", about: "renew now, even before half the lifetime has passed" },

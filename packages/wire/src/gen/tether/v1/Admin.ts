@@ -41,6 +41,7 @@ import type { RotateDeviceRequest as _tether_v1_RotateDeviceRequest, RotateDevic
 import type { RotateDeviceResponse as _tether_v1_RotateDeviceResponse, RotateDeviceResponse__Output as _tether_v1_RotateDeviceResponse__Output } from '../../tether/v1/RotateDeviceResponse.js';
 import type { SetJobScopeRequest as _tether_v1_SetJobScopeRequest, SetJobScopeRequest__Output as _tether_v1_SetJobScopeRequest__Output } from '../../tether/v1/SetJobScopeRequest.js';
 import type { SetLabelsRequest as _tether_v1_SetLabelsRequest, SetLabelsRequest__Output as _tether_v1_SetLabelsRequest__Output } from '../../tether/v1/SetLabelsRequest.js';
+import type { SetReturnPolicyRequest as _tether_v1_SetReturnPolicyRequest, SetReturnPolicyRequest__Output as _tether_v1_SetReturnPolicyRequest__Output } from '../../tether/v1/SetReturnPolicyRequest.js';
 import type { StatusRequest as _tether_v1_StatusRequest, StatusRequest__Output as _tether_v1_StatusRequest__Output } from '../../tether/v1/StatusRequest.js';
 import type { StatusResponse as _tether_v1_StatusResponse, StatusResponse__Output as _tether_v1_StatusResponse__Output } from '../../tether/v1/StatusResponse.js';
 import type { VerifyAuditRequest as _tether_v1_VerifyAuditRequest, VerifyAuditRequest__Output as _tether_v1_VerifyAuditRequest__Output } from '../../tether/v1/VerifyAuditRequest.js';
@@ -72,6 +73,7 @@ export interface AdminDefinition {
   RotateDevice: MethodDefinition<_tether_v1_RotateDeviceRequest, _tether_v1_RotateDeviceResponse, _tether_v1_RotateDeviceRequest__Output, _tether_v1_RotateDeviceResponse__Output>
   SetJobScope: MethodDefinition<_tether_v1_SetJobScopeRequest, _tether_v1_Device, _tether_v1_SetJobScopeRequest__Output, _tether_v1_Device__Output>
   SetLabels: MethodDefinition<_tether_v1_SetLabelsRequest, _tether_v1_Device, _tether_v1_SetLabelsRequest__Output, _tether_v1_Device__Output>
+  SetReturnPolicy: MethodDefinition<_tether_v1_SetReturnPolicyRequest, _tether_v1_Device, _tether_v1_SetReturnPolicyRequest__Output, _tether_v1_Device__Output>
   Status: MethodDefinition<_tether_v1_StatusRequest, _tether_v1_StatusResponse, _tether_v1_StatusRequest__Output, _tether_v1_StatusResponse__Output>
   Verify: MethodDefinition<_tether_v1_VerifyRequest, _tether_v1_VerifyResponse, _tether_v1_VerifyRequest__Output, _tether_v1_VerifyResponse__Output>
   VerifyAudit: MethodDefinition<_tether_v1_VerifyAuditRequest, _tether_v1_VerifyAuditResponse, _tether_v1_VerifyAuditRequest__Output, _tether_v1_VerifyAuditResponse__Output>

@@ -49,6 +49,10 @@ export interface Device {
    * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
    */
   'connectedVia'?: (string);
+  /**
+   * its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
+   */
+  'returnNeedsApproval'?: (boolean);
 }
 
 export interface Device__Output {
@@ -94,4 +98,8 @@ export interface Device__Output {
    * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
    */
   'connectedVia': (string);
+  /**
+   * its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
+   */
+  'returnNeedsApproval': (boolean);
 }

@@ -57,21 +57,23 @@ U("device.offline once the silence reaches the limit, once per silence; never fo
   assert.equal(e?.data, { device: "dev_a", name: "a", lastSeen: new Date(T0).toISOString(), silentForMs: 400_000 });
 });
 
-U("certificate.expiring once per certificate, when what is left reaches the limit (or it expired); a renewal is watched afresh", () => {
+U("certificate.expiring once per certificate when what is left reaches the limit, certificate.expired once when it ends; a renewal is watched afresh", () => {
   const marks = new Map<string, WatchMark>();
   const online = { online: true };
   const end = T0 + 24 * 3600_000;
   assert.equal(passes(marks, [dev(online)], end - policy.expiringBeforeMs - 1), []);
   assert.equal(passes(marks, [dev(online)], end - policy.expiringBeforeMs), ["certificate.expiring"]);
-  assert.equal(passes(marks, [dev(online)], end + 1), [], "once per certificate, expired or not");
+  assert.equal(passes(marks, [dev(online)], end - 1), [], "once per certificate");
+  assert.equal(passes(marks, [dev(online)], end), ["certificate.expired"], "then once more when it has expired");
+  assert.equal(passes(marks, [dev(online)], end + 60_000), []);
   assert.equal(passes(marks, [dev({ ...online, certificateFingerprint: "f2", certificateNotAfter: end + 24 * 3600_000 })], end + 1), [], "renewed: not near its end");
   const both = watchEvents([dev({ lastSeen: T0 })], new Map(), end + 5, policy);
   assert.equal(
     both.events.map((x) => x.type),
-    ["device.offline", "certificate.expiring"],
+    ["device.offline", "certificate.expired"],
   );
-  assert.equal(both.marks, [{ id: "dev_a", offlineSince: T0, expiringCertificate: "f1" }], "one mark holds both");
-  assert.equal(both.events[1]?.data.expired, true);
+  assert.equal(both.marks, [{ id: "dev_a", offlineSince: T0, expiredCertificate: "f1" }], "one mark holds both");
+  assert.is(both.events[1]?.data.expiredForMs, 5);
   assert.is(watchIntervalMs(policy), 30_000);
   assert.is(watchIntervalMs({ ...policy, offlineAfterMs: 2_000 }), 1_000);
 });
@@ -142,7 +144,6 @@ D("a node that drops is device.offline once per silence, its certificate certifi
   // A 10-minute certificate with 10 minutes' warning: due at once, and sent once.
   const expiring = await waitFor(() => of("certificate.expiring", device)[0], "certificate.expiring", 10_000);
   assert.is(expiring.data.certificate, fingerprint);
-  assert.is(expiring.data.expired, false);
   assert.ok(Number(expiring.data.expiresInMs) > 0 && Number(expiring.data.expiresInMs) <= 10 * 60_000);
   // Paired but never connected: not "offline".
   await settle(3_000);

@@ -13,6 +13,7 @@ export const WEBHOOK_EVENTS = [
   "device.revoked",
   "device.offline",
   "certificate.expiring",
+  "certificate.expired",
   "job.failed",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];

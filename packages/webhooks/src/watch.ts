@@ -1,7 +1,8 @@
 /**
  * The webhook events that no write makes but time does (docs/webhooks.md): `device.offline`
- * once a device has been silent for a while, and `certificate.expiring` once a device's
- * certificate nears its end without having been renewed. Pure: the daemon gives the devices as
+ * once a device has been silent for a while, `certificate.expiring` once a device's
+ * certificate nears its end without having been renewed, and `certificate.expired` once it
+ * has ended (the device can still come back by its identity key: Pairing.Return). Pure: the daemon gives the devices as
  * it sees them, the marks of what was already sent, and the time; it writes the events and the
  * new marks in one batch, so each is sent once per silence and once per certificate, across
  * restarts too.
@@ -14,7 +15,7 @@ import type { WebhookEvent } from "./events.js";
  * when the stored last-seen time can be older than the one this process knew) and the
  * certificate (by fingerprint).
  */
-export type WatchMark = { id: string; offlineSince?: number; expiringCertificate?: string };
+export type WatchMark = { id: string; offlineSince?: number; expiringCertificate?: string; expiredCertificate?: string };
 
 /** A device as the watch needs it. */
 export type Watched = {
@@ -47,18 +48,14 @@ export function watchEvents(devices: Iterable<Watched>, marks: ReadonlyMap<strin
       events.push({ type: "device.offline", data: { device: d.id, name: d.name, lastSeen: new Date(d.lastSeen).toISOString(), silentForMs: now - d.lastSeen } });
       mark = { ...(had ?? { id: d.id }), offlineSince: d.lastSeen };
     }
-    if (d.certificateNotAfter - now <= p.expiringBeforeMs && had?.expiringCertificate !== d.certificateFingerprint) {
-      events.push({
-        type: "certificate.expiring",
-        data: {
-          device: d.id,
-          name: d.name,
-          certificate: d.certificateFingerprint,
-          notAfter: new Date(d.certificateNotAfter).toISOString(),
-          expiresInMs: d.certificateNotAfter - now,
-          expired: d.certificateNotAfter <= now,
-        },
-      });
+    const cert = { device: d.id, name: d.name, certificate: d.certificateFingerprint, notAfter: new Date(d.certificateNotAfter).toISOString() };
+    if (d.certificateNotAfter <= now) {
+      if (had?.expiredCertificate !== d.certificateFingerprint) {
+        events.push({ type: "certificate.expired", data: { ...cert, expiredForMs: now - d.certificateNotAfter } });
+        mark = { ...(mark ?? had ?? { id: d.id }), expiredCertificate: d.certificateFingerprint };
+      }
+    } else if (d.certificateNotAfter - now <= p.expiringBeforeMs && had?.expiringCertificate !== d.certificateFingerprint) {
+      events.push({ type: "certificate.expiring", data: { ...cert, expiresInMs: d.certificateNotAfter - now } });
       mark = { ...(mark ?? had ?? { id: d.id }), expiringCertificate: d.certificateFingerprint };
     }
     if (mark) changed.push(mark);

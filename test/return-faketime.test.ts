@@ -156,6 +156,15 @@ R("a revoked device cannot return: tether node renew says so (exit 8), and nothi
     pending.some((p) => p.deviceId === id),
     "no return request for it",
   );
+  // tether devices list --expiring: the expired ones not revoked (on the daemon's clock, as an admin's machine would be).
+  const listed = await cli(["devices", "list", "--expiring", "1h", "--json", "--data-dir", ctx.data], { env: fakeClock("+40d") });
+  assert.is(listed.code, 0, listed.stderr);
+  const ids = (JSON.parse(listed.stdout) as { id: string }[]).map((d) => d.id).sort();
+  assert.equal(ids, [ctx.devices.probe, ctx.devices.weekend, ctx.devices.guarded].sort(), "expired and not revoked; not the one just back (24 h left) nor the revoked one");
+  const text = await cli(["devices", "list", "--expiring", "1h", "--data-dir", ctx.data], { env: fakeClock("+40d") });
+  assert.match(text.stdout, /\(expired\)/);
+  const bad = await cli(["devices", "list", "--expiring", "soon", "--data-dir", ctx.data]);
+  assert.is(bad.code, 2);
 });
 
 R("a replayed return request, one signed by another key, and one with a stale timestamp are refused, and change nothing", async () => {

@@ -429,7 +429,7 @@ F("renewal: a new key and certificate over the open stream; the old one works fo
   try {
     const e2 = (await renewRaw({ tlsPublicKey: spki, timestamp: now(), signature: new Uint8Array(64) }).catch((e: unknown) => e)) as ServiceError;
     assert.is(e2.code, status.UNAUTHENTICATED);
-    assert.match(e2.details, /pair this device again/);
+    assert.match(e2.details, /returns by its identity key \(Pairing\.Return/);
   } finally {
     offset = 0;
   }

@@ -20,6 +20,8 @@ import {
   keyProofMessage,
   p256Verify,
   renewSignedMessage,
+  returnSignedMessage,
+  returnVerificationCode,
   sha256Hex,
   toHex,
 } from "@tether/crypto";
@@ -174,6 +176,38 @@ K("fleet.md §5A.1 check values, recomputed with the reference implementation", 
   const proof = value("a `key_proof` for `Node.Renew`");
   assert.ok(p256Verify(spki, proofRenew, proof), "the printed key_proof verifies");
   assert.not.ok(p256Verify(spki, proofPeer, proof), "and not for IssuePeerCertificate");
+});
+
+K("fleet.md §5A.5 check values (Pairing.Return), recomputed with the reference implementation", () => {
+  const doc = readFileSync(`${ROOT}/docs/fleet.md`, "utf8");
+  const s = doc.slice(doc.indexOf("### 5A.5"), doc.indexOf("## 5B."));
+  const value = (label: string) => {
+    const line = s.split("\n").find((l) => l.startsWith(`| ${label}`));
+    assert.ok(line, `row ${label}`);
+    return fromHex((/\| `([0-9a-f ]+)` \|$/.exec(line as string)?.[1] ?? "").replace(/ /g, ""));
+  };
+  const id = identityFromSeed(new Uint8Array(32).fill(1));
+  const dev = deviceIdFromIdentityKey(id.publicKey);
+  const spki = fromHex(
+    "3059301306072a8648ce3d020106082a8648ce3d03010703420004" +
+      "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296" +
+      "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+  );
+  const ts = 1767225600000;
+  const signed = returnSignedMessage(dev, spki, ts);
+  const proof = keyProofMessage(KeyProofPurpose.Return, dev, spki, ts);
+  assert.is(toHex(value("return signed bytes")), toHex(signed));
+  assert.is(signed.length, 161);
+  assert.is(toHex(value("`signature` (Ed25519")), toHex(identitySign(id.secretKey, signed)));
+  assert.is(toHex(value("key-proof signed bytes, `Pairing.Return`")), toHex(proof));
+  assert.is(toHex(value("SHA-256 of the `Pairing.Return`")), sha256Hex(proof));
+  const printed = value("a `key_proof` for `Pairing.Return`");
+  assert.ok(p256Verify(spki, proof, printed), "the printed key_proof verifies");
+  assert.not.ok(p256Verify(spki, keyProofMessage(KeyProofPurpose.Renew, dev, spki, ts), printed), "and not for Node.Renew");
+  const code = /The return verification code of these inputs is \*\*`(\d{3}-\d{3})`\*\*/.exec(s)?.[1];
+  assert.is(code, returnVerificationCode(signed));
+  // The label is no other message's: the same inputs signed for renewal differ.
+  assert.is.not(toHex(signed), toHex(renewSignedMessage(dev, spki, ts)));
 });
 
 K.run();

@@ -12,7 +12,9 @@ Python 3 with the standard library. It:
      compares them with what the text specifies;
   4. reads docs/fleet.md §5A.1, recomputes the renewal and key-proof signed bytes from the
      stated inputs, and verifies the printed key proof with P-256 ECDSA written from FIPS
-     186-4 (itself checked first against the RFC 6979 A.2.5 vector).
+     186-4 (itself checked first against the RFC 6979 A.2.5 vector);
+  5. reads docs/fleet.md §5A.5 (Pairing.Return), recomputes the return signed bytes, its
+     signature, its key proof and the return verification code the same way.
 Prints one line per value: "ok NAME" or "MISMATCH NAME expected X got Y".
 Exits 0 only if everything matches.
 
@@ -832,11 +834,69 @@ def check_fleet_key_proof() -> None:
         report("fleet.5A.1.key_proof_verifies_for_renew_only", "True,False", f"{ok},{other}")
 
 
+# ---------------------------------------------------------------------------------------
+# Part 5: docs/fleet.md §5A.5, the return request (Pairing.Return)
+# ---------------------------------------------------------------------------------------
+
+def check_fleet_return() -> None:
+    s = section(FLEET_DOC.read_text(encoding="utf-8"), r"5A\.5 ")
+    if not s:
+        fail("fleet.5A.5", "section not found")
+        return
+    m = re.search(r'transcript\("(tether/return/v1)", \[device_id, tls_public_key, u64be\(timestamp\)\]\)', s)
+    rpc = re.search(r'`rpc` = `"(Pairing\.Return)"` \((\d+) bytes\)', s)
+    inputs = re.search(r"device id\s+`(dev_[a-z2-7]+)`.*?`timestamp` = `(\d+)`", s, re.S)
+    code_rule = re.search(r'SHA-512\(`"(tether/return-code/v1)"` ‖ `0x00` ‖ signed message\)', s)
+    printed_code = re.search(r"The return verification code of these inputs is \*\*`(\d{3}-\d{3})`\*\*", s)
+    i = s.find("**Check values.**")
+    if not m or not rpc or not inputs or not code_rule or not printed_code or i < 0:
+        fail("fleet.5A.5", "return message, rpc name, inputs, code rule or check values not found")
+        return
+    report("fleet.5A.5.rpc_length", rpc.group(2), str(len(rpc.group(1))))
+    seed = b"\x01" * 32
+    dev = device_id(ed25519_public(seed))
+    report("fleet.5A.5.input.device_id", inputs.group(1), dev)
+    ts = int(inputs.group(2))
+    rows = table_rows(s[i:])
+
+    def row(prefix: str) -> bytes | None:
+        for k, v in rows.items():
+            if k.startswith(prefix):
+                ticks = re.findall(r"`([^`]*)`", v)
+                return hexspan(ticks[0]) if ticks else None
+        fail(f"fleet.5A.5.{prefix}", "row not found")
+        return None
+
+    signed = transcript(m.group(1), [dev, TLS_PUBLIC_KEY, u64be(ts)])
+    proof_msg = transcript("tether/key-proof/v1", [rpc.group(1), dev, TLS_PUBLIC_KEY, u64be(ts)])
+    for prefix, want in [
+        ("return signed bytes", signed),
+        ("`signature`", ed25519_sign(seed, signed)),
+        ("key-proof signed bytes, `Pairing.Return`", proof_msg),
+        ("SHA-256 of the `Pairing.Return`", sha256(proof_msg)),
+    ]:
+        got = row(prefix)
+        if got is not None:
+            report(f"fleet.5A.5.{prefix.replace('`', '')}", got, want)
+    h = hashlib.sha512(code_rule.group(1).encode() + b"\x00" + signed).digest()
+    digits = f"{int.from_bytes(h[:8], 'big') % 10**6:06d}"
+    report("fleet.5A.5.verification_code", printed_code.group(1), f"{digits[:3]}-{digits[3:]}")
+    proof = row("a `key_proof` for `Pairing.Return`")
+    if proof is not None:
+        rs = der_ecdsa_signature(proof)
+        q = p256_point_from_spki(TLS_PUBLIC_KEY)
+        renew_msg = transcript("tether/key-proof/v1", ["Node.Renew", dev, TLS_PUBLIC_KEY, u64be(ts)])
+        ok = rs is not None and p256_verify(q, proof_msg, *rs)
+        other = rs is not None and p256_verify(q, renew_msg, *rs)
+        report("fleet.5A.5.key_proof_verifies_for_return_only", "True,False", f"{ok},{other}")
+
+
 def main() -> int:
     check_draft_vectors()
     computed = compute_appendix_a()
     check_doc(computed)
     check_fleet_key_proof()
+    check_fleet_return()
     print(f"{'all values match' if failures == 0 else f'{failures} mismatch(es)'}")
     return 0 if failures == 0 else 1
 

@@ -98,6 +98,8 @@ function requestCard(r) {
     h(
       "dl",
       {},
+      h("dt", {}, "kind"),
+      h("dd", { class: "kind" }, r.method === "return" ? "return: its certificate expired; it proved its identity key" : `new pairing (${r.method})`),
       h("dt", {}, "requested role"),
       h("dd", {}, r.requestedRole),
       h("dt", {}, "identity key"),

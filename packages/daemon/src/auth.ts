@@ -144,7 +144,7 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
   if (!fp) {
     throw new DaemonError(
       "NO_CLIENT_CERT",
-      "no valid client certificate: none was sent, or it is expired, not yet valid, or not from this daemon's CA (an expired certificate cannot renew itself: pair this device again)",
+      "no valid client certificate: none was sent, or it is expired, not yet valid, or not from this daemon's CA (an expired certificate cannot renew itself: the device returns by its identity key, Pairing.Return; tether node renew does it)",
       { status: status.UNAUTHENTICATED },
     );
   }
@@ -158,7 +158,7 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
   }
   const w = windowOf(cert as PeerCert);
   if (!(now >= w.notBefore && now < w.notAfter)) {
-    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; an expired certificate cannot renew itself: pair this device again", {
+    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; an expired certificate cannot renew itself: the device returns by its identity key (Pairing.Return; tether node renew does it)", {
       status: status.UNAUTHENTICATED,
     });
   }

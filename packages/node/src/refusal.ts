@@ -43,7 +43,7 @@ export function refusedForGood(r: Refusal): NodeError {
     return new NodeError(
       "EXPIRED",
       `this device's certificate expired at ${new Date(w.notAfter).toISOString()}, and an expired certificate cannot be renewed: ` +
-        "pair this device again with a new code (an admin's `tether pair code` prints the command to run here)",
+        "the device returns by its identity key instead: run `tether node renew` here (within the daemon's --return-grace it gets a new certificate at once, later an admin approves its return; `tether node run` does this by itself)",
       { cause },
     );
   }

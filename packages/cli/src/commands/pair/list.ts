@@ -12,6 +12,9 @@ export const pairListCommand: Command = {
 Before approving, compare the VERIFY column with the code the node printed.
 They match only if the node and this daemon ran the handshake with each other;
 a mismatch means someone is in the middle: reject the request.
+A "pending (return)" is a paired device back after its certificate expired, past
+the daemon's --return-grace: it proved its identity key; its code is computed
+from its signed request (docs/fleet.md, 5A.5).
 
 Then: tether pair approve --code CODE (the node's code; the daemon checks it)
   or  tether pair approve ID --code CODE [--role node|orchestrator]
@@ -36,7 +39,7 @@ key fingerprint and the reject reason.`,
             ["ID", "STATE", "DEVICE", "NAME", "ROLE", "KEY FINGERPRINT", "VERIFY", "EXPIRES", ...(wide ? ["METHOD", "CREATED", "DECIDED", "REASON"] : [])],
             requests.map((r) => [
               r.id,
-              r.state,
+              r.method === "return" ? `${r.state} (return)` : r.state,
               r.deviceId,
               r.name,
               r.role || r.requestedRole,

@@ -192,7 +192,9 @@ G("refusedForGood: an expired certificate, a daemon clock that differs, another 
   assert.is(expired.code, "EXPIRED");
   assert.match(
     expired.message,
-    new RegExp(`^this device's certificate expired at ${new Date(notAfter).toISOString()}, and an expired certificate cannot be renewed: the device returns by its identity key instead: run \`tether node renew\` here`),
+    new RegExp(
+      `^this device's certificate expired at ${new Date(notAfter).toISOString()}, and an expired certificate cannot be renewed: the device returns by its identity key instead: run \`tether node renew\` here`,
+    ),
   );
   const skew = refusedForGood({ ...base, code: status.UNAUTHENTICATED, details: "CERT_EXPIRED: client certificate is expired or not yet valid; …", now: notAfter - 60_000 });
   assert.match(

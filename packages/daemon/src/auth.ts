@@ -158,9 +158,13 @@ export function authenticate(call: WithAuth, index: DeviceIndex, now: number, ro
   }
   const w = windowOf(cert as PeerCert);
   if (!(now >= w.notBefore && now < w.notAfter)) {
-    throw new DaemonError("CERT_EXPIRED", "client certificate is expired or not yet valid; an expired certificate cannot renew itself: the device returns by its identity key (Pairing.Return; tether node renew does it)", {
-      status: status.UNAUTHENTICATED,
-    });
+    throw new DaemonError(
+      "CERT_EXPIRED",
+      "client certificate is expired or not yet valid; an expired certificate cannot renew itself: the device returns by its identity key (Pairing.Return; tether node renew does it)",
+      {
+        status: status.UNAUTHENTICATED,
+      },
+    );
   }
   if (roles && !roles.includes(e.role)) {
     throw new DaemonError("WRONG_ROLE", `device role "${e.role}" may not call this (needs ${roles.join(" or ")})`, { status: status.PERMISSION_DENIED });

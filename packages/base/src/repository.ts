@@ -26,6 +26,7 @@ export const AuditEvent = {
   DeviceRevoked: "device.revoked",
   RevocationCleared: "device.revocation_cleared",
   JobDispatched: "job.dispatched",
+  JobsFannedOut: "jobs.fanned_out",
   LabelsChanged: "device.labels_changed",
   JobScopeChanged: "device.job_scope_changed",
   Preauthorized: "preauthorization.created",

@@ -8,6 +8,8 @@ export const MAX_QUEUED_PER_DEVICE = 1000;
 /** Jobs in flight (delivered or running) on one device, whatever the node asks for. */
 export const MAX_IN_FLIGHT_PER_DEVICE = 64;
 export const MAX_ERROR_BYTES = 4096;
+/** Devices one fan-out (DispatchMany) may address; more is refused before anything is written. */
+export const MAX_FANOUT_DEVICES = 10_000;
 /** A failure reported this close to the deadline counts as a timeout (node and daemon clocks differ a little). */
 export const DEADLINE_GRACE_MS = 1000;
 /** Finished jobs are kept this long, then deleted by the retention sweep (docs/fleet.md 3.8). */
@@ -24,6 +26,8 @@ export type JobConfig = Readonly<{
   maxInFlightPerDevice: number;
   /** how long finished jobs are kept (0: forever) */
   finishedRetentionMs: number;
+  /** devices one fan-out may address */
+  maxFanoutDevices: number;
 }>;
 
 export function resolveJobConfig(o: Partial<JobConfig> = {}): JobConfig {
@@ -35,5 +39,6 @@ export function resolveJobConfig(o: Partial<JobConfig> = {}): JobConfig {
     maxQueuedPerDevice: o.maxQueuedPerDevice ?? MAX_QUEUED_PER_DEVICE,
     maxInFlightPerDevice: o.maxInFlightPerDevice ?? MAX_IN_FLIGHT_PER_DEVICE,
     finishedRetentionMs: o.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS,
+    maxFanoutDevices: o.maxFanoutDevices ?? MAX_FANOUT_DEVICES,
   });
 }

@@ -8,4 +8,15 @@ export class JobError extends Error {
   }
 }
 
-export type JobErrorCode = "INVALID_ARGUMENT" | "DEVICE_NOT_FOUND" | "DEVICE_REVOKED" | "UNKNOWN_CAPABILITY" | "INPUT_TOO_LARGE" | "QUEUE_FULL" | "JOB_NOT_FOUND" | "JOB_FINISHED";
+export type JobErrorCode =
+  | "INVALID_ARGUMENT"
+  | "DEVICE_NOT_FOUND"
+  | "DEVICE_REVOKED"
+  | "UNKNOWN_CAPABILITY"
+  | "INPUT_TOO_LARGE"
+  | "QUEUE_FULL"
+  | "JOB_NOT_FOUND"
+  | "JOB_FINISHED"
+  | "FANOUT_TOO_LARGE"
+  | "NO_DEVICES"
+  | "FANOUT_NOT_FOUND";

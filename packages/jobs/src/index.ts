@@ -8,10 +8,11 @@ export {
   MAX_JOB_OUTPUT_BYTES,
   MAX_JOB_TIMEOUT_MS,
   MAX_QUEUED_PER_DEVICE,
+  MAX_FANOUT_DEVICES,
   resolveJobConfig,
 } from "./config.js";
 export type { JobConfig } from "./config.js";
 export { JobManager, isFinal } from "./manager.js";
 export type { CanSee, Clock, DispatchInput, Ignored, ResultInput, Timers } from "./manager.js";
 export { FINAL_STATES, JOB_TABLES, JobState } from "./records.js";
-export type { IdempotencyRecord, JobOp, JobRecord, JobRepository, JobTables, NodeDirectory } from "./records.js";
+export type { FanoutRecord, IdempotencyRecord, JobOp, JobRecord, JobRepository, JobTables, NodeDirectory } from "./records.js";

@@ -19,7 +19,7 @@ import { AuditEvent, Mutex, clip } from "@tether/base";
 import type { JobConfig } from "./config.js";
 import { DEADLINE_GRACE_MS, MAX_ERROR_BYTES, RETENTION_BATCH, resolveJobConfig } from "./config.js";
 import { JobError } from "./errors.js";
-import type { JobOp, JobRecord, JobRepository, JobState, NodeDirectory } from "./records.js";
+import type { FanoutRecord, JobOp, JobRecord, JobRepository, JobState, NodeDirectory } from "./records.js";
 import { FINAL_STATES } from "./records.js";
 
 export type Clock = { now(): number };
@@ -53,6 +53,9 @@ export type Ignored = { ignored: true; code: "FINISHED" | "NOT_DELIVERED" | "OTH
  */
 export type CanSee = (j: JobRecord) => boolean;
 const everyJob: CanSee = () => true;
+
+/** A fan-out record names at most this many of the devices it skipped (and counts the rest). */
+const MAX_SKIPPED_KEPT = 100;
 
 /** Jobs read from the store per page when the owner index is built. */
 const INDEX_PAGE = 10_000;
@@ -349,15 +352,7 @@ export class JobManager {
    *   INVALID_ARGUMENT, QUEUE_FULL.
    */
   async dispatch(d: DispatchInput): Promise<JobRecord> {
-    if (!CAPABILITY_RE.test(d.capability)) throw new JobError("INVALID_ARGUMENT", '"capability" must match [a-z0-9][a-z0-9._-]{0,63}');
-    const input = jsonText(d.input, "input", this.#config.maxInputBytes, "INPUT_TOO_LARGE");
-    const timeout = d.timeoutMs || this.#config.defaultTimeoutMs;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > this.#config.maxTimeoutMs) {
-      throw new JobError("INVALID_ARGUMENT", `timeout must be between 1 ms and ${this.#config.maxTimeoutMs} ms`);
-    }
-    if (d.idempotencyKey !== undefined && (d.idempotencyKey.length === 0 || d.idempotencyKey.length > 128)) {
-      throw new JobError("INVALID_ARGUMENT", '"idempotencyKey" must be 1..128 characters');
-    }
+    const { input, timeout } = this.#checkedRequest(d);
     const r = await this.#mutex.run(async () => {
       const idemId = d.idempotencyKey ? `${d.dispatchedBy}\u0000${d.idempotencyKey}` : undefined;
       if (idemId) {
@@ -367,40 +362,8 @@ export class JobManager {
           if (j) return { job: j, fresh: false, written: this.#pending.get(j.id) };
         }
       }
-      const node = this.#dir.describe(d.deviceId);
-      if (!node?.exists) throw new JobError("DEVICE_NOT_FOUND", `no device ${clip(d.deviceId)}`);
-      if (node.revoked) throw new JobError("DEVICE_REVOKED", `device ${d.deviceId} is revoked`);
-      if (!node.capabilities.includes(d.capability)) {
-        throw new JobError("UNKNOWN_CAPABILITY", `device ${d.deviceId} has not announced capability "${d.capability}"`);
-      }
-      let queued = 0;
-      for (const j of this.#deviceJobs(d.deviceId)) if (j.state === "queued") queued++;
-      if (queued >= this.#config.maxQueuedPerDevice) {
-        throw new JobError("QUEUE_FULL", `device ${d.deviceId} already has ${queued} queued jobs (limit ${this.#config.maxQueuedPerDevice})`);
-      }
       const now = this.#clock.now();
-      // Direct delivery: the device's stream has room and nothing is queued ahead of this job.
-      const room = Math.min(this.#dir.concurrency?.(d.deviceId) ?? 0, this.#config.maxInFlightPerDevice) - this.inFlight(d.deviceId);
-      const direct = room > 0 && queued === 0;
-      const j: JobRecord = {
-        id: this.#newId(now),
-        deviceId: d.deviceId,
-        capability: d.capability,
-        state: direct ? "delivered" : "queued",
-        input,
-        createdAt: now,
-        deadline: now + timeout,
-        updatedAt: now,
-        attempts: direct ? 1 : 0,
-        dispatchedBy: d.dispatchedBy,
-        ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
-      };
-      const ops: JobOp[] = [
-        { table: "jobs", type: "put", value: j },
-        { table: "openJobs", type: "put", value: { id: j.id } },
-        { table: "deviceJobs", type: "put", value: { id: `${j.deviceId}/${j.id}`, jobId: j.id } },
-        { table: "ownerJobs", type: "put", value: { id: ownerKey(j), jobId: j.id } },
-      ];
+      const { job: j, ops } = this.#plan(d.deviceId, { ...d, input, timeout }, now);
       if (idemId) ops.push({ table: "idempotency", type: "put", value: { id: idemId, jobId: j.id, createdAt: now } });
       // The idempotency record is written with the job, and the key is checked under this
       // mutex, so a second dispatch with the same key finds it (in the store's queue order).
@@ -425,6 +388,191 @@ export class JobManager {
       if (this.#open.get(r.job.id)?.state === "delivered") this.#events.emit("deliver", r.job);
     } else if (r.fresh) this.#events.emit("queued", r.job.deviceId);
     return r.job;
+  }
+
+  /** The input checks shared by dispatch and dispatchMany. */
+  #checkedRequest(d: { capability: string; input: Uint8Array; timeoutMs?: number; idempotencyKey?: string }): { input: string; timeout: number } {
+    if (!CAPABILITY_RE.test(d.capability)) throw new JobError("INVALID_ARGUMENT", '"capability" must match [a-z0-9][a-z0-9._-]{0,63}');
+    const input = jsonText(d.input, "input", this.#config.maxInputBytes, "INPUT_TOO_LARGE");
+    const timeout = d.timeoutMs || this.#config.defaultTimeoutMs;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > this.#config.maxTimeoutMs) {
+      throw new JobError("INVALID_ARGUMENT", `timeout must be between 1 ms and ${this.#config.maxTimeoutMs} ms`);
+    }
+    if (d.idempotencyKey !== undefined && (d.idempotencyKey.length === 0 || d.idempotencyKey.length > 128)) {
+      throw new JobError("INVALID_ARGUMENT", '"idempotencyKey" must be 1..128 characters');
+    }
+    return { input, timeout };
+  }
+
+  /**
+   * The job one device gets and the writes that create it (caller holds the mutex): delivered
+   * at once when its stream has room and nothing is queued ahead, else queued.
+   * @throws JobError DEVICE_NOT_FOUND, DEVICE_REVOKED, UNKNOWN_CAPABILITY, QUEUE_FULL
+   */
+  #plan(
+    deviceId: string,
+    d: { capability: string; input: string; timeout: number; dispatchedBy: string; idempotencyKey?: string; fanoutId?: string },
+    now: number,
+  ): { job: JobRecord; ops: JobOp[] } {
+    const node = this.#dir.describe(deviceId);
+    if (!node?.exists) throw new JobError("DEVICE_NOT_FOUND", `no device ${clip(deviceId)}`);
+    if (node.revoked) throw new JobError("DEVICE_REVOKED", `device ${deviceId} is revoked`);
+    if (!node.capabilities.includes(d.capability)) {
+      throw new JobError("UNKNOWN_CAPABILITY", `device ${deviceId} has not announced capability "${d.capability}"`);
+    }
+    let queued = 0;
+    for (const j of this.#deviceJobs(deviceId)) if (j.state === "queued") queued++;
+    if (queued >= this.#config.maxQueuedPerDevice) {
+      throw new JobError("QUEUE_FULL", `device ${deviceId} already has ${queued} queued jobs (limit ${this.#config.maxQueuedPerDevice})`);
+    }
+    const room = Math.min(this.#dir.concurrency?.(deviceId) ?? 0, this.#config.maxInFlightPerDevice) - this.inFlight(deviceId);
+    const direct = room > 0 && queued === 0;
+    const job: JobRecord = {
+      id: this.#newId(now),
+      deviceId,
+      capability: d.capability,
+      state: direct ? "delivered" : "queued",
+      input: d.input,
+      createdAt: now,
+      deadline: now + d.timeout,
+      updatedAt: now,
+      attempts: direct ? 1 : 0,
+      dispatchedBy: d.dispatchedBy,
+      ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
+      ...(d.fanoutId ? { fanoutId: d.fanoutId } : {}),
+    };
+    const ops: JobOp[] = [
+      { table: "jobs", type: "put", value: job },
+      { table: "openJobs", type: "put", value: { id: job.id } },
+      { table: "deviceJobs", type: "put", value: { id: `${deviceId}/${job.id}`, jobId: job.id } },
+      { table: "ownerJobs", type: "put", value: { id: ownerKey(job), jobId: job.id } },
+    ];
+    return { job, ops };
+  }
+
+  /**
+   * One job for each of `deviceIds` (a fan-out, docs/fleet.md §3.9), all written in one atomic
+   * batch with the fan-out's record: after a crash there is all of it or none. A device that
+   * cannot take the job (a full queue, a capability it no longer announces, revoked since it
+   * was selected) is skipped and named in the record; the others are unaffected. With an
+   * idempotency key, a second call by the same dispatcher returns the first fan-out.
+   * @throws JobError INVALID_ARGUMENT, INPUT_TOO_LARGE, FANOUT_TOO_LARGE (more than
+   *   MAX_FANOUT_DEVICES), NO_DEVICES (none selected, or none could take it). Nothing is written then.
+   */
+  async dispatchMany(d: {
+    deviceIds: readonly string[];
+    capability: string;
+    input: Uint8Array;
+    timeoutMs?: number;
+    idempotencyKey?: string;
+    dispatchedBy: string;
+    selector: string;
+  }): Promise<{ fanout: FanoutRecord; jobs: JobRecord[]; existed: boolean }> {
+    const { input, timeout } = this.#checkedRequest(d);
+    const ids = [...new Set(d.deviceIds)];
+    if (ids.length > this.#config.maxFanoutDevices) {
+      throw new JobError("FANOUT_TOO_LARGE", `the selector matches ${ids.length} devices; one fan-out addresses at most ${this.#config.maxFanoutDevices}: narrow it (a label)`);
+    }
+    const r = await this.#mutex.run(async () => {
+      const idemId = d.idempotencyKey ? `fanout\u0000${d.dispatchedBy}\u0000${d.idempotencyKey}` : undefined;
+      if (idemId) {
+        const seen = this.#pendingKeys.get(idemId) ?? (await this.#repo.get("idempotency", idemId))?.jobId;
+        if (seen) return { existing: seen };
+      }
+      if (ids.length === 0) throw new JobError("NO_DEVICES", `no device matches ${d.selector || "the selector"}`);
+      const now = this.#clock.now();
+      const fanoutId = `fan_${this.#newId(now).slice(4)}`;
+      const jobs: JobRecord[] = [];
+      const ops: JobOp[] = [];
+      const skipped: FanoutRecord["skipped"] = [];
+      for (const deviceId of ids) {
+        try {
+          const p = this.#plan(deviceId, { capability: d.capability, input, timeout, dispatchedBy: d.dispatchedBy, fanoutId }, now);
+          jobs.push(p.job);
+          ops.push(...p.ops, { table: "fanoutJobs", type: "put", value: { id: `${fanoutId}/${p.job.id}`, jobId: p.job.id } });
+          this.#track(p.job); // counted at once: a device named twice, or the next plan, sees it
+        } catch (err) {
+          if (!(err instanceof JobError)) throw err;
+          skipped.push({ deviceId, code: err.code, reason: err.message });
+        }
+      }
+      if (jobs.length === 0) {
+        throw new JobError("NO_DEVICES", `none of the ${ids.length} devices matching ${d.selector || "the selector"} can take it: ${skipped[0]?.reason ?? ""}`);
+      }
+      const fanout: FanoutRecord = {
+        id: fanoutId,
+        capability: d.capability,
+        selector: d.selector,
+        dispatchedBy: d.dispatchedBy,
+        createdAt: now,
+        jobs: jobs.length,
+        skipped: skipped.slice(0, MAX_SKIPPED_KEPT),
+        ...(skipped.length > MAX_SKIPPED_KEPT ? { skippedCount: skipped.length } : {}),
+        ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
+      };
+      ops.push({ table: "fanouts", type: "put", value: fanout });
+      if (idemId) ops.push({ table: "idempotency", type: "put", value: { id: idemId, jobId: fanoutId, createdAt: now } });
+      let written: Promise<void>;
+      try {
+        written = this.#commit(
+          ops,
+          jobs.map((j) => j.id),
+          {
+            audit: [
+              {
+                type: AuditEvent.JobsFannedOut,
+                actor: d.dispatchedBy,
+                subject: fanoutId,
+                details: { capability: d.capability, selector: clip(d.selector, 256), jobs: jobs.length, skipped: skipped.length },
+              },
+            ],
+          },
+        );
+      } catch (err) {
+        for (const j of jobs) this.#track({ ...j, state: "cancelled" }); // forget them: nothing was handed to the store
+        throw err;
+      }
+      for (const j of jobs) this.#arm(j);
+      if (idemId) {
+        this.#pendingKeys.set(idemId, fanoutId);
+        void written.then(
+          () => this.#pendingKeys.delete(idemId),
+          () => undefined,
+        );
+      }
+      return { fanout, jobs, written };
+    });
+    if ("existing" in r) {
+      const fanout = await this.fanout(r.existing as string);
+      return { ...fanout, existed: true };
+    }
+    await r.written;
+    for (const j of r.jobs) {
+      if (j.state === "delivered") {
+        this.#emit(j);
+        if (this.#open.get(j.id)?.state === "delivered") this.#events.emit("deliver", j);
+      } else this.#events.emit("queued", j.deviceId);
+    }
+    return { fanout: r.fanout, jobs: r.jobs, existed: false };
+  }
+
+  /**
+   * A fan-out and its jobs as they are now (those `canSee` admits).
+   * @throws JobError INVALID_ARGUMENT (not a fan-out id), FANOUT_NOT_FOUND
+   */
+  async fanout(id: string, canSee: CanSee = everyJob): Promise<{ fanout: FanoutRecord; jobs: JobRecord[] }> {
+    if (!/^fan_[0-9a-f]{24}$/.test(id)) throw new JobError("INVALID_ARGUMENT", `"${clip(id)}" is not a fan-out id (fan_ and 24 hex digits)`);
+    await Promise.all([...this.#pending.values()].map((p) => p.catch(() => undefined)));
+    const fanout = await this.#repo.get("fanouts", id);
+    if (!fanout) throw new JobError("FANOUT_NOT_FOUND", `no fan-out ${id} (its jobs may have passed their retention)`);
+    const jobs: JobRecord[] = [];
+    const prefix = `${id}/`;
+    for (const e of await this.#repo.scan("fanoutJobs", { gte: prefix, lt: `${prefix}\uffff` })) {
+      const j = this.#open.get(e.jobId) ?? (await this.#repo.get("jobs", e.jobId));
+      if (j && canSee(j)) jobs.push(j);
+    }
+    if (jobs.length === 0 && !canSee({ dispatchedBy: fanout.dispatchedBy } as JobRecord)) throw new JobError("FANOUT_NOT_FOUND", `no fan-out ${id}`);
+    return { fanout, jobs };
   }
 
   /**
@@ -659,6 +807,16 @@ export class JobManager {
         { table: "ownerJobs", type: "del", key: ownerKey(j) },
       );
       if (j.idempotencyKey) ops.push({ table: "idempotency", type: "del", key: `${j.dispatchedBy}\u0000${j.idempotencyKey}` });
+      if (j.fanoutId) ops.push({ table: "fanoutJobs", type: "del", key: `${j.fanoutId}/${j.id}` });
+    }
+    // A fan-out's record (and its idempotency key) once every job it made is past retention:
+    // each finished by its deadline, at most maxTimeoutMs after the fan-out was made.
+    const fanBefore = `fan_${Math.max(0, Math.floor(cutoff - this.#config.maxTimeoutMs))
+      .toString(16)
+      .padStart(12, "0")}`;
+    for (const f of await this.#repo.scan("fanouts", { lt: fanBefore, limit: RETENTION_BATCH })) {
+      ops.push({ table: "fanouts", type: "del", key: f.id });
+      if (f.idempotencyKey) ops.push({ table: "idempotency", type: "del", key: `fanout\u0000${f.dispatchedBy}\u0000${f.idempotencyKey}` });
     }
     if (ops.length) await this.#repo.batch(ops, { sync: false });
     const more = page.length === RETENTION_BATCH;

@@ -32,9 +32,32 @@ export type JobRecord = {
    * admin socket (docs/fleet.md 6.1). Recorded on every job since the first job store.
    */
   dispatchedBy: string;
+  /** the fan-out (DispatchMany) that created it, if one did */
+  fanoutId?: string;
 };
 
-/** Maps (dispatcher, idempotency key) to the job it created. */
+/**
+ * One fan-out: a job per matching device, created in one atomic batch. `skipped` are the
+ * matching devices that got none, with why (a full queue, for instance).
+ */
+export type FanoutRecord = {
+  id: string;
+  capability: string;
+  /** the selector as given (for people: tether jobs list --fanout) */
+  selector: string;
+  dispatchedBy: string;
+  createdAt: number;
+  jobs: number;
+  /** the first 100 skipped; `skippedCount` when there were more */
+  skipped: { deviceId: string; code: string; reason: string }[];
+  skippedCount?: number;
+  idempotencyKey?: string;
+};
+
+/** `${fanoutId}/${jobId}`: a fan-out's jobs. */
+export type FanoutJobRecord = { id: string; jobId: string };
+
+/** Maps (dispatcher, idempotency key) to the job it created (or, for a fan-out, to the fan-out's id). */
 export type IdempotencyRecord = { id: string; jobId: string; createdAt: number };
 
 /** One unfinished job (its id): a start reads these instead of every job ever dispatched. */
@@ -56,8 +79,10 @@ export type JobTables = {
   deviceJobs: DeviceJobRecord;
   ownerJobs: OwnerJobRecord;
   jobsMeta: JobMetaRecord;
+  fanouts: FanoutRecord;
+  fanoutJobs: FanoutJobRecord;
 };
-export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "ownerJobs", "jobsMeta"] as const;
+export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "ownerJobs", "jobsMeta", "fanouts", "fanoutJobs"] as const;
 
 export type JobOp = Op<JobTables>;
 export type JobRepository = Repository<JobTables>;

@@ -6,7 +6,7 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import type { JobManager, JobRecord } from "@tether/jobs";
+import type { FanoutRecord, JobManager, JobRecord } from "@tether/jobs";
 import { JobError, isFinal } from "@tether/jobs";
 import { jobAccess } from "../access.js";
 import type { DeviceIndex } from "../auth.js";
@@ -32,6 +32,23 @@ export function toJob(j: JobRecord) {
     attempts: j.attempts,
     idempotencyKey: j.idempotencyKey ?? "",
     dispatchedBy: j.dispatchedBy,
+    fanoutId: j.fanoutId ?? "",
+  };
+}
+
+function toFanout(f: FanoutRecord, list: JobRecord[], existed: boolean) {
+  const states: Record<string, number> = {};
+  for (const j of list) states[j.state] = (states[j.state] ?? 0) + 1;
+  return {
+    id: f.id,
+    capability: f.capability,
+    selector: f.selector,
+    dispatchedBy: f.dispatchedBy,
+    createdAt: f.createdAt,
+    jobs: list.map(toJob),
+    skipped: f.skipped,
+    states,
+    existed,
   };
 }
 
@@ -110,6 +127,40 @@ export function orchestratorService(o: {
         );
       });
       return toJob(final);
+    }),
+    DispatchMany: unary<{ capability: string; labels: Record<string, string>; onlineOnly: boolean; input: Uint8Array; timeoutMs: number; idempotencyKey: string }, object>(
+      log,
+      "Orchestrator.DispatchMany",
+      async (req, call) => {
+        const by = caller(call).deviceId;
+        const labels = req.labels ?? {};
+        if (Object.keys(labels).length > 32) throw new DaemonError("INVALID_ARGUMENT", "a selector has at most 32 labels", { status: status.INVALID_ARGUMENT });
+        const selector = [`cap=${req.capability}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].join(",") + (req.onlineOnly ? " (online)" : "");
+        const deviceIds: string[] = [];
+        for (const d of hub.devices()) {
+          if (d.revokedAt) continue;
+          if (!Object.entries(labels).every(([k, v]) => d.labels?.[k] === v)) continue;
+          const live = hub.describe(d.id);
+          if (!live?.capabilities.includes(req.capability)) continue;
+          if (req.onlineOnly && !hub.isOnline(d.id)) continue;
+          deviceIds.push(d.id);
+        }
+        const r = await jobs.dispatchMany({
+          deviceIds,
+          capability: req.capability,
+          input: req.input,
+          timeoutMs: req.timeoutMs,
+          dispatchedBy: by,
+          selector,
+          ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+        });
+        log.info("fan-out dispatched", { fanout: r.fanout.id, capability: req.capability, jobs: r.jobs.length, skipped: r.fanout.skipped.length, by, existed: r.existed });
+        return toFanout(r.fanout, r.jobs, r.existed);
+      },
+    ),
+    GetFanout: unary<{ id: string }, object>(log, "Orchestrator.GetFanout", async (req, call) => {
+      const r = await jobs.fanout(req.id, accessOf(caller(call)).canSee);
+      return toFanout(r.fanout, r.jobs, false);
     }),
     GetJob: unary<{ id: string }, object>(log, "Orchestrator.GetJob", async (req, call) => {
       return toJob(await jobs.get(req.id, accessOf(caller(call)).canSee));

@@ -13,12 +13,14 @@ export const jobsListCommand: Command = {
   help: `Lists jobs, newest first. An orchestrator (--state-dir) sees the jobs it dispatched
 and those its grant covers (tether devices grant).
 -o wide adds who dispatched each job, its deadline and its last change.
-Details of one job: tether jobs show ID`,
+--fanout ID lists the jobs of one fan-out (tether dispatch --selector) and their count
+by state. Details of one job: tether jobs show ID`,
   examples: ["tether jobs list --state failed --limit 20", "tether jobs list --device dev_4bzq3hh3tg2l6xyndziosfoxjw -o wide"],
   options: {
     device: { type: "string", value: "ID", about: "only the jobs of this device", default: "every device", complete: "devices" },
     state: { type: "string", choices: STATES, about: "only the jobs in this state", default: "every state" },
     limit: { type: "string", value: "N", about: "at most N jobs, 1..1000", default: "100" },
+    fanout: { type: "string", value: "ID", about: "only the jobs of this fan-out (fan_…, from tether dispatch --selector), with their count by state" },
     ...OUTPUT_OPTION,
     ...DATA_DIR_OPTION,
     ...STATE_DIR_OPTION,
@@ -29,11 +31,33 @@ Details of one job: tether jobs show ID`,
     if (limit !== undefined && (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000)) {
       throw new CliError(Exit.Usage, "--limit must be 1..1000");
     }
-    const { jobs } = await rpc<{ jobs: Job[] }>("Orchestrator", await targetOf(values, io.env), "ListJobs", {
-      deviceId: str(values.device) ?? "",
-      state,
-      limit: limit ? Number(limit) : 0,
-    });
+    const fanoutId = str(values.fanout);
+    let jobs: Job[];
+    let states: Record<string, number> | undefined;
+    if (fanoutId !== undefined) {
+      const f = await rpc<{ jobs: Job[]; states: Record<string, number> }>("Orchestrator", await targetOf(values, io.env), "GetFanout", { id: fanoutId });
+      const device = str(values.device);
+      jobs = f.jobs.filter((j) => (!state || j.state === state) && (!device || j.deviceId === device)).slice(0, limit ? Number(limit) : 100);
+      states = f.states;
+      if (values.json) {
+        emit(io, true, { id: fanoutId, states, jobs: jobs.map(jobJson) }, () => "");
+        return Exit.Ok;
+      }
+      io.out(
+        `fan-out ${fanoutId}: ${
+          Object.entries(states)
+            .sort()
+            .map(([s, n]) => `${s} ${n}`)
+            .join(", ") || "no jobs"
+        }\n`,
+      );
+    } else {
+      ({ jobs } = await rpc<{ jobs: Job[] }>("Orchestrator", await targetOf(values, io.env), "ListJobs", {
+        deviceId: str(values.device) ?? "",
+        state,
+        limit: limit ? Number(limit) : 0,
+      }));
+    }
     emit(io, Boolean(values.json), jobs.map(jobJson), () =>
       jobs.length === 0
         ? "no jobs\n"

@@ -25,6 +25,10 @@ export interface Job {
    * device id of the orchestrator, or "admin"
    */
   'dispatchedBy'?: (string);
+  /**
+   * the fan-out (DispatchMany) that created it, or ""
+   */
+  'fanoutId'?: (string);
 }
 
 export interface Job__Output {
@@ -47,4 +51,8 @@ export interface Job__Output {
    * device id of the orchestrator, or "admin"
    */
   'dispatchedBy': (string);
+  /**
+   * the fan-out (DispatchMany) that created it, or ""
+   */
+  'fanoutId': (string);
 }

@@ -31,6 +31,8 @@ type RepResult = {
   rssPerNodeKiB: number;
   connectPerS: number;
   pushMs: number;
+  /** tether only: the same push as one DispatchMany */
+  fanoutMs?: number;
   connected: number;
   failed: number;
   rssMiB: number;
@@ -115,6 +117,13 @@ export const bench: Bench = {
           b.map((r) => r.pushMs),
         ),
         row(
+          "push one job to every node in one fan-out (DispatchMany)",
+          "ms",
+          t.map((r) => r.fanoutMs ?? 0),
+          b.map((r) => r.pushMs),
+          { text: "<= 2x baseline's push", met: (ratio) => ratio <= 2 },
+        ),
+        row(
           `server RSS with ${NODES} nodes`,
           "MiB",
           t.map((r) => r.rssMiB),
@@ -197,8 +206,15 @@ async function tetherRep(
       }),
     );
     const last = await got;
+    // The same push as one fan-out (DispatchMany): one call, one atomic write, every node a job.
+    const fanKey = randomBytes(4).toString("hex");
+    const fanGot = fleet.expectPushes(fanKey);
+    const f0 = monoMs();
+    await o.call("DispatchMany", { capability: "echo", labels: {}, onlineOnly: false, input: INPUT, timeoutMs: 600_000, idempotencyKey: "" });
+    const fanLast = await fanGot;
     o.close();
     return {
+      fanoutMs: fanLast - f0,
       rssPerNodeKiB: (rss1 - rss0) / c.ok,
       connectPerS,
       pushMs: last - t0,

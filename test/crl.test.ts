@@ -52,12 +52,12 @@ async function exportCrl(name: string): Promise<string> {
 
 const verify = (certFile: string) => cli(["ca", "verify", certFile, "--json", "--data-dir", ctx.d.dataDir]);
 
-C("a revocation reaches the CRL before revoke answers, and openssl then refuses the certificate", async () => {
+C("with wait_crl, a revocation reaches the CRL before revoke answers, and openssl then refuses the certificate", async () => {
   const before = await exportCrl("crl0.pem");
   assert.ok(opensslVerify(`${ctx.tmp.path}/a/cert.pem`, before).ok, "valid before");
   const aCert = readFileSync(`${ctx.tmp.path}/a/cert.pem`, "utf8");
   writeFileSync(`${ctx.tmp.path}/a-old.pem`, aCert);
-  await admin(ctx.d, "RevokeDevice", { id: ctx.a, reason: "lost" });
+  await admin(ctx.d, "RevokeDevice", { id: ctx.a, reason: "lost", waitCrl: true });
   const after = await exportCrl("crl1.pem");
   const r = opensslVerify(`${ctx.tmp.path}/a-old.pem`, after);
   assert.not.ok(r.ok);

@@ -152,6 +152,23 @@ export class NodeHub implements NodeDirectory {
     if (d.revokedAt) this.endStreams(d.id, status.PERMISSION_DENIED, `device ${d.id} has been revoked`);
   }
 
+  /**
+   * Revocation first (docs/fleet.md §5.1): before the revocation is even written, refuse the
+   * device's certificates and end its streams, so that neither waits behind the store's queue,
+   * the pairing mutex or the CRL. Fail-closed: the write follows at once; if it fails, the
+   * returned function puts the index back as the store has it.
+   */
+  revokeAhead(deviceId: string): () => void {
+    const d = this.#devices.get(deviceId);
+    if (!d || d.revokedAt) return () => undefined;
+    this.#index.update({ ...d, revokedAt: this.#now() });
+    this.endStreams(deviceId, status.PERMISSION_DENIED, `device ${deviceId} has been revoked`);
+    return () => {
+      const now = this.#devices.get(deviceId);
+      if (now && !now.revokedAt) this.#index.update(now);
+    };
+  }
+
   /** The in-flight limit of the device's registered stream, 0 without one or while it drains (NodeDirectory). */
   concurrency(deviceId: string): number {
     const s = this.#sessions.get(deviceId);

@@ -91,6 +91,7 @@ export function toDevice(d: DeviceRecord, live?: NodeView, via = ""): Device {
     rotationRequestedAt: d.rotateRequested ? (d.rotateRequestedAt ?? 0) : 0,
     connectedVia: via,
     returnNeedsApproval: Boolean(d.returnNeedsApproval),
+    crlPending: false,
   };
 }
 
@@ -217,13 +218,24 @@ export function adminService(
       const id = deviceIdArg(req.id, "id");
       return toDevice(await pm.getDevice(id), live(id), fleet.hub.via(id));
     }),
-    RevokeDevice: unary<{ id: string; reason: string }, Device>(log, "Admin.RevokeDevice", async (req) => {
+    RevokeDevice: unary<{ id: string; reason: string; waitCrl: boolean }, Device>(log, "Admin.RevokeDevice", async (req) => {
       const started = fleet.now();
-      const d = await pm.revokeDevice(deviceIdArg(req.id, "id"), req.reason || undefined); // durable; listeners end streams
-      await fleet.revocations.update(d); // the CRL lists it before we answer
+      const id = deviceIdArg(req.id, "id");
+      // First: its certificates refused and its streams ended, before anything waits (fleet.md §5.1).
+      const restore = fleet.hub.revokeAhead(id);
+      let d: DeviceRecord;
+      try {
+        d = await pm.revokeDevice(id, req.reason || undefined); // durable
+      } catch (err) {
+        restore();
+        throw err;
+      }
       const failed = await fleet.jobs.failDevice(d.id, `device revoked${req.reason ? `: ${req.reason}` : ""}`);
-      log.info("device revoked", { device: d.id, reason: d.revokeReason ?? "", failedJobs: failed, ms: fleet.now() - started });
-      return toDevice(d, live(d.id));
+      // The CRL (signed, and pushed to every node) after the answer, unless asked to wait for it.
+      const crl = fleet.revocations.update(d).catch((err: unknown) => log.error("CRL update failed", { error: (err as Error).message }));
+      if (req.waitCrl) await crl;
+      log.info("device revoked", { device: d.id, reason: d.revokeReason ?? "", failedJobs: failed, ms: fleet.now() - started, crlPending: !req.waitCrl });
+      return { ...toDevice(d, live(d.id)), crlPending: !req.waitCrl };
     }),
     ClearRevocation: unary<{ id: string }, Device>(log, "Admin.ClearRevocation", async (req) => {
       const d = await pm.clearRevocation(deviceIdArg(req.id, "id"));

@@ -49,10 +49,11 @@ export interface Device {
    * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
    */
   'connectedVia'?: (string);
-  /**
-   * its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
-   */
   'returnNeedsApproval'?: (boolean);
+  /**
+   * RevokeDevice only: the CRL that lists it is signed and pushed after this answer (without wait_crl)   // its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
+   */
+  'crlPending'?: (boolean);
 }
 
 export interface Device__Output {
@@ -98,8 +99,9 @@ export interface Device__Output {
    * online through a replica: its id (docs/scaling.md); empty when connected to the active daemon itself, or offline
    */
   'connectedVia': (string);
-  /**
-   * its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
-   */
   'returnNeedsApproval': (boolean);
+  /**
+   * RevokeDevice only: the CRL that lists it is signed and pushed after this answer (without wait_crl)   // its returns after expiry wait for an admin even within --return-grace (SetReturnPolicy)
+   */
+  'crlPending': (boolean);
 }

@@ -151,7 +151,8 @@ export function parseSelector(text: string): { capability: string; labels: Recor
   return { capability, labels };
 }
 
-type Fanout = { id: string; selector: string; jobs: Job[]; skipped: { deviceId: string; code: string; reason: string }[]; states: Record<string, number>; existed: boolean };
+type FanoutJob = { id: string; deviceId: string; state: string; error: string; attempts: number };
+type Fanout = { id: string; selector: string; jobs: FanoutJob[]; skipped: { deviceId: string; code: string; reason: string }[]; states: Record<string, number>; existed: boolean };
 
 const FINAL = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
 
@@ -176,7 +177,7 @@ async function fanOut(
     await new Promise((r) => setTimeout(r, 500));
     f = await rpc<Fanout>("Orchestrator", target, "GetFanout", { id: f.id });
   }
-  emit(io, json, { ...f, jobs: f.jobs.map(jobJson) }, () => `${f.id}: ${summary(f)}\n`);
+  emit(io, json, f, () => `${f.id}: ${summary(f)}\n`);
   if (!wait) return Exit.Ok;
   const worst = ["failed", "timed_out", "cancelled"].find((s) => (f.states[s] ?? 0) > 0);
   return worst ? exitForJob(worst) : Exit.Ok;

@@ -45,7 +45,7 @@ function toFanout(f: FanoutRecord, list: JobRecord[], existed: boolean) {
     selector: f.selector,
     dispatchedBy: f.dispatchedBy,
     createdAt: f.createdAt,
-    jobs: list.map(toJob),
+    jobs: list.map((j) => ({ id: j.id, deviceId: j.deviceId, state: j.state, error: (j.error ?? "").slice(0, 256), attempts: j.attempts })),
     skipped: f.skipped,
     states,
     existed,

@@ -33,24 +33,28 @@ by state. Details of one job: tether jobs show ID`,
     }
     const fanoutId = str(values.fanout);
     let jobs: Job[];
-    let states: Record<string, number> | undefined;
     if (fanoutId !== undefined) {
-      const f = await rpc<{ jobs: Job[]; states: Record<string, number> }>("Orchestrator", await targetOf(values, io.env), "GetFanout", { id: fanoutId });
+      type Light = { id: string; deviceId: string; state: string; error: string; attempts: number };
+      const f = await rpc<{ jobs: Light[]; states: Record<string, number>; capability: string }>("Orchestrator", await targetOf(values, io.env), "GetFanout", { id: fanoutId });
       const device = str(values.device);
-      jobs = f.jobs.filter((j) => (!state || j.state === state) && (!device || j.deviceId === device)).slice(0, limit ? Number(limit) : 100);
-      states = f.states;
-      if (values.json) {
-        emit(io, true, { id: fanoutId, states, jobs: jobs.map(jobJson) }, () => "");
-        return Exit.Ok;
-      }
-      io.out(
-        `fan-out ${fanoutId}: ${
-          Object.entries(states)
-            .sort()
-            .map(([s, n]) => `${s} ${n}`)
-            .join(", ") || "no jobs"
-        }\n`,
+      const shown = f.jobs.filter((j) => (!state || j.state === state) && (!device || j.deviceId === device)).slice(0, limit ? Number(limit) : 100);
+      const counts =
+        Object.entries(f.states)
+          .sort()
+          .map(([s, n]) => `${s} ${n}`)
+          .join(", ") || "no jobs";
+      emit(io, Boolean(values.json), { id: fanoutId, capability: f.capability, states: f.states, jobs: shown }, () =>
+        [
+          `fan-out ${fanoutId}: ${counts}\n`,
+          shown.length
+            ? table(
+                ["ID", "DEVICE", "STATE", "ATTEMPTS", "ERROR"],
+                shown.map((j) => [j.id, j.deviceId, j.state, String(j.attempts), j.error || "-"]),
+              )
+            : "",
+        ].join(""),
       );
+      return Exit.Ok;
     } else {
       ({ jobs } = await rpc<{ jobs: Job[] }>("Orchestrator", await targetOf(values, io.env), "ListJobs", {
         deviceId: str(values.device) ?? "",

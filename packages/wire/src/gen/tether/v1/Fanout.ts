@@ -3,7 +3,7 @@
 // Lint and format tools skip it: change the .proto and regenerate instead.
 // Original file: proto/tether/v1/orchestrator.proto
 
-import type { Job as _tether_v1_Job, Job__Output as _tether_v1_Job__Output } from '../../tether/v1/Job.js';
+import type { FanoutJob as _tether_v1_FanoutJob, FanoutJob__Output as _tether_v1_FanoutJob__Output } from '../../tether/v1/FanoutJob.js';
 import type { FanoutSkip as _tether_v1_FanoutSkip, FanoutSkip__Output as _tether_v1_FanoutSkip__Output } from '../../tether/v1/FanoutSkip.js';
 import type { Long } from '@grpc/proto-loader';
 
@@ -20,9 +20,9 @@ export interface Fanout {
   'dispatchedBy'?: (string);
   'createdAt'?: (number | string | Long);
   /**
-   * one per device that got one
+   * one per device that got one (GetJob for its input and output)
    */
-  'jobs'?: (_tether_v1_Job)[];
+  'jobs'?: (_tether_v1_FanoutJob)[];
   /**
    * matched, but got none (and why)
    */
@@ -50,9 +50,9 @@ export interface Fanout__Output {
   'dispatchedBy': (string);
   'createdAt': (number);
   /**
-   * one per device that got one
+   * one per device that got one (GetJob for its input and output)
    */
-  'jobs': (_tether_v1_Job__Output)[];
+  'jobs': (_tether_v1_FanoutJob__Output)[];
   /**
    * matched, but got none (and why)
    */

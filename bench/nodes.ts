@@ -209,9 +209,16 @@ async function tetherRep(
     // The same push as one fan-out (DispatchMany): one call, one atomic write, every node a job.
     const fanKey = randomBytes(4).toString("hex");
     const fanGot = fleet.expectPushes(fanKey);
+    fanGot.catch(() => undefined); // a failed call below is the error to report
     const f0 = monoMs();
-    await o.call("DispatchMany", { capability: "echo", labels: {}, onlineOnly: false, input: INPUT, timeoutMs: 600_000, idempotencyKey: "" });
+    await o.call("DispatchMany", { capability: "echo", labels: {}, onlineOnly: true, input: INPUT, timeoutMs: 600_000, idempotencyKey: "" }).catch((err: unknown) => {
+      throw new Error(`DispatchMany to every node failed: ${(err as Error).message}`);
+    });
+    const fanAnswered = monoMs();
     const fanLast = await fanGot;
+    notes.push(
+      `tether rep ${rep + 1}: the fan-out's DispatchMany answered after ${(fanAnswered - f0).toFixed(0)} ms (written and handed to the streams); the last node had its job ${(fanLast - f0).toFixed(0)} ms after the call`,
+    );
     o.close();
     return {
       fanoutMs: fanLast - f0,

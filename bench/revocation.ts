@@ -20,6 +20,8 @@ import { credsOf, devicePool, prepareDataDir, seedDevices } from "./seed.ts";
 
 const NODES = Number(process.env.BENCH_REVOKE_NODES ?? 1000);
 const REVOKE = Number(process.env.BENCH_REVOKE ?? 100);
+/** Jobs per second dispatched to the other nodes while they are revoked, in the loaded configuration (BENCH_REVOKE_LOAD_RATE; 0: skip it). */
+const LOAD_RATE = Number(process.env.BENCH_REVOKE_LOAD_RATE ?? 400);
 const CLIENTS = 2;
 
 export type Figures = {
@@ -54,6 +56,7 @@ export const bench: Bench = {
     const ends = new Map<string, { code: number; details: string; at: number }>();
     fleet.onEnded((m) => ends.set(m.id, m));
     const t: Figures[] = [];
+    const tl: (Figures & { jobsPerS: number })[] = [];
     const b: Figures[] = [];
     const codes = new Set<string>();
     try {
@@ -78,6 +81,7 @@ export const bench: Bench = {
           await fleet.reset();
           rmSync(dataDir, { recursive: true, force: true });
         }
+        if (LOAD_RATE > 0) tl.push(await loadedRep(rep));
         const sock = join(work, `baseline-${rep}.sock`);
         const srv = await startBaselineServer(template, { socket: sock });
         const kick = relaySocketClient(sock);
@@ -98,6 +102,56 @@ export const bench: Bench = {
       }
     } finally {
       await fleet.stop();
+    }
+    /** The same revocations on a fresh daemon while jobs flow to the other nodes at LOAD_RATE per second (nodes answer each). */
+    async function loadedRep(rep: number) {
+      const dataDir = join(work, `l${rep}`);
+      cpSync(template, dataDir, { recursive: true });
+      const d = await startDaemonProcess(dataDir);
+      const admin = adminClient(d.adminSocket);
+      const orch = adminClient(d.adminSocket, "Orchestrator");
+      let stop = false;
+      let sent = 0;
+      let done = 0;
+      try {
+        const c = await fleet.connect({ mode: "tether", address: d.listen, concurrency: 16, reportEnds: true, echo: true });
+        if (c.failed) throw new Error(`${c.failed} nodes failed to connect: ${c.errors.join("; ")}`);
+        await admin.call("Status", {});
+        const targets = creds.map((x) => x.id).filter((id) => !victims.includes(id));
+        const input = Buffer.from('{"load":true}');
+        // Open loop: a job every 1/LOAD_RATE s to the next node in turn; each awaited on its own.
+        const started = monoMs();
+        const pump = (async () => {
+          while (!stop) {
+            const due = started + (sent * 1000) / LOAD_RATE;
+            const wait = due - monoMs();
+            if (wait > 0) await sleep(wait);
+            const id = targets[sent % targets.length] as string;
+            sent++;
+            void orch.call("Dispatch", { deviceId: id, capability: "echo", input, timeoutMs: 60_000, idempotencyKey: "" }).then(
+              () => done++,
+              () => undefined,
+            );
+          }
+        })();
+        await sleep(2000); // the load is steady before the clock starts
+        ends.clear();
+        const jobsAtStart = done;
+        const t0 = monoMs();
+        const f = await revokeAll(victims, ends, fleet, (id) => admin.call("RevokeDevice", { id, reason: "bench" }), codes);
+        const jobsPerS = ((done - jobsAtStart) * 1000) / (monoMs() - t0);
+        stop = true;
+        await pump;
+        ctx.log(`rep ${rep + 1}/${reps} tether under load (${jobsPerS.toFixed(0)} jobs/s dispatched): ${fmt(f)}`);
+        return { ...f, jobsPerS };
+      } finally {
+        stop = true;
+        admin.close();
+        orch.close();
+        await d.kill();
+        await fleet.reset();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     }
     const refused = t.reduce((s, f) => s + f.refused, 0);
     const probed = t.reduce((s, f) => s + f.probed, 0);
@@ -129,11 +183,34 @@ export const bench: Bench = {
           b.map((f) => f.fromCallP50),
         ),
         row(
-          "revoke called -> stream closed, p99",
+          "revoke called -> stream closed, p99, idle",
           "ms",
           t.map((f) => f.fromCallP99),
           b.map((f) => f.fromCallP99),
+          { text: "< 50 ms", met: (_r, s) => s.median < 50 },
         ),
+        ...(tl.length
+          ? [
+              row(
+                `revoke called -> stream closed, p99, under load (${LOAD_RATE} jobs/s to the other nodes)`,
+                "ms",
+                tl.map((f) => f.fromCallP99),
+                b.map((f) => f.fromCallP99),
+                { text: "< 100 ms", met: (_r, s) => s.median < 100 },
+              ),
+              row(
+                "revoke called -> stream closed, p50, under load",
+                "ms",
+                tl.map((f) => f.fromCallP50),
+                b.map((f) => f.fromCallP50),
+              ),
+              row(
+                "jobs dispatched and answered per second during the revocations",
+                "jobs/s",
+                tl.map((f) => f.jobsPerS),
+              ),
+            ]
+          : []),
         row(
           "revoke call -> answer, p50",
           "ms",
@@ -154,6 +231,7 @@ export const bench: Bench = {
       notes: [
         `one after another, ${REVOKE} of the ${NODES} connected devices (every ${Math.floor(NODES / REVOKE)}th) are revoked with Admin.RevokeDevice on the admin socket (one long-lived channel); each time is taken from the call and from its answer to the moment the device's client process saw its stream end (CLOCK_MONOTONIC, stamped in the client). 'answered -> closed' is 0 when the stream had already closed before the answer arrived (${t.reduce((s, f) => s + f.endedBeforeAnswer, 0)} of ${REVOKE * t.length} for tether)`,
         `after each revocation, a new TCP + TLS connection with the revoked certificate opens Node.Connect and sends register: ${refused} of ${probed} refused on that first call (status ${[...codes].join(", ") || "-"})${missing ? `; ${missing} stream ends NOT seen within 10 s` : ""}`,
+        `under load: a fresh daemon, the nodes answering every job, and the admin socket's Orchestrator dispatching ${LOAD_RATE} jobs/s (open loop, one node after another, none to the victims) while the same revocations run; the baseline column is the bare server's idle figure (it has no jobs to carry)`,
         "baseline: the bare grpc-js server with the same 1,000 streams ends one named stream with PERMISSION_DENIED when asked over its Unix socket (Kick), then answers: the transport's floor for the same measurement (bare grpc-js has no revocation, so it has no refusal figure)",
         `each repetition: a fresh daemon on a fresh copy of the seeded store (${NODES} devices), all nodes connected from ${CLIENTS} client processes before the clock starts; after the measurement the daemon is killed (the copy is discarded)`,
         pool.describe(),

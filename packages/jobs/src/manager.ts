@@ -489,7 +489,7 @@ export class JobManager {
         try {
           const p = this.#plan(deviceId, { capability: d.capability, input, timeout, dispatchedBy: d.dispatchedBy, fanoutId }, now);
           jobs.push(p.job);
-          ops.push(...p.ops, { table: "fanoutJobs", type: "put", value: { id: `${fanoutId}/${p.job.id}`, jobId: p.job.id } });
+          ops.push(...p.ops);
           this.#track(p.job); // counted at once: a device named twice, or the next plan, sees it
         } catch (err) {
           if (!(err instanceof JobError)) throw err;
@@ -506,6 +506,7 @@ export class JobManager {
         dispatchedBy: d.dispatchedBy,
         createdAt: now,
         jobs: jobs.length,
+        jobIds: jobs.map((j) => j.id),
         skipped: skipped.slice(0, MAX_SKIPPED_KEPT),
         ...(skipped.length > MAX_SKIPPED_KEPT ? { skippedCount: skipped.length } : {}),
         ...(d.idempotencyKey ? { idempotencyKey: d.idempotencyKey } : {}),
@@ -566,10 +567,9 @@ export class JobManager {
     const fanout = await this.#repo.get("fanouts", id);
     if (!fanout) throw new JobError("FANOUT_NOT_FOUND", `no fan-out ${id} (its jobs may have passed their retention)`);
     const jobs: JobRecord[] = [];
-    const prefix = `${id}/`;
-    for (const e of await this.#repo.scan("fanoutJobs", { gte: prefix, lt: `${prefix}\uffff` })) {
-      const j = this.#open.get(e.jobId) ?? (await this.#repo.get("jobs", e.jobId));
-      if (j && canSee(j)) jobs.push(j);
+    for (const jobId of fanout.jobIds) {
+      const j = this.#open.get(jobId) ?? (await this.#repo.get("jobs", jobId));
+      if (j && canSee(j)) jobs.push(j); // (one past its retention is gone)
     }
     if (jobs.length === 0 && !canSee({ dispatchedBy: fanout.dispatchedBy } as JobRecord)) throw new JobError("FANOUT_NOT_FOUND", `no fan-out ${id}`);
     return { fanout, jobs };
@@ -807,7 +807,6 @@ export class JobManager {
         { table: "ownerJobs", type: "del", key: ownerKey(j) },
       );
       if (j.idempotencyKey) ops.push({ table: "idempotency", type: "del", key: `${j.dispatchedBy}\u0000${j.idempotencyKey}` });
-      if (j.fanoutId) ops.push({ table: "fanoutJobs", type: "del", key: `${j.fanoutId}/${j.id}` });
     }
     // A fan-out's record (and its idempotency key) once every job it made is past retention:
     // each finished by its deadline, at most maxTimeoutMs after the fan-out was made.

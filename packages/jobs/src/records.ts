@@ -48,14 +48,13 @@ export type FanoutRecord = {
   dispatchedBy: string;
   createdAt: number;
   jobs: number;
+  /** its jobs' ids, in the order of the devices (one record, not a row per job: a fan-out is one write of few rows) */
+  jobIds: string[];
   /** the first 100 skipped; `skippedCount` when there were more */
   skipped: { deviceId: string; code: string; reason: string }[];
   skippedCount?: number;
   idempotencyKey?: string;
 };
-
-/** `${fanoutId}/${jobId}`: a fan-out's jobs. */
-export type FanoutJobRecord = { id: string; jobId: string };
 
 /** Maps (dispatcher, idempotency key) to the job it created (or, for a fan-out, to the fan-out's id). */
 export type IdempotencyRecord = { id: string; jobId: string; createdAt: number };
@@ -80,9 +79,8 @@ export type JobTables = {
   ownerJobs: OwnerJobRecord;
   jobsMeta: JobMetaRecord;
   fanouts: FanoutRecord;
-  fanoutJobs: FanoutJobRecord;
 };
-export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "ownerJobs", "jobsMeta", "fanouts", "fanoutJobs"] as const;
+export const JOB_TABLES = ["jobs", "idempotency", "openJobs", "deviceJobs", "ownerJobs", "jobsMeta", "fanouts"] as const;
 
 export type JobOp = Op<JobTables>;
 export type JobRepository = Repository<JobTables>;

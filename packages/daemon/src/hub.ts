@@ -82,6 +82,8 @@ export class NodeHub implements NodeDirectory {
    * minute would otherwise look silent since the first drop.
    */
   readonly #endedAt = new Map<string, number>();
+  /** devices whose revocation is being written (revokeAhead): refused whatever else changes meanwhile */
+  readonly #revoking = new Set<string>();
   /** every authenticated stream, by device, so revocation can end them all */
   readonly #streams = new Map<string, Set<{ end(code: status, details: string): void }>>();
   #seq = 0;
@@ -148,7 +150,9 @@ export class NodeHub implements NodeDirectory {
   /** Keep the device cache and the certificate index in step with the store. */
   #reflect(d: DeviceRecord): void {
     this.#devices.set(d.id, d);
-    this.#index.update(d);
+    if (d.revokedAt) this.#revoking.delete(d.id);
+    // A change written while its revocation is on the way (a renewal that got in first) stays refused.
+    this.#index.update(this.#revoking.has(d.id) ? { ...d, revokedAt: this.#now() } : d);
     if (d.revokedAt) this.endStreams(d.id, status.PERMISSION_DENIED, `device ${d.id} has been revoked`);
   }
 
@@ -161,9 +165,11 @@ export class NodeHub implements NodeDirectory {
   revokeAhead(deviceId: string): () => void {
     const d = this.#devices.get(deviceId);
     if (!d || d.revokedAt) return () => undefined;
+    this.#revoking.add(deviceId);
     this.#index.update({ ...d, revokedAt: this.#now() });
     this.endStreams(deviceId, status.PERMISSION_DENIED, `device ${deviceId} has been revoked`);
     return () => {
+      this.#revoking.delete(deviceId);
       const now = this.#devices.get(deviceId);
       if (now && !now.revokedAt) this.#index.update(now);
     };

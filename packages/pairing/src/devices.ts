@@ -5,8 +5,8 @@
  * creates a device record is a request's decision (requests.ts), published through here.
  */
 import { KeyProofPurpose, bytes, fromHex, identityVerify, keyProofMessage, p256Verify, renewSignedMessage } from "@tether/crypto";
-import { AuditEvent } from "@tether/base";
-import type { AuditRecord } from "@tether/base";
+import { AuditEvent, GroupCommit } from "@tether/base";
+import type { AuditRecord, Member } from "@tether/base";
 import { PRESENCE_WRITE_INTERVAL_MS } from "./config.js";
 import type { PairingContext } from "./context.js";
 import { asInvalid } from "./context.js";
@@ -20,12 +20,16 @@ import { LABEL_RE, MAX_LABELS, formatJobScope } from "./scope.js";
  */
 export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: number; signature: unknown; keyProof: unknown };
 
+/** A renewal waiting for its group commit: the certificate made, and the record written. */
+type Renewal = { id: string; cert: Awaited<ReturnType<PairingContext["ca"]["issueNodeCert"]>>; written?: DeviceRecord };
+
 /** Told of each written device change; the change is published once the promise settles. */
 export type DeviceListener = (d: DeviceRecord) => void | Promise<void>;
 
 export class DeviceRegistry {
   readonly #ctx: PairingContext;
   readonly #deviceListeners = new Set<DeviceListener>();
+  readonly #renewals = new GroupCommit<Renewal>((members) => this.#commitRenewals(members));
 
   constructor(ctx: PairingContext) {
     this.#ctx = ctx;
@@ -140,9 +144,10 @@ export class DeviceRegistry {
   }
 
   /**
-   * The checks shared by renewal and peer certificates (caller holds the mutex): the device
-   * exists and is not revoked, the timestamp is fresh, the identity key signed the request,
-   * and the requested key signed it too (so nobody gets a certificate for a key they lack).
+   * The checks shared by renewal and peer certificates: the device exists and is not revoked,
+   * the timestamp is fresh, the identity key signed the request, and the requested key signed
+   * it too (so nobody gets a certificate for a key they lack). No mutex is needed: it only
+   * reads, and the caller checks the state again where it writes.
    */
   async #signedKeyRequest(req: KeyRequest, purpose: KeyProofPurpose, k: { spki: Uint8Array; proof: Uint8Array }, now: number): Promise<DeviceRecord> {
     const cur = await this.#ctx.repo.get("devices", req.deviceId);
@@ -161,33 +166,64 @@ export class DeviceRegistry {
 
   /**
    * Issue a renewed certificate for a device (after the caller authenticated it by its current
-   * certificate). Runs under the same mutex as revocation, so a revoke that lands first wins
-   * and no certificate is issued after it.
+   * certificate). The checks and the signing run outside the mutex, side by side; the write is
+   * a group commit under the mutex (see #commitRenewals), so a revocation written first wins
+   * and the certificate made for a revoked device is never stored nor sent.
    * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED, BAD_SIGNATURE (identity signature
    *   or key proof), STALE_TIMESTAMP, INVALID_ARGUMENT (key, missing key proof).
    */
   async renew(req: KeyRequest): Promise<DeviceRecord> {
-    const { repo, ca, clock } = this.#ctx;
+    const { ca, clock } = this.#ctx;
     const k = this.checkedKeyRequest(req);
-    const d = await this.#ctx.mutex.run(async () => {
-      const now = clock.now();
-      const cur = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, now);
-      const cert = await ca.issueNodeCert({ deviceId: cur.id, publicKeySpkiDer: k.spki, now });
-      const { rotateRequested: _done, rotateRequestedAt: _since, ...rest } = cur;
-      const next: DeviceRecord = {
-        ...rest,
-        certificate: Buffer.from(cert.certDer).toString("base64"),
-        certificateFingerprint: cert.fingerprint,
-        certificateSerial: cert.serialHex,
-        certificateNotAfter: cert.notAfter,
-      };
-      await repo.batch([{ table: "devices", type: "put", value: next }], {
-        audit: [{ type: AuditEvent.CertificateRenewed, actor: cur.id, subject: cur.id, details: { certificate: cert.fingerprint, previous: cur.certificateFingerprint } }],
-      });
-      return next;
+    // The signatures are over the identity key, which never changes for a device id, so they
+    // hold whatever else changes meanwhile; the state itself is read again in the commit.
+    const seen = await this.#signedKeyRequest(req, KeyProofPurpose.Renew, k, clock.now());
+    const cert = await ca.issueNodeCert({ deviceId: seen.id, publicKeySpkiDer: k.spki, now: clock.now() });
+    const r: Renewal = { id: seen.id, cert };
+    await this.#renewals.add([r], true);
+    const next = r.written as DeviceRecord;
+    await this.changed(next);
+    return next;
+  }
+
+  /**
+   * Write a group of renewals (every one that finished its signing while the last group was
+   * being written) in one batch under the mutex: one fsync for all of them, and the mutex held
+   * for that write as for any other device change, so what the next holder reads is written.
+   * Each device's state is read again here: a revoked or removed device's renewal is refused
+   * alone and its certificate dropped. Two renewals of one device in a group apply in order.
+   */
+  #commitRenewals(members: readonly Member<Renewal, never>[]): Promise<(Error | undefined)[]> {
+    const { repo, mutex } = this.#ctx;
+    return mutex.run(async () => {
+      const latest = new Map<string, DeviceRecord>();
+      const refused: (Error | undefined)[] = [];
+      const ops: { table: "devices"; type: "put"; value: DeviceRecord }[] = [];
+      const audit: AuditRecord[] = [];
+      for (const m of members) {
+        const r = m.ops[0] as Renewal;
+        const cur = latest.get(r.id) ?? (await repo.get("devices", r.id));
+        if (!cur || cur.revokedAt) {
+          refused.push(cur ? new PairingError("DEVICE_REVOKED", `device ${r.id} is revoked`) : new PairingError("DEVICE_NOT_FOUND", `no device ${r.id}`));
+          continue;
+        }
+        const { rotateRequested: _done, rotateRequestedAt: _since, ...rest } = cur;
+        const next: DeviceRecord = {
+          ...rest,
+          certificate: Buffer.from(r.cert.certDer).toString("base64"),
+          certificateFingerprint: r.cert.fingerprint,
+          certificateSerial: r.cert.serialHex,
+          certificateNotAfter: r.cert.notAfter,
+        };
+        latest.set(r.id, next);
+        r.written = next;
+        ops.push({ table: "devices", type: "put", value: next });
+        audit.push({ type: AuditEvent.CertificateRenewed, actor: cur.id, subject: cur.id, details: { certificate: r.cert.fingerprint, previous: cur.certificateFingerprint } });
+        refused.push(undefined);
+      }
+      if (ops.length) await repo.batch(ops, { audit });
+      return refused;
     });
-    await this.changed(d);
-    return d;
   }
 
   /**

@@ -1,5 +1,5 @@
 /** Unit tests of @tether/crypto's pure logic: encodings, codes, the handshake's two halves. */
-import { randomBytes } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { inspect } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -31,6 +31,7 @@ import {
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,
+  p256Verify,
   utf8,
   x25519Native,
 } from "@tether/crypto";
@@ -271,6 +272,47 @@ test("native Ed25519 and X25519 agree with RFC 8032 / RFC 7748 vectors and with 
     const sk = rnd(32);
     const u = x25519.getPublicKey(rnd(32));
     assert.is(toHex(x25519Native(sk, u)), toHex(x25519.getSharedSecret(sk, u)));
+  }
+});
+
+test("P-256 verification: the RFC 6979 vector, and keys off the curve, of another curve or malformed are refused", () => {
+  // RFC 6979, A.2.5: ECDSA, 256 bits (prime field), SHA-256, message "sample"
+  const header = "3059301306072a8648ce3d020106082a8648ce3d03010703420004";
+  const ux = "60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
+  const uy = "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299";
+  const r = "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716";
+  const s = "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8";
+  const spki = fromHex(header + ux + uy);
+  const der = fromHex(`3046022100${r}022100${s}`);
+  const sample = utf8("sample");
+  assert.ok(p256Verify(spki, sample, der), "the published signature verifies");
+  assert.not.ok(p256Verify(spki, utf8("samplf"), der), "not over another message");
+  const flipped = der.slice();
+  flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 1;
+  assert.not.ok(p256Verify(spki, sample, flipped), "not with a changed signature");
+  // Not strict DER: a length byte too long, and an extra leading zero in r.
+  assert.not.ok(p256Verify(spki, sample, fromHex(`304702220000${r}022100${s}`)));
+  assert.not.ok(p256Verify(spki, sample, fromHex(`3046022100${r}022100${s}00`)));
+  // The canonical header with a point off the curve (y + 1), and with x >= p.
+  const offCurve = fromHex(header + ux + uy.slice(0, -1) + "a");
+  assert.not.ok(p256Verify(offCurve, sample, der), "a point off the curve");
+  assert.not.ok(p256Verify(fromHex(header + "ff".repeat(32) + uy), sample, der), "x >= p");
+  assert.not.ok(p256Verify(spki.subarray(0, 90), sample, der), "a truncated key");
+  assert.not.ok(p256Verify(new Uint8Array(0), sample, der), "no key");
+  // The same key in another SPKI encoding (compressed point) takes the DER path and verifies.
+  const compressed = fromHex(`3039301306072a8648ce3d020106082a8648ce3d030107032200${"03"}${ux}`); // y is odd
+  assert.is(createPublicKey({ key: Buffer.from(compressed), format: "der", type: "spki" }).export({ format: "jwk" }).y, Buffer.from(uy, "hex").toString("base64url"));
+  assert.ok(p256Verify(compressed, sample, der));
+  // A P-384 key and signature: refused though the signature is good for that key.
+  const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+  const sig384 = new Uint8Array(sign("sha256", sample, { key: p384.privateKey, dsaEncoding: "der" }));
+  assert.not.ok(p256Verify(new Uint8Array(p384.publicKey.export({ type: "spki", format: "der" })), sample, sig384));
+  // Random keys: the fast path agrees with OpenSSL's own signatures.
+  for (let i = 0; i < 10; i++) {
+    const k = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const pub = new Uint8Array(k.publicKey.export({ type: "spki", format: "der" }));
+    const msg = rnd(i * 13);
+    assert.ok(p256Verify(pub, msg, new Uint8Array(sign("sha256", msg, { key: k.privateKey, dsaEncoding: "der" }))));
   }
 });
 

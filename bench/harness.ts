@@ -222,9 +222,9 @@ export function processCpuMs(pid: number): number {
   return t.userMs + t.systemMs;
 }
 
-/** User and system CPU time of a process (all its threads) in ms, from /proc (Linux). */
-export function processCpuTimes(pid: number): { userMs: number; systemMs: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** User and system CPU time of a process (all its threads, or thread `tid` alone) in ms, from /proc (Linux). */
+export function processCpuTimes(pid: number, tid?: number): { userMs: number; systemMs: number } {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
   // fields after the command (which may contain spaces) start after the last ')'
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { userMs: (Number(f[11]) * 1000) / CLOCK_TICKS, systemMs: (Number(f[12]) * 1000) / CLOCK_TICKS }; // utime, stime (fields 14 and 15)

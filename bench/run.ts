@@ -20,6 +20,7 @@ const ALL: Record<string, () => Promise<{ bench: Bench }>> = {
   startup: () => import("./startup.ts"),
   replicas: () => import("./replicas.ts"),
   webhooks: () => import("./webhooks.ts"),
+  renewal: () => import("./renewal.ts"),
 };
 /** Run only when named with --only: replicas needs PostgreSQL and takes about 20 minutes. */
 const BY_NAME_ONLY = new Set(["replicas"]);

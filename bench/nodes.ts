@@ -175,6 +175,7 @@ async function tetherRep(
   const profDir = PROFILE && rep === 0 ? `${dataDir}-prof` : undefined;
   const d = await startDaemonProcess(dataDir, profDir ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir] } : {});
   const window = { from: 0, to: 0 };
+  const fanWindow = { from: 0, to: 0 };
   try {
     await sleep(1000);
     const rss0 = d.rssKiB();
@@ -211,11 +212,13 @@ async function tetherRep(
     const fanGot = fleet.expectPushes(fanKey);
     fanGot.catch(() => undefined); // a failed call below is the error to report
     const f0 = monoMs();
+    fanWindow.from = f0;
     await o.call("DispatchMany", { capability: "echo", labels: {}, onlineOnly: true, input: INPUT, timeoutMs: 600_000, idempotencyKey: "" }).catch((err: unknown) => {
       throw new Error(`DispatchMany to every node failed: ${(err as Error).message}`);
     });
     const fanAnswered = monoMs();
     const fanLast = await fanGot;
+    fanWindow.to = fanLast;
     notes.push(
       `tether rep ${rep + 1}: the fan-out's DispatchMany answered after ${(fanAnswered - f0).toFixed(0)} ms (written and handed to the streams); the last node had its job ${(fanLast - f0).toFixed(0)} ms after the call`,
     );
@@ -238,7 +241,10 @@ async function tetherRep(
     if (profDir) {
       await d.stop(120_000); // the profile is written at exit
       const f = newestProfile(profDir);
-      if (f) notes.push(...profileLines("daemon CPU profile (connecting the nodes)", summarize(f, 15, window)));
+      if (f) {
+        notes.push(...profileLines("daemon CPU profile (connecting the nodes)", summarize(f, 15, window)));
+        notes.push(...profileLines("daemon CPU profile (one fan-out to every node, call to last receipt)", summarize(f, Number(process.env.BENCH_PROFILE_TOP ?? 15), fanWindow)));
+      }
       if (!process.env.BENCH_KEEP_PROFILE) rmSync(profDir, { recursive: true, force: true });
       else {
         cpSync(profDir, process.env.BENCH_KEEP_PROFILE, { recursive: true });

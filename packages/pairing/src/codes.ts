@@ -164,9 +164,16 @@ export class CodeBook {
     return this.#codesLoading;
   }
 
-  async put(c: CodeRecord): Promise<void> {
-    await this.#ctx.repo.batch([{ table: "codes", type: "put", value: c }]);
+  /**
+   * Write a code record (caller holds the mutex): into the cache at once, which is what every
+   * read of a code sees, and handed to the store in call order. Resolves once it is durable,
+   * so a caller may release the mutex and await it outside: concurrent handshakes then share
+   * one group commit. (A write that fails fails the store, which then refuses everything.)
+   */
+  put(c: CodeRecord): Promise<void> {
+    const written = this.#ctx.repo.batch([{ table: "codes", type: "put", value: c }]);
     this.#codes?.set(c.id, c);
+    return written;
   }
 
   /** Keep the cache in step with a code record another part wrote in its own batch (caller holds the mutex). */

@@ -110,7 +110,7 @@ export class Handshakes {
     } catch (cause) {
       throw asInvalid(cause);
     }
-    return mutex.run(async () => {
+    const started = await mutex.run(async () => {
       const now = clock.now();
       this.sweep(now);
       if (this.#sessions.size >= config.maxSessions) {
@@ -121,8 +121,10 @@ export class Handshakes {
       await this.#devices.refuseRevoked(deviceIdFromIdentityKey(claims.identityKey));
       const scalar = random(32);
       const yb = daemonShare(this.#codes.openPrs(code), method, code.selector, sid, scalar);
-      // The attempt is on disk before the node can learn anything from our answer.
-      await this.#codes.put({ ...code, attempts: code.attempts + 1 });
+      // The attempt is on disk before the node can learn anything from our answer: the write
+      // is handed to the store here, in order, and awaited below, outside the mutex.
+      const written = this.#codes.put({ ...code, attempts: code.attempts + 1 });
+      written.catch(() => undefined); // awaited below; a failure is this call's error
       const session: Session = {
         id: this.#ctx.id("hs_"),
         codeId: code.id,
@@ -137,13 +139,18 @@ export class Handshakes {
       };
       this.#sessions.set(session.id, session);
       return {
-        sessionId: session.id,
-        yb,
-        caCertificate: ca.caCertDer,
-        signerCertificate: ca.signerCertDer,
-        sessionExpiresAt: session.expiresAt,
+        written,
+        out: {
+          sessionId: session.id,
+          yb,
+          caCertificate: ca.caCertDer,
+          signerCertificate: ca.signerCertDer,
+          sessionExpiresAt: session.expiresAt,
+        },
       };
     });
+    await started.written;
+    return started.out;
   }
 
   /**

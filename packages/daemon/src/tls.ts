@@ -45,55 +45,6 @@ export function cachePeerCertificates(): void {
   } as typeof original;
 }
 
-/** The other fields of Node's PeerCertificate (node:tls), converted on first read. */
-const PEER_CERTIFICATE_FIELDS = [
-  "ca",
-  "subject",
-  "issuer",
-  "subjectaltname",
-  "infoAccess",
-  "bits",
-  "exponent",
-  "modulus",
-  "pubkey",
-  "asn1Curve",
-  "nistCurve",
-  "fingerprint",
-  "fingerprint512",
-  "ext_key_usage",
-  "serialNumber",
-] as const;
-
-/**
- * Give an accepted TLS 1.3 socket a peer certificate built from its X509Certificate: the DER,
- * its SHA-256 fingerprint and its validity dates (about 16 us), instead of Node's conversion of
- * every field to a JS object (about 42 us here, and 7 % of the daemon's CPU in a profile of
- * 10,000 nodes connecting). Any other field is converted on first read, by Node, as before.
- * Made once per connection (a TLS 1.3 peer certificate cannot change); the detailed form, and
- * sockets on older TLS versions, are Node's own. Only for the sockets this listener accepted.
- */
-export function lightPeerCertificate(socket: TLSSocket): void {
-  if (socket.getProtocol() !== "TLSv1.3") return;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(socket)
-  const original = socket.getPeerCertificate;
-  let light: PeerCertificate | undefined;
-  socket.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
-    if (detailed) return original.call(this, true);
-    if (light) return light;
-    const x = this.getPeerX509Certificate();
-    if (!x) return original.call(this, false); // none presented: Node's empty object
-    let full: PeerCertificate | undefined;
-    const whole = () => (full ??= original.call(this, false));
-    // What the daemon reads: auth.ts, forward.ts and forwarded.ts, and grpc-js (raw).
-    const out: Record<string, unknown> = { raw: x.raw, fingerprint256: x.fingerprint256, valid_from: x.validFrom, valid_to: x.validTo };
-    for (const k of PEER_CERTIFICATE_FIELDS) {
-      Object.defineProperty(out, k, { enumerable: true, configurable: true, get: () => (whole() as unknown as Record<string, unknown>)[k] });
-    }
-    light = out as unknown as PeerCertificate;
-    return light;
-  } as typeof original;
-}
-
 /** A TLS handshake not complete after this long is dropped (Node's own default is 120 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Handshakes in progress from one source address; more are refused at once. */
@@ -191,7 +142,6 @@ export class TlsListener {
     this.#server.prependListener("connection", (raw: Socket) => this.#accepted(raw));
     this.#server.on("secureConnection", (socket: TLSSocket) => {
       this.#handshakeDone(socket);
-      lightPeerCertificate(socket);
       // From here errors are the HTTP/2 session's to report; an unhandled one would throw.
       socket.on("error", () => {});
       this.#established.add(socket);

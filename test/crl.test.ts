@@ -8,8 +8,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Metadata } from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
-import { verifyCrl } from "@tether/ca";
-import { admin, cli, pairDevice, rawNodeClient, startTestDaemon, tempDir } from "./helpers.ts";
+import { serialKey, verifyCrl } from "@tether/ca";
+import { admin, cli, pairDevice, rawNodeClient, rawNodeStream, startTestDaemon, tempDir, waitFor } from "./helpers.ts";
 import type { TestDaemon } from "./helpers.ts";
 
 let offset = 0;
@@ -150,6 +150,54 @@ C("every new CRL has a greater CRL number, even two signed within one second", a
     assert.ok(n0 < first.crlNumber && first.crlNumber < second.crlNumber, `CRL numbers ${n0} < ${first.crlNumber} < ${second.crlNumber}`);
   } finally {
     frozen = undefined;
+  }
+});
+
+C("a burst of revocations is pushed to a connected node as few CRLs, the last listing every one of them", async () => {
+  const watcher = await pairDevice(ctx.d, `${ctx.tmp.path}/w`, { name: "w" });
+  const victims: string[] = [];
+  for (let i = 0; i < 6; i++) victims.push(await pairDevice(ctx.d, `${ctx.tmp.path}/v${i}`, { name: `v${i}` }));
+  const { stream, close } = await rawNodeStream(ctx.d.listen, `${ctx.tmp.path}/w`);
+  try {
+    const crls: Buffer[] = [];
+    const at: number[] = [];
+    let registered = false;
+    stream.on("data", (m: { registered?: object; crl?: { crl: Buffer } }) => {
+      if (m.registered) registered = true;
+      else if (m.crl && registered) {
+        crls.push(m.crl.crl);
+        at.push(performance.now());
+      }
+    });
+    stream.on("error", () => undefined);
+    stream.write({ register: { deviceId: watcher, capabilities: [], platform: "x", version: "1", maxConcurrency: 1 } });
+    await waitFor(() => registered && crls.length >= 1, "registered, and the CRL sent after it");
+    crls.length = 0;
+    at.length = 0;
+    const serials: string[] = [];
+    for (const id of victims) {
+      const d = await admin<{ certificateSerial: string }>(ctx.d, "RevokeDevice", { id, reason: "burst" });
+      serials.push(d.certificateSerial);
+    }
+    const caPem = readFileSync(`${ctx.tmp.path}/w/ca.pem`, "utf8");
+    const caDer = new Uint8Array(new X509Certificate(caPem).raw);
+    const listsAll = async (der: Buffer | undefined) =>
+      Boolean(der) &&
+      serials.every(
+        (
+          (set) => (x: string) =>
+            set.has(serialKey(x))
+        )((await verifyCrl(new Uint8Array(der as Buffer), caDer)).revokedSerials),
+      );
+    await waitFor(() => listsAll(crls[crls.length - 1]), "a CRL listing all six revocations", 5000);
+    await new Promise((r) => setTimeout(r, 300)); // anything still coming
+    assert.ok(crls.length < victims.length, `${crls.length} CRL pushes for ${victims.length} revocations one after another`);
+    // Pushes start at least CRL_PUSH_INTERVAL_MS (100 ms) apart; arrivals, with some jitter.
+    for (let i = 1; i < at.length; i++)
+      assert.ok((at[i] as number) - (at[i - 1] as number) >= 50, `pushes ${i} and ${i + 1} arrived ${((at[i] as number) - (at[i - 1] as number)).toFixed(0)} ms apart`);
+    assert.ok(await listsAll(crls[crls.length - 1]), "the last one lists every revoked serial");
+  } finally {
+    close();
   }
 });
 

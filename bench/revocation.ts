@@ -20,8 +20,14 @@ import { credsOf, devicePool, prepareDataDir, seedDevices } from "./seed.ts";
 
 const NODES = Number(process.env.BENCH_REVOKE_NODES ?? 1000);
 const REVOKE = Number(process.env.BENCH_REVOKE ?? 100);
-/** Jobs per second dispatched to the other nodes while they are revoked, in the loaded configuration (BENCH_REVOKE_LOAD_RATE; 0: skip it). */
-const LOAD_RATE = Number(process.env.BENCH_REVOKE_LOAD_RATE ?? 400);
+/**
+ * Jobs per second dispatched to the other nodes while they are revoked, in the loaded
+ * configuration (BENCH_REVOKE_LOAD_RATE; 0: skip it). Unset: half the daemon's capacity,
+ * measured on the same daemon just before (Orchestrator.Run at 64 in flight for CALIBRATE_MS),
+ * so that the load is the same share of the machine however fast it is that day.
+ */
+const LOAD_RATE_SET = process.env.BENCH_REVOKE_LOAD_RATE !== undefined ? Number(process.env.BENCH_REVOKE_LOAD_RATE) : undefined;
+const CALIBRATE_MS = 3000;
 const CLIENTS = 2;
 
 export type Figures = {
@@ -57,6 +63,10 @@ export const bench: Bench = {
     fleet.onEnded((m) => ends.set(m.id, m));
     const t: Figures[] = [];
     const tl: (Figures & { jobsPerS: number })[] = [];
+    /** The daemon's measured capacity (jobs/s, Run at 64 in flight) and the load rate used, per loaded repetition. */
+    const capacity: number[] = [];
+    const rates: number[] = [];
+    const loadText = () => (LOAD_RATE_SET !== undefined ? `${LOAD_RATE_SET} jobs/s` : `half its capacity, ${rates.map((r) => r.toFixed(0)).join("/")} jobs/s`);
     const b: Figures[] = [];
     const codes = new Set<string>();
     try {
@@ -81,7 +91,7 @@ export const bench: Bench = {
           await fleet.reset();
           rmSync(dataDir, { recursive: true, force: true });
         }
-        if (LOAD_RATE > 0) tl.push(await loadedRep(rep));
+        if (LOAD_RATE_SET !== 0) tl.push(await loadedRep(rep));
         const sock = join(work, `baseline-${rep}.sock`);
         const srv = await startBaselineServer(template, { socket: sock });
         const kick = relaySocketClient(sock);
@@ -103,7 +113,7 @@ export const bench: Bench = {
     } finally {
       await fleet.stop();
     }
-    /** The same revocations on a fresh daemon while jobs flow to the other nodes at LOAD_RATE per second (nodes answer each). */
+    /** The same revocations on a fresh daemon while jobs flow to the other nodes at the load rate (nodes answer each). */
     async function loadedRep(rep: number) {
       const dataDir = join(work, `l${rep}`);
       cpSync(template, dataDir, { recursive: true });
@@ -119,11 +129,28 @@ export const bench: Bench = {
         await admin.call("Status", {});
         const targets = creds.map((x) => x.id).filter((id) => !victims.includes(id));
         const input = Buffer.from('{"load":true}');
-        // Open loop: a job every 1/LOAD_RATE s to the next node in turn; each awaited on its own.
+        let rate = LOAD_RATE_SET ?? 0;
+        if (LOAD_RATE_SET === undefined) {
+          // Capacity: jobs dispatched and answered per second, 64 in flight, round robin.
+          let n = 0;
+          const until = monoMs() + CALIBRATE_MS;
+          await Promise.all(
+            Array.from({ length: 64 }, async () => {
+              while (monoMs() < until) {
+                const id = targets[n++ % targets.length] as string;
+                await orch.call("Run", { deviceId: id, capability: "echo", input, timeoutMs: 60_000, idempotencyKey: "" });
+              }
+            }),
+          );
+          capacity.push((n * 1000) / CALIBRATE_MS);
+          rate = Math.max(1, Math.round((n * 1000) / CALIBRATE_MS / 2));
+        }
+        rates.push(rate);
+        // Open loop: a job every 1/rate s to the next node in turn; each awaited on its own.
         const started = monoMs();
         const pump = (async () => {
           while (!stop) {
-            const due = started + (sent * 1000) / LOAD_RATE;
+            const due = started + (sent * 1000) / rate;
             const wait = due - monoMs();
             if (wait > 0) await sleep(wait);
             const id = targets[sent % targets.length] as string;
@@ -192,7 +219,7 @@ export const bench: Bench = {
         ...(tl.length
           ? [
               row(
-                `revoke called -> stream closed, p99, under load (${LOAD_RATE} jobs/s to the other nodes)`,
+                `revoke called -> stream closed, p99, under load (${loadText()} to the other nodes)`,
                 "ms",
                 tl.map((f) => f.fromCallP99),
                 b.map((f) => f.fromCallP99),
@@ -208,6 +235,7 @@ export const bench: Bench = {
                 "jobs dispatched and answered per second during the revocations",
                 "jobs/s",
                 tl.map((f) => f.jobsPerS),
+                capacity.length ? capacity : undefined,
               ),
             ]
           : []),
@@ -231,7 +259,12 @@ export const bench: Bench = {
       notes: [
         `one after another, ${REVOKE} of the ${NODES} connected devices (every ${Math.floor(NODES / REVOKE)}th) are revoked with Admin.RevokeDevice on the admin socket (one long-lived channel); each time is taken from the call and from its answer to the moment the device's client process saw its stream end (CLOCK_MONOTONIC, stamped in the client). 'answered -> closed' is 0 when the stream had already closed before the answer arrived (${t.reduce((s, f) => s + f.endedBeforeAnswer, 0)} of ${REVOKE * t.length} for tether)`,
         `after each revocation, a new TCP + TLS connection with the revoked certificate opens Node.Connect and sends register: ${refused} of ${probed} refused on that first call (status ${[...codes].join(", ") || "-"})${missing ? `; ${missing} stream ends NOT seen within 10 s` : ""}`,
-        `under load: a fresh daemon, the nodes answering every job, and the admin socket's Orchestrator dispatching ${LOAD_RATE} jobs/s (open loop, one node after another, none to the victims) while the same revocations run; the baseline column is the bare server's idle figure (it has no jobs to carry)`,
+        `under load: a fresh daemon, the nodes answering every job, and the admin socket's Orchestrator dispatching ${loadText()} (open loop, one node after another, none to the victims) while the same revocations run; the baseline column is the bare server's idle figure (it has no jobs to carry)`,
+        ...(capacity.length
+          ? [
+              `the load rate is half the daemon's capacity, measured on the same daemon just before: Orchestrator.Run at 64 in flight for ${CALIBRATE_MS / 1000} s (${capacity.map((c) => c.toFixed(0)).join(", ")} jobs/s; the baseline column of the jobs/s row); BENCH_REVOKE_LOAD_RATE sets a fixed rate`,
+            ]
+          : []),
         "baseline: the bare grpc-js server with the same 1,000 streams ends one named stream with PERMISSION_DENIED when asked over its Unix socket (Kick), then answers: the transport's floor for the same measurement (bare grpc-js has no revocation, so it has no refusal figure)",
         `each repetition: a fresh daemon on a fresh copy of the seeded store (${NODES} devices), all nodes connected from ${CLIENTS} client processes before the clock starts; after the measurement the daemon is killed (the copy is discarded)`,
         pool.describe(),

@@ -4,12 +4,11 @@
  */
 import { ECDH, createPrivateKey, createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
+import { P256_SPKI_PREFIX } from "@tether/crypto";
 import { nonEmptyBytes } from "./checks.js";
 import { CaError } from "./errors.js";
 import { EC_P256, webcrypto } from "./provider.js";
 
-/** DER header of every P-256 SPKI with an uncompressed point, through the 0x04 point tag. */
-const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03010703420004", "hex");
 const P256_SPKI_LENGTH = 91;
 
 /**

@@ -79,6 +79,6 @@ export {
 export type { HandshakeView, NodeClaims, SessionKeys } from "./handshake.js";
 export { SEAL_KEY_BYTES, createSealer } from "./seal.js";
 export type { Sealer } from "./seal.js";
-export { ed25519PublicKey, ed25519Sign, ed25519Verify, p256Verify, x25519Native } from "./native.js";
+export { P256_SPKI_PREFIX, ed25519PublicKey, ed25519Sign, ed25519Verify, p256Verify, x25519Native } from "./native.js";
 export { TOKEN_DEFAULT_TTL_MS, TOKEN_LEEWAY_MS, TOKEN_MAX_TTL_MS, jwkOf, signToken, tokenKeyId, verifyToken } from "./jwt.js";
 export type { Jwk, Jwks, TokenClaims } from "./jwt.js";

@@ -112,8 +112,8 @@ export function p256Verify(spkiDer: Uint8Array, message: Uint8Array, signatureDe
   }
 }
 
-/** DER header of a P-256 SPKI with an uncompressed point, through the 0x04 point tag. */
-const P256_SPKI_HEADER = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03010703420004", "hex");
+/** DER header of every P-256 SPKI with an uncompressed point, through the 0x04 point tag (91 bytes with X and Y). */
+export const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03010703420004", "hex");
 
 /**
  * A P-256 public KeyObject for an SPKI. The canonical form (the fixed header, then X and Y)
@@ -122,8 +122,8 @@ const P256_SPKI_HEADER = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03
  */
 function p256Public(spkiDer: Uint8Array): KeyObject {
   const b = Buffer.from(spkiDer.buffer, spkiDer.byteOffset, spkiDer.byteLength);
-  if (b.length === P256_SPKI_HEADER.length + 64 && P256_SPKI_HEADER.equals(b.subarray(0, P256_SPKI_HEADER.length))) {
-    const at = P256_SPKI_HEADER.length;
+  if (b.length === P256_SPKI_PREFIX.length + 64 && P256_SPKI_PREFIX.equals(b.subarray(0, P256_SPKI_PREFIX.length))) {
+    const at = P256_SPKI_PREFIX.length;
     const x = b.subarray(at, at + 32).toString("base64url");
     const y = b.subarray(at + 32).toString("base64url");
     return createPublicKey({ key: { kty: "EC", crv: "P-256", x, y }, format: "jwk" });

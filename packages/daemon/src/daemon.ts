@@ -376,7 +376,7 @@ export async function startDaemon(
     revocations = new Revocations(authority.ca, index, (id) => hub.device(id), now);
     const jwks = { keys: [jwkOf(authority.tokenPublicKey)] };
     await revocations.load(hub.devices());
-    revocations.onChange((crl) => void hub.broadcastCrl(crl));
+    revocations.onChange((crl) => hub.broadcastCrl(crl));
     pairing.onDevice((dev) => {
       revocations?.update(dev).catch((err: unknown) => log.error("CRL update failed", { error: describe(err) }));
     });

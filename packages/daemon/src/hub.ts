@@ -96,9 +96,8 @@ export class NodeHub implements NodeDirectory {
   readonly #streams = new Map<string, Set<{ end(code: status, details: string): void }>>();
   #seq = 0;
   #crlGeneration = 0;
-  /** The newest CRL not yet pushed, the callers waiting for its push, the timer that will start it. */
+  /** The newest CRL not yet pushed, and the timer that will start its push. */
   #crlNext: SignedCrl | undefined;
-  #crlWaiting: ((sent: number) => void)[] = [];
   #crlTimer: NodeJS.Timeout | undefined;
   #crlPushedAt = Number.NEGATIVE_INFINITY;
   #sweeper?: NodeJS.Timeout;
@@ -275,27 +274,20 @@ export class NodeHub implements NodeDirectory {
   /**
    * Send a newly signed CRL to every registered node: at once when the last push started
    * CRL_PUSH_INTERVAL_MS ago or more, else when that much has passed, with whichever CRL is the
-   * newest then (nodes need only the newest). Resolves with how many streams were sent the CRL
-   * that was pushed.
+   * newest then (nodes need only the newest).
    */
-  broadcastCrl(crl: SignedCrl): Promise<number> {
+  broadcastCrl(crl: SignedCrl): void {
     this.#crlNext = crl;
-    return new Promise((resolve) => {
-      this.#crlWaiting.push(resolve);
-      if (this.#crlTimer) return;
-      const wait = Math.max(0, this.#crlPushedAt + CRL_PUSH_INTERVAL_MS - performance.now());
-      this.#crlTimer = setTimeout(() => {
-        this.#crlTimer = undefined;
-        this.#crlPushedAt = performance.now();
-        const next = this.#crlNext as SignedCrl;
-        const waiting = this.#crlWaiting.splice(0);
-        this.#crlNext = undefined;
-        void this.#pushCrl(next).then((sent) => {
-          for (const w of waiting) w(sent);
-        });
-      }, wait);
-      this.#crlTimer.unref();
-    });
+    if (this.#crlTimer) return;
+    const wait = Math.max(0, this.#crlPushedAt + CRL_PUSH_INTERVAL_MS - performance.now());
+    this.#crlTimer = setTimeout(() => {
+      this.#crlTimer = undefined;
+      this.#crlPushedAt = performance.now();
+      const next = this.#crlNext as SignedCrl;
+      this.#crlNext = undefined;
+      this.#pushCrl(next);
+    }, wait);
+    this.#crlTimer.unref();
   }
 
   /**
@@ -303,25 +295,19 @@ export class NodeHub implements NodeDirectory {
    * revoked device's stream (ended just before) and other work are not held up behind
    * thousands of writes. A newer push supersedes one still going on.
    */
-  #pushCrl(crl: SignedCrl): Promise<number> {
+  #pushCrl(crl: SignedCrl): void {
     const generation = ++this.#crlGeneration;
     const msg: DaemonMessageInit = { crl: wireCrl(crl) };
     const targets = [...this.#sessions.values()];
-    let sent = 0;
-    return new Promise((resolve) => {
-      const step = (from: number) => {
-        if (generation !== this.#crlGeneration) return resolve(sent); // superseded
-        for (const s of targets.slice(from, from + CRL_PUSH_CHUNK)) {
-          // a stream still registering gets the newest CRL right after its `registered`
-          if (!s.delivering || this.#sessions.get(s.peer.deviceId) !== s) continue;
-          s.call.write(msg);
-          sent++;
-        }
-        if (from + CRL_PUSH_CHUNK < targets.length) setImmediate(step, from + CRL_PUSH_CHUNK);
-        else resolve(sent);
-      };
-      setImmediate(step, 0);
-    });
+    const step = (from: number) => {
+      if (generation !== this.#crlGeneration) return; // superseded
+      for (const s of targets.slice(from, from + CRL_PUSH_CHUNK)) {
+        // a stream still registering gets the newest CRL right after its `registered`
+        if (s.delivering && this.#sessions.get(s.peer.deviceId) === s) s.call.write(msg);
+      }
+      if (from + CRL_PUSH_CHUNK < targets.length) setImmediate(step, from + CRL_PUSH_CHUNK);
+    };
+    setImmediate(step, 0);
   }
 
   /** How many devices have a registered stream now. */

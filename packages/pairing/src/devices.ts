@@ -23,6 +23,16 @@ export type KeyRequest = { deviceId: string; tlsPublicKey: unknown; timestamp: n
 /** A renewal waiting for its group commit: the certificate made, and the record written. */
 type Renewal = { id: string; cert: Awaited<ReturnType<PairingContext["ca"]["issueNodeCert"]>>; written?: DeviceRecord };
 
+/**
+ * The record of device `id` for a key request: there and not revoked.
+ * @throws PairingError DEVICE_NOT_FOUND, DEVICE_REVOKED
+ */
+function live(id: string, d: DeviceRecord | undefined): DeviceRecord {
+  if (!d) throw new PairingError("DEVICE_NOT_FOUND", `no device ${id}`);
+  if (d.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${id} is revoked`);
+  return d;
+}
+
 /** Told of each written device change; the change is published once the promise settles. */
 export type DeviceListener = (d: DeviceRecord) => void | Promise<void>;
 
@@ -150,9 +160,7 @@ export class DeviceRegistry {
    * reads, and the caller checks the state again where it writes.
    */
   async #signedKeyRequest(req: KeyRequest, purpose: KeyProofPurpose, k: { spki: Uint8Array; proof: Uint8Array }, now: number): Promise<DeviceRecord> {
-    const cur = await this.#ctx.repo.get("devices", req.deviceId);
-    if (!cur) throw new PairingError("DEVICE_NOT_FOUND", `no device ${req.deviceId}`);
-    if (cur.revokedAt) throw new PairingError("DEVICE_REVOKED", `device ${req.deviceId} is revoked`);
+    const cur = live(req.deviceId, await this.#ctx.repo.get("devices", req.deviceId));
     this.#ctx.freshTimestamp(req.timestamp, now);
     const sig = req.signature instanceof Uint8Array ? req.signature : new Uint8Array();
     if (!identityVerify(fromHex(cur.identityKey), renewSignedMessage(req.deviceId, k.spki, req.timestamp), sig)) {
@@ -202,9 +210,11 @@ export class DeviceRegistry {
       const audit: AuditRecord[] = [];
       for (const m of members) {
         const r = m.ops[0] as Renewal;
-        const cur = latest.get(r.id) ?? (await repo.get("devices", r.id));
-        if (!cur || cur.revokedAt) {
-          refused.push(cur ? new PairingError("DEVICE_REVOKED", `device ${r.id} is revoked`) : new PairingError("DEVICE_NOT_FOUND", `no device ${r.id}`));
+        let cur: DeviceRecord;
+        try {
+          cur = live(r.id, latest.get(r.id) ?? (await repo.get("devices", r.id)));
+        } catch (err) {
+          refused.push(err as PairingError);
           continue;
         }
         const { rotateRequested: _done, rotateRequestedAt: _since, ...rest } = cur;

@@ -86,6 +86,8 @@ async function fresh(d: Device, m: "Renew" | "GetCrl", req: object) {
   }
 }
 
+const perS = (c: { perS: number }) => c.perS;
+const cpu = (c: { cpuPerCall: number }) => c.cpuPerCall;
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
 export const bench: Bench = {
@@ -148,17 +150,10 @@ export const bench: Bench = {
       // Warm-up, not measured: the daemon's code paths compiled, as on a daemon that has run.
       await renewCell(32, 200);
       await floorCell(32);
-      const m = {
-        r1: [] as number[],
-        r32: [] as number[],
-        cpu1: [] as number[],
-        cpu32: [] as number[],
-        f1: [] as number[],
-        f32: [] as number[],
-        fcpu1: [] as number[],
-        fcpu32: [] as number[],
-      };
-      const n = { r1: [] as number[], r32: [] as number[], cpu32: [] as number[], f1: [] as number[], f32: [] as number[] };
+      type Cell = Awaited<ReturnType<typeof cell>>;
+      /** Each repetition's eight cells: renewals and the floor, warm and over new connections, 1 and 32 in flight. */
+      const runs: Record<"a" | "b" | "fa" | "fb" | "na" | "nb" | "nfa" | "nfb", Cell>[] = [];
+      const of = (k: keyof (typeof runs)[number], f: (c: Cell) => number) => runs.map((r) => f(r[k]));
       for (let rep = 0; rep < reps; rep++) {
         const a = await renewCell(1);
         const b = await renewCell(32);
@@ -168,19 +163,7 @@ export const bench: Bench = {
         const nb = await freshCell(32);
         const nfa = await freshFloorCell(1);
         const nfb = await freshFloorCell(32);
-        m.r1.push(a.perS);
-        m.r32.push(b.perS);
-        m.cpu1.push(a.cpuPerCall);
-        m.cpu32.push(b.cpuPerCall);
-        m.f1.push(fa.perS);
-        m.f32.push(fb.perS);
-        m.fcpu1.push(fa.cpuPerCall);
-        m.fcpu32.push(fb.cpuPerCall);
-        n.r1.push(na.perS);
-        n.r32.push(nb.perS);
-        n.cpu32.push(nb.cpuPerCall);
-        n.f1.push(nfa.perS);
-        n.f32.push(nfb.perS);
+        runs.push({ a, b, fa, fb, na, nb, nfa, nfb });
         ctx.log(
           `renewal rep ${rep + 1}: warm 1 in flight ${a.perS.toFixed(0)}/s (${a.cpuPerCall.toFixed(2)} ms CPU each), 32 in flight ${b.perS.toFixed(0)}/s (${b.cpuPerCall.toFixed(2)} ms, main thread ${b.mainUser.toFixed(2)} user + ${b.mainSys.toFixed(2)} system), floor ${fa.perS.toFixed(0)}/s, ${fb.perS.toFixed(0)}/s; ` +
             `new connection 1 in flight ${na.perS.toFixed(0)}/s, 32 in flight ${nb.perS.toFixed(0)}/s (${nb.cpuPerCall.toFixed(2)} ms), floor ${nfa.perS.toFixed(0)}/s, ${nfb.perS.toFixed(0)}/s`,
@@ -209,21 +192,21 @@ export const bench: Bench = {
         name: "renewal",
         params: { devices: DEVICES, renewalsPerCell: CELL, freshPerCell: FRESH_CELL, totalRenewals: done, reps },
         rows: [
-          row("renewals per second, warm channel, 1 in flight", "/s", m.r1, m.f1),
-          row("renewals per second, warm channel, 32 in flight", "/s", m.r32, m.f32, {
+          row("renewals per second, warm channel, 1 in flight", "/s", of("a", perS), of("fa", perS)),
+          row("renewals per second, warm channel, 32 in flight", "/s", of("b", perS), of("fb", perS), {
             text: ">= 3x the 1-in-flight rate",
-            met: () => median(m.r32) >= 3 * median(m.r1),
+            met: () => median(of("b", perS)) >= 3 * median(of("a", perS)),
           }),
-          row("daemon CPU per certificate, warm, 1 in flight", "ms", m.cpu1, m.fcpu1),
-          row("daemon CPU per certificate, warm, 32 in flight", "ms", m.cpu32, m.fcpu32, { text: "<= 1.2 ms", met: (_r, s) => s.median <= 1.2 }),
-          row("renewals per second, new connection each, 1 in flight", "/s", n.r1, n.f1),
-          row("renewals per second, new connection each, 32 in flight", "/s", n.r32, n.f32),
-          row("daemon CPU per renewal, new connection each, 32 in flight", "ms", n.cpu32),
-          row(`renewals per second, warm, 32 in flight, after ${done} renewals`, "/s", [late.perS], [median(m.r32)], {
+          row("daemon CPU per certificate, warm, 1 in flight", "ms", of("a", cpu), of("fa", cpu)),
+          row("daemon CPU per certificate, warm, 32 in flight", "ms", of("b", cpu), of("fb", cpu), { text: "<= 1.2 ms", met: (_r, s) => s.median <= 1.2 }),
+          row("renewals per second, new connection each, 1 in flight", "/s", of("na", perS), of("nfa", perS)),
+          row("renewals per second, new connection each, 32 in flight", "/s", of("nb", perS), of("nfb", perS)),
+          row("daemon CPU per renewal, new connection each, 32 in flight", "ms", of("nb", cpu)),
+          row(`renewals per second, warm, 32 in flight, after ${done} renewals`, "/s", [late.perS], [median(of("b", perS))], {
             text: "within 10 % of the first cell's",
             met: (ratio) => ratio >= 0.9,
           }),
-          row(`daemon CPU per certificate after ${done} renewals`, "ms", [late.cpuPerCall], [median(m.cpu32)], { text: "within 10 %", met: (ratio) => ratio <= 1.1 }),
+          row(`daemon CPU per certificate after ${done} renewals`, "ms", [late.cpuPerCall], [median(of("b", cpu))], { text: "within 10 %", met: (ratio) => ratio <= 1.1 }),
         ],
         notes: [
           `${DEVICES} devices paired for real; each renewal a Node.Renew for a new P-256 key, the request (key, identity signature, key proof) made before the clock starts; each certificate is written durably and audited before the answer; 200 renewals of warm-up first`,
